@@ -1,0 +1,257 @@
+//! Case files: one participant-month with all its facts, in the JSON shape of the
+//! golden vectors (`input` of a vector file, or the bare input object).
+//!
+//! Errors name the field at fault (`input.days[2].hours`) and what is wrong with it.
+
+use serde::Deserialize;
+use time::Date;
+
+use crate::facts::{
+    Child, DateRange, DayEntry, MonthFacts, Offset, Participant, Programme, YearMonth,
+};
+use crate::parameters::{ParameterOverlay, Parameters};
+use crate::policy::{Policy, PolicyOverrides};
+
+/// A parsed case: the facts of one month with the parameters and policy it assumes.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// The case's name, when the file is a vector file.
+    pub name: Option<String>,
+    /// The facts.
+    pub facts: MonthFacts,
+    /// The defaults overlaid with the case's parameters.
+    pub parameters: Parameters,
+    /// The defaults overlaid with the case's policy.
+    pub policy: Policy,
+    /// The `expected` block of a vector file, kept for comparison.
+    pub expected: Option<serde_json::Value>,
+}
+
+/// Why a case file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct CaseError {
+    /// The field at fault, as a path (`input.days[2].hours`); empty for the whole file.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VectorFile {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code, reason = "documents the vector; not used to compute")]
+    rules: Vec<String>,
+    input: CaseInput,
+    #[serde(default)]
+    expected: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseInput {
+    month: YearMonth,
+    #[serde(default)]
+    parameters: Option<ParameterOverlay>,
+    participant: CaseParticipant,
+    programme: Programme,
+    #[serde(default)]
+    covered: Vec<DateRange>,
+    #[serde(default)]
+    days: Vec<DayEntry>,
+    #[serde(default)]
+    policy: Option<PolicyOverrides>,
+    #[serde(default)]
+    offsets: Vec<Offset>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseParticipant {
+    birth_date: Date,
+    #[serde(default)]
+    children: Vec<Child>,
+    #[serde(default)]
+    sole_carer: bool,
+}
+
+impl Case {
+    /// Parses a case file over the given default parameters and policy.
+    pub fn from_json(
+        text: &str,
+        default_parameters: &Parameters,
+        default_policy: &Policy,
+    ) -> Result<Case, CaseError> {
+        let is_vector_file = serde_json::from_str::<serde_json::Value>(text)
+            .map_err(|e| CaseError {
+                field: String::new(),
+                message: format!("not valid JSON: {e}"),
+            })?
+            .get("input")
+            .is_some();
+        let (name, input, expected, prefix) = if is_vector_file {
+            let file: VectorFile = parse(text)?;
+            (file.name, file.input, file.expected, "input.")
+        } else {
+            (None, parse::<CaseInput>(text)?, None, "")
+        };
+
+        let parameters = match input.parameters {
+            Some(overlay) => default_parameters
+                .overlaid(overlay)
+                .map_err(|e| CaseError {
+                    field: format!("{prefix}parameters.{}", e.field)
+                        .trim_end_matches('.')
+                        .to_owned(),
+                    message: e.message,
+                })?,
+            None => default_parameters.clone(),
+        };
+        let policy = match &input.policy {
+            Some(overrides) => default_policy.with_overrides(overrides),
+            None => default_policy.clone(),
+        };
+        let sole_carer = if input.participant.sole_carer {
+            vec![DateRange {
+                from: Date::MIN,
+                to: None,
+            }]
+        } else {
+            Vec::new()
+        };
+        let facts = MonthFacts {
+            month: input.month,
+            participant: Participant {
+                birth_date: input.participant.birth_date,
+                children: input.participant.children,
+                sole_carer,
+            },
+            programme: input.programme,
+            covered: input.covered,
+            days: input.days,
+            offsets: input.offsets,
+        };
+        if let Some(i) = facts
+            .days
+            .iter()
+            .position(|d| d.hours.is_sign_negative() || d.hours > 24.into())
+        {
+            return Err(CaseError {
+                field: format!("{prefix}days[{i}].hours"),
+                message: format!("{} is outside 0–24", facts.days[i].hours),
+            });
+        }
+        if let Some(i) = facts
+            .offsets
+            .iter()
+            .position(|o| o.amount.is_sign_negative())
+        {
+            return Err(CaseError {
+                field: format!("{prefix}offsets[{i}].amount"),
+                message: format!("{} is negative", facts.offsets[i].amount),
+            });
+        }
+        Ok(Case {
+            name,
+            facts,
+            parameters,
+            policy,
+            expected,
+        })
+    }
+}
+
+fn parse<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, CaseError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        CaseError {
+            field: if path == "." { String::new() } else { path },
+            message: e.inner().to_string(),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> (Parameters, Policy) {
+        (Parameters::shipped().unwrap(), Policy::shipped().unwrap())
+    }
+
+    const MINIMAL: &str = r#"{
+        "month": "2025-03",
+        "participant": {"birth_date": "1990-01-15"},
+        "programme": {"start": "2024-09-02"},
+        "covered": [{"from": "2025-03-01", "to": "2025-03-31"}],
+        "days": [{"date": "2025-03-03", "kind": "SICK_SELF", "hours": 7.5}]
+    }"#;
+
+    #[test]
+    fn a_bare_case_uses_the_defaults() {
+        let (p, policy) = defaults();
+        let case = Case::from_json(MINIMAL, &p, &policy).unwrap();
+        assert_eq!(case.facts.month.to_string(), "2025-03");
+        assert_eq!(case.parameters, p);
+        assert_eq!(case.facts.days[0].hours, rust_decimal::Decimal::new(75, 1));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let (p, policy) = defaults();
+        let bad_kind = MINIMAL.replace("SICK_SELF", "SICK_ISH");
+        let err = Case::from_json(&bad_kind, &p, &policy).unwrap_err();
+        assert_eq!(err.field, "days[0].kind");
+        assert!(err.message.contains("SICK_ISH"), "{err}");
+
+        let bad_hours = MINIMAL.replace("7.5", "25");
+        let err = Case::from_json(&bad_hours, &p, &policy).unwrap_err();
+        assert_eq!(err.to_string(), "days[0].hours: 25 is outside 0–24");
+
+        let bad_date = MINIMAL.replace("1990-01-15", "1990-02-30");
+        let err = Case::from_json(&bad_date, &p, &policy).unwrap_err();
+        assert_eq!(err.field, "participant.birth_date");
+
+        let bad_month = MINIMAL.replace("2025-03\"", "2025-3\"");
+        let err = Case::from_json(&bad_month, &p, &policy).unwrap_err();
+        assert_eq!(err.field, "month");
+
+        let err = Case::from_json("{\"month\": ", &p, &policy).unwrap_err();
+        assert!(err.message.starts_with("not valid JSON"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_offset_kind_is_invalid_input() {
+        let (p, policy) = defaults();
+        let text = MINIMAL.replace(
+            "\"days\"",
+            "\"offsets\": [{\"kind\": \"BOSTOTTE\", \"amount\": \"100\"}], \"days\"",
+        );
+        let err = Case::from_json(&text, &p, &policy).unwrap_err();
+        assert_eq!(err.field, "offsets[0].kind");
+    }
+
+    #[test]
+    fn vector_files_report_paths_under_input() {
+        let (p, policy) = defaults();
+        let text = format!(
+            "{{\"name\": \"x\", \"input\": {}}}",
+            MINIMAL.replace("\"hours\": 7.5", "\"hours\": \"lots\"")
+        );
+        let err = Case::from_json(&text, &p, &policy).unwrap_err();
+        assert_eq!(err.field, "input.days[0].hours");
+        let text = format!(
+            "{{\"input\": {}}}",
+            MINIMAL.replace(
+                "\"days\"",
+                "\"parameters\": {\"g\": {\"2020-05-01\": 1, \"2019-05-01\": 2}}, \"days\""
+            )
+        );
+        let err = Case::from_json(&text, &p, &policy).unwrap_err();
+        assert_eq!(err.field, "input.parameters.g.2019-05-01");
+    }
+}

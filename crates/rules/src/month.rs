@@ -1,0 +1,768 @@
+//! The month calculation (R10–R15): pay lines, quantities, flags and the
+//! line-by-line explanation.
+//!
+//! Each line is computed exactly as one fraction (numerators summed over the days,
+//! one division) and rounded once to øre, half away from zero. The under-25
+//! factor stays a fraction: a day's annual amount is `G × factor × n / d`, where
+//! `n / d` is 2/3 before the 25th birthday and `d / d` after, so every day of a line
+//! shares the denominator `12 × W × d` (× hours per day for hour-based lines).
+//! The denominators are small (below 10^7), so a quotient that is not exactly on a
+//! half-øre lies at least 10^-10 from it, far above the 28 significant digits of
+//! the division: rounding the quotient is exact.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use rust_decimal::Decimal;
+use serde::{Serialize, Serializer};
+use time::{Date, Month};
+
+use crate::calendar;
+use crate::decimal::{format_amount, format_hours, round_to_ore};
+use crate::facts::{AbsenceKind, Decision, MonthFacts, YearMonth};
+use crate::parameters::Parameters;
+use crate::policy::Policy;
+use crate::quotas::{self, QuotaContext};
+
+/// The pay line codes of R15, in the order they are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LineCode {
+    /// The stipend for the paid days.
+    KvpBase,
+    /// Paid work, hour for hour (R4).
+    KvpDeductionWage,
+    /// Approved unpaid absence, hour for hour.
+    KvpDeductionUnpaidLeave,
+    /// Sanctioned unexcused absence, hour for hour (§ 36).
+    KvpDeductionAbsence,
+    /// Child supplement (R13).
+    KvpChildSupplement,
+    /// Other livelihood benefits, krone for krone (R11).
+    KvpDeductionOtherBenefits,
+}
+
+impl LineCode {
+    /// All codes, in computation order.
+    pub const ALL: [LineCode; 6] = [
+        Self::KvpBase,
+        Self::KvpDeductionWage,
+        Self::KvpDeductionUnpaidLeave,
+        Self::KvpDeductionAbsence,
+        Self::KvpChildSupplement,
+        Self::KvpDeductionOtherBenefits,
+    ];
+
+    /// The product's code (`KVP_BASE`); municipalities map it to a pay code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::KvpBase => "KVP_BASE",
+            Self::KvpDeductionWage => "KVP_DEDUCTION_WAGE",
+            Self::KvpDeductionUnpaidLeave => "KVP_DEDUCTION_UNPAID_LEAVE",
+            Self::KvpDeductionAbsence => "KVP_DEDUCTION_ABSENCE",
+            Self::KvpChildSupplement => "KVP_CHILD_SUPPLEMENT",
+            Self::KvpDeductionOtherBenefits => "KVP_DEDUCTION_OTHER_BENEFITS",
+        }
+    }
+
+    /// The rules and the law behind the line.
+    pub fn reference(self) -> &'static str {
+        match self {
+            Self::KvpBase => "RULES R1, R2, R3, R12, R15; sosialtjenesteloven § 35",
+            Self::KvpDeductionWage => "RULES R4, R10, R15; forskrift om kvalifiseringsprogram",
+            Self::KvpDeductionUnpaidLeave => "RULES R5, R10, R15; sosialtjenesteloven § 36",
+            Self::KvpDeductionAbsence => "RULES R5–R8, R10, R15; sosialtjenesteloven § 36",
+            Self::KvpChildSupplement => "RULES R13, R15; sosialtjenesteloven § 35",
+            Self::KvpDeductionOtherBenefits => "RULES R11; sosialtjenesteloven § 35",
+        }
+    }
+}
+
+impl fmt::Display for LineCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Signals for the caseworker and the payroll clerk (RULES.md, Flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Flag {
+    /// R8: child's-sickness hours beyond the quota became unexcused.
+    ChildSickQuotaExceeded,
+    /// R12: entitled weekdays without an accepted timesheet were withheld.
+    DaysWithheldNoTimesheet,
+    /// R14: the month is May or later and that year's G is not known yet.
+    GRegulationPending,
+    /// R7: leave hours beyond the quota became unexcused.
+    LeaveQuotaExceeded,
+    /// R9: a long run of certified sickness (consider a temporary interruption).
+    LongSickness,
+    /// R6: self-certified sickness beyond the quota became unexcused.
+    SelfCertQuotaExceeded,
+    /// R5: unexcused hours await a sanction decision (paid for now).
+    UnexcusedPendingDecision,
+}
+
+impl Flag {
+    /// The flag's name (`SELF_CERT_QUOTA_EXCEEDED`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ChildSickQuotaExceeded => "CHILD_SICK_QUOTA_EXCEEDED",
+            Self::DaysWithheldNoTimesheet => "DAYS_WITHHELD_NO_TIMESHEET",
+            Self::GRegulationPending => "G_REGULATION_PENDING",
+            Self::LeaveQuotaExceeded => "LEAVE_QUOTA_EXCEEDED",
+            Self::LongSickness => "LONG_SICKNESS",
+            Self::SelfCertQuotaExceeded => "SELF_CERT_QUOTA_EXCEEDED",
+            Self::UnexcusedPendingDecision => "UNEXCUSED_PENDING_DECISION",
+        }
+    }
+}
+
+/// Why a month could not be computed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RulesError {
+    /// A dated parameter has no value in force on a day that needs it.
+    #[error("no {parameter} is in force on {date}")]
+    MissingParameter {
+        /// The parameter table.
+        parameter: &'static str,
+        /// The day that needs it.
+        date: Date,
+    },
+    /// An input value is out of its domain.
+    #[error("{field}: {message}")]
+    InvalidInput {
+        /// The field at fault, e.g. `days[3].hours`.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The quantities behind the lines (RULES.md, Outputs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Quantities {
+    /// Number of paid days.
+    pub base_days: u32,
+    /// Sanctioned unexcused hours deducted, after the R10 cap.
+    pub absence_hours: Decimal,
+    /// Approved unpaid hours deducted, after the R10 cap.
+    pub unpaid_hours: Decimal,
+    /// Paid-work hours deducted, after the R10 cap.
+    pub wage_hours: Decimal,
+}
+
+/// One pay line with its explanation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayLine {
+    /// Which line.
+    pub code: LineCode,
+    /// The amount in kroner, rounded to øre; negative for deductions.
+    pub amount: Decimal,
+    /// One sentence: how the amount was reached.
+    pub summary: String,
+    /// The days, hours and rates behind it, one per line.
+    pub details: Vec<String>,
+}
+
+/// What became of an entry on a paid day of the month.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntryOutcome {
+    /// The day.
+    pub date: Date,
+    /// The entry's kind.
+    pub kind: AbsenceKind,
+    /// The entry's hours.
+    #[serde(serialize_with = "hours_str")]
+    pub hours: Decimal,
+    /// Hours a quota turned unexcused.
+    #[serde(serialize_with = "hours_str")]
+    pub turned_unexcused_hours: Decimal,
+    /// Unexcused hours deducted (decided, or auto-applied), before the day cap.
+    #[serde(serialize_with = "hours_str")]
+    pub sanctioned_hours: Decimal,
+    /// Unexcused hours awaiting a decision (paid for now).
+    #[serde(serialize_with = "hours_str")]
+    pub pending_hours: Decimal,
+    /// The quota flag, if a quota was exceeded.
+    pub flag: Option<Flag>,
+}
+
+/// The computed month.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthResult {
+    /// The month.
+    pub month: YearMonth,
+    /// The six lines of R15, in computation order.
+    pub lines: Vec<PayLine>,
+    /// The sum of the lines.
+    pub total: Decimal,
+    /// The quantities behind the lines.
+    pub quantities: Quantities,
+    /// The flags raised.
+    pub flags: BTreeSet<Flag>,
+    /// Entries on paid days of the month and what became of them.
+    pub entries: Vec<EntryOutcome>,
+}
+
+impl MonthResult {
+    /// The amount of one line.
+    pub fn line(&self, code: LineCode) -> Decimal {
+        self.lines
+            .iter()
+            .find(|l| l.code == code)
+            .map_or(Decimal::ZERO, |l| l.amount)
+    }
+}
+
+/// Per-day hours after classification, before the R10 cap.
+#[derive(Debug, Default, Clone, Copy)]
+struct DayHours {
+    wage: Decimal,
+    unpaid: Decimal,
+    sanctioned: Decimal,
+}
+
+/// A line's exact value before its one rounding.
+#[derive(Debug, Default)]
+struct Exact {
+    numerator: Decimal,
+    denominator: Decimal,
+}
+
+impl Exact {
+    fn value(&self) -> Decimal {
+        if self.numerator.is_zero() {
+            Decimal::ZERO
+        } else {
+            self.numerator / self.denominator
+        }
+    }
+}
+
+/// Computes one participant's month (R1–R15).
+pub fn compute_month(
+    facts: &MonthFacts,
+    parameters: &Parameters,
+    policy: &Policy,
+) -> Result<MonthResult, RulesError> {
+    validate(facts)?;
+    let month = facts.month;
+    let hpd = parameters.hours_per_day;
+    let weekdays = Decimal::from(calendar::weekdays_in(month));
+    let u25 = parameters.under_25_factor;
+    let participant = &facts.participant;
+
+    let ctx = QuotaContext {
+        participant,
+        programme: &facts.programme,
+        policy,
+        parameters,
+    };
+    let classified = quotas::classify(&facts.days, ctx);
+
+    let mut flags = BTreeSet::new();
+    let mut paid_days: Vec<Date> = Vec::new();
+    let mut withheld: Vec<Date> = Vec::new();
+    for day in month.days().filter(|d| calendar::is_weekday(*d)) {
+        if !facts.programme.is_entitled_on(day) {
+            continue;
+        }
+        if facts.covered.iter().any(|r| r.contains(day)) {
+            paid_days.push(day);
+        } else {
+            withheld.push(day);
+        }
+    }
+    if !withheld.is_empty() {
+        flags.insert(Flag::DaysWithheldNoTimesheet);
+    }
+
+    // R5: what each entry on a paid day contributes.
+    let paid_set: BTreeSet<Date> = paid_days.iter().copied().collect();
+    let mut hours_by_day: BTreeMap<Date, DayHours> = BTreeMap::new();
+    let mut entries = Vec::new();
+    for (entry, class) in facts.days.iter().zip(&classified) {
+        if !paid_set.contains(&entry.date) {
+            continue;
+        }
+        let day = hours_by_day.entry(entry.date).or_default();
+        match entry.kind {
+            AbsenceKind::PaidWork => day.wage += class.kept_hours,
+            AbsenceKind::ApprovedUnpaid => day.unpaid += class.kept_hours,
+            _ => {}
+        }
+        let unexcused = if entry.kind == AbsenceKind::Unexcused {
+            class.kept_hours + class.unexcused_hours
+        } else {
+            class.unexcused_hours
+        };
+        let (sanctioned, pending) = match (entry.decision, policy.auto_apply_unexcused) {
+            (Some(Decision::Approved), _) | (None, true) => (unexcused, Decimal::ZERO),
+            (Some(Decision::Rejected), _) => (Decimal::ZERO, Decimal::ZERO),
+            (None, false) => (Decimal::ZERO, unexcused),
+        };
+        day.sanctioned += sanctioned;
+        if pending > Decimal::ZERO {
+            flags.insert(Flag::UnexcusedPendingDecision);
+        }
+        if let Some(flag) = class.flag {
+            flags.insert(flag);
+        }
+        entries.push(EntryOutcome {
+            date: entry.date,
+            kind: entry.kind,
+            hours: entry.hours,
+            turned_unexcused_hours: class.unexcused_hours,
+            sanctioned_hours: sanctioned,
+            pending_hours: pending,
+            flag: class.flag,
+        });
+    }
+    entries.sort_by_key(|e| e.date);
+
+    if quotas::long_sickness_in(&facts.days, month, policy) {
+        flags.insert(Flag::LongSickness);
+    }
+    if month.month() >= Month::May {
+        let may_first = YearMonth::new(month.year(), Month::May).first_day();
+        if !parameters.g.has_entry_on_or_after(may_first) {
+            flags.insert(Flag::GRegulationPending);
+        }
+    }
+
+    // R15: exact sums over the paid days.
+    let rate_denominator = Decimal::from(12) * weekdays * u25.denominator;
+    let mut base = Exact {
+        numerator: Decimal::ZERO,
+        denominator: rate_denominator,
+    };
+    let hour_exact = || Exact {
+        numerator: Decimal::ZERO,
+        denominator: rate_denominator * hpd,
+    };
+    let (mut wage, mut unpaid, mut absence) = (hour_exact(), hour_exact(), hour_exact());
+    let mut child = Exact {
+        numerator: Decimal::ZERO,
+        denominator: hpd,
+    };
+    let mut quantities = Quantities {
+        base_days: paid_days.len() as u32,
+        ..Quantities::default()
+    };
+    let mut explain = Explainer::new(month, weekdays, hpd);
+
+    for day in &paid_days {
+        let day = *day;
+        let rate = DayRate::on(day, facts, parameters)?;
+        base.numerator += rate.numerator;
+
+        // R10: at most one day's hours are deducted, in the order wage, unpaid, absence.
+        let hours = hours_by_day.get(&day).copied().unwrap_or_default();
+        let wage_h = hours.wage.min(hpd);
+        let unpaid_h = hours.unpaid.min(hpd - wage_h);
+        let absence_h = hours.sanctioned.min(hpd - wage_h - unpaid_h);
+        wage.numerator += rate.numerator * wage_h;
+        unpaid.numerator += rate.numerator * unpaid_h;
+        absence.numerator += rate.numerator * absence_h;
+        quantities.wage_hours += wage_h;
+        quantities.unpaid_hours += unpaid_h;
+        quantities.absence_hours += absence_h;
+
+        // R13: the supplement shrinks with the hours deducted that day.
+        let children = participant
+            .children
+            .iter()
+            .filter(|c| {
+                c.birth_date <= day
+                    && calendar::is_under(c.birth_date, parameters.child_supplement_until_age, day)
+            })
+            .count();
+        let deducted = wage_h + unpaid_h + absence_h;
+        let mut child_rate = Decimal::ZERO;
+        if children > 0 {
+            child_rate = parameters.child_supplement_per_day.at(day).ok_or(
+                RulesError::MissingParameter {
+                    parameter: "child_supplement_per_day",
+                    date: day,
+                },
+            )?;
+            child.numerator += child_rate * Decimal::from(children) * (hpd - deducted);
+        }
+        explain.day(
+            day,
+            &rate,
+            [wage_h, unpaid_h, absence_h],
+            children,
+            child_rate,
+            deducted,
+        );
+    }
+
+    // One rounding per line; deductions capped by what is left of the rounded base.
+    let base_amount = round_to_ore(base.value());
+    let mut left = base_amount;
+    let mut capped = |exact: &Exact| {
+        let amount = round_to_ore(exact.value()).min(left);
+        left -= amount;
+        amount
+    };
+    let wage_amount = capped(&wage);
+    let unpaid_amount = capped(&unpaid);
+    let absence_amount = capped(&absence);
+    let child_amount = round_to_ore(child.value());
+
+    // R11: other benefits, krone for krone, never below a month total of zero.
+    let before_offsets = base_amount - wage_amount - unpaid_amount - absence_amount + child_amount;
+    let offsets_sum = round_to_ore(facts.offsets.iter().map(|o| o.amount).sum());
+    let offsets_amount = offsets_sum.min(before_offsets.max(Decimal::ZERO));
+
+    let amounts = [
+        (LineCode::KvpBase, base_amount),
+        (LineCode::KvpDeductionWage, -wage_amount),
+        (LineCode::KvpDeductionUnpaidLeave, -unpaid_amount),
+        (LineCode::KvpDeductionAbsence, -absence_amount),
+        (LineCode::KvpChildSupplement, child_amount),
+        (LineCode::KvpDeductionOtherBenefits, -offsets_amount),
+    ];
+    let total = amounts.iter().map(|(_, a)| *a).sum();
+    let lines = amounts
+        .into_iter()
+        .map(|(code, amount)| {
+            let (summary, details) =
+                explain.line(code, amount, &withheld, facts, offsets_sum, before_offsets);
+            PayLine {
+                code,
+                amount,
+                summary,
+                details,
+            }
+        })
+        .collect();
+
+    Ok(MonthResult {
+        month,
+        lines,
+        total,
+        quantities,
+        flags,
+        entries,
+    })
+}
+
+/// R1–R2 for one day: the annual amount as `numerator / under-25 denominator`.
+struct DayRate {
+    numerator: Decimal,
+    g: Decimal,
+    factor: Decimal,
+    under_25: bool,
+}
+
+impl DayRate {
+    fn on(day: Date, facts: &MonthFacts, parameters: &Parameters) -> Result<Self, RulesError> {
+        let g = parameters.g.at(day).ok_or(RulesError::MissingParameter {
+            parameter: "g",
+            date: day,
+        })?;
+        let factor = parameters
+            .annual_g_factor
+            .at(day)
+            .ok_or(RulesError::MissingParameter {
+                parameter: "annual_g_factor",
+                date: day,
+            })?;
+        let u25 = parameters.under_25_factor;
+        let under_25 = calendar::is_under(
+            facts.participant.birth_date,
+            parameters.full_rate_from_age,
+            day,
+        );
+        let share = if under_25 {
+            u25.numerator
+        } else {
+            u25.denominator
+        };
+        Ok(Self {
+            numerator: g * factor * share,
+            g,
+            factor,
+            under_25,
+        })
+    }
+}
+
+fn validate(facts: &MonthFacts) -> Result<(), RulesError> {
+    let max_hours = Decimal::from(24);
+    for (i, entry) in facts.days.iter().enumerate() {
+        if entry.hours.is_sign_negative() || entry.hours > max_hours {
+            return Err(RulesError::InvalidInput {
+                field: format!("days[{i}].hours"),
+                message: format!("{} is outside 0–24", entry.hours),
+            });
+        }
+    }
+    for (i, offset) in facts.offsets.iter().enumerate() {
+        if offset.amount.is_sign_negative() {
+            return Err(RulesError::InvalidInput {
+                field: format!("offsets[{i}].amount"),
+                message: format!("{} is negative", offset.amount),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Collects, while the days are summed, what a caseworker needs to follow each line.
+struct Explainer {
+    month: YearMonth,
+    weekdays: Decimal,
+    hpd: Decimal,
+    /// Runs of consecutive paid days at one annual amount: (from, to, days, description).
+    base_runs: Vec<(Date, Date, u32, String)>,
+    /// Per line code: one detail per day with deducted hours.
+    deductions: BTreeMap<LineCode, Vec<String>>,
+    /// Runs of paid days at one child-supplement rate: (from, to, days, description).
+    child_runs: Vec<(Date, Date, u32, String)>,
+}
+
+impl Explainer {
+    fn new(month: YearMonth, weekdays: Decimal, hpd: Decimal) -> Self {
+        Self {
+            month,
+            weekdays,
+            hpd,
+            base_runs: Vec::new(),
+            deductions: BTreeMap::new(),
+            child_runs: Vec::new(),
+        }
+    }
+
+    fn day(
+        &mut self,
+        day: Date,
+        rate: &DayRate,
+        [wage, unpaid, absence]: [Decimal; 3],
+        children: usize,
+        child_rate: Decimal,
+        deducted: Decimal,
+    ) {
+        let annual = if rate.under_25 {
+            format!(
+                "G {} × {} × under-25 fraction",
+                rate.g.normalize(),
+                rate.factor.normalize()
+            )
+        } else {
+            format!("G {} × {}", rate.g.normalize(), rate.factor.normalize())
+        };
+        extend_run(&mut self.base_runs, day, annual.clone());
+        for (code, hours, what) in [
+            (LineCode::KvpDeductionWage, wage, "paid work"),
+            (
+                LineCode::KvpDeductionUnpaidLeave,
+                unpaid,
+                "approved unpaid absence",
+            ),
+            (
+                LineCode::KvpDeductionAbsence,
+                absence,
+                "sanctioned unexcused absence",
+            ),
+        ] {
+            if hours > Decimal::ZERO {
+                self.deductions.entry(code).or_default().push(format!(
+                    "{day}: {} h {what} × ({annual}) ÷ (12 × {} weekdays × {} h)",
+                    format_hours(hours),
+                    self.weekdays,
+                    format_hours(self.hpd)
+                ));
+            }
+        }
+        if children > 0 {
+            let share = if deducted.is_zero() {
+                String::new()
+            } else {
+                format!(
+                    " × ({} − {} h deducted) ÷ {}",
+                    format_hours(self.hpd),
+                    format_hours(deducted),
+                    format_hours(self.hpd)
+                )
+            };
+            let what = format!(
+                "{children} child(ren) under 18 × {} kr a day{share}",
+                format_amount(child_rate)
+            );
+            extend_run(&mut self.child_runs, day, what);
+        }
+    }
+
+    fn line(
+        &self,
+        code: LineCode,
+        amount: Decimal,
+        withheld: &[Date],
+        facts: &MonthFacts,
+        offsets_sum: Decimal,
+        before_offsets: Decimal,
+    ) -> (String, Vec<String>) {
+        let runs = |runs: &[(Date, Date, u32, String)]| -> Vec<String> {
+            runs.iter()
+                .map(|(from, to, days, what)| format!("{from} – {to}: {days} paid day(s), {what}"))
+                .collect()
+        };
+        match code {
+            LineCode::KvpBase => {
+                let days: u32 = self.base_runs.iter().map(|r| r.2).sum();
+                let mut details = runs(&self.base_runs);
+                if !withheld.is_empty() {
+                    let list: Vec<String> = withheld.iter().map(Date::to_string).collect();
+                    details.push(format!(
+                        "withheld, no accepted timesheet (R12): {}",
+                        list.join(", ")
+                    ));
+                }
+                let summary = format!(
+                    "{days} paid day(s) of {} weekdays in {}: Σ annual amount ÷ (12 × {}) = {} kr ({})",
+                    self.weekdays,
+                    self.month,
+                    self.weekdays,
+                    format_amount(amount),
+                    code.reference()
+                );
+                (summary, details)
+            }
+            LineCode::KvpDeductionWage
+            | LineCode::KvpDeductionUnpaidLeave
+            | LineCode::KvpDeductionAbsence => {
+                let details = self.deductions.get(&code).cloned().unwrap_or_default();
+                let summary = if details.is_empty() {
+                    format!("no hours deducted ({})", code.reference())
+                } else {
+                    format!(
+                        "hour for hour, at most {} h a day in all, capped by the base: {} kr ({})",
+                        format_hours(self.hpd),
+                        format_amount(amount),
+                        code.reference()
+                    )
+                };
+                (summary, details)
+            }
+            LineCode::KvpChildSupplement => {
+                let summary = if self.child_runs.is_empty() {
+                    format!("no child under 18 on a paid day ({})", code.reference())
+                } else {
+                    format!(
+                        "rate × children under 18 × undeducted share of each paid day = {} kr ({})",
+                        format_amount(amount),
+                        code.reference()
+                    )
+                };
+                (summary, runs(&self.child_runs))
+            }
+            LineCode::KvpDeductionOtherBenefits => {
+                let details: Vec<String> = facts
+                    .offsets
+                    .iter()
+                    .map(|o| format!("{}: {} kr", o.kind.as_str(), format_amount(o.amount)))
+                    .collect();
+                let summary = if details.is_empty() {
+                    format!("no other livelihood benefits ({})", code.reference())
+                } else {
+                    format!(
+                        "krone for krone: {} kr of benefits, at most the {} kr left before them: {} kr ({})",
+                        format_amount(offsets_sum),
+                        format_amount(before_offsets.max(Decimal::ZERO)),
+                        format_amount(amount),
+                        code.reference()
+                    )
+                };
+                (summary, details)
+            }
+        }
+    }
+}
+
+/// Extends the last run when `day` continues it with the same description.
+fn extend_run(runs: &mut Vec<(Date, Date, u32, String)>, day: Date, what: String) {
+    if let Some(last) = runs.last_mut()
+        && last.3 == what
+    {
+        last.1 = day;
+        last.2 += 1;
+        return;
+    }
+    runs.push((day, day, 1, what));
+}
+
+fn hours_str<S: Serializer>(hours: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_hours(*hours))
+}
+
+/// The JSON shape of the golden vectors, plus the explanation and entry outcomes.
+impl Serialize for MonthResult {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Quantities<'a> {
+            base_days: u32,
+            absence_hours: &'a str,
+            unpaid_hours: &'a str,
+            wage_hours: &'a str,
+        }
+        #[derive(Serialize)]
+        struct Explanation<'a> {
+            code: LineCode,
+            amount: String,
+            reference: &'static str,
+            summary: &'a str,
+            details: &'a [String],
+        }
+        #[derive(Serialize)]
+        struct Report<'a> {
+            month: YearMonth,
+            lines: BTreeMap<&'static str, String>,
+            total: String,
+            quantities: Quantities<'a>,
+            flags: Vec<&'static str>,
+            explanation: Vec<Explanation<'a>>,
+            entries: &'a [EntryOutcome],
+        }
+        let (absence, unpaid, wage) = (
+            format_hours(self.quantities.absence_hours),
+            format_hours(self.quantities.unpaid_hours),
+            format_hours(self.quantities.wage_hours),
+        );
+        let mut flags: Vec<&'static str> = self.flags.iter().map(|f| f.as_str()).collect();
+        flags.sort_unstable();
+        Report {
+            month: self.month,
+            lines: self
+                .lines
+                .iter()
+                .map(|l| (l.code.as_str(), format_amount(l.amount)))
+                .collect(),
+            total: format_amount(self.total),
+            quantities: Quantities {
+                base_days: self.quantities.base_days,
+                absence_hours: &absence,
+                unpaid_hours: &unpaid,
+                wage_hours: &wage,
+            },
+            flags,
+            explanation: self
+                .lines
+                .iter()
+                .map(|l| Explanation {
+                    code: l.code,
+                    amount: format_amount(l.amount),
+                    reference: l.code.reference(),
+                    summary: &l.summary,
+                    details: &l.details,
+                })
+                .collect(),
+            entries: &self.entries,
+        }
+        .serialize(serializer)
+    }
+}

@@ -1,0 +1,169 @@
+//! Municipal policy values: the absence quotas and how unexcused hours are treated.
+//!
+//! The national defaults of RULES.md are shipped in `parameters/policy.json`; each
+//! municipality (or a case file) overrides any subset with [`PolicyOverrides`].
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// The policy file shipped with the crate.
+pub const SHIPPED_POLICY: &str = include_str!("../parameters/policy.json");
+
+/// The policy values the rules read (R5–R9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Where the defaults come from.
+    #[serde(default, skip_serializing)]
+    pub source: Option<String>,
+    /// R6: no self-certification in the first this many weeks of the programme.
+    pub self_cert_min_weeks: u32,
+    /// R6: at most this many self-certified dates per occurrence.
+    pub self_cert_max_days: u32,
+    /// R6: at most this many occurrences in the year before an occurrence.
+    pub self_cert_max_occurrences: u32,
+    /// R7: leave days per calendar year.
+    #[serde(deserialize_with = "crate::decimal::exact")]
+    pub leave_days_per_year: Decimal,
+    /// R8: child's-sickness days per calendar year.
+    #[serde(deserialize_with = "crate::decimal::exact")]
+    pub child_sick_days_per_year: Decimal,
+    /// R8: child's-sickness days per year with many young children.
+    #[serde(deserialize_with = "crate::decimal::exact")]
+    pub child_sick_days_many_children: Decimal,
+    /// R8: "many" means more than this many children under the young-child age.
+    pub child_sick_many_children_more_than: u32,
+    /// R8: the age under which a child counts as young.
+    pub child_sick_young_child_age: i32,
+    /// R8: a sole carer's quota is multiplied by this.
+    #[serde(deserialize_with = "crate::decimal::exact")]
+    pub sole_carer_quota_multiplier: Decimal,
+    /// R9: a run of more certified sick dates than this raises `LONG_SICKNESS`.
+    pub long_sickness_days: u32,
+    /// R5: deduct pending unexcused hours without waiting for a decision.
+    pub auto_apply_unexcused: bool,
+}
+
+impl Policy {
+    /// The national defaults shipped with the crate.
+    pub fn shipped() -> Result<Self, serde_json::Error> {
+        serde_json::from_str(SHIPPED_POLICY)
+    }
+
+    /// This policy with the given overrides applied.
+    pub fn with_overrides(&self, overrides: &PolicyOverrides) -> Self {
+        let mut policy = self.clone();
+        let o = overrides;
+        macro_rules! apply {
+            ($($field:ident),*) => {
+                $(if let Some(value) = o.$field.clone() { policy.$field = value; })*
+            };
+        }
+        apply!(
+            self_cert_min_weeks,
+            self_cert_max_days,
+            self_cert_max_occurrences,
+            leave_days_per_year,
+            child_sick_days_per_year,
+            child_sick_days_many_children,
+            child_sick_many_children_more_than,
+            child_sick_young_child_age,
+            sole_carer_quota_multiplier,
+            long_sickness_days,
+            auto_apply_unexcused
+        );
+        policy
+    }
+}
+
+/// A municipality's (or a case's) overrides of the policy defaults; absent fields
+/// keep the default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyOverrides {
+    /// See [`Policy::self_cert_min_weeks`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_cert_min_weeks: Option<u32>,
+    /// See [`Policy::self_cert_max_days`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_cert_max_days: Option<u32>,
+    /// See [`Policy::self_cert_max_occurrences`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_cert_max_occurrences: Option<u32>,
+    /// See [`Policy::leave_days_per_year`].
+    #[serde(
+        default,
+        deserialize_with = "crate::decimal::exact_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub leave_days_per_year: Option<Decimal>,
+    /// See [`Policy::child_sick_days_per_year`].
+    #[serde(
+        default,
+        deserialize_with = "crate::decimal::exact_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub child_sick_days_per_year: Option<Decimal>,
+    /// See [`Policy::child_sick_days_many_children`].
+    #[serde(
+        default,
+        deserialize_with = "crate::decimal::exact_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub child_sick_days_many_children: Option<Decimal>,
+    /// See [`Policy::child_sick_many_children_more_than`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child_sick_many_children_more_than: Option<u32>,
+    /// See [`Policy::child_sick_young_child_age`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child_sick_young_child_age: Option<i32>,
+    /// See [`Policy::sole_carer_quota_multiplier`].
+    #[serde(
+        default,
+        deserialize_with = "crate::decimal::exact_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sole_carer_quota_multiplier: Option<Decimal>,
+    /// See [`Policy::long_sickness_days`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_sickness_days: Option<u32>,
+    /// See [`Policy::auto_apply_unexcused`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_apply_unexcused: Option<bool>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_defaults_are_those_of_rules_md() {
+        let p = Policy::shipped().unwrap();
+        assert_eq!(
+            (
+                p.self_cert_min_weeks,
+                p.self_cert_max_days,
+                p.self_cert_max_occurrences
+            ),
+            (8, 3, 4)
+        );
+        assert_eq!(p.leave_days_per_year, Decimal::from(25));
+        assert_eq!(p.child_sick_days_per_year, Decimal::from(10));
+        assert_eq!(p.child_sick_days_many_children, Decimal::from(15));
+        assert_eq!(p.long_sickness_days, 20);
+        assert!(!p.auto_apply_unexcused);
+    }
+
+    #[test]
+    fn overrides_replace_only_what_they_name() {
+        let base = Policy::shipped().unwrap();
+        let o: PolicyOverrides =
+            serde_json::from_str(r#"{"self_cert_max_days": 5, "leave_days_per_year": 20}"#)
+                .unwrap();
+        let p = base.with_overrides(&o);
+        assert_eq!(p.self_cert_max_days, 5);
+        assert_eq!(p.leave_days_per_year, Decimal::from(20));
+        assert_eq!(p.self_cert_max_occurrences, base.self_cert_max_occurrences);
+        assert!(serde_json::from_str::<PolicyOverrides>(r#"{"bogus": 1}"#).is_err());
+    }
+}

@@ -1,0 +1,263 @@
+//! The absence quotas that turn paid absence into unexcused absence (R6–R8) and
+//! the long-sickness signal (R9).
+//!
+//! Quotas count every entry given, from any month, in date order: the history
+//! before the computed month decides what is left of a quota within it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rust_decimal::Decimal;
+use time::{Date, Duration};
+
+use crate::calendar;
+use crate::facts::{AbsenceKind, DayEntry, Participant, Programme, YearMonth};
+use crate::month::Flag;
+use crate::parameters::Parameters;
+use crate::policy::Policy;
+
+/// How the quotas treat one day entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classified {
+    /// Hours that keep the entry's own effect (paid, or deducted for its kind).
+    pub kept_hours: Decimal,
+    /// Hours that a quota turned into unexcused absence (they follow R5's rules
+    /// for `UNEXCUSED`, with the entry's own decision).
+    pub unexcused_hours: Decimal,
+    /// The quota flag, when some hours were turned unexcused.
+    pub flag: Option<Flag>,
+}
+
+impl Classified {
+    fn kept(entry: &DayEntry) -> Self {
+        Self {
+            kept_hours: entry.hours,
+            unexcused_hours: Decimal::ZERO,
+            flag: None,
+        }
+    }
+
+    fn split(entry: &DayEntry, within: Decimal, flag: Flag) -> Self {
+        let beyond = entry.hours - within;
+        Self {
+            kept_hours: within,
+            unexcused_hours: beyond,
+            flag: (beyond > Decimal::ZERO).then_some(flag),
+        }
+    }
+}
+
+/// What the quotas need besides the entries.
+#[derive(Debug, Clone, Copy)]
+pub struct QuotaContext<'a> {
+    /// The participant (children and sole-carer periods, R8).
+    pub participant: &'a Participant,
+    /// The programme (its start, R6).
+    pub programme: &'a Programme,
+    /// The policy values.
+    pub policy: &'a Policy,
+    /// The parameters (hours per day).
+    pub parameters: &'a Parameters,
+}
+
+/// Classifies every entry (same order as `days`) by R6, R7 and R8.
+pub fn classify(days: &[DayEntry], ctx: QuotaContext<'_>) -> Vec<Classified> {
+    let mut out: Vec<Classified> = days.iter().map(Classified::kept).collect();
+
+    let over_quota = self_cert_over_quota(days, ctx.programme, ctx.policy);
+    for (entry, classified) in days.iter().zip(out.iter_mut()) {
+        if entry.kind == AbsenceKind::SickSelf && over_quota.contains(&entry.date) {
+            *classified = Classified::split(entry, Decimal::ZERO, Flag::SelfCertQuotaExceeded);
+        }
+    }
+
+    let hpd = ctx.parameters.hours_per_day;
+    let leave_quota = ctx.policy.leave_days_per_year * hpd;
+    apply_yearly_quota(
+        days,
+        &mut out,
+        AbsenceKind::Leave,
+        Flag::LeaveQuotaExceeded,
+        |_| leave_quota,
+    );
+    apply_yearly_quota(
+        days,
+        &mut out,
+        AbsenceKind::ChildSick,
+        Flag::ChildSickQuotaExceeded,
+        |date| child_sick_quota_days(date, &ctx) * hpd,
+    );
+    out
+}
+
+/// R8: the child's-sickness quota in days in force on `date`.
+pub fn child_sick_quota_days(date: Date, ctx: &QuotaContext<'_>) -> Decimal {
+    let policy = ctx.policy;
+    let young = ctx
+        .participant
+        .children
+        .iter()
+        .filter(|c| {
+            c.birth_date <= date
+                && calendar::is_under(c.birth_date, policy.child_sick_young_child_age, date)
+        })
+        .count();
+    let days = if young > policy.child_sick_many_children_more_than as usize {
+        policy.child_sick_days_many_children
+    } else {
+        policy.child_sick_days_per_year
+    };
+    if ctx.participant.is_sole_carer_on(date) {
+        days * policy.sole_carer_quota_multiplier
+    } else {
+        days
+    }
+}
+
+/// R7/R8: a per-calendar-year quota in hours, used up in date order by the hours
+/// within it; the part of an entry beyond the quota in force on its date is split off.
+fn apply_yearly_quota(
+    days: &[DayEntry],
+    out: &mut [Classified],
+    kind: AbsenceKind,
+    flag: Flag,
+    quota_hours_on: impl Fn(Date) -> Decimal,
+) {
+    let mut indices: Vec<usize> = (0..days.len()).filter(|i| days[*i].kind == kind).collect();
+    // A stable sort keeps entries of one date in the order given.
+    indices.sort_by_key(|i| days[*i].date);
+    let mut used: BTreeMap<i32, Decimal> = BTreeMap::new();
+    for i in indices {
+        let entry = &days[i];
+        let used_this_year = used.entry(entry.date.year()).or_default();
+        let left = (quota_hours_on(entry.date) - *used_this_year).max(Decimal::ZERO);
+        let within = entry.hours.min(left);
+        *used_this_year += within;
+        out[i] = Classified::split(entry, within, flag);
+    }
+}
+
+/// Groups dates into runs where only Saturdays, Sundays and public holidays lie
+/// between consecutive dates (the adjacency of R6 and R9).
+pub fn occurrences(dates: &BTreeSet<Date>) -> Vec<Vec<Date>> {
+    let mut runs: Vec<Vec<Date>> = Vec::new();
+    for date in dates {
+        match runs.last_mut() {
+            Some(run)
+                if run
+                    .last()
+                    .is_some_and(|prev| calendar::only_rest_days_between(*prev, *date)) =>
+            {
+                run.push(*date)
+            }
+            _ => runs.push(vec![*date]),
+        }
+    }
+    runs
+}
+
+/// The self-certified sickness occurrences (R6), from all `SICK_SELF` entries.
+pub fn self_cert_occurrences(days: &[DayEntry]) -> Vec<Vec<Date>> {
+    let dates: BTreeSet<Date> = days
+        .iter()
+        .filter(|e| e.kind == AbsenceKind::SickSelf)
+        .map(|e| e.date)
+        .collect();
+    occurrences(&dates)
+}
+
+/// How many earlier occurrences count against an occurrence starting on `first`:
+/// those whose first date is later than the same calendar date one year before.
+pub fn occurrences_in_year_before(occurrences: &[Vec<Date>], first: Date) -> usize {
+    let year_before = calendar::anniversary(first, -1);
+    occurrences
+        .iter()
+        .filter_map(|o| o.first())
+        .filter(|f| **f < first && **f > year_before)
+        .count()
+}
+
+/// The first date on which self-certification is allowed (R6).
+pub fn self_cert_allowed_from(programme: &Programme, policy: &Policy) -> Date {
+    programme.start + Duration::weeks(i64::from(policy.self_cert_min_weeks))
+}
+
+/// R6: the `SICK_SELF` dates over quota.
+fn self_cert_over_quota(
+    days: &[DayEntry],
+    programme: &Programme,
+    policy: &Policy,
+) -> BTreeSet<Date> {
+    let allowed_from = self_cert_allowed_from(programme, policy);
+    let occurrences = self_cert_occurrences(days);
+    let mut over = BTreeSet::new();
+    for occurrence in &occurrences {
+        let Some(first) = occurrence.first() else {
+            continue;
+        };
+        let too_many_before = occurrences_in_year_before(&occurrences, *first)
+            >= policy.self_cert_max_occurrences as usize;
+        for (position, date) in occurrence.iter().enumerate() {
+            if too_many_before
+                || *date < allowed_from
+                || position >= policy.self_cert_max_days as usize
+            {
+                over.insert(*date);
+            }
+        }
+    }
+    over
+}
+
+/// R9: a run of more than `long_sickness_days` certified sick dates with at least
+/// one date in `month`.
+pub fn long_sickness_in(days: &[DayEntry], month: YearMonth, policy: &Policy) -> bool {
+    let dates: BTreeSet<Date> = days
+        .iter()
+        .filter(|e| e.kind == AbsenceKind::SickCertified)
+        .map(|e| e.date)
+        .collect();
+    occurrences(&dates).iter().any(|run| {
+        run.len() > policy.long_sickness_days as usize
+            && run.iter().any(|d| YearMonth::of(*d) == month)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    fn sick(date: Date) -> DayEntry {
+        DayEntry {
+            date,
+            kind: AbsenceKind::SickSelf,
+            hours: Decimal::new(75, 1),
+            decision: None,
+        }
+    }
+
+    #[test]
+    fn a_weekend_joins_sick_days_into_one_occurrence() {
+        let days = [
+            sick(date!(2025 - 03 - 06)),
+            sick(date!(2025 - 03 - 07)),
+            sick(date!(2025 - 03 - 10)),
+            sick(date!(2025 - 03 - 12)),
+        ];
+        let runs = self_cert_occurrences(&days);
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0].len(), 3);
+        assert_eq!(runs[1], vec![date!(2025 - 03 - 12)]);
+    }
+
+    #[test]
+    fn only_later_occurrences_than_a_year_before_count() {
+        let runs = vec![
+            vec![date!(2024 - 03 - 01)],
+            vec![date!(2024 - 03 - 02)],
+            vec![date!(2025 - 03 - 01)],
+        ];
+        // 2024-03-01 is not later than the same date one year before.
+        assert_eq!(occurrences_in_year_before(&runs, date!(2025 - 03 - 01)), 1);
+    }
+}
