@@ -251,6 +251,41 @@ mod tests {
     }
 
     #[test]
+    fn quota_use_counts_leave_child_sickness_and_self_certification() {
+        let parameters = Parameters::shipped().unwrap();
+        let policy = Policy::shipped().unwrap();
+        let participant = Participant {
+            birth_date: date!(1990 - 01 - 01),
+            children: vec![crate::facts::Child { birth_date: date!(2020 - 01 - 01) }],
+            sole_carer: Vec::new(),
+        };
+        let programme = Programme { start: date!(2024 - 01 - 01), end: None, pauses: Vec::new() };
+        let ctx = QuotaContext { participant: &participant, programme: &programme, policy: &policy, parameters: &parameters };
+        let leave = |date, hours| DayEntry { date, kind: AbsenceKind::Leave, hours: Decimal::new(hours, 1), decision: None };
+        let days = vec![
+            leave(date!(2024 - 12 - 30), 75),
+            leave(date!(2025 - 03 - 03), 75),
+            leave(date!(2025 - 03 - 04), 40),
+            DayEntry { date: date!(2025 - 03 - 05), kind: AbsenceKind::ChildSick, hours: Decimal::new(75, 1), decision: None },
+            sick(date!(2025 - 03 - 06)),
+            sick(date!(2025 - 03 - 07)),
+            sick(date!(2025 - 02 - 03)),
+        ];
+        let q = quota_use(&days, ctx, date!(2025 - 03 - 07));
+        assert_eq!(q.leave_hours_used, Decimal::new(115, 1));
+        assert_eq!(q.leave_hours_left, Decimal::new(1875, 1) - Decimal::new(115, 1));
+        assert_eq!(q.child_sick_hours_left, Decimal::new(750, 1) - Decimal::new(75, 1));
+        assert_eq!(q.self_cert_days_left_in_occurrence, 1);
+        assert_eq!(q.self_cert_occurrences_left, 2);
+        assert_eq!(q.self_cert_available_from, date!(2024 - 02 - 26));
+        // The next Monday continues Friday's occurrence across the weekend.
+        let q = quota_use(&days, ctx, date!(2025 - 03 - 10));
+        assert_eq!(q.self_cert_days_left_in_occurrence, 1);
+        let q = quota_use(&days, ctx, date!(2025 - 03 - 12));
+        assert_eq!(q.self_cert_days_left_in_occurrence, 3);
+    }
+
+    #[test]
     fn only_later_occurrences_than_a_year_before_count() {
         let runs = vec![
             vec![date!(2024 - 03 - 01)],
@@ -259,5 +294,73 @@ mod tests {
         ];
         // 2024-03-01 is not later than the same date one year before.
         assert_eq!(occurrences_in_year_before(&runs, date!(2025 - 03 - 01)), 1);
+    }
+}
+
+/// What is left of each absence quota on a date (R6–R8): the count caseworkers
+/// keep by hand today.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QuotaUse {
+    /// The date the figures hold for; the annual quotas are those of its year.
+    pub as_of: Date,
+    /// Self-certified dates still allowed in the occurrence running on `as_of`,
+    /// or in a new one.
+    pub self_cert_days_left_in_occurrence: u32,
+    /// Occurrences that may still start in the year up to `as_of`.
+    pub self_cert_occurrences_left: u32,
+    /// The first date self-certification may be used.
+    pub self_cert_available_from: Date,
+    /// Leave hours used within the quota in `as_of`'s year.
+    pub leave_hours_used: Decimal,
+    /// Leave hours left in `as_of`'s year.
+    pub leave_hours_left: Decimal,
+    /// Child's-sickness hours used within the quota in `as_of`'s year.
+    pub child_sick_hours_used: Decimal,
+    /// Child's-sickness hours left in `as_of`'s year, by the quota in force on `as_of`.
+    pub child_sick_hours_left: Decimal,
+}
+
+/// Computes what is left of the quotas on `as_of`, counting every entry given.
+pub fn quota_use(days: &[DayEntry], ctx: QuotaContext<'_>, as_of: Date) -> QuotaUse {
+    let policy = ctx.policy;
+    let hpd = ctx.parameters.hours_per_day;
+    let classified = classify(days, ctx);
+    let used_in_year = |kind: AbsenceKind| -> Decimal {
+        days.iter()
+            .zip(&classified)
+            .filter(|(e, _)| e.kind == kind && e.date.year() == as_of.year())
+            .map(|(_, c)| c.kept_hours)
+            .sum()
+    };
+    let leave_used = used_in_year(AbsenceKind::Leave);
+    let child_used = used_in_year(AbsenceKind::ChildSick);
+    let leave_quota = policy.leave_days_per_year * hpd;
+    let child_quota = child_sick_quota_days(as_of, &ctx) * hpd;
+
+    let occurrences = self_cert_occurrences(days);
+    let year_before = calendar::anniversary(as_of, -1);
+    let started_in_year = occurrences
+        .iter()
+        .filter_map(|o| o.first())
+        .filter(|f| **f > year_before && **f <= as_of)
+        .count() as u32;
+    let running = occurrences.iter().find(|o| {
+        o.first().is_some_and(|f| *f <= as_of)
+            && o.last()
+                .is_some_and(|l| *l >= as_of || calendar::only_rest_days_between(*l, as_of))
+    });
+    let days_left = match running {
+        Some(o) => policy.self_cert_max_days.saturating_sub(o.len() as u32),
+        None => policy.self_cert_max_days,
+    };
+    QuotaUse {
+        as_of,
+        self_cert_days_left_in_occurrence: days_left,
+        self_cert_occurrences_left: policy.self_cert_max_occurrences.saturating_sub(started_in_year),
+        self_cert_available_from: self_cert_allowed_from(ctx.programme, policy),
+        leave_hours_used: leave_used,
+        leave_hours_left: (leave_quota - leave_used).max(Decimal::ZERO),
+        child_sick_hours_used: child_used,
+        child_sick_hours_left: (child_quota - child_used).max(Decimal::ZERO),
     }
 }
