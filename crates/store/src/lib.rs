@@ -1,0 +1,50 @@
+//! Persistence of the KVP payroll service.
+//!
+//! This crate owns the [`Repository`] trait, the records it stores
+//! ([`records`]), and two implementations, each in its own module with its own
+//! SQL, row mapping, constraint-error mapping and embedded, append-only
+//! migrations (`migrations/sqlite`, `migrations/postgres`):
+//!
+//! - [`sqlite`]: an SQLite file, the embedded default (one instance);
+//! - [`postgres`]: PostgreSQL, for deployments with several instances.
+//!
+//! [`connect`] picks the backend from the URL, runs the migrations and hands
+//! back an `Arc<dyn Repository>`.
+//!
+//! What the store guarantees: every change and its audit entry commit together
+//! or not at all; a timesheet digest is stored once; two overlapping accepted
+//! timesheets of one participant cannot exist, even under concurrent
+//! submissions; money and hours round-trip as exact decimals.
+//!
+//! What it must not do: business rules. It does not validate identity
+//! numbers, entry kinds, hours, quotas or programme dates, computes no
+//! stipend and decides nothing; that is the rules crate's and the service's
+//! work. It never puts personal data into an error message or a log line.
+
+pub mod error;
+pub mod postgres;
+pub mod records;
+pub mod repository;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+pub use error::StoreError;
+pub use records::*;
+pub use repository::{Backend, Repository};
+
+/// Opens the store a URL names, applies the migrations and returns it.
+///
+/// - `sqlite://path/to/file.db?mode=rwc` (or `sqlite::memory:`): SQLite; with
+///   `mode=rwc` the file is created if missing, and so is its directory.
+/// - `postgres://user@host:port/database` (or `postgresql://…`): PostgreSQL.
+pub async fn connect(url: &str) -> Result<Arc<dyn Repository>, StoreError> {
+    let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+    match scheme {
+        "sqlite" => Ok(Arc::new(sqlite::SqliteStore::connect(url).await?)),
+        "postgres" | "postgresql" => Ok(Arc::new(postgres::PostgresStore::connect(url).await?)),
+        other => Err(StoreError::UnsupportedUrl {
+            scheme: other.to_owned(),
+        }),
+    }
+}

@@ -1,0 +1,239 @@
+//! The repository trait: everything the service may ask of storage.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::records::{
+    AcceptOutcome, AuditEntry, BenefitOffset, Child, DayEntry, Municipality, NewAuditEntry,
+    NewTimesheet, Participant, ParticipantFacts, Pause, Programme, ProgrammeWithPauses,
+    SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet,
+};
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// An SQLite file (the embedded default; one instance).
+    Sqlite,
+    /// A PostgreSQL database (production; several instances).
+    Postgres,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        })
+    }
+}
+
+/// The payroll service's storage.
+///
+/// Every state-changing method takes the audit entry of the change and writes
+/// it in the same transaction: both are stored, or neither. `get_*` methods
+/// answer [`StoreError::NotFound`] for a missing record; `find_*` methods
+/// answer `None`. Lists come in a stable order, documented per method.
+#[async_trait]
+pub trait Repository: Send + Sync {
+    /// Which database this store runs on.
+    fn backend(&self) -> Backend;
+
+    /// Checks that the database answers (for readiness probes).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Closes the connections; later calls fail.
+    async fn close(&self);
+
+    // --- municipalities ---
+
+    /// Creates the municipality or replaces its name, policy overrides and pay codes.
+    async fn upsert_municipality(
+        &self,
+        municipality: &Municipality,
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// The municipality with this number.
+    async fn get_municipality(&self, id: &str) -> Result<Municipality, StoreError>;
+
+    /// All municipalities, by number.
+    async fn list_municipalities(&self) -> Result<Vec<Municipality>, StoreError>;
+
+    // --- participants and their facts ---
+
+    /// Registers a participant. A participant with the same `nin_lookup` in the
+    /// same municipality, or the same id, is a [`StoreError::Conflict`]; an
+    /// unknown municipality is [`StoreError::NotFound`].
+    async fn create_participant(
+        &self,
+        participant: &Participant,
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// The participant with this id.
+    async fn get_participant(&self, id: Uuid) -> Result<Participant, StoreError>;
+
+    /// The participant of this municipality whose identity number has this keyed hash.
+    async fn find_participant_by_nin(
+        &self,
+        municipality_id: &str,
+        nin_lookup: &[u8],
+    ) -> Result<Option<Participant>, StoreError>;
+
+    /// The participants of a municipality, by registration time.
+    async fn list_participants(
+        &self,
+        municipality_id: &str,
+    ) -> Result<Vec<Participant>, StoreError>;
+
+    /// Adds a child to a participant.
+    async fn add_child(&self, child: &Child, audit: &NewAuditEntry) -> Result<(), StoreError>;
+
+    /// A participant's children, by birth date.
+    async fn list_children(&self, participant_id: Uuid) -> Result<Vec<Child>, StoreError>;
+
+    /// Adds a sole-carer period to a participant.
+    async fn add_sole_carer_period(
+        &self,
+        period: &SoleCarerPeriod,
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// A participant's sole-carer periods, by first day.
+    async fn list_sole_carer_periods(
+        &self,
+        participant_id: Uuid,
+    ) -> Result<Vec<SoleCarerPeriod>, StoreError>;
+
+    /// Adds a monthly other-benefit offset; the month must be a first day.
+    async fn add_benefit_offset(
+        &self,
+        offset: &BenefitOffset,
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// A participant's other-benefit offsets, by month and kind.
+    async fn list_benefit_offsets(
+        &self,
+        participant_id: Uuid,
+    ) -> Result<Vec<BenefitOffset>, StoreError>;
+
+    // --- programmes ---
+
+    /// Stores a programme decision.
+    async fn create_programme(
+        &self,
+        programme: &Programme,
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// Sets (or clears) a programme's last day and answers the programme as stored.
+    async fn set_programme_end(
+        &self,
+        programme_id: Uuid,
+        end: Option<Date>,
+        audit: &NewAuditEntry,
+    ) -> Result<Programme, StoreError>;
+
+    /// Adds a pause to a programme.
+    async fn add_pause(&self, pause: &Pause, audit: &NewAuditEntry) -> Result<(), StoreError>;
+
+    /// A participant's programmes with their pauses, by start.
+    async fn list_programmes(
+        &self,
+        participant_id: Uuid,
+    ) -> Result<Vec<ProgrammeWithPauses>, StoreError>;
+
+    // --- signer keys ---
+
+    /// Registers a key; a taken key id is a [`StoreError::Conflict`].
+    async fn register_signer_key(
+        &self,
+        key: &SignerKey,
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// The key with this id.
+    async fn get_signer_key(&self, keyid: &str) -> Result<SignerKey, StoreError>;
+
+    /// All keys, by registration time.
+    async fn list_signer_keys(&self) -> Result<Vec<SignerKey>, StoreError>;
+
+    /// Revokes a key from `revoked_at` on and answers the key as stored.
+    /// Revoking a revoked key is [`StoreError::InvalidState`]. Timesheets
+    /// accepted before are not touched.
+    async fn revoke_signer_key(
+        &self,
+        keyid: &str,
+        revoked_at: OffsetDateTime,
+        reason: &str,
+        audit: &NewAuditEntry,
+    ) -> Result<SignerKey, StoreError>;
+
+    // --- timesheets ---
+
+    /// Stores a timesheet with its entries and audit entry in one transaction.
+    ///
+    /// - A stored timesheet with the same digest: [`AcceptOutcome::Duplicate`]
+    ///   with it, and nothing is written.
+    /// - `supersedes` set: that timesheet must exist ([`StoreError::NotFound`]),
+    ///   be the same participant's and still be accepted
+    ///   ([`StoreError::InvalidState`]), and `version` must be its version + 1;
+    ///   it becomes superseded.
+    /// - A period overlapping another accepted timesheet of the participant:
+    ///   [`StoreError::Overlap`].
+    ///
+    /// Concurrent calls for one participant are serialised, so two overlapping
+    /// timesheets can never both be accepted. Any error leaves nothing stored.
+    async fn accept_timesheet(&self, new: &NewTimesheet) -> Result<AcceptOutcome, StoreError>;
+
+    /// The timesheet with this id (accepted or superseded).
+    async fn get_timesheet(&self, id: Uuid) -> Result<Timesheet, StoreError>;
+
+    /// The timesheet with this digest, if one was stored.
+    async fn find_timesheet_by_digest(&self, digest: &str)
+    -> Result<Option<Timesheet>, StoreError>;
+
+    /// A participant's accepted (not superseded) timesheets, by first day.
+    async fn list_current_timesheets(
+        &self,
+        participant_id: Uuid,
+    ) -> Result<Vec<Timesheet>, StoreError>;
+
+    /// The day entries of a timesheet, by date and position.
+    async fn list_day_entries(&self, timesheet_id: Uuid) -> Result<Vec<DayEntry>, StoreError>;
+
+    // --- sanction decisions ---
+
+    /// Stores a sanction decision; a second decision for the same participant,
+    /// date and entry kind is a [`StoreError::Conflict`].
+    async fn record_decision(
+        &self,
+        decision: &SanctionDecision,
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// A participant's sanction decisions, by date and entry kind.
+    async fn list_decisions(
+        &self,
+        participant_id: Uuid,
+    ) -> Result<Vec<SanctionDecision>, StoreError>;
+
+    // --- audit and facts ---
+
+    /// The audit entries about one record, oldest first.
+    async fn list_audit(
+        &self,
+        subject_type: &str,
+        subject_id: &str,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Everything the rules engine needs about a participant, read in one
+    /// consistent snapshot.
+    async fn participant_facts(&self, participant_id: Uuid)
+    -> Result<ParticipantFacts, StoreError>;
+}

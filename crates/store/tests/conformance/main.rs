@@ -1,0 +1,177 @@
+//! The store's one conformance suite.
+//!
+//! Every suite function takes an `Arc<dyn Repository>` and knows nothing of
+//! the backend. `conformance!` instantiates each one twice: `sqlite::name`
+//! on a fresh temporary file (always), and `postgres::name` on a fresh,
+//! uniquely named database that is dropped afterwards, when
+//! `KVP_TEST_DATABASE_URL` names a PostgreSQL server (for example
+//! `postgres://postgres@127.0.0.1:5432/postgres`). With the variable set, an
+//! unreachable server fails the tests; they are never skipped.
+
+// clippy.toml allows unwrap in `#[test]` functions; the suite functions are
+// plain async functions that the generated tests call, and a panic in them is
+// the same failed assertion.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is a failed assertion"
+)]
+
+mod decisions;
+mod facts;
+mod municipalities;
+mod participants;
+mod programmes;
+mod signer_keys;
+mod store;
+mod support;
+mod timesheets;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use kvp_store::{Backend, StoreError};
+
+macro_rules! conformance {
+    ($($module:ident :: $test:ident),+ $(,)?) => {
+        /// The suite on SQLite.
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::support::on_sqlite(crate::$module::$test).await;
+                }
+            )+
+        }
+
+        /// The suite on PostgreSQL (when `KVP_TEST_DATABASE_URL` is set).
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::support::on_postgres(crate::$module::$test).await;
+                }
+            )+
+        }
+    };
+}
+
+conformance! {
+    store::the_store_answers_a_ping,
+    store::an_audit_entry_keeps_who_what_when_and_its_details,
+    municipalities::a_municipality_is_upserted_and_read_back,
+    municipalities::municipalities_are_listed_by_number,
+    municipalities::an_unknown_municipality_is_not_found,
+    participants::a_participant_is_created_and_found_by_id_and_by_nin_lookup,
+    participants::a_second_participant_with_the_same_nin_lookup_is_a_conflict_and_leaves_no_trace,
+    participants::a_participant_of_an_unknown_municipality_is_not_found,
+    participants::instants_round_trip_to_the_microsecond_whatever_their_offset,
+    participants::children_sole_carer_periods_and_offsets_are_stored_and_listed_in_order,
+    participants::an_offset_month_must_be_given_as_its_first_day,
+    participants::a_sole_carer_period_cannot_end_before_it_starts,
+    participants::facts_about_an_unknown_participant_are_refused,
+    programmes::a_programme_is_created_ended_and_paused,
+    programmes::programmes_are_listed_by_start_and_an_end_can_be_cleared,
+    programmes::a_programme_cannot_end_before_it_starts,
+    programmes::ending_or_pausing_an_unknown_programme_is_not_found,
+    signer_keys::a_signer_key_is_registered_and_read_back,
+    signer_keys::registering_a_taken_keyid_is_a_conflict,
+    signer_keys::a_key_of_an_unknown_participant_is_not_found,
+    signer_keys::a_public_key_must_be_32_bytes,
+    signer_keys::revoking_a_key_records_when_and_why_and_leaves_timesheets_alone,
+    signer_keys::revoking_twice_is_refused,
+    signer_keys::revoking_an_unknown_key_is_not_found,
+    timesheets::a_timesheet_is_accepted_with_its_entries_and_audit_entry,
+    timesheets::a_duplicate_digest_returns_the_stored_timesheet_and_writes_nothing,
+    timesheets::overlapping_timesheets_are_refused_and_nothing_is_stored,
+    timesheets::adjacent_timesheets_and_other_participants_do_not_overlap,
+    timesheets::a_correction_supersedes_and_bumps_the_version,
+    timesheets::a_superseded_timesheet_cannot_be_superseded_again,
+    timesheets::a_correction_must_carry_the_next_version,
+    timesheets::a_correction_of_another_participants_timesheet_is_refused,
+    timesheets::a_correction_of_an_unknown_timesheet_is_not_found,
+    timesheets::a_timesheet_for_an_unknown_participant_is_not_found,
+    timesheets::an_entry_outside_the_period_or_of_another_timesheet_is_refused,
+    timesheets::a_failure_after_the_first_writes_leaves_nothing_half_stored,
+    timesheets::decimals_round_trip_exactly,
+    timesheets::the_envelope_comes_back_byte_for_byte,
+    timesheets::concurrent_overlapping_accepts_let_exactly_one_win,
+    timesheets::concurrent_submissions_of_one_timesheet_store_it_once,
+    timesheets::concurrent_corrections_of_one_timesheet_let_exactly_one_win,
+    decisions::a_sanction_decision_is_recorded_with_its_audit_entry,
+    decisions::a_second_decision_for_the_same_day_and_kind_is_a_conflict,
+    decisions::a_decision_for_an_unknown_participant_is_not_found,
+    facts::participant_facts_gather_everything_the_rules_engine_needs,
+    facts::facts_of_an_unknown_participant_are_not_found,
+}
+
+// --- which backend ran, and connecting ---
+
+#[tokio::test]
+async fn the_sqlite_instantiation_runs_on_sqlite() {
+    let ran = Arc::new(AtomicBool::new(false));
+    let seen = ran.clone();
+    support::on_sqlite(move |store| async move {
+        assert_eq!(store.backend(), Backend::Sqlite);
+        seen.store(true, Ordering::SeqCst);
+    })
+    .await;
+    assert!(ran.load(Ordering::SeqCst));
+}
+
+#[tokio::test]
+async fn the_postgres_instantiation_runs_on_postgres_exactly_when_the_url_is_set() {
+    let ran = Arc::new(AtomicBool::new(false));
+    let seen = ran.clone();
+    support::on_postgres(move |store| async move {
+        assert_eq!(store.backend(), Backend::Postgres);
+        seen.store(true, Ordering::SeqCst);
+    })
+    .await;
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        support::postgres_url().is_some()
+    );
+}
+
+#[tokio::test]
+async fn connecting_creates_the_directory_of_a_new_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("data").join("nested").join("kvp.db");
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+
+    let store = kvp_store::connect(&url).await.unwrap();
+
+    store.ping().await.unwrap();
+    assert!(file.exists());
+    store.close().await;
+
+    // Opening it again finds the migrations applied and the data kept.
+    let reopened = kvp_store::connect(&url).await.unwrap();
+    assert!(reopened.list_municipalities().await.unwrap().is_empty());
+    reopened.close().await;
+}
+
+#[tokio::test]
+async fn an_in_memory_sqlite_store_works() {
+    let store = kvp_store::connect("sqlite::memory:").await.unwrap();
+
+    let oslo = support::given_oslo(&store).await;
+
+    assert_eq!(store.list_municipalities().await.unwrap(), vec![oslo]);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_url_of_another_database_is_refused_without_echoing_it() {
+    let err = kvp_store::connect("mysql://root:secret@localhost/kvp")
+        .await
+        .map(|_| ())
+        .unwrap_err();
+
+    assert!(
+        matches!(&err, StoreError::UnsupportedUrl { scheme } if scheme == "mysql"),
+        "{err:?}"
+    );
+    assert!(!err.to_string().contains("secret"));
+}

@@ -1,0 +1,310 @@
+//! The harness that runs one suite function on a backend, and the fixtures
+//! the suite builds its records from.
+
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use kvp_store::{
+    Child, DayEntry, Municipality, NewAuditEntry, NewTimesheet, Participant, Programme, Repository,
+    SignerKey, SignerRole, Timesheet, TimesheetStatus,
+};
+use rust_decimal::Decimal;
+use serde_json::json;
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use time::macros::{date, datetime};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+/// The variable that points the suite at a PostgreSQL server.
+pub const DATABASE_URL_VAR: &str = "KVP_TEST_DATABASE_URL";
+
+/// The PostgreSQL server URL, if the suite should run there too.
+pub fn postgres_url() -> Option<String> {
+    std::env::var(DATABASE_URL_VAR)
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// Runs a suite function on a fresh SQLite file in a temporary directory.
+pub async fn on_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn Repository>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("sqlite://{}/kvp.db?mode=rwc", dir.path().display());
+    let store = kvp_store::connect(&url)
+        .await
+        .expect("the SQLite store opens");
+    run(store, test).await;
+}
+
+/// Runs a suite function on a fresh, uniquely named PostgreSQL database that
+/// is dropped afterwards. Without `KVP_TEST_DATABASE_URL` it does nothing;
+/// with it, an unreachable server fails the test.
+pub async fn on_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn Repository>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(server) = postgres_url() else {
+        eprintln!("{DATABASE_URL_VAR} is not set: the PostgreSQL instantiation does not run");
+        return;
+    };
+    let name = format!("kvp_test_{}", Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect(&server).await.unwrap_or_else(|e| {
+        panic!("{DATABASE_URL_VAR} is set but PostgreSQL cannot be reached: {e}")
+    });
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("the test database is created");
+
+    let connected = kvp_store::connect(&database_url(&server, &name)).await;
+    let outcome = match connected {
+        Ok(store) => Ok(run_catching(store, test).await),
+        Err(e) => Err(e),
+    };
+
+    sqlx::query(AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .expect("the test database is dropped");
+    admin.close().await.expect("the admin connection closes");
+
+    match outcome {
+        Err(e) => panic!("the PostgreSQL store does not open: {e}"),
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Ok(Ok(())) => {}
+    }
+}
+
+/// The server URL with its database replaced by `name`, query kept.
+fn database_url(server: &str, name: &str) -> String {
+    let (base, query) = match server.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (server, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let root = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{root}/{name}?{query}"),
+        None => format!("{root}/{name}"),
+    }
+}
+
+async fn run<F, Fut>(store: Arc<dyn Repository>, test: F)
+where
+    F: FnOnce(Arc<dyn Repository>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    if let Err(panic) = run_catching(store, test).await {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Runs the test in its own task, so that a failing assertion comes back as
+/// a value and the database can still be cleaned up; closes the store after.
+async fn run_catching<F, Fut>(
+    store: Arc<dyn Repository>,
+    test: F,
+) -> Result<(), Box<dyn std::any::Any + Send>>
+where
+    F: FnOnce(Arc<dyn Repository>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let handle = store.clone();
+    let joined = tokio::spawn(test(store)).await;
+    handle.close().await;
+    match joined {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_panic() => Err(e.into_panic()),
+        Err(e) => panic!("the test task did not finish: {e}"),
+    }
+}
+
+// --- fixtures ---
+
+/// A fixed instant with microseconds, as both backends keep them.
+pub const AT: OffsetDateTime = datetime!(2025-03-03 09:15:30.123456 UTC);
+
+/// A decimal from its text.
+pub fn dec(text: &str) -> Decimal {
+    Decimal::from_str(text).expect("a decimal literal")
+}
+
+/// An audit entry by a caseworker.
+pub fn audit(action: &str, subject_type: &str, subject_id: impl ToString) -> NewAuditEntry {
+    NewAuditEntry::new(AT, "caseworker:k123", action, subject_type, subject_id)
+}
+
+/// Oslo, with a policy override and a pay code.
+pub fn oslo() -> Municipality {
+    Municipality {
+        id: "0301".into(),
+        name: "Oslo".into(),
+        policy_overrides: json!({ "self_cert_max_days": 8, "auto_apply_unexcused": false }),
+        pay_codes: json!({ "KVP_BASE": "1130", "KVP_CHILD_SUPPLEMENT": "1131" }),
+    }
+}
+
+/// Stores Oslo and returns it.
+pub async fn given_oslo(store: &Arc<dyn Repository>) -> Municipality {
+    let municipality = oslo();
+    store
+        .upsert_municipality(
+            &municipality,
+            &audit("municipality.upserted", "municipality", &municipality.id),
+        )
+        .await
+        .expect("the municipality is stored");
+    municipality
+}
+
+/// A participant of a municipality with a fresh, random identity-number hash.
+pub fn participant_of(municipality_id: &str) -> Participant {
+    Participant {
+        id: Uuid::now_v7(),
+        municipality_id: municipality_id.into(),
+        nin_lookup: Uuid::new_v4().as_bytes().to_vec(),
+        nin_sealed: vec![0xA5; 48],
+        birth_date: date!(1990 - 05 - 17),
+        display_name: "Kari Nordmann".into(),
+        created_at: AT,
+    }
+}
+
+/// Stores Oslo and a participant of it, and returns the participant.
+pub async fn given_participant(store: &Arc<dyn Repository>) -> Participant {
+    given_oslo(store).await;
+    let participant = participant_of("0301");
+    store
+        .create_participant(
+            &participant,
+            &audit("participant.created", "participant", participant.id),
+        )
+        .await
+        .expect("the participant is stored");
+    participant
+}
+
+/// A child of a participant.
+pub fn child_of(participant: &Participant, birth_date: Date) -> Child {
+    Child {
+        id: Uuid::now_v7(),
+        participant_id: participant.id,
+        birth_date,
+    }
+}
+
+/// An open-ended programme from 2025-01-06.
+pub fn programme_of(participant: &Participant) -> Programme {
+    Programme {
+        id: Uuid::now_v7(),
+        participant_id: participant.id,
+        start: date!(2025 - 01 - 06),
+        end: None,
+        decision_reference: "KVP-2025-0042".into(),
+        decided_at: AT,
+    }
+}
+
+/// A supervisor's key valid from 2025-01-01.
+pub fn supervisor_key(keyid: &str) -> SignerKey {
+    SignerKey {
+        keyid: keyid.into(),
+        person_id: "caseworker:k123".into(),
+        participant_id: None,
+        role: SignerRole::Supervisor,
+        public_key: vec![7; 32],
+        valid_from: datetime!(2025-01-01 00:00 UTC),
+        valid_until: Some(datetime!(2027-01-01 00:00 UTC)),
+        revoked_at: None,
+        revocation_reason: None,
+        registered_at: AT,
+    }
+}
+
+/// A fresh random hex SHA-256-shaped digest.
+pub fn digest() -> String {
+    format!(
+        "{:032x}{:032x}",
+        Uuid::new_v4().as_u128(),
+        Uuid::new_v4().as_u128()
+    )
+}
+
+/// A new timesheet (version 1) for `from..=to` (from < to) with an entry on
+/// each end: attended 7.5 h on the first day, self-certified sickness 7.25 h
+/// on the last.
+pub fn timesheet_for(participant: &Participant, from: Date, to: Date) -> NewTimesheet {
+    let id = Uuid::now_v7();
+    let timesheet = Timesheet {
+        id,
+        participant_id: participant.id,
+        municipality_id: participant.municipality_id.clone(),
+        digest: digest(),
+        envelope: format!("envelope of {id}").into_bytes(),
+        period_from: from,
+        period_to: to,
+        version: 1,
+        supersedes: None,
+        status: TimesheetStatus::Accepted,
+        assessment: assessment(to),
+        received_at: AT,
+    };
+    let entries = vec![
+        DayEntry {
+            timesheet_id: id,
+            participant_id: participant.id,
+            date: from,
+            seq: 0,
+            kind: "ATTENDED".into(),
+            hours: dec("7.5"),
+            note: None,
+        },
+        DayEntry {
+            timesheet_id: id,
+            participant_id: participant.id,
+            date: to,
+            seq: 0,
+            kind: "SICK_SELF".into(),
+            hours: dec("7.25"),
+            note: Some("fever".into()),
+        },
+    ];
+    NewTimesheet {
+        audit: NewAuditEntry::new(AT, "client:0301", "timesheet.accepted", "timesheet", id),
+        timesheet,
+        entries,
+    }
+}
+
+/// An assessment as the service answers it, numbers written as decimals
+/// (parsed from text: no float is involved anywhere).
+pub fn assessment(day: Date) -> serde_json::Value {
+    let text = format!(
+        r#"{{"self_cert_days_left": 2, "flags": ["UNEXCUSED_PENDING_DECISION"],
+            "proposed_deductions": [{{"date": "{day}", "hours": 7.25, "amount": 1234.56}}]}}"#
+    );
+    serde_json::from_str(&text).expect("an assessment")
+}
+
+/// A correction of `of` covering `from..=to`.
+pub fn correction_of(
+    of: &Timesheet,
+    participant: &Participant,
+    from: Date,
+    to: Date,
+) -> NewTimesheet {
+    let mut new = timesheet_for(participant, from, to);
+    new.timesheet.version = of.version + 1;
+    new.timesheet.supersedes = Some(of.id);
+    new
+}
