@@ -1,6 +1,10 @@
 //! Black-box tests of the payroll binary.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a failed unwrap is a failed test")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a failed unwrap is a failed test"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,11 +29,22 @@ fn simulate_prints_exactly_the_expected_result_of_every_public_vector() {
     assert_eq!(files.len(), 41);
     for file in files {
         let output = binary().arg("simulate").arg(&file).output().unwrap();
-        assert!(output.status.success(), "{}: {}", file.display(), String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}: {}",
+            file.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
         let actual: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-        let vector: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let vector: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         for key in ["lines", "total", "quantities", "flags"] {
-            assert_eq!(actual[key], vector["expected"][key], "{} {key}", file.display());
+            assert_eq!(
+                actual[key],
+                vector["expected"][key],
+                "{} {key}",
+                file.display()
+            );
         }
         assert_eq!(actual["explanation"].as_array().unwrap().len(), 6);
     }
@@ -51,10 +66,17 @@ fn simulate_names_the_bad_field_and_exits_non_zero() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("days[0].hours"), "{stderr}");
-    assert!(stderr.contains("`seven` is not a decimal number"), "{stderr}");
+    assert!(
+        stderr.contains("`seven` is not a decimal number"),
+        "{stderr}"
+    );
     assert!(output.stdout.is_empty());
 
-    let output = binary().arg("simulate").arg(dir.join("missing.json")).output().unwrap();
+    let output = binary()
+        .arg("simulate")
+        .arg(dir.join("missing.json"))
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read"));
     std::fs::remove_dir_all(&dir).unwrap();

@@ -1,0 +1,241 @@
+//! An example client of the payroll service, end to end: registers a
+//! municipality, a participant, a programme and two signer keys over REST, signs
+//! a month's timesheet as a DSSE envelope, submits it over gRPC, submits it again
+//! (idempotent), and reads the assessment and the caseworker's absence overview.
+//!
+//! ```sh
+//! cargo run -p kvp-payroll                       # in one terminal
+//! cargo run -p kvp-payroll --bin kvp-example-client
+//! ```
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use kvp_proto::kvp::payroll::v1 as pb;
+use kvp_signing::{SigningKey, TIMESHEET_PAYLOAD_TYPE, public_key_to_base64};
+use prost::Message;
+use serde_json::{Value, json};
+
+/// Example client: registers, signs, submits and reads back.
+#[derive(Debug, Parser)]
+struct Args {
+    /// The REST API.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    http: String,
+    /// The gRPC endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    grpc: String,
+}
+
+/// A synthetic identity number with valid check digits for a 1990 birth date.
+fn synthetic_national_id(seed: u32) -> String {
+    loop_over_individual_numbers(seed)
+}
+
+fn loop_over_individual_numbers(seed: u32) -> String {
+    for individual in (seed % 500..500).chain(0..seed % 500) {
+        let base = format!("150190{individual:03}");
+        let d: Vec<u32> = base.chars().filter_map(|c| c.to_digit(10)).collect();
+        let check = |w: &[u32], d: &[u32]| match 11
+            - w.iter().zip(d).map(|(a, b)| a * b).sum::<u32>() % 11
+        {
+            11 => Some(0),
+            10 => None,
+            k => Some(k),
+        };
+        let Some(k1) = check(&[3, 7, 6, 1, 8, 9, 4, 5, 2], &d) else {
+            continue;
+        };
+        let mut d2 = d.clone();
+        d2.push(k1);
+        let Some(k2) = check(&[5, 4, 3, 2, 7, 6, 5, 4, 3, 2], &d2) else {
+            continue;
+        };
+        return format!("{base}{k1}{k2}");
+    }
+    unreachable!("some individual number has valid check digits")
+}
+
+async fn rest(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    body: Value,
+) -> anyhow::Result<Value> {
+    let response = client
+        .request(method, &url)
+        .header("x-kvp-actor", "example-client")
+        .json(&body)
+        .send()
+        .await?;
+    let status = response.status();
+    let value: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!("{url}: {status}: {value}");
+    }
+    Ok(value)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let http = reqwest::Client::new();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .subsec_nanos();
+
+    rest(
+        &http,
+        reqwest::Method::PUT,
+        format!("{}/v1/municipalities/0301", args.http),
+        json!({"name": "Oslo"}),
+    )
+    .await?;
+    let participant = rest(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/v1/participants", args.http),
+        json!({
+            "municipality_id": "0301",
+            "national_id": synthetic_national_id(seed),
+            "display_name": "Example Participant",
+            "children": ["2021-03-14"],
+        }),
+    )
+    .await?;
+    let participant_id = participant["id"]
+        .as_str()
+        .context("participant id")?
+        .to_owned();
+    println!("registered participant {participant_id}");
+    rest(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/v1/participants/{participant_id}/programmes", args.http),
+        json!({
+            "start": "2025-01-06", "end": "2026-12-31", "decision_reference": "KVP-2025-0001",
+        }),
+    )
+    .await?;
+
+    let participant_key = SigningKey::from_bytes(&[seed.to_le_bytes()[0] | 1; 32]);
+    let supervisor_key = SigningKey::from_bytes(&[seed.to_le_bytes()[1] | 2; 32]);
+    let supervisor_id = format!("supervisor-{seed}");
+    for (keyid, person, role, key) in [
+        (
+            format!("participant-{seed}"),
+            participant_id.clone(),
+            "PARTICIPANT",
+            &participant_key,
+        ),
+        (
+            format!("supervisor-{seed}"),
+            supervisor_id.clone(),
+            "SUPERVISOR",
+            &supervisor_key,
+        ),
+    ] {
+        rest(
+            &http,
+            reqwest::Method::POST,
+            format!("{}/v1/signer-keys", args.http),
+            json!({
+                "keyid": keyid, "person_id": person, "role": role,
+                "public_key": public_key_to_base64(&key.verifying_key()),
+                "valid_from": "2025-01-01T00:00:00Z",
+            }),
+        )
+        .await?;
+    }
+    println!("registered participant and supervisor keys");
+
+    let entry = |date: &str, kind: pb::DayKind, hours: &str| pb::DayEntry {
+        date: date.into(),
+        kind: kind as i32,
+        hours: hours.into(),
+        note: String::new(),
+    };
+    let body = pb::TimesheetBody {
+        participant_id: participant_id.clone(),
+        municipality_id: "0301".into(),
+        period: Some(pb::DateRange {
+            from_date: "2025-10-01".into(),
+            to_date: "2025-10-31".into(),
+        }),
+        supersedes_timesheet_id: String::new(),
+        entries: vec![
+            entry("2025-10-06", pb::DayKind::SickSelf, "7.5"),
+            entry("2025-10-07", pb::DayKind::SickSelf, "7.5"),
+            entry("2025-10-08", pb::DayKind::SickSelf, "7.5"),
+            entry("2025-10-09", pb::DayKind::SickSelf, "7.5"),
+            entry("2025-10-14", pb::DayKind::Unexcused, "3"),
+            entry("2025-10-21", pb::DayKind::PaidWork, "4"),
+        ],
+        issued_at: None,
+        client_reference: format!("example-{seed}"),
+    };
+    let envelope = kvp_signing::sign(
+        TIMESHEET_PAYLOAD_TYPE,
+        body.encode_to_vec(),
+        &[
+            (format!("participant-{seed}").as_str(), &participant_key),
+            (format!("supervisor-{seed}").as_str(), &supervisor_key),
+        ],
+    );
+    let request = pb::SubmitTimesheetRequest {
+        envelope: Some(pb::Envelope {
+            payload: envelope.payload.clone(),
+            payload_type: envelope.payload_type.clone(),
+            signatures: envelope
+                .signatures
+                .iter()
+                .map(|s| pb::Signature {
+                    sig: s.sig.clone(),
+                    keyid: s.keyid.clone(),
+                })
+                .collect(),
+        }),
+    };
+    let mut grpc =
+        pb::payroll_service_client::PayrollServiceClient::connect(args.grpc.clone()).await?;
+    let first = grpc.submit_timesheet(request.clone()).await?.into_inner();
+    println!(
+        "submitted timesheet {} (digest {}, duplicate: {})",
+        first.timesheet_id, first.digest, first.duplicate
+    );
+    let assessment = first.assessment.context("assessment")?;
+    println!("{assessment:#?}");
+    let again = grpc.submit_timesheet(request).await?.into_inner();
+    println!(
+        "submitted again: same timesheet {} (duplicate: {})",
+        again.timesheet_id == first.timesheet_id,
+        again.duplicate
+    );
+
+    let overview = http
+        .get(format!(
+            "{}/v1/participants/{participant_id}/absence-overview?as_of=2025-10-31",
+            args.http
+        ))
+        .send()
+        .await?
+        .json::<Value>()
+        .await?;
+    println!(
+        "absence overview: {}",
+        serde_json::to_string_pretty(&overview)?
+    );
+    let month = http
+        .get(format!(
+            "{}/v1/participants/{participant_id}/months/2025-10",
+            args.http
+        ))
+        .send()
+        .await?
+        .json::<Value>()
+        .await?;
+    println!(
+        "October 2025: lines {} total {} flags {}",
+        month["lines"], month["total"], month["flags"]
+    );
+    Ok(())
+}

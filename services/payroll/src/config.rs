@@ -1,0 +1,247 @@
+//! Typed, layered configuration: defaults → TOML file → `KVP_*` environment →
+//! command-line flags. Secrets are redacted when the configuration is printed.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+/// The development key for identity numbers: used only in development mode,
+/// where the service listens on loopback and says so loudly.
+const DEVELOPMENT_IDENTITY_KEY: [u8; 32] = *b"kvp-development-identity-key-32b";
+
+/// The service configuration.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where gRPC listens (payroll systems, timesheet clients).
+    pub grpc_addr: SocketAddr,
+    /// Where the REST API listens (caseworkers, operators, health, OpenAPI).
+    pub http_addr: SocketAddr,
+    /// The database: `sqlite://path?mode=rwc` (default, embedded) or `postgres://…`.
+    pub database_url: String,
+    /// Base64 of at least 32 secret bytes protecting identity numbers at rest;
+    /// unset means development mode's fixed key.
+    pub identity_key: Option<String>,
+    /// `text` or `json` logs.
+    pub log_format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://data/kvp-payroll.db?mode=rwc".into(),
+            identity_key: None,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("grpc_addr", &self.grpc_addr)
+            .field("http_addr", &self.http_addr)
+            .field("database_url", &redact_url(&self.database_url))
+            .field(
+                "identity_key",
+                &self.identity_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+/// A URL with its password replaced.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:<redacted>{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read or parsed.
+    #[error("configuration file {path}: {message}")]
+    File {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// An environment variable has a bad value.
+    #[error("environment variable {name}: {message}")]
+    Env {
+        /// The variable.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The combination is not safe to run.
+    #[error("{0}")]
+    Unsafe(String),
+}
+
+impl Config {
+    /// Loads defaults, then the file (if any), then `KVP_*` variables from `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::File {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?
+            }
+            None => Config::default(),
+        };
+        for (name, value) in env {
+            let bad = |message: String| ConfigError::Env {
+                name: name.clone(),
+                message,
+            };
+            match name.as_str() {
+                "KVP_GRPC_ADDR" => {
+                    config.grpc_addr = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "KVP_HTTP_ADDR" => {
+                    config.http_addr = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "KVP_DATABASE_URL" => config.database_url = value,
+                "KVP_IDENTITY_KEY" => config.identity_key = Some(value),
+                "KVP_LOG_FORMAT" => {
+                    config.log_format = match value.as_str() {
+                        "text" => LogFormat::Text,
+                        "json" => LogFormat::Json,
+                        _ => return Err(bad("must be text or json".into())),
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(config)
+    }
+
+    /// True when nothing protects the service: no identity key configured, so
+    /// no TLS or authentication either. It may then listen on loopback only.
+    pub fn development_mode(&self) -> bool {
+        self.identity_key.is_none()
+    }
+
+    /// Refuses configurations that would expose an unprotected service.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        for (what, addr) in [("grpc_addr", self.grpc_addr), ("http_addr", self.http_addr)] {
+            if !addr.ip().is_loopback() {
+                return Err(ConfigError::Unsafe(format!(
+                    "{what} {addr} is not a loopback address, but TLS client certificates and \
+                     bearer-token authentication are not configured: refusing to expose the \
+                     service. Bind to 127.0.0.1 for development."
+                )));
+            }
+        }
+        self.identity_secret().map(|_| ())
+    }
+
+    /// The secret protecting identity numbers.
+    pub fn identity_secret(&self) -> Result<Vec<u8>, ConfigError> {
+        match &self.identity_key {
+            None => Ok(DEVELOPMENT_IDENTITY_KEY.to_vec()),
+            Some(text) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(text.trim())
+                    .map_err(|_| ConfigError::Unsafe("identity_key must be base64".into()))?;
+                if bytes.len() < 32 {
+                    return Err(ConfigError::Unsafe(
+                        "identity_key must hold at least 32 bytes".into(),
+                    ));
+                }
+                Ok(bytes)
+            }
+        }
+    }
+
+    /// An example configuration file with every setting and its default.
+    pub fn example() -> String {
+        let defaults = toml::to_string_pretty(&Config::default()).unwrap_or_default();
+        format!(
+            "# kvp-payroll configuration. Every setting may also be given as a KVP_… \
+             environment variable\n# (KVP_GRPC_ADDR, KVP_HTTP_ADDR, KVP_DATABASE_URL, \
+             KVP_IDENTITY_KEY, KVP_LOG_FORMAT).\n\n{defaults}\n# identity_key = \
+             \"<base64 of 32 random bytes>\"   # unset: development mode\n"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order_and_secrets_are_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kvp.toml");
+        std::fs::write(
+            &file,
+            "http_addr = \"127.0.0.1:9000\"\ndatabase_url = \"postgres://u:secret@db/kvp\"\n",
+        )
+        .unwrap();
+        let env = vec![("KVP_HTTP_ADDR".to_owned(), "127.0.0.1:9001".to_owned())];
+        let config = Config::load(Some(&file), env).unwrap();
+        assert_eq!(config.http_addr.port(), 9001);
+        assert_eq!(config.grpc_addr.port(), 50051);
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("secret"), "{debug}");
+        assert!(debug.contains("postgres://u:<redacted>@db/kvp"), "{debug}");
+    }
+
+    #[test]
+    fn an_exposed_unprotected_service_is_refused() {
+        let env = vec![("KVP_GRPC_ADDR".to_owned(), "0.0.0.0:50051".to_owned())];
+        let config = Config::load(None, env).unwrap();
+        let err = config.check().unwrap_err().to_string();
+        assert!(
+            err.contains("0.0.0.0:50051") && err.contains("refusing"),
+            "{err}"
+        );
+        assert!(Config::default().check().is_ok());
+        assert!(Config::default().development_mode());
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let env = vec![("KVP_LOG_FORMAT".to_owned(), "xml".to_owned())];
+        let err = Config::load(None, env).err().unwrap().to_string();
+        assert!(err.contains("KVP_LOG_FORMAT"), "{err}");
+        let example = Config::example();
+        let parsed: Config = toml::from_str(&example).unwrap();
+        assert_eq!(parsed.http_addr, Config::default().http_addr);
+    }
+}

@@ -1,0 +1,124 @@
+//! Turns what the store knows of a participant into the rules engine's facts for
+//! one month: the only place where storage records meet rule types.
+
+use std::collections::HashMap;
+
+use kvp_rules::{
+    AbsenceKind, Child, DateRange, DayEntry, Decision, MonthFacts, Offset, OffsetKind, Participant,
+    Pause, PauseKind, Programme, YearMonth,
+};
+use kvp_store::{DecisionOutcome, ParticipantFacts};
+use time::Date;
+
+use crate::error::ServiceError;
+
+/// The rules engine's facts for `month` (entries of every month are kept: the
+/// quotas count history). `None` when the participant has no programme decision.
+pub fn month_facts(
+    stored: &ParticipantFacts,
+    month: YearMonth,
+) -> Result<Option<MonthFacts>, ServiceError> {
+    let Some(programme) = programme_for(stored, month.last_day()) else {
+        return Ok(None);
+    };
+    let decisions: HashMap<(Date, &str), Decision> = stored
+        .decisions
+        .iter()
+        .map(|d| {
+            let decision = match d.outcome {
+                DecisionOutcome::Approved => Decision::Approved,
+                DecisionOutcome::Rejected => Decision::Rejected,
+            };
+            ((d.date, d.entry_kind.as_str()), decision)
+        })
+        .collect();
+    let mut days = Vec::with_capacity(stored.entries.len());
+    for entry in &stored.entries {
+        let kind: AbsenceKind = entry
+            .kind
+            .parse()
+            .map_err(|e: String| ServiceError::internal(anyhow::anyhow!(e)))?;
+        days.push(DayEntry {
+            date: entry.date,
+            kind,
+            hours: entry.hours,
+            decision: decisions.get(&(entry.date, entry.kind.as_str())).copied(),
+        });
+    }
+    let mut offsets = Vec::new();
+    for offset in stored
+        .offsets
+        .iter()
+        .filter(|o| o.month == month.first_day())
+    {
+        let kind: OffsetKind =
+            serde_json::from_value(serde_json::Value::String(offset.kind.clone()))
+                .map_err(ServiceError::internal)?;
+        offsets.push(Offset {
+            kind,
+            amount: offset.amount,
+        });
+    }
+    Ok(Some(MonthFacts {
+        month,
+        participant: participant(stored),
+        programme,
+        covered: stored
+            .timesheets
+            .iter()
+            .map(|t| DateRange {
+                from: t.period_from,
+                to: Some(t.period_to),
+            })
+            .collect(),
+        days,
+        offsets,
+    }))
+}
+
+/// The participant facts of the rules.
+pub fn participant(stored: &ParticipantFacts) -> Participant {
+    Participant {
+        birth_date: stored.participant.birth_date,
+        children: stored
+            .children
+            .iter()
+            .map(|c| Child {
+                birth_date: c.birth_date,
+            })
+            .collect(),
+        sole_carer: stored
+            .sole_carer_periods
+            .iter()
+            .map(|p| DateRange {
+                from: p.from,
+                to: p.to,
+            })
+            .collect(),
+    }
+}
+
+/// The programme decision in force on `date`: the latest one that started by then.
+pub fn programme_for(stored: &ParticipantFacts, date: Date) -> Option<Programme> {
+    stored
+        .programmes
+        .iter()
+        .filter(|p| p.programme.start <= date)
+        .max_by_key(|p| p.programme.start)
+        .map(|p| Programme {
+            start: p.programme.start,
+            end: p.programme.end,
+            pauses: p
+                .pauses
+                .iter()
+                .map(|pause| Pause {
+                    from: pause.from,
+                    to: pause.to,
+                    kind: match pause.kind {
+                        kvp_store::PauseKind::Interrupted => PauseKind::Interrupted,
+                        kvp_store::PauseKind::Stopped => PauseKind::Stopped,
+                    },
+                })
+                .collect(),
+        })
+}

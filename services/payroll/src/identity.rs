@@ -1,0 +1,215 @@
+//! National identity numbers (fødselsnummer and D-number): validated on
+//! construction, never printed, and stored only as a keyed hash (for lookup) and
+//! a sealed ciphertext.
+
+use std::fmt;
+
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use time::{Date, Month};
+
+/// A validated national identity number. `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NationalId(String);
+
+/// Why a text is not a national identity number. Never contains the number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NationalIdError {
+    /// Not eleven digits.
+    #[error("must be eleven digits")]
+    Format,
+    /// A check digit does not match (modulus 11).
+    #[error("the check digits do not match")]
+    CheckDigits,
+    /// The first six digits are not a date.
+    #[error("does not hold a valid birth date")]
+    BirthDate,
+}
+
+impl NationalId {
+    /// Validates eleven digits with both modulus-11 check digits; D-numbers
+    /// (day + 40) are accepted.
+    pub fn parse(text: &str) -> Result<Self, NationalIdError> {
+        let digits: Vec<u32> = text.chars().filter_map(|c| c.to_digit(10)).collect();
+        if text.len() != 11 || digits.len() != 11 {
+            return Err(NationalIdError::Format);
+        }
+        let check = |weights: &[u32]| -> Option<u32> {
+            let sum: u32 = weights.iter().zip(&digits).map(|(w, d)| w * d).sum();
+            match 11 - sum % 11 {
+                11 => Some(0),
+                10 => None,
+                k => Some(k),
+            }
+        };
+        let k1 = check(&[3, 7, 6, 1, 8, 9, 4, 5, 2]);
+        let k2 = check(&[5, 4, 3, 2, 7, 6, 5, 4, 3, 2]);
+        if k1 != Some(digits[9]) || k2 != Some(digits[10]) {
+            return Err(NationalIdError::CheckDigits);
+        }
+        let id = Self(text.to_owned());
+        id.birth_date()?;
+        Ok(id)
+    }
+
+    /// The birth date the number encodes (the century from the individual number).
+    pub fn birth_date(&self) -> Result<Date, NationalIdError> {
+        let n =
+            |range: std::ops::Range<usize>| -> u32 { self.0[range].parse().unwrap_or(u32::MAX) };
+        let mut day = n(0..2);
+        if day > 40 {
+            day -= 40; // D-number
+        }
+        let month = n(2..4);
+        let year = n(4..6) as i32;
+        let individual = n(6..9);
+        let century = match (individual, year) {
+            (0..=499, _) => 1900,
+            (500..=749, 54..=99) => 1800,
+            (500..=999, 0..=39) => 2000,
+            (900..=999, 40..=99) => 1900,
+            _ => return Err(NationalIdError::BirthDate),
+        };
+        let month = Month::try_from(month as u8).map_err(|_| NationalIdError::BirthDate)?;
+        Date::from_calendar_date(century + year, month, day as u8)
+            .map_err(|_| NationalIdError::BirthDate)
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for NationalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NationalId(<redacted>)")
+    }
+}
+
+/// Keys for protecting identity numbers at rest: a keyed hash to find a person
+/// again, and authenticated encryption to read the number back for payroll.
+pub struct IdentityVault {
+    lookup_key: [u8; 32],
+    cipher: ChaCha20Poly1305,
+}
+
+impl IdentityVault {
+    /// Derives the lookup and sealing keys from one secret of at least 32 bytes.
+    pub fn new(secret: &[u8]) -> Self {
+        let derive = |label: &[u8]| -> [u8; 32] {
+            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
+                .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+            mac.update(label);
+            mac.finalize().into_bytes().into()
+        };
+        let seal_key = derive(b"kvp identity seal v1");
+        Self {
+            lookup_key: derive(b"kvp identity lookup v1"),
+            cipher: ChaCha20Poly1305::new(Key::from_slice(&seal_key)),
+        }
+    }
+
+    /// The keyed hash under which a number is found again.
+    pub fn lookup(&self, id: &NationalId) -> Vec<u8> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.lookup_key)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(id.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// The number encrypted with a fresh nonce (nonce ‖ ciphertext).
+    pub fn seal(&self, id: &NationalId) -> Vec<u8> {
+        let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let mut sealed = nonce.to_vec();
+        // Encryption with a valid key and nonce cannot fail for short messages.
+        sealed.extend(
+            self.cipher
+                .encrypt(&nonce, id.as_bytes())
+                .unwrap_or_default(),
+        );
+        sealed
+    }
+
+    /// Reads a sealed number back; `None` when it was not sealed with this key.
+    pub fn open(&self, sealed: &[u8]) -> Option<NationalId> {
+        if sealed.len() < 12 {
+            return None;
+        }
+        let (nonce, ciphertext) = sealed.split_at(12);
+        let plain = self
+            .cipher
+            .decrypt(Nonce::from_slice(nonce), ciphertext)
+            .ok()?;
+        NationalId::parse(std::str::from_utf8(&plain).ok()?).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    // Synthetic numbers with valid check digits (not real people).
+    const FNR: &str = "15019012345";
+
+    fn valid(base: &str) -> String {
+        // Completes nine digits with their two check digits.
+        let d: Vec<u32> = base.chars().map(|c| c.to_digit(10).unwrap()).collect();
+        let k = |w: &[u32], d: &[u32]| {
+            (11 - w.iter().zip(d).map(|(a, b)| a * b).sum::<u32>() % 11) % 11
+        };
+        let k1 = k(&[3, 7, 6, 1, 8, 9, 4, 5, 2], &d);
+        let mut d2 = d.clone();
+        d2.push(k1);
+        let k2 = k(&[5, 4, 3, 2, 7, 6, 5, 4, 3, 2], &d2);
+        format!("{base}{k1}{k2}")
+    }
+
+    #[test]
+    fn check_digits_and_birth_dates() {
+        let id = NationalId::parse(&valid("150190123")).unwrap();
+        assert_eq!(id.birth_date().unwrap(), date!(1990 - 01 - 15));
+        let young = NationalId::parse(&valid("091022512")).unwrap();
+        assert_eq!(young.birth_date().unwrap(), date!(2022 - 10 - 09));
+        let d_number = NationalId::parse(&valid("550190123")).unwrap();
+        assert_eq!(d_number.birth_date().unwrap(), date!(1990 - 01 - 15));
+        assert_eq!(
+            NationalId::parse(FNR).err(),
+            Some(NationalIdError::CheckDigits)
+        );
+        assert_eq!(
+            NationalId::parse("1501901234").err(),
+            Some(NationalIdError::Format)
+        );
+        assert_eq!(
+            NationalId::parse("1501901234x").err(),
+            Some(NationalIdError::Format)
+        );
+        assert_eq!(
+            NationalId::parse(&valid("320190123")).err(),
+            Some(NationalIdError::BirthDate)
+        );
+    }
+
+    #[test]
+    fn numbers_never_print() {
+        let id = NationalId::parse(&valid("150190123")).unwrap();
+        assert_eq!(format!("{id:?}"), "NationalId(<redacted>)");
+    }
+
+    #[test]
+    fn sealed_numbers_open_only_with_their_key() {
+        let id = NationalId::parse(&valid("150190123")).unwrap();
+        let vault = IdentityVault::new(&[7; 32]);
+        let sealed = vault.seal(&id);
+        assert!(!sealed.windows(11).any(|w| w == id.as_bytes()));
+        assert_eq!(vault.open(&sealed), Some(id.clone()));
+        assert_ne!(vault.seal(&id), sealed, "a fresh nonce each time");
+        assert_eq!(vault.lookup(&id), vault.lookup(&id));
+        let other = IdentityVault::new(&[8; 32]);
+        assert_eq!(other.open(&sealed), None);
+        assert_ne!(other.lookup(&id), vault.lookup(&id));
+    }
+}

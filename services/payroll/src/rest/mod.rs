@@ -1,0 +1,72 @@
+//! The REST API for caseworkers, payroll operators and administrators (axum,
+//! JSON, RFC 9457 problem details), with its OpenAPI document.
+
+mod extract;
+mod handlers;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+use utoipa::OpenApi;
+
+use crate::payroll::Payroll;
+
+pub use handlers::ApiDoc;
+
+/// The REST router over the payroll core.
+pub fn router(payroll: Arc<Payroll>) -> Router {
+    Router::new()
+        .route("/healthz", get(handlers::healthz))
+        .route("/readyz", get(handlers::readyz))
+        .route(
+            "/openapi.json",
+            get(|| async { axum::Json(ApiDoc::openapi()) }),
+        )
+        .route(
+            "/v1/municipalities/{id}",
+            put(handlers::put_municipality).get(handlers::get_municipality),
+        )
+        .route("/v1/participants", post(handlers::create_participant))
+        .route("/v1/participants/{id}", get(handlers::get_participant))
+        .route("/v1/participants/{id}/children", post(handlers::add_child))
+        .route(
+            "/v1/participants/{id}/sole-carer-periods",
+            post(handlers::add_sole_carer_period),
+        )
+        .route(
+            "/v1/participants/{id}/benefit-offsets",
+            post(handlers::add_benefit_offset),
+        )
+        .route(
+            "/v1/participants/{id}/programmes",
+            post(handlers::create_programme),
+        )
+        .route("/v1/programmes/{id}/end", put(handlers::set_programme_end))
+        .route("/v1/programmes/{id}/pauses", post(handlers::add_pause))
+        .route(
+            "/v1/participants/{id}/sanction-decisions",
+            post(handlers::decide).get(handlers::list_decisions),
+        )
+        .route(
+            "/v1/participants/{id}/absence-overview",
+            get(handlers::absence_overview),
+        )
+        .route("/v1/participants/{id}/months/{month}", get(handlers::month))
+        .route(
+            "/v1/participants/{id}/timesheets",
+            get(handlers::list_timesheets),
+        )
+        .route("/v1/signer-keys", post(handlers::register_key))
+        .route("/v1/signer-keys/{keyid}", get(handlers::get_key))
+        .route(
+            "/v1/signer-keys/{keyid}/revocation",
+            post(handlers::revoke_key),
+        )
+        .route(
+            "/v1/audit/{subject_type}/{subject_id}",
+            get(handlers::audit_trail),
+        )
+        .route("/v1/simulations", post(handlers::simulate))
+        .with_state(payroll)
+}
