@@ -138,17 +138,21 @@ pub fn validate(
         if kind.is_none() {
             violate(field("kind"), "must be a known day kind");
         }
-        let hours = kvp_rules_decimal(&entry.hours);
-        match hours {
-            None => violate(field("hours"), "must be a decimal number of hours"),
+        let hours = match exact_decimal(&entry.hours) {
+            None => {
+                violate(field("hours"), "must be a decimal number of hours");
+                None
+            }
             Some(h) if h.is_sign_negative() || h > day_limit => {
-                violate(field("hours"), "must be between 0 and 24")
+                violate(field("hours"), "must be between 0 and 24");
+                None
             }
             Some(h) if !(h * Decimal::from(4)).fract().is_zero() => {
-                violate(field("hours"), "must be in quarter hours")
+                violate(field("hours"), "must be in quarter hours");
+                None
             }
-            Some(_) => {}
-        }
+            Some(h) => Some(h),
+        };
         if let (Some(date), Some(kind), Some(hours)) = (date, kind, hours) {
             let total = per_day.entry(date).or_default();
             *total += hours;
@@ -175,7 +179,7 @@ pub fn validate(
     }
 }
 
-fn kvp_rules_decimal(text: &str) -> Option<Decimal> {
+fn exact_decimal(text: &str) -> Option<Decimal> {
     let text = text.trim();
     if text.is_empty() || text.contains(['e', 'E']) {
         return None;

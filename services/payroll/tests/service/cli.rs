@@ -1,10 +1,4 @@
-//! Black-box tests of the payroll binary.
-
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a failed unwrap is a failed test"
-)]
+//! The command line: `simulate` on every golden vector, and its errors.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
