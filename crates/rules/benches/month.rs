@@ -3,7 +3,10 @@
 //! and certified sickness, a child's sickness), paid work, unexcused hours with
 //! and without decisions, a timesheet gap, and another benefit.
 
-#![allow(clippy::expect_used, reason = "a benchmark without its inputs cannot run")]
+#![allow(
+    clippy::expect_used,
+    reason = "a benchmark without its inputs cannot run"
+)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kvp_rules::{

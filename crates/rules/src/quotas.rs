@@ -256,25 +256,52 @@ mod tests {
         let policy = Policy::shipped().unwrap();
         let participant = Participant {
             birth_date: date!(1990 - 01 - 01),
-            children: vec![crate::facts::Child { birth_date: date!(2020 - 01 - 01) }],
+            children: vec![crate::facts::Child {
+                birth_date: date!(2020 - 01 - 01),
+            }],
             sole_carer: Vec::new(),
         };
-        let programme = Programme { start: date!(2024 - 01 - 01), end: None, pauses: Vec::new() };
-        let ctx = QuotaContext { participant: &participant, programme: &programme, policy: &policy, parameters: &parameters };
-        let leave = |date, hours| DayEntry { date, kind: AbsenceKind::Leave, hours: Decimal::new(hours, 1), decision: None };
+        let programme = Programme {
+            start: date!(2024 - 01 - 01),
+            end: None,
+            pauses: Vec::new(),
+        };
+        let ctx = QuotaContext {
+            participant: &participant,
+            programme: &programme,
+            policy: &policy,
+            parameters: &parameters,
+        };
+        let leave = |date, hours| DayEntry {
+            date,
+            kind: AbsenceKind::Leave,
+            hours: Decimal::new(hours, 1),
+            decision: None,
+        };
         let days = vec![
             leave(date!(2024 - 12 - 30), 75),
             leave(date!(2025 - 03 - 03), 75),
             leave(date!(2025 - 03 - 04), 40),
-            DayEntry { date: date!(2025 - 03 - 05), kind: AbsenceKind::ChildSick, hours: Decimal::new(75, 1), decision: None },
+            DayEntry {
+                date: date!(2025 - 03 - 05),
+                kind: AbsenceKind::ChildSick,
+                hours: Decimal::new(75, 1),
+                decision: None,
+            },
             sick(date!(2025 - 03 - 06)),
             sick(date!(2025 - 03 - 07)),
             sick(date!(2025 - 02 - 03)),
         ];
         let q = quota_use(&days, ctx, date!(2025 - 03 - 07));
         assert_eq!(q.leave_hours_used, Decimal::new(115, 1));
-        assert_eq!(q.leave_hours_left, Decimal::new(1875, 1) - Decimal::new(115, 1));
-        assert_eq!(q.child_sick_hours_left, Decimal::new(750, 1) - Decimal::new(75, 1));
+        assert_eq!(
+            q.leave_hours_left,
+            Decimal::new(1875, 1) - Decimal::new(115, 1)
+        );
+        assert_eq!(
+            q.child_sick_hours_left,
+            Decimal::new(750, 1) - Decimal::new(75, 1)
+        );
         assert_eq!(q.self_cert_days_left_in_occurrence, 1);
         assert_eq!(q.self_cert_occurrences_left, 2);
         assert_eq!(q.self_cert_available_from, date!(2024 - 02 - 26));
@@ -356,7 +383,9 @@ pub fn quota_use(days: &[DayEntry], ctx: QuotaContext<'_>, as_of: Date) -> Quota
     QuotaUse {
         as_of,
         self_cert_days_left_in_occurrence: days_left,
-        self_cert_occurrences_left: policy.self_cert_max_occurrences.saturating_sub(started_in_year),
+        self_cert_occurrences_left: policy
+            .self_cert_max_occurrences
+            .saturating_sub(started_in_year),
         self_cert_available_from: self_cert_allowed_from(ctx.programme, policy),
         leave_hours_used: leave_used,
         leave_hours_left: (leave_quota - leave_used).max(Decimal::ZERO),
