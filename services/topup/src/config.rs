@@ -1,0 +1,315 @@
+//! Typed, layered configuration: defaults, then an optional TOML file, then
+//! `KVP_TOPUP_*` environment variables.
+//!
+//! With no configuration the service runs on an SQLite file under `./data`
+//! and listens on 127.0.0.1 only (gRPC 50061, HTTP 8081). It has no TLS and
+//! no authentication of its own yet, so binding to any other address is
+//! refused unless `allow_insecure_remote` is set (for a deployment that puts
+//! TLS and authentication in front of it). The database URL's password is
+//! never printed.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The example configuration file (`kvp-topup --print-example-config`).
+pub const EXAMPLE: &str = include_str!("../kvp-topup.example.toml");
+
+/// Prefix of the environment variables read.
+pub const ENV_PREFIX: &str = "KVP_TOPUP_";
+
+/// The environment variable naming a configuration file.
+pub const ENV_CONFIG_FILE: &str = "KVP_TOPUP_CONFIG";
+
+/// The service's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the gRPC event sink listens (`KVP_TOPUP_GRPC_ADDR`).
+    pub grpc_addr: SocketAddr,
+    /// Where the REST API listens (`KVP_TOPUP_HTTP_ADDR`).
+    pub http_addr: SocketAddr,
+    /// The database (`KVP_TOPUP_DATABASE_URL`): `sqlite://…` or `postgres://…`.
+    pub database_url: DatabaseUrl,
+    /// A norm rates file replacing the shipped one (`KVP_TOPUP_NORMS_FILE`).
+    pub norms_file: Option<PathBuf>,
+    /// Log lines as `text` or `json` (`KVP_TOPUP_LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// Allow listening on a non-loopback address without TLS or
+    /// authentication (`KVP_TOPUP_ALLOW_INSECURE_REMOTE`): only behind a
+    /// proxy that provides both.
+    pub allow_insecure_remote: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            grpc_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 50061)),
+            http_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 8081)),
+            database_url: DatabaseUrl("sqlite://data/kvp-topup.db?mode=rwc".into()),
+            norms_file: None,
+            log_format: LogFormat::Text,
+            allow_insecure_remote: false,
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A database URL; its `Debug` and `Display` hide the password.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// A URL.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The URL itself, password included: for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        let url = &self.0;
+        let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+            return url.clone();
+        };
+        let rest = &url[scheme_end..];
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let authority = &rest[..authority_end];
+        match authority.rfind('@') {
+            Some(at) => match authority[..at].split_once(':') {
+                Some((user, _)) => format!(
+                    "{}{user}:***{}",
+                    &url[..scheme_end],
+                    &url[scheme_end + at..]
+                ),
+                None => url.clone(),
+            },
+            None => url.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// The configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid configuration.
+    #[error("the configuration file {path} is invalid: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, as the TOML reader says.
+        message: String,
+    },
+    /// An environment variable is not valid.
+    #[error("environment variable {name}: {message}")]
+    Env {
+        /// The variable.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A non-loopback address without TLS and authentication.
+    #[error(
+        "{which} {addr} is not a loopback address: this service has no TLS or authentication of \
+         its own, so it listens on 127.0.0.1 only unless allow_insecure_remote \
+         (KVP_TOPUP_ALLOW_INSECURE_REMOTE=true) says a proxy in front provides both"
+    )]
+    InsecureBind {
+        /// Which listener.
+        which: &'static str,
+        /// Its address.
+        addr: SocketAddr,
+    },
+}
+
+impl Config {
+    /// Defaults, overlaid by the file (`file`, else `KVP_TOPUP_CONFIG`, else
+    /// none), overlaid by the `KVP_TOPUP_*` variables of `env`; then checked.
+    pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| env.get(ENV_CONFIG_FILE).map(PathBuf::from));
+        let mut config = match file {
+            Some(path) => Self::from_file(&path)?,
+            None => Self::default(),
+        };
+        config.apply_env(env)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Defaults overlaid by a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Overlays the `KVP_TOPUP_*` variables; an unknown one is an error (a
+    /// typing mistake should not silently leave a default in place).
+    pub fn apply_env(&mut self, env: &HashMap<String, String>) -> Result<(), ConfigError> {
+        let mut names: Vec<&String> = env.keys().filter(|k| k.starts_with(ENV_PREFIX)).collect();
+        names.sort();
+        for name in names {
+            let value = &env[name];
+            let bad = |message: String| ConfigError::Env {
+                name: name.clone(),
+                message,
+            };
+            match &name[ENV_PREFIX.len()..] {
+                "CONFIG" => {}
+                "GRPC_ADDR" => {
+                    self.grpc_addr = value
+                        .parse()
+                        .map_err(|_| bad(format!("`{value}` is not an address host:port")))?;
+                }
+                "HTTP_ADDR" => {
+                    self.http_addr = value
+                        .parse()
+                        .map_err(|_| bad(format!("`{value}` is not an address host:port")))?;
+                }
+                "DATABASE_URL" => self.database_url = DatabaseUrl::new(value.clone()),
+                "NORMS_FILE" => {
+                    self.norms_file = (!value.is_empty()).then(|| PathBuf::from(value));
+                }
+                "LOG_FORMAT" => {
+                    self.log_format = match value.as_str() {
+                        "text" => LogFormat::Text,
+                        "json" => LogFormat::Json,
+                        _ => return Err(bad("must be `text` or `json`".into())),
+                    };
+                }
+                "ALLOW_INSECURE_REMOTE" => {
+                    self.allow_insecure_remote = match value.as_str() {
+                        "true" | "1" => true,
+                        "false" | "0" | "" => false,
+                        _ => return Err(bad("must be `true` or `false`".into())),
+                    };
+                }
+                _ => return Err(bad("is not a setting of this service".into())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a non-loopback listener unless explicitly allowed.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        for (which, addr) in [("grpc_addr", self.grpc_addr), ("http_addr", self.http_addr)] {
+            if !addr.ip().is_loopback() && !self.allow_insecure_remote {
+                return Err(ConfigError::InsecureBind { which, addr });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_listen_on_loopback_with_sqlite() {
+        let config = Config::load(None, &env(&[])).unwrap();
+        assert_eq!(config.grpc_addr.to_string(), "127.0.0.1:50061");
+        assert_eq!(config.http_addr.to_string(), "127.0.0.1:8081");
+        assert_eq!(
+            config.database_url.expose(),
+            "sqlite://data/kvp-topup.db?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn the_file_is_overlaid_by_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("topup.toml");
+        std::fs::write(
+            &path,
+            "http_addr = \"127.0.0.1:9000\"\ndatabase_url = \"postgres://u:secret@db/topup\"\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            Some(&path),
+            &env(&[("KVP_TOPUP_HTTP_ADDR", "127.0.0.1:9100")]),
+        )
+        .unwrap();
+        assert_eq!(config.http_addr.to_string(), "127.0.0.1:9100");
+        assert_eq!(config.grpc_addr.to_string(), "127.0.0.1:50061");
+        assert_eq!(
+            format!("{:?}", config.database_url),
+            "\"postgres://u:***@db/topup\""
+        );
+        assert!(!format!("{config:?}").contains("secret"));
+    }
+
+    #[test]
+    fn the_example_file_is_valid_and_says_the_defaults() {
+        let config: Config = toml::from_str(EXAMPLE).unwrap();
+        assert_eq!(config, Config::default());
+    }
+
+    #[test]
+    fn remote_binding_and_unknown_variables_are_refused() {
+        let e = Config::load(None, &env(&[("KVP_TOPUP_HTTP_ADDR", "0.0.0.0:8081")])).unwrap_err();
+        assert!(matches!(e, ConfigError::InsecureBind { .. }), "{e}");
+        let config = Config::load(
+            None,
+            &env(&[
+                ("KVP_TOPUP_HTTP_ADDR", "0.0.0.0:8081"),
+                ("KVP_TOPUP_ALLOW_INSECURE_REMOTE", "true"),
+            ]),
+        )
+        .unwrap();
+        assert!(config.allow_insecure_remote);
+        let e = Config::load(None, &env(&[("KVP_TOPUP_DATABSE_URL", "x")])).unwrap_err();
+        assert!(e.to_string().contains("KVP_TOPUP_DATABSE_URL"), "{e}");
+    }
+}

@@ -1,0 +1,235 @@
+//! The service's one error enum and its two mappings: to HTTP problem
+//! details (RFC 9457, `application/problem+json`) and to `tonic::Status`
+//! (with `google.rpc.BadRequest` field violations).
+//!
+//! Clients see a precise code, a fixed title and, for bad input, the fields
+//! at fault; internal causes (database errors) are logged here and never
+//! shown.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tonic::Code;
+use tonic_types::{ErrorDetails, StatusExt};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::proposal::ProposalState;
+use crate::store::StoreError;
+
+/// The media type of a problem details body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One field at fault in a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FieldViolation {
+    /// Path of the field, e.g. `children[1].birth_date` or `event.id`.
+    pub field: String,
+    /// What is wrong with it.
+    pub description: String,
+}
+
+impl FieldViolation {
+    /// A violation of `field`.
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The request is malformed; nothing was stored.
+    #[error("{message}")]
+    InvalidInput {
+        /// What kind of input was refused, in words.
+        message: String,
+        /// The fields at fault.
+        violations: Vec<FieldViolation>,
+    },
+
+    /// The request body is not JSON (`Content-Type` must be `application/json`).
+    #[error("the request body must be application/json")]
+    UnsupportedMediaType,
+
+    /// The path exists, but not with this HTTP method.
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
+
+    /// The record asked for does not exist.
+    #[error("{entity} {id} not found")]
+    NotFound {
+        /// Kind of record.
+        entity: &'static str,
+        /// Its id.
+        id: String,
+    },
+
+    /// The proposal was decided (or superseded) already; a decision is made once.
+    #[error("proposal {id} is {} already: a proposal is decided once", .state.as_str())]
+    AlreadyDecided {
+        /// The proposal.
+        id: Uuid,
+        /// Its state now.
+        state: ProposalState,
+    },
+
+    /// The store failed; the cause is logged, not shown.
+    #[error("storage failure")]
+    Store(#[source] StoreError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { entity, id } => Self::NotFound { entity, id },
+            StoreError::AlreadyDecided { id, state } => Self::AlreadyDecided { id, state },
+            other => Self::Store(other),
+        }
+    }
+}
+
+impl ServiceError {
+    /// Bad input with its field violations.
+    pub fn invalid(message: impl Into<String>, violations: Vec<FieldViolation>) -> Self {
+        Self::InvalidInput {
+            message: message.into(),
+            violations,
+        }
+    }
+
+    /// The problem type (a URI reference relative to the service), its title
+    /// and its HTTP status.
+    fn problem_kind(&self) -> (&'static str, &'static str, StatusCode) {
+        match self {
+            Self::InvalidInput { .. } => (
+                "/problems/invalid-input",
+                "The request is invalid",
+                StatusCode::BAD_REQUEST,
+            ),
+            Self::UnsupportedMediaType => (
+                "/problems/unsupported-media-type",
+                "The request body must be JSON",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ),
+            Self::MethodNotAllowed => (
+                "/problems/method-not-allowed",
+                "Method not allowed",
+                StatusCode::METHOD_NOT_ALLOWED,
+            ),
+            Self::NotFound { .. } => ("/problems/not-found", "Not found", StatusCode::NOT_FOUND),
+            Self::AlreadyDecided { .. } => (
+                "/problems/already-decided",
+                "The proposal is decided already",
+                StatusCode::CONFLICT,
+            ),
+            Self::Store(e) if e.is_unavailable() => (
+                "/problems/unavailable",
+                "The service is unavailable",
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            Self::Store(_) => (
+                "/problems/internal",
+                "Internal error",
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+        }
+    }
+
+    /// The text a client may see.
+    fn public_detail(&self) -> String {
+        match self {
+            Self::Store(_) => "the request could not be completed; try again later".into(),
+            other => other.to_string(),
+        }
+    }
+
+    fn log(&self) {
+        if let Self::Store(e) = self {
+            tracing::error!(error = %e, "storage failure");
+        }
+    }
+
+    /// The problem details document.
+    pub fn problem(&self) -> Problem {
+        let (kind, title, status) = self.problem_kind();
+        Problem {
+            kind: kind.into(),
+            title: title.into(),
+            status: status.as_u16(),
+            detail: self.public_detail(),
+            errors: match self {
+                Self::InvalidInput { violations, .. } => violations.clone(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+/// An RFC 9457 problem details document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Problem {
+    /// URI reference identifying the problem type (relative to the service).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// This occurrence, in words.
+    pub detail: String,
+    /// The fields at fault, for invalid input (an extension member).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldViolation>,
+}
+
+impl IntoResponse for ServiceError {
+    fn into_response(self) -> Response {
+        self.log();
+        let problem = self.problem();
+        let status =
+            StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response
+    }
+}
+
+impl From<ServiceError> for tonic::Status {
+    fn from(e: ServiceError) -> Self {
+        e.log();
+        let code = match &e {
+            ServiceError::InvalidInput { .. } | ServiceError::UnsupportedMediaType => {
+                Code::InvalidArgument
+            }
+            ServiceError::MethodNotAllowed => Code::Unimplemented,
+            ServiceError::NotFound { .. } => Code::NotFound,
+            ServiceError::AlreadyDecided { .. } => Code::FailedPrecondition,
+            ServiceError::Store(s) if s.is_unavailable() => Code::Unavailable,
+            ServiceError::Store(_) => Code::Internal,
+        };
+        match e {
+            ServiceError::InvalidInput {
+                message,
+                violations,
+            } => {
+                let violations: Vec<tonic_types::FieldViolation> = violations
+                    .into_iter()
+                    .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
+                    .collect();
+                tonic::Status::with_error_details(
+                    code,
+                    message,
+                    ErrorDetails::with_bad_request(violations),
+                )
+            }
+            other => tonic::Status::new(code, other.public_detail()),
+        }
+    }
+}

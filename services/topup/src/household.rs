@@ -1,0 +1,237 @@
+//! The household register's record: who lives with the participant, what
+//! the home costs and what other income comes in. Built from a caseworker's
+//! input only through [`HouseholdInput::validate`], which names every field
+//! at fault at once.
+
+use serde::{Deserialize, Serialize};
+use time::Date;
+use time::format_description::well_known::Iso8601;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::FieldViolation;
+use crate::money::Kroner;
+
+/// The most children one household may list: a bound against runaway input,
+/// far above any real household.
+pub const MAX_CHILDREN: usize = 30;
+
+/// The adults of a household, as the state guideline rates distinguish them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Adults {
+    /// One adult living alone (enslig).
+    Single,
+    /// Two adults living as a couple (ektefeller / samboere); one rate for both.
+    Couple,
+    /// A person sharing a home with other adults (bofellesskap), not as a couple.
+    Sharing,
+}
+
+impl Adults {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Single => "SINGLE",
+            Self::Couple => "COUPLE",
+            Self::Sharing => "SHARING",
+        }
+    }
+
+    /// The name back to the value.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "SINGLE" => Some(Self::Single),
+            "COUPLE" => Some(Self::Couple),
+            "SHARING" => Some(Self::Sharing),
+            _ => None,
+        }
+    }
+}
+
+/// A child living in the household.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Child {
+    /// Date of birth; the age band is the child's age on the first day of a month.
+    pub birth_date: Date,
+}
+
+/// A participant's registered household.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Household {
+    /// The payroll service's participant id (the register's key).
+    pub participant_id: Uuid,
+    /// The adults.
+    pub adults: Adults,
+    /// The children, in the order registered.
+    pub children: Vec<Child>,
+    /// Monthly housing cost including electricity, kroner.
+    pub housing_cost: Kroner,
+    /// Other monthly income besides the stipend, kroner.
+    pub other_income: Kroner,
+}
+
+/// A caseworker's input for a household, as received: every value still
+/// text, so that all faults can be named together.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HouseholdInput {
+    /// `SINGLE`, `COUPLE` or `SHARING` (a person sharing a home).
+    #[schema(example = "SINGLE")]
+    pub adults: String,
+    /// The children living in the household (may be empty).
+    #[serde(default)]
+    pub children: Vec<ChildInput>,
+    /// Monthly housing cost including electricity, kroner as a decimal string.
+    #[schema(example = "9000.00")]
+    pub housing_cost: String,
+    /// Other monthly income, kroner as a decimal string (`"0.00"` if none).
+    #[schema(example = "500.00")]
+    pub other_income: String,
+}
+
+/// A child as received.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChildInput {
+    /// Date of birth, `YYYY-MM-DD`.
+    #[schema(example = "2020-01-15")]
+    pub birth_date: String,
+}
+
+impl HouseholdInput {
+    /// The household this input describes, or every field violation found.
+    pub fn validate(&self, participant_id: Uuid) -> Result<Household, Vec<FieldViolation>> {
+        let mut violations = Vec::new();
+
+        let adults = Adults::parse(&self.adults);
+        if adults.is_none() {
+            violations.push(FieldViolation::new(
+                "adults",
+                "must be one of SINGLE, COUPLE or SHARING",
+            ));
+        }
+
+        if self.children.len() > MAX_CHILDREN {
+            violations.push(FieldViolation::new(
+                "children",
+                format!("lists more than {MAX_CHILDREN} children"),
+            ));
+        }
+        let mut children = Vec::with_capacity(self.children.len());
+        for (i, child) in self.children.iter().enumerate() {
+            match parse_date(&child.birth_date) {
+                Some(birth_date) => children.push(Child { birth_date }),
+                None => violations.push(FieldViolation::new(
+                    format!("children[{i}].birth_date"),
+                    "is not a date \"YYYY-MM-DD\"",
+                )),
+            }
+        }
+
+        let mut amount = |field: &str, text: &str| match Kroner::parse_non_negative(text) {
+            Ok(amount) => Some(amount),
+            Err(e) => {
+                violations.push(FieldViolation::new(field, e.to_string()));
+                None
+            }
+        };
+        let housing_cost = amount("housing_cost", &self.housing_cost);
+        let other_income = amount("other_income", &self.other_income);
+
+        match (adults, housing_cost, other_income) {
+            (Some(adults), Some(housing_cost), Some(other_income)) if violations.is_empty() => {
+                Ok(Household {
+                    participant_id,
+                    adults,
+                    children,
+                    housing_cost,
+                    other_income,
+                })
+            }
+            _ => Err(violations),
+        }
+    }
+}
+
+/// A calendar date `YYYY-MM-DD` (exactly that shape: no time, no week date).
+pub fn parse_date(text: &str) -> Option<Date> {
+    let bytes = text.as_bytes();
+    let shaped = bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+    if !shaped {
+        return None;
+    }
+    Date::parse(text, &Iso8601::DATE).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    fn input() -> HouseholdInput {
+        HouseholdInput {
+            adults: "COUPLE".into(),
+            children: vec![ChildInput {
+                birth_date: "2019-03-01".into(),
+            }],
+            housing_cost: "9000".into(),
+            other_income: "0".into(),
+        }
+    }
+
+    #[test]
+    fn a_valid_input_becomes_a_household() {
+        let id = Uuid::nil();
+        let household = input().validate(id).unwrap();
+        assert_eq!(household.adults, Adults::Couple);
+        assert_eq!(household.children[0].birth_date, date!(2019 - 03 - 01));
+        assert_eq!(household.housing_cost.to_string(), "9000.00");
+    }
+
+    #[test]
+    fn every_fault_is_named_at_once() {
+        let mut bad = input();
+        bad.adults = "TRIPLE".into();
+        bad.children.push(ChildInput {
+            birth_date: "2019-02-30".into(),
+        });
+        bad.housing_cost = "-1".into();
+        bad.other_income = "12.345".into();
+        let fields: Vec<String> = bad
+            .validate(Uuid::nil())
+            .unwrap_err()
+            .into_iter()
+            .map(|v| v.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "adults",
+                "children[1].birth_date",
+                "housing_cost",
+                "other_income"
+            ]
+        );
+    }
+
+    #[test]
+    fn dates_must_have_the_plain_shape() {
+        assert_eq!(parse_date("2024-02-29"), Some(date!(2024 - 02 - 29)));
+        for text in [
+            "2023-02-29",
+            "2024-2-01",
+            "20240201",
+            "2024-W05-1",
+            "2024-02-01T00:00",
+        ] {
+            assert_eq!(parse_date(text), None, "{text}");
+        }
+    }
+}

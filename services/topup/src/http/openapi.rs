@@ -1,0 +1,60 @@
+//! The OpenAPI 3.1 document of the REST surface, derived with utoipa from
+//! the handlers' annotations and the documents' types.
+
+use utoipa::OpenApi;
+
+use super::routes;
+use crate::error::{FieldViolation, Problem};
+use crate::household::{Adults, ChildInput, HouseholdInput};
+use crate::proposal::{Explanation, ExplanationLine, LineCode, ProposalCause, ProposalState};
+
+/// The REST API's OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "KVP top-up service",
+        description = "Household register and caseworker worklist for proposals of supplementary \
+                       social assistance (økonomisk stønad, sosialtjenesteloven § 18) when the KVP \
+                       stipend falls short of the state guideline norm. Proposals are never paid \
+                       automatically. Errors are RFC 9457 problem details (application/problem+json). \
+                       Amounts are kroner as decimal strings with two decimals."
+    ),
+    paths(
+        routes::healthz,
+        routes::openapi_document,
+        routes::put_household,
+        routes::get_household,
+        routes::list_proposals,
+        routes::get_proposal,
+        routes::accept_proposal,
+        routes::reject_proposal,
+        routes::pending_months,
+    ),
+    components(schemas(
+        Problem,
+        FieldViolation,
+        Adults,
+        HouseholdInput,
+        ChildInput,
+        routes::Health,
+        routes::HouseholdView,
+        routes::ChildView,
+        routes::HouseholdSavedView,
+        routes::ProposalView,
+        routes::ProposalList,
+        routes::DecisionRequest,
+        routes::PendingMonthView,
+        routes::PendingMonthList,
+        ProposalState,
+        ProposalCause,
+        Explanation,
+        ExplanationLine,
+        LineCode,
+    )),
+    tags(
+        (name = "households", description = "The household register, keyed by the payroll participant id"),
+        (name = "proposals", description = "The caseworkers' worklist"),
+        (name = "service", description = "Health and this document"),
+    )
+)]
+pub struct ApiDoc;

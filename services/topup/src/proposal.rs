@@ -1,0 +1,546 @@
+//! The proposal of supplementary social assistance for one month: the pure
+//! calculation and its explanation.
+//!
+//! proposal = norm for the household + housing cost − (net stipend + other
+//! income), floored at zero, rounded once to øre, half away from zero.
+//!
+//! The norm is the sum of the state guideline rates in force on the month's
+//! first day: one rate for the adults (single, couple, or a person sharing a
+//! home) and one per child by the child's age on that day (0–5, 6–10,
+//! 11–17). A child who is 18 or older on that day, or is born after the
+//! month ends, is not counted; the explanation says so. A child born during
+//! the month is counted at the 0–5 rate for the whole month.
+//!
+//! This is a proposal, never a payment: a caseworker accepts or rejects it.
+//! No I/O and no clock here.
+
+use serde::{Deserialize, Serialize};
+use time::Date;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::household::{Adults, Household};
+use crate::money::Kroner;
+use crate::month::Month;
+use crate::norms::{Norms, Rates};
+
+/// How the rounding of a proposal is done, as the explanation states it.
+pub const ROUNDING: &str = "rounded once, to øre, half away from zero";
+
+/// What a line of the explanation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LineCode {
+    /// The norm rate for one adult living alone.
+    NormSingleAdult,
+    /// The norm rate for a couple.
+    NormCouple,
+    /// The norm rate for a person sharing a home.
+    NormSharing,
+    /// The norm rate for a child aged 0–5.
+    NormChild0To5,
+    /// The norm rate for a child aged 6–10.
+    NormChild6To10,
+    /// The norm rate for a child aged 11–17.
+    NormChild11To17,
+    /// Housing cost including electricity, at actual cost.
+    HousingCost,
+    /// The net stipend paid for the month (subtracted).
+    NetStipend,
+    /// Other income of the household (subtracted).
+    OtherIncome,
+}
+
+/// One line of a proposal's explanation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ExplanationLine {
+    /// What the line is.
+    pub code: LineCode,
+    /// The line in words.
+    pub text: String,
+    /// Its contribution, kroner: positive for needs, negative for income.
+    #[schema(value_type = String, example = "7850.00")]
+    pub amount: Kroner,
+    /// For a child's line: the child's position in the household (1-based).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child: Option<u32>,
+    /// For a child's line: the child's age on the month's first day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age: Option<u32>,
+}
+
+/// The full explanation of a proposal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Explanation {
+    /// The month the proposal is for.
+    #[schema(value_type = String, example = "2024-03")]
+    pub month: Month,
+    /// The day ages are counted on (the month's first day).
+    #[schema(value_type = String, format = Date)]
+    pub age_counted_on: Date,
+    /// First day of the norm rates applied.
+    #[schema(value_type = String, format = Date)]
+    pub norm_rates_from: Date,
+    /// Where those rates come from.
+    pub norm_source: String,
+    /// The lines, needs first, then income.
+    pub lines: Vec<ExplanationLine>,
+    /// Household members not counted, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Sum of the norm lines.
+    #[schema(value_type = String)]
+    pub norm_total: Kroner,
+    /// Norm plus housing cost.
+    #[schema(value_type = String)]
+    pub needs_total: Kroner,
+    /// Net stipend plus other income.
+    #[schema(value_type = String)]
+    pub income_total: Kroner,
+    /// Needs minus income, before the floor at zero (may be negative).
+    #[schema(value_type = String)]
+    pub shortfall: Kroner,
+    /// True when the shortfall was negative and the proposal is zero.
+    pub floored_at_zero: bool,
+    /// How the amount was rounded.
+    pub rounding: String,
+    /// The proposed amount.
+    #[schema(value_type = String, example = "6200.00")]
+    pub amount: Kroner,
+}
+
+/// A computed proposal, before it is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposalDraft {
+    /// The proposed amount, kroner, zero or more.
+    pub amount: Kroner,
+    /// How it was computed.
+    pub explanation: Explanation,
+}
+
+/// No norm rates are in force in the month (it is before the first period).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("no norm rates are in force in {month}")]
+pub struct NoNormRates {
+    /// The month asked for.
+    pub month: Month,
+}
+
+/// Computes proposals; the store calls it inside its transactions, so that a
+/// proposal is always computed from the household and payments it commits with.
+pub trait Proposer: Send + Sync {
+    /// The proposal for a household in a month with the net stipend paid for it.
+    fn propose(
+        &self,
+        household: &Household,
+        month: Month,
+        net_stipend: Kroner,
+    ) -> Result<ProposalDraft, NoNormRates>;
+}
+
+impl Proposer for Norms {
+    fn propose(
+        &self,
+        household: &Household,
+        month: Month,
+        net_stipend: Kroner,
+    ) -> Result<ProposalDraft, NoNormRates> {
+        propose(self, household, month, net_stipend)
+    }
+}
+
+/// A child's age band, by age on the month's first day.
+fn child_line(rates: &Rates, age: u32) -> Option<(LineCode, Kroner, &'static str)> {
+    match age {
+        0..=5 => Some((LineCode::NormChild0To5, rates.child_0_5, "0–5")),
+        6..=10 => Some((LineCode::NormChild6To10, rates.child_6_10, "6–10")),
+        11..=17 => Some((LineCode::NormChild11To17, rates.child_11_17, "11–17")),
+        _ => None,
+    }
+}
+
+/// Whole years from `birth` to `on`; `None` if `on` is before `birth`.
+pub fn age_on(birth: Date, on: Date) -> Option<u32> {
+    if on < birth {
+        return None;
+    }
+    let mut years = on.year() - birth.year();
+    if (on.month() as u8, on.day()) < (birth.month() as u8, birth.day()) {
+        years -= 1;
+    }
+    u32::try_from(years).ok()
+}
+
+/// The proposal for a household in a month (see the module documentation).
+pub fn propose(
+    norms: &Norms,
+    household: &Household,
+    month: Month,
+    net_stipend: Kroner,
+) -> Result<ProposalDraft, NoNormRates> {
+    let period = norms.for_month(month).ok_or(NoNormRates { month })?;
+    let rates = &period.rates;
+    let first = month.first_day();
+    let from = period.from;
+
+    let mut lines = Vec::new();
+    let mut notes = Vec::new();
+    let (code, rate, who) = match household.adults {
+        Adults::Single => (
+            LineCode::NormSingleAdult,
+            rates.single_adult,
+            "single adult",
+        ),
+        Adults::Couple => (LineCode::NormCouple, rates.couple, "couple (both adults)"),
+        Adults::Sharing => (
+            LineCode::NormSharing,
+            rates.sharing,
+            "person sharing a home",
+        ),
+    };
+    lines.push(ExplanationLine {
+        code,
+        text: format!("norm rate for a {who}, state guideline rates from {from}"),
+        amount: rate,
+        child: None,
+        age: None,
+    });
+
+    for (i, child) in household.children.iter().enumerate() {
+        let position = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        if child.birth_date > month.last_day() {
+            notes.push(format!(
+                "child {position} is not counted: born after {month} ended"
+            ));
+            continue;
+        }
+        // Born during the month: age 0 for the whole month.
+        let age = age_on(child.birth_date, first).unwrap_or(0);
+        match child_line(rates, age) {
+            Some((code, rate, band)) => lines.push(ExplanationLine {
+                code,
+                text: format!(
+                    "norm rate for child {position}, aged {age} on {first} (band {band}), \
+                     state guideline rates from {from}"
+                ),
+                amount: rate,
+                child: Some(position),
+                age: Some(age),
+            }),
+            None => notes.push(format!(
+                "child {position} is not counted: aged {age} on {first}, 18 or older"
+            )),
+        }
+    }
+    let norm_total: Kroner = lines.iter().map(|l| l.amount).sum();
+
+    lines.push(ExplanationLine {
+        code: LineCode::HousingCost,
+        text: "housing cost including electricity, at actual cost".into(),
+        amount: household.housing_cost,
+        child: None,
+        age: None,
+    });
+    let needs_total = norm_total + household.housing_cost;
+
+    lines.push(ExplanationLine {
+        code: LineCode::NetStipend,
+        text: format!("net stipend paid for {month} (after tax), subtracted"),
+        amount: -net_stipend,
+        child: None,
+        age: None,
+    });
+    lines.push(ExplanationLine {
+        code: LineCode::OtherIncome,
+        text: "other monthly income of the household, subtracted".into(),
+        amount: -household.other_income,
+        child: None,
+        age: None,
+    });
+    let income_total = net_stipend + household.other_income;
+
+    let shortfall = needs_total - income_total;
+    // Every input is whole øre, so the shortfall is exact; the one rounding
+    // is still applied here, where the amount is made.
+    let amount = Kroner::round_to_ore(shortfall.floored_at_zero().value());
+
+    Ok(ProposalDraft {
+        amount,
+        explanation: Explanation {
+            month,
+            age_counted_on: first,
+            norm_rates_from: from,
+            norm_source: period.source.clone(),
+            lines,
+            notes,
+            norm_total,
+            needs_total,
+            income_total,
+            shortfall,
+            floored_at_zero: shortfall < Kroner::ZERO,
+            rounding: ROUNDING.into(),
+            amount,
+        },
+    })
+}
+
+/// Where a proposal stands in the caseworker's worklist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ProposalState {
+    /// Waiting for a caseworker's decision.
+    Proposed,
+    /// A caseworker accepted it (the assistance is then granted and paid by
+    /// the municipality's own process; this service pays nothing).
+    Accepted,
+    /// A caseworker rejected it.
+    Rejected,
+    /// Replaced, before any decision, by a newer proposal for the same month
+    /// (the household changed or another payment for the month arrived).
+    Superseded,
+}
+
+impl ProposalState {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Proposed => "PROPOSED",
+            Self::Accepted => "ACCEPTED",
+            Self::Rejected => "REJECTED",
+            Self::Superseded => "SUPERSEDED",
+        }
+    }
+
+    /// The name back to the value.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "PROPOSED" => Some(Self::Proposed),
+            "ACCEPTED" => Some(Self::Accepted),
+            "REJECTED" => Some(Self::Rejected),
+            "SUPERSEDED" => Some(Self::Superseded),
+            _ => None,
+        }
+    }
+}
+
+/// What made the service propose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ProposalCause {
+    /// A stipend payment for the month arrived (StipendPaid event).
+    StipendPaid,
+    /// The household was registered or changed after the month was paid.
+    HouseholdChanged,
+}
+
+impl ProposalCause {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StipendPaid => "STIPEND_PAID",
+            Self::HouseholdChanged => "HOUSEHOLD_CHANGED",
+        }
+    }
+
+    /// The name back to the value.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "STIPEND_PAID" => Some(Self::StipendPaid),
+            "HOUSEHOLD_CHANGED" => Some(Self::HouseholdChanged),
+            _ => None,
+        }
+    }
+}
+
+/// A caseworker's decision on a proposal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Accept the proposal.
+    Accept,
+    /// Reject the proposal.
+    Reject,
+}
+
+impl Decision {
+    /// The state the decision leads to.
+    pub fn state(self) -> ProposalState {
+        match self {
+            Self::Accept => ProposalState::Accepted,
+            Self::Reject => ProposalState::Rejected,
+        }
+    }
+}
+
+/// A stored proposal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proposal {
+    /// Its id.
+    pub id: Uuid,
+    /// The participant.
+    pub participant_id: Uuid,
+    /// The month it is for.
+    pub month: Month,
+    /// Where it stands.
+    pub state: ProposalState,
+    /// The proposed amount.
+    pub amount: Kroner,
+    /// How it was computed.
+    pub explanation: Explanation,
+    /// What made the service propose.
+    pub cause: ProposalCause,
+    /// The earlier proposal for the month this one replaced, if any.
+    pub supersedes: Option<Uuid>,
+    /// The proposal that replaced this one, if any.
+    pub superseded_by: Option<Uuid>,
+    /// When it was made.
+    pub created_at: time::OffsetDateTime,
+    /// When it was decided.
+    pub decided_at: Option<time::OffsetDateTime>,
+    /// Who decided (a caseworker id as given, never a national identity number).
+    pub decided_by: Option<String>,
+    /// The decision's reason.
+    pub decision_reason: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::household::Child;
+    use time::macros::date;
+
+    fn kr(text: &str) -> Kroner {
+        text.parse().unwrap()
+    }
+
+    fn household(adults: Adults, births: &[Date], housing: &str, other: &str) -> Household {
+        Household {
+            participant_id: Uuid::nil(),
+            adults,
+            children: births
+                .iter()
+                .map(|&birth_date| Child { birth_date })
+                .collect(),
+            housing_cost: kr(housing),
+            other_income: kr(other),
+        }
+    }
+
+    fn month(text: &str) -> Month {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_single_adult_with_a_four_year_old_gets_the_shortfall() {
+        let norms = Norms::shipped().unwrap();
+        let h = household(Adults::Single, &[date!(2019 - 06 - 10)], "9000", "500");
+        let draft = propose(&norms, &h, month("2024-03"), kr("14000")).unwrap();
+        // 7850 + 3850 + 9000 − (14000 + 500)
+        assert_eq!(draft.amount.to_string(), "6200.00");
+        let e = &draft.explanation;
+        let codes: Vec<_> = e
+            .lines
+            .iter()
+            .map(|l| (l.code, l.amount.to_string()))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                (LineCode::NormSingleAdult, "7850.00".into()),
+                (LineCode::NormChild0To5, "3850.00".into()),
+                (LineCode::HousingCost, "9000.00".into()),
+                (LineCode::NetStipend, "-14000.00".into()),
+                (LineCode::OtherIncome, "-500.00".into()),
+            ]
+        );
+        assert_eq!(e.lines[1].age, Some(4));
+        assert_eq!(e.norm_total.to_string(), "11700.00");
+        assert_eq!(e.needs_total.to_string(), "20700.00");
+        assert_eq!(e.income_total.to_string(), "14500.00");
+        assert!(!e.floored_at_zero);
+        assert_eq!(e.norm_rates_from, date!(2024 - 01 - 01));
+    }
+
+    #[test]
+    fn income_above_needs_proposes_zero() {
+        let norms = Norms::shipped().unwrap();
+        let h = household(Adults::Sharing, &[], "3000", "0");
+        let draft = propose(&norms, &h, month("2024-05"), kr("16000.50")).unwrap();
+        assert_eq!(draft.amount.to_string(), "0.00");
+        assert!(draft.explanation.floored_at_zero);
+        assert_eq!(draft.explanation.shortfall.to_string(), "-6400.50");
+    }
+
+    #[test]
+    fn age_bands_follow_the_age_on_the_first_day_of_the_month() {
+        let norms = Norms::shipped().unwrap();
+        let births = [
+            date!(2018 - 03 - 01), // 6 on 2024-03-01: turns 6 that very day
+            date!(2018 - 03 - 02), // still 5 on 2024-03-01
+            date!(2013 - 03 - 01), // 11
+            date!(2006 - 03 - 02), // 17
+            date!(2006 - 03 - 01), // 18: not counted
+            date!(2024 - 03 - 20), // born during the month: 0–5
+            date!(2024 - 04 - 01), // born after the month: not counted
+        ];
+        let h = household(Adults::Couple, &births, "0", "0");
+        let e = propose(&norms, &h, month("2024-03"), Kroner::ZERO)
+            .unwrap()
+            .explanation;
+        let lines: Vec<_> = e.lines.iter().map(|l| (l.code, l.child, l.age)).collect();
+        assert_eq!(
+            lines[..6],
+            [
+                (LineCode::NormCouple, None, None),
+                (LineCode::NormChild6To10, Some(1), Some(6)),
+                (LineCode::NormChild0To5, Some(2), Some(5)),
+                (LineCode::NormChild11To17, Some(3), Some(11)),
+                (LineCode::NormChild11To17, Some(4), Some(17)),
+                (LineCode::NormChild0To5, Some(6), Some(0)),
+            ]
+        );
+        assert_eq!(e.notes.len(), 2);
+        assert!(e.notes[0].starts_with("child 5"));
+        assert!(e.notes[1].starts_with("child 7"));
+        // 13100 + 3950 + 3850 + 5150 + 5150 + 3850
+        assert_eq!(e.norm_total.to_string(), "35050.00");
+    }
+
+    #[test]
+    fn the_2023_rates_apply_from_july_2023_and_none_before() {
+        let norms = Norms::shipped().unwrap();
+        let h = household(Adults::Single, &[], "0", "0");
+        let draft = propose(&norms, &h, month("2023-07"), Kroner::ZERO).unwrap();
+        assert_eq!(draft.amount.to_string(), "7550.00");
+        assert_eq!(
+            propose(&norms, &h, month("2023-06"), Kroner::ZERO),
+            Err(NoNormRates {
+                month: month("2023-06")
+            })
+        );
+    }
+
+    #[test]
+    fn the_explanation_survives_json() {
+        let norms = Norms::shipped().unwrap();
+        let h = household(Adults::Single, &[date!(2019 - 06 - 10)], "9000", "500");
+        let e = propose(&norms, &h, month("2024-03"), kr("14000"))
+            .unwrap()
+            .explanation;
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(json.contains(r#""amount":"6200.00""#), "{json}");
+        assert_eq!(serde_json::from_str::<Explanation>(&json).unwrap(), e);
+    }
+
+    #[test]
+    fn ages_count_whole_years() {
+        assert_eq!(
+            age_on(date!(2020 - 02 - 29), date!(2021 - 02 - 28)),
+            Some(0)
+        );
+        assert_eq!(
+            age_on(date!(2020 - 02 - 29), date!(2021 - 03 - 01)),
+            Some(1)
+        );
+        assert_eq!(age_on(date!(2020 - 05 - 01), date!(2020 - 04 - 30)), None);
+    }
+}

@@ -1,0 +1,267 @@
+//! The multi-statement write paths, written once for both backends over the
+//! transaction primitives each backend implements ([`WriteTx`]).
+//!
+//! Each function runs inside a transaction the backend opened; the backend
+//! commits when the function returns `Ok` (rolls back on a duplicate or an
+//! error). Before touching a participant's household, payments or proposals
+//! a path takes the backend's per-participant write lock, so that a stipend
+//! payment and a household registration for the same participant never
+//! both miss each other.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{
+    Effect, HouseholdRecord, HouseholdSaved, InboxEvent, InboxOutcome, Received, StipendPayment,
+    StoreError, total,
+};
+use crate::household::Household;
+use crate::money::Kroner;
+use crate::month::Month;
+use crate::proposal::{Proposal, ProposalCause, ProposalState, Proposer};
+
+/// One write transaction's primitives, implemented per backend with its own SQL.
+#[async_trait]
+pub trait WriteTx: Send {
+    /// Inserts an inbox entry unless its source and id are stored; true if inserted.
+    async fn insert_inbox(
+        &mut self,
+        event: &InboxEvent,
+        outcome: InboxOutcome,
+    ) -> Result<bool, StoreError>;
+
+    /// Sets the outcome of an inbox entry inserted in this transaction.
+    async fn set_inbox_outcome(
+        &mut self,
+        event: &InboxEvent,
+        outcome: InboxOutcome,
+    ) -> Result<(), StoreError>;
+
+    /// Serialises writers for one participant until the transaction ends.
+    async fn lock_participant(&mut self, participant_id: Uuid) -> Result<(), StoreError>;
+
+    /// Records a payment unless the same run paid the participant for the
+    /// month already; true if recorded.
+    async fn insert_payment(
+        &mut self,
+        payment: &StipendPayment,
+        event: &InboxEvent,
+    ) -> Result<bool, StoreError>;
+
+    /// The participant's household, if registered.
+    async fn household(
+        &mut self,
+        participant_id: Uuid,
+    ) -> Result<Option<HouseholdRecord>, StoreError>;
+
+    /// Inserts (`created`) or replaces a household with its children.
+    async fn save_household(
+        &mut self,
+        record: &HouseholdRecord,
+        created: bool,
+    ) -> Result<(), StoreError>;
+
+    /// The net amounts paid to a participant for a month, one per run.
+    async fn net_paid(
+        &mut self,
+        participant_id: Uuid,
+        month: Month,
+    ) -> Result<Vec<Kroner>, StoreError>;
+
+    /// The months paid to a participant, oldest first.
+    async fn paid_months(&mut self, participant_id: Uuid) -> Result<Vec<Month>, StoreError>;
+
+    /// The proposals for a participant's month, any state.
+    async fn month_proposals(
+        &mut self,
+        participant_id: Uuid,
+        month: Month,
+    ) -> Result<Vec<Proposal>, StoreError>;
+
+    /// Marks an open proposal superseded by `by`; false if it is not open.
+    async fn supersede(&mut self, id: Uuid, by: Uuid) -> Result<bool, StoreError>;
+
+    /// Inserts a proposal; `event` is the inbox entry that caused it, if any.
+    async fn insert_proposal(
+        &mut self,
+        proposal: &Proposal,
+        event: Option<&InboxEvent>,
+    ) -> Result<(), StoreError>;
+}
+
+/// What refreshing a month's proposal did.
+enum Refreshed {
+    Made(Uuid),
+    Unchanged,
+    NoNormRates,
+}
+
+/// Stores an event and applies its effect; see [`super::Store::receive`].
+pub async fn receive<T: WriteTx>(
+    tx: &mut T,
+    event: &InboxEvent,
+    effect: Effect<'_>,
+) -> Result<Received, StoreError> {
+    let (payment, proposer) = match effect {
+        Effect::None => {
+            return Ok(
+                if tx.insert_inbox(event, InboxOutcome::NotConsumed).await? {
+                    Received::Stored {
+                        outcome: InboxOutcome::NotConsumed,
+                        proposal: None,
+                    }
+                } else {
+                    Received::Duplicate
+                },
+            );
+        }
+        Effect::StipendPaid { payment, proposer } => (payment, proposer),
+    };
+
+    // The inbox row first: a concurrent delivery of the same event waits on
+    // it (PostgreSQL) or on the write lock (SQLite), then finds it.
+    if !tx
+        .insert_inbox(event, InboxOutcome::AwaitingHousehold)
+        .await?
+    {
+        return Ok(Received::Duplicate);
+    }
+    tx.lock_participant(payment.participant_id).await?;
+
+    let (outcome, proposal) = if !tx.insert_payment(payment, event).await? {
+        (InboxOutcome::RepeatedPayment, None)
+    } else if let Some(record) = tx.household(payment.participant_id).await? {
+        match refresh_month(
+            tx,
+            &record.household,
+            payment.month,
+            proposer,
+            ProposalCause::StipendPaid,
+            Some(event),
+            event.received_at,
+        )
+        .await?
+        {
+            Refreshed::Made(id) => (InboxOutcome::ProposalMade, Some(id)),
+            Refreshed::Unchanged => (InboxOutcome::ProposalUnchanged, None),
+            Refreshed::NoNormRates => (InboxOutcome::NoNormRates, None),
+        }
+    } else {
+        (InboxOutcome::AwaitingHousehold, None)
+    };
+    if outcome != InboxOutcome::AwaitingHousehold {
+        tx.set_inbox_outcome(event, outcome).await?;
+    }
+    Ok(Received::Stored { outcome, proposal })
+}
+
+/// Registers or replaces a household; see [`super::Store::put_household`].
+pub async fn put_household<T: WriteTx>(
+    tx: &mut T,
+    household: &Household,
+    at: OffsetDateTime,
+    proposer: &dyn Proposer,
+) -> Result<HouseholdSaved, StoreError> {
+    let participant_id = household.participant_id;
+    tx.lock_participant(participant_id).await?;
+    let existing = tx.household(participant_id).await?;
+    let created = existing.is_none();
+    let record = HouseholdRecord {
+        household: household.clone(),
+        registered_at: existing.as_ref().map_or(at, |e| e.registered_at),
+        updated_at: at,
+        revision: existing.as_ref().map_or(1, |e| e.revision + 1),
+    };
+    tx.save_household(&record, created).await?;
+
+    let mut proposals = Vec::new();
+    for month in tx.paid_months(participant_id).await? {
+        let existing = tx.month_proposals(participant_id, month).await?;
+        let open = existing.iter().any(|p| p.state == ProposalState::Proposed);
+        // A month a caseworker has decided is left as decided; a month
+        // with an open proposal, or none yet, follows the household.
+        if !open && !existing.is_empty() {
+            continue;
+        }
+        if let Refreshed::Made(id) = refresh_month(
+            tx,
+            household,
+            month,
+            proposer,
+            ProposalCause::HouseholdChanged,
+            None,
+            at,
+        )
+        .await?
+        {
+            proposals.push(id);
+        }
+    }
+    Ok(HouseholdSaved {
+        record,
+        created,
+        proposals,
+    })
+}
+
+/// Computes a month's proposal from the household and every payment for the
+/// month, and stores it unless the open proposal already says the same; an
+/// open proposal that differs is superseded by the new one.
+async fn refresh_month<T: WriteTx>(
+    tx: &mut T,
+    household: &Household,
+    month: Month,
+    proposer: &dyn Proposer,
+    cause: ProposalCause,
+    event: Option<&InboxEvent>,
+    at: OffsetDateTime,
+) -> Result<Refreshed, StoreError> {
+    let participant_id = household.participant_id;
+    let net = total(&tx.net_paid(participant_id, month).await?);
+    let Ok(draft) = proposer.propose(household, month, net) else {
+        return Ok(Refreshed::NoNormRates);
+    };
+    let open = tx
+        .month_proposals(participant_id, month)
+        .await?
+        .into_iter()
+        .find(|p| p.state == ProposalState::Proposed);
+    if open
+        .as_ref()
+        .is_some_and(|p| p.amount == draft.amount && p.explanation == draft.explanation)
+    {
+        return Ok(Refreshed::Unchanged);
+    }
+
+    let id = Uuid::now_v7();
+    // The open proposal leaves the PROPOSED state before the new one enters
+    // it: at most one open proposal per participant and month (a unique
+    // index holds the line).
+    let mut supersedes = None;
+    if let Some(open) = open
+        && tx.supersede(open.id, id).await?
+    {
+        supersedes = Some(open.id);
+    }
+    tx.insert_proposal(
+        &Proposal {
+            id,
+            participant_id,
+            month,
+            state: ProposalState::Proposed,
+            amount: draft.amount,
+            explanation: draft.explanation,
+            cause,
+            supersedes,
+            superseded_by: None,
+            created_at: at,
+            decided_at: None,
+            decided_by: None,
+            decision_reason: None,
+        },
+        event,
+    )
+    .await?;
+    Ok(Refreshed::Made(id))
+}
