@@ -11,10 +11,15 @@
 //! [`connect`] picks the backend from the URL, runs the migrations and hands
 //! back an `Arc<dyn Repository>`.
 //!
-//! What the store guarantees: every change and its audit entry commit together
-//! or not at all; a timesheet digest is stored once; two overlapping accepted
-//! timesheets of one participant cannot exist, even under concurrent
-//! submissions; money and hours round-trip as exact decimals.
+//! What the store guarantees: every change, its audit entry and its domain
+//! events (the transactional outbox) commit together or not at all; a
+//! timesheet digest is stored once; two overlapping accepted timesheets of one
+//! participant cannot exist, even under concurrent submissions; a
+//! municipality's month is closed into exactly one pay run, however many
+//! instances close it at once; a payslip is confirmed once; an outbox event
+//! is leased to one relay at a time and never claimed after its delivery;
+//! money and hours round-trip as exact decimals, and the ledger sums them
+//! exactly.
 //!
 //! What it must not do: business rules. It does not validate identity
 //! numbers, entry kinds, hours, quotas or programme dates, computes no

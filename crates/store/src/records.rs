@@ -281,6 +281,9 @@ pub struct NewTimesheet {
     pub timesheet: Timesheet,
     /// Its day entries; each must name this timesheet and participant.
     pub entries: Vec<DayEntry>,
+    /// Domain events of the acceptance (e.g. "timesheet accepted"), written to
+    /// the outbox in the same transaction; none when the timesheet is a duplicate.
+    pub events: Vec<NewOutboxEvent>,
     /// The audit entry of the acceptance.
     pub audit: NewAuditEntry,
 }
@@ -414,6 +417,245 @@ pub struct ParticipantFacts {
     pub decisions: Vec<SanctionDecision>,
 }
 
+// --- pay periods, ledger and payment confirmation ---
+
+/// Where a pay run stands in its payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunState {
+    /// Closed, no payslip confirmed yet; stored as `CLOSED`.
+    Closed,
+    /// Some payslips confirmed, not all; stored as `PARTIALLY_CONFIRMED`.
+    PartiallyConfirmed,
+    /// Every payslip of the run confirmed (paid or failed); stored as `CONFIRMED`.
+    Confirmed,
+}
+
+/// A closed pay period of one municipality: the commitment to pay its lines.
+///
+/// Runs are immutable once closed; only `state` moves on as payslips are confirmed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PayRun {
+    /// Run id.
+    pub id: Uuid,
+    /// The municipality that pays.
+    pub municipality_id: String,
+    /// The month the run pays, as its first day; one run per municipality and month.
+    pub month: Date,
+    /// Closed, partially confirmed or confirmed.
+    pub state: RunState,
+    /// When the period was closed.
+    pub closed_at: OffsetDateTime,
+    /// How many participants have lines in the run.
+    pub participant_count: i32,
+    /// The sum of the amounts of all lines of the run, in kroner.
+    pub total: Decimal,
+}
+
+/// One line of a payslip in a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PayLine {
+    /// Line id.
+    pub id: Uuid,
+    /// The run the line belongs to.
+    pub run_id: Uuid,
+    /// The participant paid.
+    pub participant_id: Uuid,
+    /// Position among the participant's lines in the run, unique per
+    /// participant and run.
+    pub seq: i32,
+    /// The product's line code, e.g. `"KVP_BASE"` or `"KVP_RECOVERY_CARRIED"`
+    /// (the municipality's pay code is mapped from it on export).
+    pub line_code: String,
+    /// The month the line pays or corrects, as its first day; `None` for
+    /// recovery lines, which belong to no month.
+    pub attributed_month: Option<Date>,
+    /// Quantity (days, hours, children, …).
+    pub quantity: Decimal,
+    /// Rate per unit, in kroner.
+    pub rate: Decimal,
+    /// Amount in kroner, a whole number of øre (at most two decimals).
+    pub amount: Decimal,
+    /// The line's explanation, as the rules crate wrote it.
+    pub explanation: String,
+}
+
+/// Everything `close_period` stores together, or not at all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPayRun {
+    /// The run; `state` must be `Closed`, `month` a first day,
+    /// `participant_count` the number of distinct participants of `lines` and
+    /// `total` the sum of their amounts.
+    pub run: PayRun,
+    /// Its lines; each must name this run and a participant of its municipality.
+    pub lines: Vec<PayLine>,
+    /// Domain events of the close (e.g. "period closed"), written to the outbox.
+    pub events: Vec<NewOutboxEvent>,
+    /// The audit entry of the close.
+    pub audit: NewAuditEntry,
+}
+
+/// The result of `close_period`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CloseOutcome {
+    /// The run was stored with its lines, events and audit entry.
+    Created(PayRun),
+    /// The municipality's month was closed before (perhaps by another
+    /// instance at the same moment); this is that run, and nothing was written.
+    Existing(PayRun),
+}
+
+impl CloseOutcome {
+    /// The run, created or existing.
+    pub fn run(&self) -> &PayRun {
+        match self {
+            Self::Created(run) | Self::Existing(run) => run,
+        }
+    }
+}
+
+/// What has been paid for one participant, month and line code, over all
+/// runs of a municipality (payslips confirmed as failed left out).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerEntry {
+    /// The participant.
+    pub participant_id: Uuid,
+    /// The month paid or corrected (first day); `None` sums the recovery lines,
+    /// which is the recovery balance.
+    pub attributed_month: Option<Date>,
+    /// The line code.
+    pub line_code: String,
+    /// The sum of the lines' amounts, in kroner, to the øre (two decimals).
+    pub amount: Decimal,
+}
+
+/// How the payment of a payslip ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PaymentOutcome {
+    /// The net amount was paid out, stored as `PAID`.
+    Paid,
+    /// The payment failed (e.g. a closed account), stored as `FAILED`; the
+    /// payslip's lines leave the ledger and the next run pays them again.
+    Failed,
+}
+
+/// The municipal payroll system's confirmation of one payslip (run + participant).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirmation {
+    /// The run.
+    pub run_id: Uuid,
+    /// The participant whose payslip it is.
+    pub participant_id: Uuid,
+    /// Gross amount of the payslip, in kroner.
+    pub gross: Decimal,
+    /// Tax withheld by the tax card (tabelltrekk over the whole payslip).
+    pub tax_withheld: Decimal,
+    /// Net amount paid out.
+    pub net_paid: Decimal,
+    /// Paid or failed.
+    pub outcome: PaymentOutcome,
+    /// Why the payment failed, when it did.
+    pub failure_reason: Option<String>,
+    /// The day the money was paid, when known.
+    pub payment_date: Option<Date>,
+    /// When the confirmation was received.
+    pub confirmed_at: OffsetDateTime,
+}
+
+impl Confirmation {
+    /// Whether `other` confirms the same payment: every field but
+    /// `confirmed_at` (a retry is received later) equal, decimals by value.
+    pub fn same_payment(&self, other: &Self) -> bool {
+        self.run_id == other.run_id
+            && self.participant_id == other.participant_id
+            && self.gross == other.gross
+            && self.tax_withheld == other.tax_withheld
+            && self.net_paid == other.net_paid
+            && self.outcome == other.outcome
+            && self.failure_reason == other.failure_reason
+            && self.payment_date == other.payment_date
+    }
+}
+
+/// The result of `confirm_payment`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfirmOutcome {
+    /// The confirmation was stored; this is the run with its new state.
+    Recorded(PayRun),
+    /// The same confirmation was stored before; nothing was written; this is the run.
+    Duplicate(PayRun),
+}
+
+impl ConfirmOutcome {
+    /// The run, as it stands after the call.
+    pub fn run(&self) -> &PayRun {
+        match self {
+            Self::Recorded(run) | Self::Duplicate(run) => run,
+        }
+    }
+}
+
+// --- registered parameters ---
+
+/// A grunnbeløp (G) registered at run time; it overlays the shipped parameter file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegisteredG {
+    /// The day the value takes effect (usually 1 May); one value per day.
+    pub effective_date: Date,
+    /// The value of G in kroner.
+    pub value: Decimal,
+    /// Its legal source (e.g. the regulation's reference).
+    pub reference: String,
+    /// When it was registered.
+    pub registered_at: OffsetDateTime,
+}
+
+// --- transactional outbox ---
+
+/// A domain event to write to the outbox together with a state change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOutboxEvent {
+    /// Event id (the CloudEvents `id`; the consumer deduplicates by it).
+    pub id: Uuid,
+    /// CloudEvents `type`, e.g. `"no.kvp.payroll.period.closed.v1"`.
+    pub event_type: String,
+    /// CloudEvents `source`.
+    pub source: String,
+    /// CloudEvents `subject` (a run or participant id, never an identity number).
+    pub subject: String,
+    /// The encoded protobuf payload.
+    pub payload: Vec<u8>,
+    /// When the event was created; it is deliverable from then on.
+    pub created_at: OffsetDateTime,
+}
+
+/// An event in the outbox, with its delivery state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEvent {
+    /// Event id.
+    pub id: Uuid,
+    /// CloudEvents `type`.
+    pub event_type: String,
+    /// CloudEvents `source`.
+    pub source: String,
+    /// CloudEvents `subject`.
+    pub subject: String,
+    /// The encoded protobuf payload.
+    pub payload: Vec<u8>,
+    /// When the event was created.
+    pub created_at: OffsetDateTime,
+    /// Failed delivery attempts so far.
+    pub attempts: i32,
+    /// The event may be claimed from this instant on (the end of the current
+    /// lease, or the next retry).
+    pub available_at: OffsetDateTime,
+    /// When it was delivered; delivered events are never claimed again.
+    pub delivered_at: Option<OffsetDateTime>,
+    /// The error of the last failed attempt.
+    pub last_error: Option<String>,
+}
+
 /// A stored enum value that is not one of the known ones.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what} {value:?}")]
@@ -465,6 +707,12 @@ stored_enum!(TimesheetStatus, "timesheet status", {
     Superseded => "SUPERSEDED",
 });
 stored_enum!(DecisionOutcome, "decision outcome", { Approved => "APPROVED", Rejected => "REJECTED" });
+stored_enum!(RunState, "run state", {
+    Closed => "CLOSED",
+    PartiallyConfirmed => "PARTIALLY_CONFIRMED",
+    Confirmed => "CONFIRMED",
+});
+stored_enum!(PaymentOutcome, "payment outcome", { Paid => "PAID", Failed => "FAILED" });
 
 /// Parses a stored enum value, reporting an unknown one as corrupt data.
 pub(crate) fn parse_stored<T: FromStr<Err = UnknownValue>>(value: &str) -> Result<T, StoreError> {
@@ -573,4 +821,70 @@ pub(crate) fn group_pauses(
         }
     }
     grouped
+}
+
+/// The amount of a pay line in whole øre; more than two decimals, or an
+/// amount beyond any budget, is refused.
+pub(crate) fn whole_ore(amount: Decimal) -> Result<i64, StoreError> {
+    use rust_decimal::prelude::ToPrimitive;
+    amount
+        .checked_mul(Decimal::ONE_HUNDRED)
+        .filter(|ore| ore.fract().is_zero())
+        .and_then(|ore| ore.to_i64())
+        .ok_or_else(|| StoreError::invalid_input("a pay line amount must be a whole number of øre"))
+}
+
+/// Checks that hold for a new pay run whatever is stored already; both
+/// backends run them before opening the transaction.
+pub(crate) fn check_new_pay_run(new: &NewPayRun) -> Result<(), StoreError> {
+    let run = &new.run;
+    if run.state != RunState::Closed {
+        return Err(StoreError::invalid_input(
+            "a new pay run must have state CLOSED",
+        ));
+    }
+    if run.month.day() != 1 {
+        return Err(StoreError::invalid_input(
+            "a pay run month must be given as its first day",
+        ));
+    }
+    let mut participants = std::collections::HashSet::new();
+    let mut total = Decimal::ZERO;
+    for line in &new.lines {
+        if line.run_id != run.id {
+            return Err(StoreError::invalid_input("a pay line names another run"));
+        }
+        if matches!(line.attributed_month, Some(month) if month.day() != 1) {
+            return Err(StoreError::invalid_input(
+                "a pay line's attributed month must be given as its first day",
+            ));
+        }
+        whole_ore(line.amount)?;
+        total = total
+            .checked_add(line.amount)
+            .ok_or_else(|| StoreError::invalid_input("the run total overflows"))?;
+        participants.insert(line.participant_id);
+    }
+    if usize::try_from(run.participant_count).ok() != Some(participants.len()) {
+        return Err(StoreError::invalid_input(
+            "the run's participant count is not the number of participants with lines",
+        ));
+    }
+    if run.total != total {
+        return Err(StoreError::invalid_input(
+            "the run total is not the sum of its lines",
+        ));
+    }
+    Ok(())
+}
+
+/// The state of a run with `participants` payslips of which `confirmed` are confirmed.
+pub(crate) fn run_state(participants: i64, confirmed: i64) -> RunState {
+    if confirmed == 0 {
+        RunState::Closed
+    } else if confirmed >= participants {
+        RunState::Confirmed
+    } else {
+        RunState::PartiallyConfirmed
+    }
 }

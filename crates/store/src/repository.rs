@@ -8,9 +8,10 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::records::{
-    AcceptOutcome, AuditEntry, BenefitOffset, Child, DayEntry, Municipality, NewAuditEntry,
-    NewTimesheet, Participant, ParticipantFacts, Pause, Programme, ProgrammeWithPauses,
-    SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet,
+    AcceptOutcome, AuditEntry, BenefitOffset, Child, CloseOutcome, ConfirmOutcome, Confirmation,
+    DayEntry, LedgerEntry, Municipality, NewAuditEntry, NewOutboxEvent, NewPayRun, NewTimesheet,
+    OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun, Programme,
+    ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet,
 };
 
 /// Which database a store runs on.
@@ -34,7 +35,10 @@ impl fmt::Display for Backend {
 /// The payroll service's storage.
 ///
 /// Every state-changing method takes the audit entry of the change and writes
-/// it in the same transaction: both are stored, or neither. `get_*` methods
+/// it in the same transaction: both are stored, or neither. Methods that take
+/// domain events ([`NewOutboxEvent`]) write them to the transactional outbox
+/// in that same transaction, so an event exists exactly when its change does;
+/// an event id that is taken is a [`StoreError::Conflict`]. `get_*` methods
 /// answer [`StoreError::NotFound`] for a missing record; `find_*` methods
 /// answer `None`. Lists come in a stable order, documented per method.
 #[async_trait]
@@ -188,7 +192,9 @@ pub trait Repository: Send + Sync {
     ///   [`StoreError::Overlap`].
     ///
     /// Concurrent calls for one participant are serialised, so two overlapping
-    /// timesheets can never both be accepted. Any error leaves nothing stored.
+    /// timesheets can never both be accepted. The timesheet's events
+    /// ([`NewTimesheet::events`]) are written to the outbox with it (not for a
+    /// duplicate). Any error leaves nothing stored, events included.
     async fn accept_timesheet(&self, new: &NewTimesheet) -> Result<AcceptOutcome, StoreError>;
 
     /// The timesheet with this id (accepted or superseded).
@@ -209,11 +215,13 @@ pub trait Repository: Send + Sync {
 
     // --- sanction decisions ---
 
-    /// Stores a sanction decision; a second decision for the same participant,
-    /// date and entry kind is a [`StoreError::Conflict`].
+    /// Stores a sanction decision with its events (e.g. "deduction decided")
+    /// and audit entry; a second decision for the same participant, date and
+    /// entry kind is a [`StoreError::Conflict`], and writes nothing.
     async fn record_decision(
         &self,
         decision: &SanctionDecision,
+        events: &[NewOutboxEvent],
         audit: &NewAuditEntry,
     ) -> Result<(), StoreError>;
 
@@ -222,6 +230,128 @@ pub trait Repository: Send + Sync {
         &self,
         participant_id: Uuid,
     ) -> Result<Vec<SanctionDecision>, StoreError>;
+
+    // --- pay runs ---
+
+    /// Closes a municipality's month: stores the run, its lines, its events
+    /// and its audit entry in one transaction (checked first: see [`NewPayRun`]).
+    ///
+    /// - A run for the municipality and month exists: [`CloseOutcome::Existing`]
+    ///   with it, and nothing is written (whatever `new` holds).
+    /// - Two closes of the same month racing, in one instance or in several,
+    ///   yield exactly one run and one set of lines; the others answer
+    ///   `Existing` with the winner's run.
+    /// - An unknown municipality is [`StoreError::NotFound`]; a line of an
+    ///   unknown participant or of another municipality's participant, or two
+    ///   lines of one participant with the same `seq`, is
+    ///   [`StoreError::InvalidInput`]; a taken run id is a [`StoreError::Conflict`].
+    async fn close_period(&self, new: &NewPayRun) -> Result<CloseOutcome, StoreError>;
+
+    /// The run with this id.
+    async fn get_run(&self, id: Uuid) -> Result<PayRun, StoreError>;
+
+    /// The municipality's run for the month (given as its first day), if closed.
+    async fn find_run(
+        &self,
+        municipality_id: &str,
+        month: Date,
+    ) -> Result<Option<PayRun>, StoreError>;
+
+    /// The municipality's runs, by month.
+    async fn list_runs(&self, municipality_id: &str) -> Result<Vec<PayRun>, StoreError>;
+
+    /// All lines of a run, by participant and `seq` (empty for an unknown run).
+    async fn list_pay_lines(&self, run_id: Uuid) -> Result<Vec<PayLine>, StoreError>;
+
+    /// One page of a run's lines in the order of [`Repository::list_pay_lines`]:
+    /// at most `limit` lines after the position `after` (participant, `seq`),
+    /// or from the start with `None`. Pass the last line's position to get
+    /// the next page; an empty page is the end (so `limit` must be at least 1).
+    async fn list_pay_lines_after(
+        &self,
+        run_id: Uuid,
+        after: Option<(Uuid, i32)>,
+        limit: u32,
+    ) -> Result<Vec<PayLine>, StoreError>;
+
+    /// What has been paid so far in the municipality: the lines of all its
+    /// runs summed per participant, attributed month and line code, leaving
+    /// out every payslip (run + participant) confirmed as
+    /// [`crate::PaymentOutcome::Failed`], which the next run pays again.
+    /// Entries with `attributed_month: None` sum the recovery lines: the
+    /// recovery balance. Ordered by participant, month (`None` first), line
+    /// code; read in one query, one consistent snapshot.
+    async fn ledger(&self, municipality_id: &str) -> Result<Vec<LedgerEntry>, StoreError>;
+
+    /// Records the payroll system's confirmation of one payslip, with its
+    /// events (e.g. "stipend paid") and audit entry, and moves the run's
+    /// state on: [`crate::RunState::Confirmed`] once every participant of the
+    /// run is confirmed, else [`crate::RunState::PartiallyConfirmed`].
+    ///
+    /// Idempotent on run + participant: the same confirmation again (see
+    /// [`Confirmation::same_payment`]) is [`ConfirmOutcome::Duplicate`] and
+    /// writes nothing; a different one is a [`StoreError::Conflict`]. An
+    /// unknown run is [`StoreError::NotFound`]; a participant without lines in
+    /// the run is [`StoreError::InvalidState`]. Concurrent confirmations of
+    /// one run are serialised, so the state is always right.
+    async fn confirm_payment(
+        &self,
+        confirmation: &Confirmation,
+        events: &[NewOutboxEvent],
+        audit: &NewAuditEntry,
+    ) -> Result<ConfirmOutcome, StoreError>;
+
+    /// The confirmations of a run, by participant.
+    async fn list_confirmations(&self, run_id: Uuid) -> Result<Vec<Confirmation>, StoreError>;
+
+    // --- registered parameters ---
+
+    /// Registers a grunnbeløp with its events (the back-pay trigger) and
+    /// audit entry. A value registered for the same effective date already is
+    /// a [`StoreError::Conflict`], and nothing is written.
+    async fn register_g(
+        &self,
+        g: &RegisteredG,
+        events: &[NewOutboxEvent],
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// Every registered grunnbeløp, by effective date.
+    async fn list_registered_g(&self) -> Result<Vec<RegisteredG>, StoreError>;
+
+    // --- transactional outbox (relay side) ---
+
+    /// Claims up to `limit` undelivered events whose `available_at <= now`,
+    /// oldest first (by `created_at`, then the order written), and leases
+    /// them: their `available_at` becomes `lease_until`, so no other claim
+    /// returns them before then, and if the relay dies they come back when
+    /// the lease runs out. Concurrent claimers (several instances) never get
+    /// the same event from one claim round.
+    async fn claim_outbox(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<OutboxEvent>, StoreError>;
+
+    /// Marks an event delivered at `at`; it is never claimed again. Marking a
+    /// delivered event again keeps the first instant. An unknown id is
+    /// [`StoreError::NotFound`].
+    async fn mark_delivered(&self, id: Uuid, at: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// Records a failed delivery: counts the attempt, keeps `error` as the
+    /// last error and makes the event claimable again from `retry_at`. An
+    /// event delivered meanwhile (by another relay whose lease ran out) stays
+    /// delivered and untouched. An unknown id is [`StoreError::NotFound`].
+    async fn mark_failed(
+        &self,
+        id: Uuid,
+        error: &str,
+        retry_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// How many events are not delivered yet.
+    async fn outbox_backlog(&self) -> Result<i64, StoreError>;
 
     // --- audit and facts ---
 

@@ -10,12 +10,23 @@
 //! superseded timesheet, one decision per day and kind) are the last line.
 //! Constraint names are those of `migrations/postgres` and are mapped to typed
 //! errors where each statement runs.
+//!
+//! Pay periods: a close first takes a transaction-level advisory lock on its
+//! municipality and month, so concurrent closes (any instance) queue, and
+//! each later one finds the run and answers it as existing; the unique key on
+//! municipality and month is the last line, mapped the same way. A
+//! confirmation locks its run's row, so retries find the first confirmation
+//! and the run's state is counted from final data. The outbox relay claims
+//! with `FOR UPDATE SKIP LOCKED` and leases what it claims, so instances never
+//! claim the same event at once. Pay lines and events are written with
+//! `UNNEST` arrays, a round trip per 10 000 rows.
 
 mod rows;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
+use rust_decimal::Decimal;
 use sqlx::Row;
 use sqlx::error::ErrorKind;
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
@@ -23,10 +34,12 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::records::{
-    AcceptOutcome, AuditEntry, BenefitOffset, Child, DayEntry, Municipality, NewAuditEntry,
-    NewTimesheet, Participant, ParticipantFacts, Pause, Programme, ProgrammeWithPauses,
-    SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet, TimesheetStatus, check_new_timesheet,
-    check_offset, check_range, check_signer_key, group_pauses,
+    AcceptOutcome, AuditEntry, BenefitOffset, Child, CloseOutcome, ConfirmOutcome, Confirmation,
+    DayEntry, LedgerEntry, Municipality, NewAuditEntry, NewOutboxEvent, NewPayRun, NewTimesheet,
+    OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun, Programme,
+    ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet,
+    TimesheetStatus, check_new_pay_run, check_new_timesheet, check_offset, check_range,
+    check_signer_key, group_pauses, run_state,
 };
 use crate::{Backend, Repository, StoreError};
 
@@ -67,6 +80,34 @@ macro_rules! decision_columns {
         "id, participant_id, date, entry_kind, outcome, decided_at, decided_by, reference, reason"
     };
 }
+
+macro_rules! pay_run_columns {
+    () => {
+        "id, municipality_id, month, state, closed_at, participant_count, total"
+    };
+}
+macro_rules! pay_line_columns {
+    () => {
+        "id, run_id, participant_id, seq, line_code, attributed_month, quantity, rate, amount, \
+         explanation"
+    };
+}
+macro_rules! confirmation_columns {
+    () => {
+        "run_id, participant_id, gross, tax_withheld, net_paid, outcome, failure_reason, \
+         payment_date, confirmed_at"
+    };
+}
+macro_rules! outbox_columns {
+    () => {
+        "id, event_type, source, subject, payload, created_at, attempts, available_at, \
+         delivered_at, last_error"
+    };
+}
+
+/// Rows per `INSERT … SELECT FROM UNNEST(…)` of pay lines or outbox events:
+/// one round trip per chunk instead of one per row.
+const ROWS_PER_INSERT: usize = 10_000;
 
 /// A violated constraint, by the name PostgreSQL reports.
 #[derive(Clone, Copy)]
@@ -137,6 +178,132 @@ async fn insert_audit(conn: &mut PgConnection, audit: &NewAuditEntry) -> Result<
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Writes domain events to the outbox, deliverable from their creation on.
+async fn insert_events(
+    conn: &mut PgConnection,
+    events: &[NewOutboxEvent],
+) -> Result<(), StoreError> {
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        let ids: Vec<Uuid> = chunk.iter().map(|e| e.id).collect();
+        let types: Vec<&str> = chunk.iter().map(|e| e.event_type.as_str()).collect();
+        let sources: Vec<&str> = chunk.iter().map(|e| e.source.as_str()).collect();
+        let subjects: Vec<&str> = chunk.iter().map(|e| e.subject.as_str()).collect();
+        let payloads: Vec<&[u8]> = chunk.iter().map(|e| e.payload.as_slice()).collect();
+        let created: Vec<OffsetDateTime> = chunk.iter().map(|e| e.created_at).collect();
+        sqlx::query(
+            "INSERT INTO outbox_events \
+             (id, event_type, source, subject, payload, created_at, available_at) \
+             SELECT id, event_type, source, subject, payload, created_at, created_at \
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], \
+                         $6::timestamptz[]) \
+                  AS e (id, event_type, source, subject, payload, created_at)",
+        )
+        .bind(&ids)
+        .bind(&types)
+        .bind(&sources)
+        .bind(&subjects)
+        .bind(&payloads)
+        .bind(&created)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| {
+            on_violation(e, |violation| match violation {
+                Violation::Unique("outbox_events_id_key") => {
+                    Some(StoreError::conflict("an outbox event id is taken"))
+                }
+                _ => None,
+            })
+        })?;
+    }
+    Ok(())
+}
+
+/// Writes a run's lines with one statement per chunk (a close may hold
+/// 100 000 participants' lines).
+async fn insert_pay_lines(conn: &mut PgConnection, lines: &[PayLine]) -> Result<(), StoreError> {
+    for chunk in lines.chunks(ROWS_PER_INSERT) {
+        let ids: Vec<Uuid> = chunk.iter().map(|l| l.id).collect();
+        let runs: Vec<Uuid> = chunk.iter().map(|l| l.run_id).collect();
+        let participants: Vec<Uuid> = chunk.iter().map(|l| l.participant_id).collect();
+        let seqs: Vec<i32> = chunk.iter().map(|l| l.seq).collect();
+        let codes: Vec<&str> = chunk.iter().map(|l| l.line_code.as_str()).collect();
+        let months: Vec<Option<Date>> = chunk.iter().map(|l| l.attributed_month).collect();
+        let quantities: Vec<Decimal> = chunk.iter().map(|l| l.quantity).collect();
+        let rates: Vec<Decimal> = chunk.iter().map(|l| l.rate).collect();
+        let amounts: Vec<Decimal> = chunk.iter().map(|l| l.amount).collect();
+        let explanations: Vec<&str> = chunk.iter().map(|l| l.explanation.as_str()).collect();
+        sqlx::query(concat!(
+            "INSERT INTO pay_lines (",
+            pay_line_columns!(),
+            ") SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::int4[], $5::text[], \
+             $6::date[], $7::numeric[], $8::numeric[], $9::numeric[], $10::text[])"
+        ))
+        .bind(&ids)
+        .bind(&runs)
+        .bind(&participants)
+        .bind(&seqs)
+        .bind(&codes)
+        .bind(&months)
+        .bind(&quantities)
+        .bind(&rates)
+        .bind(&amounts)
+        .bind(&explanations)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| {
+            on_violation(e, |violation| match violation {
+                Violation::Unique("pay_lines_pkey") => {
+                    Some(StoreError::conflict("a pay line id is taken"))
+                }
+                Violation::Unique("pay_lines_position_key") => Some(StoreError::invalid_input(
+                    "two pay lines of one participant have the same position",
+                )),
+                Violation::ForeignKey("pay_lines_participant_fkey") => Some(
+                    StoreError::invalid_input("a pay line names an unknown participant"),
+                ),
+                _ => None,
+            })
+        })?;
+    }
+    Ok(())
+}
+
+async fn select_run(conn: &mut PgConnection, id: Uuid) -> Result<Option<PayRun>, StoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        pay_run_columns!(),
+        " FROM pay_runs WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(rows::pay_run).transpose()
+}
+
+async fn select_run_by_month(
+    conn: &mut PgConnection,
+    municipality_id: &str,
+    month: Date,
+) -> Result<Option<PayRun>, StoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        pay_run_columns!(),
+        " FROM pay_runs WHERE municipality_id = $1 AND month = $2"
+    ))
+    .bind(municipality_id)
+    .bind(month)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(rows::pay_run).transpose()
+}
+
+/// Whether the error is the unique violation of one municipality's month.
+fn is_month_taken(err: &sqlx::Error) -> bool {
+    err.as_database_error().is_some_and(|db| {
+        db.kind() == ErrorKind::UniqueViolation && db.constraint() == Some("pay_runs_month_key")
+    })
 }
 
 /// What a foreign-key failure means when the only reference is the participant.
@@ -863,6 +1030,7 @@ impl Repository for PostgresStore {
             })?;
         }
 
+        insert_events(&mut tx, &new.events).await?;
         insert_audit(&mut tx, &new.audit).await?;
         tx.commit().await?;
         Ok(AcceptOutcome::Accepted(ts.clone()))
@@ -922,6 +1090,7 @@ impl Repository for PostgresStore {
     async fn record_decision(
         &self,
         decision: &SanctionDecision,
+        events: &[NewOutboxEvent],
         audit: &NewAuditEntry,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -952,6 +1121,7 @@ impl Repository for PostgresStore {
                 other => participant_missing(decision.participant_id)(other),
             })
         })?;
+        insert_events(&mut tx, events).await?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -963,6 +1133,417 @@ impl Repository for PostgresStore {
     ) -> Result<Vec<SanctionDecision>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         select_decisions(&mut conn, participant_id).await
+    }
+
+    async fn close_period(&self, new: &NewPayRun) -> Result<CloseOutcome, StoreError> {
+        check_new_pay_run(new)?;
+        let run = &new.run;
+        let mut tx = self.pool.begin().await?;
+        // Closes of one municipality's month queue on this lock, in every
+        // instance, until the holder commits or rolls back; the next one then
+        // finds the run below (READ COMMITTED: a fresh snapshot per statement).
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(format!("kvp.pay_run/{}/{}", run.municipality_id, run.month))
+            .execute(&mut *tx)
+            .await?;
+        if let Some(existing) =
+            select_run_by_month(&mut tx, &run.municipality_id, run.month).await?
+        {
+            tx.rollback().await?;
+            return Ok(CloseOutcome::Existing(existing));
+        }
+
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO pay_runs (",
+            pay_run_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(run.id)
+        .bind(&run.municipality_id)
+        .bind(run.month)
+        .bind(run.state.as_str())
+        .bind(run.closed_at)
+        .bind(run.participant_count)
+        .bind(run.total)
+        .execute(&mut *tx)
+        .await;
+        if let Err(e) = inserted {
+            // The unique key is the last line, should a writer ever bypass
+            // the lock: the month is closed, and the answer is that run.
+            if is_month_taken(&e) {
+                tx.rollback().await?;
+                let mut conn = self.pool.acquire().await?;
+                if let Some(existing) =
+                    select_run_by_month(&mut conn, &run.municipality_id, run.month).await?
+                {
+                    return Ok(CloseOutcome::Existing(existing));
+                }
+            }
+            return Err(on_violation(e, |violation| match violation {
+                Violation::Unique("pay_runs_pkey") => {
+                    Some(StoreError::conflict("the pay run id is taken"))
+                }
+                Violation::ForeignKey("pay_runs_municipality_fkey") => {
+                    Some(StoreError::not_found("municipality", &run.municipality_id))
+                }
+                _ => None,
+            }));
+        }
+
+        insert_pay_lines(&mut tx, &new.lines).await?;
+        let foreign: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM pay_lines l JOIN participants p ON p.id = l.participant_id \
+             WHERE l.run_id = $1 AND p.municipality_id <> $2 LIMIT 1",
+        )
+        .bind(run.id)
+        .bind(&run.municipality_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if foreign.is_some() {
+            return Err(StoreError::invalid_input(
+                "a pay line names a participant of another municipality",
+            ));
+        }
+        insert_events(&mut tx, &new.events).await?;
+        insert_audit(&mut tx, &new.audit).await?;
+        tx.commit().await?;
+        Ok(CloseOutcome::Created(run.clone()))
+    }
+
+    async fn get_run(&self, id: Uuid) -> Result<PayRun, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        select_run(&mut conn, id)
+            .await?
+            .ok_or_else(|| StoreError::not_found("pay run", id))
+    }
+
+    async fn find_run(
+        &self,
+        municipality_id: &str,
+        month: Date,
+    ) -> Result<Option<PayRun>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        select_run_by_month(&mut conn, municipality_id, month).await
+    }
+
+    async fn list_runs(&self, municipality_id: &str) -> Result<Vec<PayRun>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            pay_run_columns!(),
+            " FROM pay_runs WHERE municipality_id = $1 ORDER BY month"
+        ))
+        .bind(municipality_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(found, rows::pay_run)
+    }
+
+    async fn list_pay_lines(&self, run_id: Uuid) -> Result<Vec<PayLine>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            pay_line_columns!(),
+            " FROM pay_lines WHERE run_id = $1 ORDER BY participant_id, seq"
+        ))
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(found, rows::pay_line)
+    }
+
+    async fn list_pay_lines_after(
+        &self,
+        run_id: Uuid,
+        after: Option<(Uuid, i32)>,
+        limit: u32,
+    ) -> Result<Vec<PayLine>, StoreError> {
+        let found = match after {
+            None => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    pay_line_columns!(),
+                    " FROM pay_lines WHERE run_id = $1 ORDER BY participant_id, seq LIMIT $2"
+                ))
+                .bind(run_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+            }
+            Some((participant_id, seq)) => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    pay_line_columns!(),
+                    " FROM pay_lines WHERE run_id = $1 AND (participant_id, seq) > ($2, $3) \
+                     ORDER BY participant_id, seq LIMIT $4"
+                ))
+                .bind(run_id)
+                .bind(participant_id)
+                .bind(seq)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows::all(found, rows::pay_line)
+    }
+
+    async fn ledger(&self, municipality_id: &str) -> Result<Vec<LedgerEntry>, StoreError> {
+        // round(…, 2): the sum to the øre, with the same scale as on SQLite.
+        let found = sqlx::query(
+            "SELECT l.participant_id, l.attributed_month, l.line_code, \
+                    round(SUM(l.amount), 2) AS amount \
+             FROM pay_runs r JOIN pay_lines l ON l.run_id = r.id \
+             WHERE r.municipality_id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM payment_confirmations c \
+                             WHERE c.run_id = l.run_id AND c.participant_id = l.participant_id \
+                             AND c.outcome = 'FAILED') \
+             GROUP BY l.participant_id, l.attributed_month, l.line_code \
+             ORDER BY l.participant_id, l.attributed_month NULLS FIRST, l.line_code",
+        )
+        .bind(municipality_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(found, rows::ledger_entry)
+    }
+
+    async fn confirm_payment(
+        &self,
+        confirmation: &Confirmation,
+        events: &[NewOutboxEvent],
+        audit: &NewAuditEntry,
+    ) -> Result<ConfirmOutcome, StoreError> {
+        let c = confirmation;
+        let mut tx = self.pool.begin().await?;
+        // Lock the run: confirmations of one run queue here, so a retry finds
+        // the confirmation before it, and the count below is final.
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            pay_run_columns!(),
+            " FROM pay_runs WHERE id = $1 FOR UPDATE"
+        ))
+        .bind(c.run_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(StoreError::not_found("pay run", c.run_id));
+        };
+        let mut run = rows::pay_run(&row)?;
+        let stored = sqlx::query(concat!(
+            "SELECT ",
+            confirmation_columns!(),
+            " FROM payment_confirmations WHERE run_id = $1 AND participant_id = $2"
+        ))
+        .bind(c.run_id)
+        .bind(c.participant_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = stored {
+            let stored = rows::confirmation(&row)?;
+            tx.rollback().await?;
+            return if stored.same_payment(c) {
+                Ok(ConfirmOutcome::Duplicate(run))
+            } else {
+                Err(StoreError::conflict(
+                    "the payslip is confirmed already, with other values",
+                ))
+            };
+        }
+        let has_lines: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM pay_lines WHERE run_id = $1 AND participant_id = $2 LIMIT 1",
+        )
+        .bind(c.run_id)
+        .bind(c.participant_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if has_lines.is_none() {
+            return Err(StoreError::invalid_state(
+                "the participant has no lines in the run",
+            ));
+        }
+
+        sqlx::query(concat!(
+            "INSERT INTO payment_confirmations (",
+            confirmation_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(c.run_id)
+        .bind(c.participant_id)
+        .bind(c.gross)
+        .bind(c.tax_withheld)
+        .bind(c.net_paid)
+        .bind(c.outcome.as_str())
+        .bind(&c.failure_reason)
+        .bind(c.payment_date)
+        .bind(c.confirmed_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            on_violation(e, |violation| match violation {
+                Violation::Unique("payment_confirmations_pkey") => {
+                    Some(StoreError::conflict("the payslip is confirmed already"))
+                }
+                _ => None,
+            })
+        })?;
+        let confirmed: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM payment_confirmations WHERE run_id = $1")
+                .bind(c.run_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        run.state = run_state(i64::from(run.participant_count), confirmed);
+        sqlx::query("UPDATE pay_runs SET state = $1 WHERE id = $2")
+            .bind(run.state.as_str())
+            .bind(run.id)
+            .execute(&mut *tx)
+            .await?;
+        insert_events(&mut tx, events).await?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(ConfirmOutcome::Recorded(run))
+    }
+
+    async fn list_confirmations(&self, run_id: Uuid) -> Result<Vec<Confirmation>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            confirmation_columns!(),
+            " FROM payment_confirmations WHERE run_id = $1 ORDER BY participant_id"
+        ))
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(found, rows::confirmation)
+    }
+
+    async fn register_g(
+        &self,
+        g: &RegisteredG,
+        events: &[NewOutboxEvent],
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO registered_g (effective_date, value, reference, registered_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(g.effective_date)
+        .bind(g.value)
+        .bind(&g.reference)
+        .bind(g.registered_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            on_violation(e, |violation| match violation {
+                Violation::Unique("registered_g_pkey") => Some(StoreError::conflict(format!(
+                    "a grunnbeløp effective {} is registered already",
+                    g.effective_date
+                ))),
+                _ => None,
+            })
+        })?;
+        insert_events(&mut tx, events).await?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_registered_g(&self) -> Result<Vec<RegisteredG>, StoreError> {
+        let found = sqlx::query(
+            "SELECT effective_date, value, reference, registered_at FROM registered_g \
+             ORDER BY effective_date",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(found, rows::registered_g)
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
+        // FOR UPDATE SKIP LOCKED: a concurrent claimer passes over the rows
+        // this statement holds; once it commits, their new available_at keeps
+        // them out of every claim until the lease ends (a claimer that reads
+        // a row just leased re-checks it against the committed version).
+        let found = sqlx::query(concat!(
+            "WITH claimable AS (\
+                 SELECT seq FROM outbox_events \
+                 WHERE delivered_at IS NULL AND available_at <= $1 \
+                 ORDER BY created_at, seq LIMIT $2 \
+                 FOR UPDATE SKIP LOCKED) \
+             UPDATE outbox_events o SET available_at = $3 FROM claimable \
+             WHERE o.seq = claimable.seq \
+             RETURNING o.seq, ",
+            outbox_columns!()
+        ))
+        .bind(now)
+        .bind(i64::from(limit))
+        .bind(lease_until)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut claimed = Vec::with_capacity(found.len());
+        for row in &found {
+            let seq: i64 = row.try_get("seq")?;
+            claimed.push((seq, rows::outbox_event(row)?));
+        }
+        // RETURNING does not keep the subquery's order.
+        claimed.sort_by_key(|(seq, event)| (event.created_at, *seq));
+        Ok(claimed.into_iter().map(|(_, event)| event).collect())
+    }
+
+    async fn mark_delivered(&self, id: Uuid, at: OffsetDateTime) -> Result<(), StoreError> {
+        // One statement: COALESCE keeps the first delivery's instant.
+        let known: Option<i32> = sqlx::query_scalar(
+            "UPDATE outbox_events SET delivered_at = COALESCE(delivered_at, $1) \
+             WHERE id = $2 RETURNING 1",
+        )
+        .bind(at)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        known
+            .map(|_| ())
+            .ok_or_else(|| StoreError::not_found("outbox event", id))
+    }
+
+    async fn mark_failed(
+        &self,
+        id: Uuid,
+        error: &str,
+        retry_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let delivered: Option<Option<OffsetDateTime>> =
+            sqlx::query_scalar("SELECT delivered_at FROM outbox_events WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        match delivered {
+            None => return Err(StoreError::not_found("outbox event", id)),
+            Some(Some(_)) => {}
+            Some(None) => {
+                sqlx::query(
+                    "UPDATE outbox_events \
+                     SET attempts = attempts + 1, last_error = $1, available_at = $2 \
+                     WHERE id = $3",
+                )
+                .bind(error)
+                .bind(retry_at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn outbox_backlog(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbox_events WHERE delivered_at IS NULL")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     async fn list_audit(

@@ -6,8 +6,9 @@ use sqlx::postgres::PgRow;
 
 use crate::StoreError;
 use crate::records::{
-    AuditEntry, BenefitOffset, Child, DayEntry, Municipality, Participant, Pause, Programme,
-    SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet, TimesheetPeriod, parse_stored,
+    AuditEntry, BenefitOffset, Child, Confirmation, DayEntry, LedgerEntry, Municipality,
+    OutboxEvent, Participant, Pause, PayLine, PayRun, Programme, RegisteredG, SanctionDecision,
+    SignerKey, SoleCarerPeriod, Timesheet, TimesheetPeriod, parse_stored,
 };
 
 fn stored<T>(row: &PgRow, column: &str) -> Result<T, StoreError>
@@ -164,6 +165,80 @@ pub(super) fn audit_entry(row: &PgRow) -> Result<AuditEntry, StoreError> {
         subject_type: row.try_get("subject_type")?,
         subject_id: row.try_get("subject_id")?,
         details: row.try_get("details")?,
+    })
+}
+
+pub(super) fn pay_run(row: &PgRow) -> Result<PayRun, StoreError> {
+    Ok(PayRun {
+        id: row.try_get("id")?,
+        municipality_id: row.try_get("municipality_id")?,
+        month: row.try_get("month")?,
+        state: stored(row, "state")?,
+        closed_at: row.try_get("closed_at")?,
+        participant_count: row.try_get("participant_count")?,
+        total: row.try_get("total")?,
+    })
+}
+
+pub(super) fn pay_line(row: &PgRow) -> Result<PayLine, StoreError> {
+    Ok(PayLine {
+        id: row.try_get("id")?,
+        run_id: row.try_get("run_id")?,
+        participant_id: row.try_get("participant_id")?,
+        seq: row.try_get("seq")?,
+        line_code: row.try_get("line_code")?,
+        attributed_month: row.try_get("attributed_month")?,
+        quantity: row.try_get("quantity")?,
+        rate: row.try_get("rate")?,
+        amount: row.try_get("amount")?,
+        explanation: row.try_get("explanation")?,
+    })
+}
+
+pub(super) fn ledger_entry(row: &PgRow) -> Result<LedgerEntry, StoreError> {
+    Ok(LedgerEntry {
+        participant_id: row.try_get("participant_id")?,
+        attributed_month: row.try_get("attributed_month")?,
+        line_code: row.try_get("line_code")?,
+        amount: row.try_get("amount")?,
+    })
+}
+
+pub(super) fn confirmation(row: &PgRow) -> Result<Confirmation, StoreError> {
+    Ok(Confirmation {
+        run_id: row.try_get("run_id")?,
+        participant_id: row.try_get("participant_id")?,
+        gross: row.try_get("gross")?,
+        tax_withheld: row.try_get("tax_withheld")?,
+        net_paid: row.try_get("net_paid")?,
+        outcome: stored(row, "outcome")?,
+        failure_reason: row.try_get("failure_reason")?,
+        payment_date: row.try_get("payment_date")?,
+        confirmed_at: row.try_get("confirmed_at")?,
+    })
+}
+
+pub(super) fn registered_g(row: &PgRow) -> Result<RegisteredG, StoreError> {
+    Ok(RegisteredG {
+        effective_date: row.try_get("effective_date")?,
+        value: row.try_get("value")?,
+        reference: row.try_get("reference")?,
+        registered_at: row.try_get("registered_at")?,
+    })
+}
+
+pub(super) fn outbox_event(row: &PgRow) -> Result<OutboxEvent, StoreError> {
+    Ok(OutboxEvent {
+        id: row.try_get("id")?,
+        event_type: row.try_get("event_type")?,
+        source: row.try_get("source")?,
+        subject: row.try_get("subject")?,
+        payload: row.try_get("payload")?,
+        created_at: row.try_get("created_at")?,
+        attempts: row.try_get("attempts")?,
+        available_at: row.try_get("available_at")?,
+        delivered_at: row.try_get("delivered_at")?,
+        last_error: row.try_get("last_error")?,
     })
 }
 

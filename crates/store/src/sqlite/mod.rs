@@ -7,6 +7,13 @@
 //! superseded status, overlap) still hold when it commits. The file runs in
 //! WAL mode, so readers (a separate pool) are never blocked by the writer, and
 //! a busy timeout makes a second process wait for the lock instead of failing.
+//!
+//! The same lock settles the pay-period races: a close finds its month free
+//! and inserts the run under it (the unique key on municipality and month is
+//! the last line, mapped to the existing run), a confirmation counts the
+//! run's confirmations under it, and an outbox claim selects and leases its
+//! events in one statement under it. SQLite has no decimal type, so a pay
+//! line's amount is also stored as whole øre, which the ledger sums exactly.
 
 mod rows;
 
@@ -20,16 +27,18 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use self::rows::{decimal_text, instant_text, instant_text_opt};
 use crate::records::{
-    AcceptOutcome, AuditEntry, BenefitOffset, Child, DayEntry, Municipality, NewAuditEntry,
-    NewTimesheet, Participant, ParticipantFacts, Pause, Programme, ProgrammeWithPauses,
-    SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet, TimesheetStatus, check_new_timesheet,
-    check_offset, check_range, check_signer_key, group_pauses,
+    AcceptOutcome, AuditEntry, BenefitOffset, Child, CloseOutcome, ConfirmOutcome, Confirmation,
+    DayEntry, LedgerEntry, Municipality, NewAuditEntry, NewOutboxEvent, NewPayRun, NewTimesheet,
+    OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun, Programme,
+    ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet,
+    TimesheetStatus, check_new_pay_run, check_new_timesheet, check_offset, check_range,
+    check_signer_key, group_pauses, run_state, whole_ore,
 };
 use crate::{Backend, Repository, StoreError};
 
@@ -70,6 +79,36 @@ macro_rules! decision_columns {
         "id, participant_id, date, entry_kind, outcome, decided_at, decided_by, reference, reason"
     };
 }
+
+macro_rules! pay_run_columns {
+    () => {
+        "id, municipality_id, month, state, closed_at, participant_count, total"
+    };
+}
+macro_rules! pay_line_columns {
+    () => {
+        "id, run_id, participant_id, seq, line_code, attributed_month, quantity, rate, amount, \
+         explanation"
+    };
+}
+macro_rules! confirmation_columns {
+    () => {
+        "run_id, participant_id, gross, tax_withheld, net_paid, outcome, failure_reason, \
+         payment_date, confirmed_at"
+    };
+}
+macro_rules! outbox_columns {
+    () => {
+        "id, event_type, source, subject, payload, created_at, attempts, available_at, \
+         delivered_at, last_error"
+    };
+}
+
+/// Rows per multi-row INSERT of pay lines: 11 parameters each, well under
+/// SQLite's limit of 32 766 parameters per statement.
+const LINES_PER_INSERT: usize = 1_000;
+/// Rows per multi-row INSERT of outbox events (7 parameters each).
+const EVENTS_PER_INSERT: usize = 1_000;
 
 /// A violated constraint, as SQLite reports it: UNIQUE by its columns
 /// (`table.a, table.b`), CHECK by its name, FOREIGN KEY without a name.
@@ -191,6 +230,126 @@ async fn insert_audit(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Writes domain events to the outbox, deliverable from their creation on.
+async fn insert_events(
+    conn: &mut SqliteConnection,
+    events: &[NewOutboxEvent],
+) -> Result<(), StoreError> {
+    for chunk in events.chunks(EVENTS_PER_INSERT) {
+        let mut texts = Vec::with_capacity(chunk.len());
+        for event in chunk {
+            texts.push(instant_text(event.created_at)?);
+        }
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO outbox_events \
+             (id, event_type, source, subject, payload, created_at, available_at) ",
+        );
+        insert.push_values(chunk.iter().zip(texts), |mut row, (event, created_at)| {
+            row.push_bind(event.id)
+                .push_bind(event.event_type.clone())
+                .push_bind(event.source.clone())
+                .push_bind(event.subject.clone())
+                .push_bind(event.payload.clone())
+                .push_bind(created_at.clone())
+                .push_bind(created_at);
+        });
+        insert.build().execute(&mut *conn).await.map_err(|e| {
+            on_violation(e, |violation| match violation {
+                Violation::Unique("outbox_events.id") => {
+                    Some(StoreError::conflict("an outbox event id is taken"))
+                }
+                _ => None,
+            })
+        })?;
+    }
+    Ok(())
+}
+
+/// Writes a run's lines in multi-row statements (a close may hold 100 000
+/// participants' lines).
+async fn insert_pay_lines(
+    conn: &mut SqliteConnection,
+    lines: &[PayLine],
+) -> Result<(), StoreError> {
+    for chunk in lines.chunks(LINES_PER_INSERT) {
+        let mut ore = Vec::with_capacity(chunk.len());
+        for line in chunk {
+            ore.push(whole_ore(line.amount)?);
+        }
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO pay_lines (id, run_id, participant_id, seq, line_code, \
+             attributed_month, quantity, rate, amount, amount_ore, explanation) ",
+        );
+        insert.push_values(chunk.iter().zip(ore), |mut row, (line, ore)| {
+            row.push_bind(line.id)
+                .push_bind(line.run_id)
+                .push_bind(line.participant_id)
+                .push_bind(line.seq)
+                .push_bind(line.line_code.clone())
+                .push_bind(line.attributed_month)
+                .push_bind(decimal_text(line.quantity))
+                .push_bind(decimal_text(line.rate))
+                .push_bind(decimal_text(line.amount))
+                .push_bind(ore)
+                .push_bind(line.explanation.clone());
+        });
+        insert.build().execute(&mut *conn).await.map_err(|e| {
+            on_violation(e, |violation| match violation {
+                Violation::Unique("pay_lines.id") => {
+                    Some(StoreError::conflict("a pay line id is taken"))
+                }
+                Violation::Unique(_) => Some(StoreError::invalid_input(
+                    "two pay lines of one participant have the same position",
+                )),
+                Violation::ForeignKey => Some(StoreError::invalid_input(
+                    "a pay line names an unknown participant",
+                )),
+                _ => None,
+            })
+        })?;
+    }
+    Ok(())
+}
+
+async fn select_run(conn: &mut SqliteConnection, id: Uuid) -> Result<Option<PayRun>, StoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        pay_run_columns!(),
+        " FROM pay_runs WHERE id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(rows::pay_run).transpose()
+}
+
+async fn select_run_by_month(
+    conn: &mut SqliteConnection,
+    municipality_id: &str,
+    month: Date,
+) -> Result<Option<PayRun>, StoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        pay_run_columns!(),
+        " FROM pay_runs WHERE municipality_id = ? AND month = ?"
+    ))
+    .bind(municipality_id)
+    .bind(month)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(rows::pay_run).transpose()
+}
+
+/// Whether the error is the unique violation of one municipality's month.
+fn is_month_taken(err: &sqlx::Error) -> bool {
+    err.as_database_error().is_some_and(|db| {
+        db.kind() == ErrorKind::UniqueViolation
+            && db
+                .message()
+                .ends_with("pay_runs.municipality_id, pay_runs.month")
+    })
 }
 
 /// What a foreign-key failure means when the only reference is the participant.
@@ -913,6 +1072,7 @@ impl Repository for SqliteStore {
             })?;
         }
 
+        insert_events(&mut tx, &new.events).await?;
         insert_audit(&mut tx, &new.audit).await?;
         tx.commit().await?;
         Ok(AcceptOutcome::Accepted(ts.clone()))
@@ -972,6 +1132,7 @@ impl Repository for SqliteStore {
     async fn record_decision(
         &self,
         decision: &SanctionDecision,
+        events: &[NewOutboxEvent],
         audit: &NewAuditEntry,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
@@ -1005,6 +1166,7 @@ impl Repository for SqliteStore {
                 other => participant_missing(decision.participant_id)(other),
             })
         })?;
+        insert_events(&mut tx, events).await?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -1016,6 +1178,391 @@ impl Repository for SqliteStore {
     ) -> Result<Vec<SanctionDecision>, StoreError> {
         let mut conn = self.reader.acquire().await?;
         select_decisions(&mut conn, participant_id).await
+    }
+
+    async fn close_period(&self, new: &NewPayRun) -> Result<CloseOutcome, StoreError> {
+        check_new_pay_run(new)?;
+        let run = &new.run;
+        // BEGIN IMMEDIATE: no other writer, in this process or another, runs
+        // until commit, so the month found free below is still free at commit.
+        let mut tx = self.begin_write().await?;
+        if let Some(existing) =
+            select_run_by_month(&mut tx, &run.municipality_id, run.month).await?
+        {
+            tx.rollback().await?;
+            return Ok(CloseOutcome::Existing(existing));
+        }
+
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO pay_runs (",
+            pay_run_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(run.id)
+        .bind(&run.municipality_id)
+        .bind(run.month)
+        .bind(run.state.as_str())
+        .bind(instant_text(run.closed_at)?)
+        .bind(run.participant_count)
+        .bind(decimal_text(run.total))
+        .execute(&mut *tx)
+        .await;
+        if let Err(e) = inserted {
+            // The write lock makes this unreachable; should it happen, the
+            // month is closed, and the answer is the run that closed it.
+            if is_month_taken(&e) {
+                tx.rollback().await?;
+                let mut conn = self.reader.acquire().await?;
+                if let Some(existing) =
+                    select_run_by_month(&mut conn, &run.municipality_id, run.month).await?
+                {
+                    return Ok(CloseOutcome::Existing(existing));
+                }
+            }
+            return Err(on_violation(e, |violation| match violation {
+                Violation::Unique("pay_runs.id") => {
+                    Some(StoreError::conflict("the pay run id is taken"))
+                }
+                Violation::ForeignKey => {
+                    Some(StoreError::not_found("municipality", &run.municipality_id))
+                }
+                _ => None,
+            }));
+        }
+
+        insert_pay_lines(&mut tx, &new.lines).await?;
+        let foreign: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM pay_lines l JOIN participants p ON p.id = l.participant_id \
+             WHERE l.run_id = ? AND p.municipality_id <> ? LIMIT 1",
+        )
+        .bind(run.id)
+        .bind(&run.municipality_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if foreign.is_some() {
+            return Err(StoreError::invalid_input(
+                "a pay line names a participant of another municipality",
+            ));
+        }
+        insert_events(&mut tx, &new.events).await?;
+        insert_audit(&mut tx, &new.audit).await?;
+        tx.commit().await?;
+        Ok(CloseOutcome::Created(run.clone()))
+    }
+
+    async fn get_run(&self, id: Uuid) -> Result<PayRun, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        select_run(&mut conn, id)
+            .await?
+            .ok_or_else(|| StoreError::not_found("pay run", id))
+    }
+
+    async fn find_run(
+        &self,
+        municipality_id: &str,
+        month: Date,
+    ) -> Result<Option<PayRun>, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        select_run_by_month(&mut conn, municipality_id, month).await
+    }
+
+    async fn list_runs(&self, municipality_id: &str) -> Result<Vec<PayRun>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            pay_run_columns!(),
+            " FROM pay_runs WHERE municipality_id = ? ORDER BY month"
+        ))
+        .bind(municipality_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows::all(found, rows::pay_run)
+    }
+
+    async fn list_pay_lines(&self, run_id: Uuid) -> Result<Vec<PayLine>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            pay_line_columns!(),
+            " FROM pay_lines WHERE run_id = ? ORDER BY participant_id, seq"
+        ))
+        .bind(run_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows::all(found, rows::pay_line)
+    }
+
+    async fn list_pay_lines_after(
+        &self,
+        run_id: Uuid,
+        after: Option<(Uuid, i32)>,
+        limit: u32,
+    ) -> Result<Vec<PayLine>, StoreError> {
+        let found = match after {
+            None => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    pay_line_columns!(),
+                    " FROM pay_lines WHERE run_id = ? ORDER BY participant_id, seq LIMIT ?"
+                ))
+                .bind(run_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.reader)
+                .await?
+            }
+            Some((participant_id, seq)) => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    pay_line_columns!(),
+                    " FROM pay_lines WHERE run_id = ? AND (participant_id, seq) > (?, ?) \
+                     ORDER BY participant_id, seq LIMIT ?"
+                ))
+                .bind(run_id)
+                .bind(participant_id)
+                .bind(seq)
+                .bind(i64::from(limit))
+                .fetch_all(&self.reader)
+                .await?
+            }
+        };
+        rows::all(found, rows::pay_line)
+    }
+
+    async fn ledger(&self, municipality_id: &str) -> Result<Vec<LedgerEntry>, StoreError> {
+        // Whole øre are integers, which SQLite sums exactly.
+        let found = sqlx::query(
+            "SELECT l.participant_id, l.attributed_month, l.line_code, \
+                    SUM(l.amount_ore) AS amount_ore \
+             FROM pay_runs r JOIN pay_lines l ON l.run_id = r.id \
+             WHERE r.municipality_id = ? \
+             AND NOT EXISTS (SELECT 1 FROM payment_confirmations c \
+                             WHERE c.run_id = l.run_id AND c.participant_id = l.participant_id \
+                             AND c.outcome = 'FAILED') \
+             GROUP BY l.participant_id, l.attributed_month, l.line_code \
+             ORDER BY l.participant_id, l.attributed_month NULLS FIRST, l.line_code",
+        )
+        .bind(municipality_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows::all(found, rows::ledger_entry)
+    }
+
+    async fn confirm_payment(
+        &self,
+        confirmation: &Confirmation,
+        events: &[NewOutboxEvent],
+        audit: &NewAuditEntry,
+    ) -> Result<ConfirmOutcome, StoreError> {
+        let c = confirmation;
+        // BEGIN IMMEDIATE serialises confirmations: the count below is final.
+        let mut tx = self.begin_write().await?;
+        let Some(mut run) = select_run(&mut tx, c.run_id).await? else {
+            return Err(StoreError::not_found("pay run", c.run_id));
+        };
+        let stored = sqlx::query(concat!(
+            "SELECT ",
+            confirmation_columns!(),
+            " FROM payment_confirmations WHERE run_id = ? AND participant_id = ?"
+        ))
+        .bind(c.run_id)
+        .bind(c.participant_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = stored {
+            let stored = rows::confirmation(&row)?;
+            tx.rollback().await?;
+            return if stored.same_payment(c) {
+                Ok(ConfirmOutcome::Duplicate(run))
+            } else {
+                Err(StoreError::conflict(
+                    "the payslip is confirmed already, with other values",
+                ))
+            };
+        }
+        let has_lines: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM pay_lines WHERE run_id = ? AND participant_id = ? LIMIT 1",
+        )
+        .bind(c.run_id)
+        .bind(c.participant_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if has_lines.is_none() {
+            return Err(StoreError::invalid_state(
+                "the participant has no lines in the run",
+            ));
+        }
+
+        sqlx::query(concat!(
+            "INSERT INTO payment_confirmations (",
+            confirmation_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(c.run_id)
+        .bind(c.participant_id)
+        .bind(decimal_text(c.gross))
+        .bind(decimal_text(c.tax_withheld))
+        .bind(decimal_text(c.net_paid))
+        .bind(c.outcome.as_str())
+        .bind(&c.failure_reason)
+        .bind(c.payment_date)
+        .bind(instant_text(c.confirmed_at)?)
+        .execute(&mut *tx)
+        .await?;
+        let confirmed: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM payment_confirmations WHERE run_id = ?")
+                .bind(c.run_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        run.state = run_state(i64::from(run.participant_count), confirmed);
+        sqlx::query("UPDATE pay_runs SET state = ? WHERE id = ?")
+            .bind(run.state.as_str())
+            .bind(run.id)
+            .execute(&mut *tx)
+            .await?;
+        insert_events(&mut tx, events).await?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(ConfirmOutcome::Recorded(run))
+    }
+
+    async fn list_confirmations(&self, run_id: Uuid) -> Result<Vec<Confirmation>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            confirmation_columns!(),
+            " FROM payment_confirmations WHERE run_id = ? ORDER BY participant_id"
+        ))
+        .bind(run_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows::all(found, rows::confirmation)
+    }
+
+    async fn register_g(
+        &self,
+        g: &RegisteredG,
+        events: &[NewOutboxEvent],
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO registered_g (effective_date, value, reference, registered_at) \
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(g.effective_date)
+        .bind(decimal_text(g.value))
+        .bind(&g.reference)
+        .bind(instant_text(g.registered_at)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            on_violation(e, |violation| match violation {
+                Violation::Unique(_) => Some(StoreError::conflict(format!(
+                    "a grunnbeløp effective {} is registered already",
+                    g.effective_date
+                ))),
+                _ => None,
+            })
+        })?;
+        insert_events(&mut tx, events).await?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_registered_g(&self) -> Result<Vec<RegisteredG>, StoreError> {
+        let found = sqlx::query(
+            "SELECT effective_date, value, reference, registered_at FROM registered_g \
+             ORDER BY effective_date",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows::all(found, rows::registered_g)
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
+        // Select and lease in one statement, inside BEGIN IMMEDIATE: no other
+        // claimer, in this process or another, sees the rows before the lease.
+        let mut tx = self.begin_write().await?;
+        let found = sqlx::query(concat!(
+            "UPDATE outbox_events SET available_at = ? WHERE seq IN (\
+                 SELECT seq FROM outbox_events \
+                 WHERE delivered_at IS NULL AND available_at <= ? \
+                 ORDER BY created_at, seq LIMIT ?) \
+             RETURNING seq, ",
+            outbox_columns!()
+        ))
+        .bind(instant_text(lease_until)?)
+        .bind(instant_text(now)?)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut claimed = Vec::with_capacity(found.len());
+        for row in &found {
+            let seq: i64 = row.try_get("seq")?;
+            claimed.push((seq, rows::outbox_event(row)?));
+        }
+        // RETURNING does not keep the subquery's order.
+        claimed.sort_by_key(|(seq, event)| (event.created_at, *seq));
+        Ok(claimed.into_iter().map(|(_, event)| event).collect())
+    }
+
+    async fn mark_delivered(&self, id: Uuid, at: OffsetDateTime) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM outbox_events WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if known.is_none() {
+            return Err(StoreError::not_found("outbox event", id));
+        }
+        sqlx::query(
+            "UPDATE outbox_events SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL",
+        )
+        .bind(instant_text(at)?)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn mark_failed(
+        &self,
+        id: Uuid,
+        error: &str,
+        retry_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM outbox_events WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if known.is_none() {
+            return Err(StoreError::not_found("outbox event", id));
+        }
+        sqlx::query(
+            "UPDATE outbox_events SET attempts = attempts + 1, last_error = ?, available_at = ? \
+             WHERE id = ? AND delivered_at IS NULL",
+        )
+        .bind(error)
+        .bind(instant_text(retry_at)?)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn outbox_backlog(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbox_events WHERE delivered_at IS NULL")
+                .fetch_one(&self.reader)
+                .await?,
+        )
     }
 
     async fn list_audit(

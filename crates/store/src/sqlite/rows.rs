@@ -14,8 +14,9 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 use crate::StoreError;
 use crate::records::{
-    AuditEntry, BenefitOffset, Child, DayEntry, Municipality, Participant, Pause, Programme,
-    SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet, TimesheetPeriod, parse_stored,
+    AuditEntry, BenefitOffset, Child, Confirmation, DayEntry, LedgerEntry, Municipality,
+    OutboxEvent, Participant, Pause, PayLine, PayRun, Programme, RegisteredG, SanctionDecision,
+    SignerKey, SoleCarerPeriod, Timesheet, TimesheetPeriod, parse_stored,
 };
 
 /// `2025-03-01T08:15:00.000000Z`: UTC, microseconds, fixed width.
@@ -218,6 +219,82 @@ pub(super) fn audit_entry(row: &SqliteRow) -> Result<AuditEntry, StoreError> {
         subject_type: row.try_get("subject_type")?,
         subject_id: row.try_get("subject_id")?,
         details: row.try_get("details")?,
+    })
+}
+
+pub(super) fn pay_run(row: &SqliteRow) -> Result<PayRun, StoreError> {
+    Ok(PayRun {
+        id: row.try_get("id")?,
+        municipality_id: row.try_get("municipality_id")?,
+        month: row.try_get("month")?,
+        state: stored(row, "state")?,
+        closed_at: instant(row, "closed_at")?,
+        participant_count: row.try_get("participant_count")?,
+        total: decimal(row, "total")?,
+    })
+}
+
+pub(super) fn pay_line(row: &SqliteRow) -> Result<PayLine, StoreError> {
+    Ok(PayLine {
+        id: row.try_get("id")?,
+        run_id: row.try_get("run_id")?,
+        participant_id: row.try_get("participant_id")?,
+        seq: row.try_get("seq")?,
+        line_code: row.try_get("line_code")?,
+        attributed_month: row.try_get("attributed_month")?,
+        quantity: decimal(row, "quantity")?,
+        rate: decimal(row, "rate")?,
+        amount: decimal(row, "amount")?,
+        explanation: row.try_get("explanation")?,
+    })
+}
+
+/// A ledger row: the amount comes as a sum of whole øre.
+pub(super) fn ledger_entry(row: &SqliteRow) -> Result<LedgerEntry, StoreError> {
+    let ore: i64 = row.try_get("amount_ore")?;
+    Ok(LedgerEntry {
+        participant_id: row.try_get("participant_id")?,
+        attributed_month: row.try_get("attributed_month")?,
+        line_code: row.try_get("line_code")?,
+        amount: Decimal::new(ore, 2),
+    })
+}
+
+pub(super) fn confirmation(row: &SqliteRow) -> Result<Confirmation, StoreError> {
+    Ok(Confirmation {
+        run_id: row.try_get("run_id")?,
+        participant_id: row.try_get("participant_id")?,
+        gross: decimal(row, "gross")?,
+        tax_withheld: decimal(row, "tax_withheld")?,
+        net_paid: decimal(row, "net_paid")?,
+        outcome: stored(row, "outcome")?,
+        failure_reason: row.try_get("failure_reason")?,
+        payment_date: row.try_get("payment_date")?,
+        confirmed_at: instant(row, "confirmed_at")?,
+    })
+}
+
+pub(super) fn registered_g(row: &SqliteRow) -> Result<RegisteredG, StoreError> {
+    Ok(RegisteredG {
+        effective_date: row.try_get("effective_date")?,
+        value: decimal(row, "value")?,
+        reference: row.try_get("reference")?,
+        registered_at: instant(row, "registered_at")?,
+    })
+}
+
+pub(super) fn outbox_event(row: &SqliteRow) -> Result<OutboxEvent, StoreError> {
+    Ok(OutboxEvent {
+        id: row.try_get("id")?,
+        event_type: row.try_get("event_type")?,
+        source: row.try_get("source")?,
+        subject: row.try_get("subject")?,
+        payload: row.try_get("payload")?,
+        created_at: instant(row, "created_at")?,
+        attempts: row.try_get("attempts")?,
+        available_at: instant(row, "available_at")?,
+        delivered_at: instant_opt(row, "delivered_at")?,
+        last_error: row.try_get("last_error")?,
     })
 }
 

@@ -30,6 +30,7 @@ pub async fn a_sanction_decision_is_recorded_with_its_audit_entry(store: Arc<dyn
     store
         .record_decision(
             &approved,
+            &[],
             &audit("decision.recorded", "decision", approved.id),
         )
         .await
@@ -51,7 +52,11 @@ pub async fn a_second_decision_for_the_same_day_and_kind_is_a_conflict(store: Ar
     let participant = given_participant(&store).await;
     let first = decision(&participant, date!(2025 - 03 - 12), "SICK_SELF");
     store
-        .record_decision(&first, &audit("decision.recorded", "decision", first.id))
+        .record_decision(
+            &first,
+            &[],
+            &audit("decision.recorded", "decision", first.id),
+        )
         .await
         .unwrap();
     let second = SanctionDecision {
@@ -60,7 +65,11 @@ pub async fn a_second_decision_for_the_same_day_and_kind_is_a_conflict(store: Ar
     };
 
     let err = store
-        .record_decision(&second, &audit("decision.recorded", "decision", second.id))
+        .record_decision(
+            &second,
+            &[],
+            &audit("decision.recorded", "decision", second.id),
+        )
         .await
         .unwrap_err();
 
@@ -78,7 +87,7 @@ pub async fn a_second_decision_for_the_same_day_and_kind_is_a_conflict(store: Ar
     let other_day = decision(&participant, date!(2025 - 03 - 11), "SICK_SELF");
     for d in [&other_kind, &other_day] {
         store
-            .record_decision(d, &audit("decision.recorded", "decision", d.id))
+            .record_decision(d, &[], &audit("decision.recorded", "decision", d.id))
             .await
             .unwrap();
     }
@@ -94,7 +103,11 @@ pub async fn a_decision_for_an_unknown_participant_is_not_found(store: Arc<dyn R
     let orphan = decision(&stranger, date!(2025 - 03 - 12), "UNEXCUSED");
 
     let err = store
-        .record_decision(&orphan, &audit("decision.recorded", "decision", orphan.id))
+        .record_decision(
+            &orphan,
+            &[],
+            &audit("decision.recorded", "decision", orphan.id),
+        )
         .await
         .unwrap_err();
 

@@ -99,6 +99,7 @@ pub async fn participant_facts_gather_everything_the_rules_engine_needs(
     store
         .record_decision(
             &decision,
+            &[],
             &audit("decision.recorded", "decision", decision.id),
         )
         .await

@@ -19,8 +19,11 @@
 
 mod decisions;
 mod facts;
+mod ledger;
 mod municipalities;
+mod outbox;
 mod participants;
+mod pay_runs;
 mod programmes;
 mod signer_keys;
 mod store;
@@ -103,6 +106,30 @@ conformance! {
     decisions::a_decision_for_an_unknown_participant_is_not_found,
     facts::participant_facts_gather_everything_the_rules_engine_needs,
     facts::facts_of_an_unknown_participant_are_not_found,
+    pay_runs::a_run_is_closed_with_its_lines_events_and_audit_entry,
+    pay_runs::runs_are_listed_by_month_per_municipality,
+    pay_runs::closing_a_month_again_returns_the_existing_run_and_writes_nothing,
+    pay_runs::concurrent_closes_of_one_month_yield_one_run_and_one_set_of_lines,
+    pay_runs::pay_lines_stream_in_pages_in_participant_and_seq_order,
+    pay_runs::a_run_that_does_not_add_up_is_refused_and_nothing_is_stored,
+    pay_runs::a_failure_after_the_first_writes_leaves_no_run,
+    pay_runs::a_run_of_an_unknown_municipality_is_not_found,
+    pay_runs::a_month_without_lines_closes_as_an_empty_run,
+    pay_runs::pay_line_decimals_round_trip_exactly,
+    ledger::the_ledger_sums_lines_over_runs_and_leaves_out_failed_payslips,
+    ledger::a_confirmation_moves_the_run_from_closed_to_confirmed,
+    ledger::confirming_again_is_idempotent_and_other_values_conflict,
+    ledger::a_confirmation_needs_the_run_and_the_participants_lines,
+    ledger::concurrent_confirmations_of_a_run_leave_it_confirmed,
+    ledger::confirmation_decimals_round_trip_exactly,
+    outbox::registered_g_values_are_listed_by_date_and_one_per_date,
+    outbox::claimed_events_come_in_creation_order_with_their_fields,
+    outbox::an_expired_lease_makes_an_event_claimable_again,
+    outbox::delivered_events_are_never_claimed_again,
+    outbox::a_failed_delivery_counts_the_attempt_and_waits_for_the_retry,
+    outbox::concurrent_claimers_never_get_the_same_event,
+    outbox::events_are_written_with_timesheets_and_decisions,
+    outbox::events_of_a_refused_timesheet_are_rolled_back_with_it,
 }
 
 // --- which backend ran, and connecting ---

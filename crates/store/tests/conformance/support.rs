@@ -1,13 +1,15 @@
 //! The harness that runs one suite function on a backend, and the fixtures
 //! the suite builds its records from.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use kvp_store::{
-    Child, DayEntry, Municipality, NewAuditEntry, NewTimesheet, Participant, Programme, Repository,
-    SignerKey, SignerRole, Timesheet, TimesheetStatus,
+    Child, CloseOutcome, Confirmation, DayEntry, Municipality, NewAuditEntry, NewOutboxEvent,
+    NewPayRun, NewTimesheet, Participant, PayLine, PayRun, PaymentOutcome, Programme, Repository,
+    RunState, SignerKey, SignerRole, Timesheet, TimesheetStatus,
 };
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -283,6 +285,7 @@ pub fn timesheet_for(participant: &Participant, from: Date, to: Date) -> NewTime
         audit: NewAuditEntry::new(AT, "client:0301", "timesheet.accepted", "timesheet", id),
         timesheet,
         entries,
+        events: Vec::new(),
     }
 }
 
@@ -307,4 +310,120 @@ pub fn correction_of(
     new.timesheet.version = of.version + 1;
     new.timesheet.supersedes = Some(of.id);
     new
+}
+
+/// A domain event created at `created_at`, with a payload that is not text.
+pub fn event_at(
+    event_type: &str,
+    subject: impl ToString,
+    created_at: OffsetDateTime,
+) -> NewOutboxEvent {
+    let id = Uuid::now_v7();
+    let mut payload = vec![0x0A, 0x00, 0xFF, 0x80];
+    payload.extend_from_slice(id.as_bytes());
+    NewOutboxEvent {
+        id,
+        event_type: event_type.into(),
+        source: "/kvp/payroll/0301".into(),
+        subject: subject.to_string(),
+        payload,
+        created_at,
+    }
+}
+
+/// Stores another participant of Oslo (Oslo must exist) and returns it.
+pub async fn given_another_participant(store: &Arc<dyn Repository>) -> Participant {
+    let participant = participant_of("0301");
+    store
+        .create_participant(
+            &participant,
+            &audit("participant.created", "participant", participant.id),
+        )
+        .await
+        .expect("the participant is stored");
+    participant
+}
+
+/// One pay line to be: participant, line code, attributed month, amount.
+pub type LineSpec<'a> = (Uuid, &'a str, Option<Date>, &'a str);
+
+/// A consistent close of Oslo's `month`: the lines in the order given (each
+/// participant's `seq` counting from 0), the participant count and total
+/// computed, one "period closed" event and an audit entry.
+pub fn pay_run(month: Date, lines: &[LineSpec<'_>]) -> NewPayRun {
+    let run_id = Uuid::now_v7();
+    let mut seqs: HashMap<Uuid, i32> = HashMap::new();
+    let lines: Vec<PayLine> = lines
+        .iter()
+        .map(|&(participant_id, code, attributed_month, amount)| {
+            let seq = seqs.entry(participant_id).or_insert(0);
+            let line = PayLine {
+                id: Uuid::now_v7(),
+                run_id,
+                participant_id,
+                seq: *seq,
+                line_code: code.into(),
+                attributed_month,
+                quantity: dec("1"),
+                rate: dec(amount),
+                amount: dec(amount),
+                explanation: format!("{code} for {attributed_month:?}"),
+            };
+            *seq += 1;
+            line
+        })
+        .collect();
+    let run = PayRun {
+        id: run_id,
+        municipality_id: "0301".into(),
+        month,
+        state: RunState::Closed,
+        closed_at: AT,
+        participant_count: i32::try_from(seqs.len()).expect("few participants"),
+        total: lines.iter().map(|l| l.amount).sum(),
+    };
+    NewPayRun {
+        events: vec![event_at("no.kvp.payroll.period.closed.v1", run_id, AT)],
+        audit: NewAuditEntry::new(AT, "client:0301", "period.closed", "pay_run", run_id),
+        run,
+        lines,
+    }
+}
+
+/// Closes a month that must not have been closed yet and returns the run.
+pub async fn closed(store: &Arc<dyn Repository>, new: &NewPayRun) -> PayRun {
+    match store.close_period(new).await {
+        Ok(CloseOutcome::Created(run)) => run,
+        other => panic!("expected the run to be created, got {other:?}"),
+    }
+}
+
+/// A successful payment of a payslip.
+pub fn paid(run: &PayRun, participant_id: Uuid, gross: &str) -> Confirmation {
+    Confirmation {
+        run_id: run.id,
+        participant_id,
+        gross: dec(gross),
+        tax_withheld: dec("1234.00"),
+        net_paid: dec(gross) - dec("1234.00"),
+        outcome: PaymentOutcome::Paid,
+        failure_reason: None,
+        payment_date: Some(date!(2025 - 04 - 12)),
+        confirmed_at: AT,
+    }
+}
+
+/// A failed payment of a payslip.
+pub fn failed(run: &PayRun, participant_id: Uuid) -> Confirmation {
+    Confirmation {
+        run_id: run.id,
+        participant_id,
+        gross: dec("0"),
+        tax_withheld: dec("0"),
+        net_paid: dec("0"),
+        outcome: PaymentOutcome::Failed,
+        failure_reason: Some("the account is closed".into()),
+        payment_date: None,
+        confirmed_at: AT,
+    }
 }
