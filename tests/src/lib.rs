@@ -1,5 +1,14 @@
-//! A running service per test, with a fresh database, and the fixtures a
-//! timesheet needs: a municipality, a participant with a programme, and keys.
+//! The test kit of the cross-service tests: both services started for real on
+//! port 0, each over a fresh database (SQLite, or PostgreSQL when
+//! `KVP_TEST_DATABASE_URL` is set — then unreachable means failure, never a
+//! skip), and the fixtures a timesheet needs: a municipality, a participant with
+//! a programme, and signer keys.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test kit: a failure is a failed test"
+)]
 
 use std::sync::Arc;
 
@@ -29,7 +38,12 @@ pub enum TestDb {
         _dir: tempfile::TempDir,
     },
     /// A PostgreSQL database created for the test.
-    Postgres { server: String, name: String },
+    Postgres {
+        /// The server's URL.
+        server: String,
+        /// The database created for the test.
+        name: String,
+    },
 }
 
 impl TestDb {
@@ -90,23 +104,37 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The core, to look into the store.
     pub payroll: Arc<Payroll>,
+    config: Config,
     db: TestDb,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
 }
 
 impl TestApp {
-    /// Starts the application on port 0 over a fresh database.
+    /// Starts the payroll service on port 0 over a fresh database, without a
+    /// top-up service (events wait in the outbox).
     pub async fn spawn() -> Self {
+        Self::spawn_with(None).await
+    }
+
+    /// Starts the payroll service relaying events to `topup_url`.
+    pub async fn spawn_with(topup_url: Option<String>) -> Self {
         let (db, url) = TestDb::create().await;
         let config = Config {
             grpc_addr: "127.0.0.1:0".parse().unwrap(),
             http_addr: "127.0.0.1:0".parse().unwrap(),
             database_url: url,
+            topup_url,
+            relay_poll_ms: 20,
+            relay_retry_base_ms: 50,
             ..Config::default()
         };
         let app = Application::build(&config).await.unwrap();
         let grpc_addr = app.grpc_addr().unwrap();
+        let config = Config {
+            topup_url: None,
+            ..config
+        };
         let http = format!("http://{}", app.http_addr().unwrap());
         let payroll = app.payroll();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -125,10 +153,22 @@ impl TestApp {
             http,
             client: reqwest::Client::new(),
             payroll,
+            config,
             db,
             stop,
             server,
         }
+    }
+
+    /// A second instance of the service on the same database, as in a
+    /// deployment of several instances; it runs until the test ends.
+    pub async fn second_instance(&self) -> PayrollServiceClient<Channel> {
+        let app = Application::build(&self.config).await.unwrap();
+        let grpc_addr = app.grpc_addr().unwrap();
+        tokio::spawn(async move { app.run_until(std::future::pending()).await.unwrap() });
+        PayrollServiceClient::connect(format!("http://{grpc_addr}"))
+            .await
+            .unwrap()
     }
 
     /// Stops the service and drops its database.
@@ -366,4 +406,100 @@ pub fn violations(status: &tonic::Status) -> Vec<(String, String)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A running top-up service.
+pub struct TopupApp {
+    /// Its gRPC endpoint, for the payroll relay.
+    pub grpc_url: String,
+    /// REST base URL.
+    pub http: String,
+    /// The backend it runs on.
+    pub backend: kvp_store::Backend,
+    db: TestDb,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl TopupApp {
+    /// Starts the top-up service over a fresh database, on `grpc_addr` (port 0
+    /// for any free port).
+    pub async fn spawn(grpc_addr: std::net::SocketAddr) -> Self {
+        let (db, url) = TestDb::create().await;
+        let config = kvp_topup::Config {
+            grpc_addr,
+            http_addr: "127.0.0.1:0".parse().unwrap(),
+            database_url: kvp_topup::config::DatabaseUrl::new(url),
+            ..kvp_topup::Config::default()
+        };
+        let app = kvp_topup::Application::build(&config).await.unwrap();
+        let grpc_url = format!("http://{}", app.grpc_addr());
+        let http = format!("http://{}", app.http_addr());
+        let backend = match app.backend() {
+            kvp_topup::store::Backend::Sqlite => kvp_store::Backend::Sqlite,
+            kvp_topup::store::Backend::Postgres => kvp_store::Backend::Postgres,
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            app.run_until(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        Self {
+            grpc_url,
+            http,
+            backend,
+            db,
+            stop,
+            server,
+        }
+    }
+
+    /// Stops the service and drops its database.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.server.await.unwrap();
+        self.db.drop_database().await;
+    }
+
+    /// A REST call; returns status and JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = reqwest::Client::new().request(method, format!("{}{path}", self.http));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, for at most `seconds`.
+pub async fn eventually<T, F, Fut>(seconds: u64, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "condition not reached within {seconds} s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

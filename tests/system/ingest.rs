@@ -6,7 +6,7 @@ use pb::DayKind;
 use prost::Message;
 use tonic::Code;
 
-use crate::support::{Fixture, TestApp, sign, violations};
+use kvp_system_tests::{Fixture, TestApp, sign, violations};
 
 /// What a rejected submission must not leave behind.
 async fn stored_count(app: &TestApp, fixture: &Fixture) -> (usize, i64) {

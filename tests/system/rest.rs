@@ -5,7 +5,7 @@ use kvp_proto::kvp::payroll::v1::DayKind;
 use kvp_store::Backend;
 use serde_json::json;
 
-use crate::support::{Fixture, TestApp, national_id, postgres_url};
+use kvp_system_tests::{Fixture, TestApp, national_id, postgres_url};
 
 #[tokio::test]
 async fn the_service_runs_on_the_configured_backend() {
@@ -223,7 +223,7 @@ async fn the_absence_overview_counts_quotas_across_timesheets() {
 async fn simulations_and_the_openapi_document_are_served() {
     let app = TestApp::spawn().await;
     let vector: serde_json::Value = serde_json::from_str(include_str!(
-        "../../../../crates/rules/tests/vectors/public/36-mixed-young-parent.json"
+        "../../crates/rules/tests/vectors/public/36-mixed-young-parent.json"
     ))
     .unwrap();
     let result = app

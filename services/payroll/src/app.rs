@@ -15,12 +15,14 @@ use crate::config::{Config, redact_url};
 use crate::grpc::PayrollGrpc;
 use crate::identity::IdentityVault;
 use crate::payroll::Payroll;
+use crate::relay::RelaySettings;
 
 /// A built application, listening but not yet serving.
 pub struct Application {
     grpc: TcpListener,
     http: TcpListener,
     payroll: Arc<Payroll>,
+    relay: Option<RelaySettings>,
 }
 
 impl Application {
@@ -47,10 +49,20 @@ impl Application {
         let http = TcpListener::bind(config.http_addr)
             .await
             .with_context(|| format!("binding HTTP to {}", config.http_addr))?;
+        let relay = config.topup_url.clone().map(|endpoint| RelaySettings {
+            endpoint,
+            poll_interval: std::time::Duration::from_millis(config.relay_poll_ms),
+            retry_base: std::time::Duration::from_millis(config.relay_retry_base_ms),
+            batch: 100,
+        });
+        if relay.is_none() {
+            tracing::warn!("no topup_url configured: events stay in the outbox until one is");
+        }
         Ok(Self {
             grpc,
             http,
             payroll,
+            relay,
         })
     }
 
@@ -84,6 +96,13 @@ impl Application {
             let _ = rx.wait_for(|stop| *stop).await;
         };
 
+        let relay = self.relay.clone().map(|settings| {
+            tokio::spawn(crate::relay::run(
+                self.payroll.store().clone(),
+                settings,
+                stop_rx.clone(),
+            ))
+        });
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         health_reporter
             .set_serving::<PayrollServiceServer<PayrollGrpc>>()
@@ -125,6 +144,9 @@ impl Application {
         let (grpc, http) = tokio::join!(grpc, async { http.await });
         grpc.context("gRPC server")?;
         http.context("HTTP server")?;
+        if let Some(relay) = relay {
+            relay.await.context("outbox relay")?;
+        }
         self.payroll.store().close().await;
         Ok(())
     }

@@ -27,6 +27,12 @@ pub struct Config {
     pub identity_key: Option<String>,
     /// `text` or `json` logs.
     pub log_format: LogFormat,
+    /// The top-up service's gRPC endpoint; unset keeps events in the outbox.
+    pub topup_url: Option<String>,
+    /// Milliseconds between outbox polls when it is empty.
+    pub relay_poll_ms: u64,
+    /// Milliseconds before the first retry of a failed delivery (doubling).
+    pub relay_retry_base_ms: u64,
 }
 
 /// How logs are written.
@@ -47,6 +53,9 @@ impl Default for Config {
             database_url: "sqlite://data/kvp-payroll.db?mode=rwc".into(),
             identity_key: None,
             log_format: LogFormat::Text,
+            topup_url: None,
+            relay_poll_ms: 500,
+            relay_retry_base_ms: 1000,
         }
     }
 }
@@ -62,6 +71,7 @@ impl fmt::Debug for Config {
                 &self.identity_key.as_ref().map(|_| "<redacted>"),
             )
             .field("log_format", &self.log_format)
+            .field("topup_url", &self.topup_url)
             .finish()
     }
 }
@@ -137,6 +147,7 @@ impl Config {
                 }
                 "KVP_DATABASE_URL" => config.database_url = value,
                 "KVP_IDENTITY_KEY" => config.identity_key = Some(value),
+                "KVP_TOPUP_URL" => config.topup_url = Some(value),
                 "KVP_LOG_FORMAT" => {
                     config.log_format = match value.as_str() {
                         "text" => LogFormat::Text,
@@ -194,8 +205,8 @@ impl Config {
         format!(
             "# kvp-payroll configuration. Every setting may also be given as a KVP_… \
              environment variable\n# (KVP_GRPC_ADDR, KVP_HTTP_ADDR, KVP_DATABASE_URL, \
-             KVP_IDENTITY_KEY, KVP_LOG_FORMAT).\n\n{defaults}\n# identity_key = \
-             \"<base64 of 32 random bytes>\"   # unset: development mode\n"
+             KVP_IDENTITY_KEY, KVP_LOG_FORMAT, KVP_TOPUP_URL).\n\n{defaults}\n# identity_key = \
+             \"<base64 of 32 random bytes>\"   # unset: development mode\n# topup_url = \"http://127.0.0.1:50061\"   # unset: events wait in the outbox\n"
         )
     }
 }

@@ -14,6 +14,8 @@ pub mod grpc;
 pub mod identity;
 pub mod ingest;
 pub mod payroll;
+pub mod periods;
+pub mod relay;
 pub mod rest;
 pub mod simulate;
 pub mod telemetry;

@@ -71,7 +71,7 @@ impl Payroll {
         &self.vault
     }
 
-    /// The parameters in force.
+    /// The shipped parameters (see `effective_parameters` for those in force).
     pub fn parameters(&self) -> &Parameters {
         &self.parameters
     }
@@ -273,10 +273,12 @@ impl Payroll {
                     what: "the participant has no programme decision".into(),
                 }
             })?;
-        ingest::quota_summary(&facts, &month_facts.days, as_of, &self.parameters, &policy)
-            .ok_or_else(|| ServiceError::FailedPrecondition {
+        let parameters = self.effective_parameters().await?;
+        ingest::quota_summary(&facts, &month_facts.days, as_of, &parameters, &policy).ok_or_else(
+            || ServiceError::FailedPrecondition {
                 what: "no programme decision is in force on that date".into(),
-            })
+            },
+        )
     }
 
     /// Computes one participant's month from what is stored now.
@@ -292,12 +294,14 @@ impl Payroll {
                 what: "the participant has no programme decision".into(),
             }
         })?;
-        compute_month(&month_facts, &self.parameters, &policy).map_err(ServiceError::internal)
+        let parameters = self.effective_parameters().await?;
+        compute_month(&month_facts, &parameters, &policy).map_err(ServiceError::internal)
     }
 
     /// The rules engine on posted facts (a case in the golden vectors' shape).
-    pub fn simulate(&self, case: &str) -> Result<kvp_rules::MonthResult, ServiceError> {
-        let case = Case::from_json(case, &self.parameters, &self.policy)
+    pub async fn simulate(&self, case: &str) -> Result<kvp_rules::MonthResult, ServiceError> {
+        let parameters = self.effective_parameters().await?;
+        let case = Case::from_json(case, &parameters, &self.policy)
             .map_err(|e| ServiceError::field(e.field, e.message))?;
         compute_month(&case.facts, &case.parameters, &case.policy).map_err(|e| match e {
             kvp_rules::RulesError::InvalidInput { field, message } => {

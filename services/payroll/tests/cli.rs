@@ -1,4 +1,10 @@
-//! The command line: `simulate` on every golden vector, and its errors.
+//! The payroll binary's command line: `simulate` on every golden vector, and its errors.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a failed unwrap is a failed test"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -65,7 +65,7 @@ pub struct ApiDoc;
 
 /// The caller, for the audit trail. Until bearer tokens are configured the
 /// service runs in development mode and trusts the `x-kvp-actor` header.
-fn actor(headers: &HeaderMap) -> Actor {
+pub fn actor(headers: &HeaderMap) -> Actor {
     let name = headers
         .get("x-kvp-actor")
         .and_then(|v| v.to_str().ok())
@@ -1106,5 +1106,5 @@ pub async fn simulate(
 ) -> ApiResult<Json<kvp_rules::MonthResult>> {
     let text = std::str::from_utf8(&body)
         .map_err(|_| ServiceError::field("body", "must be UTF-8 JSON"))?;
-    Ok(Json(payroll.simulate(text)?))
+    Ok(Json(payroll.simulate(text).await?))
 }

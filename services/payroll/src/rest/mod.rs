@@ -3,6 +3,7 @@
 
 mod extract;
 mod handlers;
+mod periods;
 
 use std::sync::Arc;
 
@@ -68,5 +69,15 @@ pub fn router(payroll: Arc<Payroll>) -> Router {
             get(handlers::audit_trail),
         )
         .route("/v1/simulations", post(handlers::simulate))
+        .route(
+            "/v1/parameters/g",
+            post(periods::register_g).get(periods::list_g),
+        )
+        .route("/v1/municipalities/{id}/runs", get(periods::list_runs))
+        .route("/v1/runs/{id}/export", get(periods::export_run))
+        .route(
+            "/v1/participants/{id}/payslips/{month}",
+            get(periods::payslip),
+        )
         .with_state(payroll)
 }

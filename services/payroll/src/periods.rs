@@ -1,0 +1,581 @@
+//! Pay periods: closing a municipality's month by recompute-and-diff, payment
+//! confirmation, and the G registered at run time.
+//!
+//! For every participant and every month up to the one closed, the rules engine
+//! recomputes the month from the facts known now; what closed runs already paid
+//! for that month (the ledger) is subtracted, and each difference becomes a line
+//! attributed to the month it pays or corrects. So late timesheets, late
+//! decisions, corrected timesheets, changed programmes and a late G all flow
+//! through one mechanism, and for every participant and month the lines of all
+//! closed runs sum to the engine's current result. A payslip never goes below
+//! zero: a shortfall is carried to the next run as a recovery line.
+
+use std::collections::{BTreeSet, HashMap};
+
+use kvp_proto::kvp::events::v1 as ev;
+use kvp_rules::{LineCode, Parameters, YearMonth, compute_month};
+use kvp_store::{
+    CloseOutcome, ConfirmOutcome, Confirmation, LedgerEntry, NewPayRun, PayLine, PayRun,
+    PaymentOutcome, RegisteredG, RunState,
+};
+use rust_decimal::Decimal;
+use serde_json::json;
+use time::{Date, OffsetDateTime};
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::error::ServiceError;
+use crate::events::{outbox_event, timestamp};
+use crate::payroll::{Actor, Payroll, audit};
+
+/// The line code of recovery lines (not attributed to any month).
+pub const RECOVERY_CARRIED: &str = "KVP_RECOVERY_CARRIED";
+
+/// What was paid before, per (attributed month, line code), and the recovery
+/// balance still to be taken back.
+#[derive(Debug, Default, Clone)]
+pub struct Paid {
+    by_month: HashMap<(Date, String), Decimal>,
+    recovery_balance: Decimal,
+}
+
+impl Paid {
+    /// Groups a municipality's ledger by participant.
+    pub fn from_ledger(ledger: Vec<LedgerEntry>) -> HashMap<Uuid, Paid> {
+        let mut out: HashMap<Uuid, Paid> = HashMap::new();
+        for entry in ledger {
+            let paid = out.entry(entry.participant_id).or_default();
+            match entry.attributed_month {
+                Some(month) => {
+                    *paid.by_month.entry((month, entry.line_code)).or_default() += entry.amount;
+                }
+                None => paid.recovery_balance += entry.amount,
+            }
+        }
+        out
+    }
+
+    /// The months something was paid for.
+    pub fn months(&self) -> BTreeSet<YearMonth> {
+        self.by_month
+            .keys()
+            .map(|(m, _)| YearMonth::of(*m))
+            .collect()
+    }
+
+    fn paid(&self, month: YearMonth, code: &str) -> Decimal {
+        self.by_month
+            .get(&(month.first_day(), code.to_owned()))
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+/// One participant's lines for a run: the difference between each month's
+/// current result and what was paid for it, then the recovery line.
+pub fn payslip_lines(
+    run_id: Uuid,
+    participant_id: Uuid,
+    closing: YearMonth,
+    targets: &[(YearMonth, kvp_rules::MonthResult)],
+    paid: &Paid,
+) -> Vec<PayLine> {
+    let mut lines = Vec::new();
+    let line =
+        |code: &str, month: Option<YearMonth>, amount: Decimal, explanation: String| PayLine {
+            id: Uuid::now_v7(),
+            run_id,
+            participant_id,
+            seq: 0,
+            line_code: code.to_owned(),
+            attributed_month: month.map(YearMonth::first_day),
+            quantity: Decimal::ONE,
+            rate: amount,
+            amount,
+            explanation,
+        };
+    for (month, result) in targets {
+        for computed in &result.lines {
+            let before = paid.paid(*month, computed.code.as_str());
+            let difference = computed.amount - before;
+            if difference.is_zero() {
+                continue;
+            }
+            let explanation = if *month == closing && before.is_zero() {
+                computed.summary.clone()
+            } else {
+                format!(
+                    "correction of {month}: {} is now {} kr, {} kr was paid: {}",
+                    computed.code, computed.amount, before, computed.summary
+                )
+            };
+            lines.push(line(
+                computed.code.as_str(),
+                Some(*month),
+                difference,
+                explanation,
+            ));
+        }
+    }
+    // A payslip never goes below zero; a shortfall is recovered from later runs.
+    let net: Decimal = lines.iter().map(|l| l.amount).sum();
+    let recovery = (-paid.recovery_balance).max(-net);
+    if !recovery.is_zero() {
+        let explanation = if recovery > Decimal::ZERO {
+            format!(
+                "{recovery} kr of negative corrections carried to the next run (never below zero)"
+            )
+        } else {
+            format!(
+                "{} kr recovered of {} kr carried from earlier runs",
+                -recovery, paid.recovery_balance
+            )
+        };
+        lines.push(line(RECOVERY_CARRIED, None, recovery, explanation));
+    }
+    for (seq, line) in lines.iter_mut().enumerate() {
+        line.seq = i32::try_from(seq).unwrap_or(i32::MAX);
+    }
+    lines
+}
+
+impl Payroll {
+    /// The parameters in force: the shipped file overlaid with every G
+    /// registered at run time (the database is the source of truth).
+    pub async fn effective_parameters(&self) -> Result<Parameters, ServiceError> {
+        let mut parameters = self.parameters().clone();
+        for g in self.store().list_registered_g().await? {
+            parameters.g = parameters
+                .g
+                .with_entry(g.effective_date, g.value)
+                .map_err(ServiceError::internal)?;
+        }
+        Ok(parameters)
+    }
+
+    /// Registers a G (the 1 May regulation, often decided late); the next close
+    /// back-pays every affected month.
+    pub async fn register_g(
+        &self,
+        effective_date: Date,
+        value: Decimal,
+        reference: String,
+        actor: &Actor,
+    ) -> Result<(), ServiceError> {
+        if value <= Decimal::ZERO || value.round_dp(2) != value {
+            return Err(ServiceError::field(
+                "value",
+                "must be a positive amount in kroner",
+            ));
+        }
+        if reference.trim().is_empty() {
+            return Err(ServiceError::field("reference", "must not be empty"));
+        }
+        let g = RegisteredG {
+            effective_date,
+            value,
+            reference: reference.clone(),
+            registered_at: OffsetDateTime::now_utc(),
+        };
+        let entry = audit(
+            actor,
+            "parameter.g_registered",
+            "parameter",
+            &format!("g/{effective_date}"),
+            json!({
+                "effective_date": effective_date, "value": value, "reference": reference,
+            }),
+        );
+        self.store()
+            .register_g(&g, &[], &entry)
+            .await
+            .map_err(|e| match e {
+                kvp_store::StoreError::Conflict { .. } => ServiceError::AlreadyExists {
+                    what: format!("a G from {effective_date} is already registered"),
+                },
+                other => other.into(),
+            })
+    }
+
+    /// Closes a municipality's month: idempotent on (municipality, month), and
+    /// safe when two instances close at once (one run, one set of lines).
+    #[instrument(skip_all, fields(municipality_id, month = %month, run_id))]
+    pub async fn close_period(
+        &self,
+        municipality_id: &str,
+        month: YearMonth,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<(PayRun, bool), ServiceError> {
+        tracing::Span::current().record("municipality_id", municipality_id);
+        let store = self.store();
+        store.get_municipality(municipality_id).await?;
+        if let Some(run) = store.find_run(municipality_id, month.first_day()).await? {
+            return Ok((run, false));
+        }
+        if now.date() <= month.last_day() {
+            return Err(ServiceError::FailedPrecondition {
+                what: format!("{month} has not ended: the stipend is paid in arrears"),
+            });
+        }
+        let runs = store.list_runs(municipality_id).await?;
+        if let Some(later) = runs.iter().find(|r| r.month > month.first_day()) {
+            return Err(ServiceError::FailedPrecondition {
+                what: format!(
+                    "a later month ({}) is already closed",
+                    YearMonth::of(later.month)
+                ),
+            });
+        }
+        let parameters = self.effective_parameters().await?;
+        let policy = self.policy_for(municipality_id).await?;
+        let paid_by_participant = Paid::from_ledger(store.ledger(municipality_id).await?);
+        let run_id = Uuid::now_v7();
+        tracing::Span::current().record("run_id", tracing::field::display(run_id));
+
+        let mut lines = Vec::new();
+        let mut participants = 0;
+        for participant in store.list_participants(municipality_id).await? {
+            let facts = store.participant_facts(participant.id).await?;
+            let paid = paid_by_participant
+                .get(&participant.id)
+                .cloned()
+                .unwrap_or_default();
+            let mut months = paid.months();
+            if let Some(first) = facts.programmes.iter().map(|p| p.programme.start).min() {
+                let mut m = YearMonth::of(first);
+                while m <= month {
+                    months.insert(m);
+                    m = m.next();
+                }
+            }
+            let mut targets = Vec::new();
+            for m in months.into_iter().filter(|m| *m <= month) {
+                let result = match crate::facts::month_facts(&facts, m)? {
+                    Some(month_facts) => compute_month(&month_facts, &parameters, &policy)
+                        .map_err(ServiceError::internal)?,
+                    None => empty_month(m),
+                };
+                targets.push((m, result));
+            }
+            let payslip = payslip_lines(run_id, participant.id, month, &targets, &paid);
+            if !payslip.is_empty() {
+                participants += 1;
+                lines.extend(payslip);
+            }
+        }
+        let total: Decimal = lines.iter().map(|l| l.amount).sum();
+        let run = PayRun {
+            id: run_id,
+            municipality_id: municipality_id.to_owned(),
+            month: month.first_day(),
+            state: RunState::Closed,
+            closed_at: now,
+            participant_count: participants,
+            total,
+        };
+        let event = outbox_event(
+            kvp_proto::event_types::PERIOD_CLOSED,
+            municipality_id,
+            run_id.to_string(),
+            &ev::PeriodClosed {
+                run_id: run_id.to_string(),
+                municipality_id: municipality_id.to_owned(),
+                month: month.to_string(),
+                participant_count: u32::try_from(participants).unwrap_or_default(),
+                line_count: u32::try_from(lines.len()).unwrap_or(u32::MAX),
+                total_amount: total.to_string(),
+                closed_at: Some(timestamp(now)),
+            },
+            now,
+        );
+        let entry = audit(
+            actor,
+            "period.closed",
+            "pay_run",
+            &run_id.to_string(),
+            json!({
+                "municipality_id": municipality_id, "month": month, "lines": lines.len(), "total": total,
+            }),
+        );
+        let line_count = lines.len();
+        match store
+            .close_period(&NewPayRun {
+                run,
+                lines,
+                events: vec![event],
+                audit: entry,
+            })
+            .await?
+        {
+            CloseOutcome::Created(run) => {
+                tracing::info!(participants, lines = line_count, %total, "period closed");
+                Ok((run, true))
+            }
+            CloseOutcome::Existing(run) => Ok((run, false)),
+        }
+    }
+
+    /// Records the outcome of one payslip (idempotent on run and participant).
+    /// A paid payslip publishes `StipendPaid` for the top-up service.
+    #[instrument(skip_all, fields(run_id = %confirmation.run_id, participant_id = %confirmation.participant_id))]
+    pub async fn confirm_payment(
+        &self,
+        confirmation: Confirmation,
+        actor: &Actor,
+    ) -> Result<(PayRun, bool), ServiceError> {
+        let store = self.store();
+        let run = store.get_run(confirmation.run_id).await?;
+        let gross: Decimal = store
+            .list_pay_lines(run.id)
+            .await?
+            .iter()
+            .filter(|l| l.participant_id == confirmation.participant_id)
+            .map(|l| l.amount)
+            .sum();
+        let mut violations = Vec::new();
+        if confirmation.gross != gross {
+            violations.push(crate::error::FieldViolation::new(
+                "gross",
+                format!("must be the payslip's gross {gross}"),
+            ));
+        }
+        if confirmation.tax_withheld.is_sign_negative()
+            || confirmation.tax_withheld > confirmation.gross
+        {
+            violations.push(crate::error::FieldViolation::new(
+                "tax_withheld",
+                "must lie between 0 and the gross",
+            ));
+        }
+        if confirmation.outcome == PaymentOutcome::Paid
+            && confirmation.net_paid != confirmation.gross - confirmation.tax_withheld
+        {
+            violations.push(crate::error::FieldViolation::new(
+                "net_paid",
+                "must be gross minus tax withheld",
+            ));
+        }
+        if !violations.is_empty() {
+            return Err(ServiceError::InvalidArgument(violations));
+        }
+        let mut events = Vec::new();
+        if confirmation.outcome == PaymentOutcome::Paid {
+            events.push(outbox_event(
+                kvp_proto::event_types::STIPEND_PAID,
+                &run.municipality_id,
+                confirmation.participant_id.to_string(),
+                &ev::StipendPaid {
+                    participant_id: confirmation.participant_id.to_string(),
+                    municipality_id: run.municipality_id.clone(),
+                    month: YearMonth::of(run.month).to_string(),
+                    gross: confirmation.gross.to_string(),
+                    tax_withheld: confirmation.tax_withheld.to_string(),
+                    net_paid: confirmation.net_paid.to_string(),
+                    run_id: run.id.to_string(),
+                    payment_date: confirmation
+                        .payment_date
+                        .map(|d| d.to_string())
+                        .unwrap_or_default(),
+                    confirmed_at: Some(timestamp(confirmation.confirmed_at)),
+                },
+                confirmation.confirmed_at,
+            ));
+        }
+        let entry = audit(
+            actor,
+            "payment.confirmed",
+            "pay_run",
+            &run.id.to_string(),
+            json!({
+                "participant_id": confirmation.participant_id, "outcome": confirmation.outcome.as_str(),
+                "gross": confirmation.gross, "tax_withheld": confirmation.tax_withheld, "net_paid": confirmation.net_paid,
+            }),
+        );
+        match store
+            .confirm_payment(&confirmation, &events, &entry)
+            .await
+            .map_err(|e| match e {
+                kvp_store::StoreError::Conflict { .. } => ServiceError::AlreadyExists {
+                    what: "this payslip was confirmed with other figures".into(),
+                },
+                kvp_store::StoreError::InvalidState { .. } => ServiceError::FailedPrecondition {
+                    what: "the participant has no lines in this run".into(),
+                },
+                other => other.into(),
+            })? {
+            ConfirmOutcome::Recorded(run) => Ok((run, false)),
+            ConfirmOutcome::Duplicate(run) => Ok((run, true)),
+        }
+    }
+}
+
+/// A month with nothing due (no programme decision in force).
+fn empty_month(month: YearMonth) -> kvp_rules::MonthResult {
+    kvp_rules::MonthResult {
+        month,
+        lines: LineCode::ALL
+            .into_iter()
+            .map(|code| kvp_rules::PayLine {
+                code,
+                amount: Decimal::ZERO,
+                summary: "no programme decision in force".into(),
+                details: Vec::new(),
+            })
+            .collect(),
+        total: Decimal::ZERO,
+        quantities: kvp_rules::Quantities::default(),
+        flags: BTreeSet::new(),
+        entries: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::Month;
+
+    fn result(month: YearMonth, base: i64, absence: i64) -> kvp_rules::MonthResult {
+        let mut r = empty_month(month);
+        r.lines[0].amount = Decimal::new(base, 2);
+        r.lines[3].amount = Decimal::new(-absence, 2);
+        r.total = r.lines.iter().map(|l| l.amount).sum();
+        r
+    }
+
+    fn ledger(participant: Uuid, rows: &[(Option<YearMonth>, &str, i64)]) -> Paid {
+        let entries = rows
+            .iter()
+            .map(|(m, code, amount)| LedgerEntry {
+                participant_id: participant,
+                attributed_month: m.map(YearMonth::first_day),
+                line_code: (*code).to_owned(),
+                amount: Decimal::new(*amount, 2),
+            })
+            .collect();
+        Paid::from_ledger(entries)
+            .remove(&participant)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_late_decision_becomes_a_correction_of_its_month() {
+        let p = Uuid::now_v7();
+        let (oct, nov) = (
+            YearMonth::new(2025, Month::October),
+            YearMonth::new(2025, Month::November),
+        );
+        let paid = ledger(p, &[(Some(oct), "KVP_BASE", 2_000_000)]);
+        let lines = payslip_lines(
+            Uuid::nil(),
+            p,
+            nov,
+            &[
+                (oct, result(oct, 2_000_000, 38_501)),
+                (nov, result(nov, 2_100_000, 0)),
+            ],
+            &paid,
+        );
+        let got: Vec<(&str, Option<Date>, Decimal)> = lines
+            .iter()
+            .map(|l| (l.line_code.as_str(), l.attributed_month, l.amount))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "KVP_DEDUCTION_ABSENCE",
+                    Some(oct.first_day()),
+                    Decimal::new(-38_501, 2)
+                ),
+                (
+                    "KVP_BASE",
+                    Some(nov.first_day()),
+                    Decimal::new(2_100_000, 2)
+                ),
+            ]
+        );
+        assert_eq!(lines.iter().map(|l| l.seq).collect::<Vec<_>>(), vec![0, 1]);
+    }
+
+    #[test]
+    fn a_negative_payslip_pays_zero_and_carries_the_rest() {
+        let p = Uuid::now_v7();
+        let (oct, nov, dec) = (
+            YearMonth::new(2025, Month::October),
+            YearMonth::new(2025, Month::November),
+            YearMonth::new(2025, Month::December),
+        );
+        // October was paid in full; now October is fully sanctioned and November has no paid days.
+        let paid = ledger(p, &[(Some(oct), "KVP_BASE", 2_000_000)]);
+        let lines = payslip_lines(
+            Uuid::nil(),
+            p,
+            nov,
+            &[
+                (oct, result(oct, 2_000_000, 2_000_000)),
+                (nov, result(nov, 0, 0)),
+            ],
+            &paid,
+        );
+        let net: Decimal = lines.iter().map(|l| l.amount).sum();
+        assert_eq!(net, Decimal::ZERO);
+        let recovery = lines
+            .iter()
+            .find(|l| l.line_code == RECOVERY_CARRIED)
+            .unwrap();
+        assert_eq!(recovery.amount, Decimal::new(2_000_000, 2));
+        assert_eq!(recovery.attributed_month, None);
+
+        // December pays 21 000: the 20 000 carried is taken back, 1 000 is paid.
+        let paid = ledger(
+            p,
+            &[
+                (Some(oct), "KVP_BASE", 2_000_000),
+                (Some(oct), "KVP_DEDUCTION_ABSENCE", -2_000_000),
+                (None, RECOVERY_CARRIED, 2_000_000),
+            ],
+        );
+        let lines = payslip_lines(
+            Uuid::nil(),
+            p,
+            dec,
+            &[
+                (oct, result(oct, 2_000_000, 2_000_000)),
+                (nov, result(nov, 0, 0)),
+                (dec, result(dec, 2_100_000, 0)),
+            ],
+            &paid,
+        );
+        let net: Decimal = lines.iter().map(|l| l.amount).sum();
+        assert_eq!(net, Decimal::new(100_000, 2));
+        let recovery = lines
+            .iter()
+            .find(|l| l.line_code == RECOVERY_CARRIED)
+            .unwrap();
+        assert_eq!(recovery.amount, Decimal::new(-2_000_000, 2));
+    }
+
+    #[test]
+    fn nothing_changed_means_no_lines() {
+        let p = Uuid::now_v7();
+        let oct = YearMonth::new(2025, Month::October);
+        let paid = ledger(
+            p,
+            &[
+                (Some(oct), "KVP_BASE", 2_000_000),
+                (Some(oct), "KVP_DEDUCTION_ABSENCE", -38_501),
+            ],
+        );
+        assert!(
+            payslip_lines(
+                Uuid::nil(),
+                p,
+                oct.next(),
+                &[(oct, result(oct, 2_000_000, 38_501))],
+                &paid
+            )
+            .is_empty()
+        );
+    }
+}

@@ -1,0 +1,336 @@
+//! REST for payroll operators and administrators: the G registered at run time,
+//! pay runs, their file export, and the payslip explanation.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kvp_rules::YearMonth;
+use kvp_store::PayLine;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::extract::Body;
+use crate::error::{Problem, ServiceError};
+use crate::payroll::Payroll;
+
+type AppState = State<Arc<Payroll>>;
+type ApiResult<T> = Result<T, ServiceError>;
+
+/// A grunnbeløp to register.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GBody {
+    /// The date it takes effect (normally 1 May).
+    pub effective_date: Date,
+    /// The amount in kroner.
+    #[schema(value_type = String)]
+    pub value: Decimal,
+    /// The decision it comes from.
+    pub reference: String,
+}
+
+/// Registers a new G; the next close back-pays every affected month.
+#[utoipa::path(post, path = "/v1/parameters/g", request_body = GBody,
+    responses((status = 201, description = "registered"), (status = 400, body = Problem), (status = 409, body = Problem)))]
+pub async fn register_g(
+    State(payroll): AppState,
+    headers: HeaderMap,
+    Body(body): Body<GBody>,
+) -> ApiResult<Response> {
+    payroll
+        .register_g(
+            body.effective_date,
+            body.value,
+            body.reference,
+            &super::handlers::actor(&headers),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"effective_date": body.effective_date, "value": body.value})),
+    )
+        .into_response())
+}
+
+/// The G table in force (shipped defaults overlaid with registered values).
+#[utoipa::path(get, path = "/v1/parameters/g", responses((status = 200, description = "[effective date, value] pairs")))]
+pub async fn list_g(State(payroll): AppState) -> ApiResult<Json<Vec<(Date, String)>>> {
+    let parameters = payroll.effective_parameters().await?;
+    Ok(Json(
+        parameters
+            .g
+            .entries()
+            .iter()
+            .map(|(d, v)| (*d, v.to_string()))
+            .collect(),
+    ))
+}
+
+/// A pay run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunView {
+    /// Run id.
+    pub id: Uuid,
+    /// Municipality.
+    pub municipality_id: String,
+    /// The month it pays, `YYYY-MM`.
+    pub month: String,
+    /// CLOSED, PARTIALLY_CONFIRMED or CONFIRMED.
+    pub state: String,
+    /// Participants with lines.
+    pub participant_count: i32,
+    /// Sum of all lines.
+    #[schema(value_type = String)]
+    pub total: Decimal,
+    /// When it was closed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub closed_at: OffsetDateTime,
+}
+
+fn run_view(run: &kvp_store::PayRun) -> RunView {
+    RunView {
+        id: run.id,
+        municipality_id: run.municipality_id.clone(),
+        month: YearMonth::of(run.month).to_string(),
+        state: run.state.as_str().to_owned(),
+        participant_count: run.participant_count,
+        total: run.total,
+        closed_at: run.closed_at,
+    }
+}
+
+/// A municipality's pay runs.
+#[utoipa::path(get, path = "/v1/municipalities/{id}/runs", responses((status = 200, body = [RunView])))]
+pub async fn list_runs(
+    State(payroll): AppState,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<RunView>>> {
+    Ok(Json(
+        payroll
+            .store()
+            .list_runs(&id)
+            .await?
+            .iter()
+            .map(run_view)
+            .collect(),
+    ))
+}
+
+/// The export format.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ExportFormat {
+    /// `csv` (default) or `json`.
+    pub format: Option<String>,
+}
+
+/// One exported line: the product's code and the municipality's pay code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportLine {
+    /// Run.
+    pub run_id: Uuid,
+    /// Participant (the payroll system's employee reference).
+    pub participant_id: Uuid,
+    /// The product's line code.
+    pub line_code: String,
+    /// The municipality's pay code (lønnsart).
+    pub pay_code: String,
+    /// The month the line pays or corrects (`YYYY-MM`), empty for recovery lines.
+    pub attributed_month: String,
+    /// Quantity.
+    #[schema(value_type = String)]
+    pub quantity: Decimal,
+    /// Rate.
+    #[schema(value_type = String)]
+    pub rate: Decimal,
+    /// Amount in kroner.
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+    /// Always true: the stipend is taxable income.
+    pub taxable: bool,
+    /// A-melding income type.
+    pub income_type: &'static str,
+    /// A-melding income description.
+    pub income_description: &'static str,
+    /// How the amount was reached.
+    pub explanation: String,
+}
+
+fn export_line(line: &PayLine, pay_codes: &serde_json::Value) -> ExportLine {
+    ExportLine {
+        run_id: line.run_id,
+        participant_id: line.participant_id,
+        line_code: line.line_code.clone(),
+        pay_code: pay_codes[&line.line_code]
+            .as_str()
+            .unwrap_or(&line.line_code)
+            .to_owned(),
+        attributed_month: line
+            .attributed_month
+            .map(|m| YearMonth::of(m).to_string())
+            .unwrap_or_default(),
+        quantity: line.quantity,
+        rate: line.rate,
+        amount: line.amount,
+        taxable: true,
+        income_type: "pensjonEllerTrygd",
+        income_description: "kvalifiseringstoenad",
+        explanation: line.explanation.clone(),
+    }
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+/// A run's lines as a file for payroll systems that import files.
+#[utoipa::path(get, path = "/v1/runs/{id}/export", params(ExportFormat),
+    responses((status = 200, description = "text/csv or application/json"), (status = 404, body = Problem)))]
+pub async fn export_run(
+    State(payroll): AppState,
+    Path(id): Path<String>,
+    Query(q): Query<ExportFormat>,
+) -> ApiResult<Response> {
+    let id = Uuid::parse_str(&id).map_err(|_| ServiceError::field("id", "must be a UUID"))?;
+    let run = payroll.store().get_run(id).await?;
+    let pay_codes = payroll
+        .store()
+        .get_municipality(&run.municipality_id)
+        .await?
+        .pay_codes;
+    let lines: Vec<ExportLine> = payroll
+        .store()
+        .list_pay_lines(id)
+        .await?
+        .iter()
+        .map(|l| export_line(l, &pay_codes))
+        .collect();
+    match q.format.as_deref().unwrap_or("csv") {
+        "json" => Ok(Json(lines).into_response()),
+        "csv" => {
+            let mut out = String::from(
+                "run_id,participant_id,line_code,pay_code,attributed_month,quantity,rate,amount,taxable,income_type,income_description,explanation\n",
+            );
+            for l in &lines {
+                let fields = [
+                    l.run_id.to_string(),
+                    l.participant_id.to_string(),
+                    l.line_code.clone(),
+                    l.pay_code.clone(),
+                    l.attributed_month.clone(),
+                    l.quantity.to_string(),
+                    l.rate.to_string(),
+                    l.amount.to_string(),
+                    l.taxable.to_string(),
+                    l.income_type.to_owned(),
+                    l.income_description.to_owned(),
+                    l.explanation.clone(),
+                ];
+                out.push_str(
+                    &fields
+                        .iter()
+                        .map(|f| csv_field(f))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                );
+                out.push('\n');
+            }
+            let name = format!(
+                "attachment; filename=\"kvp-{}-{}.csv\"",
+                run.municipality_id,
+                YearMonth::of(run.month)
+            );
+            Ok((
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                    (header::CONTENT_DISPOSITION, name),
+                ],
+                out,
+            )
+                .into_response())
+        }
+        _ => Err(ServiceError::field("format", "must be csv or json")),
+    }
+}
+
+/// What was paid and corrected for one month, line by line, and what the rules
+/// give for it now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Payslip {
+    /// The month.
+    pub month: String,
+    /// Every line attributed to the month, in every closed run, oldest first.
+    pub paid: Vec<PaidLine>,
+    /// Sum of those lines.
+    #[schema(value_type = String)]
+    pub paid_total: Decimal,
+    /// The rules engine's current result with its explanation.
+    #[schema(value_type = Object)]
+    pub current: kvp_rules::MonthResult,
+}
+
+/// A line paid in a run for the month.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaidLine {
+    /// The run.
+    pub run_id: Uuid,
+    /// The month the run paid.
+    pub run_month: String,
+    /// Line code.
+    pub line_code: String,
+    /// Amount.
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+    /// How it was reached.
+    pub explanation: String,
+}
+
+/// The payslip explanation of a participant's month.
+#[utoipa::path(get, path = "/v1/participants/{id}/payslips/{month}",
+    responses((status = 200, body = Payslip), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn payslip(
+    State(payroll): AppState,
+    Path((id, month)): Path<(String, String)>,
+) -> ApiResult<Json<Payslip>> {
+    let id = Uuid::parse_str(&id).map_err(|_| ServiceError::field("id", "must be a UUID"))?;
+    let month: YearMonth = month
+        .parse()
+        .map_err(|_| ServiceError::field("month", "must be YYYY-MM"))?;
+    let participant = payroll.store().get_participant(id).await?;
+    let mut paid = Vec::new();
+    let mut runs = payroll
+        .store()
+        .list_runs(&participant.municipality_id)
+        .await?;
+    runs.sort_by_key(|r| r.month);
+    for run in runs.iter().filter(|r| r.month >= month.first_day()) {
+        for line in payroll.store().list_pay_lines(run.id).await? {
+            if line.participant_id == id && line.attributed_month == Some(month.first_day()) {
+                paid.push(PaidLine {
+                    run_id: run.id,
+                    run_month: YearMonth::of(run.month).to_string(),
+                    line_code: line.line_code,
+                    amount: line.amount,
+                    explanation: line.explanation,
+                });
+            }
+        }
+    }
+    let paid_total = paid.iter().map(|l| l.amount).sum();
+    let current = payroll.month(id, month).await?;
+    Ok(Json(Payslip {
+        month: month.to_string(),
+        paid,
+        paid_total,
+        current,
+    }))
+}

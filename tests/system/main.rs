@@ -1,0 +1,13 @@
+//! The cross-service test binary: both services for real, real gRPC between
+//! them, on SQLite or on PostgreSQL when `KVP_TEST_DATABASE_URL` is set.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a failed unwrap is a failed test"
+)]
+
+mod ingest;
+mod invariant;
+mod periods;
+mod rest;

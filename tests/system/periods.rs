@@ -1,0 +1,423 @@
+//! Pay periods end to end: close, stream, confirm, and the top-up proposal; late
+//! decisions and a late G corrected by recompute-and-diff; the top-up service
+//! down during a close and catching up.
+
+use std::collections::BTreeMap;
+
+use kvp_proto::kvp::payroll::v1 as pb;
+use kvp_system_tests::{Fixture, TestApp, TopupApp, eventually};
+use pb::DayKind;
+use rust_decimal::Decimal;
+use serde_json::json;
+
+fn dec(text: &str) -> Decimal {
+    text.parse().unwrap()
+}
+
+async fn close(app: &mut TestApp, month: &str) -> pb::ClosePeriodResponse {
+    app.grpc
+        .close_period(pb::ClosePeriodRequest {
+            municipality_id: "0301".into(),
+            month: month.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn lines(app: &mut TestApp, run_id: &str) -> Vec<pb::PayLine> {
+    let mut stream = app
+        .grpc
+        .stream_pay_lines(pb::StreamPayLinesRequest {
+            run_id: run_id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut out = Vec::new();
+    while let Some(message) = stream.message().await.unwrap() {
+        out.push(message.pay_line.unwrap());
+    }
+    out
+}
+
+/// Sums lines per (attributed month, line code).
+fn by_month(lines: &[pb::PayLine]) -> BTreeMap<(String, i32), Decimal> {
+    let mut out = BTreeMap::new();
+    for l in lines {
+        *out.entry((l.attributed_month.clone(), l.line_code))
+            .or_default() += dec(&l.amount);
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_month_goes_from_timesheets_to_confirmed_payment_to_a_topup_proposal() {
+    let topup = TopupApp::spawn("127.0.0.1:0".parse().unwrap()).await;
+    let mut app = TestApp::spawn_with(Some(topup.grpc_url.clone())).await;
+    assert_eq!(topup.backend, app.payroll.store().backend());
+    let fixture = Fixture::new(&app).await;
+    let (status, _) = topup.call(reqwest::Method::PUT, &format!("/households/{}", fixture.participant_id), Some(json!({
+        "adults": "SINGLE", "children": [{"birth_date": "2021-03-14"}], "housing_cost": "9000.00", "other_income": "500.00",
+    }))).await;
+    assert_eq!(status, 201);
+    let body = fixture.body(
+        "2025-10-01",
+        "2025-10-31",
+        &[("2025-10-21", DayKind::PaidWork, "4")],
+    );
+    app.grpc
+        .submit_timesheet(fixture.signed(&body))
+        .await
+        .unwrap();
+
+    let closed = close(&mut app, "2025-10").await;
+    assert!(closed.created);
+    let run = closed.run.unwrap();
+    assert_eq!(run.participant_count, 1);
+    let paid = lines(&mut app, &run.run_id).await;
+    let month = app
+        .get(&format!(
+            "/v1/participants/{}/months/2025-10",
+            fixture.participant_id
+        ))
+        .await;
+    let gross: Decimal = paid.iter().map(|l| dec(&l.amount)).sum();
+    assert_eq!(
+        gross,
+        dec(month["total"].as_str().unwrap()),
+        "the run pays the month's result"
+    );
+    assert_eq!(run.total_amount, gross.to_string());
+    assert!(paid.iter().all(|l| l.taxable
+        && l.income_type == "pensjonEllerTrygd"
+        && l.income_description == "kvalifiseringstoenad"));
+    assert!(paid.iter().all(|l| l.attributed_month == "2025-10"));
+    let codes: Vec<i32> = paid.iter().map(|l| l.line_code).collect();
+    assert_eq!(
+        codes,
+        vec![
+            pb::LineCode::KvpBase as i32,
+            pb::LineCode::KvpDeductionWage as i32,
+            pb::LineCode::KvpChildSupplement as i32
+        ]
+    );
+
+    // Closing again is idempotent.
+    let again = close(&mut app, "2025-10").await;
+    assert!(!again.created);
+    assert_eq!(again.run.unwrap().run_id, run.run_id);
+
+    let tax = (gross * dec("0.30")).round_dp(0);
+    let confirm = pb::ConfirmPaymentRequest {
+        run_id: run.run_id.clone(),
+        participant_id: fixture.participant_id.clone(),
+        gross: gross.to_string(),
+        tax_withheld: tax.to_string(),
+        net_paid: (gross - tax).to_string(),
+        outcome: pb::PaymentOutcome::Paid as i32,
+        failure_reason: String::new(),
+        payment_date: "2025-11-12".into(),
+    };
+    let confirmed = app
+        .grpc
+        .confirm_payment(confirm.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!confirmed.duplicate);
+    assert_eq!(confirmed.run_state, pb::PayRunState::Confirmed as i32);
+    assert!(
+        app.grpc
+            .confirm_payment(confirm.clone())
+            .await
+            .unwrap()
+            .into_inner()
+            .duplicate
+    );
+    let mut different = confirm.clone();
+    different.tax_withheld = "0.00".into();
+    different.net_paid = gross.to_string();
+    let status = app.grpc.confirm_payment(different).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::AlreadyExists);
+
+    // The top-up service proposes: norm (single adult 7 850 + child 0–5 3 850)
+    // + housing 9 000 − (net stipend + other income 500), floored at zero.
+    let path = format!("/proposals?participant_id={}", fixture.participant_id);
+    let proposals = eventually(10, || async {
+        let (_, value) = topup.call(reqwest::Method::GET, &path, None).await;
+        let list = value["proposals"].as_array().cloned().unwrap_or_default();
+        (!list.is_empty()).then_some(list)
+    })
+    .await;
+    assert_eq!(proposals.len(), 1);
+    let expected =
+        (dec("7850") + dec("3850") + dec("9000") - (gross - tax + dec("500"))).max(Decimal::ZERO);
+    assert_eq!(dec(proposals[0]["amount"].as_str().unwrap()), expected);
+    assert_eq!(proposals[0]["month"], "2025-10");
+    eventually(10, || async {
+        (app.payroll.store().outbox_backlog().await.unwrap() == 0).then_some(())
+    })
+    .await;
+
+    // The export carries the same lines with the a-melding income type.
+    let csv = reqwest::get(format!(
+        "{}/v1/runs/{}/export?format=csv",
+        app.http, run.run_id
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert_eq!(csv.lines().count(), 1 + paid.len());
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .contains("pensjonEllerTrygd,kvalifiseringstoenad")
+    );
+    app.stop().await;
+    topup.stop().await;
+}
+
+#[tokio::test]
+async fn a_late_sanction_decision_is_corrected_in_the_next_month() {
+    let mut app = TestApp::spawn().await;
+    let fixture = Fixture::new(&app).await;
+    let id = fixture.participant_id.clone();
+    let october = fixture.body(
+        "2025-10-01",
+        "2025-10-31",
+        &[("2025-10-14", DayKind::Unexcused, "3")],
+    );
+    app.grpc
+        .submit_timesheet(fixture.signed(&october))
+        .await
+        .unwrap();
+    let october_run = close(&mut app, "2025-10").await.run.unwrap();
+    let october_lines = lines(&mut app, &october_run.run_id).await;
+    assert!(
+        october_lines
+            .iter()
+            .all(|l| l.line_code != pb::LineCode::KvpDeductionAbsence as i32),
+        "pending hours are paid"
+    );
+
+    app.post(&format!("/v1/participants/{id}/sanction-decisions"), json!({
+        "date": "2025-10-14", "entry_kind": "UNEXCUSED", "outcome": "APPROVED", "reference": "VEDTAK-1",
+    }), 201).await;
+    let november = fixture.body("2025-11-01", "2025-11-30", &[]);
+    app.grpc
+        .submit_timesheet(fixture.signed(&november))
+        .await
+        .unwrap();
+    let november_run = close(&mut app, "2025-11").await.run.unwrap();
+    let november_lines = lines(&mut app, &november_run.run_id).await;
+    // The deduction, and the child supplement it reduces (R13), are corrected.
+    let correction: Vec<&pb::PayLine> = november_lines
+        .iter()
+        .filter(|l| l.attributed_month == "2025-10")
+        .collect();
+    let codes: Vec<i32> = correction.iter().map(|l| l.line_code).collect();
+    assert_eq!(
+        codes,
+        vec![
+            pb::LineCode::KvpDeductionAbsence as i32,
+            pb::LineCode::KvpChildSupplement as i32
+        ]
+    );
+    let october_now = app
+        .get(&format!("/v1/participants/{id}/months/2025-10"))
+        .await;
+    assert_eq!(
+        correction[0].amount,
+        october_now["lines"]["KVP_DEDUCTION_ABSENCE"]
+            .as_str()
+            .unwrap()
+    );
+    let supplement_paid = october_lines
+        .iter()
+        .find(|l| l.line_code == pb::LineCode::KvpChildSupplement as i32)
+        .unwrap();
+    assert_eq!(
+        dec(&correction[1].amount),
+        dec(october_now["lines"]["KVP_CHILD_SUPPLEMENT"]
+            .as_str()
+            .unwrap())
+            - dec(&supplement_paid.amount)
+    );
+    assert!(
+        correction[0]
+            .explanation
+            .starts_with("correction of 2025-10")
+    );
+
+    // The payslip explanation shows what was paid for October and when.
+    let payslip = app
+        .get(&format!("/v1/participants/{id}/payslips/2025-10"))
+        .await;
+    assert_eq!(payslip["paid_total"], october_now["total"]);
+    assert_eq!(
+        payslip["paid"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["run_month"] == "2025-11")
+            .count(),
+        2
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_late_g_regulation_is_back_paid_in_the_next_run() {
+    let mut app = TestApp::spawn().await;
+    let fixture = Fixture::new(&app).await;
+    let id = fixture.participant_id.clone();
+    for (from, to) in [("2026-05-01", "2026-05-31"), ("2026-06-01", "2026-06-30")] {
+        app.grpc
+            .submit_timesheet(fixture.signed(&fixture.body(from, to, &[])))
+            .await
+            .unwrap();
+    }
+    close(&mut app, "2026-05").await;
+    let may_before = app
+        .get(&format!("/v1/participants/{id}/months/2026-05"))
+        .await;
+
+    // The regulation decided late: G from 1 May 2026 is registered as 137 000.
+    app.post(
+        "/v1/parameters/g",
+        json!({"effective_date": "2026-05-01", "value": "137000", "reference": "Prop. 1 S"}),
+        201,
+    )
+    .await;
+    app.post(
+        "/v1/parameters/g",
+        json!({"effective_date": "2026-05-01", "value": "138000", "reference": "again"}),
+        409,
+    )
+    .await;
+    let may_after = app
+        .get(&format!("/v1/participants/{id}/months/2026-05"))
+        .await;
+    let back_pay = dec(may_after["lines"]["KVP_BASE"].as_str().unwrap())
+        - dec(may_before["lines"]["KVP_BASE"].as_str().unwrap());
+    assert!(back_pay > Decimal::ZERO);
+
+    let june_run = close(&mut app, "2026-06").await.run.unwrap();
+    let june = lines(&mut app, &june_run.run_id).await;
+    let sums = by_month(&june);
+    assert_eq!(
+        sums[&("2026-05".to_owned(), pb::LineCode::KvpBase as i32)],
+        back_pay
+    );
+    let june_now = app
+        .get(&format!("/v1/participants/{id}/months/2026-06"))
+        .await;
+    assert_eq!(
+        sums[&("2026-06".to_owned(), pb::LineCode::KvpBase as i32)],
+        dec(june_now["lines"]["KVP_BASE"].as_str().unwrap())
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_topup_service_down_during_a_close_catches_up_with_every_event_once() {
+    // Reserve a port for the top-up service, and start it only after the close.
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = reserved.local_addr().unwrap();
+    drop(reserved);
+    let mut app = TestApp::spawn_with(Some(format!("http://{addr}"))).await;
+    let fixture = Fixture::new(&app).await;
+    app.grpc
+        .submit_timesheet(fixture.signed(&fixture.body("2025-10-01", "2025-10-31", &[])))
+        .await
+        .unwrap();
+    let run = close(&mut app, "2025-10").await.run.unwrap();
+    let gross: Decimal = lines(&mut app, &run.run_id)
+        .await
+        .iter()
+        .map(|l| dec(&l.amount))
+        .sum();
+    app.grpc
+        .confirm_payment(pb::ConfirmPaymentRequest {
+            run_id: run.run_id.clone(),
+            participant_id: fixture.participant_id.clone(),
+            gross: gross.to_string(),
+            tax_withheld: "5000".into(),
+            net_paid: (gross - dec("5000")).to_string(),
+            outcome: pb::PaymentOutcome::Paid as i32,
+            failure_reason: String::new(),
+            payment_date: String::new(),
+        })
+        .await
+        .unwrap();
+    // Timesheet accepted, period closed, stipend paid: all waiting.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(app.payroll.store().outbox_backlog().await.unwrap(), 3);
+
+    let topup = TopupApp::spawn(addr).await;
+    let (status, _) = topup.call(reqwest::Method::PUT, &format!("/households/{}", fixture.participant_id), Some(json!({
+        "adults": "SINGLE", "children": [], "housing_cost": "12000.00", "other_income": "0.00",
+    }))).await;
+    assert!(status == 200 || status == 201, "{status}");
+    eventually(20, || async {
+        (app.payroll.store().outbox_backlog().await.unwrap() == 0).then_some(())
+    })
+    .await;
+    let (_, value) = topup
+        .call(
+            reqwest::Method::GET,
+            &format!("/proposals?participant_id={}", fixture.participant_id),
+            None,
+        )
+        .await;
+    let list = value["proposals"].as_array().cloned().unwrap();
+    assert_eq!(list.len(), 1, "the paid month is proposed once: {value}");
+    let expected = (dec("7850") + dec("12000") - (gross - dec("5000"))).max(Decimal::ZERO);
+    assert_eq!(dec(list[0]["amount"].as_str().unwrap()), expected);
+    app.stop().await;
+    topup.stop().await;
+}
+
+#[tokio::test]
+async fn closing_one_month_from_two_instances_at_once_yields_one_run() {
+    let mut app = TestApp::spawn().await;
+    let fixture = Fixture::new(&app).await;
+    app.grpc
+        .submit_timesheet(fixture.signed(&fixture.body("2025-10-01", "2025-10-31", &[])))
+        .await
+        .unwrap();
+    let mut second = app.second_instance().await;
+    let (a, b) = tokio::join!(
+        app.grpc.close_period(pb::ClosePeriodRequest {
+            municipality_id: "0301".into(),
+            month: "2025-10".into()
+        }),
+        second.close_period(pb::ClosePeriodRequest {
+            municipality_id: "0301".into(),
+            month: "2025-10".into()
+        }),
+    );
+    let (a, b) = (a.unwrap().into_inner(), b.unwrap().into_inner());
+    assert_eq!(
+        a.run.as_ref().unwrap().run_id,
+        b.run.as_ref().unwrap().run_id
+    );
+    assert_eq!(
+        u8::from(a.created) + u8::from(b.created),
+        1,
+        "exactly one close created the run"
+    );
+    let runs = app.get("/v1/municipalities/0301/runs").await;
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    let run_id = a.run.unwrap().run_id;
+    assert_eq!(
+        lines(&mut app, &run_id).await.len(),
+        2,
+        "base and child supplement, once"
+    );
+    app.stop().await;
+}
