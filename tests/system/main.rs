@@ -7,7 +7,10 @@
     reason = "a failed unwrap is a failed test"
 )]
 
+mod deploy;
+mod hostile_input;
 mod ingest;
 mod invariant;
+mod observability;
 mod periods;
 mod rest;

@@ -15,6 +15,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
+#[path = "signing/hostile_input.rs"]
+mod hostile_input;
+
 // ---------------------------------------------------------------------------------------
 // Fixtures
 // ---------------------------------------------------------------------------------------

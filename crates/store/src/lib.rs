@@ -19,13 +19,15 @@
 //! instances close it at once; a payslip is confirmed once; an outbox event
 //! is leased to one relay at a time and never claimed after its delivery;
 //! money and hours round-trip as exact decimals, and the ledger sums them
-//! exactly.
+//! exactly; the audit log is append-only and hash-chained ([`audit_chain`]),
+//! with one chain per database that never forks.
 //!
 //! What it must not do: business rules. It does not validate identity
 //! numbers, entry kinds, hours, quotas or programme dates, computes no
 //! stipend and decides nothing; that is the rules crate's and the service's
 //! work. It never puts personal data into an error message or a log line.
 
+pub mod audit_chain;
 pub mod error;
 pub mod postgres;
 pub mod records;
@@ -34,6 +36,7 @@ pub mod sqlite;
 
 use std::sync::Arc;
 
+pub use audit_chain::AuditVerification;
 pub use error::StoreError;
 pub use records::*;
 pub use repository::{Backend, Repository};

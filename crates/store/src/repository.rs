@@ -7,6 +7,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::StoreError;
+use crate::audit_chain::AuditVerification;
 use crate::records::{
     AcceptOutcome, AuditEntry, BenefitOffset, Child, CloseOutcome, ConfirmOutcome, Confirmation,
     DayEntry, LedgerEntry, Municipality, NewAuditEntry, NewOutboxEvent, NewPayRun, NewTimesheet,
@@ -35,7 +36,8 @@ impl fmt::Display for Backend {
 /// The payroll service's storage.
 ///
 /// Every state-changing method takes the audit entry of the change and writes
-/// it in the same transaction: both are stored, or neither. Methods that take
+/// it in the same transaction: both are stored, or neither, and the entry is
+/// linked into the audit hash chain in that transaction. Methods that take
 /// domain events ([`NewOutboxEvent`]) write them to the transactional outbox
 /// in that same transaction, so an event exists exactly when its change does;
 /// an event id that is taken is a [`StoreError::Conflict`]. `get_*` methods
@@ -361,6 +363,12 @@ pub trait Repository: Send + Sync {
         subject_type: &str,
         subject_id: &str,
     ) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Recomputes the audit log's hash chain in order, in one consistent
+    /// snapshot: every entry's number, link to the entry before it and hash
+    /// (see [`crate::audit_chain`]). Answers how many entries verified and the
+    /// first broken one, if any; a broken chain is an answer, not an error.
+    async fn verify_audit_chain(&self) -> Result<AuditVerification, StoreError>;
 
     /// Everything the rules engine needs about a participant, read in one
     /// consistent snapshot.

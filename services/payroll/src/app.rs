@@ -115,8 +115,10 @@ impl Application {
             .register_encoded_file_descriptor_set(kvp_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
+        tokio::spawn(crate::metrics::RECORDER.upkeep(stop_rx.clone()));
         let grpc = tonic::transport::Server::builder()
             .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
+            .layer(crate::metrics::grpc_layer())
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

@@ -33,6 +33,9 @@ pub struct Config {
     pub relay_poll_ms: u64,
     /// Milliseconds before the first retry of a failed delivery (doubling).
     pub relay_retry_base_ms: u64,
+    /// An OpenTelemetry collector's OTLP/gRPC endpoint (`http://host:4317`);
+    /// spans are exported there when set, and not at all otherwise.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// How logs are written.
@@ -56,6 +59,7 @@ impl Default for Config {
             topup_url: None,
             relay_poll_ms: 500,
             relay_retry_base_ms: 1000,
+            otlp_endpoint: None,
         }
     }
 }
@@ -72,6 +76,10 @@ impl fmt::Debug for Config {
             )
             .field("log_format", &self.log_format)
             .field("topup_url", &self.topup_url)
+            .field(
+                "otlp_endpoint",
+                &self.otlp_endpoint.as_deref().map(redact_url),
+            )
             .finish()
     }
 }
@@ -148,6 +156,9 @@ impl Config {
                 "KVP_DATABASE_URL" => config.database_url = value,
                 "KVP_IDENTITY_KEY" => config.identity_key = Some(value),
                 "KVP_TOPUP_URL" => config.topup_url = Some(value),
+                "KVP_OTLP_ENDPOINT" => {
+                    config.otlp_endpoint = (!value.trim().is_empty()).then_some(value)
+                }
                 "KVP_LOG_FORMAT" => {
                     config.log_format = match value.as_str() {
                         "text" => LogFormat::Text,
@@ -205,8 +216,10 @@ impl Config {
         format!(
             "# kvp-payroll configuration. Every setting may also be given as a KVP_… \
              environment variable\n# (KVP_GRPC_ADDR, KVP_HTTP_ADDR, KVP_DATABASE_URL, \
-             KVP_IDENTITY_KEY, KVP_LOG_FORMAT, KVP_TOPUP_URL).\n\n{defaults}\n# identity_key = \
-             \"<base64 of 32 random bytes>\"   # unset: development mode\n# topup_url = \"http://127.0.0.1:50061\"   # unset: events wait in the outbox\n"
+             KVP_IDENTITY_KEY, KVP_LOG_FORMAT, KVP_TOPUP_URL, \
+             KVP_OTLP_ENDPOINT).\n\n{defaults}\n# identity_key = \
+             \"<base64 of 32 random bytes>\"   # unset: development mode\n# topup_url = \"http://127.0.0.1:50061\"   # unset: events wait in the outbox\n\
+             # otlp_endpoint = \"http://127.0.0.1:4317\"   # unset: no span export\n"
         )
     }
 }
@@ -244,6 +257,24 @@ mod tests {
         );
         assert!(Config::default().check().is_ok());
         assert!(Config::default().development_mode());
+    }
+
+    #[test]
+    fn span_export_is_off_unless_an_otlp_endpoint_is_configured() {
+        assert_eq!(Config::default().otlp_endpoint, None);
+        let blank = vec![("KVP_OTLP_ENDPOINT".to_owned(), " ".to_owned())];
+        assert_eq!(Config::load(None, blank).unwrap().otlp_endpoint, None);
+        let env = vec![(
+            "KVP_OTLP_ENDPOINT".to_owned(),
+            "http://collector:4317".to_owned(),
+        )];
+        let config = Config::load(None, env).unwrap();
+        assert_eq!(
+            config.otlp_endpoint.as_deref(),
+            Some("http://collector:4317")
+        );
+        let file: Config = toml::from_str("otlp_endpoint = \"http://otel:4317\"\n").unwrap();
+        assert_eq!(file.otlp_endpoint.as_deref(), Some("http://otel:4317"));
     }
 
     #[test]

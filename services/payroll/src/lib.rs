@@ -13,6 +13,7 @@ pub mod facts;
 pub mod grpc;
 pub mod identity;
 pub mod ingest;
+pub mod metrics;
 pub mod payroll;
 pub mod periods;
 pub mod relay;

@@ -1,6 +1,6 @@
 //! The payroll binary: `serve` (the default) runs the service; `simulate
 //! CASE.json` evaluates one participant-month; `print-config` prints an example
-//! configuration.
+//! configuration; `verify-audit` checks the audit log's hash chain.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +27,20 @@ enum Command {
     Simulate(simulate::Args),
     /// Print an example configuration file.
     PrintConfig,
+    /// Recompute the audit log's hash chain and print how many entries verify.
+    /// Exits 0 when the chain is intact, 1 naming the first broken entry, 2 when
+    /// the database cannot be read.
+    VerifyAudit(VerifyAuditArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct VerifyAuditArgs {
+    /// A TOML configuration file (also `KVP_CONFIG`) naming the database.
+    #[arg(long, env = "KVP_CONFIG")]
+    config: Option<PathBuf>,
+    /// The database to verify; default: the configured one.
+    #[arg(long)]
+    database_url: Option<String>,
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -53,6 +67,7 @@ fn main() -> ExitCode {
             println!("{}", Config::example());
             ExitCode::SUCCESS
         }
+        Command::VerifyAudit(args) => verify_audit(args),
         Command::Serve(args) => match serve(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -74,7 +89,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(url) = args.database_url {
         config.database_url = url;
     }
-    telemetry::init(config.log_format);
+    // Flushes buffered spans when `serve` returns, after the runtime is gone.
+    let _telemetry = telemetry::init(config.log_format, config.otlp_endpoint.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -82,6 +98,62 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let app = Application::build(&config).await?;
         tracing::info!(grpc = %app.grpc_addr()?, http = %app.http_addr()?, "kvp-payroll listening");
         app.run_until(shutdown_signal()).await
+    })
+}
+
+/// Exit status of `verify-audit` when the chain is broken (an error is 2).
+const AUDIT_CHAIN_BROKEN: u8 = 1;
+
+fn verify_audit(args: VerifyAuditArgs) -> ExitCode {
+    let verification = match read_audit_chain(args) {
+        Ok(verification) => verification,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let head = verification
+        .head
+        .map_or_else(|| "none".to_owned(), |h| kvp_store::audit_chain::hex(&h));
+    if verification.unchained > 0 {
+        println!(
+            "{} audit entries from before the chain are not chained yet",
+            verification.unchained
+        );
+    }
+    match verification.first_broken {
+        None => {
+            println!(
+                "audit chain intact: {} entries verified, head {head}",
+                verification.entries
+            );
+            ExitCode::SUCCESS
+        }
+        Some((seq, reason)) => {
+            println!(
+                "audit chain broken at entry {seq}: {reason} (entries verified before it: {}, \
+                 last intact hash {head})",
+                verification.entries
+            );
+            ExitCode::from(AUDIT_CHAIN_BROKEN)
+        }
+    }
+}
+
+/// Opens the configured (or given) database and verifies its audit chain.
+fn read_audit_chain(args: VerifyAuditArgs) -> anyhow::Result<kvp_store::AuditVerification> {
+    let mut config = Config::load(args.config.as_deref(), std::env::vars())?;
+    if let Some(url) = args.database_url {
+        config.database_url = url;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store = kvp_store::connect(&config.database_url).await?;
+        let verification = store.verify_audit_chain().await;
+        store.close().await;
+        Ok(verification?)
     })
 }
 

@@ -92,8 +92,20 @@ impl Payroll {
     /// Receives a signed timesheet: idempotent on the payload digest, verified
     /// against the signer registry at receipt, checked, assessed and stored in one
     /// transaction with its audit entry. Nothing is stored on any error.
+    /// Counted in `kvp_timesheets_accepted_total` / `…_rejected_total{reason}`.
     #[instrument(skip_all, fields(participant_id, timesheet_id, digest))]
     pub async fn submit_timesheet(
+        &self,
+        envelope: pb::Envelope,
+        now: OffsetDateTime,
+    ) -> Result<Submitted, ServiceError> {
+        // The span above is current inside: the fields recorded there land on it.
+        let result = self.receive_timesheet(envelope, now).await;
+        crate::metrics::record_submission(&result);
+        result
+    }
+
+    async fn receive_timesheet(
         &self,
         envelope: pb::Envelope,
         now: OffsetDateTime,

@@ -208,6 +208,7 @@ impl Payroll {
         now: OffsetDateTime,
     ) -> Result<(PayRun, bool), ServiceError> {
         tracing::Span::current().record("municipality_id", municipality_id);
+        let started = std::time::Instant::now();
         let store = self.store();
         store.get_municipality(municipality_id).await?;
         if let Some(run) = store.find_run(municipality_id, month.first_day()).await? {
@@ -310,6 +311,7 @@ impl Payroll {
         {
             CloseOutcome::Created(run) => {
                 tracing::info!(participants, lines = line_count, %total, "period closed");
+                crate::metrics::record_period_closed(started.elapsed(), line_count, run.total);
                 Ok((run, true))
             }
             CloseOutcome::Existing(run) => Ok((run, false)),

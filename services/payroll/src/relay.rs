@@ -45,6 +45,10 @@ pub async fn run(
                 Vec::new()
             }
         };
+        match store.outbox_backlog().await {
+            Ok(backlog) => crate::metrics::record_outbox_backlog(backlog),
+            Err(e) => tracing::warn!(error = %e, "reading the outbox backlog failed"),
+        }
         if events.is_empty() {
             tokio::select! {
                 () = tokio::time::sleep(settings.poll_interval) => {}
@@ -87,11 +91,13 @@ pub async fn run(
             let now = OffsetDateTime::now_utc();
             match result {
                 Ok(()) => {
+                    crate::metrics::record_outbox_delivered();
                     if let Err(e) = store.mark_delivered(event.id, now).await {
                         tracing::warn!(error = %e, "marking an event delivered failed; it will be delivered again and deduplicated");
                     }
                 }
                 Err(status) => {
+                    crate::metrics::record_outbox_delivery_failure();
                     if status.code() == tonic::Code::Unavailable {
                         client = None;
                     }

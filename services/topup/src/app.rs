@@ -166,7 +166,9 @@ impl Application {
             }
         });
 
+        tokio::spawn(crate::metrics::RECORDER.upkeep(stop_rx.clone()));
         let grpc_server = tonic::transport::Server::builder()
+            .layer(crate::metrics::grpc_layer())
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

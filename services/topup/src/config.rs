@@ -42,6 +42,10 @@ pub struct Config {
     /// authentication (`KVP_TOPUP_ALLOW_INSECURE_REMOTE`): only behind a
     /// proxy that provides both.
     pub allow_insecure_remote: bool,
+    /// An OpenTelemetry collector's OTLP/gRPC endpoint, e.g.
+    /// `http://127.0.0.1:4317` (`KVP_TOPUP_OTLP_ENDPOINT`): spans are exported
+    /// there when set, and not at all otherwise.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for Config {
@@ -53,6 +57,7 @@ impl Default for Config {
             norms_file: None,
             log_format: LogFormat::Text,
             allow_insecure_remote: false,
+            otlp_endpoint: None,
         }
     }
 }
@@ -221,6 +226,9 @@ impl Config {
                         _ => return Err(bad("must be `text` or `json`".into())),
                     };
                 }
+                "OTLP_ENDPOINT" => {
+                    self.otlp_endpoint = (!value.trim().is_empty()).then(|| value.clone());
+                }
                 "ALLOW_INSECURE_REMOTE" => {
                     self.allow_insecure_remote = match value.as_str() {
                         "true" | "1" => true,
@@ -288,6 +296,22 @@ mod tests {
             "\"postgres://u:***@db/topup\""
         );
         assert!(!format!("{config:?}").contains("secret"));
+    }
+
+    #[test]
+    fn span_export_is_off_unless_an_otlp_endpoint_is_configured() {
+        assert_eq!(Config::load(None, &env(&[])).unwrap().otlp_endpoint, None);
+        let config = Config::load(
+            None,
+            &env(&[("KVP_TOPUP_OTLP_ENDPOINT", "http://collector:4317")]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.otlp_endpoint.as_deref(),
+            Some("http://collector:4317")
+        );
+        let blank = Config::load(None, &env(&[("KVP_TOPUP_OTLP_ENDPOINT", "")])).unwrap();
+        assert_eq!(blank.otlp_endpoint, None);
     }
 
     #[test]

@@ -31,7 +31,10 @@ impl EventSink for EventSinkService {
         request: Request<DeliverRequest>,
     ) -> Result<Response<DeliverResponse>, Status> {
         let request = request.into_inner();
-        let received = self.topup.deliver(request.event.as_ref()).await?;
+        let event_type = crate::metrics::event_type_label(request.event.as_ref());
+        let received = self.topup.deliver(request.event.as_ref()).await;
+        crate::metrics::record_delivery(event_type, &received);
+        let received = received?;
         Ok(Response::new(DeliverResponse {
             duplicate: received == Received::Duplicate,
         }))

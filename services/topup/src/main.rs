@@ -28,7 +28,8 @@ async fn main() -> anyhow::Result<()> {
     }
     let env = std::env::vars().collect();
     let config = Config::load(cli.config.as_deref(), &env)?;
-    telemetry::init(config.log_format);
+    // Flushes buffered spans when main returns.
+    let _telemetry = telemetry::init(config.log_format, config.otlp_endpoint.as_deref())?;
     if config.database_url.expose().starts_with("sqlite:") {
         tracing::warn!(
             database = %config.database_url,

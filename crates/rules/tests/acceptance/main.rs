@@ -8,4 +8,5 @@
 )]
 
 mod golden;
+mod hostile_input;
 mod properties;

@@ -20,6 +20,14 @@
 //! with `FOR UPDATE SKIP LOCKED` and leases what it claims, so instances never
 //! claim the same event at once. Pay lines and events are written with
 //! `UNNEST` arrays, a round trip per 10 000 rows.
+//!
+//! The audit chain has one head for all instances: an append first takes a
+//! transaction-level advisory lock on the chain, then reads the head, so
+//! appends queue in every instance and each links to the one committed
+//! before it (the unique key on `chain_seq` is the last line). Every write
+//! method appends its audit entry as its last statement before the commit,
+//! so the lock is held only for that moment and its holder never waits for
+//! another lock: the lock cannot take part in a deadlock.
 
 mod rows;
 
@@ -33,6 +41,10 @@ use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use crate::audit_chain::{
+    AuditVerification, ChainContent, ChainWalk, GENESIS, canonical_instant, canonical_json,
+    link_hash, next_link, to_microsecond,
+};
 use crate::records::{
     AcceptOutcome, AuditEntry, BenefitOffset, Child, CloseOutcome, ConfirmOutcome, Confirmation,
     DayEntry, LedgerEntry, Municipality, NewAuditEntry, NewOutboxEvent, NewPayRun, NewTimesheet,
@@ -47,6 +59,10 @@ use crate::{Backend, Repository, StoreError};
 const MAX_CONNECTIONS: u32 = 10;
 /// How long a call waits for a free connection (or the first connection) before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The name of the advisory lock that serialises appends to the audit chain.
+const AUDIT_CHAIN_LOCK: &str = "kvp.audit_chain";
+/// Audit entries read per query when the chain is verified.
+const AUDIT_PAGE: i64 = 1_000;
 
 macro_rules! participant_columns {
     () => {
@@ -159,24 +175,127 @@ impl PostgresStore {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        chain_unlinked_entries(&pool).await?;
         Ok(Self { pool })
     }
 }
 
+/// Takes the audit chain's advisory lock until the transaction ends.
+async fn lock_audit_chain(conn: &mut PgConnection) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(AUDIT_CHAIN_LOCK)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes an audit entry as the next link of the audit chain. Call it last
+/// before the commit (see the module documentation).
 async fn insert_audit(conn: &mut PgConnection, audit: &NewAuditEntry) -> Result<(), StoreError> {
+    // Appends queue here, in every instance, until the holder commits; the
+    // head is read after the lock is granted (READ COMMITTED: a fresh
+    // snapshot per statement), so it is the last committed entry.
+    lock_audit_chain(&mut *conn).await?;
+    // The details are hashed as jsonb will give them back (it rewrites numbers).
+    let row = sqlx::query(
+        "SELECT $1::jsonb AS details, head.chain_seq, head.hash FROM (SELECT 1) AS one \
+         LEFT JOIN (SELECT chain_seq, hash FROM audit_entries WHERE chain_seq IS NOT NULL \
+                    ORDER BY chain_seq DESC LIMIT 1) AS head ON true",
+    )
+    .bind(&audit.details)
+    .fetch_one(&mut *conn)
+    .await?;
+    let details: serde_json::Value = row.try_get("details")?;
+    let head = match row.try_get::<Option<i64>, _>("chain_seq")? {
+        Some(seq) => Some((seq, row.try_get::<Vec<u8>, _>("hash")?)),
+        None => None,
+    };
+    let (chain_seq, prev_hash) = next_link(head)?;
+    let at = to_microsecond(audit.at);
+    let content = ChainContent {
+        at: canonical_instant(at)?,
+        actor: audit.actor.clone(),
+        action: audit.action.clone(),
+        subject_type: audit.subject_type.clone(),
+        subject_id: audit.subject_id.clone(),
+        details: canonical_json(&details),
+    };
+    let hash = link_hash(chain_seq, &prev_hash, &content);
     sqlx::query(
-        "INSERT INTO audit_entries (id, at, actor, action, subject_type, subject_id, details) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO audit_entries (id, at, actor, action, subject_type, subject_id, details, \
+         chain_seq, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(Uuid::now_v7())
-    .bind(audit.at)
+    .bind(at)
     .bind(&audit.actor)
     .bind(&audit.action)
     .bind(&audit.subject_type)
     .bind(&audit.subject_id)
-    .bind(&audit.details)
+    .bind(&details)
+    .bind(chain_seq_value(chain_seq)?)
+    .bind(prev_hash.as_slice())
+    .bind(hash.as_slice())
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+fn chain_seq_value(seq: u64) -> Result<i64, StoreError> {
+    i64::try_from(seq).map_err(|_| StoreError::invalid_state("the audit chain is full"))
+}
+
+/// Links the audit entries written before migration 0003, oldest first from
+/// the genesis hash, when the chain has not begun yet; otherwise does nothing
+/// (an unlinked entry after the chain began is for verification to report).
+/// Instances opening the store together queue on the chain's lock, and the
+/// later ones find the work done.
+async fn chain_unlinked_entries(pool: &PgPool) -> Result<(), StoreError> {
+    const PENDING: &str = "SELECT EXISTS (SELECT 1 FROM audit_entries WHERE chain_seq IS NULL) \
+         AND NOT EXISTS (SELECT 1 FROM audit_entries WHERE chain_seq IS NOT NULL)";
+    // Checked before taking the lock, so that opening a store usually writes nothing.
+    let pending: bool = sqlx::query_scalar(PENDING).fetch_one(pool).await?;
+    if !pending {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    lock_audit_chain(&mut tx).await?;
+    let pending: bool = sqlx::query_scalar(PENDING).fetch_one(&mut *tx).await?;
+    if !pending {
+        tx.rollback().await?;
+        return Ok(());
+    }
+    let found = sqlx::query(
+        "SELECT seq, chain_seq, prev_hash, hash, at, actor, action, subject_type, subject_id, \
+         details FROM audit_entries ORDER BY seq",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut prev_hash = GENESIS;
+    for (chain_seq, row) in (1u64..).zip(&found) {
+        let link = rows::audit_link(row)?;
+        let content = link.content.map_err(|why| {
+            StoreError::corrupt(format!(
+                "audit entry {} cannot be chained: {why}",
+                link.row_seq
+            ))
+        })?;
+        let hash = link_hash(chain_seq, &prev_hash, &content);
+        sqlx::query(
+            "UPDATE audit_entries SET chain_seq = $1, prev_hash = $2, hash = $3 WHERE seq = $4",
+        )
+        .bind(chain_seq_value(chain_seq)?)
+        .bind(prev_hash.as_slice())
+        .bind(hash.as_slice())
+        .bind(link.row_seq)
+        .execute(&mut *tx)
+        .await?;
+        prev_hash = hash;
+    }
+    tx.commit().await?;
+    tracing::info!(
+        entries = found.len(),
+        "audit entries from before the chain were chained"
+    );
     Ok(())
 }
 
@@ -1560,6 +1679,33 @@ impl Repository for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         rows::all(found, rows::audit_entry)
+    }
+
+    async fn verify_audit_chain(&self) -> Result<AuditVerification, StoreError> {
+        // One snapshot for every page: entries appended meanwhile are not seen.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?;
+        let mut walk = ChainWalk::new();
+        let mut after = 0i64;
+        while !walk.is_broken() {
+            let page = sqlx::query(
+                "SELECT seq, chain_seq, prev_hash, hash, at, actor, action, subject_type, \
+                 subject_id, details FROM audit_entries WHERE seq > $1 ORDER BY seq LIMIT $2",
+            )
+            .bind(after)
+            .bind(AUDIT_PAGE)
+            .fetch_all(&mut *tx)
+            .await?;
+            let Some(last) = page.last() else { break };
+            after = last.try_get("seq")?;
+            for row in &page {
+                walk.visit(rows::audit_link(row)?);
+            }
+        }
+        tx.commit().await?;
+        Ok(walk.finish())
     }
 
     async fn participant_facts(

@@ -5,6 +5,7 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use crate::StoreError;
+use crate::audit_chain::{ChainContent, StoredLink, canonical_instant, canonical_json};
 use crate::records::{
     AuditEntry, BenefitOffset, Child, Confirmation, DayEntry, LedgerEntry, Municipality,
     OutboxEvent, Participant, Pause, PayLine, PayRun, Programme, RegisteredG, SanctionDecision,
@@ -165,6 +166,30 @@ pub(super) fn audit_entry(row: &PgRow) -> Result<AuditEntry, StoreError> {
         subject_type: row.try_get("subject_type")?,
         subject_id: row.try_get("subject_id")?,
         details: row.try_get("details")?,
+    })
+}
+
+/// An audit entry as the chain verification reads it (`seq`, `chain_seq`,
+/// `prev_hash`, `hash` and the content columns), in canonical form.
+pub(super) fn audit_link(row: &PgRow) -> Result<StoredLink, StoreError> {
+    let details: serde_json::Value = row.try_get("details")?;
+    let content = match canonical_instant(row.try_get("at")?) {
+        Ok(at) => Ok(ChainContent {
+            at,
+            actor: row.try_get("actor")?,
+            action: row.try_get("action")?,
+            subject_type: row.try_get("subject_type")?,
+            subject_id: row.try_get("subject_id")?,
+            details: canonical_json(&details),
+        }),
+        Err(_) => Err("the instant is outside the years 0000-9999"),
+    };
+    Ok(StoredLink {
+        row_seq: row.try_get("seq")?,
+        chain_seq: row.try_get("chain_seq")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+        content,
     })
 }
 

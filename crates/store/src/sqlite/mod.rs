@@ -14,6 +14,11 @@
 //! run's confirmations under it, and an outbox claim selects and leases its
 //! events in one statement under it. SQLite has no decimal type, so a pay
 //! line's amount is also stored as whole øre, which the ledger sums exactly.
+//!
+//! The audit chain needs no lock of its own: every audited write is a
+//! `BEGIN IMMEDIATE` transaction, so the head an append reads cannot move
+//! before it commits, and the chain cannot fork (the unique index on
+//! `chain_seq` is the last line).
 
 mod rows;
 
@@ -32,6 +37,9 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use self::rows::{decimal_text, instant_text, instant_text_opt};
+use crate::audit_chain::{
+    AuditVerification, ChainContent, ChainWalk, GENESIS, canonical_json, link_hash, next_link,
+};
 use crate::records::{
     AcceptOutcome, AuditEntry, BenefitOffset, Child, CloseOutcome, ConfirmOutcome, Confirmation,
     DayEntry, LedgerEntry, Municipality, NewAuditEntry, NewOutboxEvent, NewPayRun, NewTimesheet,
@@ -46,6 +54,8 @@ use crate::{Backend, Repository, StoreError};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Reader connections (WAL lets them read while the writer writes).
 const READERS: u32 = 4;
+/// Audit entries read per query when the chain is verified.
+const AUDIT_PAGE: i64 = 1_000;
 
 macro_rules! participant_columns {
     () => {
@@ -183,6 +193,7 @@ impl SqliteStore {
                 .connect_with(options)
                 .await?;
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            chain_unlinked_entries(&pool).await?;
             return Ok(Self {
                 writer: pool.clone(),
                 reader: pool,
@@ -199,6 +210,7 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        chain_unlinked_entries(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READERS)
             .connect_with(options)
@@ -212,23 +224,104 @@ impl SqliteStore {
     }
 }
 
+/// Writes an audit entry as the next link of the audit chain. The caller's
+/// `BEGIN IMMEDIATE` holds SQLite's write lock, so no other writer reads the
+/// same head before this transaction ends.
 async fn insert_audit(
     conn: &mut SqliteConnection,
     audit: &NewAuditEntry,
 ) -> Result<(), StoreError> {
+    let head: Option<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT chain_seq, hash FROM audit_entries WHERE chain_seq IS NOT NULL \
+         ORDER BY chain_seq DESC LIMIT 1",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (chain_seq, prev_hash) = next_link(head)?;
+    let at = instant_text(audit.at)?;
+    // The details are hashed as they will be read back: from this text.
+    let details = audit.details.to_string();
+    let content = ChainContent {
+        at: at.clone(),
+        actor: audit.actor.clone(),
+        action: audit.action.clone(),
+        subject_type: audit.subject_type.clone(),
+        subject_id: audit.subject_id.clone(),
+        details: canonical_json(&audit.details),
+    };
+    let hash = link_hash(chain_seq, &prev_hash, &content);
     sqlx::query(
-        "INSERT INTO audit_entries (id, at, actor, action, subject_type, subject_id, details) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_entries (id, at, actor, action, subject_type, subject_id, details, \
+         chain_seq, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(Uuid::now_v7())
-    .bind(instant_text(audit.at)?)
+    .bind(at)
     .bind(&audit.actor)
     .bind(&audit.action)
     .bind(&audit.subject_type)
     .bind(&audit.subject_id)
-    .bind(&audit.details)
+    .bind(details)
+    .bind(chain_seq_value(chain_seq)?)
+    .bind(prev_hash.as_slice())
+    .bind(hash.as_slice())
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+fn chain_seq_value(seq: u64) -> Result<i64, StoreError> {
+    i64::try_from(seq).map_err(|_| StoreError::invalid_state("the audit chain is full"))
+}
+
+/// Links the audit entries written before migration 0003, oldest first from
+/// the genesis hash, when the chain has not begun yet; otherwise does nothing
+/// (an unlinked entry after the chain began is for verification to report).
+async fn chain_unlinked_entries(writer: &SqlitePool) -> Result<(), StoreError> {
+    const PENDING: &str = "SELECT EXISTS (SELECT 1 FROM audit_entries WHERE chain_seq IS NULL) \
+         AND NOT EXISTS (SELECT 1 FROM audit_entries WHERE chain_seq IS NOT NULL)";
+    // Checked before taking the write lock, so that opening a store usually writes nothing.
+    let pending: bool = sqlx::query_scalar(PENDING).fetch_one(writer).await?;
+    if !pending {
+        return Ok(());
+    }
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let pending: bool = sqlx::query_scalar(PENDING).fetch_one(&mut *tx).await?;
+    if !pending {
+        tx.rollback().await?;
+        return Ok(());
+    }
+    let found = sqlx::query(
+        "SELECT seq, chain_seq, prev_hash, hash, at, actor, action, subject_type, subject_id, \
+         details FROM audit_entries ORDER BY seq",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut prev_hash = GENESIS;
+    for (chain_seq, row) in (1u64..).zip(&found) {
+        let link = rows::audit_link(row)?;
+        let content = link.content.map_err(|why| {
+            StoreError::corrupt(format!(
+                "audit entry {} cannot be chained: {why}",
+                link.row_seq
+            ))
+        })?;
+        let hash = link_hash(chain_seq, &prev_hash, &content);
+        sqlx::query(
+            "UPDATE audit_entries SET chain_seq = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+        )
+        .bind(chain_seq_value(chain_seq)?)
+        .bind(prev_hash.as_slice())
+        .bind(hash.as_slice())
+        .bind(link.row_seq)
+        .execute(&mut *tx)
+        .await?;
+        prev_hash = hash;
+    }
+    tx.commit().await?;
+    tracing::info!(
+        entries = found.len(),
+        "audit entries from before the chain were chained"
+    );
     Ok(())
 }
 
@@ -1579,6 +1672,30 @@ impl Repository for SqliteStore {
         .fetch_all(&self.reader)
         .await?;
         rows::all(found, rows::audit_entry)
+    }
+
+    async fn verify_audit_chain(&self) -> Result<AuditVerification, StoreError> {
+        // A deferred read transaction in WAL mode reads one snapshot throughout.
+        let mut tx = self.reader.begin().await?;
+        let mut walk = ChainWalk::new();
+        let mut after = 0i64;
+        while !walk.is_broken() {
+            let page = sqlx::query(
+                "SELECT seq, chain_seq, prev_hash, hash, at, actor, action, subject_type, \
+                 subject_id, details FROM audit_entries WHERE seq > ? ORDER BY seq LIMIT ?",
+            )
+            .bind(after)
+            .bind(AUDIT_PAGE)
+            .fetch_all(&mut *tx)
+            .await?;
+            let Some(last) = page.last() else { break };
+            after = last.try_get("seq")?;
+            for row in &page {
+                walk.visit(rows::audit_link(row)?);
+            }
+        }
+        tx.commit().await?;
+        Ok(walk.finish())
     }
 
     async fn participant_facts(

@@ -13,6 +13,7 @@ use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 use crate::StoreError;
+use crate::audit_chain::{ChainContent, StoredLink, canonical_json};
 use crate::records::{
     AuditEntry, BenefitOffset, Child, Confirmation, DayEntry, LedgerEntry, Municipality,
     OutboxEvent, Participant, Pause, PayLine, PayRun, Programme, RegisteredG, SanctionDecision,
@@ -219,6 +220,31 @@ pub(super) fn audit_entry(row: &SqliteRow) -> Result<AuditEntry, StoreError> {
         subject_type: row.try_get("subject_type")?,
         subject_id: row.try_get("subject_id")?,
         details: row.try_get("details")?,
+    })
+}
+
+/// An audit entry as the chain verification reads it (`seq`, `chain_seq`,
+/// `prev_hash`, `hash` and the content columns). The instant is hashed as
+/// the text stored, which is the canonical text, so any change to it shows.
+pub(super) fn audit_link(row: &SqliteRow) -> Result<StoredLink, StoreError> {
+    let details: String = row.try_get("details")?;
+    let content = match serde_json::from_str::<serde_json::Value>(&details) {
+        Ok(details) => Ok(ChainContent {
+            at: row.try_get("at")?,
+            actor: row.try_get("actor")?,
+            action: row.try_get("action")?,
+            subject_type: row.try_get("subject_type")?,
+            subject_id: row.try_get("subject_id")?,
+            details: canonical_json(&details),
+        }),
+        Err(_) => Err("the details are not JSON"),
+    };
+    Ok(StoredLink {
+        row_seq: row.try_get("seq")?,
+        chain_seq: row.try_get("chain_seq")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+        content,
     })
 }
 

@@ -17,6 +17,7 @@
     reason = "test code: a panic is a failed assertion"
 )]
 
+mod audit_chain;
 mod decisions;
 mod facts;
 mod ledger;
@@ -130,6 +131,16 @@ conformance! {
     outbox::concurrent_claimers_never_get_the_same_event,
     outbox::events_are_written_with_timesheets_and_decisions,
     outbox::events_of_a_refused_timesheet_are_rolled_back_with_it,
+    audit_chain::an_empty_audit_log_verifies,
+    audit_chain::the_audit_chain_verifies_after_a_mix_of_operations,
+    audit_chain::concurrent_audited_writes_never_fork_the_chain,
+    audit_chain::changing_an_entrys_details_is_detected_at_that_entry,
+    audit_chain::changing_who_or_when_is_detected_at_that_entry,
+    audit_chain::deleting_a_middle_entry_is_detected_at_the_missing_entry,
+    audit_chain::renumbering_after_a_delete_is_detected_by_the_broken_link,
+    audit_chain::the_audit_log_refuses_updates_and_deletes,
+    audit_chain::entries_from_before_the_chain_are_chained_when_the_store_opens,
+    audit_chain::an_entry_without_a_link_after_the_chain_began_is_a_break,
 }
 
 // --- which backend ran, and connecting ---

@@ -39,7 +39,7 @@ where
     let store = kvp_store::connect(&url)
         .await
         .expect("the SQLite store opens");
-    run(store, test).await;
+    run(store, url, test).await;
 }
 
 /// Runs a suite function on a fresh, uniquely named PostgreSQL database that
@@ -63,9 +63,10 @@ where
         .await
         .expect("the test database is created");
 
-    let connected = kvp_store::connect(&database_url(&server, &name)).await;
+    let url = database_url(&server, &name);
+    let connected = kvp_store::connect(&url).await;
     let outcome = match connected {
-        Ok(store) => Ok(run_catching(store, test).await),
+        Ok(store) => Ok(run_catching(store, url, test).await),
         Err(e) => Err(e),
     };
 
@@ -101,12 +102,12 @@ fn database_url(server: &str, name: &str) -> String {
     }
 }
 
-async fn run<F, Fut>(store: Arc<dyn Repository>, test: F)
+async fn run<F, Fut>(store: Arc<dyn Repository>, url: String, test: F)
 where
     F: FnOnce(Arc<dyn Repository>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    if let Err(panic) = run_catching(store, test).await {
+    if let Err(panic) = run_catching(store, url, test).await {
         std::panic::resume_unwind(panic);
     }
 }
@@ -115,6 +116,7 @@ where
 /// a value and the database can still be cleaned up; closes the store after.
 async fn run_catching<F, Fut>(
     store: Arc<dyn Repository>,
+    url: String,
     test: F,
 ) -> Result<(), Box<dyn std::any::Any + Send>>
 where
@@ -122,13 +124,60 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let handle = store.clone();
-    let joined = tokio::spawn(test(store)).await;
+    let joined = tokio::spawn(DATABASE_URL.scope(url, test(store))).await;
     handle.close().await;
     match joined {
         Ok(()) => Ok(()),
         Err(e) if e.is_panic() => Err(e.into_panic()),
         Err(e) => panic!("the test task did not finish: {e}"),
     }
+}
+
+tokio::task_local! {
+    /// The URL of the database the running suite function's store uses.
+    static DATABASE_URL: String;
+}
+
+/// Runs SQL (several statements allowed) on the running test's database
+/// behind the store's back, over a connection of its own: how a test plays
+/// someone with direct access to the database.
+pub async fn execute_raw(sql: &str) {
+    if let Err(e) = try_execute_raw(sql).await {
+        panic!("raw SQL fails: {e}");
+    }
+}
+
+/// Like [`execute_raw`], but answers the database's error text instead of
+/// failing the test.
+pub async fn try_execute_raw(sql: &str) -> Result<(), String> {
+    let url = DATABASE_URL.with(Clone::clone);
+    let outcome = if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(&url)
+            .await
+            .expect("a raw SQLite connection");
+        sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+            .execute(&mut conn)
+            .await
+            .map(|_| ())
+    } else {
+        let mut conn = PgConnection::connect(&url)
+            .await
+            .expect("a raw PostgreSQL connection");
+        sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+            .execute(&mut conn)
+            .await
+            .map(|_| ())
+    };
+    outcome.map_err(|e| e.to_string())
+}
+
+/// Opens another store on the running test's database (as a restarted
+/// instance would).
+pub async fn reopen() -> Arc<dyn Repository> {
+    let url = DATABASE_URL.with(Clone::clone);
+    kvp_store::connect(&url)
+        .await
+        .expect("the store opens again")
 }
 
 // --- fixtures ---

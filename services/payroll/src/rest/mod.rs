@@ -21,6 +21,10 @@ pub fn router(payroll: Arc<Payroll>) -> Router {
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
         .route(
+            "/metrics",
+            get(|| async { crate::metrics::RECORDER.render() }),
+        )
+        .route(
             "/openapi.json",
             get(|| async { axum::Json(ApiDoc::openapi()) }),
         )
@@ -79,5 +83,11 @@ pub fn router(payroll: Arc<Payroll>) -> Router {
             "/v1/participants/{id}/payslips/{month}",
             get(periods::payslip),
         )
+        // Counts every request, by route template (after routing, so the
+        // template is known; requests no route matches are `unmatched`).
+        .layer(axum::middleware::from_fn_with_state(
+            crate::metrics::REQUEST_METRICS,
+            kvp_telemetry::track_http,
+        ))
         .with_state(payroll)
 }

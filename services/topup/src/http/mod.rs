@@ -29,6 +29,10 @@ pub fn router(topup: Topup) -> Router {
         .route("/healthz", get(routes::healthz))
         .route("/openapi.json", get(routes::openapi_document))
         .route(
+            "/metrics",
+            get(|| async { crate::metrics::RECORDER.render() }),
+        )
+        .route(
             "/households/{participant_id}",
             put(routes::put_household).get(routes::get_household),
         )
@@ -40,6 +44,11 @@ pub fn router(topup: Topup) -> Router {
         .route_layer(middleware::from_fn(trace))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
+        // Counts every request by route template, fallbacks (`unmatched`) included.
+        .layer(middleware::from_fn_with_state(
+            crate::metrics::REQUEST_METRICS,
+            kvp_telemetry::track_http,
+        ))
         .with_state(topup)
 }
 

@@ -266,6 +266,9 @@ pub async fn put_household(
     JsonBody(input): JsonBody<HouseholdInput>,
 ) -> Result<impl IntoResponse, ServiceError> {
     let saved = topup.put_household(&participant_id, &input).await?;
+    for _ in &saved.proposals {
+        crate::metrics::record_proposal(ProposalState::Proposed);
+    }
     let status = if saved.created {
         StatusCode::CREATED
     } else {
@@ -395,6 +398,7 @@ async fn decide(
         decided_by: body.decided_by,
     };
     let proposal = topup.decide(id, decision, &input).await?;
+    crate::metrics::record_proposal(proposal.state);
     Ok(Json(ProposalView::new(&proposal, true)))
 }
 

@@ -1,0 +1,269 @@
+//! The deployment files against the services: every metric the Grafana
+//! dashboard queries is one the services export, and every Kubernetes probe
+//! asks for a health path the probed service serves. Files only: no network,
+//! no database. `deploy/validate.sh` checks the files' syntax and schemas.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// The health paths each service serves (`/readyz` is the payroll service's only).
+const PAYROLL_HEALTH_PATHS: &[&str] = &["/healthz", "/readyz"];
+const TOPUP_HEALTH_PATHS: &[&str] = &["/healthz"];
+
+fn deploy_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy")
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The names both services export, as their metrics modules list them.
+fn exported_metric_names() -> BTreeSet<&'static str> {
+    kvp_payroll::metrics::METRIC_NAMES
+        .iter()
+        .chain(kvp_topup::metrics::METRIC_NAMES)
+        .copied()
+        .collect()
+}
+
+/// The identifiers `kvp_[a-z_]+` in a PromQL expression, each starting where
+/// no other identifier character precedes it.
+fn metric_identifiers(expr: &str) -> Vec<&str> {
+    let bytes = expr.as_bytes();
+    let mut names = Vec::new();
+    let mut from = 0;
+    while let Some(found) = expr[from..].find("kvp_") {
+        let start = from + found;
+        let mut end = start + "kvp_".len();
+        while end < bytes.len() && (bytes[end].is_ascii_lowercase() || bytes[end] == b'_') {
+            end += 1;
+        }
+        let inside_another = start > 0
+            && (bytes[start - 1].is_ascii_alphanumeric()
+                || matches!(bytes[start - 1], b'_' | b':'));
+        if !inside_another && end > start + "kvp_".len() {
+            names.push(&expr[start..end]);
+        }
+        from = end;
+    }
+    names
+}
+
+/// A histogram's series name without its `_bucket`, `_sum` or `_count` suffix.
+fn family_name(series: &str) -> &str {
+    ["_bucket", "_sum", "_count"]
+        .iter()
+        .find_map(|suffix| series.strip_suffix(suffix))
+        .unwrap_or(series)
+}
+
+/// Every (panel title, expression) of the dashboard, rows' nested panels and
+/// the templating queries included.
+fn dashboard_expressions(dashboard: &Value) -> Vec<(String, String)> {
+    fn walk(panels: &Value, out: &mut Vec<(String, String)>) {
+        for panel in panels.as_array().into_iter().flatten() {
+            let title = panel["title"].as_str().unwrap_or("(untitled)").to_owned();
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                if let Some(expr) = target["expr"].as_str() {
+                    out.push((title.clone(), expr.to_owned()));
+                }
+            }
+            walk(&panel["panels"], out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&dashboard["panels"], &mut out);
+    for variable in dashboard["templating"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if variable["type"] == "query" {
+            let query = &variable["query"];
+            let text = query.as_str().or_else(|| query["query"].as_str());
+            if let Some(text) = text {
+                out.push((format!("variable {}", variable["name"]), text.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn metric_identifiers_are_whole_names_with_histogram_suffixes_removed_by_family_name() {
+    let expr = "histogram_quantile(0.99, sum by (le) (rate(kvp_a_seconds_bucket[5m]))) \
+                / sum(xkvp_not_this) + kvp:recorded_kvp_no + kvp_b_total{reason=\"x\"}";
+    let names: Vec<&str> = metric_identifiers(expr)
+        .into_iter()
+        .map(family_name)
+        .collect();
+    assert_eq!(names, ["kvp_a_seconds", "kvp_b_total"]);
+}
+
+#[test]
+fn the_dashboard_queries_only_metrics_the_services_export() {
+    let path = deploy_dir().join("grafana/kvp-dashboard.json");
+    let dashboard: Value = serde_json::from_str(&read(&path)).unwrap();
+    let exported = exported_metric_names();
+    let expressions = dashboard_expressions(&dashboard);
+    assert!(
+        expressions.len() >= 20,
+        "the dashboard has only {} expressions",
+        expressions.len()
+    );
+
+    let mut queried = BTreeSet::new();
+    let mut unknown = Vec::new();
+    for (panel, expr) in &expressions {
+        let names = metric_identifiers(expr);
+        assert!(
+            !names.is_empty(),
+            "panel {panel:?} queries no kvp_ metric: {expr}"
+        );
+        for name in names {
+            let family = family_name(name);
+            queried.insert(family);
+            if !exported.contains(family) {
+                unknown.push(format!("{panel:?}: {name}"));
+            }
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "the dashboard queries metrics no service exports:\n  {}\nexported: {exported:?}",
+        unknown.join("\n  ")
+    );
+    // Not vacuous: the panels the operations issue asks for are all there.
+    for family in [
+        "kvp_grpc_requests_total",
+        "kvp_grpc_request_duration_seconds",
+        "kvp_timesheets_rejected_total",
+        "kvp_quota_flags_total",
+        "kvp_pay_period_close_duration_seconds",
+        "kvp_pay_period_amount_ore_total",
+        "kvp_outbox_backlog",
+        "kvp_outbox_delivery_failures_total",
+        "kvp_topup_events_total",
+    ] {
+        assert!(queried.contains(family), "no panel shows {family}");
+    }
+}
+
+/// An HTTP probe found in a manifest.
+#[derive(Debug)]
+struct Probe {
+    file: String,
+    deployment: String,
+    kind: String,
+    path: Option<String>,
+}
+
+fn indent(line: &str) -> usize {
+    line.len() - line.trim_start().len()
+}
+
+/// The `httpGet` probes of every Deployment in one manifest file, read line
+/// by line (the tests have no YAML parser; the manifests are plain block YAML).
+fn http_probes(file: &str, text: &str) -> Vec<Probe> {
+    let mut probes = Vec::new();
+    for document in text.split("\n---\n") {
+        let lines: Vec<&str> = document.lines().collect();
+        if !lines.iter().any(|l| l.trim_end() == "kind: Deployment") {
+            continue;
+        }
+        let deployment = lines
+            .iter()
+            .skip_while(|l| l.trim_end() != "metadata:")
+            .find_map(|l| l.strip_prefix("  name: "))
+            .unwrap_or("(unnamed)")
+            .trim()
+            .to_owned();
+        for (i, line) in lines.iter().enumerate() {
+            let trimmed = line.trim();
+            let Some(kind) = ["livenessProbe:", "readinessProbe:", "startupProbe:"]
+                .into_iter()
+                .find(|k| trimmed == *k)
+            else {
+                continue;
+            };
+            let body: Vec<&str> = lines[i + 1..]
+                .iter()
+                .take_while(|l| l.trim().is_empty() || indent(l) > indent(line))
+                .copied()
+                .collect();
+            if !body.iter().any(|l| l.trim() == "httpGet:") {
+                continue;
+            }
+            let path = body.iter().find_map(|l| {
+                l.trim()
+                    .strip_prefix("path:")
+                    .map(|p| p.trim().trim_matches(['"', '\'']).to_owned())
+            });
+            probes.push(Probe {
+                file: file.to_owned(),
+                deployment: deployment.clone(),
+                kind: kind.trim_end_matches(':').to_owned(),
+                path,
+            });
+        }
+    }
+    probes
+}
+
+fn manifests(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            manifests(&path, out);
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_kubernetes_probe_asks_for_a_health_path_the_service_serves() {
+    let k8s = deploy_dir().join("k8s");
+    let mut files = Vec::new();
+    manifests(&k8s, &mut files);
+    files.sort();
+    let probes: Vec<Probe> = files
+        .iter()
+        .flat_map(|f| http_probes(&f.display().to_string(), &read(f)))
+        .collect();
+
+    for probe in &probes {
+        let served = match probe.deployment.as_str() {
+            "kvp-payroll" => PAYROLL_HEALTH_PATHS,
+            "kvp-topup" => TOPUP_HEALTH_PATHS,
+            other => panic!("{}: a Deployment of no known service: {other}", probe.file),
+        };
+        let path = probe.path.as_deref();
+        assert!(
+            path.is_some_and(|p| served.contains(&p)),
+            "{probe:?}: an HTTP probe must ask for one of {served:?}"
+        );
+    }
+
+    // Both services are probed, each for liveness and readiness, and the
+    // payroll service's readiness is the one that checks the database.
+    for deployment in ["kvp-payroll", "kvp-topup"] {
+        for kind in ["livenessProbe", "readinessProbe"] {
+            assert!(
+                probes
+                    .iter()
+                    .any(|p| p.deployment == deployment && p.kind == kind),
+                "{deployment} has no HTTP {kind}: {probes:?}"
+            );
+        }
+    }
+    assert!(
+        probes.iter().any(|p| p.deployment == "kvp-payroll"
+            && p.kind == "readinessProbe"
+            && p.path.as_deref() == Some("/readyz")),
+        "kvp-payroll's readiness must be /readyz: {probes:?}"
+    );
+}
