@@ -227,26 +227,7 @@ impl TestApp {
 
 /// A synthetic national identity number with valid check digits (not a real person).
 pub fn national_id(birth: &str, individual: u32) -> String {
-    for n in individual..individual + 500 {
-        let base = format!("{birth}{:03}", n % 500);
-        let d: Vec<u32> = base.chars().map(|c| c.to_digit(10).unwrap()).collect();
-        let check = |w: &[u32], d: &[u32]| match 11
-            - w.iter().zip(d).map(|(a, b)| a * b).sum::<u32>() % 11
-        {
-            11 => Some(0),
-            10 => None,
-            k => Some(k),
-        };
-        let Some(k1) = check(&[3, 7, 6, 1, 8, 9, 4, 5, 2], &d) else {
-            continue;
-        };
-        let d2: Vec<u32> = d.iter().copied().chain([k1]).collect();
-        let Some(k2) = check(&[5, 4, 3, 2, 7, 6, 5, 4, 3, 2], &d2) else {
-            continue;
-        };
-        return format!("{base}{k1}{k2}");
-    }
-    unreachable!()
+    kvp_payroll::identity::synthetic_national_id(birth, individual).unwrap()
 }
 
 /// A participant ready to submit timesheets: programme from 2025-01-06, one

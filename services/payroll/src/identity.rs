@@ -36,17 +36,7 @@ impl NationalId {
         if text.len() != 11 || digits.len() != 11 {
             return Err(NationalIdError::Format);
         }
-        let check = |weights: &[u32]| -> Option<u32> {
-            let sum: u32 = weights.iter().zip(&digits).map(|(w, d)| w * d).sum();
-            match 11 - sum % 11 {
-                11 => Some(0),
-                10 => None,
-                k => Some(k),
-            }
-        };
-        let k1 = check(&[3, 7, 6, 1, 8, 9, 4, 5, 2]);
-        let k2 = check(&[5, 4, 3, 2, 7, 6, 5, 4, 3, 2]);
-        if k1 != Some(digits[9]) || k2 != Some(digits[10]) {
+        if check_digits(&digits[..9]) != Some([digits[9], digits[10]]) {
             return Err(NationalIdError::CheckDigits);
         }
         let id = Self(text.to_owned());
@@ -86,6 +76,36 @@ impl fmt::Debug for NationalId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("NationalId(<redacted>)")
     }
+}
+
+/// The two modulus-11 check digits of a number's first nine digits, or `None`
+/// when one would be 10 (then no valid number starts with these nine digits).
+pub fn check_digits(first_nine: &[u32]) -> Option<[u32; 2]> {
+    let digit = |weights: &[u32], digits: &[u32]| -> Option<u32> {
+        let sum: u32 = weights.iter().zip(digits).map(|(w, d)| w * d).sum();
+        match 11 - sum % 11 {
+            11 => Some(0),
+            10 => None,
+            k => Some(k),
+        }
+    };
+    let k1 = digit(&[3, 7, 6, 1, 8, 9, 4, 5, 2], first_nine)?;
+    let with_k1: Vec<u32> = first_nine.iter().copied().chain([k1]).collect();
+    let k2 = digit(&[5, 4, 3, 2, 7, 6, 5, 4, 3, 2], &with_k1)?;
+    Some([k1, k2])
+}
+
+/// A synthetic number for examples, tests and load generation (not a real
+/// person): birth date `ddmmyy` and the first individual number from `first`
+/// (modulo 1000) that has check digits. Individual numbers 000–499 mean the
+/// 1900s, 500–999 the 2000s for years 00–39.
+pub fn synthetic_national_id(birth: &str, first: u32) -> Option<String> {
+    (first..first + 1000).find_map(|n| {
+        let base = format!("{birth}{:03}", n % 1000);
+        let digits: Option<Vec<u32>> = base.chars().map(|c| c.to_digit(10)).collect();
+        let [k1, k2] = check_digits(&digits?)?;
+        Some(format!("{base}{k1}{k2}"))
+    })
 }
 
 /// Keys for protecting identity numbers at rest: a keyed hash to find a person
@@ -154,22 +174,8 @@ mod tests {
     // Synthetic numbers with valid check digits (not real people).
     const FNR: &str = "15019012345";
 
-    /// A synthetic number for a birth date `ddmmyy` and an individual number
-    /// from `first` on (the first whose check digits are not 10).
     fn valid(birth: &str, first: u32) -> String {
-        (first..first + 100)
-            .map(|n| format!("{birth}{n:03}"))
-            .find_map(|base| {
-                let d: Vec<u32> = base.chars().map(|c| c.to_digit(10).unwrap()).collect();
-                let k = |w: &[u32], d: &[u32]| {
-                    11 - w.iter().zip(d).map(|(a, b)| a * b).sum::<u32>() % 11
-                };
-                let k1 = k(&[3, 7, 6, 1, 8, 9, 4, 5, 2], &d) % 11;
-                let d2: Vec<u32> = d.iter().copied().chain([k1]).collect();
-                let k2 = k(&[5, 4, 3, 2, 7, 6, 5, 4, 3, 2], &d2) % 11;
-                (k1 < 10 && k2 < 10).then(|| format!("{base}{k1}{k2}"))
-            })
-            .unwrap()
+        synthetic_national_id(birth, first).unwrap()
     }
 
     #[test]

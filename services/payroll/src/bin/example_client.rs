@@ -10,6 +10,7 @@
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use kvp_payroll::identity::synthetic_national_id;
 use kvp_proto::kvp::payroll::v1 as pb;
 use kvp_signing::{SigningKey, TIMESHEET_PAYLOAD_TYPE, public_key_to_base64};
 use prost::Message;
@@ -24,35 +25,6 @@ struct Args {
     /// The gRPC endpoint.
     #[arg(long, default_value = "http://127.0.0.1:50051")]
     grpc: String,
-}
-
-/// A synthetic identity number with valid check digits for a 1990 birth date.
-fn synthetic_national_id(seed: u32) -> String {
-    loop_over_individual_numbers(seed)
-}
-
-fn loop_over_individual_numbers(seed: u32) -> String {
-    for individual in (seed % 500..500).chain(0..seed % 500) {
-        let base = format!("150190{individual:03}");
-        let d: Vec<u32> = base.chars().filter_map(|c| c.to_digit(10)).collect();
-        let check = |w: &[u32], d: &[u32]| match 11
-            - w.iter().zip(d).map(|(a, b)| a * b).sum::<u32>() % 11
-        {
-            11 => Some(0),
-            10 => None,
-            k => Some(k),
-        };
-        let Some(k1) = check(&[3, 7, 6, 1, 8, 9, 4, 5, 2], &d) else {
-            continue;
-        };
-        let mut d2 = d.clone();
-        d2.push(k1);
-        let Some(k2) = check(&[5, 4, 3, 2, 7, 6, 5, 4, 3, 2], &d2) else {
-            continue;
-        };
-        return format!("{base}{k1}{k2}");
-    }
-    unreachable!("some individual number has valid check digits")
 }
 
 async fn rest(
@@ -96,7 +68,7 @@ async fn main() -> anyhow::Result<()> {
         format!("{}/v1/participants", args.http),
         json!({
             "municipality_id": "0301",
-            "national_id": synthetic_national_id(seed),
+            "national_id": synthetic_national_id("150190", seed % 500).context("synthetic identity number")?,
             "display_name": "Example Participant",
             "children": ["2021-03-14"],
         }),
