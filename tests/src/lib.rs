@@ -98,6 +98,8 @@ impl TestDb {
 pub struct TestApp {
     /// gRPC client.
     pub grpc: PayrollServiceClient<Channel>,
+    /// Where gRPC listens.
+    pub grpc_addr: std::net::SocketAddr,
     /// REST base URL.
     pub http: String,
     /// HTTP client.
@@ -119,16 +121,25 @@ impl TestApp {
 
     /// Starts the payroll service relaying events to `topup_url`.
     pub async fn spawn_with(topup_url: Option<String>) -> Self {
+        Self::spawn_configured(|config| config.topup_url = topup_url).await
+    }
+
+    /// Starts the payroll service on port 0 over a fresh database, with the
+    /// test defaults (fast relay polling) changed by `configure` — for example
+    /// TLS client certificates or bearer-token authentication. When TLS is
+    /// configured, `grpc` is a client without a certificate (every call on it
+    /// fails); tests build their own clients for `grpc_addr`.
+    pub async fn spawn_configured(configure: impl FnOnce(&mut Config)) -> Self {
         let (db, url) = TestDb::create().await;
-        let config = Config {
+        let mut config = Config {
             grpc_addr: "127.0.0.1:0".parse().unwrap(),
             http_addr: "127.0.0.1:0".parse().unwrap(),
             database_url: url,
-            topup_url,
             relay_poll_ms: 20,
             relay_retry_base_ms: 50,
             ..Config::default()
         };
+        configure(&mut config);
         let app = Application::build(&config).await.unwrap();
         let grpc_addr = app.grpc_addr().unwrap();
         let config = Config {
@@ -145,11 +156,15 @@ impl TestApp {
             .await
             .unwrap();
         });
-        let grpc = PayrollServiceClient::connect(format!("http://{grpc_addr}"))
-            .await
-            .unwrap();
+        let endpoint = Channel::from_shared(format!("http://{grpc_addr}")).unwrap();
+        let channel = if config.tls.is_some() {
+            endpoint.connect_lazy()
+        } else {
+            endpoint.connect().await.unwrap()
+        };
         Self {
-            grpc,
+            grpc: PayrollServiceClient::new(channel),
+            grpc_addr,
             http,
             client: reqwest::Client::new(),
             payroll,

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -36,6 +36,64 @@ pub struct Config {
     /// An OpenTelemetry collector's OTLP/gRPC endpoint (`http://host:4317`);
     /// spans are exported there when set, and not at all otherwise.
     pub otlp_endpoint: Option<String>,
+    /// TLS for gRPC with client certificates; unset means plain TCP, which is
+    /// allowed on loopback only (development).
+    pub tls: Option<TlsConfig>,
+    /// Bearer-token authentication for REST; unset means development mode
+    /// (loopback only, the caller named by the `x-kvp-actor` header).
+    pub auth: Option<AuthConfig>,
+}
+
+/// gRPC TLS: the server's certificate and the CA that issues municipal client
+/// certificates. Every client must present a certificate chaining to
+/// `client_ca`; its URI names carry the municipality and the client's role
+/// (see `crate::client_identity`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain presented by the service.
+    pub cert: PathBuf,
+    /// PEM private key of that certificate.
+    pub key: PathBuf,
+    /// PEM certificate(s) of the CA issuing client certificates.
+    pub client_ca: PathBuf,
+}
+
+/// REST bearer tokens (JWT): who issues them and the keys that verify them.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The required `iss` claim.
+    pub issuer: String,
+    /// The required `aud` claim.
+    pub audience: String,
+    /// Verification keys; a token names its key with the `kid` header.
+    pub keys: Vec<TokenKey>,
+}
+
+/// One token verification key.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenKey {
+    /// The key id tokens carry in their `kid` header.
+    pub kid: String,
+    /// `EdDSA`, `ES256` or `RS256`.
+    pub algorithm: String,
+    /// The public key, PEM (SubjectPublicKeyInfo).
+    pub public_key_pem: String,
+}
+
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field(
+                "keys",
+                &self.keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 /// How logs are written.
@@ -60,6 +118,8 @@ impl Default for Config {
             relay_poll_ms: 500,
             relay_retry_base_ms: 1000,
             otlp_endpoint: None,
+            tls: None,
+            auth: None,
         }
     }
 }
@@ -80,8 +140,19 @@ impl fmt::Debug for Config {
                 "otlp_endpoint",
                 &self.otlp_endpoint.as_deref().map(redact_url),
             )
+            .field("tls", &self.tls)
+            .field("auth", &self.auth)
             .finish()
     }
+}
+
+/// The TLS settings being assembled from environment variables.
+fn tls_part(config: &mut Config) -> &mut TlsConfig {
+    config.tls.get_or_insert_with(|| TlsConfig {
+        cert: PathBuf::new(),
+        key: PathBuf::new(),
+        client_ca: PathBuf::new(),
+    })
 }
 
 /// A URL with its password replaced.
@@ -159,6 +230,9 @@ impl Config {
                 "KVP_OTLP_ENDPOINT" => {
                     config.otlp_endpoint = (!value.trim().is_empty()).then_some(value)
                 }
+                "KVP_TLS_CERT" => tls_part(&mut config).cert = value.into(),
+                "KVP_TLS_KEY" => tls_part(&mut config).key = value.into(),
+                "KVP_TLS_CLIENT_CA" => tls_part(&mut config).client_ca = value.into(),
                 "KVP_LOG_FORMAT" => {
                     config.log_format = match value.as_str() {
                         "text" => LogFormat::Text,
@@ -172,21 +246,49 @@ impl Config {
         Ok(config)
     }
 
-    /// True when nothing protects the service: no identity key configured, so
-    /// no TLS or authentication either. It may then listen on loopback only.
+    /// True when something is unprotected: gRPC without TLS, REST without
+    /// bearer tokens, or the development identity key. The service may then
+    /// listen on loopback only.
     pub fn development_mode(&self) -> bool {
-        self.identity_key.is_none()
+        self.missing_protection().next().is_some()
+    }
+
+    /// The protections not configured, by setting name.
+    fn missing_protection(&self) -> impl Iterator<Item = &'static str> {
+        [
+            ("tls (gRPC client certificates)", self.tls.is_none()),
+            ("auth (REST bearer tokens)", self.auth.is_none()),
+            ("identity_key", self.identity_key.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(name, missing)| missing.then_some(name))
     }
 
     /// Refuses configurations that would expose an unprotected service.
     pub fn check(&self) -> Result<(), ConfigError> {
-        for (what, addr) in [("grpc_addr", self.grpc_addr), ("http_addr", self.http_addr)] {
-            if !addr.ip().is_loopback() {
-                return Err(ConfigError::Unsafe(format!(
-                    "{what} {addr} is not a loopback address, but TLS client certificates and \
-                     bearer-token authentication are not configured: refusing to expose the \
-                     service. Bind to 127.0.0.1 for development."
-                )));
+        if let Some(tls) = &self.tls {
+            for (what, path) in [
+                ("tls.cert", &tls.cert),
+                ("tls.key", &tls.key),
+                ("tls.client_ca", &tls.client_ca),
+            ] {
+                if path.as_os_str().is_empty() {
+                    return Err(ConfigError::Unsafe(format!(
+                        "{what} is required when TLS is configured"
+                    )));
+                }
+            }
+        }
+        let missing: Vec<_> = self.missing_protection().collect();
+        if !missing.is_empty() {
+            for (what, addr) in [("grpc_addr", self.grpc_addr), ("http_addr", self.http_addr)] {
+                if !addr.ip().is_loopback() {
+                    return Err(ConfigError::Unsafe(format!(
+                        "{what} {addr} is not a loopback address, but {} not configured: \
+                         refusing to expose the service. Bind to 127.0.0.1 for development.",
+                        missing.join(", ")
+                    )));
+                }
             }
         }
         self.identity_secret().map(|_| ())
