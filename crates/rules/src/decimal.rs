@@ -50,8 +50,9 @@ pub(crate) fn round_to_ore(amount: Decimal) -> Decimal {
     amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
 }
 
-/// Formats an amount in kroner with exactly two decimals (`"0.00"`, `"-251.52"`).
-pub(crate) fn format_amount(amount: Decimal) -> String {
+/// Formats an amount in kroner with exactly two decimals (`"0.00"`, `"-251.52"`),
+/// rounded to øre half away from zero: the form of the vectors and every API.
+pub fn format_amount(amount: Decimal) -> String {
     // A negated zero keeps its sign bit in rust_decimal; an amount of zero is "0.00".
     let amount = if amount.is_zero() {
         Decimal::ZERO
@@ -64,7 +65,7 @@ pub(crate) fn format_amount(amount: Decimal) -> String {
 }
 
 /// Formats hours in their shortest form (`"0"`, `"2.5"`, `"3.75"`).
-pub(crate) fn format_hours(hours: Decimal) -> String {
+pub fn format_hours(hours: Decimal) -> String {
     if hours.is_zero() {
         return "0".to_owned();
     }

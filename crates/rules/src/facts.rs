@@ -197,7 +197,12 @@ impl FromStr for AbsenceKind {
         Self::ALL
             .into_iter()
             .find(|k| k.as_str() == text)
-            .ok_or_else(|| format!("unknown absence kind `{text}`"))
+            // The text is not echoed: an error may reach a client or a log,
+            // and what was sent could be anything, an identity number too.
+            .ok_or_else(|| {
+                let kinds: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
+                format!("is not an absence kind (one of {})", kinds.join(", "))
+            })
     }
 }
 

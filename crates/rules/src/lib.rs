@@ -20,6 +20,7 @@ pub mod policy;
 pub mod quotas;
 
 pub use case::{Case, CaseError};
+pub use decimal::{format_amount, format_hours};
 pub use facts::{
     AbsenceKind, Child, DateRange, DayEntry, Decision, MonthFacts, Offset, OffsetKind, Participant,
     Pause, PauseKind, Programme, YearMonth,
