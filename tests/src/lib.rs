@@ -2,7 +2,9 @@
 //! port 0, each over a fresh database (SQLite, or PostgreSQL when
 //! `KVP_TEST_DATABASE_URL` is set — then unreachable means failure, never a
 //! skip), and the fixtures a timesheet needs: a municipality, a participant with
-//! a programme, and signer keys.
+//! a programme, and signer keys. For the REST API with bearer tokens, a
+//! [`TokenIssuer`] mints tokens with a fresh Ed25519 key and
+//! [`TestApp::call_as`] sends them.
 
 #![allow(
     clippy::unwrap_used,
@@ -12,8 +14,11 @@
 
 use std::sync::Arc;
 
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ed25519_dalek::Signer as _;
 use kvp_payroll::app::Application;
-use kvp_payroll::config::Config;
+use kvp_payroll::config::{AuthConfig, Config, TokenKey};
 use kvp_payroll::payroll::Payroll;
 use kvp_proto::kvp::payroll::v1 as pb;
 use kvp_signing::{SigningKey, TIMESHEET_PAYLOAD_TYPE, public_key_to_base64};
@@ -22,6 +27,9 @@ use prost::Message;
 use serde_json::{Value, json};
 use sqlx::Connection;
 use tonic::transport::Channel;
+
+pub mod capture;
+pub mod process;
 
 /// The PostgreSQL server tests run against, when set.
 pub fn postgres_url() -> Option<String> {
@@ -47,7 +55,8 @@ pub enum TestDb {
 }
 
 impl TestDb {
-    async fn create() -> (Self, String) {
+    /// Creates the database; returns it with its URL.
+    pub async fn create() -> (Self, String) {
         match postgres_url() {
             Some(server) => {
                 let name = format!("kvp_payroll_test_{}", uuid::Uuid::new_v4().simple());
@@ -81,7 +90,8 @@ impl TestDb {
         }
     }
 
-    async fn drop_database(&self) {
+    /// Drops a PostgreSQL database (a SQLite file goes with its directory).
+    pub async fn drop_database(&self) {
         if let Self::Postgres { server, name } = self {
             let mut conn = sqlx::PgConnection::connect(server).await.unwrap();
             sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -130,6 +140,8 @@ impl TestApp {
     /// configured, `grpc` is a client without a certificate (every call on it
     /// fails); tests build their own clients for `grpc_addr`.
     pub async fn spawn_configured(configure: impl FnOnce(&mut Config)) -> Self {
+        capture::install();
+        kvp_payroll::metrics::install();
         let (db, url) = TestDb::create().await;
         let mut config = Config {
             grpc_addr: "127.0.0.1:0".parse().unwrap(),
@@ -186,14 +198,33 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Stops the service and drops its database.
+    /// Stops the service and drops its database; then fails the test if an
+    /// identity number appears in the metrics or in anything logged so far
+    /// (see [`capture`]).
     pub async fn stop(self) {
+        if let Ok(response) = self
+            .client
+            .get(format!("{}/metrics", self.http))
+            .send()
+            .await
+        {
+            let metrics = response.text().await.unwrap_or_default();
+            capture::assert_clean("GET /metrics", &metrics);
+        }
         let _ = self.stop.send(());
         self.server.await.unwrap();
         self.db.drop_database().await;
+        capture::check("after TestApp::stop");
     }
 
-    /// A REST call; returns status and JSON body.
+    /// Starts the payroll service requiring bearer tokens from `issuer` on REST.
+    pub async fn spawn_authenticated(issuer: &TokenIssuer) -> Self {
+        Self::spawn_configured(|config| config.auth = Some(issuer.auth_config())).await
+    }
+
+    /// A REST call; returns status and JSON body. Identity numbers in the
+    /// body are registered for the personal-data check, and the answer is
+    /// searched for every registered one.
     pub async fn call(
         &self,
         method: reqwest::Method,
@@ -205,24 +236,30 @@ impl TestApp {
             .request(method, format!("{}{path}", self.http))
             .header("x-kvp-actor", "caseworker-1");
         if let Some(body) = body {
+            register_identity_numbers_in(&body);
             request = request.json(&body);
         }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned());
-        let text = response.text().await.unwrap();
-        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        if status >= 400 {
-            assert_eq!(
-                content_type.as_deref(),
-                Some("application/problem+json"),
-                "{value}"
-            );
+        let reply = Reply::of(request).await;
+        (reply.status, reply.body)
+    }
+
+    /// A REST call with `Authorization: Bearer <token>` (no header for `None`).
+    pub async fn call_as(
+        &self,
+        token: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.http));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
         }
-        (status, value)
+        if let Some(body) = body {
+            register_identity_numbers_in(&body);
+            request = request.json(&body);
+        }
+        Reply::of(request).await
     }
 
     /// POST, expecting `expected` status.
@@ -240,9 +277,170 @@ impl TestApp {
     }
 }
 
-/// A synthetic national identity number with valid check digits (not a real person).
+/// A REST answer.
+#[derive(Debug)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// The JSON body, or the text as a JSON string when it is not JSON.
+    pub body: Value,
+    /// The `WWW-Authenticate` challenge, if any.
+    pub challenge: Option<String>,
+}
+
+impl Reply {
+    /// Sends `request`; an error status must come as problem details.
+    async fn of(request: reqwest::RequestBuilder) -> Self {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let content_type = header("content-type");
+        let challenge = header("www-authenticate");
+        let path = response.url().path().to_owned();
+        let text = response.text().await.unwrap();
+        capture::assert_clean(&format!("the answer to {path}"), &text);
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status >= 400 {
+            assert_eq!(
+                content_type.as_deref(),
+                Some("application/problem+json"),
+                "{body}"
+            );
+        }
+        Self {
+            status,
+            body,
+            challenge,
+        }
+    }
+}
+
+/// An identity provider for tests: a fresh Ed25519 key that the service is
+/// configured to trust, and tokens signed with it (by hand, not with the
+/// library the service verifies them with).
+pub struct TokenIssuer {
+    key: SigningKey,
+    kid: String,
+}
+
+impl TokenIssuer {
+    /// The `iss` the service is configured with.
+    pub const ISSUER: &str = "https://login.kvp.test";
+    /// The `aud` the service is configured with.
+    pub const AUDIENCE: &str = "kvp-payroll";
+    /// The `sub` of every token minted by [`TokenIssuer::token`].
+    pub const SUBJECT: &str = "kari";
+
+    /// A fresh random key named `kid`.
+    pub fn generate(kid: &str) -> Self {
+        let mut seed = [0; 32];
+        seed[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        seed[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        Self {
+            key: SigningKey::from_bytes(&seed),
+            kid: kid.to_owned(),
+        }
+    }
+
+    /// The public key as a PEM SubjectPublicKeyInfo.
+    pub fn public_key_pem(&self) -> String {
+        // SEQUENCE { SEQUENCE { OID 1.3.101.112 (Ed25519) }, BIT STRING key }
+        let mut der = vec![
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
+        der.extend_from_slice(self.key.verifying_key().as_bytes());
+        format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            STANDARD.encode(der)
+        )
+    }
+
+    /// The service's `auth` settings trusting this key.
+    pub fn auth_config(&self) -> AuthConfig {
+        AuthConfig {
+            issuer: Self::ISSUER.into(),
+            audience: Self::AUDIENCE.into(),
+            keys: vec![TokenKey {
+                kid: self.kid.clone(),
+                algorithm: "EdDSA".into(),
+                public_key_pem: self.public_key_pem(),
+            }],
+        }
+    }
+
+    /// Valid claims for `role` in `municipality` (`None`: national), for
+    /// five minutes from now.
+    pub fn claims(role: &str, municipality: Option<&str>) -> Value {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut claims = json!({
+            "iss": Self::ISSUER, "aud": Self::AUDIENCE, "sub": Self::SUBJECT,
+            "iat": now, "exp": now + 300, "role": role,
+        });
+        if let Some(municipality) = municipality {
+            claims["municipality"] = json!(municipality);
+        }
+        claims
+    }
+
+    /// A valid token for `role` in `municipality` (`None`: national).
+    pub fn token(&self, role: &str, municipality: Option<&str>) -> String {
+        self.sign_claims(&Self::claims(role, municipality))
+    }
+
+    /// `claims` signed under this key's id with EdDSA.
+    pub fn sign_claims(&self, claims: &Value) -> String {
+        self.sign(
+            &json!({"alg": "EdDSA", "typ": "JWT", "kid": self.kid}),
+            claims,
+        )
+    }
+
+    /// A compact JWS of exactly this header and these claims, signed with
+    /// this key whatever the header says (for forged tokens).
+    pub fn sign(&self, header: &Value, claims: &Value) -> String {
+        let part = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
+        let input = format!("{}.{}", part(header), part(claims));
+        let signature = self.key.sign(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+    }
+}
+
+/// A synthetic national identity number with valid check digits (not a real
+/// person), registered for the personal-data check ([`capture`]).
 pub fn national_id(birth: &str, individual: u32) -> String {
-    kvp_payroll::identity::synthetic_national_id(birth, individual).unwrap()
+    let number = kvp_payroll::identity::synthetic_national_id(birth, individual).unwrap();
+    capture::install();
+    capture::register(&number);
+    number
+}
+
+/// Registers for the personal-data check every `national_id` a request body
+/// carries (a string or a number, anywhere in it), valid or not: a mistyped
+/// number is as personal as a correct one.
+pub fn register_identity_numbers_in(body: &Value) {
+    match body {
+        Value::Object(fields) => {
+            for (name, value) in fields {
+                match value {
+                    Value::String(text) if name == "national_id" => capture::register(text),
+                    Value::Number(number) if name == "national_id" => {
+                        capture::register(&number.to_string());
+                    }
+                    other => register_identity_numbers_in(other),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(register_identity_numbers_in),
+        _ => {}
+    }
 }
 
 /// A participant ready to submit timesheets: programme from 2025-01-06, one
@@ -393,6 +591,7 @@ pub fn sign(payload: Vec<u8>, signers: &[(&str, &SigningKey)]) -> pb::SubmitTime
 /// The field violations of an INVALID_ARGUMENT status.
 pub fn violations(status: &tonic::Status) -> Vec<(String, String)> {
     use tonic_types::StatusExt;
+    check_status(status);
     status
         .get_details_bad_request()
         .map(|b| {
@@ -404,6 +603,20 @@ pub fn violations(status: &tonic::Status) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// Fails the test if a registered identity number appears in a gRPC status:
+/// its message, its details or its metadata.
+pub fn check_status(status: &tonic::Status) {
+    capture::assert_clean(
+        "a gRPC status",
+        &format!(
+            "{} {} {:?}",
+            status.message(),
+            String::from_utf8_lossy(status.details()),
+            status.metadata()
+        ),
+    );
+}
+
 /// A running top-up service.
 pub struct TopupApp {
     /// Its gRPC endpoint, for the payroll relay.
@@ -412,6 +625,8 @@ pub struct TopupApp {
     pub http: String,
     /// The backend it runs on.
     pub backend: kvp_store::Backend,
+    /// Its database (to look into its inbox).
+    pub database_url: String,
     db: TestDb,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
@@ -421,11 +636,12 @@ impl TopupApp {
     /// Starts the top-up service over a fresh database, on `grpc_addr` (port 0
     /// for any free port).
     pub async fn spawn(grpc_addr: std::net::SocketAddr) -> Self {
+        capture::install();
         let (db, url) = TestDb::create().await;
         let config = kvp_topup::Config {
             grpc_addr,
             http_addr: "127.0.0.1:0".parse().unwrap(),
-            database_url: kvp_topup::config::DatabaseUrl::new(url),
+            database_url: kvp_topup::config::DatabaseUrl::new(url.clone()),
             ..kvp_topup::Config::default()
         };
         let app = kvp_topup::Application::build(&config).await.unwrap();
@@ -447,17 +663,20 @@ impl TopupApp {
             grpc_url,
             http,
             backend,
+            database_url: url,
             db,
             stop,
             server,
         }
     }
 
-    /// Stops the service and drops its database.
+    /// Stops the service and drops its database; then fails the test if an
+    /// identity number appears in anything logged so far.
     pub async fn stop(self) {
         let _ = self.stop.send(());
         self.server.await.unwrap();
         self.db.drop_database().await;
+        capture::check("after TopupApp::stop");
     }
 
     /// A REST call; returns status and JSON body.
@@ -474,6 +693,7 @@ impl TopupApp {
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
+        capture::assert_clean(&format!("the top-up's answer to {path}"), &text);
         (
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),

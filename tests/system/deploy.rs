@@ -1,7 +1,10 @@
 //! The deployment files against the services: every metric the Grafana
-//! dashboard queries is one the services export, and every Kubernetes probe
-//! asks for a health path the probed service serves. Files only: no network,
-//! no database. `deploy/validate.sh` checks the files' syntax and schemas.
+//! dashboard queries is one the services export, every Kubernetes probe asks
+//! for a health path the probed service serves, and kvp-payroll's settings in
+//! the manifests and the compose file are ones `Config::check` accepts beyond
+//! loopback once the secrets are filled in (and refuses as committed). Files
+//! only: no network, no database. `deploy/validate.sh` checks the files'
+//! syntax and schemas.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -266,4 +269,198 @@ fn every_kubernetes_probe_asks_for_a_health_path_the_service_serves() {
             && p.path.as_deref() == Some("/readyz")),
         "kvp-payroll's readiness must be /readyz: {probes:?}"
     );
+}
+
+/// The lines of the flat mapping under the line `header` (exact, indentation
+/// included) in `text`, as `(key, value)` with quotes removed; comments and
+/// blank lines skipped.
+fn flat_mapping(text: &str, header: &str) -> Vec<(String, String)> {
+    let mut lines = text.lines().skip_while(|l| *l != header);
+    let depth = indent(lines.next().unwrap_or_else(|| panic!("no line {header:?}")));
+    lines
+        .take_while(|l| l.trim().is_empty() || indent(l) > depth)
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|l| {
+            let (key, value) = l
+                .trim()
+                .split_once(':')
+                .unwrap_or_else(|| panic!("not KEY: value: {l}"));
+            let value = value.trim();
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(value);
+            (key.trim().to_owned(), value.to_owned())
+        })
+        .collect()
+}
+
+/// The document of a multi-document manifest whose metadata names `name`.
+fn manifest_document<'a>(text: &'a str, name: &str) -> &'a str {
+    text.split("\n---\n")
+        .find(|d| d.lines().any(|l| l == format!("  name: {name}")))
+        .unwrap_or_else(|| panic!("no document named {name}"))
+}
+
+/// A token keys file holding one freshly made Ed25519 public key.
+fn usable_keys_file(dir: &Path) -> PathBuf {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let path = dir.join("usable-keys.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[[keys]]\nkid = \"k1\"\nalgorithm = \"EdDSA\"\npublic_key_pem = \"\"\"\n{}\"\"\"\n",
+            key.public_key_pem()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// `env` with `name` set to `value` (replaced or added).
+fn with(mut env: Vec<(String, String)>, name: &str, value: &str) -> Vec<(String, String)> {
+    env.retain(|(k, _)| k != name);
+    env.push((name.to_owned(), value.to_owned()));
+    env
+}
+
+fn load(env: &[(String, String)]) -> Result<kvp_payroll::config::Config, String> {
+    let config =
+        kvp_payroll::config::Config::load(None, env.to_vec()).map_err(|e| e.to_string())?;
+    config.check().map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+/// A made-up identity key, as the kvp-payroll-secrets Secret provides one.
+const IDENTITY_KEY: &str = "a3ZwLWRlcGxveS10ZXN0LWlkZW50aXR5LWtleS0zMmI=";
+
+#[test]
+fn kubernetes_settings_expose_kvp_payroll_only_with_every_protection_filled_in() {
+    let k8s = deploy_dir().join("k8s");
+    let config_text = read(&k8s.join("10-payroll-config.yaml"));
+    let env = flat_mapping(manifest_document(&config_text, "kvp-payroll-env"), "data:");
+    let setting = |name: &str| {
+        env.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("kvp-payroll-env has no {name}"))
+    };
+
+    // The files the settings name are where the Deployment mounts them.
+    let deployment = read(&k8s.join("20-payroll.yaml"));
+    for name in ["KVP_TLS_CERT", "KVP_TLS_KEY", "KVP_TLS_CLIENT_CA"] {
+        let file = setting(name);
+        let file = file
+            .strip_prefix("/etc/kvp/tls/")
+            .unwrap_or_else(|| panic!("{name} {file}"));
+        assert!(
+            manifest_document(
+                &read(&k8s.join("secrets/secrets.example.yaml")),
+                "kvp-payroll-tls"
+            )
+            .contains(&format!("\n  {file}: ")),
+            "{name}: the kvp-payroll-tls Secret has no key {file}"
+        );
+    }
+    assert_eq!(setting("KVP_AUTH_KEYS_FILE"), "/etc/kvp/auth/keys.toml");
+    for mount in ["mountPath: /etc/kvp/tls\n", "mountPath: /etc/kvp/auth\n"] {
+        assert!(
+            deployment.contains(mount),
+            "20-payroll.yaml does not mount {mount}"
+        );
+    }
+    // REST stays on loopback behind the proxy, which forwards to it.
+    let http_addr = setting("KVP_HTTP_ADDR");
+    assert!(
+        http_addr.starts_with("127.0.0.1:"),
+        "KVP_HTTP_ADDR {http_addr}"
+    );
+    let proxy = manifest_document(&config_text, "kvp-payroll-proxy");
+    assert!(
+        proxy.contains(&format!("server payroll {http_addr}\n")),
+        "the proxy does not forward to {http_addr}"
+    );
+    let grpc_lines: Vec<&str> = proxy
+        .lines()
+        .map(str::trim)
+        .filter(|l| (l.starts_with("bind ") || l.starts_with("server ")) && l.contains(":50051"))
+        .collect();
+    assert!(
+        grpc_lines.is_empty(),
+        "the proxy must leave gRPC to the service: {grpc_lines:?}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let placeholder_keys = dir.path().join("keys.toml");
+    let keys_document = manifest_document(&config_text, "kvp-payroll-auth-keys");
+    let keys_toml: String = keys_document
+        .lines()
+        .skip_while(|l| *l != "  keys.toml: |")
+        .skip(1)
+        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l.trim())))
+        .collect();
+    std::fs::write(&placeholder_keys, keys_toml).unwrap();
+    let env = with(
+        env,
+        "KVP_AUTH_KEYS_FILE",
+        placeholder_keys.to_str().unwrap(),
+    );
+    let env = with(env, "KVP_IDENTITY_KEY", IDENTITY_KEY);
+
+    // As committed, the placeholders stop the service at start-up.
+    let err = load(&env).unwrap_err();
+    assert!(err.contains("auth.issuer is required"), "{err}");
+    let env = with(env, "KVP_AUTH_ISSUER", "https://login.example.test");
+    let err = load(&env).unwrap_err();
+    assert!(err.starts_with("auth key REPLACE-ME:"), "{err}");
+
+    // Filled in, kvp-payroll accepts gRPC on the pod's address.
+    let usable = usable_keys_file(dir.path());
+    let env = with(env, "KVP_AUTH_KEYS_FILE", usable.to_str().unwrap());
+    let config = load(&env).unwrap();
+    assert!(!config.development_mode());
+    assert!(
+        config.grpc_addr.ip().is_unspecified(),
+        "{:?}",
+        config.grpc_addr
+    );
+
+    // Without the identity key from the Secret it would refuse.
+    let without: Vec<_> = env
+        .into_iter()
+        .filter(|(k, _)| k != "KVP_IDENTITY_KEY")
+        .collect();
+    let err = load(&without).unwrap_err();
+    assert!(
+        err.contains("identity_key") && err.contains("refusing"),
+        "{err}"
+    );
+}
+
+#[test]
+fn compose_settings_expose_kvp_payroll_only_with_every_protection() {
+    let compose = read(&deploy_dir().join("compose.yaml"));
+    let payroll = compose
+        .split_once("\n  payroll:\n")
+        .map(|(_, rest)| rest)
+        .expect("compose.yaml has no payroll service");
+    let env = flat_mapping(payroll, "    environment:");
+    let dir = tempfile::tempdir().unwrap();
+    let usable = usable_keys_file(dir.path());
+    let env = with(env, "KVP_AUTH_KEYS_FILE", usable.to_str().unwrap());
+    // compose/dev-pki.sh writes the identity key into payroll.env.
+    assert!(payroll.contains("env_file: ./compose/dev-pki/payroll.env\n"));
+    let config = load(&with(env.clone(), "KVP_IDENTITY_KEY", IDENTITY_KEY)).unwrap();
+    assert!(!config.development_mode());
+    assert!(
+        config.grpc_addr.ip().is_unspecified(),
+        "{:?}",
+        config.grpc_addr
+    );
+    assert!(
+        config.http_addr.ip().is_loopback(),
+        "{:?}",
+        config.http_addr
+    );
+    assert!(load(&env).unwrap_err().contains("refusing"));
 }

@@ -7,10 +7,16 @@
     reason = "a failed unwrap is a failed test"
 )]
 
+mod auth;
+mod crash;
 mod deploy;
 mod hostile_input;
 mod ingest;
 mod invariant;
+mod limits;
 mod observability;
 mod periods;
+mod personal_data;
 mod rest;
+mod simulate;
+mod tls;

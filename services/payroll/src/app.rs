@@ -4,18 +4,22 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use kvp_proto::kvp::payroll::v1::payroll_service_server::PayrollServiceServer;
 use kvp_rules::{Parameters, Policy};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
-use crate::config::{Config, redact_url};
+use crate::client_identity::Gate;
+use crate::config::{Config, Limits, TlsConfig, redact_url};
 use crate::grpc::PayrollGrpc;
 use crate::identity::IdentityVault;
 use crate::payroll::Payroll;
 use crate::relay::RelaySettings;
+use crate::rest::limits::RequestBounds;
 
 /// A built application, listening but not yet serving.
 pub struct Application {
@@ -23,6 +27,9 @@ pub struct Application {
     http: TcpListener,
     payroll: Arc<Payroll>,
     relay: Option<RelaySettings>,
+    rest_auth: crate::rest::auth::Authenticator,
+    tls: Option<ServerTlsConfig>,
+    limits: Limits,
 }
 
 impl Application {
@@ -32,9 +39,18 @@ impl Application {
         config.check()?;
         if config.development_mode() {
             tracing::warn!(
-                "DEVELOPMENT MODE: no TLS, no authentication, a fixed identity key; listening on loopback only"
+                tls = config.tls.is_some(),
+                auth = config.auth.is_some(),
+                identity_key = config.identity_key.is_some(),
+                "DEVELOPMENT MODE: not every protection is configured (see the flags); listening on loopback only"
             );
         }
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|tls| server_tls(tls, &config.limits))
+            .transpose()?;
+        let rest_auth = crate::rest::auth::Authenticator::new(config.auth.as_ref())?;
         let store = kvp_store::connect(&config.database_url)
             .await
             .with_context(|| format!("database {}", redact_url(&config.database_url)))?;
@@ -53,6 +69,7 @@ impl Application {
             endpoint,
             poll_interval: std::time::Duration::from_millis(config.relay_poll_ms),
             retry_base: std::time::Duration::from_millis(config.relay_retry_base_ms),
+            lease: std::time::Duration::from_millis(config.relay_lease_ms),
             batch: 100,
         });
         if relay.is_none() {
@@ -63,6 +80,9 @@ impl Application {
             http,
             payroll,
             relay,
+            tls,
+            rest_auth,
+            limits: config.limits.clone(),
         })
     }
 
@@ -116,33 +136,55 @@ impl Application {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
         tokio::spawn(crate::metrics::RECORDER.upkeep(stop_rx.clone()));
-        let grpc = tonic::transport::Server::builder()
+        let gate = Gate::new(self.tls.is_some());
+        let limits = &self.limits;
+        // Slow or vanished clients: every call has a deadline, and HTTP/2
+        // pings find dead connections.
+        let mut server = tonic::transport::Server::builder()
+            .timeout(Duration::from_millis(limits.request_timeout_ms))
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            .tcp_keepalive(Some(Duration::from_secs(60)));
+        if let Some(tls) = self.tls {
+            server = server.tls_config(tls)?;
+        }
+        let grpc = server
             .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
             .layer(crate::metrics::grpc_layer())
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(PayrollServiceServer::new(PayrollGrpc::new(
-                self.payroll.clone(),
-            )))
+            .add_service(
+                PayrollServiceServer::new(PayrollGrpc::new(self.payroll.clone(), gate))
+                    .max_decoding_message_size(limits.grpc_max_message_bytes),
+            )
             .serve_with_incoming_shutdown(
                 TcpListenerStream::new(self.grpc),
                 stopped(stop_rx.clone()),
             );
 
-        let router = crate::rest::router(self.payroll.clone()).layer(
-            tower_http::trace::TraceLayer::new_for_http().make_span_with(
-                |request: &axum::http::Request<_>| {
-                    let route = request
-                        .extensions()
-                        .get::<axum::extract::MatchedPath>()
-                        .map_or("unmatched", |p| p.as_str())
-                        .to_owned();
-                    tracing::info_span!("http", method = %request.method(), route)
-                },
-            ),
-        );
-        let http = axum::serve(self.http, router).with_graceful_shutdown(stopped(stop_rx));
+        let bounds = RequestBounds::from(limits);
+        let router = crate::rest::router(self.payroll.clone(), self.rest_auth)
+            .layer(axum::middleware::from_fn_with_state(
+                bounds,
+                crate::rest::limits::bound,
+            ))
+            .layer(axum::extract::DefaultBodyLimit::max(bounds.max_body_bytes))
+            .layer(
+                tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                    |request: &axum::http::Request<_>| {
+                        let route = request
+                            .extensions()
+                            .get::<axum::extract::MatchedPath>()
+                            .map_or("unmatched", |p| p.as_str())
+                            .to_owned();
+                        tracing::info_span!("http", method = %request.method(), route)
+                    },
+                ),
+            );
+        let idle = Duration::from_millis(limits.idle_timeout_ms);
+        let http = axum::serve(IdleBounded::new(self.http, idle), router)
+            .with_graceful_shutdown(stopped(stop_rx));
         let (grpc, http) = tokio::join!(grpc, async { http.await });
         grpc.context("gRPC server")?;
         http.context("HTTP server")?;
@@ -151,5 +193,53 @@ impl Application {
         }
         self.payroll.store().close().await;
         Ok(())
+    }
+}
+
+/// The gRPC server's TLS: its certificate, and client certificates verified
+/// against the municipal client CA. A client may connect without a
+/// certificate (so health checks work and refusals carry a gRPC status), but
+/// then every payroll RPC answers UNAUTHENTICATED; a certificate the CA did not
+/// issue fails the handshake.
+fn server_tls(tls: &TlsConfig, limits: &Limits) -> anyhow::Result<ServerTlsConfig> {
+    let read = |what: &str, path: &std::path::Path| {
+        std::fs::read(path).with_context(|| format!("tls.{what} {}", path.display()))
+    };
+    let identity = Identity::from_pem(read("cert", &tls.cert)?, read("key", &tls.key)?);
+    Ok(ServerTlsConfig::new()
+        .identity(identity)
+        .client_ca_root(Certificate::from_pem(read("client_ca", &tls.client_ca)?))
+        .client_auth_optional(true)
+        .timeout(Duration::from_millis(limits.tls_handshake_timeout_ms)))
+}
+
+/// The HTTP listener, closing connections on which the client sends or
+/// accepts nothing for `idle` (a stalled upload, a client that stopped
+/// reading, an idle keep-alive connection).
+struct IdleBounded {
+    listener: TcpListener,
+    idle: Duration,
+}
+
+impl IdleBounded {
+    fn new(listener: TcpListener, idle: Duration) -> Self {
+        Self { listener, idle }
+    }
+}
+
+impl axum::serve::Listener for IdleBounded {
+    type Io = std::pin::Pin<Box<tokio_io_timeout::TimeoutStream<tokio::net::TcpStream>>>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let (stream, addr) = axum::serve::Listener::accept(&mut self.listener).await;
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_read_timeout(Some(self.idle));
+        stream.set_write_timeout(Some(self.idle));
+        (Box::pin(stream), addr)
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.listener.local_addr()
     }
 }

@@ -33,6 +33,10 @@ pub struct Config {
     pub relay_poll_ms: u64,
     /// Milliseconds before the first retry of a failed delivery (doubling).
     pub relay_retry_base_ms: u64,
+    /// Milliseconds the relay leases the events it claims: if it dies, they
+    /// are claimed again (and delivered again, deduplicated by the consumer)
+    /// when the lease runs out. Longer than any one delivery takes.
+    pub relay_lease_ms: u64,
     /// An OpenTelemetry collector's OTLP/gRPC endpoint (`http://host:4317`);
     /// spans are exported there when set, and not at all otherwise.
     pub otlp_endpoint: Option<String>,
@@ -42,6 +46,41 @@ pub struct Config {
     /// Bearer-token authentication for REST; unset means development mode
     /// (loopback only, the caller named by the `x-kvp-actor` header).
     pub auth: Option<AuthConfig>,
+    /// Bounds on request size and time, so that oversized messages and slow
+    /// clients cannot tie the service up.
+    pub limits: Limits,
+}
+
+/// Request size and time limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest gRPC message accepted, in bytes (a month's signed timesheet is a
+    /// few kilobytes). Larger ones are refused with OUT_OF_RANGE.
+    pub grpc_max_message_bytes: usize,
+    /// Largest REST request body, in bytes. Larger ones get 413.
+    pub http_max_body_bytes: usize,
+    /// Longest a request may take, from its headers to its answer, in
+    /// milliseconds (`KVP_REQUEST_TIMEOUT_MS`). A request cut off is rolled
+    /// back, never half-stored. It must exceed the longest pay-period close.
+    pub request_timeout_ms: u64,
+    /// Longest a connection may wait for the client's next bytes, in
+    /// milliseconds: idle or stalled connections are closed after it.
+    pub idle_timeout_ms: u64,
+    /// Longest a TLS handshake may take, in milliseconds.
+    pub tls_handshake_timeout_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            grpc_max_message_bytes: 1024 * 1024,
+            http_max_body_bytes: 256 * 1024,
+            request_timeout_ms: 120_000,
+            idle_timeout_ms: 60_000,
+            tls_handshake_timeout_ms: 10_000,
+        }
+    }
 }
 
 /// gRPC TLS: the server's certificate and the CA that issues municipal client
@@ -117,9 +156,11 @@ impl Default for Config {
             topup_url: None,
             relay_poll_ms: 500,
             relay_retry_base_ms: 1000,
+            relay_lease_ms: 30_000,
             otlp_endpoint: None,
             tls: None,
             auth: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -141,9 +182,122 @@ impl fmt::Debug for Config {
                 &self.otlp_endpoint.as_deref().map(redact_url),
             )
             .field("tls", &self.tls)
+            .field("limits", &self.limits)
             .field("auth", &self.auth)
             .finish()
     }
+}
+
+/// The algorithms a token key may be configured with. HMAC is not offered:
+/// a shared secret would let this service mint tokens it accepts.
+const TOKEN_ALGORITHMS: [(&str, jsonwebtoken::Algorithm); 3] = [
+    ("EdDSA", jsonwebtoken::Algorithm::EdDSA),
+    ("ES256", jsonwebtoken::Algorithm::ES256),
+    ("RS256", jsonwebtoken::Algorithm::RS256),
+];
+
+impl TokenKey {
+    /// The key's algorithm and verification key, checked now so that a bad key
+    /// stops the service at start-up rather than failing every request: the
+    /// algorithm must be one of `EdDSA`, `ES256`, `RS256` and the PEM a public
+    /// key of that kind (Ed25519 and P-256 points are decoded; an RSA key is
+    /// checked for its shape, as the verifier decodes it per use).
+    pub fn verification_key(
+        &self,
+    ) -> Result<(jsonwebtoken::Algorithm, jsonwebtoken::DecodingKey), ConfigError> {
+        let bad = |message: String| ConfigError::AuthKey {
+            kid: self.kid.clone(),
+            message,
+        };
+        let algorithm = TOKEN_ALGORITHMS
+            .iter()
+            .find(|(name, _)| *name == self.algorithm)
+            .map(|(_, algorithm)| *algorithm)
+            .ok_or_else(|| {
+                bad(format!(
+                    "algorithm {:?} is not one of EdDSA, ES256, RS256",
+                    self.algorithm
+                ))
+            })?;
+        let pem = self.public_key_pem.as_bytes();
+        let key = match algorithm {
+            jsonwebtoken::Algorithm::EdDSA => jsonwebtoken::DecodingKey::from_ed_pem(pem),
+            jsonwebtoken::Algorithm::ES256 => jsonwebtoken::DecodingKey::from_ec_pem(pem),
+            _ => jsonwebtoken::DecodingKey::from_rsa_pem(pem),
+        }
+        .map_err(|e| {
+            bad(format!(
+                "public_key_pem is not a PEM {} public key ({e})",
+                self.algorithm
+            ))
+        })?;
+        // The EdDSA verifier slices 32 bytes without checking the length.
+        let length = key.try_get_as_bytes().map_or(0, <[u8]>::len);
+        if algorithm == jsonwebtoken::Algorithm::EdDSA && length != 32 {
+            return Err(bad(format!(
+                "public_key_pem holds {length} key bytes, an Ed25519 key has 32"
+            )));
+        }
+        // Building a verifier decodes the point (Ed25519, P-256); a dummy
+        // signature then merely fails to verify.
+        jsonwebtoken::crypto::verify("AA", b"", &key, algorithm)
+            .map_err(|e| bad(format!("public_key_pem is not a usable key ({e})")))?;
+        Ok((algorithm, key))
+    }
+}
+
+impl AuthConfig {
+    /// Refuses incomplete settings and unusable keys, naming the key at fault.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        for (what, value) in [
+            ("auth.issuer", &self.issuer),
+            ("auth.audience", &self.audience),
+        ] {
+            if value.trim().is_empty() {
+                return Err(ConfigError::Unsafe(format!(
+                    "{what} is required when auth is configured"
+                )));
+            }
+        }
+        if self.keys.is_empty() {
+            return Err(ConfigError::Unsafe(
+                "auth.keys must hold at least one key (KVP_AUTH_KEYS_FILE)".into(),
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for key in &self.keys {
+            if key.kid.trim().is_empty() {
+                return Err(ConfigError::Unsafe(
+                    "auth.keys: a key has an empty kid".into(),
+                ));
+            }
+            if !seen.insert(key.kid.as_str()) {
+                return Err(ConfigError::AuthKey {
+                    kid: key.kid.clone(),
+                    message: "the kid is given twice".into(),
+                });
+            }
+            key.verification_key()?;
+        }
+        Ok(())
+    }
+}
+
+/// The token keys file named by `KVP_AUTH_KEYS_FILE`: TOML with one
+/// `[[keys]]` table per key (`kid`, `algorithm`, `public_key_pem`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenKeysFile {
+    keys: Vec<TokenKey>,
+}
+
+/// The REST token settings being assembled from environment variables.
+fn auth_part(config: &mut Config) -> &mut AuthConfig {
+    config.auth.get_or_insert_with(|| AuthConfig {
+        issuer: String::new(),
+        audience: String::new(),
+        keys: Vec::new(),
+    })
 }
 
 /// The TLS settings being assembled from environment variables.
@@ -191,7 +345,33 @@ pub enum ConfigError {
     /// The combination is not safe to run.
     #[error("{0}")]
     Unsafe(String),
+    /// A REST token verification key cannot be used.
+    #[error("auth key {kid}: {message}")]
+    AuthKey {
+        /// The key's id.
+        kid: String,
+        /// What is wrong with it.
+        message: String,
+    },
 }
+
+/// The commented `[auth]` section of the example configuration.
+const AUTH_EXAMPLE: &str = r#"
+# REST bearer tokens (JWT); unset: development mode (loopback only). Also
+# KVP_AUTH_ISSUER, KVP_AUTH_AUDIENCE and KVP_AUTH_KEYS_FILE, a TOML file of
+# [[keys]] tables (kid, algorithm, public_key_pem). Roles and scoping: README.
+# [auth]
+# issuer = "https://login.example.no"
+# audience = "kvp-payroll"
+# [[auth.keys]]
+# kid = "2026-01"
+# algorithm = "EdDSA"   # or ES256, RS256
+# public_key_pem = """
+# -----BEGIN PUBLIC KEY-----
+# MCowBQYDK2VwAyEA…
+# -----END PUBLIC KEY-----
+# """
+"#;
 
 impl Config {
     /// Loads defaults, then the file (if any), then `KVP_*` variables from `env`.
@@ -230,9 +410,22 @@ impl Config {
                 "KVP_OTLP_ENDPOINT" => {
                     config.otlp_endpoint = (!value.trim().is_empty()).then_some(value)
                 }
+                "KVP_REQUEST_TIMEOUT_MS" => {
+                    config.limits.request_timeout_ms =
+                        value.parse().map_err(|e| bad(format!("{e}")))?
+                }
                 "KVP_TLS_CERT" => tls_part(&mut config).cert = value.into(),
                 "KVP_TLS_KEY" => tls_part(&mut config).key = value.into(),
                 "KVP_TLS_CLIENT_CA" => tls_part(&mut config).client_ca = value.into(),
+                "KVP_AUTH_ISSUER" => auth_part(&mut config).issuer = value,
+                "KVP_AUTH_AUDIENCE" => auth_part(&mut config).audience = value,
+                "KVP_AUTH_KEYS_FILE" => {
+                    let text = std::fs::read_to_string(&value)
+                        .map_err(|e| bad(format!("{value}: {e}")))?;
+                    let file: TokenKeysFile =
+                        toml::from_str(&text).map_err(|e| bad(format!("{value}: {e}")))?;
+                    auth_part(&mut config).keys = file.keys;
+                }
                 "KVP_LOG_FORMAT" => {
                     config.log_format = match value.as_str() {
                         "text" => LogFormat::Text,
@@ -279,6 +472,9 @@ impl Config {
                 }
             }
         }
+        if let Some(auth) = &self.auth {
+            auth.check()?;
+        }
         let missing: Vec<_> = self.missing_protection().collect();
         if !missing.is_empty() {
             for (what, addr) in [("grpc_addr", self.grpc_addr), ("http_addr", self.http_addr)] {
@@ -315,13 +511,21 @@ impl Config {
     /// An example configuration file with every setting and its default.
     pub fn example() -> String {
         let defaults = toml::to_string_pretty(&Config::default()).unwrap_or_default();
+        // The optional top-level keys come before the defaults, whose tables
+        // ([limits]) must come last in TOML.
         format!(
             "# kvp-payroll configuration. Every setting may also be given as a KVP_… \
              environment variable\n# (KVP_GRPC_ADDR, KVP_HTTP_ADDR, KVP_DATABASE_URL, \
-             KVP_IDENTITY_KEY, KVP_LOG_FORMAT, KVP_TOPUP_URL, \
-             KVP_OTLP_ENDPOINT).\n\n{defaults}\n# identity_key = \
-             \"<base64 of 32 random bytes>\"   # unset: development mode\n# topup_url = \"http://127.0.0.1:50061\"   # unset: events wait in the outbox\n\
-             # otlp_endpoint = \"http://127.0.0.1:4317\"   # unset: no span export\n"
+             KVP_IDENTITY_KEY, KVP_LOG_FORMAT, KVP_TOPUP_URL, KVP_OTLP_ENDPOINT, \
+             KVP_REQUEST_TIMEOUT_MS, KVP_TLS_CERT, KVP_TLS_KEY, KVP_TLS_CLIENT_CA).\n\n\
+             # identity_key = \"<base64 of 32 random bytes>\"   # unset: development mode\n\
+             # topup_url = \"http://127.0.0.1:50061\"   # unset: events wait in the outbox\n\
+             # otlp_endpoint = \"http://127.0.0.1:4317\"   # unset: no span export\n\n\
+             {defaults}\n\
+             # gRPC over TLS with municipal client certificates (unset: plain TCP, loopback only)\n\
+             # [tls]\n# cert = \"/etc/kvp/tls/server.crt\"\n# key = \"/etc/kvp/tls/server.key\"\n\
+             # client_ca = \"/etc/kvp/tls/clients-ca.crt\"\n\n\
+             {AUTH_EXAMPLE}"
         )
     }
 }
@@ -377,6 +581,109 @@ mod tests {
         );
         let file: Config = toml::from_str("otlp_endpoint = \"http://otel:4317\"\n").unwrap();
         assert_eq!(file.otlp_endpoint.as_deref(), Some("http://otel:4317"));
+    }
+
+    const ED_PUBLIC: &str = include_str!("../testdata/auth/eddsa-public.pem");
+    const EC_PUBLIC: &str = include_str!("../testdata/auth/es256-public.pem");
+
+    fn auth_with(keys: Vec<(&str, &str, &str)>) -> AuthConfig {
+        AuthConfig {
+            issuer: "https://login.test".into(),
+            audience: "kvp-payroll".into(),
+            keys: keys
+                .into_iter()
+                .map(|(kid, algorithm, pem)| TokenKey {
+                    kid: kid.into(),
+                    algorithm: algorithm.into(),
+                    public_key_pem: pem.into(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn token_settings_come_from_variables_and_a_keys_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys.toml");
+        std::fs::write(
+            &keys,
+            format!(
+                "[[keys]]\nkid = \"2026-01\"\nalgorithm = \"EdDSA\"\npublic_key_pem = \"\"\"\n{ED_PUBLIC}\"\"\"\n"
+            ),
+        )
+        .unwrap();
+        let env = vec![
+            (
+                "KVP_AUTH_ISSUER".to_owned(),
+                "https://login.test".to_owned(),
+            ),
+            ("KVP_AUTH_AUDIENCE".to_owned(), "kvp-payroll".to_owned()),
+            ("KVP_AUTH_KEYS_FILE".to_owned(), keys.display().to_string()),
+        ];
+        let config = Config::load(None, env).unwrap();
+        let auth = config.auth.as_ref().unwrap();
+        assert_eq!(auth.issuer, "https://login.test");
+        assert_eq!(auth.keys[0].kid, "2026-01");
+        config.check().unwrap();
+        assert!(format!("{config:?}").contains("2026-01"));
+        assert!(!format!("{config:?}").contains("BEGIN PUBLIC KEY"));
+
+        let missing = vec![(
+            "KVP_AUTH_KEYS_FILE".to_owned(),
+            "/nonexistent/keys.toml".to_owned(),
+        )];
+        let err = Config::load(None, missing).err().unwrap().to_string();
+        assert!(err.contains("KVP_AUTH_KEYS_FILE"), "{err}");
+        let partial = vec![("KVP_AUTH_AUDIENCE".to_owned(), "kvp-payroll".to_owned())];
+        let err = Config::load(None, partial)
+            .unwrap()
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("auth.issuer is required"), "{err}");
+    }
+
+    #[test]
+    fn an_unusable_token_key_is_refused_at_start_up_naming_its_kid() {
+        assert!(
+            auth_with(vec![("ed", "EdDSA", ED_PUBLIC), ("ec", "ES256", EC_PUBLIC)])
+                .check()
+                .is_ok()
+        );
+        for (keys, expected) in [
+            (
+                vec![("k1", "HS256", ED_PUBLIC)],
+                "auth key k1: algorithm \"HS256\" is not one of",
+            ),
+            (
+                vec![("k2", "EdDSA", "not a pem")],
+                "auth key k2: public_key_pem is not a PEM EdDSA",
+            ),
+            (
+                vec![("k3", "EdDSA", EC_PUBLIC)],
+                "auth key k3: public_key_pem is not a PEM EdDSA",
+            ),
+            (
+                vec![("k4", "RS256", EC_PUBLIC)],
+                "auth key k4: public_key_pem is not a PEM RS256",
+            ),
+            (
+                vec![("k5", "ES256", ED_PUBLIC)],
+                "auth key k5: public_key_pem is not a PEM ES256",
+            ),
+            (
+                vec![("k6", "EdDSA", ED_PUBLIC), ("k6", "EdDSA", ED_PUBLIC)],
+                "auth key k6: the kid is given twice",
+            ),
+            (vec![], "auth.keys must hold at least one key"),
+        ] {
+            let config = Config {
+                auth: Some(auth_with(keys)),
+                ..Config::default()
+            };
+            let err = config.check().unwrap_err().to_string();
+            assert!(err.starts_with(expected), "{err}");
+        }
     }
 
     #[test]

@@ -64,6 +64,20 @@ pub enum ServiceError {
         /// Why not.
         what: String,
     },
+    /// The request is larger than the service accepts.
+    #[error("the request body exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The request did not complete in time; nothing of it was stored.
+    #[error(
+        "the request did not complete within {seconds} s and was abandoned; nothing was stored"
+    )]
+    Timeout {
+        /// The limit, in seconds.
+        seconds: u64,
+    },
     /// A fault of ours; the cause is logged, the caller sees a generic message.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -141,6 +155,8 @@ impl From<ServiceError> for tonic::Status {
             ServiceError::FailedPrecondition { .. } => tonic::Status::failed_precondition(message),
             ServiceError::Unauthenticated { .. } => tonic::Status::unauthenticated(message),
             ServiceError::PermissionDenied { .. } => tonic::Status::permission_denied(message),
+            ServiceError::TooLarge { .. } => tonic::Status::out_of_range(message),
+            ServiceError::Timeout { .. } => tonic::Status::deadline_exceeded(message),
             ServiceError::Internal(_) => tonic::Status::internal(message),
         }
     }
@@ -199,6 +215,18 @@ impl IntoResponse for ServiceError {
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "Not permitted",
+                Vec::new(),
+            ),
+            ServiceError::TooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "The request is too large",
+                Vec::new(),
+            ),
+            ServiceError::Timeout { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "The request took too long",
                 Vec::new(),
             ),
             ServiceError::Internal(_) => (

@@ -14,6 +14,7 @@ use rust_decimal::Decimal;
 use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
+use crate::client_identity::{ClientKind, Gate};
 use crate::error::{FieldViolation, ServiceError};
 use crate::events::timestamp;
 use crate::ingest::Assessment;
@@ -22,12 +23,26 @@ use crate::payroll::{Actor, Payroll};
 /// The gRPC service over the payroll core.
 pub struct PayrollGrpc {
     payroll: Arc<Payroll>,
+    gate: Gate,
 }
 
 impl PayrollGrpc {
-    /// A service over `payroll`.
-    pub fn new(payroll: Arc<Payroll>) -> Self {
-        Self { payroll }
+    /// A service over `payroll`, admitting callers through `gate`.
+    pub fn new(payroll: Arc<Payroll>, gate: Gate) -> Self {
+        Self { payroll, gate }
+    }
+
+    /// The run `run_id` (a field of the request), if the caller's municipality pays it.
+    async fn run_in_scope(
+        &self,
+        run_id: &str,
+        scope: &crate::client_identity::Scope,
+    ) -> Result<PayRun, ServiceError> {
+        let run_id =
+            Uuid::parse_str(run_id).map_err(|_| ServiceError::field("run_id", "must be a UUID"))?;
+        let run = self.payroll.store().get_run(run_id).await?;
+        scope.permit(&run.municipality_id)?;
+        Ok(run)
     }
 }
 
@@ -43,15 +58,18 @@ fn line_code(code: &str) -> i32 {
     pb::LineCode::from_str_name(&format!("LINE_CODE_{code}")).map_or(0, |c| c as i32)
 }
 
-/// The wire form of a run with its totals.
-pub fn run_to_proto(run: &PayRun, lines: &[PayLine]) -> pb::PayRun {
+/// The wire form of a run with its totals (from [`kvp_store::Repository::run_totals`]).
+pub fn run_to_proto(run: &PayRun, line_totals: &[kvp_store::LineTotal]) -> pb::PayRun {
     let mut totals: std::collections::BTreeMap<&str, (u32, Decimal)> = Default::default();
     let mut corrections = Decimal::ZERO;
-    for line in lines {
+    let mut line_count = 0u32;
+    for line in line_totals {
+        let count = u32::try_from(line.line_count).unwrap_or(u32::MAX);
         let total = totals.entry(line.line_code.as_str()).or_default();
-        total.0 += 1;
+        total.0 = total.0.saturating_add(count);
         total.1 += line.amount;
-        if line.attributed_month != Some(run.month) {
+        line_count = line_count.saturating_add(count);
+        if !line.of_run_month {
             corrections += line.amount;
         }
     }
@@ -61,7 +79,7 @@ pub fn run_to_proto(run: &PayRun, lines: &[PayLine]) -> pb::PayRun {
         month: YearMonth::of(run.month).to_string(),
         state: run_state(run.state) as i32,
         participant_count: u32::try_from(run.participant_count).unwrap_or_default(),
-        line_count: u32::try_from(lines.len()).unwrap_or(u32::MAX),
+        line_count,
         total_amount: run.total.to_string(),
         corrections_amount: corrections.to_string(),
         line_code_totals: totals
@@ -155,13 +173,14 @@ impl PayrollService for PayrollGrpc {
         &self,
         request: Request<pb::SubmitTimesheetRequest>,
     ) -> Result<Response<pb::SubmitTimesheetResponse>, Status> {
+        let caller = self.gate.admit(&request, &[ClientKind::TimesheetClient])?;
         let envelope = request
             .into_inner()
             .envelope
             .ok_or_else(|| ServiceError::field("envelope", "is required"))?;
         let submitted = self
             .payroll
-            .submit_timesheet(envelope, OffsetDateTime::now_utc())
+            .submit_timesheet(envelope, &caller.scope, OffsetDateTime::now_utc())
             .await?;
         let t = &submitted.timesheet;
         Ok(Response::new(pb::SubmitTimesheetResponse {
@@ -178,6 +197,7 @@ impl PayrollService for PayrollGrpc {
         &self,
         request: Request<pb::ClosePeriodRequest>,
     ) -> Result<Response<pb::ClosePeriodResponse>, Status> {
+        let caller = self.gate.admit(&request, &[ClientKind::PayrollSystem])?;
         let request = request.into_inner();
         let month: YearMonth = request
             .month
@@ -186,7 +206,8 @@ impl PayrollService for PayrollGrpc {
         if request.municipality_id.is_empty() {
             return Err(ServiceError::field("municipality_id", "is required").into());
         }
-        let actor = Actor(format!("payroll-system:{}", request.municipality_id));
+        caller.scope.permit(&request.municipality_id)?;
+        let actor = Actor(caller.actor);
         let (run, created) = self
             .payroll
             .close_period(
@@ -196,14 +217,15 @@ impl PayrollService for PayrollGrpc {
                 OffsetDateTime::now_utc(),
             )
             .await?;
-        let lines = self
+        // Summed by the database: a run may hold hundreds of thousands of lines.
+        let totals = self
             .payroll
             .store()
-            .list_pay_lines(run.id)
+            .run_totals(run.id)
             .await
             .map_err(ServiceError::from)?;
         Ok(Response::new(pb::ClosePeriodResponse {
-            run: Some(run_to_proto(&run, &lines)),
+            run: Some(run_to_proto(&run, &totals)),
             created,
         }))
     }
@@ -214,10 +236,12 @@ impl PayrollService for PayrollGrpc {
         &self,
         request: Request<pb::StreamPayLinesRequest>,
     ) -> Result<Response<Self::StreamPayLinesStream>, Status> {
-        let run_id = Uuid::parse_str(&request.into_inner().run_id)
-            .map_err(|_| ServiceError::field("run_id", "must be a UUID"))?;
+        let caller = self.gate.admit(&request, &[ClientKind::PayrollSystem])?;
+        let run = self
+            .run_in_scope(&request.into_inner().run_id, &caller.scope)
+            .await?;
+        let run_id = run.id;
         let store = self.payroll.store().clone();
-        let run = store.get_run(run_id).await.map_err(ServiceError::from)?;
         let pay_codes = store
             .get_municipality(&run.municipality_id)
             .await
@@ -253,6 +277,7 @@ impl PayrollService for PayrollGrpc {
         &self,
         request: Request<pb::ConfirmPaymentRequest>,
     ) -> Result<Response<pb::ConfirmPaymentResponse>, Status> {
+        let caller = self.gate.admit(&request, &[ClientKind::PayrollSystem])?;
         let r = request.into_inner();
         let mut violations = Vec::new();
         let uuid = |text: &str, field: &str, violations: &mut Vec<FieldViolation>| {
@@ -313,7 +338,8 @@ impl PayrollService for PayrollGrpc {
             payment_date,
             confirmed_at: OffsetDateTime::now_utc(),
         };
-        let actor = Actor("payroll-system".into());
+        self.run_in_scope(&r.run_id, &caller.scope).await?;
+        let actor = Actor(caller.actor);
         let (run, duplicate) = self.payroll.confirm_payment(confirmation, &actor).await?;
         Ok(Response::new(pb::ConfirmPaymentResponse {
             duplicate,
@@ -324,10 +350,33 @@ impl PayrollService for PayrollGrpc {
 
     async fn simulate(
         &self,
-        _request: Request<pb::SimulateRequest>,
+        request: Request<pb::SimulateRequest>,
     ) -> Result<Response<pb::SimulateResponse>, Status> {
-        Err(Status::unimplemented(
-            "simulation is served over REST: POST /v1/simulations",
-        ))
+        use crate::wire_case;
+        let caller = self.gate.admit(
+            &request,
+            &[ClientKind::PayrollSystem, ClientKind::TimesheetClient],
+        )?;
+        let request = request.into_inner();
+        let municipality_id =
+            (!request.municipality_id.is_empty()).then_some(request.municipality_id.as_str());
+        if let Some(municipality_id) = municipality_id {
+            caller.scope.permit(municipality_id)?;
+        }
+        let facts = request
+            .facts
+            .as_ref()
+            .ok_or_else(|| ServiceError::field("facts", "is required"))?;
+        // One validation for every surface: the facts go to the rules engine in
+        // the case files' JSON shape, and its violations come back renamed.
+        let case = wire_case::case_json(facts, "facts")?;
+        let result = self
+            .payroll
+            .simulate_case(&case, municipality_id)
+            .await
+            .map_err(|e| wire_case::name_proto_fields(e, facts, "facts"))?;
+        Ok(Response::new(pb::SimulateResponse {
+            result: Some(wire_case::month_result_to_proto(&result)),
+        }))
     }
 }

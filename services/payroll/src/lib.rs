@@ -6,6 +6,7 @@
 //! tests start the same application on port 0.
 
 pub mod app;
+pub mod client_identity;
 pub mod config;
 pub mod error;
 pub mod events;
@@ -20,3 +21,4 @@ pub mod relay;
 pub mod rest;
 pub mod simulate;
 pub mod telemetry;
+pub mod wire_case;

@@ -120,6 +120,8 @@ pub fn rejection_reason(error: &ServiceError) -> &'static str {
         ServiceError::FailedPrecondition { .. } => "failed_precondition",
         ServiceError::Unauthenticated { .. } => "unauthenticated",
         ServiceError::PermissionDenied { .. } => "permission_denied",
+        ServiceError::TooLarge { .. } => "out_of_range",
+        ServiceError::Timeout { .. } => "deadline_exceeded",
         ServiceError::Internal(_) => "internal",
     }
 }

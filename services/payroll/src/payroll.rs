@@ -18,6 +18,7 @@ use time::{Date, OffsetDateTime};
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::client_identity::Scope;
 use crate::error::ServiceError;
 use crate::identity::IdentityVault;
 use crate::ingest::{self, Assessment};
@@ -79,14 +80,20 @@ impl Payroll {
     /// The national policy overlaid with the municipality's overrides.
     pub async fn policy_for(&self, municipality_id: &str) -> Result<Policy, ServiceError> {
         match self.store.get_municipality(municipality_id).await {
-            Ok(m) => {
-                let overrides: PolicyOverrides =
-                    serde_json::from_value(m.policy_overrides).map_err(ServiceError::internal)?;
-                Ok(self.policy.with_overrides(&overrides))
-            }
+            Ok(m) => self.municipal_policy(m.policy_overrides),
             Err(kvp_store::StoreError::NotFound { .. }) => Ok(self.policy.clone()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The national policy overlaid with a municipality's stored overrides.
+    pub(crate) fn municipal_policy(
+        &self,
+        overrides: serde_json::Value,
+    ) -> Result<Policy, ServiceError> {
+        let overrides: PolicyOverrides =
+            serde_json::from_value(overrides).map_err(ServiceError::internal)?;
+        Ok(self.policy.with_overrides(&overrides))
     }
 
     /// Receives a signed timesheet: idempotent on the payload digest, verified
@@ -97,10 +104,11 @@ impl Payroll {
     pub async fn submit_timesheet(
         &self,
         envelope: pb::Envelope,
+        scope: &Scope,
         now: OffsetDateTime,
     ) -> Result<Submitted, ServiceError> {
         // The span above is current inside: the fields recorded there land on it.
-        let result = self.receive_timesheet(envelope, now).await;
+        let result = self.receive_timesheet(envelope, scope, now).await;
         crate::metrics::record_submission(&result);
         result
     }
@@ -108,6 +116,7 @@ impl Payroll {
     async fn receive_timesheet(
         &self,
         envelope: pb::Envelope,
+        scope: &Scope,
         now: OffsetDateTime,
     ) -> Result<Submitted, ServiceError> {
         let received = envelope.encode_to_vec();
@@ -135,6 +144,7 @@ impl Payroll {
         // The same payload again returns what was answered the first time,
         // whatever signatures it now carries.
         if let Some(existing) = self.store.find_timesheet_by_digest(&digest).await? {
+            scope.permit(&existing.municipality_id)?;
             return stored_answer(existing, true);
         }
 
@@ -143,6 +153,7 @@ impl Payroll {
         let participant_id = ingest::participant_id(&body)?;
         tracing::Span::current().record("participant_id", tracing::field::display(participant_id));
         let stored = self.store.participant_facts(participant_id).await?;
+        scope.permit(&stored.participant.municipality_id)?;
 
         let keys = self.key_ring(&envelope).await?;
         let requirement =
@@ -310,10 +321,33 @@ impl Payroll {
         compute_month(&month_facts, &parameters, &policy).map_err(ServiceError::internal)
     }
 
-    /// The rules engine on posted facts (a case in the golden vectors' shape).
+    /// The rules engine on posted facts (a case in the golden vectors' shape) over
+    /// the national policy: [`Payroll::simulate_case`] without a municipality.
     pub async fn simulate(&self, case: &str) -> Result<kvp_rules::MonthResult, ServiceError> {
+        self.simulate_case(case, None).await
+    }
+
+    /// The rules engine on a case in the golden vectors' JSON shape, storing
+    /// nothing: the one simulation behind REST and gRPC. The policy base is the
+    /// national policy or, when `municipality_id` names one, that municipality's
+    /// profile (an unknown municipality is NOT_FOUND); the case's own `policy`
+    /// overrides apply on top. The parameters are those in force unless the case
+    /// gives its own. Bad input is INVALID_ARGUMENT naming the case's JSON path
+    /// (`days[2].hours`); callers with another wire form rename the paths.
+    pub async fn simulate_case(
+        &self,
+        case: &str,
+        municipality_id: Option<&str>,
+    ) -> Result<kvp_rules::MonthResult, ServiceError> {
+        let policy = match municipality_id {
+            Some(id) => {
+                let municipality = self.store.get_municipality(id).await?;
+                self.municipal_policy(municipality.policy_overrides)?
+            }
+            None => self.policy.clone(),
+        };
         let parameters = self.effective_parameters().await?;
-        let case = Case::from_json(case, &parameters, &self.policy)
+        let case = Case::from_json(case, &parameters, &policy)
             .map_err(|e| ServiceError::field(e.field, e.message))?;
         compute_month(&case.facts, &case.parameters, &case.policy).map_err(|e| match e {
             kvp_rules::RulesError::InvalidInput { field, message } => {

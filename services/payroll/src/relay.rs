@@ -24,6 +24,9 @@ pub struct RelaySettings {
     pub poll_interval: Duration,
     /// The first retry delay; doubled per failed attempt, at most five minutes.
     pub retry_base: Duration,
+    /// How long claimed events stay leased to this relay; when it dies, its
+    /// undelivered claims come back after this.
+    pub lease: Duration,
     /// Events claimed at a time.
     pub batch: u32,
 }
@@ -34,7 +37,7 @@ pub async fn run(
     settings: RelaySettings,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let lease = time::Duration::seconds(30);
+    let lease = time::Duration::try_from(settings.lease).unwrap_or(time::Duration::seconds(30));
     let mut client: Option<EventSinkClient<Channel>> = None;
     while !*stop.borrow() {
         let now = OffsetDateTime::now_utc();

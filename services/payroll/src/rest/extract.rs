@@ -25,9 +25,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
                 "must be application/json",
             ));
         }
+        let limit = req
+            .extensions()
+            .get::<super::limits::RequestBounds>()
+            .map(|b| b.max_body_bytes);
         let bytes = Bytes::from_request(req, state)
             .await
-            .map_err(|e| ServiceError::field("body", e.body_text()))?;
+            .map_err(|e| match e.status() {
+                // The router's body limit, hit while reading an undeclared length.
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE => ServiceError::TooLarge {
+                    limit: limit.unwrap_or_default(),
+                },
+                _ => ServiceError::field("body", e.body_text()),
+            })?;
         parse(&bytes).map(Body)
     }
 }
@@ -36,8 +46,110 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ServiceError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." { "body".to_owned() } else { path };
-        ServiceError::field(field, e.inner().to_string())
+        let mut path = e.path().to_string();
+        // An unknown field's path ends in the client's key: name its parent.
+        if let Some(serde_path_to_error::Segment::Map { key }) = e.path().iter().next_back()
+            && e.inner().to_string().starts_with("unknown field")
+        {
+            path = path
+                .strip_suffix(key.as_str())
+                .map_or_else(String::new, |parent| {
+                    parent.trim_end_matches('.').to_owned()
+                });
+        }
+        let field = if path.is_empty() || path == "." {
+            "body".to_owned()
+        } else {
+            path
+        };
+        ServiceError::field(field, without_values(e.inner()))
     })
+}
+
+/// What serde refused, without the value refused. serde quotes the value it
+/// could not take (``invalid type: integer `15019012345`, expected a
+/// string``, ``unknown variant `…` ``, ``unknown field `…` ``), and whatever a
+/// client sent may be an identity number, which is never put in an error.
+/// The part naming what was expected comes from the schema and is kept.
+pub fn without_values(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    if error.classify() != serde_json::error::Category::Data {
+        // Syntax and end-of-input errors name a position, never a value.
+        return message;
+    }
+    let (refused, expected) = match message.find(", expected") {
+        Some(at) => message.split_at(at),
+        None => (message.as_str(), ""),
+    };
+    if expected.is_empty() {
+        // `missing field `x``, `duplicate field `x``: names from the schema.
+        return message;
+    }
+    let mut kept = String::new();
+    let mut quote = None;
+    for c in refused.chars() {
+        match (quote, c) {
+            (None, '`' | '"') => quote = Some(c),
+            (Some(open), _) if c == open => quote = None,
+            (None, _) => kept.push(c),
+            (Some(_), _) => {}
+        }
+    }
+    format!("{}{expected}", kept.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message<T: DeserializeOwned>(json: &str) -> String {
+        match serde_json::from_str::<T>(json) {
+            Ok(_) => String::new(),
+            Err(e) => without_values(&e),
+        }
+    }
+
+    #[test]
+    fn refused_values_are_never_echoed_and_the_expectation_is_kept() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code, reason = "only deserialized")]
+        struct Person {
+            national_id: String,
+            kind: Option<Kind>,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        enum Kind {
+            A,
+        }
+        assert_eq!(
+            message::<Person>(r#"{"national_id": 15019012345}"#),
+            "invalid type: integer, expected a string at line 1 column 27"
+        );
+        assert_eq!(
+            message::<Person>(r#"{"national_id": "x", "kind": "15019012345"}"#),
+            "unknown variant, expected `A` at line 1 column 42"
+        );
+        assert_eq!(
+            message::<Person>(r#"{"15019012345": 1}"#),
+            "unknown field, expected `national_id` or `kind` at line 1 column 14"
+        );
+        assert_eq!(
+            message::<Person>(r#"{}"#),
+            "missing field `national_id` at line 1 column 2"
+        );
+        let unknown = |json: &str| match parse::<Person>(json.as_bytes()) {
+            Err(ServiceError::InvalidArgument(violations)) => format!("{violations:?}"),
+            other => panic!("{other:?}"),
+        };
+        let refused = unknown(r#"{"15019012345": 1}"#);
+        assert!(
+            refused.contains("\"body\"") && !refused.contains("15019012345"),
+            "{refused}"
+        );
+        assert_eq!(
+            message::<Person>(r#"{"national_id": "#),
+            "EOF while parsing a value at line 1 column 16"
+        );
+    }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kvp_rules::{AbsenceKind, OffsetKind, PolicyOverrides, YearMonth};
 use kvp_store::{
@@ -19,11 +19,12 @@ use time::{Date, OffsetDateTime};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
+use super::auth::{BearerSecurity, Caller};
 use super::extract::Body;
 use crate::error::{FieldViolation, Problem, ServiceError};
 use crate::identity::NationalId;
 use crate::ingest::{Assessment, QuotaSummary};
-use crate::payroll::{Actor, Payroll, audit};
+use crate::payroll::{Payroll, audit};
 
 type AppState = State<Arc<Payroll>>;
 type ApiResult<T> = Result<T, ServiceError>;
@@ -33,7 +34,11 @@ type ApiResult<T> = Result<T, ServiceError>;
 #[openapi(
     info(
         title = "KVP payroll",
-        description = "Caseworker and payroll REST API of the KVP stipend payroll"
+        description = "Caseworker and payroll REST API of the KVP stipend payroll. Every \
+            operation needs a bearer token (JWT) whose role and municipality it allows, except \
+            the public /healthz, /readyz, /metrics and /openapi.json; each operation's \
+            description names its roles and scope. Without configured keys (development \
+            mode, loopback only) nothing is checked and x-kvp-actor names the caller."
     ),
     paths(
         put_municipality,
@@ -56,23 +61,20 @@ type ApiResult<T> = Result<T, ServiceError>;
         revoke_key,
         audit_trail,
         simulate,
+        crate::rest::periods::register_g,
+        crate::rest::periods::list_g,
+        crate::rest::periods::list_runs,
+        crate::rest::periods::export_run,
+        crate::rest::periods::payslip,
         healthz,
-        readyz
+        readyz,
+        metrics,
+        openapi
     ),
-    components(schemas(Problem, FieldViolation, Assessment, QuotaSummary))
+    components(schemas(Problem, FieldViolation, Assessment, QuotaSummary)),
+    modifiers(&BearerSecurity)
 )]
 pub struct ApiDoc;
-
-/// The caller, for the audit trail. Until bearer tokens are configured the
-/// service runs in development mode and trusts the `x-kvp-actor` header.
-pub fn actor(headers: &HeaderMap) -> Actor {
-    let name = headers
-        .get("x-kvp-actor")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 100)
-        .unwrap_or("development-mode");
-    Actor(name.to_owned())
-}
 
 fn created<T: Serialize>(body: T) -> Response {
     (StatusCode::CREATED, Json(body)).into_response()
@@ -86,6 +88,18 @@ fn parse_id(text: &str, field: &str) -> ApiResult<Uuid> {
 #[utoipa::path(get, path = "/healthz", responses((status = 200, description = "alive")))]
 pub async fn healthz() -> &'static str {
     "ok"
+}
+
+/// Prometheus metrics (text exposition format); public, like the probes.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics() -> Response {
+    crate::metrics::RECORDER.render()
+}
+
+/// This OpenAPI document; public.
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "the OpenAPI document")))]
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
 }
 
 /// Readiness: the database answers.
@@ -125,7 +139,7 @@ pub struct MunicipalityBody {
 pub async fn put_municipality(
     State(payroll): AppState,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
     Body(body): Body<MunicipalityBody>,
 ) -> ApiResult<Json<MunicipalityBody>> {
     if id.len() != 4 || !id.chars().all(|c| c.is_ascii_digit()) {
@@ -139,7 +153,7 @@ pub async fn put_municipality(
     }
     let overrides = body.policy_overrides.clone().unwrap_or_else(|| json!({}));
     serde_json::from_value::<PolicyOverrides>(overrides.clone())
-        .map_err(|e| ServiceError::field("policy_overrides", e.to_string()))?;
+        .map_err(|e| ServiceError::field("policy_overrides", super::extract::without_values(&e)))?;
     let pay_codes = body.pay_codes.clone().unwrap_or_else(|| json!({}));
     if !pay_codes.is_object() {
         return Err(ServiceError::field(
@@ -154,7 +168,7 @@ pub async fn put_municipality(
         pay_codes,
     };
     let entry = audit(
-        &actor(&headers),
+        &caller.actor(),
         "municipality.upserted",
         "municipality",
         &id,
@@ -238,7 +252,7 @@ pub struct ProgrammeView {
     responses((status = 201, body = ParticipantView), (status = 400, body = Problem), (status = 409, body = Problem)))]
 pub async fn create_participant(
     State(payroll): AppState,
-    headers: HeaderMap,
+    caller: Caller,
     Body(body): Body<NewParticipant>,
 ) -> ApiResult<Response> {
     let id = NationalId::parse(body.national_id.trim())
@@ -269,7 +283,7 @@ pub async fn create_participant(
         display_name: body.display_name.trim().to_owned(),
         created_at: OffsetDateTime::now_utc(),
     };
-    let actor = actor(&headers);
+    let actor = caller.actor();
     let pid = participant.id.to_string();
     payroll
         .store()
@@ -359,7 +373,7 @@ pub struct ChildBody {
 pub async fn add_child(
     State(payroll): AppState,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
     Body(body): Body<ChildBody>,
 ) -> ApiResult<Response> {
     let id = parse_id(&id, "id")?;
@@ -380,7 +394,7 @@ pub async fn add_child(
         .add_child(
             &child,
             &audit(
-                &actor(&headers),
+                &caller.actor(),
                 "child.added",
                 "participant",
                 &id.to_string(),
@@ -408,7 +422,7 @@ pub struct PeriodBody {
 pub async fn add_sole_carer_period(
     State(payroll): AppState,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
     Body(body): Body<PeriodBody>,
 ) -> ApiResult<Response> {
     let id = parse_id(&id, "id")?;
@@ -427,7 +441,7 @@ pub async fn add_sole_carer_period(
         .add_sole_carer_period(
             &period,
             &audit(
-                &actor(&headers),
+                &caller.actor(),
                 "sole_carer.registered",
                 "participant",
                 &id.to_string(),
@@ -459,7 +473,7 @@ pub struct OffsetBody {
 pub async fn add_benefit_offset(
     State(payroll): AppState,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
     Body(body): Body<OffsetBody>,
 ) -> ApiResult<Response> {
     let id = parse_id(&id, "id")?;
@@ -482,7 +496,7 @@ pub async fn add_benefit_offset(
         .add_benefit_offset(
             &offset,
             &audit(
-                &actor(&headers),
+                &caller.actor(),
                 "benefit_offset.registered",
                 "participant",
                 &id.to_string(),
@@ -512,7 +526,7 @@ pub struct ProgrammeBody {
 pub async fn create_programme(
     State(payroll): AppState,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
     Body(body): Body<ProgrammeBody>,
 ) -> ApiResult<Response> {
     let id = parse_id(&id, "id")?;
@@ -534,7 +548,7 @@ pub async fn create_programme(
         decision_reference: body.decision_reference.clone(),
         decided_at: OffsetDateTime::now_utc(),
     };
-    payroll.store().create_programme(&programme, &audit(&actor(&headers), "programme.decided", "participant", &id.to_string(), json!({"programme_id": programme.id, "start": body.start, "end": body.end, "reference": body.decision_reference}))).await?;
+    payroll.store().create_programme(&programme, &audit(&caller.actor(), "programme.decided", "participant", &id.to_string(), json!({"programme_id": programme.id, "start": body.start, "end": body.end, "reference": body.decision_reference}))).await?;
     Ok(created(view(&payroll, id).await?))
 }
 
@@ -552,7 +566,7 @@ pub struct EndBody {
 pub async fn set_programme_end(
     State(payroll): AppState,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
     Body(body): Body<EndBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let id = parse_id(&id, "id")?;
@@ -562,7 +576,7 @@ pub async fn set_programme_end(
             id,
             body.end,
             &audit(
-                &actor(&headers),
+                &caller.actor(),
                 "programme.end_set",
                 "programme",
                 &id.to_string(),
@@ -596,7 +610,7 @@ pub struct PauseBody {
 pub async fn add_pause(
     State(payroll): AppState,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
     Body(body): Body<PauseBody>,
 ) -> ApiResult<Response> {
     let id = parse_id(&id, "id")?;
@@ -620,7 +634,7 @@ pub async fn add_pause(
         .add_pause(
             &pause,
             &audit(
-                &actor(&headers),
+                &caller.actor(),
                 "programme.paused",
                 "programme",
                 &id.to_string(),
@@ -693,7 +707,7 @@ fn decision_view(d: &SanctionDecision) -> DecisionView {
 pub async fn decide(
     State(payroll): AppState,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
     Body(body): Body<DecisionBody>,
 ) -> ApiResult<Response> {
     let id = parse_id(&id, "id")?;
@@ -734,7 +748,7 @@ pub async fn decide(
             ),
         });
     }
-    let actor = actor(&headers);
+    let actor = caller.actor();
     let decision = SanctionDecision {
         id: Uuid::now_v7(),
         participant_id: id,
@@ -956,7 +970,7 @@ fn key_view(k: &SignerKey) -> KeyView {
     responses((status = 201, body = KeyView), (status = 400, body = Problem), (status = 409, body = Problem)))]
 pub async fn register_key(
     State(payroll): AppState,
-    headers: HeaderMap,
+    caller: Caller,
     Body(body): Body<KeyBody>,
 ) -> ApiResult<Response> {
     let role: SignerRole = body
@@ -998,7 +1012,7 @@ pub async fn register_key(
         registered_at: OffsetDateTime::now_utc(),
     };
     let key = payroll
-        .register_key(key, &actor(&headers))
+        .register_key(key, &caller.actor())
         .await
         .map_err(|e| match e {
             ServiceError::AlreadyExists { .. } => ServiceError::AlreadyExists {
@@ -1034,7 +1048,7 @@ pub struct RevocationBody {
 pub async fn revoke_key(
     State(payroll): AppState,
     Path(keyid): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
     Body(body): Body<RevocationBody>,
 ) -> ApiResult<Json<KeyView>> {
     if body.reason.trim().is_empty() {
@@ -1048,7 +1062,7 @@ pub async fn revoke_key(
             now,
             &body.reason,
             &audit(
-                &actor(&headers),
+                &caller.actor(),
                 "signer_key.revoked",
                 "signer_key",
                 &keyid,

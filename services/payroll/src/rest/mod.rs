@@ -1,33 +1,31 @@
-//! The REST API for caseworkers, payroll operators and administrators (axum,
-//! JSON, RFC 9457 problem details), with its OpenAPI document.
+//! The REST API for caseworkers, payroll operators, auditors and
+//! administrators (axum, JSON, RFC 9457 problem details), with its OpenAPI
+//! document. Every route passes [`auth::guard`]: bearer tokens with roles,
+//! scoped to a municipality, by the table [`auth::POLICY`].
 
+pub mod auth;
 mod extract;
 mod handlers;
+pub mod limits;
 mod periods;
 
 use std::sync::Arc;
 
+use crate::payroll::Payroll;
 use axum::Router;
 use axum::routing::{get, post, put};
-use utoipa::OpenApi;
-
-use crate::payroll::Payroll;
 
 pub use handlers::ApiDoc;
 
-/// The REST router over the payroll core.
-pub fn router(payroll: Arc<Payroll>) -> Router {
+/// The REST router over the payroll core, guarded by `auth` (development
+/// mode when it checks nothing).
+pub fn router(payroll: Arc<Payroll>, auth: auth::Authenticator) -> Router {
+    let guard = auth::Guard::new(auth, payroll.clone());
     Router::new()
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
-        .route(
-            "/metrics",
-            get(|| async { crate::metrics::RECORDER.render() }),
-        )
-        .route(
-            "/openapi.json",
-            get(|| async { axum::Json(ApiDoc::openapi()) }),
-        )
+        .route("/metrics", get(handlers::metrics))
+        .route("/openapi.json", get(handlers::openapi))
         .route(
             "/v1/municipalities/{id}",
             put(handlers::put_municipality).get(handlers::get_municipality),
@@ -83,6 +81,9 @@ pub fn router(payroll: Arc<Payroll>) -> Router {
             "/v1/participants/{id}/payslips/{month}",
             get(periods::payslip),
         )
+        // Token, role and municipality, per route (after routing, so the
+        // template is known); hands the handlers their `Caller`.
+        .route_layer(axum::middleware::from_fn_with_state(guard, auth::guard))
         // Counts every request, by route template (after routing, so the
         // template is known; requests no route matches are `unmatched`).
         .layer(axum::middleware::from_fn_with_state(

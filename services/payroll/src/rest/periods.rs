@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kvp_rules::YearMonth;
 use kvp_store::PayLine;
@@ -15,6 +15,7 @@ use time::{Date, OffsetDateTime};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::auth::Caller;
 use super::extract::Body;
 use crate::error::{Problem, ServiceError};
 use crate::payroll::Payroll;
@@ -40,7 +41,7 @@ pub struct GBody {
     responses((status = 201, description = "registered"), (status = 400, body = Problem), (status = 409, body = Problem)))]
 pub async fn register_g(
     State(payroll): AppState,
-    headers: HeaderMap,
+    caller: Caller,
     Body(body): Body<GBody>,
 ) -> ApiResult<Response> {
     payroll
@@ -48,7 +49,7 @@ pub async fn register_g(
             body.effective_date,
             body.value,
             body.reference,
-            &super::handlers::actor(&headers),
+            &caller.actor(),
         )
         .await?;
     Ok((

@@ -1,0 +1,369 @@
+//! gRPC over TLS with client certificates: every payroll RPC refuses a caller
+//! without a certificate (UNAUTHENTICATED), with a certificate outside the
+//! profile (UNAUTHENTICATED), of the wrong client kind or of another
+//! municipality (PERMISSION_DENIED), and serves the right one; a certificate
+//! from another CA does not get through the handshake.
+
+use kvp_proto::kvp::payroll::v1 as pb;
+use kvp_system_tests::{Fixture, TestApp};
+use pb::payroll_service_client::PayrollServiceClient;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    SanType,
+};
+use tonic::Code;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+
+/// A certificate authority that signs the service's and the clients' certificates.
+struct Authority {
+    pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl Authority {
+    fn new(name: &str) -> Self {
+        let mut params = CertificateParams::new(Vec::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        let key = KeyPair::generate().unwrap();
+        let pem = params.self_signed(&key).unwrap().pem();
+        Self {
+            pem,
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A leaf certificate and its key, both PEM.
+    fn issue(&self, params: CertificateParams) -> (String, String) {
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    fn server(&self) -> (String, String) {
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress([127, 0, 0, 1].into()));
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        self.issue(params)
+    }
+
+    /// A client certificate carrying `uris` as URI alternative names.
+    fn client(&self, uris: &[&str]) -> Identity {
+        let mut params = CertificateParams::new(Vec::new()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "payroll client");
+        params.subject_alt_names = uris
+            .iter()
+            .map(|uri| SanType::URI((*uri).try_into().unwrap()))
+            .collect();
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let (cert, key) = self.issue(params);
+        Identity::from_pem(cert, key)
+    }
+}
+
+/// A service with TLS on, the directory holding its PEM files, and its CA.
+async fn spawn_with_tls() -> (TestApp, tempfile::TempDir, Authority) {
+    let ca = Authority::new("KVP municipal clients");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = ca.server();
+    let path = |name: &str| dir.path().join(name);
+    std::fs::write(path("server.pem"), cert).unwrap();
+    std::fs::write(path("server.key"), key).unwrap();
+    std::fs::write(path("clients-ca.pem"), &ca.pem).unwrap();
+    let tls = kvp_payroll::config::TlsConfig {
+        cert: path("server.pem"),
+        key: path("server.key"),
+        client_ca: path("clients-ca.pem"),
+    };
+    let app = TestApp::spawn_configured(|config| config.tls = Some(tls)).await;
+    (app, dir, ca)
+}
+
+/// A TLS client trusting `ca`, presenting `identity` if any.
+async fn client(
+    app: &TestApp,
+    ca: &Authority,
+    identity: Option<Identity>,
+) -> Result<PayrollServiceClient<Channel>, tonic::transport::Error> {
+    let mut tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&ca.pem))
+        .domain_name("localhost");
+    if let Some(identity) = identity {
+        tls = tls.identity(identity);
+    }
+    let channel = Channel::from_shared(format!("https://{}", app.grpc_addr))
+        .unwrap()
+        .tls_config(tls)?
+        .connect()
+        .await?;
+    Ok(PayrollServiceClient::new(channel))
+}
+
+const PAYROLL_SYSTEM: &str = "urn:kvp:client:payroll-system";
+const TIMESHEET_CLIENT: &str = "urn:kvp:client:timesheet-client";
+const OSLO: &str = "urn:kvp:municipality:0301";
+const BERGEN: &str = "urn:kvp:municipality:4601";
+
+/// Every payroll RPC against one client, by name, with its status code.
+async fn every_rpc(
+    client: &mut PayrollServiceClient<Channel>,
+    fixture: &Fixture,
+    run: &pb::PayRun,
+) -> Vec<(&'static str, Code)> {
+    let run_id = run.run_id.as_str();
+    let code = |result: Result<Code, tonic::Status>| result.unwrap_or_else(|s| s.code());
+    let timesheet = fixture.signed(&fixture.body("2025-10-01", "2025-10-31", &[]));
+    let mut codes = vec![(
+        "SubmitTimesheet",
+        code(client.submit_timesheet(timesheet).await.map(|_| Code::Ok)),
+    )];
+    codes.push((
+        "ClosePeriod",
+        code(
+            client
+                .close_period(pb::ClosePeriodRequest {
+                    municipality_id: "0301".into(),
+                    month: "2025-10".into(),
+                })
+                .await
+                .map(|_| Code::Ok),
+        ),
+    ));
+    let stream = client
+        .stream_pay_lines(pb::StreamPayLinesRequest {
+            run_id: run_id.to_owned(),
+        })
+        .await;
+    let streamed = match stream {
+        Ok(response) => {
+            let mut lines = response.into_inner();
+            let mut count = 0;
+            while let Some(line) = lines.message().await.unwrap() {
+                assert_eq!(line.pay_line.unwrap().run_id, run_id);
+                count += 1;
+            }
+            assert!(count > 0, "a served stream carries the run's lines");
+            Ok(Code::Ok)
+        }
+        Err(status) => Err(status),
+    };
+    codes.push(("StreamPayLines", code(streamed)));
+    codes.push((
+        "ConfirmPayment",
+        code(
+            client
+                .confirm_payment(pb::ConfirmPaymentRequest {
+                    run_id: run_id.to_owned(),
+                    participant_id: fixture.participant_id.clone(),
+                    // One participant: the payslip's gross is the run's total.
+                    gross: run.total_amount.clone(),
+                    tax_withheld: "0.00".into(),
+                    net_paid: run.total_amount.clone(),
+                    outcome: pb::PaymentOutcome::Paid as i32,
+                    failure_reason: String::new(),
+                    payment_date: "2025-11-12".into(),
+                })
+                .await
+                .map(|_| Code::Ok),
+        ),
+    ));
+    codes
+}
+
+/// Who calls, with which certificate, and the code each RPC answers.
+type Case = (&'static str, Option<Identity>, Vec<(&'static str, Code)>);
+
+#[tokio::test]
+async fn every_rpc_requires_a_certificate_of_the_right_kind_and_municipality() {
+    let (app, _dir, ca) = spawn_with_tls().await;
+    let fixture = Fixture::new(&app).await;
+
+    // The legitimate clients of Oslo: a timesheet client submits, the payroll
+    // system closes; the run is then the object of the payroll calls below.
+    let mut timesheets = client(&app, &ca, Some(ca.client(&[OSLO, TIMESHEET_CLIENT])))
+        .await
+        .unwrap();
+    let accepted = timesheets
+        .submit_timesheet(fixture.signed(&fixture.body("2025-10-01", "2025-10-31", &[])))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!accepted.duplicate);
+    let mut payroll = client(&app, &ca, Some(ca.client(&[OSLO, PAYROLL_SYSTEM])))
+        .await
+        .unwrap();
+    let run = payroll
+        .close_period(pb::ClosePeriodRequest {
+            municipality_id: "0301".into(),
+            month: "2025-10".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .run
+        .unwrap();
+    assert_eq!(run.participant_count, 1);
+
+    let refused = |code: Code| {
+        vec![
+            ("SubmitTimesheet", code),
+            ("ClosePeriod", code),
+            ("StreamPayLines", code),
+            ("ConfirmPayment", code),
+        ]
+    };
+    let cases: Vec<Case> = vec![
+        ("no certificate", None, refused(Code::Unauthenticated)),
+        (
+            "no municipality in the certificate",
+            Some(ca.client(&[PAYROLL_SYSTEM, TIMESHEET_CLIENT])),
+            refused(Code::Unauthenticated),
+        ),
+        (
+            "no client kind in the certificate",
+            Some(ca.client(&[OSLO])),
+            refused(Code::Unauthenticated),
+        ),
+        (
+            "two municipalities in the certificate",
+            Some(ca.client(&[OSLO, BERGEN, PAYROLL_SYSTEM])),
+            refused(Code::Unauthenticated),
+        ),
+        (
+            "a municipality that is not a municipality number",
+            Some(ca.client(&["urn:kvp:municipality:Oslo", PAYROLL_SYSTEM])),
+            refused(Code::Unauthenticated),
+        ),
+        (
+            "an unknown client kind",
+            Some(ca.client(&[OSLO, PAYROLL_SYSTEM, "urn:kvp:client:bank"])),
+            refused(Code::Unauthenticated),
+        ),
+        (
+            "another municipality's clients",
+            Some(ca.client(&[BERGEN, PAYROLL_SYSTEM, TIMESHEET_CLIENT])),
+            refused(Code::PermissionDenied),
+        ),
+        (
+            "Oslo's timesheet client",
+            Some(ca.client(&[OSLO, TIMESHEET_CLIENT])),
+            vec![
+                // The same payload again: the stored answer (idempotent).
+                ("SubmitTimesheet", Code::Ok),
+                ("ClosePeriod", Code::PermissionDenied),
+                ("StreamPayLines", Code::PermissionDenied),
+                ("ConfirmPayment", Code::PermissionDenied),
+            ],
+        ),
+        (
+            "Oslo's payroll system",
+            Some(ca.client(&[OSLO, PAYROLL_SYSTEM])),
+            vec![
+                ("SubmitTimesheet", Code::PermissionDenied),
+                ("ClosePeriod", Code::Ok),
+                ("StreamPayLines", Code::Ok),
+                ("ConfirmPayment", Code::Ok),
+            ],
+        ),
+    ];
+    for (who, identity, expected) in cases {
+        let mut caller = client(&app, &ca, identity).await.unwrap();
+        let codes = every_rpc(&mut caller, &fixture, &run).await;
+        assert_eq!(codes, expected, "{who}");
+    }
+
+    // Nothing the refused callers sent was stored: one timesheet, one run, and
+    // the one confirmation is Oslo's payroll system's.
+    let timesheets = app
+        .get(&format!(
+            "/v1/participants/{}/timesheets",
+            fixture.participant_id
+        ))
+        .await;
+    assert_eq!(timesheets.as_array().unwrap().len(), 1);
+    let runs = app.get("/v1/municipalities/0301/runs").await;
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    let trail = app.get(&format!("/v1/audit/pay_run/{}", run.run_id)).await;
+    let entries: Vec<(&str, &str)> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        entries,
+        vec![
+            ("period.closed", "payroll-system:0301"),
+            ("payment.confirmed", "payroll-system:0301"),
+        ]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_certificate_from_another_authority_or_plain_tcp_does_not_connect() {
+    let (app, _dir, ca) = spawn_with_tls().await;
+    let rogue = Authority::new("Not the municipal client CA");
+    // The server's certificate is trusted, the client's is signed by a CA the
+    // service does not know: the handshake fails before any RPC.
+    let outcome = match client(&app, &ca, Some(rogue.client(&[OSLO, PAYROLL_SYSTEM]))).await {
+        Err(e) => Err(e.to_string()),
+        Ok(mut c) => c
+            .close_period(pb::ClosePeriodRequest {
+                municipality_id: "0301".into(),
+                month: "2025-10".into(),
+            })
+            .await
+            .map(|_| ())
+            .map_err(|s| format!("{:?}", s.code())),
+    };
+    let error = outcome.unwrap_err();
+    assert!(
+        !error.contains("PermissionDenied") && !error.contains("Unauthenticated"),
+        "refused at the handshake, not by the service: {error}"
+    );
+
+    // Plain HTTP/2 to the TLS port fails as a transport error too.
+    let mut plain = app.grpc.clone();
+    let status = plain
+        .close_period(pb::ClosePeriodRequest {
+            municipality_id: "0301".into(),
+            month: "2025-10".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (status.code(), status.message()),
+        (Code::Unknown, "transport error"),
+        "{status:?}"
+    );
+
+    // A client without a certificate may still ask whether the service is up.
+    let channel = Channel::from_shared(format!("https://{}", app.grpc_addr))
+        .unwrap()
+        .tls_config(
+            ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(&ca.pem))
+                .domain_name("localhost"),
+        )
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let health = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "kvp.payroll.v1.PayrollService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        health.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    app.stop().await;
+}
