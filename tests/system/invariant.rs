@@ -167,3 +167,300 @@ async fn closed_runs_always_sum_to_the_current_result_of_every_month() {
         app.stop().await;
     }
 }
+
+/// Every month's lines summed per line code, and the recovery balance.
+async fn paid_by_code(app: &TestApp) -> (HashMap<(Date, String), Decimal>, Decimal) {
+    let mut paid = HashMap::new();
+    let mut recovery = Decimal::ZERO;
+    for entry in app.payroll.store().ledger("0301").await.unwrap() {
+        match entry.attributed_month {
+            Some(m) => *paid.entry((m, entry.line_code)).or_default() += entry.amount,
+            None => recovery += entry.amount,
+        }
+    }
+    (paid, recovery)
+}
+
+/// The invariant line code by line code, for every month since 2025.
+async fn check_every_line(app: &TestApp, participant: uuid::Uuid, upto: YearMonth, seed: u64) {
+    let (paid, recovery) = paid_by_code(app).await;
+    assert!(recovery >= Decimal::ZERO, "seed {seed}: recovery balance");
+    let mut month = YearMonth::new(2025, Month::January);
+    while month <= upto {
+        let result = app.payroll.month(participant, month).await.unwrap();
+        for line in &result.lines {
+            let sum = paid
+                .get(&(month.first_day(), line.code.as_str().to_owned()))
+                .copied()
+                .unwrap_or_default();
+            assert_eq!(
+                sum, line.amount,
+                "seed {seed}: {} paid for {month} after closing {upto}",
+                line.code
+            );
+        }
+        month = month.next();
+    }
+}
+
+/// The kinds of late fact the test below sends, one a month.
+const LATE_FACTS: [&str; 10] = [
+    "none",
+    "corrected timesheet",
+    "decision",
+    "offset",
+    "child",
+    "sole-carer period",
+    "pause",
+    "G",
+    "municipal policy",
+    "failed payslip",
+];
+
+/// A close recomputes only what changed since the last one: every kind of late
+/// fact (a corrected timesheet, a decision, an offset, a child, a sole-carer
+/// period, a pause, a G, a municipal policy, a payslip that failed) must still
+/// reach every month it changes, whenever it arrives. One late fact a month,
+/// so that no other change hides a missed one.
+#[tokio::test]
+async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
+    use kvp_store::{
+        BenefitOffset, Child, Confirmation, DecisionOutcome, Municipality, NewAuditEntry, Pause,
+        PauseKind, PaymentOutcome, SanctionDecision, SoleCarerPeriod,
+    };
+    use time::OffsetDateTime;
+
+    let mut sent: HashMap<&str, usize> = HashMap::new();
+    for seed in [
+        0x2545_F491_4F6C_DD1D_u64,
+        0x9E37_79B9_7F4A_7C15,
+        0x5851_F42D_4C95_7F2D,
+        0x1405_7B7E_F767_814F,
+        0xD6E8_FEB8_6659_FD93,
+    ] {
+        let mut rng = Rng(seed);
+        let mut app = TestApp::spawn().await;
+        let fixture = Fixture::new(&app).await;
+        let participant: uuid::Uuid = fixture.participant_id.parse().unwrap();
+        let store = app.payroll.store().clone();
+        let actor = kvp_payroll::payroll::Actor("invariant-test".into());
+        let audit = || {
+            NewAuditEntry::new(
+                OffsetDateTime::now_utc(),
+                "test",
+                "test.change",
+                "participant",
+                participant,
+            )
+        };
+        let programme = store.list_programmes(participant).await.unwrap()[0]
+            .programme
+            .id;
+        // Small quotas, with hours beyond them deducted at once, so that the
+        // facts quotas hang on (a sole-carer period doubles the child's-
+        // sickness quota) change amounts.
+        let small_quotas = |auto_apply: bool, leave_days: u64| Municipality {
+            id: "0301".into(),
+            name: "Oslo".into(),
+            policy_overrides: json!({
+                "auto_apply_unexcused": auto_apply,
+                "leave_days_per_year": leave_days,
+                "child_sick_days_per_year": 1,
+            }),
+            pay_codes: json!({}),
+        };
+        store
+            .upsert_municipality(&small_quotas(true, 3), &audit())
+            .await
+            .unwrap();
+        let kinds = [
+            DayKind::Unexcused,
+            DayKind::PaidWork,
+            DayKind::ApprovedUnpaid,
+            DayKind::SickSelf,
+            DayKind::Leave,
+            DayKind::ChildSick,
+        ];
+        // The current timesheet of each submitted month, and the paused days.
+        let mut current: HashMap<YearMonth, String> = HashMap::new();
+        let mut paused: Vec<(Date, Date)> = Vec::new();
+        let mut decided: Vec<Date> = Vec::new();
+        let mut month = YearMonth::new(2025, Month::September);
+        while month <= YearMonth::new(2026, Month::April) {
+            let fact = LATE_FACTS[rng.next(LATE_FACTS.len() as u64) as usize];
+            *sent.entry(fact).or_default() += 1;
+            // This month's timesheet; for a correction, an earlier month's again.
+            let mut to_submit = vec![month];
+            let mut earlier: Vec<YearMonth> = current.keys().copied().collect();
+            earlier.sort();
+            if fact == "corrected timesheet" && !earlier.is_empty() {
+                to_submit.push(earlier[rng.next(earlier.len() as u64) as usize]);
+            }
+            for m in to_submit {
+                let days: Vec<Date> = weekdays(m)
+                    .into_iter()
+                    .filter(|d| !paused.iter().any(|(from, to)| from <= d && d <= to))
+                    .collect();
+                let mut entries: Vec<(String, DayKind, &str)> = Vec::new();
+                for _ in 0..1 + rng.next(6) {
+                    let date = days[rng.next(days.len() as u64) as usize].to_string();
+                    let kind = kinds[rng.next(kinds.len() as u64) as usize];
+                    let hours = ["1.5", "3", "4.25", "7.5"][rng.next(4) as usize];
+                    if !entries.iter().any(|(d, k, _)| *d == date && *k == kind) {
+                        entries.push((date, kind, hours));
+                    }
+                }
+                let refs: Vec<(&str, DayKind, &str)> = entries
+                    .iter()
+                    .map(|(d, k, h)| (d.as_str(), *k, *h))
+                    .collect();
+                let mut body =
+                    fixture.body(&m.first_day().to_string(), &m.last_day().to_string(), &refs);
+                if let Some(old) = current.get(&m) {
+                    body.supersedes_timesheet_id = old.clone();
+                }
+                body.client_reference = format!("{seed}-{month}-{m}");
+                let accepted = app
+                    .grpc
+                    .submit_timesheet(fixture.signed(&body))
+                    .await
+                    .unwrap();
+                current.insert(m, accepted.into_inner().timesheet_id);
+            }
+            // A day one to eight months back.
+            let back = 1 + rng.next(8);
+            let mut earlier = month;
+            for _ in 0..back {
+                earlier = earlier.previous();
+            }
+            let days = weekdays(earlier);
+            let day = days[rng.next(days.len() as u64) as usize];
+            match fact {
+                "decision" if !decided.contains(&day) => {
+                    decided.push(day);
+                    let outcome = if rng.next(2) == 0 {
+                        DecisionOutcome::Approved
+                    } else {
+                        DecisionOutcome::Rejected
+                    };
+                    let decision = SanctionDecision {
+                        id: uuid::Uuid::now_v7(),
+                        participant_id: participant,
+                        date: day,
+                        entry_kind: "UNEXCUSED".into(),
+                        outcome,
+                        decided_at: OffsetDateTime::now_utc(),
+                        decided_by: "caseworker".into(),
+                        reference: format!("V-{day}"),
+                        reason: "late".into(),
+                    };
+                    store
+                        .record_decision(&decision, &[], &audit())
+                        .await
+                        .unwrap();
+                }
+                "offset" => {
+                    let offset = BenefitOffset {
+                        id: uuid::Uuid::now_v7(),
+                        participant_id: participant,
+                        month: earlier.first_day(),
+                        kind: "SYKEPENGER".into(),
+                        amount: Decimal::new(1_000 + rng.next(900_000) as i64, 2),
+                    };
+                    store.add_benefit_offset(&offset, &audit()).await.unwrap();
+                }
+                "child" => {
+                    let child = Child {
+                        id: uuid::Uuid::now_v7(),
+                        participant_id: participant,
+                        birth_date: day,
+                    };
+                    store.add_child(&child, &audit()).await.unwrap();
+                }
+                "sole-carer period" => {
+                    let period = SoleCarerPeriod {
+                        id: uuid::Uuid::now_v7(),
+                        participant_id: participant,
+                        from: day,
+                        to: None,
+                    };
+                    store
+                        .add_sole_carer_period(&period, &audit())
+                        .await
+                        .unwrap();
+                }
+                "pause" => {
+                    let to = day + time::Duration::days(rng.next(10) as i64);
+                    paused.push((day, to));
+                    let pause = Pause {
+                        id: uuid::Uuid::now_v7(),
+                        programme_id: programme,
+                        from: day,
+                        to: Some(to),
+                        kind: if rng.next(2) == 0 {
+                            PauseKind::Interrupted
+                        } else {
+                            PauseKind::Stopped
+                        },
+                        reference: format!("P-{day}"),
+                    };
+                    store.add_pause(&pause, &audit()).await.unwrap();
+                }
+                "G" => {
+                    // One value per date: a second registration is refused.
+                    let value = Decimal::new(13_000_000 + rng.next(100_000) as i64, 2);
+                    let _ = app
+                        .payroll
+                        .register_g(earlier.first_day(), value, "late".into(), &actor)
+                        .await;
+                }
+                "municipal policy" => {
+                    let oslo = small_quotas(rng.next(2) == 0, 2 + rng.next(4));
+                    store.upsert_municipality(&oslo, &audit()).await.unwrap();
+                }
+                "failed payslip" if month > YearMonth::new(2025, Month::September) => {
+                    let runs = store.list_runs("0301").await.unwrap();
+                    let run = runs.last().unwrap();
+                    let gross: Decimal = store
+                        .list_pay_lines(run.id)
+                        .await
+                        .unwrap()
+                        .iter()
+                        .map(|l| l.amount)
+                        .sum();
+                    let confirmation = Confirmation {
+                        run_id: run.id,
+                        participant_id: participant,
+                        gross,
+                        tax_withheld: Decimal::ZERO,
+                        net_paid: Decimal::ZERO,
+                        outcome: PaymentOutcome::Failed,
+                        failure_reason: Some("closed account".into()),
+                        payment_date: None,
+                        confirmed_at: OffsetDateTime::now_utc(),
+                    };
+                    if run.participant_count > 0 {
+                        app.payroll
+                            .confirm_payment(confirmation, &actor)
+                            .await
+                            .unwrap();
+                    }
+                }
+                _ => {}
+            }
+            app.grpc
+                .close_period(pb::ClosePeriodRequest {
+                    municipality_id: "0301".into(),
+                    month: month.to_string(),
+                })
+                .await
+                .unwrap();
+            check_every_line(&app, participant, month, seed).await;
+            month = month.next();
+        }
+        app.stop().await;
+    }
+    for fact in LATE_FACTS {
+        assert!(sent.contains_key(fact), "no {fact} was sent: {sent:?}");
+    }
+}

@@ -421,3 +421,145 @@ async fn closing_one_month_from_two_instances_at_once_yields_one_run() {
     );
     app.stop().await;
 }
+
+/// A close recomputes a participant only from the first month whose facts
+/// changed: a correction of a month closed three runs ago must still be
+/// found, paid as a correction of that month, and nothing else.
+#[tokio::test]
+async fn a_corrected_timesheet_of_a_month_closed_long_ago_is_corrected_in_the_next_run() {
+    let mut app = TestApp::spawn().await;
+    let fixture = Fixture::new(&app).await;
+    let id: uuid::Uuid = fixture.participant_id.parse().unwrap();
+    let mut september_id = String::new();
+    for (month, from, to) in [
+        ("2025-09", "2025-09-01", "2025-09-30"),
+        ("2025-10", "2025-10-01", "2025-10-31"),
+        ("2025-11", "2025-11-01", "2025-11-30"),
+    ] {
+        let accepted = app
+            .grpc
+            .submit_timesheet(fixture.signed(&fixture.body(from, to, &[])))
+            .await
+            .unwrap()
+            .into_inner();
+        if month == "2025-09" {
+            september_id = accepted.timesheet_id;
+        }
+        close(&mut app, month).await;
+    }
+    let september_before = app
+        .payroll
+        .month(id, kvp_rules::YearMonth::new(2025, time::Month::September))
+        .await
+        .unwrap();
+
+    // September is corrected: four hours of paid work on the 10th.
+    let mut corrected = fixture.body(
+        "2025-09-01",
+        "2025-09-30",
+        &[("2025-09-10", DayKind::PaidWork, "4")],
+    );
+    corrected.supersedes_timesheet_id = september_id;
+    app.grpc
+        .submit_timesheet(fixture.signed(&corrected))
+        .await
+        .unwrap();
+    app.grpc
+        .submit_timesheet(fixture.signed(&fixture.body("2025-12-01", "2025-12-31", &[])))
+        .await
+        .unwrap();
+    let december_run = close(&mut app, "2025-12").await.run.unwrap();
+    let december = lines(&mut app, &december_run.run_id).await;
+
+    let september_now = app
+        .payroll
+        .month(id, kvp_rules::YearMonth::new(2025, time::Month::September))
+        .await
+        .unwrap();
+    let mut expected = BTreeMap::new();
+    for (before, now) in september_before.lines.iter().zip(&september_now.lines) {
+        if before.amount != now.amount {
+            expected.insert(now.code.as_str().to_owned(), now.amount - before.amount);
+        }
+    }
+    assert!(expected.contains_key("KVP_DEDUCTION_WAGE"), "{expected:?}");
+    let mut corrections = BTreeMap::new();
+    for line in december.iter().filter(|l| l.attributed_month == "2025-09") {
+        let code = pb::LineCode::try_from(line.line_code)
+            .unwrap()
+            .as_str_name();
+        let code = code.trim_start_matches("LINE_CODE_").to_owned();
+        corrections.insert(code, dec(&line.amount));
+    }
+    assert_eq!(corrections, expected);
+    // October and November did not change: nothing is paid for them again.
+    assert!(
+        december
+            .iter()
+            .all(|l| l.attributed_month == "2025-09" || l.attributed_month == "2025-12"),
+        "{december:?}"
+    );
+
+    // With nothing changed, the next run pays only its own month.
+    app.grpc
+        .submit_timesheet(fixture.signed(&fixture.body("2026-01-01", "2026-01-31", &[])))
+        .await
+        .unwrap();
+    let january_run = close(&mut app, "2026-01").await.run.unwrap();
+    let january = lines(&mut app, &january_run.run_id).await;
+    assert!(january.iter().all(|l| l.attributed_month == "2026-01"));
+    app.stop().await;
+}
+
+/// A municipality's policy is not a fact of any participant: changing it
+/// makes the next close recompute every month of everyone.
+#[tokio::test]
+async fn a_changed_municipal_policy_reaches_months_closed_before() {
+    let mut app = TestApp::spawn().await;
+    let fixture = Fixture::new(&app).await;
+    let id: uuid::Uuid = fixture.participant_id.parse().unwrap();
+    let october = fixture.body(
+        "2025-10-01",
+        "2025-10-31",
+        &[("2025-10-14", DayKind::Unexcused, "3")],
+    );
+    app.grpc
+        .submit_timesheet(fixture.signed(&october))
+        .await
+        .unwrap();
+    close(&mut app, "2025-10").await;
+
+    // Oslo now deducts unexcused hours without waiting for a decision.
+    let (status, _) = app
+        .call(
+            reqwest::Method::PUT,
+            "/v1/municipalities/0301",
+            Some(json!({"name": "Oslo", "policy_overrides": {"auto_apply_unexcused": true}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    app.grpc
+        .submit_timesheet(fixture.signed(&fixture.body("2025-11-01", "2025-11-30", &[])))
+        .await
+        .unwrap();
+    let november_run = close(&mut app, "2025-11").await.run.unwrap();
+    let november = lines(&mut app, &november_run.run_id).await;
+    let october_now = app
+        .payroll
+        .month(id, kvp_rules::YearMonth::new(2025, time::Month::October))
+        .await
+        .unwrap();
+    let deduction = november
+        .iter()
+        .find(|l| {
+            l.attributed_month == "2025-10"
+                && l.line_code == pb::LineCode::KvpDeductionAbsence as i32
+        })
+        .expect("October's deduction is corrected");
+    assert_eq!(
+        dec(&deduction.amount),
+        october_now.line(kvp_rules::LineCode::KvpDeductionAbsence)
+    );
+    assert!(dec(&deduction.amount) < Decimal::ZERO);
+    app.stop().await;
+}

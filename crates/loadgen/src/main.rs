@@ -22,6 +22,8 @@ use prost::Message;
 use serde_json::json;
 use tonic::transport::Channel;
 
+mod seed;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "kvp-load",
@@ -63,12 +65,29 @@ enum Command {
     },
     /// Time a pay-period close for N participants.
     Close {
-        /// Participants, each with one month's timesheet.
+        /// Participants, each with a programme since 2020-01 and timesheets.
         #[arg(long, default_value_t = 1000)]
         participants: usize,
         /// The municipality to create and close (four digits).
         #[arg(long, default_value = "4601")]
         municipality: String,
+        /// Months of timesheets per participant, ending with the month
+        /// closed (2025-10); more than 1 needs --seed-database.
+        #[arg(long, default_value_t = 1)]
+        months: usize,
+        /// Seed straight into the service's database (its URL, as the
+        /// service was given it) instead of through REST and gRPC; see `seed.rs`.
+        #[arg(long)]
+        seed_database: Option<String>,
+        /// Then add every participant's 2025-11 timesheet and time the close
+        /// of 2025-11 too: the monthly close of an established programme.
+        #[arg(long)]
+        next: bool,
+        /// Before the 2025-11 close, correct this many participants'
+        /// timesheets of 2025-09 (of 2025-10 with --months 1): a late
+        /// correction of a closed month; needs --seed-database.
+        #[arg(long, default_value_t = 0)]
+        corrections: usize,
     },
 }
 
@@ -250,47 +269,74 @@ async fn setup(
     })
 }
 
-/// A realistic month: mostly attendance, some sickness, leave, paid work and unexcused hours.
-fn timesheet(setup: &Setup, participant: usize, month_index: usize) -> pb::SubmitTimesheetRequest {
-    let (id, key) = &setup.participants[participant];
-    let year = 2020 + i32::try_from(month_index / 12).unwrap_or(0);
-    let month = time::Month::try_from(1 + (month_index % 12) as u8).unwrap_or(time::Month::January);
-    let first = time::Date::from_calendar_date(year, month, 1).unwrap_or(time::Date::MIN);
-    let last = month.length(year);
-    let on = |day: u8| time::Date::from_calendar_date(year, month, day).unwrap_or(first);
-    let date = |day: u8| on(day).to_string();
-    let weekday = |day: u8| {
-        !matches!(
-            on(day).weekday(),
-            time::Weekday::Saturday | time::Weekday::Sunday
-        )
-    };
-    let mut entries = Vec::new();
+/// The first and last day of month `month_index` (0 is 2020-01).
+fn month_of(month_index: usize) -> anyhow::Result<(time::Date, time::Date)> {
+    let year = 2020 + i32::try_from(month_index / 12)?;
+    let month = time::Month::try_from(1 + u8::try_from(month_index % 12)?)?;
+    Ok((
+        time::Date::from_calendar_date(year, month, 1)?,
+        time::Date::from_calendar_date(year, month, month.length(year))?,
+    ))
+}
+
+/// A realistic month's entries for a participant: mostly attendance, some
+/// sickness, leave, paid work and unexcused hours (kind as stored, hours).
+fn entries(
+    participant: usize,
+    month_index: usize,
+) -> anyhow::Result<Vec<(time::Date, &'static str, &'static str)>> {
+    let (first, _) = month_of(month_index)?;
     let kinds = [
-        (pb::DayKind::SickSelf, "7.5"),
-        (pb::DayKind::PaidWork, "4"),
-        (pb::DayKind::Leave, "7.5"),
-        (pb::DayKind::Unexcused, "2.5"),
-        (pb::DayKind::Welfare, "3.5"),
-        (pb::DayKind::ChildSick, "7.5"),
+        ("SICK_SELF", "7.5"),
+        ("PAID_WORK", "4"),
+        ("LEAVE", "7.5"),
+        ("UNEXCUSED", "2.5"),
+        ("WELFARE", "3.5"),
+        ("CHILD_SICK", "7.5"),
     ];
-    for (n, day) in [5, 9, 13, 17, 21, 25].into_iter().enumerate() {
-        if weekday(day) && !(participant + month_index + n).is_multiple_of(3) {
+    let mut out = Vec::new();
+    for (n, day) in [5u8, 9, 13, 17, 21, 25].into_iter().enumerate() {
+        let date = first.replace_day(day)?;
+        let weekday = !matches!(
+            date.weekday(),
+            time::Weekday::Saturday | time::Weekday::Sunday
+        );
+        if weekday && !(participant + month_index + n).is_multiple_of(3) {
             let (kind, hours) = kinds[(participant + n) % kinds.len()];
-            entries.push(pb::DayEntry {
-                date: date(day),
-                kind: kind as i32,
-                hours: hours.into(),
-                note: String::new(),
-            });
+            out.push((date, kind, hours));
         }
     }
+    Ok(out)
+}
+
+/// The month's timesheet of a participant, signed by them and the supervisor.
+fn timesheet(setup: &Setup, participant: usize, month_index: usize) -> pb::SubmitTimesheetRequest {
+    let (id, key) = &setup.participants[participant];
+    let (first, last) = month_of(month_index).unwrap_or((time::Date::MIN, time::Date::MIN));
+    let kind = |name: &str| match name {
+        "SICK_SELF" => pb::DayKind::SickSelf,
+        "PAID_WORK" => pb::DayKind::PaidWork,
+        "LEAVE" => pb::DayKind::Leave,
+        "UNEXCUSED" => pb::DayKind::Unexcused,
+        "WELFARE" => pb::DayKind::Welfare,
+        _ => pb::DayKind::ChildSick,
+    };
+    let entries = entries(participant, month_index)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(date, name, hours)| pb::DayEntry {
+            date: date.to_string(),
+            kind: kind(name) as i32,
+            hours: hours.into(),
+            note: String::new(),
+        })
+        .collect();
     let body = pb::TimesheetBody {
         participant_id: id.clone(),
         municipality_id: setup.municipality.clone(),
         period: Some(pb::DateRange {
-            from_date: date(1),
-            to_date: date(last),
+            from_date: first.to_string(),
+            to_date: last.to_string(),
         }),
         supersedes_timesheet_id: String::new(),
         entries,
@@ -321,6 +367,87 @@ fn timesheet(setup: &Setup, participant: usize, month_index: usize) -> pb::Submi
                 .collect(),
         }),
     }
+}
+
+/// Creates (or renames) the municipality over REST.
+async fn put_municipality(http: &str, municipality: &str) -> anyhow::Result<()> {
+    let response = reqwest::Client::new()
+        .put(format!("{http}/v1/municipalities/{municipality}"))
+        .header("x-kvp-actor", "kvp-load")
+        .json(&json!({"name": "Load test"}))
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        bail!("municipality: {}", response.status());
+    }
+    Ok(())
+}
+
+/// Submits every participant's timesheet of one month over gRPC.
+async fn submit_month(
+    client: &PayrollServiceClient<Channel>,
+    setup: &Arc<Setup>,
+    participants: usize,
+    concurrency: usize,
+    month_index: usize,
+) {
+    let (client, setup) = (client.clone(), setup.clone());
+    let (samples, elapsed) = drive(participants, concurrency, move |i| {
+        let (mut client, setup) = (client.clone(), setup.clone());
+        async move {
+            client
+                .submit_timesheet(timesheet(&setup, i, month_index))
+                .await
+                .map(|_| ())
+        }
+    })
+    .await;
+    samples.report("setup: SubmitTimesheet", elapsed);
+}
+
+/// Times `ClosePeriod` of a month over gRPC and the streaming of its lines,
+/// with the server's memory before and after.
+async fn close_and_stream(
+    client: &mut PayrollServiceClient<Channel>,
+    municipality: &str,
+    month: &str,
+    server_pid: Option<u32>,
+) -> anyhow::Result<()> {
+    memory(server_pid, "before close");
+    let started = Instant::now();
+    let closed = client
+        .close_period(pb::ClosePeriodRequest {
+            municipality_id: municipality.to_owned(),
+            month: month.to_owned(),
+        })
+        .await?
+        .into_inner();
+    let close_time = started.elapsed();
+    let run = closed.run.context("run")?;
+    println!(
+        "ClosePeriod {municipality} {month}: {} participants, {} lines, total {} kr in {} ms (created: {})",
+        run.participant_count,
+        run.line_count,
+        run.total_amount,
+        close_time.as_millis(),
+        closed.created
+    );
+    memory(server_pid, "after close");
+    let started = Instant::now();
+    let mut stream = client
+        .stream_pay_lines(pb::StreamPayLinesRequest { run_id: run.run_id })
+        .await?
+        .into_inner();
+    let mut lines = 0usize;
+    while stream.message().await?.is_some() {
+        lines += 1;
+    }
+    println!(
+        "StreamPayLines: {lines} lines in {} ms",
+        started.elapsed().as_millis()
+    );
+    memory(server_pid, "after stream");
+    Ok(())
 }
 
 /// Runs `requests` calls of `call` over `concurrency` workers sharing one channel.
@@ -427,59 +554,93 @@ async fn main() -> anyhow::Result<()> {
         Command::Close {
             participants,
             municipality,
+            months,
+            seed_database,
+            next,
+            corrections,
         } => {
-            let setup =
-                Arc::new(setup(&cli.http, &municipality, participants, cli.concurrency).await?);
-            // One month's timesheet each: 2025-10 is month index 69 from 2020-01.
+            // 2025-10 is month index 69 from 2020-01.
+            const OCTOBER: usize = 69;
             let client = PayrollServiceClient::new(channel);
-            let submit_client = client.clone();
-            let setup_for_submit = setup.clone();
-            let (samples, elapsed) = drive(participants, cli.concurrency, move |i| {
-                let (mut client, setup) = (submit_client.clone(), setup_for_submit.clone());
-                async move {
-                    client
-                        .submit_timesheet(timesheet(&setup, i, 69))
-                        .await
-                        .map(|_| ())
+            let seeded = match &seed_database {
+                Some(url) => {
+                    if months == 0 || months > OCTOBER {
+                        bail!("--months must be 1 to {OCTOBER}");
+                    }
+                    let started = Instant::now();
+                    put_municipality(&cli.http, &municipality).await?;
+                    let db = seed::Db::open(url).await?;
+                    let seeded = seed::participants(
+                        &db,
+                        &municipality,
+                        participants,
+                        OCTOBER + 1 - months..OCTOBER + 1,
+                    )
+                    .await?;
+                    println!(
+                        "setup: seeded {participants} participants with {months} month(s) of timesheets in the database in {} ms",
+                        started.elapsed().as_millis()
+                    );
+                    Some((db, seeded))
                 }
-            })
-            .await;
-            samples.report("setup: SubmitTimesheet", elapsed);
-            memory(cli.server_pid, "before close");
+                None => {
+                    if months != 1 || corrections != 0 {
+                        bail!("--months above 1 and --corrections need --seed-database");
+                    }
+                    None
+                }
+            };
+            let setup = match seeded {
+                Some(_) => None,
+                None => {
+                    let setup = Arc::new(
+                        setup(&cli.http, &municipality, participants, cli.concurrency).await?,
+                    );
+                    submit_month(&client, &setup, participants, cli.concurrency, OCTOBER).await;
+                    Some(setup)
+                }
+            };
             let mut client = client;
-            let started = Instant::now();
-            let closed = client
-                .close_period(pb::ClosePeriodRequest {
-                    municipality_id: municipality.clone(),
-                    month: "2025-10".into(),
-                })
-                .await?
-                .into_inner();
-            let close_time = started.elapsed();
-            let run = closed.run.context("run")?;
-            println!(
-                "ClosePeriod {municipality} 2025-10: {} participants, {} lines, total {} kr in {} ms (created: {})",
-                run.participant_count,
-                run.line_count,
-                run.total_amount,
-                close_time.as_millis(),
-                closed.created
-            );
-            memory(cli.server_pid, "after close");
-            let started = Instant::now();
-            let mut stream = client
-                .stream_pay_lines(pb::StreamPayLinesRequest { run_id: run.run_id })
-                .await?
-                .into_inner();
-            let mut lines = 0usize;
-            while stream.message().await?.is_some() {
-                lines += 1;
+            close_and_stream(&mut client, &municipality, "2025-10", cli.server_pid).await?;
+            if next {
+                let started = Instant::now();
+                match (&seeded, &setup) {
+                    (Some((db, seeded)), _) => {
+                        seed::timesheets(
+                            db,
+                            &municipality,
+                            seeded,
+                            0..participants,
+                            OCTOBER + 1,
+                            false,
+                        )
+                        .await?;
+                        // The month before the one closed, if they have it.
+                        let corrected = if months > 1 { OCTOBER - 1 } else { OCTOBER };
+                        seed::timesheets(
+                            db,
+                            &municipality,
+                            seeded,
+                            0..corrections,
+                            corrected,
+                            true,
+                        )
+                        .await?;
+                        db.analyze().await?;
+                        println!(
+                            "setup: seeded 2025-11 timesheets and {corrections} corrections of {} in {} ms",
+                            if months > 1 { "2025-09" } else { "2025-10" },
+                            started.elapsed().as_millis()
+                        );
+                    }
+                    (None, Some(setup)) => {
+                        submit_month(&client, setup, participants, cli.concurrency, OCTOBER + 1)
+                            .await;
+                    }
+                    (None, None) => bail!("nothing was set up"),
+                }
+                close_and_stream(&mut client, &municipality, "2025-11", cli.server_pid).await?;
             }
-            println!(
-                "StreamPayLines: {lines} lines in {} ms",
-                started.elapsed().as_millis()
-            );
-            memory(cli.server_pid, "after stream");
         }
     }
     Ok(())

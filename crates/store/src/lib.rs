@@ -39,7 +39,7 @@ use std::sync::Arc;
 pub use audit_chain::AuditVerification;
 pub use error::StoreError;
 pub use records::*;
-pub use repository::{Backend, Repository};
+pub use repository::{Backend, CloseSession, Repository};
 
 /// Opens the store a URL names, applies the migrations and returns it.
 ///

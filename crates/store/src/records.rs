@@ -514,6 +514,125 @@ impl CloseOutcome {
     }
 }
 
+// --- closing a month in chunks (see `CloseSession`) ---
+
+/// The run a close session opens: what is known before any line is computed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenRun {
+    /// Run id.
+    pub id: Uuid,
+    /// The municipality that pays.
+    pub municipality_id: String,
+    /// The month closed, as its first day.
+    pub month: Date,
+    /// When the period is closed.
+    pub closed_at: OffsetDateTime,
+}
+
+/// What a close reads before its participants, in the snapshot it computes from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloseContext {
+    /// The municipality (its policy overrides enter the calculation).
+    pub municipality: Municipality,
+    /// The municipality's earlier runs, by month (not the one being closed).
+    pub runs: Vec<PayRun>,
+    /// Every registered grunnbeløp, by effective date.
+    pub registered_g: Vec<RegisteredG>,
+    /// The basis the latest of `runs` was computed on, as the service wrote
+    /// it; `None` when there is no run or it recorded none.
+    pub basis: Option<String>,
+}
+
+/// The first day of the earliest month that needs recomputing for every month.
+pub const RECOMPUTE_EVERYTHING: Date = time::macros::date!(0001 - 01 - 01);
+
+/// What changed for a participant since a close last recomputed them.
+///
+/// The database keeps it: every change to a fact the month calculation reads
+/// (timesheets and their entries, decisions, offsets, children, sole-carer
+/// periods, programmes and pauses, the participant's birth date or
+/// municipality, a payslip confirmed as failed) moves `from` back, in the
+/// transaction of the change, and bumps `version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecomputeMark {
+    /// The first day of the earliest month whose result may have changed;
+    /// [`RECOMPUTE_EVERYTHING`] for every month (a new participant); `None`
+    /// when nothing changed since a close cleared the mark.
+    pub from: Option<Date>,
+    /// Bumped by every change; a close clears the mark only if it still
+    /// holds the version the close read.
+    pub version: i64,
+}
+
+/// One participant as a close reads it, all from the session's snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloseParticipant {
+    /// Everything the rules engine needs (as [`crate::Repository::participant_facts`]
+    /// answers it, in the same orders).
+    pub facts: ParticipantFacts,
+    /// What changed since the participant was last recomputed.
+    pub mark: RecomputeMark,
+    /// What was paid for the participant, as [`crate::Repository::ledger`]
+    /// sums it, but only the recovery balance and the months from the
+    /// earlier of `mark.from` and the floor given on.
+    pub ledger: Vec<LedgerEntry>,
+}
+
+/// How a close session ends: everything written besides its lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishClose {
+    /// How many distinct participants have lines; must match the lines written.
+    pub participant_count: i32,
+    /// The sum of the amounts of the lines written; must match them.
+    pub total: Decimal,
+    /// Domain events of the close (e.g. "period closed").
+    pub events: Vec<NewOutboxEvent>,
+    /// The audit entry of the close.
+    pub audit: NewAuditEntry,
+    /// What the lines were computed on (parameters, policy, code), recorded
+    /// with the run for the next close to compare; opaque to the store.
+    pub basis: String,
+    /// The participants recomputed, with the mark version read for each: their
+    /// marks are cleared unless a change moved them on meanwhile.
+    pub recomputed: Vec<(Uuid, i64)>,
+}
+
+/// The result of [`crate::Repository::begin_close`].
+pub enum BeginClose {
+    /// The month was closed before (perhaps by another instance a moment
+    /// ago): this is its run, and nothing is held.
+    Closed(PayRun),
+    /// The month is free and this session now holds the municipality's close.
+    Open(Box<dyn crate::CloseSession>),
+}
+
+impl fmt::Debug for BeginClose {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Closed(run) => f.debug_tuple("Closed").field(run).finish(),
+            Self::Open(session) => f
+                .debug_tuple("Open")
+                .field(&session.context().municipality.id)
+                .finish(),
+        }
+    }
+}
+
+/// The lines of a run with one line code, summed: those attributed to the
+/// run's own month apart from the rest (corrections of earlier months, and
+/// recovery lines, which belong to no month).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineTotal {
+    /// The line code.
+    pub line_code: String,
+    /// True for the lines attributed to the run's month.
+    pub of_run_month: bool,
+    /// How many lines.
+    pub line_count: i64,
+    /// The sum of their amounts, in kroner, to the øre (two decimals).
+    pub amount: Decimal,
+}
+
 /// What has been paid for one participant, month and line code, over all
 /// runs of a municipality (payslips confirmed as failed left out).
 #[derive(Debug, Clone, PartialEq)]
@@ -887,4 +1006,205 @@ pub(crate) fn run_state(participants: i64, confirmed: i64) -> RunState {
     } else {
         RunState::PartiallyConfirmed
     }
+}
+
+/// Assembles a close's chunk of participants from one query per table, each
+/// ordered by participant and then as `participant_facts` orders that table,
+/// so every participant's lists come out in the same order as there.
+pub(crate) struct ChunkBuilder {
+    slots: std::collections::HashMap<Uuid, usize>,
+    participants: Vec<CloseParticipant>,
+    programmes: Vec<Vec<Programme>>,
+    pauses: Vec<Vec<Pause>>,
+}
+
+impl ChunkBuilder {
+    /// A chunk of these participants (in id order) with their marks.
+    pub(crate) fn new(participants: Vec<(Participant, RecomputeMark)>) -> Self {
+        let slots = participants
+            .iter()
+            .enumerate()
+            .map(|(i, (p, _))| (p.id, i))
+            .collect();
+        let n = participants.len();
+        Self {
+            slots,
+            participants: participants
+                .into_iter()
+                .map(|(participant, mark)| CloseParticipant {
+                    facts: ParticipantFacts {
+                        participant,
+                        children: Vec::new(),
+                        sole_carer_periods: Vec::new(),
+                        offsets: Vec::new(),
+                        programmes: Vec::new(),
+                        timesheets: Vec::new(),
+                        entries: Vec::new(),
+                        decisions: Vec::new(),
+                    },
+                    mark,
+                    ledger: Vec::new(),
+                })
+                .collect(),
+            programmes: vec![Vec::new(); n],
+            pauses: vec![Vec::new(); n],
+        }
+    }
+
+    /// The first and last participant id of the chunk.
+    pub(crate) fn bounds(&self) -> Option<(Uuid, Uuid)> {
+        Some((
+            self.participants.first()?.facts.participant.id,
+            self.participants.last()?.facts.participant.id,
+        ))
+    }
+
+    /// The chunk's participant ids, in order.
+    pub(crate) fn ids(&self) -> Vec<Uuid> {
+        self.participants
+            .iter()
+            .map(|p| p.facts.participant.id)
+            .collect()
+    }
+
+    fn slot(&self, participant_id: Uuid) -> Result<usize, StoreError> {
+        self.slots.get(&participant_id).copied().ok_or_else(|| {
+            StoreError::corrupt("a fact of a participant outside the chunk was read")
+        })
+    }
+
+    fn facts(&mut self, participant_id: Uuid) -> Result<&mut ParticipantFacts, StoreError> {
+        let i = self.slot(participant_id)?;
+        Ok(&mut self.participants[i].facts)
+    }
+
+    pub(crate) fn child(&mut self, child: Child) -> Result<(), StoreError> {
+        self.facts(child.participant_id)?.children.push(child);
+        Ok(())
+    }
+
+    pub(crate) fn sole_carer_period(&mut self, period: SoleCarerPeriod) -> Result<(), StoreError> {
+        self.facts(period.participant_id)?
+            .sole_carer_periods
+            .push(period);
+        Ok(())
+    }
+
+    pub(crate) fn offset(&mut self, offset: BenefitOffset) -> Result<(), StoreError> {
+        self.facts(offset.participant_id)?.offsets.push(offset);
+        Ok(())
+    }
+
+    pub(crate) fn programme(&mut self, programme: Programme) -> Result<(), StoreError> {
+        let i = self.slot(programme.participant_id)?;
+        self.programmes[i].push(programme);
+        Ok(())
+    }
+
+    pub(crate) fn pause(&mut self, participant_id: Uuid, pause: Pause) -> Result<(), StoreError> {
+        let i = self.slot(participant_id)?;
+        self.pauses[i].push(pause);
+        Ok(())
+    }
+
+    pub(crate) fn timesheet(
+        &mut self,
+        participant_id: Uuid,
+        period: TimesheetPeriod,
+    ) -> Result<(), StoreError> {
+        self.facts(participant_id)?.timesheets.push(period);
+        Ok(())
+    }
+
+    /// A day entry of any of the participant's timesheets: kept if its
+    /// timesheet is one of the accepted ones given before (a superseded
+    /// timesheet's entries are not facts any more).
+    pub(crate) fn entry(&mut self, entry: DayEntry) -> Result<(), StoreError> {
+        let facts = self.facts(entry.participant_id)?;
+        if facts.timesheets.iter().any(|t| t.id == entry.timesheet_id) {
+            facts.entries.push(entry);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn decision(&mut self, decision: SanctionDecision) -> Result<(), StoreError> {
+        self.facts(decision.participant_id)?
+            .decisions
+            .push(decision);
+        Ok(())
+    }
+
+    pub(crate) fn ledger(&mut self, entry: LedgerEntry) -> Result<(), StoreError> {
+        let i = self.slot(entry.participant_id)?;
+        self.participants[i].ledger.push(entry);
+        Ok(())
+    }
+
+    /// The participants, their programmes with pauses attached.
+    pub(crate) fn finish(mut self) -> Vec<CloseParticipant> {
+        for ((participant, programmes), pauses) in self
+            .participants
+            .iter_mut()
+            .zip(self.programmes)
+            .zip(self.pauses)
+        {
+            participant.facts.programmes = group_pauses(programmes, pauses);
+        }
+        self.participants
+    }
+}
+
+/// Checks a chunk of lines of an open close before they are written, and
+/// counts them in.
+pub(crate) fn check_close_lines(
+    run: &OpenRun,
+    lines: &[PayLine],
+    participants: &mut std::collections::HashSet<Uuid>,
+    total: &mut Decimal,
+) -> Result<(), StoreError> {
+    for line in lines {
+        if line.run_id != run.id {
+            return Err(StoreError::invalid_input("a pay line names another run"));
+        }
+        if matches!(line.attributed_month, Some(month) if month.day() != 1) {
+            return Err(StoreError::invalid_input(
+                "a pay line's attributed month must be given as its first day",
+            ));
+        }
+        whole_ore(line.amount)?;
+        *total = total
+            .checked_add(line.amount)
+            .ok_or_else(|| StoreError::invalid_input("the run total overflows"))?;
+        participants.insert(line.participant_id);
+    }
+    Ok(())
+}
+
+/// Checks an open close's finish against the lines written.
+pub(crate) fn check_finish(
+    finish: &FinishClose,
+    participants: &std::collections::HashSet<Uuid>,
+    total: Decimal,
+) -> Result<(), StoreError> {
+    if usize::try_from(finish.participant_count).ok() != Some(participants.len()) {
+        return Err(StoreError::invalid_input(
+            "the run's participant count is not the number of participants with lines",
+        ));
+    }
+    if finish.total != total {
+        return Err(StoreError::invalid_input(
+            "the run total is not the sum of its lines",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an open run's shape before anything is read or written.
+pub(crate) fn check_open_run(run: &OpenRun) -> Result<(), StoreError> {
+    if run.month.day() != 1 {
+        return Err(StoreError::invalid_input(
+            "a pay run month must be given as its first day",
+        ));
+    }
+    Ok(())
 }

@@ -9,10 +9,11 @@ use uuid::Uuid;
 use crate::StoreError;
 use crate::audit_chain::AuditVerification;
 use crate::records::{
-    AcceptOutcome, AuditEntry, BenefitOffset, Child, CloseOutcome, ConfirmOutcome, Confirmation,
-    DayEntry, LedgerEntry, Municipality, NewAuditEntry, NewOutboxEvent, NewPayRun, NewTimesheet,
-    OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun, Programme,
-    ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet,
+    AcceptOutcome, AuditEntry, BeginClose, BenefitOffset, Child, CloseContext, CloseOutcome,
+    CloseParticipant, ConfirmOutcome, Confirmation, DayEntry, FinishClose, LedgerEntry, LineTotal,
+    Municipality, NewAuditEntry, NewOutboxEvent, NewPayRun, NewTimesheet, OpenRun, OutboxEvent,
+    Participant, ParticipantFacts, Pause, PayLine, PayRun, Programme, ProgrammeWithPauses,
+    RegisteredG, SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet,
 };
 
 /// Which database a store runs on.
@@ -137,6 +138,9 @@ pub trait Repository: Send + Sync {
         audit: &NewAuditEntry,
     ) -> Result<(), StoreError>;
 
+    /// The programme decision with this id.
+    async fn get_programme(&self, id: Uuid) -> Result<Programme, StoreError>;
+
     /// Sets (or clears) a programme's last day and answers the programme as stored.
     async fn set_programme_end(
         &self,
@@ -249,6 +253,27 @@ pub trait Repository: Send + Sync {
     ///   [`StoreError::InvalidInput`]; a taken run id is a [`StoreError::Conflict`].
     async fn close_period(&self, new: &NewPayRun) -> Result<CloseOutcome, StoreError>;
 
+    /// Begins closing a municipality's month in chunks, so that a close of
+    /// 100 000 participants reads and writes a few thousand at a time.
+    ///
+    /// - A run for the municipality and month exists: [`BeginClose::Closed`]
+    ///   with it, and nothing is held.
+    /// - Otherwise [`BeginClose::Open`]: the session holds the
+    ///   municipality's close until it finishes or is dropped (a second close
+    ///   of the municipality, in any instance, waits, then finds this run or
+    ///   writes its own), and reads everything from one snapshot taken once
+    ///   it holds it. The run, its lines, events, audit entry and the cleared
+    ///   marks commit together at [`CloseSession::finish`]; dropping the
+    ///   session writes nothing.
+    ///
+    /// An unknown municipality is [`StoreError::NotFound`]; a taken run id a
+    /// [`StoreError::Conflict`]. On SQLite the session holds the write lock
+    /// throughout (writers wait; readers do not).
+    ///
+    /// [`Repository::close_period`] writes no basis with its run and clears
+    /// no marks, so the close after it recomputes everything.
+    async fn begin_close(&self, run: &OpenRun) -> Result<BeginClose, StoreError>;
+
     /// The run with this id.
     async fn get_run(&self, id: Uuid) -> Result<PayRun, StoreError>;
 
@@ -264,6 +289,11 @@ pub trait Repository: Send + Sync {
 
     /// All lines of a run, by participant and `seq` (empty for an unknown run).
     async fn list_pay_lines(&self, run_id: Uuid) -> Result<Vec<PayLine>, StoreError>;
+
+    /// A run's lines summed per line code, those of the run's month apart
+    /// from the others, by line code then `of_run_month` (false first); empty
+    /// for an unknown run. One query, however many lines the run has.
+    async fn run_totals(&self, run_id: Uuid) -> Result<Vec<LineTotal>, StoreError>;
 
     /// One page of a run's lines in the order of [`Repository::list_pay_lines`]:
     /// at most `limit` lines after the position `after` (participant, `seq`),
@@ -374,4 +404,42 @@ pub trait Repository: Send + Sync {
     /// consistent snapshot.
     async fn participant_facts(&self, participant_id: Uuid)
     -> Result<ParticipantFacts, StoreError>;
+}
+
+/// A close in progress (see [`Repository::begin_close`]): reads participants
+/// chunk by chunk from one snapshot and writes their lines as it goes.
+#[async_trait]
+pub trait CloseSession: Send {
+    /// The municipality, its earlier runs, the registered G values and the
+    /// latest run's basis, from the session's snapshot.
+    fn context(&self) -> &CloseContext;
+
+    /// The next at most `limit` participants of the municipality in id order
+    /// after `after` (from the first with `None`), with their facts, marks
+    /// and ledger; an empty answer is the end.
+    ///
+    /// Each participant's ledger holds the recovery balance and the months
+    /// from `min(mark.from, floor)` on, or from `floor` when the mark is
+    /// clear; `floor: None` means every month. Months before that paid
+    /// what the engine gave when they were last computed, and nothing that
+    /// enters them has changed since (see [`crate::RecomputeMark`]).
+    async fn participants(
+        &mut self,
+        after: Option<Uuid>,
+        limit: u32,
+        floor: Option<Date>,
+    ) -> Result<Vec<CloseParticipant>, StoreError>;
+
+    /// Writes lines of the run, in multi-row statements. Each must name the
+    /// open run, a first day as its month and a whole number of øre; lines of
+    /// an unknown participant or two lines of one participant with the same
+    /// `seq` are [`StoreError::InvalidInput`].
+    async fn write_lines(&mut self, lines: &[PayLine]) -> Result<(), StoreError>;
+
+    /// Commits the run with the lines written, its events, audit entry and
+    /// basis, and clears the marks of the recomputed participants whose
+    /// version is still the one read. A count or total that does not match
+    /// the lines written, or a line of another municipality's participant,
+    /// is [`StoreError::InvalidInput`], and nothing is written.
+    async fn finish(self: Box<Self>, finish: FinishClose) -> Result<PayRun, StoreError>;
 }

@@ -76,6 +76,16 @@ pub fn month_facts(
     }))
 }
 
+/// Whether an accepted timesheet covers any day of `month`. Without one the
+/// month has no paid day (R12), and every line of it is zero.
+pub fn touches(stored: &ParticipantFacts, month: YearMonth) -> bool {
+    let (first, last) = (month.first_day(), month.last_day());
+    stored
+        .timesheets
+        .iter()
+        .any(|t| t.period_from <= last && t.period_to >= first)
+}
+
 /// The participant facts of the rules.
 pub fn participant(stored: &ParticipantFacts) -> Participant {
     Participant {

@@ -11,15 +11,18 @@
 //! zero: a shortfall is carried to the next run as a recovery line.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use kvp_proto::kvp::events::v1 as ev;
-use kvp_rules::{LineCode, Parameters, YearMonth, compute_month};
+use kvp_rules::{LineCode, Parameters, Policy, YearMonth, compute_month};
 use kvp_store::{
-    CloseOutcome, ConfirmOutcome, Confirmation, LedgerEntry, NewPayRun, PayLine, PayRun,
-    PaymentOutcome, RegisteredG, RunState,
+    BeginClose, CloseParticipant, ConfirmOutcome, Confirmation, FinishClose, LedgerEntry, OpenRun,
+    PayLine, PayRun, PaymentOutcome, RegisteredG,
 };
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use time::{Date, OffsetDateTime};
 use tracing::instrument;
 use uuid::Uuid;
@@ -40,6 +43,31 @@ pub struct Paid {
 }
 
 impl Paid {
+    /// One participant's ledger entries.
+    pub fn of(ledger: &[LedgerEntry]) -> Paid {
+        let mut paid = Paid::default();
+        for entry in ledger {
+            match entry.attributed_month {
+                Some(month) => {
+                    *paid
+                        .by_month
+                        .entry((month, entry.line_code.clone()))
+                        .or_default() += entry.amount;
+                }
+                None => paid.recovery_balance += entry.amount,
+            }
+        }
+        paid
+    }
+
+    /// Whether anything other than zero was paid for `month`.
+    pub fn paid_anything(&self, month: YearMonth) -> bool {
+        let first = month.first_day();
+        self.by_month
+            .iter()
+            .any(|((m, _), amount)| *m == first && !amount.is_zero())
+    }
+
     /// Groups a municipality's ledger by participant.
     pub fn from_ledger(ledger: Vec<LedgerEntry>) -> HashMap<Uuid, Paid> {
         let mut out: HashMap<Uuid, Paid> = HashMap::new();
@@ -139,18 +167,270 @@ pub fn payslip_lines(
     lines
 }
 
+/// Participants read, computed and written per step of a close. Memory is
+/// bounded by one chunk being computed and one being read; a larger chunk
+/// saves little (a chunk costs about ten queries).
+pub const CLOSE_CHUNK: u32 = 1_000;
+
+/// What every participant's computation in a close shares.
+struct Computing {
+    run_id: Uuid,
+    closing: YearMonth,
+    /// Months from here on are recomputed for everyone; `None`: every month.
+    floor: Option<YearMonth>,
+    parameters: Parameters,
+    policy: Policy,
+}
+
+/// A chunk's lines and bookkeeping.
+struct Computed {
+    lines: Vec<PayLine>,
+    /// Participants with at least one line.
+    paid: i32,
+    /// Every participant of the chunk, with the mark version read.
+    recomputed: Vec<(Uuid, i64)>,
+    months_computed: usize,
+    elapsed: std::time::Duration,
+}
+
+/// A close's running sums.
+#[derive(Default)]
+struct CloseTotals {
+    participants: i32,
+    participants_read: usize,
+    lines: usize,
+    total: Decimal,
+    months_computed: usize,
+    recomputed: Vec<(Uuid, i64)>,
+    read: std::time::Duration,
+    compute: std::time::Duration,
+    write: std::time::Duration,
+}
+
+impl CloseTotals {
+    fn add(&mut self, computed: Computed) {
+        self.participants += computed.paid;
+        self.participants_read += computed.recomputed.len();
+        self.lines += computed.lines.len();
+        self.total += computed.lines.iter().map(|l| l.amount).sum::<Decimal>();
+        self.months_computed += computed.months_computed;
+        self.recomputed.extend(computed.recomputed);
+        self.compute += computed.elapsed;
+    }
+}
+
+/// Computes a chunk's payslips (on a blocking thread: this is the CPU work).
+fn compute_chunk(
+    chunk: &[CloseParticipant],
+    computing: &Computing,
+) -> Result<Computed, ServiceError> {
+    let started = std::time::Instant::now();
+    let mut computed = Computed {
+        lines: Vec::new(),
+        paid: 0,
+        recomputed: Vec::with_capacity(chunk.len()),
+        months_computed: 0,
+        elapsed: std::time::Duration::ZERO,
+    };
+    for participant in chunk {
+        let (lines, months) = participant_lines(participant, computing)?;
+        if !lines.is_empty() {
+            computed.paid += 1;
+            computed.lines.extend(lines);
+        }
+        computed.months_computed += months;
+        computed
+            .recomputed
+            .push((participant.facts.participant.id, participant.mark.version));
+    }
+    computed.elapsed = started.elapsed();
+    Ok(computed)
+}
+
+/// One participant's payslip for the close, and how many months were computed.
+///
+/// The months considered are those from the programme's first month and those
+/// something was paid for, up to the month closed, from the first month that
+/// may have changed on (the earlier of the participant's mark and the
+/// floor). Before that month every month pays what the engine gives (the
+/// ledger invariant, kept by the close that cleared the mark), so its
+/// difference is zero. A month that no accepted timesheet touches has no paid
+/// day (R12), so every line of it is zero: with nothing paid for it either,
+/// its difference is zero too, and it is not computed.
+fn participant_lines(
+    participant: &CloseParticipant,
+    computing: &Computing,
+) -> Result<(Vec<PayLine>, usize), ServiceError> {
+    let facts = &participant.facts;
+    let from = match (computing.floor, participant.mark.from) {
+        (None, _) => None,
+        (Some(floor), None) => Some(floor),
+        (Some(floor), Some(mark)) => Some(floor.min(YearMonth::of(mark))),
+    };
+    let paid = Paid::of(&participant.ledger);
+    let mut months = paid.months();
+    if let Some(first) = facts.programmes.iter().map(|p| p.programme.start).min() {
+        let mut m = YearMonth::of(first);
+        if let Some(from) = from {
+            m = m.max(from);
+        }
+        while m <= computing.closing {
+            months.insert(m);
+            m = m.next();
+        }
+    }
+    let mut targets = Vec::new();
+    for m in months {
+        if m > computing.closing || from.is_some_and(|from| m < from) {
+            continue;
+        }
+        if !paid.paid_anything(m) && !crate::facts::touches(facts, m) {
+            continue;
+        }
+        let result = match crate::facts::month_facts(facts, m)? {
+            Some(month_facts) => {
+                compute_month(&month_facts, &computing.parameters, &computing.policy)
+                    .map_err(ServiceError::internal)?
+            }
+            None => empty_month(m),
+        };
+        targets.push((m, result));
+    }
+    let lines = payslip_lines(
+        computing.run_id,
+        facts.participant.id,
+        computing.closing,
+        &targets,
+        &paid,
+    );
+    Ok((lines, targets.len()))
+}
+
+/// The shipped parameters overlaid with every G registered at run time.
+pub fn with_registered_g(
+    shipped: &Parameters,
+    registered: &[RegisteredG],
+) -> Result<Parameters, ServiceError> {
+    let mut parameters = shipped.clone();
+    for g in registered {
+        parameters.g = parameters
+            .g
+            .with_entry(g.effective_date, g.value)
+            .map_err(ServiceError::internal)?;
+    }
+    Ok(parameters)
+}
+
+/// What a run's lines were computed on, recorded with the run so that the
+/// next close knows which months it can trust: everything the month
+/// calculation reads that no recompute mark follows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Basis {
+    /// SHA-256 of the running executable: the rules' code and the service's
+    /// (a new build recomputes everything once).
+    build: String,
+    /// SHA-256 of the parameters other than G and of the municipality's policy.
+    rules: String,
+    /// The G table in force: effective date and value.
+    g: Vec<(Date, Decimal)>,
+}
+
+impl Basis {
+    /// The basis of a computation with these parameters and policy.
+    pub fn new(
+        build: &str,
+        parameters: &Parameters,
+        policy: &Policy,
+    ) -> Result<Self, ServiceError> {
+        let mut without_g = serde_json::to_value(parameters).map_err(ServiceError::internal)?;
+        if let Some(fields) = without_g.as_object_mut() {
+            fields.remove("g");
+        }
+        let policy = serde_json::to_value(policy).map_err(ServiceError::internal)?;
+        // serde_json's maps are ordered by key: the text is canonical.
+        let text =
+            serde_json::to_string(&json!([without_g, policy])).map_err(ServiceError::internal)?;
+        Ok(Self {
+            build: build.to_owned(),
+            rules: hex(&Sha256::digest(text.as_bytes())),
+            g: parameters.g.entries().to_vec(),
+        })
+    }
+}
+
+/// The first month every participant must be recomputed from, given the
+/// basis of the latest run and the current one: the month after the latest
+/// run, or the first month of a G that differs if earlier; `None` (every
+/// month) with no run yet, no recorded basis, or other parameters, policy or
+/// code.
+pub fn recompute_floor(
+    recorded: Option<&str>,
+    current: &Basis,
+    latest_run: Option<YearMonth>,
+) -> Option<YearMonth> {
+    let latest_run = latest_run?;
+    let recorded: Basis = serde_json::from_str(recorded?).ok()?;
+    if recorded.build != current.build || recorded.rules != current.rules {
+        return None;
+    }
+    // Both tables agree before their first differing entry, and so does the
+    // G in force on every day before it.
+    let changed = recorded
+        .g
+        .iter()
+        .filter(|entry| !current.g.contains(entry))
+        .chain(current.g.iter().filter(|entry| !recorded.g.contains(entry)))
+        .map(|(date, _)| YearMonth::of(*date))
+        .min();
+    let floor = latest_run.next();
+    Some(changed.map_or(floor, |changed| changed.min(floor)))
+}
+
+/// The identity of the running code: SHA-256 of the executable, computed once.
+/// Unreadable, it is a fresh random value, so every close recomputes everything.
+pub async fn build_identity() -> &'static str {
+    static BUILD: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    BUILD
+        .get_or_init(|| async {
+            let hashed = tokio::task::spawn_blocking(|| {
+                use std::io::Read;
+                // The running image, even if the file was replaced since.
+                let mut file = std::fs::File::open("/proc/self/exe")
+                    .or_else(|_| std::env::current_exe().and_then(std::fs::File::open))?;
+                let mut hasher = Sha256::new();
+                let mut buffer = vec![0; 1 << 16];
+                loop {
+                    let n = file.read(&mut buffer)?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&buffer[..n]);
+                }
+                Ok::<_, std::io::Error>(hex(&hasher.finalize()))
+            })
+            .await;
+            match hashed {
+                Ok(Ok(hash)) => hash,
+                _ => {
+                    tracing::warn!(
+                        "the executable could not be read: every close recomputes every month"
+                    );
+                    format!("unknown-{}", Uuid::new_v4())
+                }
+            }
+        })
+        .await
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl Payroll {
     /// The parameters in force: the shipped file overlaid with every G
     /// registered at run time (the database is the source of truth).
     pub async fn effective_parameters(&self) -> Result<Parameters, ServiceError> {
-        let mut parameters = self.parameters().clone();
-        for g in self.store().list_registered_g().await? {
-            parameters.g = parameters
-                .g
-                .with_entry(g.effective_date, g.value)
-                .map_err(ServiceError::internal)?;
-        }
-        Ok(parameters)
+        with_registered_g(self.parameters(), &self.store().list_registered_g().await?)
     }
 
     /// Registers a G (the 1 May regulation, often decided late); the next close
@@ -199,6 +479,13 @@ impl Payroll {
 
     /// Closes a municipality's month: idempotent on (municipality, month), and
     /// safe when two instances close at once (one run, one set of lines).
+    ///
+    /// The participants are read, computed and written a chunk at a time
+    /// ([`CLOSE_CHUNK`]), the next chunk read while the last one is computed,
+    /// so memory stays flat however many there are. Each participant is
+    /// recomputed from the first month that may have changed since the last
+    /// close (see [`recompute_floor`] and [`kvp_store::RecomputeMark`]); the
+    /// months before it pay what the engine gives already.
     #[instrument(skip_all, fields(municipality_id, month = %month, run_id))]
     pub async fn close_period(
         &self,
@@ -219,8 +506,24 @@ impl Payroll {
                 what: format!("{month} has not ended: the stipend is paid in arrears"),
             });
         }
-        let runs = store.list_runs(municipality_id).await?;
-        if let Some(later) = runs.iter().find(|r| r.month > month.first_day()) {
+        let build = build_identity().await;
+        let run_id = Uuid::now_v7();
+        tracing::Span::current().record("run_id", tracing::field::display(run_id));
+        let open = OpenRun {
+            id: run_id,
+            municipality_id: municipality_id.to_owned(),
+            month: month.first_day(),
+            closed_at: now,
+        };
+        // From here the session holds the municipality's close and one
+        // snapshot of everything the computation reads; dropping it (any `?`
+        // below) writes nothing.
+        let mut session = match store.begin_close(&open).await? {
+            BeginClose::Closed(run) => return Ok((run, false)),
+            BeginClose::Open(session) => session,
+        };
+        let context = session.context();
+        if let Some(later) = context.runs.iter().find(|r| r.month > month.first_day()) {
             return Err(ServiceError::FailedPrecondition {
                 what: format!(
                     "a later month ({}) is already closed",
@@ -228,53 +531,52 @@ impl Payroll {
                 ),
             });
         }
-        let parameters = self.effective_parameters().await?;
-        let policy = self.policy_for(municipality_id).await?;
-        let paid_by_participant = Paid::from_ledger(store.ledger(municipality_id).await?);
-        let run_id = Uuid::now_v7();
-        tracing::Span::current().record("run_id", tracing::field::display(run_id));
+        let parameters = with_registered_g(self.parameters(), &context.registered_g)?;
+        let policy = self.municipal_policy(context.municipality.policy_overrides.clone())?;
+        let basis = Basis::new(build, &parameters, &policy)?;
+        let latest_run = context.runs.last().map(|r| YearMonth::of(r.month));
+        let floor = recompute_floor(context.basis.as_deref(), &basis, latest_run);
+        tracing::debug!(floor = ?floor, "recomputing from the earlier of each mark and the floor");
+        let basis = serde_json::to_string(&basis).map_err(ServiceError::internal)?;
+        let computing = Arc::new(Computing {
+            run_id,
+            closing: month,
+            floor,
+            parameters,
+            policy,
+        });
 
-        let mut lines = Vec::new();
-        let mut participants = 0;
-        for participant in store.list_participants(municipality_id).await? {
-            let facts = store.participant_facts(participant.id).await?;
-            let paid = paid_by_participant
-                .get(&participant.id)
-                .cloned()
-                .unwrap_or_default();
-            let mut months = paid.months();
-            if let Some(first) = facts.programmes.iter().map(|p| p.programme.start).min() {
-                let mut m = YearMonth::of(first);
-                while m <= month {
-                    months.insert(m);
-                    m = m.next();
-                }
+        // A pipeline: while one chunk is computed (a blocking thread), the
+        // lines of the one before are written and the next one is read.
+        let mut totals = CloseTotals::default();
+        let floor_day = floor.map(YearMonth::first_day);
+        let read = std::time::Instant::now();
+        let mut chunk = session.participants(None, CLOSE_CHUNK, floor_day).await?;
+        totals.read += read.elapsed();
+        let mut computed: Option<Computed> = None;
+        loop {
+            let after = chunk.last().map(|p| p.facts.participant.id);
+            let task = after.map(|_| {
+                let computing = computing.clone();
+                let chunk = std::mem::take(&mut chunk);
+                tokio::task::spawn_blocking(move || compute_chunk(&chunk, &computing))
+            });
+            if let Some(done) = computed.take() {
+                let write = std::time::Instant::now();
+                session.write_lines(&done.lines).await?;
+                totals.write += write.elapsed();
+                totals.add(done);
             }
-            let mut targets = Vec::new();
-            for m in months.into_iter().filter(|m| *m <= month) {
-                let result = match crate::facts::month_facts(&facts, m)? {
-                    Some(month_facts) => compute_month(&month_facts, &parameters, &policy)
-                        .map_err(ServiceError::internal)?,
-                    None => empty_month(m),
-                };
-                targets.push((m, result));
-            }
-            let payslip = payslip_lines(run_id, participant.id, month, &targets, &paid);
-            if !payslip.is_empty() {
-                participants += 1;
-                lines.extend(payslip);
-            }
+            let Some(task) = task else { break };
+            let read = std::time::Instant::now();
+            chunk = session.participants(after, CLOSE_CHUNK, floor_day).await?;
+            totals.read += read.elapsed();
+            computed = Some(task.await.map_err(ServiceError::internal)??);
         }
-        let total: Decimal = lines.iter().map(|l| l.amount).sum();
-        let run = PayRun {
-            id: run_id,
-            municipality_id: municipality_id.to_owned(),
-            month: month.first_day(),
-            state: RunState::Closed,
-            closed_at: now,
-            participant_count: participants,
-            total,
-        };
+
+        let participants = totals.participants;
+        let line_count = totals.lines;
+        let total = totals.total;
         let event = outbox_event(
             kvp_proto::event_types::PERIOD_CLOSED,
             municipality_id,
@@ -284,7 +586,7 @@ impl Payroll {
                 municipality_id: municipality_id.to_owned(),
                 month: month.to_string(),
                 participant_count: u32::try_from(participants).unwrap_or_default(),
-                line_count: u32::try_from(lines.len()).unwrap_or(u32::MAX),
+                line_count: u32::try_from(line_count).unwrap_or(u32::MAX),
                 total_amount: total.to_string(),
                 closed_at: Some(timestamp(now)),
             },
@@ -296,26 +598,32 @@ impl Payroll {
             "pay_run",
             &run_id.to_string(),
             json!({
-                "municipality_id": municipality_id, "month": month, "lines": lines.len(), "total": total,
+                "municipality_id": municipality_id, "month": month, "lines": line_count, "total": total,
             }),
         );
-        let line_count = lines.len();
-        match store
-            .close_period(&NewPayRun {
-                run,
-                lines,
+        let run = session
+            .finish(FinishClose {
+                participant_count: participants,
+                total,
                 events: vec![event],
                 audit: entry,
+                basis,
+                recomputed: totals.recomputed,
             })
-            .await?
-        {
-            CloseOutcome::Created(run) => {
-                tracing::info!(participants, lines = line_count, %total, "period closed");
-                crate::metrics::record_period_closed(started.elapsed(), line_count, run.total);
-                Ok((run, true))
-            }
-            CloseOutcome::Existing(run) => Ok((run, false)),
-        }
+            .await?;
+        tracing::info!(
+            participants,
+            lines = line_count,
+            %total,
+            read = totals.participants_read,
+            months_computed = totals.months_computed,
+            read_ms = totals.read.as_millis(),
+            compute_ms = totals.compute.as_millis(),
+            write_ms = totals.write.as_millis(),
+            "period closed"
+        );
+        crate::metrics::record_period_closed(started.elapsed(), line_count, run.total);
+        Ok((run, true))
     }
 
     /// Records the outcome of one payslip (idempotent on run and participant).

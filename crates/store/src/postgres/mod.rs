@@ -2,7 +2,7 @@
 //!
 //! Races are prevented inside the database, so that they are prevented across
 //! instances too: a timesheet is accepted in a transaction that first locks
-//! the participant's row (`SELECT … FOR UPDATE`), so concurrent submissions
+//! the participant's row (`SELECT … FOR NO KEY UPDATE`), so concurrent submissions
 //! for one participant run one after the other and each sees what the one
 //! before committed (READ COMMITTED takes a fresh snapshot per statement).
 //! Rows that a transaction reads and then changes (a key being revoked, a
@@ -12,9 +12,11 @@
 //! errors where each statement runs.
 //!
 //! Pay periods: a close first takes a transaction-level advisory lock on its
-//! municipality and month, so concurrent closes (any instance) queue, and
-//! each later one finds the run and answers it as existing; the unique key on
-//! municipality and month is the last line, mapped the same way. A
+//! municipality, so concurrent closes (any instance) queue, and each later
+//! one of the same month finds the run and answers it as existing; the
+//! unique key on municipality and month is the last line, mapped the same
+//! way. A close in chunks (`close.rs`) reads from a second, read-only
+//! transaction with one snapshot. A
 //! confirmation locks its run's row, so retries find the first confirmation
 //! and the run's state is counted from final data. The outbox relay claims
 //! with `FOR UPDATE SKIP LOCKED` and leases what it claims, so instances never
@@ -46,12 +48,12 @@ use crate::audit_chain::{
     link_hash, next_link, to_microsecond,
 };
 use crate::records::{
-    AcceptOutcome, AuditEntry, BenefitOffset, Child, CloseOutcome, ConfirmOutcome, Confirmation,
-    DayEntry, LedgerEntry, Municipality, NewAuditEntry, NewOutboxEvent, NewPayRun, NewTimesheet,
-    OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun, Programme,
-    ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet,
-    TimesheetStatus, check_new_pay_run, check_new_timesheet, check_offset, check_range,
-    check_signer_key, group_pauses, run_state,
+    AcceptOutcome, AuditEntry, BeginClose, BenefitOffset, Child, CloseOutcome, ConfirmOutcome,
+    Confirmation, DayEntry, LedgerEntry, LineTotal, Municipality, NewAuditEntry, NewOutboxEvent,
+    NewPayRun, NewTimesheet, OpenRun, OutboxEvent, Participant, ParticipantFacts, Pause, PayLine,
+    PayRun, Programme, ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey,
+    SoleCarerPeriod, Timesheet, TimesheetStatus, check_new_pay_run, check_new_timesheet,
+    check_offset, check_range, check_signer_key, group_pauses, run_state,
 };
 use crate::{Backend, Repository, StoreError};
 
@@ -120,6 +122,9 @@ macro_rules! outbox_columns {
          delivered_at, last_error"
     };
 }
+
+// Closing in chunks; declared here, after the column macros it uses.
+mod close;
 
 /// Rows per `INSERT … SELECT FROM UNNEST(…)` of pay lines or outbox events:
 /// one round trip per chunk instead of one per row.
@@ -848,6 +853,11 @@ impl Repository for PostgresStore {
         Ok(())
     }
 
+    async fn get_programme(&self, id: Uuid) -> Result<Programme, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        select_programme(&mut conn, id).await
+    }
+
     async fn set_programme_end(
         &self,
         programme_id: Uuid,
@@ -1016,12 +1026,16 @@ impl Repository for PostgresStore {
         let mut tx = self.pool.begin().await?;
 
         // Lock the participant: concurrent accepts for them queue here, and
-        // each one's checks below see what the ones before it committed.
-        let municipality: Option<String> =
-            sqlx::query_scalar("SELECT municipality_id FROM participants WHERE id = $1 FOR UPDATE")
-                .bind(ts.participant_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        // each one's checks below see what the ones before it committed. FOR
+        // NO KEY UPDATE conflicts with itself but not with the key-share locks
+        // a close in progress holds on the participants it wrote lines for,
+        // so submissions do not wait for a long close.
+        let municipality: Option<String> = sqlx::query_scalar(
+            "SELECT municipality_id FROM participants WHERE id = $1 FOR NO KEY UPDATE",
+        )
+        .bind(ts.participant_id)
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(municipality) = municipality else {
             return Err(StoreError::not_found("participant", ts.participant_id));
         };
@@ -1258,11 +1272,12 @@ impl Repository for PostgresStore {
         check_new_pay_run(new)?;
         let run = &new.run;
         let mut tx = self.pool.begin().await?;
-        // Closes of one municipality's month queue on this lock, in every
-        // instance, until the holder commits or rolls back; the next one then
-        // finds the run below (READ COMMITTED: a fresh snapshot per statement).
+        // Closes of one municipality queue on this lock (the one a close
+        // session holds), in every instance, until the holder commits or
+        // rolls back; the next one then finds the run below (READ COMMITTED:
+        // a fresh snapshot per statement).
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(format!("kvp.pay_run/{}/{}", run.municipality_id, run.month))
+            .bind(close::close_lock_key(&run.municipality_id))
             .execute(&mut *tx)
             .await?;
         if let Some(existing) =
@@ -1329,6 +1344,10 @@ impl Repository for PostgresStore {
         Ok(CloseOutcome::Created(run.clone()))
     }
 
+    async fn begin_close(&self, run: &OpenRun) -> Result<BeginClose, StoreError> {
+        close::begin(self, run).await
+    }
+
     async fn get_run(&self, id: Uuid) -> Result<PayRun, StoreError> {
         let mut conn = self.pool.acquire().await?;
         select_run(&mut conn, id)
@@ -1367,6 +1386,20 @@ impl Repository for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         rows::all(found, rows::pay_line)
+    }
+
+    async fn run_totals(&self, run_id: Uuid) -> Result<Vec<LineTotal>, StoreError> {
+        // round(…, 2): the sum to the øre, with the same scale as on SQLite.
+        let found = sqlx::query(
+            "SELECT l.line_code, coalesce(l.attributed_month = r.month, false) AS of_run_month, \
+                    COUNT(*) AS line_count, round(SUM(l.amount), 2) AS amount \
+             FROM pay_lines l JOIN pay_runs r ON r.id = l.run_id WHERE l.run_id = $1 \
+             GROUP BY l.line_code, of_run_month ORDER BY l.line_code, of_run_month",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(found, rows::line_total)
     }
 
     async fn list_pay_lines_after(

@@ -7,7 +7,7 @@ use sqlx::postgres::PgRow;
 use crate::StoreError;
 use crate::audit_chain::{ChainContent, StoredLink, canonical_instant, canonical_json};
 use crate::records::{
-    AuditEntry, BenefitOffset, Child, Confirmation, DayEntry, LedgerEntry, Municipality,
+    AuditEntry, BenefitOffset, Child, Confirmation, DayEntry, LedgerEntry, LineTotal, Municipality,
     OutboxEvent, Participant, Pause, PayLine, PayRun, Programme, RegisteredG, SanctionDecision,
     SignerKey, SoleCarerPeriod, Timesheet, TimesheetPeriod, parse_stored,
 };
@@ -225,6 +225,15 @@ pub(super) fn ledger_entry(row: &PgRow) -> Result<LedgerEntry, StoreError> {
         participant_id: row.try_get("participant_id")?,
         attributed_month: row.try_get("attributed_month")?,
         line_code: row.try_get("line_code")?,
+        amount: row.try_get("amount")?,
+    })
+}
+
+pub(super) fn line_total(row: &PgRow) -> Result<LineTotal, StoreError> {
+    Ok(LineTotal {
+        line_code: row.try_get("line_code")?,
+        of_run_month: row.try_get("of_run_month")?,
+        line_count: row.try_get("line_count")?,
         amount: row.try_get("amount")?,
     })
 }

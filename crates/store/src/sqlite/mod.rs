@@ -41,12 +41,12 @@ use crate::audit_chain::{
     AuditVerification, ChainContent, ChainWalk, GENESIS, canonical_json, link_hash, next_link,
 };
 use crate::records::{
-    AcceptOutcome, AuditEntry, BenefitOffset, Child, CloseOutcome, ConfirmOutcome, Confirmation,
-    DayEntry, LedgerEntry, Municipality, NewAuditEntry, NewOutboxEvent, NewPayRun, NewTimesheet,
-    OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun, Programme,
-    ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet,
-    TimesheetStatus, check_new_pay_run, check_new_timesheet, check_offset, check_range,
-    check_signer_key, group_pauses, run_state, whole_ore,
+    AcceptOutcome, AuditEntry, BeginClose, BenefitOffset, Child, CloseOutcome, ConfirmOutcome,
+    Confirmation, DayEntry, LedgerEntry, LineTotal, Municipality, NewAuditEntry, NewOutboxEvent,
+    NewPayRun, NewTimesheet, OpenRun, OutboxEvent, Participant, ParticipantFacts, Pause, PayLine,
+    PayRun, Programme, ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey,
+    SoleCarerPeriod, Timesheet, TimesheetStatus, check_new_pay_run, check_new_timesheet,
+    check_offset, check_range, check_signer_key, group_pauses, run_state, whole_ore,
 };
 use crate::{Backend, Repository, StoreError};
 
@@ -54,6 +54,11 @@ use crate::{Backend, Repository, StoreError};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Reader connections (WAL lets them read while the writer writes).
 const READERS: u32 = 4;
+/// Rows the connection's worker thread may read ahead of the task taking
+/// them (sqlx's default is 50): a close reads tens of thousands of rows a
+/// chunk, and with a short buffer the two threads wake each other up for
+/// nearly every row.
+const ROW_BUFFER: usize = 4_096;
 /// Audit entries read per query when the chain is verified.
 const AUDIT_PAGE: i64 = 1_000;
 
@@ -113,6 +118,9 @@ macro_rules! outbox_columns {
          delivered_at, last_error"
     };
 }
+
+// Closing in chunks; declared here, after the column macros it uses.
+mod close;
 
 /// Rows per multi-row INSERT of pay lines: 11 parameters each, well under
 /// SQLite's limit of 32 766 parameters per statement.
@@ -180,7 +188,8 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full);
+            .synchronous(SqliteSynchronous::Full)
+            .row_buffer_size(ROW_BUFFER);
 
         // An in-memory database lives in its one connection, so there is one
         // pool of one connection that is never closed while the store lives.
@@ -878,6 +887,11 @@ impl Repository for SqliteStore {
         Ok(())
     }
 
+    async fn get_programme(&self, id: Uuid) -> Result<Programme, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        select_programme(&mut conn, id).await
+    }
+
     async fn set_programme_end(
         &self,
         programme_id: Uuid,
@@ -1343,6 +1357,10 @@ impl Repository for SqliteStore {
         Ok(CloseOutcome::Created(run.clone()))
     }
 
+    async fn begin_close(&self, run: &OpenRun) -> Result<BeginClose, StoreError> {
+        close::begin(self, run).await
+    }
+
     async fn get_run(&self, id: Uuid) -> Result<PayRun, StoreError> {
         let mut conn = self.reader.acquire().await?;
         select_run(&mut conn, id)
@@ -1381,6 +1399,20 @@ impl Repository for SqliteStore {
         .fetch_all(&self.reader)
         .await?;
         rows::all(found, rows::pay_line)
+    }
+
+    async fn run_totals(&self, run_id: Uuid) -> Result<Vec<LineTotal>, StoreError> {
+        // Whole øre are integers, which SQLite sums exactly.
+        let found = sqlx::query(
+            "SELECT l.line_code, coalesce(l.attributed_month = r.month, 0) AS of_run_month, \
+                    COUNT(*) AS line_count, SUM(l.amount_ore) AS amount_ore \
+             FROM pay_lines l JOIN pay_runs r ON r.id = l.run_id WHERE l.run_id = ? \
+             GROUP BY l.line_code, of_run_month ORDER BY l.line_code, of_run_month",
+        )
+        .bind(run_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows::all(found, rows::line_total)
     }
 
     async fn list_pay_lines_after(

@@ -15,7 +15,7 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 use crate::StoreError;
 use crate::audit_chain::{ChainContent, StoredLink, canonical_json};
 use crate::records::{
-    AuditEntry, BenefitOffset, Child, Confirmation, DayEntry, LedgerEntry, Municipality,
+    AuditEntry, BenefitOffset, Child, Confirmation, DayEntry, LedgerEntry, LineTotal, Municipality,
     OutboxEvent, Participant, Pause, PayLine, PayRun, Programme, RegisteredG, SanctionDecision,
     SignerKey, SoleCarerPeriod, Timesheet, TimesheetPeriod, parse_stored,
 };
@@ -282,6 +282,16 @@ pub(super) fn ledger_entry(row: &SqliteRow) -> Result<LedgerEntry, StoreError> {
         participant_id: row.try_get("participant_id")?,
         attributed_month: row.try_get("attributed_month")?,
         line_code: row.try_get("line_code")?,
+        amount: Decimal::new(ore, 2),
+    })
+}
+
+pub(super) fn line_total(row: &SqliteRow) -> Result<LineTotal, StoreError> {
+    let ore: i64 = row.try_get("amount_ore")?;
+    Ok(LineTotal {
+        line_code: row.try_get("line_code")?,
+        of_run_month: row.try_get("of_run_month")?,
+        line_count: row.try_get("line_count")?,
         amount: Decimal::new(ore, 2),
     })
 }

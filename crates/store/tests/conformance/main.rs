@@ -18,6 +18,7 @@
 )]
 
 mod audit_chain;
+mod close_session;
 mod decisions;
 mod facts;
 mod ledger;
@@ -117,6 +118,15 @@ conformance! {
     pay_runs::a_run_of_an_unknown_municipality_is_not_found,
     pay_runs::a_month_without_lines_closes_as_an_empty_run,
     pay_runs::pay_line_decimals_round_trip_exactly,
+    close_session::a_session_reads_every_participant_in_chunks_as_participant_facts_has_them,
+    close_session::a_session_writes_its_run_lines_events_audit_and_basis_together,
+    close_session::a_month_closed_before_is_answered_and_nothing_is_held,
+    close_session::lines_or_totals_that_do_not_add_up_are_refused_and_nothing_is_stored,
+    close_session::a_second_close_of_the_municipality_waits_for_the_first_and_finds_its_run,
+    close_session::a_change_to_any_fact_moves_the_mark_back_to_the_first_month_it_reaches,
+    close_session::a_mark_moved_on_during_a_close_is_left_for_the_next_close,
+    close_session::a_chunks_ledger_starts_at_the_earlier_of_the_mark_and_the_floor,
+    close_session::a_runs_lines_are_summed_per_code_and_month_in_one_query,
     ledger::the_ledger_sums_lines_over_runs_and_leaves_out_failed_payslips,
     ledger::a_confirmation_moves_the_run_from_closed_to_confirmed,
     ledger::confirming_again_is_idempotent_and_other_values_conflict,

@@ -35,6 +35,7 @@ pub async fn a_programme_is_created_ended_and_paused(store: Arc<dyn Repository>)
             ..programme.clone()
         }
     );
+    assert_eq!(store.get_programme(programme.id).await.unwrap(), ended);
 
     let stop = Pause {
         id: Uuid::now_v7(),
@@ -174,6 +175,18 @@ pub async fn a_programme_cannot_end_before_it_starts(store: Arc<dyn Repository>)
 pub async fn ending_or_pausing_an_unknown_programme_is_not_found(store: Arc<dyn Repository>) {
     given_participant(&store).await;
     let unknown = Uuid::now_v7();
+
+    let err = store.get_programme(unknown).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::NotFound {
+                entity: "programme",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 
     let err = store
         .set_programme_end(
