@@ -217,6 +217,27 @@ impl TestApp {
         capture::check("after TestApp::stop");
     }
 
+    /// Runs one SQL statement on the service's database, behind its back (a
+    /// migration job, an operator); returns the first column of the first
+    /// row as text, if the statement returns rows.
+    pub async fn sql(&self, statement: &str) -> Option<String> {
+        let url = &self.config.database_url;
+        let statement = sqlx::AssertSqlSafe(statement.to_owned());
+        if url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query_scalar::<_, String>(statement)
+                .fetch_optional(&mut conn)
+                .await
+                .unwrap()
+        } else {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query_scalar::<_, String>(statement)
+                .fetch_optional(&mut conn)
+                .await
+                .unwrap()
+        }
+    }
+
     /// Starts the payroll service requiring bearer tokens from `issuer` on REST.
     pub async fn spawn_authenticated(issuer: &TokenIssuer) -> Self {
         Self::spawn_configured(|config| config.auth = Some(issuer.auth_config())).await

@@ -1,6 +1,7 @@
 //! Observability from outside: `GET /metrics` after real submissions, closes
 //! and deliveries; and the service's spans received by an in-process OTLP
-//! collector, with ids on them and no identity number anywhere.
+//! collector, with ids on them and no identity number anywhere; and
+//! readiness, which fails while a migration of this build is missing.
 //!
 //! The metrics recorder is process-wide and the tests of this binary run in
 //! parallel, so counters are compared before and after (`≥ before + n`),
@@ -406,4 +407,63 @@ fn eleven_digit_tokens_are_recognised_and_ids_and_digests_are_not() {
         "sha256:01234567890123456789012345678901234567890123456789012345678901ab"
     ));
     assert!(!looks_like_identity_number("1234567890"));
+}
+
+/// `GET /readyz`: status and body.
+async fn readiness(app: &TestApp) -> (u16, serde_json::Value) {
+    let response = app
+        .client
+        .get(format!("{}/readyz", app.http))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+#[tokio::test]
+async fn readiness_fails_while_a_migration_of_this_build_is_missing_or_failed() {
+    let app = TestApp::spawn().await;
+    assert_eq!(readiness(&app).await, (200, "ready".into()));
+    let latest = app
+        .sql(
+            "SELECT CAST(version AS TEXT) || ' ' || description FROM _sqlx_migrations \
+             ORDER BY version DESC LIMIT 1",
+        )
+        .await
+        .unwrap();
+    let expected_detail = format!("migrations pending: {latest}");
+
+    // A migration that failed half-way (sqlx records it with success = false).
+    app.sql(
+        "UPDATE _sqlx_migrations SET success = false \
+         WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .await;
+    let (status, problem) = readiness(&app).await;
+    assert_eq!(status, 503);
+    assert_eq!(problem["type"], "https://kvp.example/problems/not-ready");
+    assert_eq!(problem["detail"], expected_detail.as_str());
+
+    app.sql(
+        "UPDATE _sqlx_migrations SET success = true \
+         WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .await;
+    assert_eq!(readiness(&app).await, (200, "ready".into()));
+
+    // A database restored from before the latest migration.
+    app.sql(
+        "DELETE FROM _sqlx_migrations \
+         WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .await;
+    let (status, problem) = readiness(&app).await;
+    assert_eq!(status, 503);
+    assert_eq!(problem["detail"], expected_detail.as_str());
+    app.stop().await;
 }

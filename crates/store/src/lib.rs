@@ -29,9 +29,11 @@
 
 pub mod audit_chain;
 pub mod error;
+mod json_rows;
 pub mod postgres;
 pub mod records;
 pub mod repository;
+pub mod schema;
 pub mod sqlite;
 
 use std::sync::Arc;

@@ -864,7 +864,14 @@ pub(crate) fn check_new_timesheet(new: &NewTimesheet) -> Result<(), StoreError> 
             "a timesheet cannot supersede itself",
         ));
     }
+    let mut positions = std::collections::HashSet::with_capacity(new.entries.len());
     for entry in &new.entries {
+        if !positions.insert((entry.date, entry.seq)) {
+            return Err(StoreError::invalid_input(format!(
+                "two day entries of {} have position {}",
+                entry.date, entry.seq
+            )));
+        }
         if entry.timesheet_id != ts.id || entry.participant_id != ts.participant_id {
             return Err(StoreError::invalid_input(
                 "a day entry names another timesheet or participant",
@@ -917,6 +924,17 @@ pub(crate) fn check_signer_key(key: &SignerKey) -> Result<(), StoreError> {
         ));
     }
     Ok(())
+}
+
+/// The entries of the current (accepted) timesheets among a participant's
+/// entries, in their order.
+pub(crate) fn current_entries(
+    timesheets: &[TimesheetPeriod],
+    mut entries: Vec<DayEntry>,
+) -> Vec<DayEntry> {
+    let current: std::collections::HashSet<Uuid> = timesheets.iter().map(|t| t.id).collect();
+    entries.retain(|e| current.contains(&e.timesheet_id));
+    entries
 }
 
 /// Attaches pauses to their programmes, keeping both orders.

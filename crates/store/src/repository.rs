@@ -49,8 +49,10 @@ pub trait Repository: Send + Sync {
     /// Which database this store runs on.
     fn backend(&self) -> Backend;
 
-    /// Checks that the database answers (for readiness probes).
-    async fn ping(&self) -> Result<(), StoreError>;
+    /// The migrations of this build the database lacks (for readiness
+    /// probes; see [`crate::schema`]): empty when ready, an error when the
+    /// database does not answer.
+    async fn pending_migrations(&self) -> Result<Vec<String>, StoreError>;
 
     /// Closes the connections; later calls fail.
     async fn close(&self);
@@ -169,6 +171,20 @@ pub trait Repository: Send + Sync {
 
     /// The key with this id.
     async fn get_signer_key(&self, keyid: &str) -> Result<SignerKey, StoreError>;
+
+    /// The registered keys among `keyids` (an envelope's), in their order;
+    /// ids not registered are left out.
+    async fn find_signer_keys(&self, keyids: &[&str]) -> Result<Vec<SignerKey>, StoreError> {
+        let mut found = Vec::with_capacity(keyids.len());
+        for keyid in keyids {
+            match self.get_signer_key(keyid).await {
+                Ok(key) => found.push(key),
+                Err(StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(found)
+    }
 
     /// All keys, by registration time.
     async fn list_signer_keys(&self) -> Result<Vec<SignerKey>, StoreError>;

@@ -265,14 +265,8 @@ impl Payroll {
 
     async fn key_ring(&self, envelope: &kvp_signing::Envelope) -> Result<KeyRing, ServiceError> {
         let mut ring = KeyRing::new();
-        for keyid in envelope.keyids() {
-            match self.store.get_signer_key(keyid).await {
-                Ok(key) => {
-                    ring.insert(registered_key(&key)?);
-                }
-                Err(kvp_store::StoreError::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
+        for key in self.store.find_signer_keys(&envelope.keyids()).await? {
+            ring.insert(registered_key(&key)?);
         }
         Ok(ring)
     }

@@ -9,6 +9,18 @@
 //! through one mechanism, and for every participant and month the lines of all
 //! closed runs sum to the engine's current result. A payslip never goes below
 //! zero: a shortfall is carried to the next run as a recovery line.
+//!
+//! Because of that invariant a close need not recompute what cannot have
+//! changed: a month before both the participant's recompute mark (moved back
+//! by the database, in the same transaction, by every change to a fact the
+//! month reads) and the month after the latest run pays what the engine gives
+//! already, as long as the parameters, the municipality's policy and the code
+//! are those the latest run recorded in its [`Basis`] (otherwise everyone is
+//! recomputed, from the first changed G's month or from the beginning). And
+//! a month no timesheet touches, with nothing paid for it, pays nothing. The
+//! result is the same lines as recomputing every month; the tests
+//! `invariant` and `periods` in `tests/system` check that late facts of
+//! every kind still reach the months they change.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -170,7 +182,7 @@ pub fn payslip_lines(
 /// Participants read, computed and written per step of a close. Memory is
 /// bounded by one chunk being computed and one being read; a larger chunk
 /// saves little (a chunk costs about ten queries).
-pub const CLOSE_CHUNK: u32 = 1_000;
+pub const CLOSE_CHUNK: u32 = 2_000;
 
 /// What every participant's computation in a close shares.
 struct Computing {

@@ -47,15 +47,20 @@ use crate::audit_chain::{
     AuditVerification, ChainContent, ChainWalk, GENESIS, canonical_instant, canonical_json,
     link_hash, next_link, to_microsecond,
 };
+use crate::json_rows;
 use crate::records::{
     AcceptOutcome, AuditEntry, BeginClose, BenefitOffset, Child, CloseOutcome, ConfirmOutcome,
     Confirmation, DayEntry, LedgerEntry, LineTotal, Municipality, NewAuditEntry, NewOutboxEvent,
     NewPayRun, NewTimesheet, OpenRun, OutboxEvent, Participant, ParticipantFacts, Pause, PayLine,
     PayRun, Programme, ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey,
     SoleCarerPeriod, Timesheet, TimesheetStatus, check_new_pay_run, check_new_timesheet,
-    check_offset, check_range, check_signer_key, group_pauses, run_state,
+    check_offset, check_range, check_signer_key, current_entries, group_pauses, run_state,
 };
+use crate::schema::{self, APPLIED_MIGRATIONS, AppliedMigration};
 use crate::{Backend, Repository, StoreError};
+
+/// The schema, built into the binary; append-only.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Connections per instance.
 const MAX_CONNECTIONS: u32 = 10;
@@ -91,6 +96,13 @@ macro_rules! timesheet_columns {
 macro_rules! day_entry_columns {
     () => {
         "timesheet_id, participant_id, date, seq, kind, hours, note"
+    };
+}
+/// An instant as whole microseconds since the Unix epoch (PostgreSQL keeps
+/// microseconds; `extract` gives an exact numeric).
+macro_rules! epoch_micros {
+    ($column:literal) => {
+        concat!("(extract(epoch FROM ", $column, ") * 1000000)::bigint")
     };
 }
 macro_rules! decision_columns {
@@ -179,7 +191,7 @@ impl PostgresStore {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        MIGRATOR.run(&pool).await?;
         chain_unlinked_entries(&pool).await?;
         Ok(Self { pool })
     }
@@ -552,18 +564,18 @@ async fn select_programmes(
     .bind(participant_id)
     .fetch_all(&mut *conn)
     .await?;
+    let programmes = rows::all(programmes, rows::programme)?;
+    // By the programmes' ids, not a join: a cached generic plan of a join
+    // may read every participant's pauses.
+    let ids: Vec<Uuid> = programmes.iter().map(|p| p.id).collect();
     let pauses = sqlx::query(
-        "SELECT p.id, p.programme_id, p.from_date, p.to_date, p.kind, p.reference \
-         FROM programme_pauses p JOIN programmes g ON g.id = p.programme_id \
-         WHERE g.participant_id = $1 ORDER BY p.from_date, p.id",
+        "SELECT id, programme_id, from_date, to_date, kind, reference \
+         FROM programme_pauses WHERE programme_id = ANY($1) ORDER BY from_date, id",
     )
-    .bind(participant_id)
+    .bind(&ids)
     .fetch_all(conn)
     .await?;
-    Ok(group_pauses(
-        rows::all(programmes, rows::programme)?,
-        rows::all(pauses, rows::pause)?,
-    ))
+    Ok(group_pauses(programmes, rows::all(pauses, rows::pause)?))
 }
 
 async fn select_decisions(
@@ -587,9 +599,11 @@ impl Repository for PostgresStore {
         Backend::Postgres
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+    async fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
+        let applied: Vec<AppliedMigration> = sqlx::query_as(APPLIED_MIGRATIONS)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(schema::pending(&MIGRATOR, &applied))
     }
 
     async fn close(&self) {
@@ -974,6 +988,21 @@ impl Repository for PostgresStore {
         select_signer_key(&mut conn, keyid).await
     }
 
+    /// One query for an envelope's keys (the submission path's round trips count).
+    async fn find_signer_keys(&self, keyids: &[&str]) -> Result<Vec<SignerKey>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            signer_key_columns!(),
+            " FROM signer_keys WHERE keyid = ANY($1)"
+        ))
+        .bind(keyids)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut found = rows::all(found, rows::signer_key)?;
+        found.sort_by_key(|key| keyids.iter().position(|id| *id == key.keyid));
+        Ok(found)
+    }
+
     async fn list_signer_keys(&self) -> Result<Vec<SignerKey>, StoreError> {
         let found = sqlx::query(concat!(
             "SELECT ",
@@ -1137,30 +1166,30 @@ impl Repository for PostgresStore {
             })
         })?;
 
-        for entry in &new.entries {
+        // One statement for all entries (check_new_timesheet refused two
+        // with one position): the recompute-mark trigger runs once.
+        if !new.entries.is_empty() {
+            let dates: Vec<Date> = new.entries.iter().map(|e| e.date).collect();
+            let seqs: Vec<i32> = new.entries.iter().map(|e| e.seq).collect();
+            let kinds: Vec<&str> = new.entries.iter().map(|e| e.kind.as_str()).collect();
+            let hours: Vec<Decimal> = new.entries.iter().map(|e| e.hours).collect();
+            let notes: Vec<Option<&str>> = new.entries.iter().map(|e| e.note.as_deref()).collect();
             sqlx::query(concat!(
                 "INSERT INTO day_entries (",
                 day_entry_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                ") SELECT $1, $2, date, seq, kind, hours, note \
+                 FROM UNNEST($3::date[], $4::int[], $5::text[], $6::numeric[], $7::text[]) \
+                      AS e (date, seq, kind, hours, note)"
             ))
-            .bind(entry.timesheet_id)
-            .bind(entry.participant_id)
-            .bind(entry.date)
-            .bind(entry.seq)
-            .bind(&entry.kind)
-            .bind(entry.hours)
-            .bind(&entry.note)
+            .bind(ts.id)
+            .bind(ts.participant_id)
+            .bind(&dates)
+            .bind(&seqs)
+            .bind(&kinds)
+            .bind(&hours)
+            .bind(&notes)
             .execute(&mut *tx)
-            .await
-            .map_err(|e| {
-                on_violation(e, |violation| match violation {
-                    Violation::Unique(_) => Some(StoreError::invalid_input(format!(
-                        "two day entries of {} have position {}",
-                        entry.date, entry.seq
-                    ))),
-                    _ => None,
-                })
-            })?;
+            .await?;
         }
 
         insert_events(&mut tx, &new.events).await?;
@@ -1745,42 +1774,70 @@ impl Repository for PostgresStore {
         &self,
         participant_id: Uuid,
     ) -> Result<ParticipantFacts, StoreError> {
-        // One snapshot for every query: the facts agree with each other.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await?;
-        let participant = select_participant(&mut tx, participant_id).await?;
-        let children = select_children(&mut tx, participant_id).await?;
-        let sole_carer_periods = select_sole_carer_periods(&mut tx, participant_id).await?;
-        let offsets = select_benefit_offsets(&mut tx, participant_id).await?;
-        let programmes = select_programmes(&mut tx, participant_id).await?;
-        let timesheets = sqlx::query(
-            "SELECT id, period_from, period_to, version FROM timesheets \
-             WHERE participant_id = $1 AND status = 'ACCEPTED' ORDER BY period_from",
-        )
+        // One statement, so one snapshot, and one round trip: the facts of
+        // every table as one JSON array each (see `json_rows`). Every
+        // subquery goes by the participant's own index.
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            participant_columns!(),
+            ", (SELECT json_agg(json_build_array(id, birth_date) ORDER BY birth_date, id) \
+                FROM children WHERE participant_id = $1)::text AS children, \
+              (SELECT json_agg(json_build_array(id, from_date, to_date) ORDER BY from_date, id) \
+                FROM sole_carer_periods WHERE participant_id = $1)::text AS sole_carer_periods, \
+              (SELECT json_agg(json_build_array(id, month, kind, amount::text) \
+                               ORDER BY month, kind, id) \
+                FROM benefit_offsets WHERE participant_id = $1)::text AS offsets, \
+              (SELECT json_agg(json_build_array(g.id, g.start_date, g.end_date, \
+                                 g.decision_reference, ",
+            epoch_micros!("g.decided_at"),
+            ", \
+                                 (SELECT json_agg(json_build_array(x.id, x.from_date, x.to_date, \
+                                                                   x.kind, x.reference) \
+                                                  ORDER BY x.from_date, x.id) \
+                                  FROM programme_pauses x WHERE x.programme_id = g.id)) \
+                               ORDER BY g.start_date, g.id) \
+                FROM programmes g WHERE g.participant_id = $1)::text AS programmes, \
+              (SELECT json_agg(json_build_array(id, period_from, period_to, version) \
+                               ORDER BY period_from) \
+                FROM timesheets WHERE participant_id = $1 AND status = 'ACCEPTED')::text \
+                AS timesheets, \
+              (SELECT json_agg(json_build_array(timesheet_id, date, seq, kind, hours::text, note) \
+                               ORDER BY date, seq) \
+                FROM day_entries WHERE participant_id = $1)::text AS entries, \
+              (SELECT json_agg(json_build_array(id, date, entry_kind, outcome, ",
+            epoch_micros!("decided_at"),
+            ", \
+                                                decided_by, reference, reason) \
+                               ORDER BY date, entry_kind) \
+                FROM sanction_decisions WHERE participant_id = $1)::text AS decisions \
+             FROM participants WHERE id = $1"
+        ))
         .bind(participant_id)
-        .fetch_all(&mut *tx)
+        .fetch_optional(&self.pool)
         .await?;
-        let entries = sqlx::query(
-            "SELECT e.timesheet_id, e.participant_id, e.date, e.seq, e.kind, e.hours, e.note \
-             FROM day_entries e JOIN timesheets t ON t.id = e.timesheet_id \
-             WHERE e.participant_id = $1 AND t.status = 'ACCEPTED' ORDER BY e.date, e.seq",
-        )
-        .bind(participant_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let decisions = select_decisions(&mut tx, participant_id).await?;
-        tx.commit().await?;
+        let Some(row) = row else {
+            return Err(StoreError::not_found("participant", participant_id));
+        };
+        let text = |column: &str| -> Result<Option<String>, StoreError> {
+            Ok(row.try_get::<Option<String>, _>(column)?)
+        };
+        let id = participant_id;
+        let timesheets = json_rows::timesheet_periods(text("timesheets")?.as_deref())?;
+        // The entries of superseded timesheets came too (by the participant's
+        // index alone); they are left out here.
+        let entries = json_rows::day_entries(id, text("entries")?.as_deref())?;
         Ok(ParticipantFacts {
-            participant,
-            children,
-            sole_carer_periods,
-            offsets,
-            programmes,
-            timesheets: rows::all(timesheets, rows::timesheet_period)?,
-            entries: rows::all(entries, rows::day_entry)?,
-            decisions,
+            participant: rows::participant(&row)?,
+            children: json_rows::children(id, text("children")?.as_deref())?,
+            sole_carer_periods: json_rows::sole_carer_periods(
+                id,
+                text("sole_carer_periods")?.as_deref(),
+            )?,
+            offsets: json_rows::benefit_offsets(id, text("offsets")?.as_deref())?,
+            programmes: json_rows::programmes(id, text("programmes")?.as_deref())?,
+            entries: current_entries(&timesheets, entries),
+            timesheets,
+            decisions: json_rows::sanction_decisions(id, text("decisions")?.as_deref())?,
         })
     }
 }

@@ -21,6 +21,7 @@ use super::{
     SqliteStore, Violation, insert_audit, insert_events, insert_pay_lines, on_violation,
     select_run_by_month,
 };
+use crate::json_rows;
 use crate::records::{
     BeginClose, ChunkBuilder, CloseContext, CloseParticipant, FinishClose, OpenRun, PayLine,
     PayRun, RECOMPUTE_EVERYTHING, RecomputeMark, RunState, check_close_lines, check_finish,
@@ -275,38 +276,52 @@ impl CloseSession for SqliteClose {
             },
         )
         .await?;
+        // A year of timesheets is a dozen rows a participant: one JSON array each.
         for_each_row(
             conn,
             concat!(
-                "SELECT id, participant_id, period_from, period_to, version FROM timesheets \
-                 WHERE status = 'ACCEPTED' AND participant_id IN ",
+                "SELECT participant_id, json_group_array(json_array(hex(id), period_from, \
+                 period_to, version) ORDER BY period_from) AS timesheets \
+                 FROM timesheets WHERE status = 'ACCEPTED' AND participant_id IN ",
                 chunk_members!(),
-                " ORDER BY participant_id, period_from"
+                " GROUP BY participant_id ORDER BY participant_id"
             ),
             municipality,
             first,
             last,
             |row| {
-                chunk.timesheet(row.try_get("participant_id")?, rows::timesheet_period(row)?)?;
+                let participant_id: Uuid = row.try_get("participant_id")?;
+                let text: &str = row.try_get("timesheets")?;
+                for period in json_rows::timesheet_periods(Some(text))? {
+                    chunk.timesheet(participant_id, period)?;
+                }
                 Ok(())
             },
         )
         .await?;
+        // Every timesheet's entries, in index order; those of superseded
+        // timesheets are left out as they are assembled. A year of entries is
+        // some forty rows a participant: they come as one JSON array each,
+        // as sqlx hands SQLite rows across threads one by one, at a cost
+        // several times SQLite's own.
         for_each_row(
             conn,
             concat!(
-                // Every timesheet's entries, in index order; those of
-                // superseded timesheets are left out as they are assembled.
-                "SELECT timesheet_id, participant_id, date, seq, kind, hours, note \
+                "SELECT participant_id, json_group_array(json_array(hex(timesheet_id), date, seq, \
+                 kind, hours, note) ORDER BY date, seq) AS entries \
                  FROM day_entries WHERE participant_id IN ",
                 chunk_members!(),
-                " ORDER BY participant_id, date, seq"
+                " GROUP BY participant_id ORDER BY participant_id"
             ),
             municipality,
             first,
             last,
             |row| {
-                chunk.entry(rows::day_entry(row)?)?;
+                let participant_id: Uuid = row.try_get("participant_id")?;
+                let text: &str = row.try_get("entries")?;
+                for entry in json_rows::day_entries(participant_id, Some(text))? {
+                    chunk.entry(entry)?;
+                }
                 Ok(())
             },
         )

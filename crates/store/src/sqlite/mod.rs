@@ -46,9 +46,14 @@ use crate::records::{
     NewPayRun, NewTimesheet, OpenRun, OutboxEvent, Participant, ParticipantFacts, Pause, PayLine,
     PayRun, Programme, ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey,
     SoleCarerPeriod, Timesheet, TimesheetStatus, check_new_pay_run, check_new_timesheet,
-    check_offset, check_range, check_signer_key, group_pauses, run_state, whole_ore,
+    check_offset, check_range, check_signer_key, current_entries, group_pauses, run_state,
+    whole_ore,
 };
+use crate::schema::{self, APPLIED_MIGRATIONS, AppliedMigration};
 use crate::{Backend, Repository, StoreError};
+
+/// The schema, built into the binary; append-only.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// How long a writer waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -201,7 +206,7 @@ impl SqliteStore {
                 .max_lifetime(None)
                 .connect_with(options)
                 .await?;
-            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            MIGRATOR.run(&pool).await?;
             chain_unlinked_entries(&pool).await?;
             return Ok(Self {
                 writer: pool.clone(),
@@ -218,7 +223,7 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        MIGRATOR.run(&writer).await?;
         chain_unlinked_entries(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READERS)
@@ -617,9 +622,11 @@ impl Repository for SqliteStore {
         Backend::Sqlite
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
-        Ok(())
+    async fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
+        let applied: Vec<AppliedMigration> = sqlx::query_as(APPLIED_MIGRATIONS)
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(schema::pending(&MIGRATOR, &applied))
     }
 
     async fn close(&self) {
@@ -1167,16 +1174,7 @@ impl Repository for SqliteStore {
             .bind(decimal_text(entry.hours))
             .bind(&entry.note)
             .execute(&mut *tx)
-            .await
-            .map_err(|e| {
-                on_violation(e, |violation| match violation {
-                    Violation::Unique(_) => Some(StoreError::invalid_input(format!(
-                        "two day entries of {} have position {}",
-                        entry.date, entry.seq
-                    ))),
-                    _ => None,
-                })
-            })?;
+            .await?;
         }
 
         insert_events(&mut tx, &new.events).await?;
@@ -1749,23 +1747,28 @@ impl Repository for SqliteStore {
         .fetch_all(&mut *tx)
         .await?;
         let entries = sqlx::query(
-            "SELECT e.timesheet_id, e.participant_id, e.date, e.seq, e.kind, e.hours, e.note \
-             FROM day_entries e JOIN timesheets t ON t.id = e.timesheet_id \
-             WHERE e.participant_id = ? AND t.status = 'ACCEPTED' ORDER BY e.date, e.seq",
+            // Superseded timesheets' entries too, left out below: a join with
+            // the timesheets would risk a plan that reads every participant's.
+            concat!(
+                "SELECT ",
+                day_entry_columns!(),
+                " FROM day_entries WHERE participant_id = ? ORDER BY date, seq"
+            ),
         )
         .bind(participant_id)
         .fetch_all(&mut *tx)
         .await?;
         let decisions = select_decisions(&mut tx, participant_id).await?;
         tx.commit().await?;
+        let timesheets = rows::all(timesheets, rows::timesheet_period)?;
         Ok(ParticipantFacts {
             participant,
             children,
             sole_carer_periods,
             offsets,
             programmes,
-            timesheets: rows::all(timesheets, rows::timesheet_period)?,
-            entries: rows::all(entries, rows::day_entry)?,
+            entries: current_entries(&timesheets, rows::all(entries, rows::day_entry)?),
+            timesheets,
             decisions,
         })
     }

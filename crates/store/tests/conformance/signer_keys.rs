@@ -32,6 +32,15 @@ pub async fn a_signer_key_is_registered_and_read_back(store: Arc<dyn Repository>
 
     assert_eq!(store.get_signer_key("k-sup-1").await.unwrap(), supervisor);
     assert_eq!(store.get_signer_key("k-part-1").await.unwrap(), own);
+    // An envelope's keyids at once: unknown ones are left out, the order is the ids'.
+    assert_eq!(
+        store
+            .find_signer_keys(&["k-part-1", "k-unknown", "k-sup-1"])
+            .await
+            .unwrap(),
+        vec![own.clone(), supervisor.clone()]
+    );
+    assert_eq!(store.find_signer_keys(&[]).await.unwrap(), vec![]);
     assert_eq!(
         store.list_signer_keys().await.unwrap(),
         vec![supervisor, own]

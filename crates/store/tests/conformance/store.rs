@@ -8,8 +8,11 @@ use time::macros::datetime;
 
 use crate::support::{given_oslo, participant_of};
 
-pub async fn the_store_answers_a_ping(store: Arc<dyn Repository>) {
-    store.ping().await.unwrap();
+pub async fn a_migrated_store_has_no_pending_migration(store: Arc<dyn Repository>) {
+    assert_eq!(
+        store.pending_migrations().await.unwrap(),
+        Vec::<String>::new()
+    );
 }
 
 pub async fn an_audit_entry_keeps_who_what_when_and_its_details(store: Arc<dyn Repository>) {

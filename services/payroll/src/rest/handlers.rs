@@ -102,18 +102,22 @@ pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers and holds every migration of this build.
 #[utoipa::path(get, path = "/readyz", responses((status = 200, description = "ready"), (status = 503, body = Problem)))]
 pub async fn readyz(State(payroll): AppState) -> Response {
-    match payroll.store().ping().await {
-        Ok(()) => "ready".into_response(),
-        Err(_) => crate::error::problem(
+    let not_ready = |detail: String| {
+        crate::error::problem(
             StatusCode::SERVICE_UNAVAILABLE,
             "not-ready",
             "Not ready",
-            "the database does not answer".into(),
+            detail,
             Vec::new(),
-        ),
+        )
+    };
+    match payroll.store().pending_migrations().await {
+        Ok(pending) if pending.is_empty() => "ready".into_response(),
+        Ok(pending) => not_ready(format!("migrations pending: {}", pending.join(", "))),
+        Err(_) => not_ready("the database does not answer".into()),
     }
 }
 
