@@ -173,7 +173,11 @@ impl Application {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(EventSinkServer::new(EventSinkService::new(topup.clone())))
-            .serve_with_incoming_shutdown(TcpIncoming::from(grpc), stopped(stop_rx.clone()));
+            .serve_with_incoming_shutdown(
+                // Without TCP_NODELAY an answer waits for the delayed ACK.
+                TcpIncoming::from(grpc).with_nodelay(Some(true)),
+                stopped(stop_rx.clone()),
+            );
         let http_server = axum::serve(http, crate::http::router(topup.clone()))
             .with_graceful_shutdown(stopped(stop_rx));
 
