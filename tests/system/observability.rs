@@ -467,3 +467,25 @@ async fn readiness_fails_while_a_migration_of_this_build_is_missing_or_failed() 
     assert_eq!(problem["detail"], expected_detail.as_str());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn readiness_fails_while_the_database_does_not_answer() {
+    let app = TestApp::spawn().await;
+    assert_eq!(readiness(&app).await, (200, "ready".into()));
+    // The store's connections closed: every query fails as it would with
+    // the database gone.
+    app.payroll.store().close().await;
+    let (status, problem) = readiness(&app).await;
+    assert_eq!(status, 503);
+    assert_eq!(problem["type"], "https://kvp.example/problems/not-ready");
+    assert_eq!(problem["detail"], "the database does not answer");
+    // Liveness is the process's own: it still answers.
+    let live = app
+        .client
+        .get(format!("{}/healthz", app.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status().as_u16(), 200);
+    app.stop().await;
+}
