@@ -1115,27 +1115,30 @@ impl Repository for PostgresStore {
                 .await?;
         }
 
-        // The superseded timesheet is no longer ACCEPTED, so it does not count.
-        let overlapping: Option<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM timesheets \
-             WHERE participant_id = $1 AND status = 'ACCEPTED' \
-             AND period_from <= $2 AND period_to >= $3 \
-             ORDER BY period_from LIMIT 1",
-        )
-        .bind(ts.participant_id)
-        .bind(ts.period_to)
-        .bind(ts.period_from)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(existing) = overlapping {
-            tracing::debug!(timesheet_id = %ts.id, %existing, "timesheet overlaps an accepted one");
-            return Err(StoreError::Overlap { existing });
-        }
-
-        sqlx::query(concat!(
-            "INSERT INTO timesheets (",
+        // The timesheet and its entries in one statement (check_new_timesheet
+        // refused two entries with one position), inserted only if no
+        // accepted timesheet overlaps its period: the participant's lock
+        // above makes the check and the insert one step. The superseded
+        // timesheet is no longer ACCEPTED, so it does not count.
+        let dates: Vec<Date> = new.entries.iter().map(|e| e.date).collect();
+        let seqs: Vec<i32> = new.entries.iter().map(|e| e.seq).collect();
+        let kinds: Vec<&str> = new.entries.iter().map(|e| e.kind.as_str()).collect();
+        let hours: Vec<Decimal> = new.entries.iter().map(|e| e.hours).collect();
+        let notes: Vec<Option<&str>> = new.entries.iter().map(|e| e.note.as_deref()).collect();
+        let inserted: Option<Uuid> = sqlx::query_scalar(concat!(
+            "WITH timesheet AS (INSERT INTO timesheets (",
             timesheet_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 \
+                WHERE NOT EXISTS (SELECT 1 FROM timesheets \
+                                  WHERE participant_id = $2 AND status = 'ACCEPTED' \
+                                  AND period_from <= $7 AND period_to >= $6) \
+                RETURNING id), \
+             entries AS (INSERT INTO day_entries (",
+            day_entry_columns!(),
+            ") SELECT timesheet.id, $2, e.date, e.seq, e.kind, e.hours, e.note \
+                FROM timesheet, UNNEST($13::date[], $14::int[], $15::text[], $16::numeric[], \
+                                       $17::text[]) AS e (date, seq, kind, hours, note)) \
+             SELECT id FROM timesheet"
         ))
         .bind(ts.id)
         .bind(ts.participant_id)
@@ -1149,7 +1152,12 @@ impl Repository for PostgresStore {
         .bind(ts.status.as_str())
         .bind(&ts.assessment)
         .bind(ts.received_at)
-        .execute(&mut *tx)
+        .bind(&dates)
+        .bind(&seqs)
+        .bind(&kinds)
+        .bind(&hours)
+        .bind(&notes)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(|e| {
             on_violation(e, |violation| match violation {
@@ -1165,31 +1173,20 @@ impl Repository for PostgresStore {
                 _ => None,
             })
         })?;
-
-        // One statement for all entries (check_new_timesheet refused two
-        // with one position): the recompute-mark trigger runs once.
-        if !new.entries.is_empty() {
-            let dates: Vec<Date> = new.entries.iter().map(|e| e.date).collect();
-            let seqs: Vec<i32> = new.entries.iter().map(|e| e.seq).collect();
-            let kinds: Vec<&str> = new.entries.iter().map(|e| e.kind.as_str()).collect();
-            let hours: Vec<Decimal> = new.entries.iter().map(|e| e.hours).collect();
-            let notes: Vec<Option<&str>> = new.entries.iter().map(|e| e.note.as_deref()).collect();
-            sqlx::query(concat!(
-                "INSERT INTO day_entries (",
-                day_entry_columns!(),
-                ") SELECT $1, $2, date, seq, kind, hours, note \
-                 FROM UNNEST($3::date[], $4::int[], $5::text[], $6::numeric[], $7::text[]) \
-                      AS e (date, seq, kind, hours, note)"
-            ))
-            .bind(ts.id)
+        if inserted.is_none() {
+            let existing: Uuid = sqlx::query_scalar(
+                "SELECT id FROM timesheets \
+                 WHERE participant_id = $1 AND status = 'ACCEPTED' \
+                 AND period_from <= $2 AND period_to >= $3 \
+                 ORDER BY period_from LIMIT 1",
+            )
             .bind(ts.participant_id)
-            .bind(&dates)
-            .bind(&seqs)
-            .bind(&kinds)
-            .bind(&hours)
-            .bind(&notes)
-            .execute(&mut *tx)
+            .bind(ts.period_to)
+            .bind(ts.period_from)
+            .fetch_one(&mut *tx)
             .await?;
+            tracing::debug!(timesheet_id = %ts.id, %existing, "timesheet overlaps an accepted one");
+            return Err(StoreError::Overlap { existing });
         }
 
         insert_events(&mut tx, &new.events).await?;
