@@ -252,3 +252,50 @@ async fn simulations_and_the_openapi_document_are_served() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn policy_overrides_beyond_sense_are_refused_by_field_and_nothing_changes() {
+    let app = TestApp::spawn().await;
+    let path = "/v1/municipalities/4601";
+    let (status, _) = app
+        .call(
+            reqwest::Method::PUT,
+            path,
+            Some(json!({"name": "Tromsø", "policy_overrides": {"leave_days_per_year": 20}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let (status, problem) = app
+        .call(
+            reqwest::Method::PUT,
+            path,
+            Some(json!({
+                "name": "Tromsø",
+                "policy_overrides": {
+                    "leave_days_per_year": 250,
+                    "sole_carer_quota_multiplier": "0.5",
+                    "child_sick_young_child_age": 30,
+                },
+            })),
+        )
+        .await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(
+        problem["errors"],
+        json!([
+            {"field": "policy_overrides.child_sick_young_child_age",
+             "description": "must be between 0 and 18 years"},
+            {"field": "policy_overrides.sole_carer_quota_multiplier",
+             "description": "must be between 1 and 10"},
+        ]),
+        "{problem}"
+    );
+    // The municipality keeps what it had.
+    let stored = app.get(path).await;
+    assert_eq!(
+        stored["policy_overrides"],
+        json!({"leave_days_per_year": 20})
+    );
+    app.stop().await;
+}

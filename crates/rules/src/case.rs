@@ -111,7 +111,15 @@ impl Case {
             None => default_parameters.clone(),
         };
         let policy = match &input.policy {
-            Some(overrides) => default_policy.with_overrides(overrides),
+            Some(overrides) => {
+                if let Some((field, message)) = overrides.out_of_range().into_iter().next() {
+                    return Err(CaseError {
+                        field: format!("{prefix}policy.{field}"),
+                        message: message.to_owned(),
+                    });
+                }
+                default_policy.with_overrides(overrides)
+            }
             None => default_policy.clone(),
         };
         let sole_carer = if input.participant.sole_carer {
@@ -219,6 +227,16 @@ mod tests {
         let bad_month = MINIMAL.replace("2025-03\"", "2025-3\"");
         let err = Case::from_json(&bad_month, &p, &policy).unwrap_err();
         assert_eq!(err.field, "month");
+
+        let bad_policy = MINIMAL.replace(
+            "\"month\": \"2025-03\",",
+            "\"month\": \"2025-03\", \"policy\": {\"leave_days_per_year\": 400},",
+        );
+        let err = Case::from_json(&bad_policy, &p, &policy).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "policy.leave_days_per_year: must be between 0 and 366 days"
+        );
 
         let err = Case::from_json("{\"month\": ", &p, &policy).unwrap_err();
         assert!(err.message.starts_with("not valid JSON"), "{err}");

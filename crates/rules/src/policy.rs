@@ -132,6 +132,83 @@ pub struct PolicyOverrides {
     pub auto_apply_unexcused: Option<bool>,
 }
 
+impl PolicyOverrides {
+    /// The overrides no policy can mean, as (field, what is wrong), in field
+    /// order: day and week counts beyond a year, a child's age beyond
+    /// childhood, a sole carer's multiplier that would shrink the quota.
+    /// RULES.md gives the defaults, not bounds; these are the outer limits of
+    /// sense, so that a typing error is refused rather than paid.
+    pub fn out_of_range(&self) -> Vec<(&'static str, &'static str)> {
+        let mut wrong = Vec::new();
+        let mut count = |field, value: Option<u32>, max: u32, why| {
+            if value.is_some_and(|v| v > max) {
+                wrong.push((field, why));
+            }
+        };
+        count(
+            "self_cert_min_weeks",
+            self.self_cert_min_weeks,
+            52,
+            "must be at most 52 weeks",
+        );
+        count(
+            "self_cert_max_days",
+            self.self_cert_max_days,
+            366,
+            "must be at most 366 days",
+        );
+        count(
+            "self_cert_max_occurrences",
+            self.self_cert_max_occurrences,
+            366,
+            "must be at most 366 occurrences",
+        );
+        let days = |value: Option<Decimal>| {
+            value.is_some_and(|v| v.is_sign_negative() || v > Decimal::from(366))
+        };
+        if days(self.leave_days_per_year) {
+            wrong.push(("leave_days_per_year", "must be between 0 and 366 days"));
+        }
+        if days(self.child_sick_days_per_year) {
+            wrong.push(("child_sick_days_per_year", "must be between 0 and 366 days"));
+        }
+        if days(self.child_sick_days_many_children) {
+            wrong.push((
+                "child_sick_days_many_children",
+                "must be between 0 and 366 days",
+            ));
+        }
+        if self
+            .child_sick_many_children_more_than
+            .is_some_and(|n| n > 20)
+        {
+            wrong.push((
+                "child_sick_many_children_more_than",
+                "must be at most 20 children",
+            ));
+        }
+        if self
+            .child_sick_young_child_age
+            .is_some_and(|age| !(0..=18).contains(&age))
+        {
+            wrong.push((
+                "child_sick_young_child_age",
+                "must be between 0 and 18 years",
+            ));
+        }
+        if self
+            .sole_carer_quota_multiplier
+            .is_some_and(|m| m < Decimal::ONE || m > Decimal::from(10))
+        {
+            wrong.push(("sole_carer_quota_multiplier", "must be between 1 and 10"));
+        }
+        if self.long_sickness_days.is_some_and(|d| d == 0 || d > 366) {
+            wrong.push(("long_sickness_days", "must be between 1 and 366 days"));
+        }
+        wrong
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +242,35 @@ mod tests {
         assert_eq!(p.leave_days_per_year, Decimal::from(20));
         assert_eq!(p.self_cert_max_occurrences, base.self_cert_max_occurrences);
         assert!(serde_json::from_str::<PolicyOverrides>(r#"{"bogus": 1}"#).is_err());
+    }
+
+    #[test]
+    fn overrides_beyond_sense_are_named_and_sane_ones_pass() {
+        let o: PolicyOverrides = serde_json::from_str(
+            r#"{"self_cert_min_weeks": 53, "leave_days_per_year": "-1",
+                "child_sick_days_per_year": "366", "child_sick_young_child_age": 19,
+                "sole_carer_quota_multiplier": "0.5", "long_sickness_days": 0}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            o.out_of_range(),
+            vec![
+                ("self_cert_min_weeks", "must be at most 52 weeks"),
+                ("leave_days_per_year", "must be between 0 and 366 days"),
+                (
+                    "child_sick_young_child_age",
+                    "must be between 0 and 18 years"
+                ),
+                ("sole_carer_quota_multiplier", "must be between 1 and 10"),
+                ("long_sickness_days", "must be between 1 and 366 days"),
+            ]
+        );
+        let sane: PolicyOverrides = serde_json::from_str(
+            r#"{"self_cert_min_weeks": 0, "self_cert_max_days": 5, "leave_days_per_year": "20",
+                "sole_carer_quota_multiplier": "2", "child_sick_young_child_age": 12}"#,
+        )
+        .unwrap();
+        assert!(sane.out_of_range().is_empty());
+        assert!(PolicyOverrides::default().out_of_range().is_empty());
     }
 }

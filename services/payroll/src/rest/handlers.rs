@@ -156,8 +156,16 @@ pub async fn put_municipality(
         return Err(ServiceError::field("name", "must not be empty"));
     }
     let overrides = body.policy_overrides.clone().unwrap_or_else(|| json!({}));
-    serde_json::from_value::<PolicyOverrides>(overrides.clone())
+    let parsed = serde_json::from_value::<PolicyOverrides>(overrides.clone())
         .map_err(|e| ServiceError::field("policy_overrides", super::extract::without_values(&e)))?;
+    let out_of_range: Vec<_> = parsed
+        .out_of_range()
+        .into_iter()
+        .map(|(field, why)| FieldViolation::new(format!("policy_overrides.{field}"), why))
+        .collect();
+    if !out_of_range.is_empty() {
+        return Err(ServiceError::InvalidArgument(out_of_range));
+    }
     let pay_codes = body.pay_codes.clone().unwrap_or_else(|| json!({}));
     if !pay_codes.is_object() {
         return Err(ServiceError::field(
