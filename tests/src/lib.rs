@@ -243,25 +243,19 @@ impl TestApp {
         Self::spawn_configured(|config| config.auth = Some(issuer.auth_config())).await
     }
 
-    /// A REST call; returns status and JSON body. Identity numbers in the
-    /// body are registered for the personal-data check, and the answer is
-    /// searched for every registered one.
+    /// A REST client of this instance (cheap to clone into tasks).
+    pub fn rest(&self) -> Rest {
+        Rest::new(self.client.clone(), self.http.clone())
+    }
+
+    /// A REST call as a caseworker; see [`Rest::call`].
     pub async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.http))
-            .header("x-kvp-actor", "caseworker-1");
-        if let Some(body) = body {
-            register_identity_numbers_in(&body);
-            request = request.json(&body);
-        }
-        let reply = Reply::of(request).await;
-        (reply.status, reply.body)
+        self.rest().call(method, path, body).await
     }
 
     /// A REST call with `Authorization: Bearer <token>` (no header for `None`).
@@ -281,6 +275,51 @@ impl TestApp {
             request = request.json(&body);
         }
         Reply::of(request).await
+    }
+
+    /// POST, expecting `expected` status.
+    pub async fn post(&self, path: &str, body: Value, expected: u16) -> Value {
+        self.rest().post(path, body, expected).await
+    }
+
+    /// GET, expecting 200.
+    pub async fn get(&self, path: &str) -> Value {
+        self.rest().get(path).await
+    }
+}
+
+/// A REST client of a running service, in process or not.
+#[derive(Clone)]
+pub struct Rest {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Rest {
+    /// A client of the service at `base` (`http://host:port`).
+    pub fn new(client: reqwest::Client, base: String) -> Self {
+        Self { client, base }
+    }
+
+    /// A REST call as a caseworker; returns status and JSON body. Identity
+    /// numbers in the body are registered for the personal-data check, and
+    /// the answer is searched for every registered one.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("x-kvp-actor", "caseworker-1");
+        if let Some(body) = body {
+            register_identity_numbers_in(&body);
+            request = request.json(&body);
+        }
+        let reply = Reply::of(request).await;
+        (reply.status, reply.body)
     }
 
     /// POST, expecting `expected` status.

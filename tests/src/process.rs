@@ -23,6 +23,8 @@ use kvp_proto::kvp::payroll::v1::payroll_service_client::PayrollServiceClient;
 use serde_json::Value;
 use tonic::transport::Channel;
 
+use crate::Rest;
+
 /// What the service logs once both listeners are bound.
 const LISTENING: &str = "kvp-payroll listening";
 
@@ -301,59 +303,7 @@ impl PayrollProcess {
 
     /// A REST client of the current run.
     pub fn rest(&self) -> Rest {
-        Rest {
-            client: self.client.clone(),
-            base: self.http.clone(),
-        }
-    }
-}
-
-/// A REST client of a service process (cheap to clone into tasks).
-#[derive(Clone)]
-pub struct Rest {
-    client: reqwest::Client,
-    base: String,
-}
-
-impl Rest {
-    /// A REST call; returns status and JSON body. Identity numbers sent are
-    /// registered, and the answer is searched for them.
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut request = self
-            .client
-            .request(method.clone(), format!("{}{path}", self.base))
-            .header("x-kvp-actor", "caseworker-1");
-        if let Some(body) = body {
-            crate::register_identity_numbers_in(&body);
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        crate::capture::assert_clean(&format!("the answer to {method} {path}"), &text);
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    /// POST, expecting `expected` status.
-    pub async fn post(&self, path: &str, body: Value, expected: u16) -> Value {
-        let (status, value) = self.call(reqwest::Method::POST, path, Some(body)).await;
-        assert_eq!(status, expected, "POST {path}: {value}");
-        value
-    }
-
-    /// GET, expecting 200.
-    pub async fn get(&self, path: &str) -> Value {
-        let (status, value) = self.call(reqwest::Method::GET, path, None).await;
-        assert_eq!(status, 200, "GET {path}: {value}");
-        value
+        Rest::new(self.client.clone(), self.http.clone())
     }
 }
 

@@ -17,7 +17,8 @@ use std::time::Instant;
 
 use kvp_proto::kvp::payroll::v1 as pb;
 use kvp_signing::{SigningKey, public_key_to_base64};
-use kvp_system_tests::process::{PayrollProcess, Rest};
+use kvp_system_tests::Rest;
+use kvp_system_tests::process::PayrollProcess;
 use kvp_system_tests::{Fixture, TestDb, TopupApp, capture, eventually, national_id};
 use pb::DayKind;
 use pb::payroll_service_client::PayrollServiceClient;
