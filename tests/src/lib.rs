@@ -258,7 +258,7 @@ impl TestApp {
         self.rest().call(method, path, body).await
     }
 
-    /// A REST call with `Authorization: Bearer <token>` (no header for `None`).
+    /// A REST call with a bearer token; see [`Rest::call_as`].
     pub async fn call_as(
         &self,
         token: Option<&str>,
@@ -266,15 +266,7 @@ impl TestApp {
         path: &str,
         body: Option<Value>,
     ) -> Reply {
-        let mut request = self.client.request(method, format!("{}{path}", self.http));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            register_identity_numbers_in(&body);
-            request = request.json(&body);
-        }
-        Reply::of(request).await
+        self.rest().call_as(token, method, path, body).await
     }
 
     /// POST, expecting `expected` status.
@@ -310,16 +302,44 @@ impl Rest {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.base))
+        let request = self
+            .request(method, path, body)
             .header("x-kvp-actor", "caseworker-1");
-        if let Some(body) = body {
-            register_identity_numbers_in(&body);
-            request = request.json(&body);
-        }
         let reply = Reply::of(request).await;
         (reply.status, reply.body)
+    }
+
+    /// A REST call with `Authorization: Bearer <token>` (no header for
+    /// `None`), with the same checks as [`Rest::call`].
+    pub async fn call_as(
+        &self,
+        token: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.request(method, path, body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Reply::of(request).await
+    }
+
+    /// The request, its body's identity numbers registered.
+    fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::RequestBuilder {
+        let request = self.client.request(method, format!("{}{path}", self.base));
+        match body {
+            Some(body) => {
+                register_identity_numbers_in(&body);
+                request.json(&body)
+            }
+            None => request,
+        }
     }
 
     /// POST, expecting `expected` status.
