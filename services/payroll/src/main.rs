@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use kvp_payroll::app::Application;
-use kvp_payroll::config::Config;
+use kvp_payroll::config::{self, Config};
 use kvp_payroll::{simulate, telemetry};
 
 /// KVP stipend payroll.
@@ -91,6 +91,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     // Flushes buffered spans when `serve` returns, after the runtime is gone.
     let _telemetry = telemetry::init(config.log_format, config.otlp_endpoint.as_deref())?;
+    let ignored = config::unrecognised_variables(std::env::vars());
+    if !ignored.is_empty() {
+        tracing::warn!(
+            variables = %ignored.join(", "),
+            "ignoring KVP_ environment variables that are not settings of kvp-payroll \
+             (print-config lists the settings)"
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

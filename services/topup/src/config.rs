@@ -205,6 +205,9 @@ impl Config {
             };
             match &name[ENV_PREFIX.len()..] {
                 "CONFIG" => {}
+                // The payroll service's setting naming this service: both
+                // services may be started from one shell (see the README).
+                "URL" => {}
                 "GRPC_ADDR" => {
                     self.grpc_addr = value
                         .parse()
@@ -335,5 +338,10 @@ mod tests {
         assert!(config.allow_insecure_remote);
         let e = Config::load(None, &env(&[("KVP_TOPUP_DATABSE_URL", "x")])).unwrap_err();
         assert!(e.to_string().contains("KVP_TOPUP_DATABSE_URL"), "{e}");
+        let beside_payroll = env(&[("KVP_TOPUP_URL", "http://127.0.0.1:50061")]);
+        assert_eq!(
+            Config::load(None, &beside_payroll).unwrap(),
+            Config::default()
+        );
     }
 }

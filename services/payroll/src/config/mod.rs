@@ -8,6 +8,11 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+mod env;
+
+pub use env::{CONFIG_FILE_VARIABLE, ENV_SETTINGS, EnvSetting, unrecognised_variables};
+use env::{Variable, classify};
+
 /// The development key for identity numbers: used only in development mode,
 /// where the service listens on loopback and says so loudly.
 const DEVELOPMENT_IDENTITY_KEY: [u8; 32] = *b"kvp-development-identity-key-32b";
@@ -342,6 +347,18 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A `KVP_…` variable that is no setting but close to one: refused, so a
+    /// mistyped `KVP_IDENTITY_KEY` never leaves the development key in place.
+    #[error(
+        "environment variable {name} is not a setting of this service; did you mean {known}? \
+         (refusing to start rather than ignore it)"
+    )]
+    Misspelt {
+        /// The variable as given.
+        name: String,
+        /// The known variable it resembles.
+        known: &'static str,
+    },
     /// The combination is not safe to run.
     #[error("{0}")]
     Unsafe(String),
@@ -393,47 +410,20 @@ impl Config {
             None => Config::default(),
         };
         for (name, value) in env {
-            let bad = |message: String| ConfigError::Env {
-                name: name.clone(),
-                message,
-            };
-            match name.as_str() {
-                "KVP_GRPC_ADDR" => {
-                    config.grpc_addr = value.parse().map_err(|e| bad(format!("{e}")))?
+            match classify(&name) {
+                Variable::Setting(setting) => {
+                    (setting.apply)(&mut config, value).map_err(|message| ConfigError::Env {
+                        name: name.clone(),
+                        message,
+                    })?;
                 }
-                "KVP_HTTP_ADDR" => {
-                    config.http_addr = value.parse().map_err(|e| bad(format!("{e}")))?
+                Variable::Misspelt(known) => {
+                    return Err(ConfigError::Misspelt {
+                        name: name.clone(),
+                        known,
+                    });
                 }
-                "KVP_DATABASE_URL" => config.database_url = value,
-                "KVP_IDENTITY_KEY" => config.identity_key = Some(value),
-                "KVP_TOPUP_URL" => config.topup_url = Some(value),
-                "KVP_OTLP_ENDPOINT" => {
-                    config.otlp_endpoint = (!value.trim().is_empty()).then_some(value)
-                }
-                "KVP_REQUEST_TIMEOUT_MS" => {
-                    config.limits.request_timeout_ms =
-                        value.parse().map_err(|e| bad(format!("{e}")))?
-                }
-                "KVP_TLS_CERT" => tls_part(&mut config).cert = value.into(),
-                "KVP_TLS_KEY" => tls_part(&mut config).key = value.into(),
-                "KVP_TLS_CLIENT_CA" => tls_part(&mut config).client_ca = value.into(),
-                "KVP_AUTH_ISSUER" => auth_part(&mut config).issuer = value,
-                "KVP_AUTH_AUDIENCE" => auth_part(&mut config).audience = value,
-                "KVP_AUTH_KEYS_FILE" => {
-                    let text = std::fs::read_to_string(&value)
-                        .map_err(|e| bad(format!("{value}: {e}")))?;
-                    let file: TokenKeysFile =
-                        toml::from_str(&text).map_err(|e| bad(format!("{value}: {e}")))?;
-                    auth_part(&mut config).keys = file.keys;
-                }
-                "KVP_LOG_FORMAT" => {
-                    config.log_format = match value.as_str() {
-                        "text" => LogFormat::Text,
-                        "json" => LogFormat::Json,
-                        _ => return Err(bad("must be text or json".into())),
-                    }
-                }
-                _ => {}
+                Variable::ConfigFile | Variable::Unrecognised | Variable::Other => {}
             }
         }
         Ok(config)
@@ -513,11 +503,14 @@ impl Config {
         let defaults = toml::to_string_pretty(&Config::default()).unwrap_or_default();
         // The optional top-level keys come before the defaults, whose tables
         // ([limits]) must come last in TOML.
+        let variables: String = ENV_SETTINGS
+            .iter()
+            .map(|s| format!("#   {:<44} {}\n", s.setting, s.variable))
+            .collect();
         format!(
-            "# kvp-payroll configuration. Every setting may also be given as a KVP_… \
-             environment variable\n# (KVP_GRPC_ADDR, KVP_HTTP_ADDR, KVP_DATABASE_URL, \
-             KVP_IDENTITY_KEY, KVP_LOG_FORMAT, KVP_TOPUP_URL, KVP_OTLP_ENDPOINT, \
-             KVP_REQUEST_TIMEOUT_MS, KVP_TLS_CERT, KVP_TLS_KEY, KVP_TLS_CLIENT_CA).\n\n\
+            "# kvp-payroll configuration (this file: --config or {CONFIG_FILE_VARIABLE}). Every \
+             setting may\n# also be given as an environment variable, which overrides the file:\n\
+             {variables}\n\
              # identity_key = \"<base64 of 32 random bytes>\"   # unset: development mode\n\
              # topup_url = \"http://127.0.0.1:50061\"   # unset: events wait in the outbox\n\
              # otlp_endpoint = \"http://127.0.0.1:4317\"   # unset: no span export\n\n\
@@ -583,8 +576,8 @@ mod tests {
         assert_eq!(file.otlp_endpoint.as_deref(), Some("http://otel:4317"));
     }
 
-    const ED_PUBLIC: &str = include_str!("../testdata/auth/eddsa-public.pem");
-    const EC_PUBLIC: &str = include_str!("../testdata/auth/es256-public.pem");
+    const ED_PUBLIC: &str = include_str!("../../testdata/auth/eddsa-public.pem");
+    const EC_PUBLIC: &str = include_str!("../../testdata/auth/es256-public.pem");
 
     fn auth_with(keys: Vec<(&str, &str, &str)>) -> AuthConfig {
         AuthConfig {
