@@ -14,6 +14,7 @@ pub mod calendar;
 pub mod case;
 mod decimal;
 pub mod facts;
+pub mod ledger;
 pub mod month;
 pub mod parameters;
 pub mod policy;

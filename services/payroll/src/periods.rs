@@ -8,7 +8,9 @@
 //! decisions, corrected timesheets, changed programmes and a late G all flow
 //! through one mechanism, and for every participant and month the lines of all
 //! closed runs sum to the engine's current result. A payslip never goes below
-//! zero: a shortfall is carried to the next run as a recovery line.
+//! zero: a shortfall is carried to the next run as a recovery line. That
+//! arithmetic is `kvp_rules::ledger`, pure and tested on its own; this module
+//! reads the facts and the ledger for it and stores what it gives.
 //!
 //! Because of that invariant a close need not recompute what cannot have
 //! changed: a month before both the participant's recompute mark (moved back
@@ -22,14 +24,14 @@
 //! `invariant` and `periods` in `tests/system` check that late facts of
 //! every kind still reach the months they change.
 
-use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use kvp_proto::kvp::events::v1 as ev;
-use kvp_rules::{LineCode, Parameters, Policy, YearMonth, compute_month};
+use kvp_rules::ledger::{self, Paid};
+use kvp_rules::{Parameters, Policy, YearMonth, compute_month};
 use kvp_store::{
-    BeginClose, CloseParticipant, ConfirmOutcome, Confirmation, FinishClose, LedgerEntry, OpenRun,
-    PayLine, PayRun, PaymentOutcome, RegisteredG,
+    BeginClose, CloseParticipant, ConfirmOutcome, Confirmation, FinishClose, OpenRun, PayLine,
+    PayRun, PaymentOutcome, RegisteredG,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -43,140 +45,25 @@ use crate::error::ServiceError;
 use crate::events::{outbox_event, timestamp};
 use crate::payroll::{Actor, Payroll, audit};
 
-/// The line code of recovery lines (not attributed to any month).
-pub const RECOVERY_CARRIED: &str = "KVP_RECOVERY_CARRIED";
-
-/// What was paid before, per (attributed month, line code), and the recovery
-/// balance still to be taken back.
-#[derive(Debug, Default, Clone)]
-pub struct Paid {
-    by_month: HashMap<(Date, String), Decimal>,
-    recovery_balance: Decimal,
-}
-
-impl Paid {
-    /// One participant's ledger entries.
-    pub fn of(ledger: &[LedgerEntry]) -> Paid {
-        let mut paid = Paid::default();
-        for entry in ledger {
-            match entry.attributed_month {
-                Some(month) => {
-                    *paid
-                        .by_month
-                        .entry((month, entry.line_code.clone()))
-                        .or_default() += entry.amount;
-                }
-                None => paid.recovery_balance += entry.amount,
-            }
-        }
-        paid
-    }
-
-    /// Whether anything other than zero was paid for `month`.
-    pub fn paid_anything(&self, month: YearMonth) -> bool {
-        let first = month.first_day();
-        self.by_month
-            .iter()
-            .any(|((m, _), amount)| *m == first && !amount.is_zero())
-    }
-
-    /// Groups a municipality's ledger by participant.
-    pub fn from_ledger(ledger: Vec<LedgerEntry>) -> HashMap<Uuid, Paid> {
-        let mut out: HashMap<Uuid, Paid> = HashMap::new();
-        for entry in ledger {
-            let paid = out.entry(entry.participant_id).or_default();
-            match entry.attributed_month {
-                Some(month) => {
-                    *paid.by_month.entry((month, entry.line_code)).or_default() += entry.amount;
-                }
-                None => paid.recovery_balance += entry.amount,
-            }
-        }
-        out
-    }
-
-    /// The months something was paid for.
-    pub fn months(&self) -> BTreeSet<YearMonth> {
-        self.by_month
-            .keys()
-            .map(|(m, _)| YearMonth::of(*m))
-            .collect()
-    }
-
-    fn paid(&self, month: YearMonth, code: &str) -> Decimal {
-        self.by_month
-            .get(&(month.first_day(), code.to_owned()))
-            .copied()
-            .unwrap_or_default()
-    }
-}
-
-/// One participant's lines for a run: the difference between each month's
-/// current result and what was paid for it, then the recovery line.
-pub fn payslip_lines(
-    run_id: Uuid,
-    participant_id: Uuid,
-    closing: YearMonth,
-    targets: &[(YearMonth, kvp_rules::MonthResult)],
-    paid: &Paid,
-) -> Vec<PayLine> {
-    let mut lines = Vec::new();
-    let line =
-        |code: &str, month: Option<YearMonth>, amount: Decimal, explanation: String| PayLine {
+/// One participant's lines for a run, as stored: the ledger arithmetic's
+/// lines (`kvp_rules::ledger::run_lines`) numbered in order.
+fn pay_lines(run_id: Uuid, participant_id: Uuid, lines: Vec<ledger::RunLine>) -> Vec<PayLine> {
+    lines
+        .into_iter()
+        .enumerate()
+        .map(|(seq, line)| PayLine {
             id: Uuid::now_v7(),
             run_id,
             participant_id,
-            seq: 0,
-            line_code: code.to_owned(),
-            attributed_month: month.map(YearMonth::first_day),
+            seq: i32::try_from(seq).unwrap_or(i32::MAX),
+            line_code: line.code,
+            attributed_month: line.month.map(YearMonth::first_day),
             quantity: Decimal::ONE,
-            rate: amount,
-            amount,
-            explanation,
-        };
-    for (month, result) in targets {
-        for computed in &result.lines {
-            let before = paid.paid(*month, computed.code.as_str());
-            let difference = computed.amount - before;
-            if difference.is_zero() {
-                continue;
-            }
-            let explanation = if *month == closing && before.is_zero() {
-                computed.summary.clone()
-            } else {
-                format!(
-                    "correction of {month}: {} is now {} kr, {} kr was paid: {}",
-                    computed.code, computed.amount, before, computed.summary
-                )
-            };
-            lines.push(line(
-                computed.code.as_str(),
-                Some(*month),
-                difference,
-                explanation,
-            ));
-        }
-    }
-    // A payslip never goes below zero; a shortfall is recovered from later runs.
-    let net: Decimal = lines.iter().map(|l| l.amount).sum();
-    let recovery = (-paid.recovery_balance).max(-net);
-    if !recovery.is_zero() {
-        let explanation = if recovery > Decimal::ZERO {
-            format!(
-                "{recovery} kr of negative corrections carried to the next run (never below zero)"
-            )
-        } else {
-            format!(
-                "{} kr recovered of {} kr carried from earlier runs",
-                -recovery, paid.recovery_balance
-            )
-        };
-        lines.push(line(RECOVERY_CARRIED, None, recovery, explanation));
-    }
-    for (seq, line) in lines.iter_mut().enumerate() {
-        line.seq = i32::try_from(seq).unwrap_or(i32::MAX);
-    }
-    lines
+            rate: line.amount,
+            amount: line.amount,
+            explanation: line.explanation,
+        })
+        .collect()
 }
 
 /// Participants read, computed and written per step of a close. Memory is
@@ -274,28 +161,21 @@ fn participant_lines(
     computing: &Computing,
 ) -> Result<(Vec<PayLine>, usize), ServiceError> {
     let facts = &participant.facts;
-    let from = match (computing.floor, participant.mark.from) {
-        (None, _) => None,
-        (Some(floor), None) => Some(floor),
-        (Some(floor), Some(mark)) => Some(floor.min(YearMonth::of(mark))),
-    };
-    let paid = Paid::of(&participant.ledger);
-    let mut months = paid.months();
-    if let Some(first) = facts.programmes.iter().map(|p| p.programme.start).min() {
-        let mut m = YearMonth::of(first);
-        if let Some(from) = from {
-            m = m.max(from);
-        }
-        while m <= computing.closing {
-            months.insert(m);
-            m = m.next();
-        }
-    }
+    let from = ledger::recompute_from(computing.floor, participant.mark.from.map(YearMonth::of));
+    let paid = Paid::from_entries(participant.ledger.iter().map(|entry| {
+        (
+            entry.attributed_month.map(YearMonth::of),
+            entry.line_code.as_str(),
+            entry.amount,
+        )
+    }));
+    let programme_start = facts
+        .programmes
+        .iter()
+        .map(|p| YearMonth::of(p.programme.start))
+        .min();
     let mut targets = Vec::new();
-    for m in months {
-        if m > computing.closing || from.is_some_and(|from| m < from) {
-            continue;
-        }
+    for m in ledger::months_to_compute(programme_start, &paid, from, computing.closing) {
         if !paid.paid_anything(m) && !crate::facts::touches(facts, m) {
             continue;
         }
@@ -304,16 +184,14 @@ fn participant_lines(
                 compute_month(&month_facts, &computing.parameters, &computing.policy)
                     .map_err(ServiceError::internal)?
             }
-            None => empty_month(m),
+            None => ledger::empty_month(m),
         };
         targets.push((m, result));
     }
-    let lines = payslip_lines(
+    let lines = pay_lines(
         computing.run_id,
         facts.participant.id,
-        computing.closing,
-        &targets,
-        &paid,
+        ledger::run_lines(computing.closing, &targets, &paid),
     );
     Ok((lines, targets.len()))
 }
@@ -385,17 +263,7 @@ pub fn recompute_floor(
     if recorded.build != current.build || recorded.rules != current.rules {
         return None;
     }
-    // Both tables agree before their first differing entry, and so does the
-    // G in force on every day before it.
-    let changed = recorded
-        .g
-        .iter()
-        .filter(|entry| !current.g.contains(entry))
-        .chain(current.g.iter().filter(|entry| !recorded.g.contains(entry)))
-        .map(|(date, _)| YearMonth::of(*date))
-        .min();
-    let floor = latest_run.next();
-    Some(changed.map_or(floor, |changed| changed.min(floor)))
+    Some(ledger::g_floor(&recorded.g, &current.g, latest_run))
 }
 
 /// The identity of the running code: SHA-256 of the executable, computed once.
@@ -729,175 +597,5 @@ impl Payroll {
             ConfirmOutcome::Recorded(run) => Ok((run, false)),
             ConfirmOutcome::Duplicate(run) => Ok((run, true)),
         }
-    }
-}
-
-/// A month with nothing due (no programme decision in force).
-fn empty_month(month: YearMonth) -> kvp_rules::MonthResult {
-    kvp_rules::MonthResult {
-        month,
-        lines: LineCode::ALL
-            .into_iter()
-            .map(|code| kvp_rules::PayLine {
-                code,
-                amount: Decimal::ZERO,
-                summary: "no programme decision in force".into(),
-                details: Vec::new(),
-            })
-            .collect(),
-        total: Decimal::ZERO,
-        quantities: kvp_rules::Quantities::default(),
-        flags: BTreeSet::new(),
-        entries: Vec::new(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::Month;
-
-    fn result(month: YearMonth, base: i64, absence: i64) -> kvp_rules::MonthResult {
-        let mut r = empty_month(month);
-        r.lines[0].amount = Decimal::new(base, 2);
-        r.lines[3].amount = Decimal::new(-absence, 2);
-        r.total = r.lines.iter().map(|l| l.amount).sum();
-        r
-    }
-
-    fn ledger(participant: Uuid, rows: &[(Option<YearMonth>, &str, i64)]) -> Paid {
-        let entries = rows
-            .iter()
-            .map(|(m, code, amount)| LedgerEntry {
-                participant_id: participant,
-                attributed_month: m.map(YearMonth::first_day),
-                line_code: (*code).to_owned(),
-                amount: Decimal::new(*amount, 2),
-            })
-            .collect();
-        Paid::from_ledger(entries)
-            .remove(&participant)
-            .unwrap_or_default()
-    }
-
-    #[test]
-    fn a_late_decision_becomes_a_correction_of_its_month() {
-        let p = Uuid::now_v7();
-        let (oct, nov) = (
-            YearMonth::new(2025, Month::October),
-            YearMonth::new(2025, Month::November),
-        );
-        let paid = ledger(p, &[(Some(oct), "KVP_BASE", 2_000_000)]);
-        let lines = payslip_lines(
-            Uuid::nil(),
-            p,
-            nov,
-            &[
-                (oct, result(oct, 2_000_000, 38_501)),
-                (nov, result(nov, 2_100_000, 0)),
-            ],
-            &paid,
-        );
-        let got: Vec<(&str, Option<Date>, Decimal)> = lines
-            .iter()
-            .map(|l| (l.line_code.as_str(), l.attributed_month, l.amount))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                (
-                    "KVP_DEDUCTION_ABSENCE",
-                    Some(oct.first_day()),
-                    Decimal::new(-38_501, 2)
-                ),
-                (
-                    "KVP_BASE",
-                    Some(nov.first_day()),
-                    Decimal::new(2_100_000, 2)
-                ),
-            ]
-        );
-        assert_eq!(lines.iter().map(|l| l.seq).collect::<Vec<_>>(), vec![0, 1]);
-    }
-
-    #[test]
-    fn a_negative_payslip_pays_zero_and_carries_the_rest() {
-        let p = Uuid::now_v7();
-        let (oct, nov, dec) = (
-            YearMonth::new(2025, Month::October),
-            YearMonth::new(2025, Month::November),
-            YearMonth::new(2025, Month::December),
-        );
-        // October was paid in full; now October is fully sanctioned and November has no paid days.
-        let paid = ledger(p, &[(Some(oct), "KVP_BASE", 2_000_000)]);
-        let lines = payslip_lines(
-            Uuid::nil(),
-            p,
-            nov,
-            &[
-                (oct, result(oct, 2_000_000, 2_000_000)),
-                (nov, result(nov, 0, 0)),
-            ],
-            &paid,
-        );
-        let net: Decimal = lines.iter().map(|l| l.amount).sum();
-        assert_eq!(net, Decimal::ZERO);
-        let recovery = lines
-            .iter()
-            .find(|l| l.line_code == RECOVERY_CARRIED)
-            .unwrap();
-        assert_eq!(recovery.amount, Decimal::new(2_000_000, 2));
-        assert_eq!(recovery.attributed_month, None);
-
-        // December pays 21 000: the 20 000 carried is taken back, 1 000 is paid.
-        let paid = ledger(
-            p,
-            &[
-                (Some(oct), "KVP_BASE", 2_000_000),
-                (Some(oct), "KVP_DEDUCTION_ABSENCE", -2_000_000),
-                (None, RECOVERY_CARRIED, 2_000_000),
-            ],
-        );
-        let lines = payslip_lines(
-            Uuid::nil(),
-            p,
-            dec,
-            &[
-                (oct, result(oct, 2_000_000, 2_000_000)),
-                (nov, result(nov, 0, 0)),
-                (dec, result(dec, 2_100_000, 0)),
-            ],
-            &paid,
-        );
-        let net: Decimal = lines.iter().map(|l| l.amount).sum();
-        assert_eq!(net, Decimal::new(100_000, 2));
-        let recovery = lines
-            .iter()
-            .find(|l| l.line_code == RECOVERY_CARRIED)
-            .unwrap();
-        assert_eq!(recovery.amount, Decimal::new(-2_000_000, 2));
-    }
-
-    #[test]
-    fn nothing_changed_means_no_lines() {
-        let p = Uuid::now_v7();
-        let oct = YearMonth::new(2025, Month::October);
-        let paid = ledger(
-            p,
-            &[
-                (Some(oct), "KVP_BASE", 2_000_000),
-                (Some(oct), "KVP_DEDUCTION_ABSENCE", -38_501),
-            ],
-        );
-        assert!(
-            payslip_lines(
-                Uuid::nil(),
-                p,
-                oct.next(),
-                &[(oct, result(oct, 2_000_000, 38_501))],
-                &paid
-            )
-            .is_empty()
-        );
     }
 }
