@@ -41,7 +41,10 @@ use std::sync::Arc;
 pub use audit_chain::AuditVerification;
 pub use error::StoreError;
 pub use records::*;
-pub use repository::{Backend, CloseSession, Repository};
+pub use repository::{
+    AuditStore, Backend, CloseSession, OutboxStore, ParameterStore, ParticipantStore, PayRunStore,
+    Repository, SanctionStore, SignerKeyStore, TimesheetStore,
+};
 
 /// Opens the store a URL names, applies the migrations and returns it.
 ///

@@ -1,4 +1,7 @@
-//! The repository trait: everything the service may ask of storage.
+//! Everything the service may ask of storage: one trait per area (participants
+//! and their facts, signer keys, timesheets, sanctions, pay runs and the ledger,
+//! parameters, outbox, audit), each backend implementing each in a file of its
+//! own (`postgres/<area>.rs`, `sqlite/<area>.rs`), and `Repository`, all of them.
 
 use std::fmt;
 
@@ -45,7 +48,18 @@ impl fmt::Display for Backend {
 /// answer [`StoreError::NotFound`] for a missing record; `find_*` methods
 /// answer `None`. Lists come in a stable order, documented per method.
 #[async_trait]
-pub trait Repository: Send + Sync {
+pub trait Repository:
+    ParticipantStore
+    + SignerKeyStore
+    + TimesheetStore
+    + SanctionStore
+    + PayRunStore
+    + ParameterStore
+    + OutboxStore
+    + AuditStore
+    + Send
+    + Sync
+{
     /// Which database this store runs on.
     fn backend(&self) -> Backend;
 
@@ -56,9 +70,11 @@ pub trait Repository: Send + Sync {
 
     /// Closes the connections; later calls fail.
     async fn close(&self);
+}
 
-    // --- municipalities ---
-
+/// Municipalities, participants and the facts that change their pay: children, sole-carer periods, other benefits, programmes and pauses.
+#[async_trait]
+pub trait ParticipantStore: Send + Sync {
     /// Creates the municipality or replaces its name, policy overrides and pay codes.
     async fn upsert_municipality(
         &self,
@@ -71,8 +87,6 @@ pub trait Repository: Send + Sync {
 
     /// All municipalities, by number.
     async fn list_municipalities(&self) -> Result<Vec<Municipality>, StoreError>;
-
-    // --- participants and their facts ---
 
     /// Registers a participant. A participant with the same `nin_lookup` in the
     /// same municipality, or the same id, is a [`StoreError::Conflict`]; an
@@ -131,8 +145,6 @@ pub trait Repository: Send + Sync {
         participant_id: Uuid,
     ) -> Result<Vec<BenefitOffset>, StoreError>;
 
-    // --- programmes ---
-
     /// Stores a programme decision.
     async fn create_programme(
         &self,
@@ -160,8 +172,15 @@ pub trait Repository: Send + Sync {
         participant_id: Uuid,
     ) -> Result<Vec<ProgrammeWithPauses>, StoreError>;
 
-    // --- signer keys ---
+    /// Everything the rules engine needs about a participant, read in one
+    /// consistent snapshot.
+    async fn participant_facts(&self, participant_id: Uuid)
+    -> Result<ParticipantFacts, StoreError>;
+}
 
+/// The signer registry: participants', supervisors' and providers' keys and their revocation.
+#[async_trait]
+pub trait SignerKeyStore: Send + Sync {
     /// Registers a key; a taken key id is a [`StoreError::Conflict`].
     async fn register_signer_key(
         &self,
@@ -199,9 +218,11 @@ pub trait Repository: Send + Sync {
         reason: &str,
         audit: &NewAuditEntry,
     ) -> Result<SignerKey, StoreError>;
+}
 
-    // --- timesheets ---
-
+/// Signed timesheets and their day entries.
+#[async_trait]
+pub trait TimesheetStore: Send + Sync {
     /// Stores a timesheet with its entries and audit entry in one transaction.
     ///
     /// - A stored timesheet with the same digest: [`AcceptOutcome::Duplicate`]
@@ -234,9 +255,11 @@ pub trait Repository: Send + Sync {
 
     /// The day entries of a timesheet, by date and position.
     async fn list_day_entries(&self, timesheet_id: Uuid) -> Result<Vec<DayEntry>, StoreError>;
+}
 
-    // --- sanction decisions ---
-
+/// Caseworkers' decisions on unexcused absence.
+#[async_trait]
+pub trait SanctionStore: Send + Sync {
     /// Stores a sanction decision with its events (e.g. "deduction decided")
     /// and audit entry; a second decision for the same participant, date and
     /// entry kind is a [`StoreError::Conflict`], and writes nothing.
@@ -252,9 +275,11 @@ pub trait Repository: Send + Sync {
         &self,
         participant_id: Uuid,
     ) -> Result<Vec<SanctionDecision>, StoreError>;
+}
 
-    // --- pay runs ---
-
+/// Pay runs, their lines, the ledger of what was paid and payment confirmations.
+#[async_trait]
+pub trait PayRunStore: Send + Sync {
     /// Closes a municipality's month: stores the run, its lines, its events
     /// and its audit entry in one transaction (checked first: see [`NewPayRun`]).
     ///
@@ -351,9 +376,11 @@ pub trait Repository: Send + Sync {
 
     /// The confirmations of a run, by participant.
     async fn list_confirmations(&self, run_id: Uuid) -> Result<Vec<Confirmation>, StoreError>;
+}
 
-    // --- registered parameters ---
-
+/// Parameters registered at run time (the G).
+#[async_trait]
+pub trait ParameterStore: Send + Sync {
     /// Registers a grunnbeløp with its events (the back-pay trigger) and
     /// audit entry. A value registered for the same effective date already is
     /// a [`StoreError::Conflict`], and nothing is written.
@@ -366,9 +393,11 @@ pub trait Repository: Send + Sync {
 
     /// Every registered grunnbeløp, by effective date.
     async fn list_registered_g(&self) -> Result<Vec<RegisteredG>, StoreError>;
+}
 
-    // --- transactional outbox (relay side) ---
-
+/// The transactional outbox, relay side.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
     /// Claims up to `limit` undelivered events whose `available_at <= now`,
     /// oldest first (by `created_at`, then the order written), and leases
     /// them: their `available_at` becomes `lease_until`, so no other claim
@@ -400,9 +429,11 @@ pub trait Repository: Send + Sync {
 
     /// How many events are not delivered yet.
     async fn outbox_backlog(&self) -> Result<i64, StoreError>;
+}
 
-    // --- audit and facts ---
-
+/// The audit trail and its hash chain.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
     /// The audit entries about one record, oldest first.
     async fn list_audit(
         &self,
@@ -415,11 +446,6 @@ pub trait Repository: Send + Sync {
     /// (see [`crate::audit_chain`]). Answers how many entries verified and the
     /// first broken one, if any; a broken chain is an answer, not an error.
     async fn verify_audit_chain(&self) -> Result<AuditVerification, StoreError>;
-
-    /// Everything the rules engine needs about a participant, read in one
-    /// consistent snapshot.
-    async fn participant_facts(&self, participant_id: Uuid)
-    -> Result<ParticipantFacts, StoreError>;
 }
 
 /// A close in progress (see [`Repository::begin_close`]): reads participants
