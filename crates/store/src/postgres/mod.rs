@@ -138,6 +138,7 @@ macro_rules! outbox_columns {
 // Closing in chunks; declared here, after the column macros it uses.
 mod audit;
 mod close;
+mod dialect;
 mod outbox;
 mod parameters;
 mod participants;

@@ -16,7 +16,8 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, Transaction};
 use time::Date;
 use uuid::Uuid;
 
-use super::rows::{self, decimal_text, instant_text};
+use super::dialect::{decimal, instant};
+use super::rows;
 use super::{
     SqliteStore, Violation, insert_audit, insert_events, insert_pay_lines, on_violation,
     select_run_by_month,
@@ -86,7 +87,7 @@ pub(super) async fn begin(store: &SqliteStore, run: &OpenRun) -> Result<BeginClo
     .bind(&run.municipality_id)
     .bind(run.month)
     .bind(RunState::Closed.as_str())
-    .bind(instant_text(run.closed_at)?)
+    .bind(instant(run.closed_at)?)
     .execute(&mut *tx)
     .await
     .map_err(|e| {
@@ -396,7 +397,7 @@ impl CloseSession for SqliteClose {
         let tx = &mut self.tx;
         sqlx::query("UPDATE pay_runs SET participant_count = ?, total = ?, basis = ? WHERE id = ?")
             .bind(finish.participant_count)
-            .bind(decimal_text(finish.total))
+            .bind(decimal(finish.total))
             .bind(&finish.basis)
             .bind(run_id)
             .execute(&mut **tx)

@@ -36,7 +36,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use self::rows::{decimal_text, instant_text, instant_text_opt};
+use self::dialect::{decimal, instant};
 use crate::audit_chain::{
     AuditVerification, ChainContent, ChainWalk, GENESIS, canonical_json, link_hash, next_link,
 };
@@ -127,6 +127,7 @@ macro_rules! outbox_columns {
 // Closing in chunks; declared here, after the column macros it uses.
 mod audit;
 mod close;
+mod dialect;
 mod outbox;
 mod parameters;
 mod participants;
@@ -146,7 +147,8 @@ const EVENTS_PER_INSERT: usize = 1_000;
 #[derive(Clone, Copy)]
 enum Violation<'a> {
     Unique(&'a str),
-    ForeignKey,
+    /// SQLite names no foreign key: the name is empty.
+    ForeignKey(&'a str),
     Check(&'a str),
 }
 
@@ -164,7 +166,7 @@ fn on_violation(
                     .strip_prefix("UNIQUE constraint failed: ")
                     .unwrap_or(message),
             ),
-            ErrorKind::ForeignKeyViolation => Violation::ForeignKey,
+            ErrorKind::ForeignKeyViolation => Violation::ForeignKey(""),
             ErrorKind::CheckViolation => Violation::Check(
                 message
                     .strip_prefix("CHECK constraint failed: ")
@@ -260,7 +262,7 @@ async fn insert_audit(
     .fetch_optional(&mut *conn)
     .await?;
     let (chain_seq, prev_hash) = next_link(head)?;
-    let at = instant_text(audit.at)?;
+    let at = instant(audit.at)?;
     // The details are hashed as they will be read back: from this text.
     let details = audit.details.to_string();
     let content = ChainContent {
@@ -355,7 +357,7 @@ async fn insert_events(
     for chunk in events.chunks(EVENTS_PER_INSERT) {
         let mut texts = Vec::with_capacity(chunk.len());
         for event in chunk {
-            texts.push(instant_text(event.created_at)?);
+            texts.push(instant(event.created_at)?);
         }
         let mut insert = QueryBuilder::<Sqlite>::new(
             "INSERT INTO outbox_events \
@@ -404,9 +406,9 @@ async fn insert_pay_lines(
                 .push_bind(line.seq)
                 .push_bind(line.line_code.clone())
                 .push_bind(line.attributed_month)
-                .push_bind(decimal_text(line.quantity))
-                .push_bind(decimal_text(line.rate))
-                .push_bind(decimal_text(line.amount))
+                .push_bind(decimal(line.quantity))
+                .push_bind(decimal(line.rate))
+                .push_bind(decimal(line.amount))
                 .push_bind(ore)
                 .push_bind(line.explanation.clone());
         });
@@ -418,7 +420,7 @@ async fn insert_pay_lines(
                 Violation::Unique(_) => Some(StoreError::invalid_input(
                     "two pay lines of one participant have the same position",
                 )),
-                Violation::ForeignKey => Some(StoreError::invalid_input(
+                Violation::ForeignKey(_) => Some(StoreError::invalid_input(
                     "a pay line names an unknown participant",
                 )),
                 _ => None,
@@ -470,7 +472,7 @@ fn is_month_taken(err: &sqlx::Error) -> bool {
 /// What a foreign-key failure means when the only reference is the participant.
 fn participant_missing(id: Uuid) -> impl FnOnce(Violation<'_>) -> Option<StoreError> {
     move |violation| match violation {
-        Violation::ForeignKey => Some(StoreError::not_found("participant", id)),
+        Violation::ForeignKey(_) => Some(StoreError::not_found("participant", id)),
         _ => None,
     }
 }

@@ -22,8 +22,8 @@ impl OutboxStore for SqliteStore {
              RETURNING seq, ",
             outbox_columns!()
         ))
-        .bind(instant_text(lease_until)?)
-        .bind(instant_text(now)?)
+        .bind(instant(lease_until)?)
+        .bind(instant(now)?)
         .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
@@ -50,7 +50,7 @@ impl OutboxStore for SqliteStore {
         sqlx::query(
             "UPDATE outbox_events SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL",
         )
-        .bind(instant_text(at)?)
+        .bind(instant(at)?)
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -77,7 +77,7 @@ impl OutboxStore for SqliteStore {
              WHERE id = ? AND delivered_at IS NULL",
         )
         .bind(error)
-        .bind(instant_text(retry_at)?)
+        .bind(instant(retry_at)?)
         .bind(id)
         .execute(&mut *tx)
         .await?;

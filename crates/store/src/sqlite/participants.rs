@@ -67,7 +67,7 @@ impl ParticipantStore for SqliteStore {
         .bind(&participant.nin_sealed)
         .bind(participant.birth_date)
         .bind(&participant.display_name)
-        .bind(instant_text(participant.created_at)?)
+        .bind(instant(participant.created_at)?)
         .execute(&mut *tx)
         .await
         .map_err(|e| {
@@ -80,7 +80,7 @@ impl ParticipantStore for SqliteStore {
                 Violation::Unique("participants.id") => {
                     Some(StoreError::conflict("the participant id is taken"))
                 }
-                Violation::ForeignKey => Some(StoreError::not_found(
+                Violation::ForeignKey(_) => Some(StoreError::not_found(
                     "municipality",
                     &participant.municipality_id,
                 )),
@@ -208,7 +208,7 @@ impl ParticipantStore for SqliteStore {
         .bind(offset.participant_id)
         .bind(offset.month)
         .bind(&offset.kind)
-        .bind(decimal_text(offset.amount))
+        .bind(decimal(offset.amount))
         .execute(&mut *tx)
         .await
         .map_err(|e| {
@@ -249,7 +249,7 @@ impl ParticipantStore for SqliteStore {
         .bind(programme.start)
         .bind(programme.end)
         .bind(&programme.decision_reference)
-        .bind(instant_text(programme.decided_at)?)
+        .bind(instant(programme.decided_at)?)
         .execute(&mut *tx)
         .await
         .map_err(|e| {
@@ -310,7 +310,7 @@ impl ParticipantStore for SqliteStore {
                 Violation::Unique("programme_pauses.id") => {
                     Some(StoreError::conflict("the pause id is taken"))
                 }
-                Violation::ForeignKey => {
+                Violation::ForeignKey(_) => {
                     Some(StoreError::not_found("programme", pause.programme_id))
                 }
                 _ => None,

@@ -27,9 +27,9 @@ impl PayRunStore for SqliteStore {
         .bind(&run.municipality_id)
         .bind(run.month)
         .bind(run.state.as_str())
-        .bind(instant_text(run.closed_at)?)
+        .bind(instant(run.closed_at)?)
         .bind(run.participant_count)
-        .bind(decimal_text(run.total))
+        .bind(decimal(run.total))
         .execute(&mut *tx)
         .await;
         if let Err(e) = inserted {
@@ -48,7 +48,7 @@ impl PayRunStore for SqliteStore {
                 Violation::Unique("pay_runs.id") => {
                     Some(StoreError::conflict("the pay run id is taken"))
                 }
-                Violation::ForeignKey => {
+                Violation::ForeignKey(_) => {
                     Some(StoreError::not_found("municipality", &run.municipality_id))
                 }
                 _ => None,
@@ -240,13 +240,13 @@ impl PayRunStore for SqliteStore {
         ))
         .bind(c.run_id)
         .bind(c.participant_id)
-        .bind(decimal_text(c.gross))
-        .bind(decimal_text(c.tax_withheld))
-        .bind(decimal_text(c.net_paid))
+        .bind(decimal(c.gross))
+        .bind(decimal(c.tax_withheld))
+        .bind(decimal(c.net_paid))
         .bind(c.outcome.as_str())
         .bind(&c.failure_reason)
         .bind(c.payment_date)
-        .bind(instant_text(c.confirmed_at)?)
+        .bind(instant(c.confirmed_at)?)
         .execute(&mut *tx)
         .await?;
         let confirmed: i64 =

@@ -99,7 +99,7 @@ impl TimesheetStore for SqliteStore {
         .bind(ts.supersedes)
         .bind(ts.status.as_str())
         .bind(&ts.assessment)
-        .bind(instant_text(ts.received_at)?)
+        .bind(instant(ts.received_at)?)
         .execute(&mut *tx)
         .await
         .map_err(|e| {
@@ -110,7 +110,7 @@ impl TimesheetStore for SqliteStore {
                 Violation::Unique("timesheets.digest") => Some(StoreError::conflict(
                     "a timesheet with this digest is stored already",
                 )),
-                Violation::ForeignKey => {
+                Violation::ForeignKey(_) => {
                     Some(StoreError::not_found("municipality", &ts.municipality_id))
                 }
                 _ => None,
@@ -128,7 +128,7 @@ impl TimesheetStore for SqliteStore {
             .bind(entry.date)
             .bind(entry.seq)
             .bind(&entry.kind)
-            .bind(decimal_text(entry.hours))
+            .bind(decimal(entry.hours))
             .bind(&entry.note)
             .execute(&mut *tx)
             .await?;
