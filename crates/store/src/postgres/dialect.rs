@@ -2,15 +2,8 @@
 //! has it: the store and its connection, how values are bound (natively), the
 //! names PostgreSQL gives the constraints, and the locks only it needs.
 
-use rust_decimal::Decimal;
-use sqlx::Postgres;
-use sqlx::Transaction;
-use sqlx::postgres::{PgConnection, PgPool};
-use time::OffsetDateTime;
-
-use super::{PostgresStore, rows};
-use crate::StoreError;
-use crate::records::SignerKey;
+use super::*;
+use sqlx::{Postgres, Transaction};
 
 /// The store the shared statements are implemented for.
 pub(super) type Store = PostgresStore;
@@ -66,6 +59,16 @@ pub(super) async fn lock_signer_key(conn: &mut Conn, keyid: &str) -> Result<(), 
     Ok(())
 }
 
+/// Locks a programme until the transaction ends, so that a concurrent
+/// change waits for this one.
+pub(super) async fn lock_programme(conn: &mut Conn, id: Uuid) -> Result<(), StoreError> {
+    sqlx::query("SELECT 1 FROM programmes WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// The registered keys among `keyids`, in their order: one query (the
 /// submission path's round trips count).
 pub(super) async fn select_signer_keys(
@@ -85,6 +88,79 @@ pub(super) async fn select_signer_keys(
     Ok(found)
 }
 
+/// Everything the rules engine needs about a participant in one statement,
+/// so one snapshot and one round trip.
+pub(super) async fn read_participant_facts(
+    store: &Store,
+    participant_id: Uuid,
+) -> Result<ParticipantFacts, StoreError> {
+    // One statement, so one snapshot, and one round trip: the facts of
+    // every table as one JSON array each (see `json_rows`). Every
+    // subquery goes by the participant's own index.
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        participant_columns!(),
+        ", (SELECT json_agg(json_build_array(id, birth_date) ORDER BY birth_date, id) \
+            FROM children WHERE participant_id = $1)::text AS children, \
+          (SELECT json_agg(json_build_array(id, from_date, to_date) ORDER BY from_date, id) \
+            FROM sole_carer_periods WHERE participant_id = $1)::text AS sole_carer_periods, \
+          (SELECT json_agg(json_build_array(id, month, kind, amount::text) \
+                           ORDER BY month, kind, id) \
+            FROM benefit_offsets WHERE participant_id = $1)::text AS offsets, \
+          (SELECT json_agg(json_build_array(g.id, g.start_date, g.end_date, \
+                             g.decision_reference, ",
+        epoch_micros!("g.decided_at"),
+        ", \
+                             (SELECT json_agg(json_build_array(x.id, x.from_date, x.to_date, \
+                                                               x.kind, x.reference) \
+                                              ORDER BY x.from_date, x.id) \
+                              FROM programme_pauses x WHERE x.programme_id = g.id)) \
+                           ORDER BY g.start_date, g.id) \
+            FROM programmes g WHERE g.participant_id = $1)::text AS programmes, \
+          (SELECT json_agg(json_build_array(id, period_from, period_to, version) \
+                           ORDER BY period_from) \
+            FROM timesheets WHERE participant_id = $1 AND status = 'ACCEPTED')::text \
+            AS timesheets, \
+          (SELECT json_agg(json_build_array(timesheet_id, date, seq, kind, hours::text, note) \
+                           ORDER BY date, seq) \
+            FROM day_entries WHERE participant_id = $1)::text AS entries, \
+          (SELECT json_agg(json_build_array(id, date, entry_kind, outcome, ",
+        epoch_micros!("decided_at"),
+        ", \
+                                            decided_by, reference, reason) \
+                           ORDER BY date, entry_kind) \
+            FROM sanction_decisions WHERE participant_id = $1)::text AS decisions \
+         FROM participants WHERE id = $1"
+    ))
+    .bind(participant_id)
+    .fetch_optional(store.read_pool())
+    .await?;
+    let Some(row) = row else {
+        return Err(StoreError::not_found("participant", participant_id));
+    };
+    let text = |column: &str| -> Result<Option<String>, StoreError> {
+        Ok(row.try_get::<Option<String>, _>(column)?)
+    };
+    let id = participant_id;
+    let timesheets = json_rows::timesheet_periods(text("timesheets")?.as_deref())?;
+    // The entries of superseded timesheets came too (by the participant's
+    // index alone); they are left out here.
+    let entries = json_rows::day_entries(id, text("entries")?.as_deref())?;
+    Ok(ParticipantFacts {
+        participant: rows::participant(&row)?,
+        children: json_rows::children(id, text("children")?.as_deref())?,
+        sole_carer_periods: json_rows::sole_carer_periods(
+            id,
+            text("sole_carer_periods")?.as_deref(),
+        )?,
+        offsets: json_rows::benefit_offsets(id, text("offsets")?.as_deref())?,
+        programmes: json_rows::programmes(id, text("programmes")?.as_deref())?,
+        entries: current_entries(&timesheets, entries),
+        timesheets,
+        decisions: json_rows::sanction_decisions(id, text("decisions")?.as_deref())?,
+    })
+}
+
 /// Constraint names as PostgreSQL reports them (`migrations/postgres`).
 pub(super) mod constraint {
     pub(in super::super) const SANCTION_DECISIONS_DAY_KEY: &str = "sanction_decisions_day_key";
@@ -92,4 +168,15 @@ pub(super) mod constraint {
     pub(in super::super) const REGISTERED_G_PKEY: &str = "registered_g_pkey";
     pub(in super::super) const SIGNER_KEYS_PKEY: &str = "signer_keys_pkey";
     pub(in super::super) const SIGNER_KEYS_PARTICIPANT_FKEY: &str = "signer_keys_participant_fkey";
+    pub(in super::super) const PARTICIPANTS_NIN_LOOKUP_KEY: &str = "participants_nin_lookup_key";
+    pub(in super::super) const PARTICIPANTS_PKEY: &str = "participants_pkey";
+    pub(in super::super) const PARTICIPANTS_MUNICIPALITY_FKEY: &str =
+        "participants_municipality_fkey";
+    pub(in super::super) const CHILDREN_PKEY: &str = "children_pkey";
+    pub(in super::super) const SOLE_CARER_PERIODS_PKEY: &str = "sole_carer_periods_pkey";
+    pub(in super::super) const BENEFIT_OFFSETS_PKEY: &str = "benefit_offsets_pkey";
+    pub(in super::super) const PROGRAMMES_PKEY: &str = "programmes_pkey";
+    pub(in super::super) const PROGRAMME_PAUSES_PKEY: &str = "programme_pauses_pkey";
+    pub(in super::super) const PROGRAMME_PAUSES_PROGRAMME_FKEY: &str =
+        "programme_pauses_programme_fkey";
 }

@@ -4,15 +4,11 @@
 //! columns, FOREIGN KEY without a name), and locks, which it needs none of:
 //! every write transaction holds the database's write lock (`BEGIN IMMEDIATE`).
 
-use sqlx::sqlite::{SqliteConnection, SqlitePool};
-use sqlx::{Sqlite, Transaction};
+use super::*;
 
 pub(super) use super::rows::{
     decimal_text as decimal, instant_text as instant, instant_text_opt as instant_opt,
 };
-use super::{SqliteStore, rows};
-use crate::StoreError;
-use crate::records::SignerKey;
 
 /// The store the shared statements are implemented for.
 pub(super) type Store = SqliteStore;
@@ -33,6 +29,11 @@ impl SqliteStore {
 
 /// Nothing to lock: the write transaction holds the database's write lock.
 pub(super) async fn lock_signer_key(_conn: &mut Conn, _keyid: &str) -> Result<(), StoreError> {
+    Ok(())
+}
+
+/// Nothing to lock: the write transaction holds the database's write lock.
+pub(super) async fn lock_programme(_conn: &mut Conn, _id: Uuid) -> Result<(), StoreError> {
     Ok(())
 }
 
@@ -58,6 +59,53 @@ pub(super) async fn select_signer_keys(
     Ok(found)
 }
 
+/// Everything the rules engine needs about a participant, read in one
+/// deferred transaction (one snapshot in WAL mode).
+pub(super) async fn read_participant_facts(
+    store: &Store,
+    participant_id: Uuid,
+) -> Result<ParticipantFacts, StoreError> {
+    // A deferred read transaction in WAL mode reads one snapshot throughout.
+    let mut tx = store.read_pool().begin().await?;
+    let participant = select_participant(&mut tx, participant_id).await?;
+    let children = select_children(&mut tx, participant_id).await?;
+    let sole_carer_periods = select_sole_carer_periods(&mut tx, participant_id).await?;
+    let offsets = select_benefit_offsets(&mut tx, participant_id).await?;
+    let programmes = select_programmes(&mut tx, participant_id).await?;
+    let timesheets = sqlx::query(
+        "SELECT id, period_from, period_to, version FROM timesheets \
+         WHERE participant_id = ? AND status = 'ACCEPTED' ORDER BY period_from",
+    )
+    .bind(participant_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let entries = sqlx::query(
+        // Superseded timesheets' entries too, left out below: a join with
+        // the timesheets would risk a plan that reads every participant's.
+        concat!(
+            "SELECT ",
+            day_entry_columns!(),
+            " FROM day_entries WHERE participant_id = ? ORDER BY date, seq"
+        ),
+    )
+    .bind(participant_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let decisions = select_decisions(&mut tx, participant_id).await?;
+    tx.commit().await?;
+    let timesheets = rows::all(timesheets, rows::timesheet_period)?;
+    Ok(ParticipantFacts {
+        participant,
+        children,
+        sole_carer_periods,
+        offsets,
+        programmes,
+        entries: current_entries(&timesheets, rows::all(entries, rows::day_entry)?),
+        timesheets,
+        decisions,
+    })
+}
+
 /// Constraint names as SQLite reports them: UNIQUE by `table.column, …`,
 /// FOREIGN KEY without a name (so each is the empty name).
 pub(super) mod constraint {
@@ -67,4 +115,14 @@ pub(super) mod constraint {
     pub(in super::super) const REGISTERED_G_PKEY: &str = "registered_g.effective_date";
     pub(in super::super) const SIGNER_KEYS_PKEY: &str = "signer_keys.keyid";
     pub(in super::super) const SIGNER_KEYS_PARTICIPANT_FKEY: &str = "";
+    pub(in super::super) const PARTICIPANTS_NIN_LOOKUP_KEY: &str =
+        "participants.municipality_id, participants.nin_lookup";
+    pub(in super::super) const PARTICIPANTS_PKEY: &str = "participants.id";
+    pub(in super::super) const PARTICIPANTS_MUNICIPALITY_FKEY: &str = "";
+    pub(in super::super) const CHILDREN_PKEY: &str = "children.id";
+    pub(in super::super) const SOLE_CARER_PERIODS_PKEY: &str = "sole_carer_periods.id";
+    pub(in super::super) const BENEFIT_OFFSETS_PKEY: &str = "benefit_offsets.id";
+    pub(in super::super) const PROGRAMMES_PKEY: &str = "programmes.id";
+    pub(in super::super) const PROGRAMME_PAUSES_PKEY: &str = "programme_pauses.id";
+    pub(in super::super) const PROGRAMME_PAUSES_PROGRAMME_FKEY: &str = "";
 }

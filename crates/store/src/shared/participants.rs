@@ -1,0 +1,345 @@
+// Municipalities, participants and the facts that change their pay: children, sole-carer periods, other benefits, programmes and pauses: the statements of both backends, written once.
+//
+// Included by `postgres/participants.rs` and `sqlite/participants.rs`, each of which brings
+// into scope what this code names: its store, connection and row types, how
+// it binds values, its constraint names, locks and the participant's facts
+// read (`<backend>/dialect.rs`), and its row mappers and helpers
+// (`<backend>/mod.rs`, `rows.rs`).
+use crate::repository::ParticipantStore;
+
+#[async_trait]
+impl ParticipantStore for Store {
+    async fn upsert_municipality(
+        &self,
+        municipality: &Municipality,
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO municipalities (id, name, policy_overrides, pay_codes) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+             policy_overrides = excluded.policy_overrides, pay_codes = excluded.pay_codes",
+        )
+        .bind(&municipality.id)
+        .bind(&municipality.name)
+        .bind(&municipality.policy_overrides)
+        .bind(&municipality.pay_codes)
+        .execute(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_municipality(&self, id: &str) -> Result<Municipality, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, policy_overrides, pay_codes FROM municipalities WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.read_pool())
+        .await?;
+        match row {
+            Some(row) => rows::municipality(&row),
+            None => Err(StoreError::not_found("municipality", id)),
+        }
+    }
+
+    async fn list_municipalities(&self) -> Result<Vec<Municipality>, StoreError> {
+        let found = sqlx::query(
+            "SELECT id, name, policy_overrides, pay_codes FROM municipalities ORDER BY id",
+        )
+        .fetch_all(self.read_pool())
+        .await?;
+        rows::all(found, rows::municipality)
+    }
+
+    async fn create_participant(
+        &self,
+        participant: &Participant,
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(concat!(
+            "INSERT INTO participants (",
+            participant_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(participant.id)
+        .bind(&participant.municipality_id)
+        .bind(&participant.nin_lookup)
+        .bind(&participant.nin_sealed)
+        .bind(participant.birth_date)
+        .bind(&participant.display_name)
+        .bind(instant(participant.created_at)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            on_violation(e, |violation| match violation {
+                Violation::Unique(constraint::PARTICIPANTS_NIN_LOOKUP_KEY) => {
+                    Some(StoreError::conflict(
+                        "a participant with this identity number exists in the municipality",
+                    ))
+                }
+                Violation::Unique(constraint::PARTICIPANTS_PKEY) => {
+                    Some(StoreError::conflict("the participant id is taken"))
+                }
+                Violation::ForeignKey(constraint::PARTICIPANTS_MUNICIPALITY_FKEY) => Some(
+                    StoreError::not_found("municipality", &participant.municipality_id),
+                ),
+                _ => None,
+            })
+        })?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_participant(&self, id: Uuid) -> Result<Participant, StoreError> {
+        let mut conn = self.read_pool().acquire().await?;
+        select_participant(&mut conn, id).await
+    }
+
+    async fn find_participant_by_nin(
+        &self,
+        municipality_id: &str,
+        nin_lookup: &[u8],
+    ) -> Result<Option<Participant>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            participant_columns!(),
+            " FROM participants WHERE municipality_id = $1 AND nin_lookup = $2"
+        ))
+        .bind(municipality_id)
+        .bind(nin_lookup)
+        .fetch_optional(self.read_pool())
+        .await?;
+        row.as_ref().map(rows::participant).transpose()
+    }
+
+    async fn list_participants(
+        &self,
+        municipality_id: &str,
+    ) -> Result<Vec<Participant>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            participant_columns!(),
+            " FROM participants WHERE municipality_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(municipality_id)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows::all(found, rows::participant)
+    }
+
+    async fn add_child(&self, child: &Child, audit: &NewAuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO children (id, participant_id, birth_date) VALUES ($1, $2, $3)")
+            .bind(child.id)
+            .bind(child.participant_id)
+            .bind(child.birth_date)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                on_violation(e, |violation| match violation {
+                    Violation::Unique(constraint::CHILDREN_PKEY) => {
+                        Some(StoreError::conflict("the child id is taken"))
+                    }
+                    other => participant_missing(child.participant_id)(other),
+                })
+            })?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_children(&self, participant_id: Uuid) -> Result<Vec<Child>, StoreError> {
+        let mut conn = self.read_pool().acquire().await?;
+        select_children(&mut conn, participant_id).await
+    }
+
+    async fn add_sole_carer_period(
+        &self,
+        period: &SoleCarerPeriod,
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError> {
+        check_range("sole-carer period", period.from, period.to)?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO sole_carer_periods (id, participant_id, from_date, to_date) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(period.id)
+        .bind(period.participant_id)
+        .bind(period.from)
+        .bind(period.to)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            on_violation(e, |violation| match violation {
+                Violation::Unique(constraint::SOLE_CARER_PERIODS_PKEY) => {
+                    Some(StoreError::conflict("the sole-carer period id is taken"))
+                }
+                other => participant_missing(period.participant_id)(other),
+            })
+        })?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_sole_carer_periods(
+        &self,
+        participant_id: Uuid,
+    ) -> Result<Vec<SoleCarerPeriod>, StoreError> {
+        let mut conn = self.read_pool().acquire().await?;
+        select_sole_carer_periods(&mut conn, participant_id).await
+    }
+
+    async fn add_benefit_offset(
+        &self,
+        offset: &BenefitOffset,
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError> {
+        check_offset(offset)?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO benefit_offsets (id, participant_id, month, kind, amount) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(offset.id)
+        .bind(offset.participant_id)
+        .bind(offset.month)
+        .bind(&offset.kind)
+        .bind(decimal(offset.amount))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            on_violation(e, |violation| match violation {
+                Violation::Unique(constraint::BENEFIT_OFFSETS_PKEY) => {
+                    Some(StoreError::conflict("the offset id is taken"))
+                }
+                other => participant_missing(offset.participant_id)(other),
+            })
+        })?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_benefit_offsets(
+        &self,
+        participant_id: Uuid,
+    ) -> Result<Vec<BenefitOffset>, StoreError> {
+        let mut conn = self.read_pool().acquire().await?;
+        select_benefit_offsets(&mut conn, participant_id).await
+    }
+
+    async fn create_programme(
+        &self,
+        programme: &Programme,
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError> {
+        check_range("programme", programme.start, programme.end)?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(concat!(
+            "INSERT INTO programmes (",
+            programme_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
+        .bind(programme.id)
+        .bind(programme.participant_id)
+        .bind(programme.start)
+        .bind(programme.end)
+        .bind(&programme.decision_reference)
+        .bind(instant(programme.decided_at)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            on_violation(e, |violation| match violation {
+                Violation::Unique(constraint::PROGRAMMES_PKEY) => {
+                    Some(StoreError::conflict("the programme id is taken"))
+                }
+                other => participant_missing(programme.participant_id)(other),
+            })
+        })?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_programme(&self, id: Uuid) -> Result<Programme, StoreError> {
+        let mut conn = self.read_pool().acquire().await?;
+        select_programme(&mut conn, id).await
+    }
+
+    async fn set_programme_end(
+        &self,
+        programme_id: Uuid,
+        end: Option<Date>,
+        audit: &NewAuditEntry,
+    ) -> Result<Programme, StoreError> {
+        let mut tx = self.begin_write().await?;
+        lock_programme(&mut tx, programme_id).await?;
+        let mut programme = select_programme(&mut tx, programme_id).await?;
+        check_range("programme", programme.start, end)?;
+        sqlx::query("UPDATE programmes SET end_date = $1 WHERE id = $2")
+            .bind(end)
+            .bind(programme_id)
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        programme.end = end;
+        Ok(programme)
+    }
+
+    async fn add_pause(&self, pause: &Pause, audit: &NewAuditEntry) -> Result<(), StoreError> {
+        check_range("pause", pause.from, pause.to)?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO programme_pauses (id, programme_id, from_date, to_date, kind, reference) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(pause.id)
+        .bind(pause.programme_id)
+        .bind(pause.from)
+        .bind(pause.to)
+        .bind(pause.kind.as_str())
+        .bind(&pause.reference)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            on_violation(e, |violation| match violation {
+                Violation::Unique(constraint::PROGRAMME_PAUSES_PKEY) => {
+                    Some(StoreError::conflict("the pause id is taken"))
+                }
+                Violation::ForeignKey(constraint::PROGRAMME_PAUSES_PROGRAMME_FKEY) => {
+                    Some(StoreError::not_found("programme", pause.programme_id))
+                }
+                _ => None,
+            })
+        })?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_programmes(
+        &self,
+        participant_id: Uuid,
+    ) -> Result<Vec<ProgrammeWithPauses>, StoreError> {
+        // One snapshot, so that no pause is read without its programme.
+        let mut tx = self.begin_snapshot().await?;
+        let programmes = select_programmes(&mut tx, participant_id).await?;
+        tx.commit().await?;
+        Ok(programmes)
+    }
+
+    async fn participant_facts(
+        &self,
+        participant_id: Uuid,
+    ) -> Result<ParticipantFacts, StoreError> {
+        read_participant_facts(self, participant_id).await
+    }
+}
