@@ -161,6 +161,55 @@ pub(super) async fn read_participant_facts(
     })
 }
 
+/// Inserts a timesheet and its entries in one statement unless an accepted
+/// timesheet of the participant overlaps its period; false if one does.
+pub(super) async fn insert_timesheet_unless_overlapping(
+    conn: &mut Conn,
+    new: &NewTimesheet,
+) -> Result<bool, sqlx::Error> {
+    let ts = &new.timesheet;
+    let dates: Vec<Date> = new.entries.iter().map(|e| e.date).collect();
+    let seqs: Vec<i32> = new.entries.iter().map(|e| e.seq).collect();
+    let kinds: Vec<&str> = new.entries.iter().map(|e| e.kind.as_str()).collect();
+    let hours: Vec<Decimal> = new.entries.iter().map(|e| e.hours).collect();
+    let notes: Vec<Option<&str>> = new.entries.iter().map(|e| e.note.as_deref()).collect();
+    let inserted: Option<Uuid> = sqlx::query_scalar(concat!(
+        "WITH timesheet AS (INSERT INTO timesheets (",
+        timesheet_columns!(),
+        ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 \
+            WHERE NOT EXISTS (SELECT 1 FROM timesheets \
+                              WHERE participant_id = $2 AND status = 'ACCEPTED' \
+                              AND period_from <= $7 AND period_to >= $6) \
+            RETURNING id), \
+         entries AS (INSERT INTO day_entries (",
+        day_entry_columns!(),
+        ") SELECT timesheet.id, $2, e.date, e.seq, e.kind, e.hours, e.note \
+            FROM timesheet, UNNEST($13::date[], $14::int[], $15::text[], $16::numeric[], \
+                                   $17::text[]) AS e (date, seq, kind, hours, note)) \
+         SELECT id FROM timesheet"
+    ))
+    .bind(ts.id)
+    .bind(ts.participant_id)
+    .bind(&ts.municipality_id)
+    .bind(&ts.digest)
+    .bind(&ts.envelope)
+    .bind(ts.period_from)
+    .bind(ts.period_to)
+    .bind(ts.version)
+    .bind(ts.supersedes)
+    .bind(ts.status.as_str())
+    .bind(&ts.assessment)
+    .bind(ts.received_at)
+    .bind(&dates)
+    .bind(&seqs)
+    .bind(&kinds)
+    .bind(&hours)
+    .bind(&notes)
+    .fetch_optional(conn)
+    .await?;
+    Ok(inserted.is_some())
+}
+
 /// Constraint names as PostgreSQL reports them (`migrations/postgres`).
 pub(super) mod constraint {
     pub(in super::super) const SANCTION_DECISIONS_DAY_KEY: &str = "sanction_decisions_day_key";
@@ -179,4 +228,7 @@ pub(super) mod constraint {
     pub(in super::super) const PROGRAMME_PAUSES_PKEY: &str = "programme_pauses_pkey";
     pub(in super::super) const PROGRAMME_PAUSES_PROGRAMME_FKEY: &str =
         "programme_pauses_programme_fkey";
+    pub(in super::super) const TIMESHEETS_PKEY: &str = "timesheets_pkey";
+    pub(in super::super) const TIMESHEETS_DIGEST_KEY: &str = "timesheets_digest_key";
+    pub(in super::super) const TIMESHEETS_MUNICIPALITY_FKEY: &str = "timesheets_municipality_fkey";
 }

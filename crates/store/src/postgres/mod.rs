@@ -135,6 +135,18 @@ macro_rules! outbox_columns {
     };
 }
 
+// Row locks in the statements shared with the other backend: PostgreSQL locks the rows it reads to change.
+macro_rules! for_update {
+    () => {
+        " FOR UPDATE"
+    };
+}
+macro_rules! for_no_key_update {
+    () => {
+        " FOR NO KEY UPDATE"
+    };
+}
+
 // Closing in chunks; declared here, after the column macros it uses.
 mod audit;
 mod close;

@@ -106,6 +106,59 @@ pub(super) async fn read_participant_facts(
     })
 }
 
+/// Inserts a timesheet unless an accepted timesheet of the participant
+/// overlaps its period (false if one does), then its entries.
+pub(super) async fn insert_timesheet_unless_overlapping(
+    conn: &mut Conn,
+    new: &NewTimesheet,
+) -> Result<bool, sqlx::Error> {
+    let ts = &new.timesheet;
+    let received_at = instant(ts.received_at).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let inserted: Option<Uuid> = sqlx::query_scalar(concat!(
+        "INSERT INTO timesheets (",
+        timesheet_columns!(),
+        ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 \
+            WHERE NOT EXISTS (SELECT 1 FROM timesheets \
+                              WHERE participant_id = $2 AND status = 'ACCEPTED' \
+                              AND period_from <= $7 AND period_to >= $6) \
+            RETURNING id"
+    ))
+    .bind(ts.id)
+    .bind(ts.participant_id)
+    .bind(&ts.municipality_id)
+    .bind(&ts.digest)
+    .bind(&ts.envelope)
+    .bind(ts.period_from)
+    .bind(ts.period_to)
+    .bind(ts.version)
+    .bind(ts.supersedes)
+    .bind(ts.status.as_str())
+    .bind(&ts.assessment)
+    .bind(received_at)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if inserted.is_none() {
+        return Ok(false);
+    }
+    for entry in &new.entries {
+        sqlx::query(concat!(
+            "INSERT INTO day_entries (",
+            day_entry_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(entry.timesheet_id)
+        .bind(entry.participant_id)
+        .bind(entry.date)
+        .bind(entry.seq)
+        .bind(&entry.kind)
+        .bind(decimal(entry.hours))
+        .bind(&entry.note)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(true)
+}
+
 /// Constraint names as SQLite reports them: UNIQUE by `table.column, …`,
 /// FOREIGN KEY without a name (so each is the empty name).
 pub(super) mod constraint {
@@ -125,4 +178,7 @@ pub(super) mod constraint {
     pub(in super::super) const PROGRAMMES_PKEY: &str = "programmes.id";
     pub(in super::super) const PROGRAMME_PAUSES_PKEY: &str = "programme_pauses.id";
     pub(in super::super) const PROGRAMME_PAUSES_PROGRAMME_FKEY: &str = "";
+    pub(in super::super) const TIMESHEETS_PKEY: &str = "timesheets.id";
+    pub(in super::super) const TIMESHEETS_DIGEST_KEY: &str = "timesheets.digest";
+    pub(in super::super) const TIMESHEETS_MUNICIPALITY_FKEY: &str = "";
 }

@@ -124,6 +124,18 @@ macro_rules! outbox_columns {
     };
 }
 
+// Row locks in the statements shared with the other backend: SQLite needs none: every write transaction holds the database's write lock.
+macro_rules! for_update {
+    () => {
+        ""
+    };
+}
+macro_rules! for_no_key_update {
+    () => {
+        ""
+    };
+}
+
 // Closing in chunks; declared here, after the column macros it uses.
 mod audit;
 mod close;
