@@ -33,6 +33,11 @@ impl PostgresStore {
         Ok(self.pool.begin().await?)
     }
 
+    /// Where a write of one statement runs without a transaction: the pool itself.
+    pub(super) fn write_pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// The pool reads outside a write transaction use.
     pub(super) fn read_pool(&self) -> &PgPool {
         &self.pool

@@ -141,6 +141,11 @@ macro_rules! for_update {
         " FOR UPDATE"
     };
 }
+macro_rules! for_update_skip_locked {
+    () => {
+        " FOR UPDATE SKIP LOCKED"
+    };
+}
 macro_rules! for_no_key_update {
     () => {
         " FOR NO KEY UPDATE"

@@ -16,6 +16,11 @@ pub(super) type Store = SqliteStore;
 pub(super) type Conn = SqliteConnection;
 
 impl SqliteStore {
+    /// Where a write of one statement runs without a transaction: the one writer connection, so it queues with every write transaction.
+    pub(super) fn write_pool(&self) -> &SqlitePool {
+        &self.writer
+    }
+
     /// The pool reads outside a write transaction use.
     pub(super) fn read_pool(&self) -> &SqlitePool {
         &self.reader

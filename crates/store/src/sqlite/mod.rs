@@ -130,6 +130,11 @@ macro_rules! for_update {
         ""
     };
 }
+macro_rules! for_update_skip_locked {
+    () => {
+        ""
+    };
+}
 macro_rules! for_no_key_update {
     () => {
         ""
