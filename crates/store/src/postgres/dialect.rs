@@ -215,6 +215,17 @@ pub(super) async fn insert_timesheet_unless_overlapping(
     Ok(inserted.is_some())
 }
 
+/// Queues the closes of one municipality, in every instance, on the lock a
+/// close session holds, until the holder commits or rolls back (READ
+/// COMMITTED: the next one then sees its run).
+pub(super) async fn lock_closes(conn: &mut Conn, municipality_id: &str) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(close::close_lock_key(municipality_id))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Constraint names as PostgreSQL reports them (`migrations/postgres`).
 pub(super) mod constraint {
     pub(in super::super) const SANCTION_DECISIONS_DAY_KEY: &str = "sanction_decisions_day_key";
@@ -236,4 +247,7 @@ pub(super) mod constraint {
     pub(in super::super) const TIMESHEETS_PKEY: &str = "timesheets_pkey";
     pub(in super::super) const TIMESHEETS_DIGEST_KEY: &str = "timesheets_digest_key";
     pub(in super::super) const TIMESHEETS_MUNICIPALITY_FKEY: &str = "timesheets_municipality_fkey";
+    pub(in super::super) const PAY_RUNS_PKEY: &str = "pay_runs_pkey";
+    pub(in super::super) const PAY_RUNS_MUNICIPALITY_FKEY: &str = "pay_runs_municipality_fkey";
+    pub(in super::super) const PAYMENT_CONFIRMATIONS_PKEY: &str = "payment_confirmations_pkey";
 }

@@ -152,6 +152,19 @@ macro_rules! for_no_key_update {
     };
 }
 
+// The sum of pay lines' amounts in the shared statements (a sum to the øre, with the scale SQLite gives),
+// and SQL's false.
+macro_rules! sum_of_amounts {
+    () => {
+        "round(SUM(l.amount), 2) AS amount"
+    };
+}
+macro_rules! sql_false {
+    () => {
+        "false"
+    };
+}
+
 // Closing in chunks; declared here, after the column macros it uses.
 mod audit;
 mod close;

@@ -164,6 +164,15 @@ pub(super) async fn insert_timesheet_unless_overlapping(
     Ok(true)
 }
 
+/// Nothing to lock: the write transaction holds the database's write lock,
+/// so the month found free is still free at commit.
+pub(super) async fn lock_closes(
+    _conn: &mut Conn,
+    _municipality_id: &str,
+) -> Result<(), StoreError> {
+    Ok(())
+}
+
 /// Constraint names as SQLite reports them: UNIQUE by `table.column, …`,
 /// FOREIGN KEY without a name (so each is the empty name).
 pub(super) mod constraint {
@@ -186,4 +195,8 @@ pub(super) mod constraint {
     pub(in super::super) const TIMESHEETS_PKEY: &str = "timesheets.id";
     pub(in super::super) const TIMESHEETS_DIGEST_KEY: &str = "timesheets.digest";
     pub(in super::super) const TIMESHEETS_MUNICIPALITY_FKEY: &str = "";
+    pub(in super::super) const PAY_RUNS_PKEY: &str = "pay_runs.id";
+    pub(in super::super) const PAY_RUNS_MUNICIPALITY_FKEY: &str = "";
+    pub(in super::super) const PAYMENT_CONFIRMATIONS_PKEY: &str =
+        "payment_confirmations.run_id, payment_confirmations.participant_id";
 }

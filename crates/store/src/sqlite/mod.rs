@@ -141,6 +141,19 @@ macro_rules! for_no_key_update {
     };
 }
 
+// The sum of pay lines' amounts in the shared statements (whole øre, integers SQLite sums exactly),
+// and SQL's false.
+macro_rules! sum_of_amounts {
+    () => {
+        "SUM(l.amount_ore) AS amount_ore"
+    };
+}
+macro_rules! sql_false {
+    () => {
+        "0"
+    };
+}
+
 // Closing in chunks; declared here, after the column macros it uses.
 mod audit;
 mod close;

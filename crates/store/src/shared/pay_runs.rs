@@ -1,0 +1,306 @@
+// Pay runs, their lines, the ledger of what was paid and payment confirmations: the statements of both backends, written once.
+//
+// Included by `postgres/pay_runs.rs` and `sqlite/pay_runs.rs`, each of which brings
+// into scope what this code names: its store, connection and row types, how
+// it binds values and sums amounts, its constraint names and locks
+// (`<backend>/dialect.rs`, `<backend>/mod.rs`), and its row mappers (`rows.rs`).
+use crate::repository::PayRunStore;
+
+#[async_trait]
+impl PayRunStore for Store {
+    async fn close_period(&self, new: &NewPayRun) -> Result<CloseOutcome, StoreError> {
+        check_new_pay_run(new)?;
+        let run = &new.run;
+        let mut tx = self.begin_write().await?;
+        // Closes of one municipality queue here until the one before
+        // commits or rolls back; the next one then finds the run below.
+        lock_closes(&mut tx, &run.municipality_id).await?;
+        if let Some(existing) =
+            select_run_by_month(&mut tx, &run.municipality_id, run.month).await?
+        {
+            tx.rollback().await?;
+            return Ok(CloseOutcome::Existing(existing));
+        }
+
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO pay_runs (",
+            pay_run_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(run.id)
+        .bind(&run.municipality_id)
+        .bind(run.month)
+        .bind(run.state.as_str())
+        .bind(instant(run.closed_at)?)
+        .bind(run.participant_count)
+        .bind(decimal(run.total))
+        .execute(&mut *tx)
+        .await;
+        if let Err(e) = inserted {
+            // The unique key is the last line, should a writer ever bypass
+            // the lock: the month is closed, and the answer is that run.
+            if is_month_taken(&e) {
+                tx.rollback().await?;
+                let mut conn = self.read_pool().acquire().await?;
+                if let Some(existing) =
+                    select_run_by_month(&mut conn, &run.municipality_id, run.month).await?
+                {
+                    return Ok(CloseOutcome::Existing(existing));
+                }
+            }
+            return Err(on_violation(e, |violation| match violation {
+                Violation::Unique(constraint::PAY_RUNS_PKEY) => {
+                    Some(StoreError::conflict("the pay run id is taken"))
+                }
+                Violation::ForeignKey(constraint::PAY_RUNS_MUNICIPALITY_FKEY) => {
+                    Some(StoreError::not_found("municipality", &run.municipality_id))
+                }
+                _ => None,
+            }));
+        }
+
+        insert_pay_lines(&mut tx, &new.lines).await?;
+        let foreign: Option<Uuid> = sqlx::query_scalar(
+            "SELECT l.participant_id FROM pay_lines l JOIN participants p ON p.id = l.participant_id \
+             WHERE l.run_id = $1 AND p.municipality_id <> $2 LIMIT 1",
+        )
+        .bind(run.id)
+        .bind(&run.municipality_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if foreign.is_some() {
+            return Err(StoreError::invalid_input(
+                "a pay line names a participant of another municipality",
+            ));
+        }
+        insert_events(&mut tx, &new.events).await?;
+        insert_audit(&mut tx, &new.audit).await?;
+        tx.commit().await?;
+        Ok(CloseOutcome::Created(run.clone()))
+    }
+
+    async fn begin_close(&self, run: &OpenRun) -> Result<BeginClose, StoreError> {
+        close::begin(self, run).await
+    }
+
+    async fn get_run(&self, id: Uuid) -> Result<PayRun, StoreError> {
+        let mut conn = self.read_pool().acquire().await?;
+        select_run(&mut conn, id)
+            .await?
+            .ok_or_else(|| StoreError::not_found("pay run", id))
+    }
+
+    async fn find_run(
+        &self,
+        municipality_id: &str,
+        month: Date,
+    ) -> Result<Option<PayRun>, StoreError> {
+        let mut conn = self.read_pool().acquire().await?;
+        select_run_by_month(&mut conn, municipality_id, month).await
+    }
+
+    async fn list_runs(&self, municipality_id: &str) -> Result<Vec<PayRun>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            pay_run_columns!(),
+            " FROM pay_runs WHERE municipality_id = $1 ORDER BY month"
+        ))
+        .bind(municipality_id)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows::all(found, rows::pay_run)
+    }
+
+    async fn list_pay_lines(&self, run_id: Uuid) -> Result<Vec<PayLine>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            pay_line_columns!(),
+            " FROM pay_lines WHERE run_id = $1 ORDER BY participant_id, seq"
+        ))
+        .bind(run_id)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows::all(found, rows::pay_line)
+    }
+
+    async fn run_totals(&self, run_id: Uuid) -> Result<Vec<LineTotal>, StoreError> {
+        // The sum to the øre (`sum_of_amounts!`), read by the backend's mapper.
+        let found = sqlx::query(concat!(
+            "SELECT l.line_code, coalesce(l.attributed_month = r.month, ",
+            sql_false!(),
+            ") AS of_run_month, COUNT(*) AS line_count, ",
+            sum_of_amounts!(),
+            " FROM pay_lines l JOIN pay_runs r ON r.id = l.run_id WHERE l.run_id = $1 \
+             GROUP BY l.line_code, of_run_month ORDER BY l.line_code, of_run_month"
+        ))
+        .bind(run_id)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows::all(found, rows::line_total)
+    }
+
+    async fn list_pay_lines_after(
+        &self,
+        run_id: Uuid,
+        after: Option<(Uuid, i32)>,
+        limit: u32,
+    ) -> Result<Vec<PayLine>, StoreError> {
+        let found = match after {
+            None => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    pay_line_columns!(),
+                    " FROM pay_lines WHERE run_id = $1 ORDER BY participant_id, seq LIMIT $2"
+                ))
+                .bind(run_id)
+                .bind(i64::from(limit))
+                .fetch_all(self.read_pool())
+                .await?
+            }
+            Some((participant_id, seq)) => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    pay_line_columns!(),
+                    " FROM pay_lines WHERE run_id = $1 AND (participant_id, seq) > ($2, $3) \
+                     ORDER BY participant_id, seq LIMIT $4"
+                ))
+                .bind(run_id)
+                .bind(participant_id)
+                .bind(seq)
+                .bind(i64::from(limit))
+                .fetch_all(self.read_pool())
+                .await?
+            }
+        };
+        rows::all(found, rows::pay_line)
+    }
+
+    async fn ledger(&self, municipality_id: &str) -> Result<Vec<LedgerEntry>, StoreError> {
+        // The sum to the øre (`sum_of_amounts!`), read by the backend's mapper.
+        let found = sqlx::query(concat!(
+            "SELECT l.participant_id, l.attributed_month, l.line_code, ",
+            sum_of_amounts!(),
+            " FROM pay_runs r JOIN pay_lines l ON l.run_id = r.id \
+             WHERE r.municipality_id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM payment_confirmations c \
+                             WHERE c.run_id = l.run_id AND c.participant_id = l.participant_id \
+                             AND c.outcome = 'FAILED') \
+             GROUP BY l.participant_id, l.attributed_month, l.line_code \
+             ORDER BY l.participant_id, l.attributed_month NULLS FIRST, l.line_code"
+        ))
+        .bind(municipality_id)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows::all(found, rows::ledger_entry)
+    }
+
+    async fn confirm_payment(
+        &self,
+        confirmation: &Confirmation,
+        events: &[NewOutboxEvent],
+        audit: &NewAuditEntry,
+    ) -> Result<ConfirmOutcome, StoreError> {
+        let c = confirmation;
+        let mut tx = self.begin_write().await?;
+        // Lock the run (PostgreSQL; SQLite's write transaction holds the
+        // database): confirmations of one run queue here, so a retry finds
+        // the confirmation before it, and the count below is final.
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            pay_run_columns!(),
+            " FROM pay_runs WHERE id = $1",
+            for_update!()
+        ))
+        .bind(c.run_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(StoreError::not_found("pay run", c.run_id));
+        };
+        let mut run = rows::pay_run(&row)?;
+        let stored = sqlx::query(concat!(
+            "SELECT ",
+            confirmation_columns!(),
+            " FROM payment_confirmations WHERE run_id = $1 AND participant_id = $2"
+        ))
+        .bind(c.run_id)
+        .bind(c.participant_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = stored {
+            let stored = rows::confirmation(&row)?;
+            tx.rollback().await?;
+            return if stored.same_payment(c) {
+                Ok(ConfirmOutcome::Duplicate(run))
+            } else {
+                Err(StoreError::conflict(
+                    "the payslip is confirmed already, with other values",
+                ))
+            };
+        }
+        let has_lines: Option<Uuid> = sqlx::query_scalar(
+            "SELECT participant_id FROM pay_lines WHERE run_id = $1 AND participant_id = $2 LIMIT 1",
+        )
+        .bind(c.run_id)
+        .bind(c.participant_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if has_lines.is_none() {
+            return Err(StoreError::invalid_state(
+                "the participant has no lines in the run",
+            ));
+        }
+
+        sqlx::query(concat!(
+            "INSERT INTO payment_confirmations (",
+            confirmation_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(c.run_id)
+        .bind(c.participant_id)
+        .bind(decimal(c.gross))
+        .bind(decimal(c.tax_withheld))
+        .bind(decimal(c.net_paid))
+        .bind(c.outcome.as_str())
+        .bind(&c.failure_reason)
+        .bind(c.payment_date)
+        .bind(instant(c.confirmed_at)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            on_violation(e, |violation| match violation {
+                Violation::Unique(constraint::PAYMENT_CONFIRMATIONS_PKEY) => {
+                    Some(StoreError::conflict("the payslip is confirmed already"))
+                }
+                _ => None,
+            })
+        })?;
+        let confirmed: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM payment_confirmations WHERE run_id = $1")
+                .bind(c.run_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        run.state = run_state(i64::from(run.participant_count), confirmed);
+        sqlx::query("UPDATE pay_runs SET state = $1 WHERE id = $2")
+            .bind(run.state.as_str())
+            .bind(run.id)
+            .execute(&mut *tx)
+            .await?;
+        insert_events(&mut tx, events).await?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(ConfirmOutcome::Recorded(run))
+    }
+
+    async fn list_confirmations(&self, run_id: Uuid) -> Result<Vec<Confirmation>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            confirmation_columns!(),
+            " FROM payment_confirmations WHERE run_id = $1 ORDER BY participant_id"
+        ))
+        .bind(run_id)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows::all(found, rows::confirmation)
+    }
+}
