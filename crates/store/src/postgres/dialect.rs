@@ -226,6 +226,39 @@ pub(super) async fn lock_closes(conn: &mut Conn, municipality_id: &str) -> Resul
     Ok(())
 }
 
+/// Whether the error is the unique violation of one municipality's month.
+pub(super) fn is_month_taken(err: &sqlx::Error) -> bool {
+    err.as_database_error().is_some_and(|db| {
+        db.kind() == ErrorKind::UniqueViolation && db.constraint() == Some("pay_runs_month_key")
+    })
+}
+
+pub(super) async fn select_programmes(
+    conn: &mut Conn,
+    participant_id: Uuid,
+) -> Result<Vec<ProgrammeWithPauses>, StoreError> {
+    let programmes = sqlx::query(concat!(
+        "SELECT ",
+        programme_columns!(),
+        " FROM programmes WHERE participant_id = $1 ORDER BY start_date, id"
+    ))
+    .bind(participant_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let programmes = rows::all(programmes, rows::programme)?;
+    // By the programmes' ids, not a join: a cached generic plan of a join
+    // may read every participant's pauses.
+    let ids: Vec<Uuid> = programmes.iter().map(|p| p.id).collect();
+    let pauses = sqlx::query(
+        "SELECT id, programme_id, from_date, to_date, kind, reference \
+         FROM programme_pauses WHERE programme_id = ANY($1) ORDER BY from_date, id",
+    )
+    .bind(&ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(group_pauses(programmes, rows::all(pauses, rows::pause)?))
+}
+
 /// Constraint names as PostgreSQL reports them (`migrations/postgres`).
 pub(super) mod constraint {
     pub(in super::super) const SANCTION_DECISIONS_DAY_KEY: &str = "sanction_decisions_day_key";

@@ -173,6 +173,42 @@ pub(super) async fn lock_closes(
     Ok(())
 }
 
+/// Whether the error is the unique violation of one municipality's month.
+pub(super) fn is_month_taken(err: &sqlx::Error) -> bool {
+    err.as_database_error().is_some_and(|db| {
+        db.kind() == ErrorKind::UniqueViolation
+            && db
+                .message()
+                .ends_with("pay_runs.municipality_id, pay_runs.month")
+    })
+}
+
+pub(super) async fn select_programmes(
+    conn: &mut Conn,
+    participant_id: Uuid,
+) -> Result<Vec<ProgrammeWithPauses>, StoreError> {
+    let programmes = sqlx::query(concat!(
+        "SELECT ",
+        programme_columns!(),
+        " FROM programmes WHERE participant_id = ? ORDER BY start_date, id"
+    ))
+    .bind(participant_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let pauses = sqlx::query(
+        "SELECT p.id, p.programme_id, p.from_date, p.to_date, p.kind, p.reference \
+         FROM programme_pauses p JOIN programmes g ON g.id = p.programme_id \
+         WHERE g.participant_id = ? ORDER BY p.from_date, p.id",
+    )
+    .bind(participant_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(group_pauses(
+        rows::all(programmes, rows::programme)?,
+        rows::all(pauses, rows::pause)?,
+    ))
+}
+
 /// Constraint names as SQLite reports them: UNIQUE by `table.column, …`,
 /// FOREIGN KEY without a name (so each is the empty name).
 pub(super) mod constraint {
