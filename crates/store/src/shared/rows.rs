@@ -1,0 +1,252 @@
+// Row mappers, written once for both backends. Included by
+// `postgres/rows.rs` and `sqlite/rows.rs`, each of which decodes the columns
+// whose types differ (`read_decimal`, `read_instant`, `read_instant_opt`,
+// `read_summed_amount`) and maps the audit chain's links itself.
+
+fn stored<T>(row: &DbRow, column: &str) -> Result<T, StoreError>
+where
+    T: std::str::FromStr<Err = crate::records::UnknownValue>,
+{
+    let text: String = row.try_get(column)?;
+    parse_stored(&text)
+}
+
+pub(super) fn municipality(row: &DbRow) -> Result<Municipality, StoreError> {
+    Ok(Municipality {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        policy_overrides: row.try_get("policy_overrides")?,
+        pay_codes: row.try_get("pay_codes")?,
+    })
+}
+
+pub(super) fn participant(row: &DbRow) -> Result<Participant, StoreError> {
+    Ok(Participant {
+        id: row.try_get("id")?,
+        municipality_id: row.try_get("municipality_id")?,
+        nin_lookup: row.try_get("nin_lookup")?,
+        nin_sealed: row.try_get("nin_sealed")?,
+        birth_date: row.try_get("birth_date")?,
+        display_name: row.try_get("display_name")?,
+        created_at: read_instant(row, "created_at")?,
+    })
+}
+
+pub(super) fn child(row: &DbRow) -> Result<Child, StoreError> {
+    Ok(Child {
+        id: row.try_get("id")?,
+        participant_id: row.try_get("participant_id")?,
+        birth_date: row.try_get("birth_date")?,
+    })
+}
+
+pub(super) fn sole_carer_period(row: &DbRow) -> Result<SoleCarerPeriod, StoreError> {
+    Ok(SoleCarerPeriod {
+        id: row.try_get("id")?,
+        participant_id: row.try_get("participant_id")?,
+        from: row.try_get("from_date")?,
+        to: row.try_get("to_date")?,
+    })
+}
+
+pub(super) fn benefit_offset(row: &DbRow) -> Result<BenefitOffset, StoreError> {
+    Ok(BenefitOffset {
+        id: row.try_get("id")?,
+        participant_id: row.try_get("participant_id")?,
+        month: row.try_get("month")?,
+        kind: row.try_get("kind")?,
+        amount: read_decimal(row, "amount")?,
+    })
+}
+
+pub(super) fn programme(row: &DbRow) -> Result<Programme, StoreError> {
+    Ok(Programme {
+        id: row.try_get("id")?,
+        participant_id: row.try_get("participant_id")?,
+        start: row.try_get("start_date")?,
+        end: row.try_get("end_date")?,
+        decision_reference: row.try_get("decision_reference")?,
+        decided_at: read_instant(row, "decided_at")?,
+    })
+}
+
+pub(super) fn pause(row: &DbRow) -> Result<Pause, StoreError> {
+    Ok(Pause {
+        id: row.try_get("id")?,
+        programme_id: row.try_get("programme_id")?,
+        from: row.try_get("from_date")?,
+        to: row.try_get("to_date")?,
+        kind: stored(row, "kind")?,
+        reference: row.try_get("reference")?,
+    })
+}
+
+pub(super) fn signer_key(row: &DbRow) -> Result<SignerKey, StoreError> {
+    Ok(SignerKey {
+        keyid: row.try_get("keyid")?,
+        person_id: row.try_get("person_id")?,
+        participant_id: row.try_get("participant_id")?,
+        role: stored(row, "role")?,
+        public_key: row.try_get("public_key")?,
+        valid_from: read_instant(row, "valid_from")?,
+        valid_until: read_instant_opt(row, "valid_until")?,
+        revoked_at: read_instant_opt(row, "revoked_at")?,
+        revocation_reason: row.try_get("revocation_reason")?,
+        registered_at: read_instant(row, "registered_at")?,
+    })
+}
+
+pub(super) fn timesheet(row: &DbRow) -> Result<Timesheet, StoreError> {
+    Ok(Timesheet {
+        id: row.try_get("id")?,
+        participant_id: row.try_get("participant_id")?,
+        municipality_id: row.try_get("municipality_id")?,
+        digest: row.try_get("digest")?,
+        envelope: row.try_get("envelope")?,
+        period_from: row.try_get("period_from")?,
+        period_to: row.try_get("period_to")?,
+        version: row.try_get("version")?,
+        supersedes: row.try_get("supersedes")?,
+        status: stored(row, "status")?,
+        assessment: row.try_get("assessment")?,
+        received_at: read_instant(row, "received_at")?,
+    })
+}
+
+pub(super) fn timesheet_period(row: &DbRow) -> Result<TimesheetPeriod, StoreError> {
+    Ok(TimesheetPeriod {
+        id: row.try_get("id")?,
+        period_from: row.try_get("period_from")?,
+        period_to: row.try_get("period_to")?,
+        version: row.try_get("version")?,
+    })
+}
+
+pub(super) fn day_entry(row: &DbRow) -> Result<DayEntry, StoreError> {
+    Ok(DayEntry {
+        timesheet_id: row.try_get("timesheet_id")?,
+        participant_id: row.try_get("participant_id")?,
+        date: row.try_get("date")?,
+        seq: row.try_get("seq")?,
+        kind: row.try_get("kind")?,
+        hours: read_decimal(row, "hours")?,
+        note: row.try_get("note")?,
+    })
+}
+
+pub(super) fn sanction_decision(row: &DbRow) -> Result<SanctionDecision, StoreError> {
+    Ok(SanctionDecision {
+        id: row.try_get("id")?,
+        participant_id: row.try_get("participant_id")?,
+        date: row.try_get("date")?,
+        entry_kind: row.try_get("entry_kind")?,
+        outcome: stored(row, "outcome")?,
+        decided_at: read_instant(row, "decided_at")?,
+        decided_by: row.try_get("decided_by")?,
+        reference: row.try_get("reference")?,
+        reason: row.try_get("reason")?,
+    })
+}
+
+pub(super) fn audit_entry(row: &DbRow) -> Result<AuditEntry, StoreError> {
+    Ok(AuditEntry {
+        id: row.try_get("id")?,
+        at: read_instant(row, "at")?,
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        subject_type: row.try_get("subject_type")?,
+        subject_id: row.try_get("subject_id")?,
+        details: row.try_get("details")?,
+    })
+}
+
+pub(super) fn pay_run(row: &DbRow) -> Result<PayRun, StoreError> {
+    Ok(PayRun {
+        id: row.try_get("id")?,
+        municipality_id: row.try_get("municipality_id")?,
+        month: row.try_get("month")?,
+        state: stored(row, "state")?,
+        closed_at: read_instant(row, "closed_at")?,
+        participant_count: row.try_get("participant_count")?,
+        total: read_decimal(row, "total")?,
+    })
+}
+
+pub(super) fn pay_line(row: &DbRow) -> Result<PayLine, StoreError> {
+    Ok(PayLine {
+        id: row.try_get("id")?,
+        run_id: row.try_get("run_id")?,
+        participant_id: row.try_get("participant_id")?,
+        seq: row.try_get("seq")?,
+        line_code: row.try_get("line_code")?,
+        attributed_month: row.try_get("attributed_month")?,
+        quantity: read_decimal(row, "quantity")?,
+        rate: read_decimal(row, "rate")?,
+        amount: read_decimal(row, "amount")?,
+        explanation: row.try_get("explanation")?,
+    })
+}
+
+pub(super) fn ledger_entry(row: &DbRow) -> Result<LedgerEntry, StoreError> {
+    Ok(LedgerEntry {
+        participant_id: row.try_get("participant_id")?,
+        attributed_month: row.try_get("attributed_month")?,
+        line_code: row.try_get("line_code")?,
+        amount: read_summed_amount(row)?,
+    })
+}
+
+pub(super) fn line_total(row: &DbRow) -> Result<LineTotal, StoreError> {
+    Ok(LineTotal {
+        line_code: row.try_get("line_code")?,
+        of_run_month: row.try_get("of_run_month")?,
+        line_count: row.try_get("line_count")?,
+        amount: read_summed_amount(row)?,
+    })
+}
+
+pub(super) fn confirmation(row: &DbRow) -> Result<Confirmation, StoreError> {
+    Ok(Confirmation {
+        run_id: row.try_get("run_id")?,
+        participant_id: row.try_get("participant_id")?,
+        gross: read_decimal(row, "gross")?,
+        tax_withheld: read_decimal(row, "tax_withheld")?,
+        net_paid: read_decimal(row, "net_paid")?,
+        outcome: stored(row, "outcome")?,
+        failure_reason: row.try_get("failure_reason")?,
+        payment_date: row.try_get("payment_date")?,
+        confirmed_at: read_instant(row, "confirmed_at")?,
+    })
+}
+
+pub(super) fn registered_g(row: &DbRow) -> Result<RegisteredG, StoreError> {
+    Ok(RegisteredG {
+        effective_date: row.try_get("effective_date")?,
+        value: read_decimal(row, "value")?,
+        reference: row.try_get("reference")?,
+        registered_at: read_instant(row, "registered_at")?,
+    })
+}
+
+pub(super) fn outbox_event(row: &DbRow) -> Result<OutboxEvent, StoreError> {
+    Ok(OutboxEvent {
+        id: row.try_get("id")?,
+        event_type: row.try_get("event_type")?,
+        source: row.try_get("source")?,
+        subject: row.try_get("subject")?,
+        payload: row.try_get("payload")?,
+        created_at: read_instant(row, "created_at")?,
+        attempts: row.try_get("attempts")?,
+        available_at: read_instant(row, "available_at")?,
+        delivered_at: read_instant_opt(row, "delivered_at")?,
+        last_error: row.try_get("last_error")?,
+    })
+}
+
+/// Maps every row, stopping at the first that cannot be read.
+pub(super) fn all<T>(
+    rows: Vec<DbRow>,
+    map: fn(&DbRow) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    rows.iter().map(map).collect()
+}
