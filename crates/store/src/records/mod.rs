@@ -1,0 +1,480 @@
+//! The records the store keeps, as plain structs.
+//!
+//! These are storage shapes, not domain types: the service validates and
+//! interprets them (identity numbers, entry kinds, hours in quarters, quotas).
+//! Ids are chosen by the caller (UUID v4 or v7), and so are all instants, so
+//! that the store reads no clock except for the ids of audit entries.
+//! Instants are kept to the microsecond on both backends.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+mod checks;
+mod pay_runs;
+
+pub(crate) use checks::*;
+pub use pay_runs::*;
+
+/// A municipality (kommune) that runs the programme and pays the stipend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Municipality {
+    /// Municipality number, e.g. `"0301"` for Oslo.
+    pub id: String,
+    /// Name, e.g. `"Oslo"`.
+    pub name: String,
+    /// Policy values that override the national defaults (a JSON object; the
+    /// rules crate reads it, the store does not look inside).
+    pub policy_overrides: serde_json::Value,
+    /// Product line code → the municipality's own payroll pay code (lønnsart).
+    pub pay_codes: serde_json::Value,
+}
+
+/// A person in the qualification programme of one municipality.
+///
+/// `Debug` leaves out the identity-number fields.
+#[derive(Clone, PartialEq)]
+pub struct Participant {
+    /// Participant id.
+    pub id: Uuid,
+    /// Municipality the participant belongs to.
+    pub municipality_id: String,
+    /// Keyed hash of the national identity number, computed by the service;
+    /// unique within a municipality, so a number can be found again without
+    /// storing it in clear.
+    pub nin_lookup: Vec<u8>,
+    /// The identity number encrypted by the service; opaque to the store.
+    pub nin_sealed: Vec<u8>,
+    /// Birth date (derived from the identity number by the service).
+    pub birth_date: Date,
+    /// Name shown to caseworkers.
+    pub display_name: String,
+    /// When the participant was registered.
+    pub created_at: OffsetDateTime,
+}
+
+impl fmt::Debug for Participant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Participant")
+            .field("id", &self.id)
+            .field("municipality_id", &self.municipality_id)
+            .field(
+                "nin_lookup",
+                &format_args!("<{} bytes>", self.nin_lookup.len()),
+            )
+            .field(
+                "nin_sealed",
+                &format_args!("<{} bytes>", self.nin_sealed.len()),
+            )
+            .field("birth_date", &self.birth_date)
+            .field("display_name", &self.display_name)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// A child of a participant (for the child supplement and the child's-sickness quota).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Child {
+    /// Child id.
+    pub id: Uuid,
+    /// The participant whose child this is.
+    pub participant_id: Uuid,
+    /// The child's birth date.
+    pub birth_date: Date,
+}
+
+/// A period in which the participant is the sole carer of their children.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SoleCarerPeriod {
+    /// Period id.
+    pub id: Uuid,
+    /// The participant.
+    pub participant_id: Uuid,
+    /// First day of the period.
+    pub from: Date,
+    /// Last day of the period, both ends included; `None` while open-ended.
+    pub to: Option<Date>,
+}
+
+/// Another livelihood benefit received in one month, which reduces the stipend (R11).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenefitOffset {
+    /// Offset id.
+    pub id: Uuid,
+    /// The participant.
+    pub participant_id: Uuid,
+    /// The month, as its first day.
+    pub month: Date,
+    /// Benefit kind, e.g. `"SYKEPENGER"` (the rules crate validates kinds).
+    pub kind: String,
+    /// Amount in kroner.
+    pub amount: Decimal,
+}
+
+/// A programme decision: the participant is in the programme from `start` to `end`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Programme {
+    /// Programme id.
+    pub id: Uuid,
+    /// The participant.
+    pub participant_id: Uuid,
+    /// First day of the programme.
+    pub start: Date,
+    /// Last day of the programme, both ends included; `None` while open-ended.
+    pub end: Option<Date>,
+    /// Reference of the decision (vedtak) that granted the programme.
+    pub decision_reference: String,
+    /// When the decision was made.
+    pub decided_at: OffsetDateTime,
+}
+
+/// Why the programme is paused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PauseKind {
+    /// Temporary interruption (midlertidig avbrudd), stored as `INTERRUPTED`.
+    Interrupted,
+    /// Stop under sotjl. § 34 (stans), stored as `STOPPED`.
+    Stopped,
+}
+
+/// A pause inside a programme: its days are not entitled (R3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pause {
+    /// Pause id.
+    pub id: Uuid,
+    /// The programme paused.
+    pub programme_id: Uuid,
+    /// First day of the pause.
+    pub from: Date,
+    /// Last day of the pause, both ends included; `None` while open-ended.
+    pub to: Option<Date>,
+    /// Interruption or stop.
+    pub kind: PauseKind,
+    /// Reference of the decision behind the pause.
+    pub reference: String,
+}
+
+/// A programme with its pauses, ordered by start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgrammeWithPauses {
+    /// The programme decision.
+    pub programme: Programme,
+    /// Its pauses, ordered by their first day.
+    pub pauses: Vec<Pause>,
+}
+
+/// The role in which a key signs timesheets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SignerRole {
+    /// The participant, stored as `PARTICIPANT`.
+    Participant,
+    /// The supervisor (veileder), stored as `SUPERVISOR`.
+    Supervisor,
+    /// A course holder or employer, stored as `PROVIDER`.
+    Provider,
+}
+
+/// A registered public key that may sign timesheets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignerKey {
+    /// Key id as it appears in DSSE signatures.
+    pub keyid: String,
+    /// The person holding the key (a caseworker id, a provider id, or the participant id).
+    pub person_id: String,
+    /// Set when the key belongs to a participant.
+    pub participant_id: Option<Uuid>,
+    /// Role the key signs in.
+    pub role: SignerRole,
+    /// The Ed25519 public key, 32 raw bytes.
+    pub public_key: Vec<u8>,
+    /// The key signs validly from this instant …
+    pub valid_from: OffsetDateTime,
+    /// … until this instant, if limited.
+    pub valid_until: Option<OffsetDateTime>,
+    /// When the key was revoked, if it was.
+    pub revoked_at: Option<OffsetDateTime>,
+    /// Why the key was revoked.
+    pub revocation_reason: Option<String>,
+    /// When the key was registered.
+    pub registered_at: OffsetDateTime,
+}
+
+/// Whether a timesheet is the one in force for its period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TimesheetStatus {
+    /// In force, stored as `ACCEPTED`.
+    Accepted,
+    /// Replaced by a correction, stored as `SUPERSEDED`.
+    Superseded,
+}
+
+/// A signed timesheet as received and accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timesheet {
+    /// Timesheet id.
+    pub id: Uuid,
+    /// The participant the timesheet is for.
+    pub participant_id: Uuid,
+    /// The participant's municipality (the client that submitted it is scoped to it).
+    pub municipality_id: String,
+    /// Hex SHA-256 of the signed payload: unique, the idempotency key.
+    pub digest: String,
+    /// The exact envelope bytes received.
+    pub envelope: Vec<u8>,
+    /// First day covered.
+    pub period_from: Date,
+    /// Last day covered, both ends included.
+    pub period_to: Date,
+    /// 1 for a new timesheet, the superseded timesheet's version + 1 for a correction.
+    pub version: i32,
+    /// The timesheet this one corrects, if any.
+    pub supersedes: Option<Uuid>,
+    /// In force or superseded.
+    pub status: TimesheetStatus,
+    /// The assessment answered at receipt, answered again on a retry.
+    pub assessment: serde_json::Value,
+    /// When the timesheet was received.
+    pub received_at: OffsetDateTime,
+}
+
+/// The dates a current timesheet covers (for R12), without its envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimesheetPeriod {
+    /// Timesheet id.
+    pub id: Uuid,
+    /// First day covered.
+    pub period_from: Date,
+    /// Last day covered, both ends included.
+    pub period_to: Date,
+    /// Version of the timesheet.
+    pub version: i32,
+}
+
+/// One entry of a day in a timesheet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayEntry {
+    /// The timesheet the entry belongs to.
+    pub timesheet_id: Uuid,
+    /// The participant (repeated so that entries can be read per participant).
+    pub participant_id: Uuid,
+    /// The day.
+    pub date: Date,
+    /// Position among the entries of the same day, from 0.
+    pub seq: i32,
+    /// Entry kind, e.g. `"SICK_SELF"` (the rules crate validates kinds).
+    pub kind: String,
+    /// Hours.
+    pub hours: Decimal,
+    /// Free-text note.
+    pub note: Option<String>,
+}
+
+/// Everything `accept_timesheet` stores together, or not at all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTimesheet {
+    /// The timesheet; `status` must be `Accepted` and `version` as its
+    /// documentation says (checked in the transaction).
+    pub timesheet: Timesheet,
+    /// Its day entries; each must name this timesheet and participant.
+    pub entries: Vec<DayEntry>,
+    /// Domain events of the acceptance (e.g. "timesheet accepted"), written to
+    /// the outbox in the same transaction; none when the timesheet is a duplicate.
+    pub events: Vec<NewOutboxEvent>,
+    /// The audit entry of the acceptance.
+    pub audit: NewAuditEntry,
+}
+
+/// The result of `accept_timesheet`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AcceptOutcome {
+    /// The timesheet was stored (and the one it supersedes, if any, marked superseded).
+    Accepted(Timesheet),
+    /// A timesheet with the same digest was stored before; this is it, and
+    /// nothing was written.
+    Duplicate(Timesheet),
+}
+
+/// The outcome of a sanction decision (vedtak om trekk).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DecisionOutcome {
+    /// The deduction is decided, stored as `APPROVED`.
+    Approved,
+    /// No deduction, stored as `REJECTED`.
+    Rejected,
+}
+
+/// A caseworker's decision on the unexcused hours of one day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SanctionDecision {
+    /// Decision id.
+    pub id: Uuid,
+    /// The participant.
+    pub participant_id: Uuid,
+    /// The day the decision is about.
+    pub date: Date,
+    /// Kind of the day entry the decision is about, e.g. `"UNEXCUSED"`, or
+    /// `"SICK_SELF"` when the quota turned it unexcused.
+    pub entry_kind: String,
+    /// Approved or rejected.
+    pub outcome: DecisionOutcome,
+    /// When the decision was made.
+    pub decided_at: OffsetDateTime,
+    /// Who decided (caseworker id).
+    pub decided_by: String,
+    /// Reference of the decision (vedtak).
+    pub reference: String,
+    /// The reasons given.
+    pub reason: String,
+}
+
+/// A stored audit entry: who did what to which record, when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    /// Entry id (UUID v7, assigned by the store).
+    pub id: Uuid,
+    /// When it happened.
+    pub at: OffsetDateTime,
+    /// Who did it (a caseworker, a client certificate's subject, …).
+    pub actor: String,
+    /// What was done, e.g. `"timesheet.accepted"`.
+    pub action: String,
+    /// Kind of record acted on, e.g. `"timesheet"`.
+    pub subject_type: String,
+    /// Id of the record acted on.
+    pub subject_id: String,
+    /// Further details (never an identity number).
+    pub details: serde_json::Value,
+}
+
+/// An audit entry to write together with a state change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAuditEntry {
+    /// When it happened.
+    pub at: OffsetDateTime,
+    /// Who did it.
+    pub actor: String,
+    /// What was done, e.g. `"timesheet.accepted"`.
+    pub action: String,
+    /// Kind of record acted on, e.g. `"timesheet"`.
+    pub subject_type: String,
+    /// Id of the record acted on.
+    pub subject_id: String,
+    /// Further details (never an identity number).
+    pub details: serde_json::Value,
+}
+
+impl NewAuditEntry {
+    /// An audit entry with empty details (`{}`).
+    pub fn new(
+        at: OffsetDateTime,
+        actor: impl Into<String>,
+        action: impl Into<String>,
+        subject_type: impl Into<String>,
+        subject_id: impl ToString,
+    ) -> Self {
+        Self {
+            at,
+            actor: actor.into(),
+            action: action.into(),
+            subject_type: subject_type.into(),
+            subject_id: subject_id.to_string(),
+            details: serde_json::Value::Object(serde_json::Map::new()),
+        }
+    }
+
+    /// The same entry with these details.
+    #[must_use]
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+/// Everything the rules engine needs about one participant, read consistently.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParticipantFacts {
+    /// The participant.
+    pub participant: Participant,
+    /// Their children, by birth date.
+    pub children: Vec<Child>,
+    /// Their sole-carer periods, by first day.
+    pub sole_carer_periods: Vec<SoleCarerPeriod>,
+    /// Their other-benefit offsets, by month.
+    pub offsets: Vec<BenefitOffset>,
+    /// Their programmes with pauses, by start.
+    pub programmes: Vec<ProgrammeWithPauses>,
+    /// The periods of their current (accepted) timesheets, by first day.
+    pub timesheets: Vec<TimesheetPeriod>,
+    /// The day entries of those timesheets (all dates, for the quota history),
+    /// by date and position.
+    pub entries: Vec<DayEntry>,
+    /// Their sanction decisions, by date.
+    pub decisions: Vec<SanctionDecision>,
+}
+
+/// A stored enum value that is not one of the known ones.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {value:?}")]
+pub struct UnknownValue {
+    /// Which enum.
+    pub what: &'static str,
+    /// The value found.
+    pub value: String,
+}
+
+macro_rules! stored_enum {
+    ($name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $name {
+            /// The value as stored and as written in the API (upper snake case).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+
+            fn from_str(value: &str) -> Result<Self, Self::Err> {
+                match value {
+                    $($text => Ok(Self::$variant),)+
+                    _ => Err(UnknownValue { what: $what, value: value.to_owned() }),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+stored_enum!(PauseKind, "pause kind", { Interrupted => "INTERRUPTED", Stopped => "STOPPED" });
+stored_enum!(SignerRole, "signer role", {
+    Participant => "PARTICIPANT",
+    Supervisor => "SUPERVISOR",
+    Provider => "PROVIDER",
+});
+stored_enum!(TimesheetStatus, "timesheet status", {
+    Accepted => "ACCEPTED",
+    Superseded => "SUPERSEDED",
+});
+stored_enum!(DecisionOutcome, "decision outcome", { Approved => "APPROVED", Rejected => "REJECTED" });
+stored_enum!(RunState, "run state", {
+    Closed => "CLOSED",
+    PartiallyConfirmed => "PARTIALLY_CONFIRMED",
+    Confirmed => "CONFIRMED",
+});
+stored_enum!(PaymentOutcome, "payment outcome", { Paid => "PAID", Failed => "FAILED" });
