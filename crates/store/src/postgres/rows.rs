@@ -3,7 +3,7 @@
 
 use rust_decimal::Decimal;
 use sqlx::Row;
-use sqlx::postgres::PgRow as DbRow;
+pub(super) use sqlx::postgres::PgRow as DbRow;
 use time::OffsetDateTime;
 
 use crate::StoreError;

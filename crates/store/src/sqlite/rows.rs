@@ -7,7 +7,7 @@
 
 use rust_decimal::Decimal;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow as DbRow;
+pub(super) use sqlx::sqlite::SqliteRow as DbRow;
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};

@@ -1,0 +1,219 @@
+// Closing a month in chunks: the flow of a close session, written once for
+// both backends. Included by `postgres/close.rs` and `sqlite/close.rs`, each of
+// which brings its transactions (`CloseTransactions`), how a chunk's facts are
+// read (`read_chunk_facts`) and how marks are cleared (`clear_marks`).
+
+/// A chunk's participants (the limit taken before the join) with their
+/// marks; a missing mark reads as `marked` false.
+macro_rules! chunk_participants {
+    ($where:literal) => {
+        concat!(
+            "SELECT p.id, p.municipality_id, p.nin_lookup, p.nin_sealed, p.birth_date, \
+                    p.display_name, p.created_at, \
+                    m.participant_id IS NOT NULL AS marked, m.recompute_from, m.version \
+             FROM (SELECT * FROM participants ",
+            $where,
+            ") p LEFT JOIN recompute_marks m ON m.participant_id = p.id ORDER BY p.id"
+        )
+    };
+}
+
+/// An open close.
+struct OpenClose {
+    transactions: CloseTransactions,
+    run: OpenRun,
+    context: CloseContext,
+    /// Participants with lines written so far.
+    paid: HashSet<Uuid>,
+    /// The sum of the lines written so far.
+    total: Decimal,
+}
+
+/// See [`crate::PayRunStore::begin_close`].
+pub(super) async fn begin(store: &Store, run: &OpenRun) -> Result<BeginClose, StoreError> {
+    check_open_run(run)?;
+    let mut write = store.begin_write().await?;
+    // Closes of one municipality queue here; the next one then finds the
+    // run below (on PostgreSQL READ COMMITTED sees every close committed
+    // before the lock; on SQLite the write lock is held to the commit).
+    lock_closes(&mut write, &run.municipality_id).await?;
+    if let Some(existing) = select_run_by_month(&mut write, &run.municipality_id, run.month).await?
+    {
+        write.rollback().await?;
+        return Ok(BeginClose::Closed(existing));
+    }
+    let mut transactions = CloseTransactions::open(store, write).await?;
+    let context = read_context(transactions.reader(), &run.municipality_id).await?;
+    sqlx::query(concat!(
+        "INSERT INTO pay_runs (",
+        pay_run_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, 0, $6)"
+    ))
+    .bind(run.id)
+    .bind(&run.municipality_id)
+    .bind(run.month)
+    .bind(RunState::Closed.as_str())
+    .bind(instant(run.closed_at)?)
+    .bind(decimal(Decimal::ZERO))
+    .execute(transactions.writer())
+    .await
+    .map_err(|e| {
+        on_violation(e, |violation| match violation {
+            Violation::Unique(constraint::PAY_RUNS_PKEY) => {
+                Some(StoreError::conflict("the pay run id is taken"))
+            }
+            _ => None,
+        })
+    })?;
+    Ok(BeginClose::Open(Box::new(OpenClose {
+        transactions,
+        run: run.clone(),
+        context,
+        paid: HashSet::new(),
+        total: Decimal::ZERO,
+    })))
+}
+
+async fn read_context(conn: &mut Conn, municipality_id: &str) -> Result<CloseContext, StoreError> {
+    let municipality = sqlx::query(
+        "SELECT id, name, policy_overrides, pay_codes FROM municipalities WHERE id = $1",
+    )
+    .bind(municipality_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| StoreError::not_found("municipality", municipality_id))?;
+    let runs = sqlx::query(concat!(
+        "SELECT ",
+        pay_run_columns!(),
+        " FROM pay_runs WHERE municipality_id = $1 ORDER BY month"
+    ))
+    .bind(municipality_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let basis: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT basis FROM pay_runs WHERE municipality_id = $1 ORDER BY month DESC LIMIT 1",
+    )
+    .bind(municipality_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let registered_g = sqlx::query(
+        "SELECT effective_date, value, reference, registered_at FROM registered_g \
+         ORDER BY effective_date",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(CloseContext {
+        municipality: rows::municipality(&municipality)?,
+        runs: rows::all(runs, rows::pay_run)?,
+        registered_g: rows::all(registered_g, rows::registered_g)?,
+        basis: basis.flatten(),
+    })
+}
+
+#[async_trait]
+impl CloseSession for OpenClose {
+    fn context(&self) -> &CloseContext {
+        &self.context
+    }
+
+    async fn participants(
+        &mut self,
+        after: Option<Uuid>,
+        limit: u32,
+        floor: Option<Date>,
+    ) -> Result<Vec<CloseParticipant>, StoreError> {
+        let municipality = self.run.municipality_id.as_str();
+        let conn = self.transactions.reader();
+        let found = match after {
+            None => {
+                sqlx::query(chunk_participants!(
+                    "WHERE municipality_id = $1 ORDER BY id LIMIT $2"
+                ))
+                .bind(municipality)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *conn)
+                .await?
+            }
+            Some(after) => {
+                sqlx::query(chunk_participants!(
+                    "WHERE municipality_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+                ))
+                .bind(municipality)
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *conn)
+                .await?
+            }
+        };
+        let mut members = Vec::with_capacity(found.len());
+        for row in &found {
+            members.push((rows::participant(row)?, mark(row)?));
+        }
+        let mut chunk = ChunkBuilder::new(members);
+        read_chunk_facts(conn, &mut chunk, municipality, floor).await?;
+        Ok(chunk.finish())
+    }
+
+    async fn write_lines(&mut self, lines: &[PayLine]) -> Result<(), StoreError> {
+        check_close_lines(&self.run, lines, &mut self.paid, &mut self.total)?;
+        insert_pay_lines(self.transactions.writer(), lines).await
+    }
+
+    async fn finish(self: Box<Self>, finish: FinishClose) -> Result<PayRun, StoreError> {
+        check_finish(&finish, &self.paid, self.total)?;
+        let OpenClose {
+            transactions, run, ..
+        } = *self;
+        let mut write = transactions.into_write().await?;
+        sqlx::query(
+            "UPDATE pay_runs SET participant_count = $1, total = $2, basis = $3 WHERE id = $4",
+        )
+        .bind(finish.participant_count)
+        .bind(decimal(finish.total))
+        .bind(&finish.basis)
+        .bind(run.id)
+        .execute(&mut *write)
+        .await?;
+        let foreign: Option<Uuid> = sqlx::query_scalar(
+            "SELECT l.participant_id FROM pay_lines l JOIN participants p ON p.id = l.participant_id \
+             WHERE l.run_id = $1 AND p.municipality_id <> $2 LIMIT 1",
+        )
+        .bind(run.id)
+        .bind(&run.municipality_id)
+        .fetch_optional(&mut *write)
+        .await?;
+        if foreign.is_some() {
+            return Err(StoreError::invalid_input(
+                "a pay line names a participant of another municipality",
+            ));
+        }
+        clear_marks(&mut write, &finish.recomputed).await?;
+        insert_events(&mut write, &finish.events).await?;
+        insert_audit(&mut write, &finish.audit).await?;
+        write.commit().await?;
+        Ok(PayRun {
+            id: run.id,
+            municipality_id: run.municipality_id,
+            month: run.month,
+            state: RunState::Closed,
+            closed_at: run.closed_at,
+            participant_count: finish.participant_count,
+            total: finish.total,
+        })
+    }
+}
+
+/// A participant's mark from the chunk query; a missing mark recomputes everything.
+fn mark(row: &DbRow) -> Result<RecomputeMark, StoreError> {
+    let marked: bool = row.try_get("marked")?;
+    if !marked {
+        return Ok(RecomputeMark {
+            from: Some(RECOMPUTE_EVERYTHING),
+            version: 0,
+        });
+    }
+    Ok(RecomputeMark {
+        from: row.try_get("recompute_from")?,
+        version: row.try_get("version")?,
+    })
+}
