@@ -186,6 +186,8 @@ fn parse<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, CaseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::month::{RulesError, compute_month};
+    use rust_decimal::Decimal;
 
     fn defaults() -> (Parameters, Policy) {
         (Parameters::shipped().unwrap(), Policy::shipped().unwrap())
@@ -251,6 +253,40 @@ mod tests {
         );
         let err = Case::from_json(&text, &p, &policy).unwrap_err();
         assert_eq!(err.field, "offsets[0].kind");
+    }
+
+    #[test]
+    fn benefits_beyond_sense_are_refused_instead_of_overflowing_the_month() {
+        let (p, policy) = defaults();
+        let offsets = |amount: &str| {
+            MINIMAL.replace(
+                "\"days\"",
+                &format!(
+                    "\"offsets\": [{{\"kind\": \"OTHER_LIVELIHOOD\", \"amount\": \"{amount}\"}}, \
+                     {{\"kind\": \"OTHER_LIVELIHOOD\", \"amount\": \"{amount}\"}}], \"days\""
+                ),
+            )
+        };
+        let huge = Case::from_json(&offsets("79228162514264337593543950335"), &p, &policy)
+            .map(|case| compute_month(&case.facts, &case.parameters, &case.policy));
+        match huge {
+            Err(err) => assert_eq!(err.field, "offsets[0].amount"),
+            Ok(Err(RulesError::InvalidInput { field, message })) => {
+                assert_eq!(field, "offsets[0].amount");
+                assert!(
+                    message.contains("largest monthly benefit of sense"),
+                    "{message}"
+                );
+            }
+            Ok(other) => panic!("a benefit beyond sense was computed: {other:?}"),
+        }
+        let case = Case::from_json(&offsets("10000000"), &p, &policy).unwrap();
+        let month = compute_month(&case.facts, &case.parameters, &case.policy).unwrap();
+        assert_eq!(
+            month.total,
+            Decimal::ZERO,
+            "the benefits take the whole month"
+        );
     }
 
     #[test]

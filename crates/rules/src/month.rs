@@ -492,6 +492,10 @@ impl DayRate {
     }
 }
 
+/// The largest other benefit of sense in one month, in kroner: far above any
+/// real benefit, low enough that no sum of a month's benefits can overflow.
+const MAX_OFFSET: Decimal = Decimal::from_parts(10_000_000, 0, 0, false, 0);
+
 fn validate(facts: &MonthFacts) -> Result<(), RulesError> {
     let max_hours = Decimal::from(24);
     for (i, entry) in facts.days.iter().enumerate() {
@@ -507,6 +511,15 @@ fn validate(facts: &MonthFacts) -> Result<(), RulesError> {
             return Err(RulesError::InvalidInput {
                 field: format!("offsets[{i}].amount"),
                 message: format!("{} is negative", offset.amount),
+            });
+        }
+        if offset.amount > MAX_OFFSET {
+            return Err(RulesError::InvalidInput {
+                field: format!("offsets[{i}].amount"),
+                message: format!(
+                    "{} is above {MAX_OFFSET} kr, the largest monthly benefit of sense",
+                    offset.amount
+                ),
             });
         }
     }

@@ -4,17 +4,34 @@
 //! The shipped defaults live in `parameters/norway.json`; a deployment overlays
 //! values registered at run time (a new G every 1 May) with [`DatedTable::with_entry`].
 //! Loading validates every table: dates strictly increasing (no two entries for one
-//! date, none out of order), values non-negative decimals, and names the field at fault.
+//! date, none out of order), values non-negative decimals within an upper bound of
+//! sense ([`upper_bound`]), and names the field at fault.
 
 use std::fmt;
 
 use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use time::Date;
 use time::macros::format_description;
 
 use crate::decimal;
+
+/// The largest value of sense for each dated table and for `hours_per_day`:
+/// far above any real value (G is about 130 000 kr, the factor about 2, the child
+/// supplement under 40 kr a day), low enough that no month's arithmetic can
+/// overflow, so that a typing error is refused at the edge instead of failing a
+/// close.
+pub fn upper_bound(name: &str) -> Option<Decimal> {
+    match name {
+        "g" => Some(Decimal::from(10_000_000)),
+        "annual_g_factor" => Some(Decimal::from(10)),
+        "child_supplement_per_day" => Some(Decimal::from(10_000)),
+        "hours_per_day" => Some(Decimal::from(24)),
+        _ => None,
+    }
+}
 
 /// The parameter file shipped with the crate.
 pub const SHIPPED_PARAMETERS: &str = include_str!("../parameters/norway.json");
@@ -79,6 +96,14 @@ impl DatedTable {
                 format!("{value} is negative"),
             ));
         }
+        if let Some(max) = upper_bound(name)
+            && let Some((date, value)) = entries.iter().find(|(_, v)| *v > max)
+        {
+            return Err(ParameterError::new(
+                format!("{name}.{date}"),
+                format!("{value} is above {max}, the largest value of sense"),
+            ));
+        }
         Ok(Self { entries, source })
     }
 
@@ -105,7 +130,13 @@ impl DatedTable {
 
     /// The table with `value` in force from `date`, replacing an entry of that date:
     /// how a value registered at run time overlays the shipped defaults.
-    pub fn with_entry(&self, date: Date, value: Decimal) -> Result<Self, ParameterError> {
+    /// The table `name` (its bound applies) with `value` from `date` on.
+    pub fn with_entry(
+        &self,
+        name: &str,
+        date: Date,
+        value: Decimal,
+    ) -> Result<Self, ParameterError> {
         let mut entries: Vec<_> = self
             .entries
             .iter()
@@ -114,7 +145,7 @@ impl DatedTable {
             .collect();
         let at = entries.partition_point(|(d, _)| *d < date);
         entries.insert(at, (date, value));
-        Self::new("entry", entries, self.source.clone())
+        Self::new(name, entries, self.source.clone())
     }
 }
 
@@ -289,6 +320,14 @@ impl ParameterFile {
 }
 
 fn positive(name: &str, value: Decimal) -> Result<Decimal, ParameterError> {
+    if let Some(max) = upper_bound(name)
+        && value > max
+    {
+        return Err(ParameterError::new(
+            name,
+            format!("{value} is above {max}, the largest value of sense"),
+        ));
+    }
     if value > Decimal::ZERO {
         Ok(value)
     } else {
@@ -300,8 +339,12 @@ fn positive(name: &str, value: Decimal) -> Result<Decimal, ParameterError> {
 }
 
 fn age(name: &str, value: Decimal) -> Result<i32, ParameterError> {
-    if value.fract().is_zero() && value > Decimal::ZERO && value < Decimal::ONE_HUNDRED {
-        Ok(value.mantissa() as i32 / 10i32.pow(value.scale()))
+    // `25.00000000` is 25: the whole part, not the mantissa, is the age.
+    let whole = (value.fract().is_zero() && value > Decimal::ZERO && value < Decimal::ONE_HUNDRED)
+        .then(|| value.trunc().to_i32())
+        .flatten();
+    if let Some(years) = whole {
+        Ok(years)
     } else {
         Err(ParameterError::new(
             name,
@@ -506,17 +549,82 @@ mod tests {
     fn a_registered_g_overlays_the_defaults() {
         let p = Parameters::shipped().unwrap();
         let g =
-            p.g.with_entry(date!(2027 - 05 - 01), Decimal::from(140_000))
+            p.g.with_entry("g", date!(2027 - 05 - 01), Decimal::from(140_000))
                 .unwrap();
         assert_eq!(g.at(date!(2027 - 06 - 01)), Some(Decimal::from(140_000)));
         assert_eq!(g.at(date!(2027 - 04 - 30)), Some(Decimal::from(136_549)));
         let replaced = g
-            .with_entry(date!(2027 - 05 - 01), Decimal::from(141_000))
+            .with_entry("g", date!(2027 - 05 - 01), Decimal::from(141_000))
             .unwrap();
         assert_eq!(replaced.entries().len(), g.entries().len());
         assert_eq!(
             replaced.at(date!(2027 - 05 - 01)),
             Some(Decimal::from(141_000))
+        );
+    }
+
+    /// The shipped file with one value replaced, as JSON text.
+    fn shipped_with(pointer: &str, value: serde_json::Value) -> String {
+        let mut document: serde_json::Value = serde_json::from_str(SHIPPED_PARAMETERS).unwrap();
+        *document.pointer_mut(pointer).unwrap() = value;
+        document.to_string()
+    }
+
+    #[test]
+    fn values_beyond_sense_are_refused_naming_the_entry() {
+        for (pointer, value, field) in [
+            ("/g/values/2025-05-01", "10000000.01", "g.2025-05-01"),
+            (
+                "/annual_g_factor/values/2024-07-01",
+                "10.5",
+                "annual_g_factor.2024-07-01",
+            ),
+            (
+                "/child_supplement_per_day/values/2026-01-14",
+                "79228162514264337593543950335",
+                "child_supplement_per_day.2026-01-14",
+            ),
+            ("/hours_per_day/value", "24.25", "hours_per_day"),
+        ] {
+            let text = shipped_with(pointer, serde_json::Value::String(value.into()));
+            let err = Parameters::from_json(&text).unwrap_err();
+            assert_eq!(err.field, field);
+            assert!(err.message.contains("the largest value of sense"), "{err}");
+        }
+        // The bounds themselves are allowed.
+        let text = shipped_with("/g/values/2025-05-01", serde_json::json!(10_000_000));
+        assert!(Parameters::from_json(&text).is_ok());
+        let p = Parameters::shipped().unwrap();
+        let err =
+            p.g.with_entry("g", date!(2027 - 05 - 01), Decimal::from(10_000_001))
+                .unwrap_err();
+        assert_eq!(err.field, "g.2027-05-01");
+    }
+
+    #[test]
+    fn an_age_with_trailing_decimals_is_that_age() {
+        let text = shipped_with(
+            "/full_rate_from_age/value",
+            serde_json::Value::String("25.00000000".into()),
+        );
+        assert_eq!(Parameters::from_json(&text).unwrap().full_rate_from_age, 25);
+        let text = shipped_with(
+            "/child_supplement_until_age/value",
+            serde_json::Value::String("18.000000000000000000".into()),
+        );
+        assert_eq!(
+            Parameters::from_json(&text)
+                .unwrap()
+                .child_supplement_until_age,
+            18
+        );
+        let text = shipped_with(
+            "/full_rate_from_age/value",
+            serde_json::Value::String("25.5".into()),
+        );
+        assert_eq!(
+            Parameters::from_json(&text).unwrap_err().field,
+            "full_rate_from_age"
         );
     }
 }

@@ -205,7 +205,7 @@ pub fn with_registered_g(
     for g in registered {
         parameters.g = parameters
             .g
-            .with_entry(g.effective_date, g.value)
+            .with_entry("g", g.effective_date, g.value)
             .map_err(ServiceError::internal)?;
     }
     Ok(parameters)
