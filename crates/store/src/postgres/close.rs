@@ -66,95 +66,80 @@ impl CloseTransactions {
     }
 }
 
-/// Reads the facts, and the ledger from each participant's first month to
-/// recompute on, of a chunk's participants into `chunk` (by their ids, and
-/// the range of them that lets the planner scan the participant index).
-pub(super) async fn read_chunk_facts(
+/// The participants of a chunk as its facts queries name them: their ids
+/// (`$1`), and the first and last of them (`$2`, `$3`), which let the planner
+/// scan the participant index from the first to the last id (the ids alone,
+/// a small share of a large table, it would rather read the whole table for);
+/// and the municipality, which the ledger query names.
+struct ChunkScope<'a> {
+    municipality: &'a str,
+    ids: Vec<Uuid>,
+    first: Uuid,
+    last: Uuid,
+}
+
+impl<'a> ChunkScope<'a> {
+    /// The scope of a chunk; `None` for an empty one.
+    fn of(chunk: &ChunkBuilder, municipality: &'a str) -> Option<Self> {
+        let ids = chunk.ids();
+        let (first, last) = (*ids.first()?, *ids.last()?);
+        Some(Self {
+            municipality,
+            ids,
+            first,
+            last,
+        })
+    }
+}
+
+/// The condition that a column names a participant of the chunk.
+macro_rules! in_chunk {
+    ($column:literal) => {
+        concat!($column, " BETWEEN $2 AND $3 AND ", $column, " = ANY($1)")
+    };
+}
+
+/// Runs one of the chunk's facts queries and hands each row to `each`, so
+/// that a chunk's rows are never all held at once.
+async fn for_each_row(
+    conn: &mut Conn,
+    sql: &'static str,
+    scope: &ChunkScope<'_>,
+    mut each: impl FnMut(&DbRow) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let rows = sqlx::query(sql)
+        .bind(&scope.ids)
+        .bind(scope.first)
+        .bind(scope.last)
+        .fetch_all(conn)
+        .await?;
+    for row in &rows {
+        each(row)?;
+    }
+    Ok(())
+}
+
+/// The chunk's timesheets and their entries (those of superseded timesheets
+/// are left out as the chunk is assembled).
+async fn read_chunk_timesheets(
     conn: &mut Conn,
     chunk: &mut ChunkBuilder,
-    municipality: &str,
-    floor: Option<Date>,
+    scope: &ChunkScope<'_>,
 ) -> Result<(), StoreError> {
-    let ids = chunk.ids();
-    for_each_row(
-        conn,
-        "SELECT id, participant_id, birth_date FROM children \
-         WHERE participant_id BETWEEN $2 AND $3 AND participant_id = ANY($1) \
-         ORDER BY participant_id, birth_date, id",
-        &ids,
-        |row| {
-            chunk.child(rows::child(row)?)?;
-            Ok(())
-        },
-    )
-    .await?;
-    for_each_row(
-        conn,
-        "SELECT id, participant_id, from_date, to_date FROM sole_carer_periods \
-         WHERE participant_id BETWEEN $2 AND $3 AND participant_id = ANY($1) \
-         ORDER BY participant_id, from_date, id",
-        &ids,
-        |row| {
-            chunk.sole_carer_period(rows::sole_carer_period(row)?)?;
-            Ok(())
-        },
-    )
-    .await?;
-    for_each_row(
-        conn,
-        "SELECT id, participant_id, month, kind, amount FROM benefit_offsets \
-         WHERE participant_id BETWEEN $2 AND $3 AND participant_id = ANY($1) \
-         ORDER BY participant_id, month, kind, id",
-        &ids,
-        |row| {
-            chunk.offset(rows::benefit_offset(row)?)?;
-            Ok(())
-        },
-    )
-    .await?;
-    for_each_row(
-        conn,
-        concat!(
-            "SELECT ",
-            programme_columns!(),
-            " FROM programmes \
-             WHERE participant_id BETWEEN $2 AND $3 AND participant_id = ANY($1) \
-             ORDER BY participant_id, start_date, id"
-        ),
-        &ids,
-        |row| {
-            chunk.programme(rows::programme(row)?)?;
-            Ok(())
-        },
-    )
-    .await?;
-    for_each_row(
-        conn,
-        "SELECT g.participant_id AS owner, p.id, p.programme_id, p.from_date, p.to_date, \
-                p.kind, p.reference \
-         FROM programme_pauses p JOIN programmes g ON g.id = p.programme_id \
-         WHERE g.participant_id BETWEEN $2 AND $3 AND g.participant_id = ANY($1) \
-         ORDER BY g.participant_id, p.from_date, p.id",
-        &ids,
-        |row| {
-            chunk.pause(row.try_get("owner")?, rows::pause(row)?)?;
-            Ok(())
-        },
-    )
-    .await?;
     for_each_row(
         conn,
         "SELECT id, participant_id, period_from, period_to, version FROM timesheets \
          WHERE participant_id BETWEEN $2 AND $3 AND participant_id = ANY($1) \
          AND status = 'ACCEPTED' \
          ORDER BY participant_id, period_from",
-        &ids,
+        scope,
         |row| {
             chunk.timesheet(row.try_get("participant_id")?, rows::timesheet_period(row)?)?;
             Ok(())
         },
     )
     .await?;
+
     for_each_row(
         conn,
         // Every timesheet's entries, in index order; those of superseded
@@ -162,29 +147,23 @@ pub(super) async fn read_chunk_facts(
         "SELECT timesheet_id, participant_id, date, seq, kind, hours, note FROM day_entries \
          WHERE participant_id BETWEEN $2 AND $3 AND participant_id = ANY($1) \
          ORDER BY participant_id, date, seq",
-        &ids,
+        scope,
         |row| {
             chunk.entry(rows::day_entry(row)?)?;
             Ok(())
         },
     )
     .await?;
-    for_each_row(
-        conn,
-        concat!(
-            "SELECT ",
-            decision_columns!(),
-            " FROM sanction_decisions \
-             WHERE participant_id BETWEEN $2 AND $3 AND participant_id = ANY($1) \
-             ORDER BY participant_id, date, entry_kind"
-        ),
-        &ids,
-        |row| {
-            chunk.decision(rows::sanction_decision(row)?)?;
-            Ok(())
-        },
-    )
-    .await?;
+    Ok(())
+}
+
+/// The chunk's ledger as `ledger` sums it.
+async fn read_chunk_ledger(
+    conn: &mut Conn,
+    chunk: &mut ChunkBuilder,
+    scope: &ChunkScope<'_>,
+    floor: Option<Date>,
+) -> Result<(), StoreError> {
     // The ledger as `ledger` sums it, from each participant's first month
     // to recompute on: min(mark, floor), the floor alone for a clear
     // mark (LEAST ignores NULL), every month for a missing one; and the
@@ -209,43 +188,16 @@ pub(super) async fn read_chunk_facts(
          GROUP BY participant_id, attributed_month, line_code \
          ORDER BY participant_id, attributed_month NULLS FIRST, line_code",
     )
-    .bind(municipality)
-    .bind(&ids)
+    .bind(scope.municipality)
+    .bind(&scope.ids)
     .bind(floor.unwrap_or(RECOMPUTE_EVERYTHING))
     .bind(RECOMPUTE_EVERYTHING)
-    .bind(ids.first())
-    .bind(ids.last())
+    .bind(scope.first)
+    .bind(scope.last)
     .fetch_all(&mut *conn)
     .await?;
     for row in &ledger {
         chunk.ledger(rows::ledger_entry(row)?)?;
-    }
-    Ok(())
-}
-
-/// Runs one of the chunk's facts queries (parameters: the chunk's participant
-/// ids, and the first and last of them) and hands each row to `each` as it
-/// arrives, so that a chunk's rows are never all held at once. The range lets
-/// the planner scan the participant index from the first to the last id; the
-/// ids alone, a small share of a large table, it would rather read the whole
-/// table for.
-async fn for_each_row(
-    conn: &mut Conn,
-    sql: &'static str,
-    ids: &[Uuid],
-    mut each: impl FnMut(&DbRow) -> Result<(), StoreError>,
-) -> Result<(), StoreError> {
-    let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
-        return Ok(());
-    };
-    let rows = sqlx::query(sql)
-        .bind(ids)
-        .bind(first)
-        .bind(last)
-        .fetch_all(conn)
-        .await?;
-    for row in &rows {
-        each(row)?;
     }
     Ok(())
 }

@@ -3,7 +3,33 @@
 //! names PostgreSQL gives the constraints, and the locks only it needs.
 
 use super::*;
+use sqlx::error::DatabaseError;
 use sqlx::{Postgres, Transaction};
+
+/// The pool a store opens with.
+pub(super) type Pool = PgPool;
+
+/// The constraint a database error violated, by the name PostgreSQL reports.
+pub(super) fn violation_of(db: &dyn DatabaseError) -> Option<Violation<'_>> {
+    let constraint = db.constraint().unwrap_or("");
+    Some(match db.kind() {
+        ErrorKind::UniqueViolation => Violation::Unique(constraint),
+        ErrorKind::ForeignKeyViolation => Violation::ForeignKey(constraint),
+        ErrorKind::CheckViolation => Violation::Check(constraint),
+        _ => return None,
+    })
+}
+
+/// A write transaction holding the audit chain's advisory lock: instances
+/// opening the store together queue on it, and the later ones find the work
+/// done.
+pub(super) async fn begin_chain_write(
+    pool: &Pool,
+) -> Result<Transaction<'static, Postgres>, StoreError> {
+    let mut tx = pool.begin().await?;
+    lock_audit_chain(&mut tx).await?;
+    Ok(tx)
+}
 
 /// The store the shared statements are implemented for.
 pub(super) type Store = PostgresStore;

@@ -1,7 +1,8 @@
 // Closing a month in chunks: the flow of a close session, written once for
 // both backends. Included by `postgres/close.rs` and `sqlite/close.rs`, each of
-// which brings its transactions (`CloseTransactions`), how a chunk's facts are
-// read (`read_chunk_facts`) and how marks are cleared (`clear_marks`).
+// which brings its transactions (`CloseTransactions`), how a chunk's
+// participants are named (`ChunkScope`, `in_chunk!`, `for_each_row`), how its
+// timesheets and ledger are read, and how marks are cleared (`clear_marks`).
 
 /// A chunk's participants (the limit taken before the join) with their
 /// marks; a missing mark reads as `marked` false.
@@ -201,6 +202,114 @@ impl CloseSession for OpenClose {
             total: finish.total,
         })
     }
+}
+
+/// Reads the facts, and the ledger from each participant's first month to
+/// recompute on, of a chunk's participants into `chunk`: one query per table
+/// over the chunk's participants (`in_chunk!`, `ChunkScope`), each row handed
+/// over as it arrives.
+async fn read_chunk_facts(
+    conn: &mut Conn,
+    chunk: &mut ChunkBuilder,
+    municipality: &str,
+    floor: Option<Date>,
+) -> Result<(), StoreError> {
+    let Some(scope) = ChunkScope::of(chunk, municipality) else {
+        return Ok(());
+    };
+    let scope = &scope;
+    for_each_row(
+        conn,
+        concat!(
+            "SELECT id, participant_id, birth_date FROM children WHERE ",
+            in_chunk!("participant_id"),
+            " ORDER BY participant_id, birth_date, id"
+        ),
+        scope,
+        |row| {
+            chunk.child(rows::child(row)?)?;
+            Ok(())
+        },
+    )
+    .await?;
+    for_each_row(
+        conn,
+        concat!(
+            "SELECT id, participant_id, from_date, to_date FROM sole_carer_periods WHERE ",
+            in_chunk!("participant_id"),
+            " ORDER BY participant_id, from_date, id"
+        ),
+        scope,
+        |row| {
+            chunk.sole_carer_period(rows::sole_carer_period(row)?)?;
+            Ok(())
+        },
+    )
+    .await?;
+    for_each_row(
+        conn,
+        concat!(
+            "SELECT id, participant_id, month, kind, amount FROM benefit_offsets WHERE ",
+            in_chunk!("participant_id"),
+            " ORDER BY participant_id, month, kind, id"
+        ),
+        scope,
+        |row| {
+            chunk.offset(rows::benefit_offset(row)?)?;
+            Ok(())
+        },
+    )
+    .await?;
+    for_each_row(
+        conn,
+        concat!(
+            "SELECT ",
+            programme_columns!(),
+            " FROM programmes WHERE ",
+            in_chunk!("participant_id"),
+            " ORDER BY participant_id, start_date, id"
+        ),
+        scope,
+        |row| {
+            chunk.programme(rows::programme(row)?)?;
+            Ok(())
+        },
+    )
+    .await?;
+    for_each_row(
+        conn,
+        concat!(
+            "SELECT g.participant_id AS owner, p.id, p.programme_id, p.from_date, p.to_date, \
+                    p.kind, p.reference \
+             FROM programme_pauses p JOIN programmes g ON g.id = p.programme_id WHERE ",
+            in_chunk!("g.participant_id"),
+            " ORDER BY g.participant_id, p.from_date, p.id"
+        ),
+        scope,
+        |row| {
+            chunk.pause(row.try_get("owner")?, rows::pause(row)?)?;
+            Ok(())
+        },
+    )
+    .await?;
+    read_chunk_timesheets(conn, chunk, scope).await?;
+    for_each_row(
+        conn,
+        concat!(
+            "SELECT ",
+            decision_columns!(),
+            " FROM sanction_decisions WHERE ",
+            in_chunk!("participant_id"),
+            " ORDER BY participant_id, date, entry_kind"
+        ),
+        scope,
+        |row| {
+            chunk.decision(rows::sanction_decision(row)?)?;
+            Ok(())
+        },
+    )
+    .await?;
+    read_chunk_ledger(conn, chunk, scope, floor).await
 }
 
 /// A participant's mark from the chunk query; a missing mark recomputes everything.

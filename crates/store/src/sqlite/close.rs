@@ -66,105 +66,63 @@ impl CloseTransactions {
     }
 }
 
-/// Reads the facts, and the ledger from each participant's first month to
-/// recompute on, of a chunk's participants into `chunk` (by the municipality
-/// and the chunk's id range, `chunk_members!`).
-pub(super) async fn read_chunk_facts(
+/// The participants of a chunk as its facts queries name them: the
+/// municipality (`$1`) and the chunk's first and last id (`$2`, `$3`).
+struct ChunkScope<'a> {
+    municipality: &'a str,
+    first: Uuid,
+    last: Uuid,
+}
+
+impl<'a> ChunkScope<'a> {
+    /// The scope of a chunk; `None` for an empty one.
+    fn of(chunk: &ChunkBuilder, municipality: &'a str) -> Option<Self> {
+        let (first, last) = chunk.bounds()?;
+        Some(Self {
+            municipality,
+            first,
+            last,
+        })
+    }
+}
+
+/// The condition that a column names a participant of the chunk.
+macro_rules! in_chunk {
+    ($column:literal) => {
+        concat!(
+            $column,
+            " IN (SELECT id FROM participants WHERE municipality_id = $1 AND id BETWEEN $2 AND $3)"
+        )
+    };
+}
+
+/// Runs one of the chunk's facts queries and hands each row to `each`, so
+/// that a chunk's rows are never all held at once.
+async fn for_each_row(
+    conn: &mut Conn,
+    sql: &'static str,
+    scope: &ChunkScope<'_>,
+    mut each: impl FnMut(&DbRow) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let rows = sqlx::query(sql)
+        .bind(scope.municipality)
+        .bind(scope.first)
+        .bind(scope.last)
+        .fetch_all(conn)
+        .await?;
+    for row in &rows {
+        each(row)?;
+    }
+    Ok(())
+}
+
+/// The chunk's timesheets and their entries (those of superseded timesheets
+/// are left out as the chunk is assembled).
+async fn read_chunk_timesheets(
     conn: &mut Conn,
     chunk: &mut ChunkBuilder,
-    municipality: &str,
-    floor: Option<Date>,
+    scope: &ChunkScope<'_>,
 ) -> Result<(), StoreError> {
-    let Some((first, last)) = chunk.bounds() else {
-        return Ok(());
-    };
-    for_each_row(
-        conn,
-        concat!(
-            "SELECT id, participant_id, birth_date FROM children WHERE participant_id IN ",
-            chunk_members!(),
-            " ORDER BY participant_id, birth_date, id"
-        ),
-        municipality,
-        first,
-        last,
-        |row| {
-            chunk.child(rows::child(row)?)?;
-            Ok(())
-        },
-    )
-    .await?;
-    for_each_row(
-        conn,
-        concat!(
-            "SELECT id, participant_id, from_date, to_date FROM sole_carer_periods \
-             WHERE participant_id IN ",
-            chunk_members!(),
-            " ORDER BY participant_id, from_date, id"
-        ),
-        municipality,
-        first,
-        last,
-        |row| {
-            chunk.sole_carer_period(rows::sole_carer_period(row)?)?;
-            Ok(())
-        },
-    )
-    .await?;
-    for_each_row(
-        conn,
-        concat!(
-            "SELECT id, participant_id, month, kind, amount FROM benefit_offsets \
-             WHERE participant_id IN ",
-            chunk_members!(),
-            " ORDER BY participant_id, month, kind, id"
-        ),
-        municipality,
-        first,
-        last,
-        |row| {
-            chunk.offset(rows::benefit_offset(row)?)?;
-            Ok(())
-        },
-    )
-    .await?;
-    for_each_row(
-        conn,
-        concat!(
-            "SELECT ",
-            programme_columns!(),
-            " FROM programmes WHERE participant_id IN ",
-            chunk_members!(),
-            " ORDER BY participant_id, start_date, id"
-        ),
-        municipality,
-        first,
-        last,
-        |row| {
-            chunk.programme(rows::programme(row)?)?;
-            Ok(())
-        },
-    )
-    .await?;
-    for_each_row(
-        conn,
-        concat!(
-            "SELECT g.participant_id AS owner, p.id, p.programme_id, p.from_date, p.to_date, \
-             p.kind, p.reference \
-             FROM programme_pauses p JOIN programmes g ON g.id = p.programme_id \
-             WHERE g.participant_id IN ",
-            chunk_members!(),
-            " ORDER BY g.participant_id, p.from_date, p.id"
-        ),
-        municipality,
-        first,
-        last,
-        |row| {
-            chunk.pause(row.try_get("owner")?, rows::pause(row)?)?;
-            Ok(())
-        },
-    )
-    .await?;
     // A year of timesheets is a dozen rows a participant: one JSON array each.
     for_each_row(
         conn,
@@ -175,9 +133,7 @@ pub(super) async fn read_chunk_facts(
             chunk_members!(),
             " GROUP BY participant_id ORDER BY participant_id"
         ),
-        municipality,
-        first,
-        last,
+        scope,
         |row| {
             let participant_id: Uuid = row.try_get("participant_id")?;
             let text: &str = row.try_get("timesheets")?;
@@ -188,6 +144,7 @@ pub(super) async fn read_chunk_facts(
         },
     )
     .await?;
+
     // Every timesheet's entries, in index order; those of superseded
     // timesheets are left out as they are assembled. A year of entries is
     // some forty rows a participant: they come as one JSON array each,
@@ -202,9 +159,7 @@ pub(super) async fn read_chunk_facts(
             chunk_members!(),
             " GROUP BY participant_id ORDER BY participant_id"
         ),
-        municipality,
-        first,
-        last,
+        scope,
         |row| {
             let participant_id: Uuid = row.try_get("participant_id")?;
             let text: &str = row.try_get("entries")?;
@@ -215,24 +170,16 @@ pub(super) async fn read_chunk_facts(
         },
     )
     .await?;
-    for_each_row(
-        conn,
-        concat!(
-            "SELECT ",
-            decision_columns!(),
-            " FROM sanction_decisions WHERE participant_id IN ",
-            chunk_members!(),
-            " ORDER BY participant_id, date, entry_kind"
-        ),
-        municipality,
-        first,
-        last,
-        |row| {
-            chunk.decision(rows::sanction_decision(row)?)?;
-            Ok(())
-        },
-    )
-    .await?;
+    Ok(())
+}
+
+/// The chunk's ledger as `ledger` sums it.
+async fn read_chunk_ledger(
+    conn: &mut Conn,
+    chunk: &mut ChunkBuilder,
+    scope: &ChunkScope<'_>,
+    floor: Option<Date>,
+) -> Result<(), StoreError> {
     // The ledger as `ledger` sums it, from each participant's first month
     // to recompute on: min(mark, floor), the floor alone for a clear
     // mark, every month for a missing one; and the recovery lines. Each
@@ -261,38 +208,15 @@ pub(super) async fn read_chunk_facts(
          GROUP BY participant_id, attributed_month, line_code \
          ORDER BY participant_id, attributed_month NULLS FIRST, line_code"
     ))
-    .bind(municipality)
-    .bind(first)
-    .bind(last)
+    .bind(scope.municipality)
+    .bind(scope.first)
+    .bind(scope.last)
     .bind(floor.unwrap_or(RECOMPUTE_EVERYTHING))
     .bind(RECOMPUTE_EVERYTHING)
     .fetch_all(&mut *conn)
     .await?;
     for row in &ledger {
         chunk.ledger(rows::ledger_entry(row)?)?;
-    }
-    Ok(())
-}
-
-/// Runs one of the chunk's facts queries (parameters: municipality, first and
-/// last id of the chunk) and hands each row to `each` as it arrives, so that a
-/// chunk's rows are never all held at once.
-async fn for_each_row(
-    conn: &mut Conn,
-    sql: &'static str,
-    municipality: &str,
-    first: Uuid,
-    last: Uuid,
-    mut each: impl FnMut(&DbRow) -> Result<(), StoreError>,
-) -> Result<(), StoreError> {
-    let rows = sqlx::query(sql)
-        .bind(municipality)
-        .bind(first)
-        .bind(last)
-        .fetch_all(conn)
-        .await?;
-    for row in &rows {
-        each(row)?;
     }
     Ok(())
 }

@@ -5,10 +5,42 @@
 //! every write transaction holds the database's write lock (`BEGIN IMMEDIATE`).
 
 use super::*;
+use sqlx::error::DatabaseError;
 
 pub(super) use super::rows::{
     decimal_text as decimal, instant_text as instant, instant_text_opt as instant_opt,
 };
+
+/// The pool a store opens with (its writer).
+pub(super) type Pool = SqlitePool;
+
+/// The constraint a database error violated, as SQLite reports it: UNIQUE by
+/// its columns (`table.a, table.b`), CHECK by its name, FOREIGN KEY without
+/// a name.
+pub(super) fn violation_of(db: &dyn DatabaseError) -> Option<Violation<'_>> {
+    let message = db.message();
+    Some(match db.kind() {
+        ErrorKind::UniqueViolation => Violation::Unique(
+            message
+                .strip_prefix("UNIQUE constraint failed: ")
+                .unwrap_or(message),
+        ),
+        ErrorKind::ForeignKeyViolation => Violation::ForeignKey(""),
+        ErrorKind::CheckViolation => Violation::Check(
+            message
+                .strip_prefix("CHECK constraint failed: ")
+                .unwrap_or(message),
+        ),
+        _ => return None,
+    })
+}
+
+/// A write transaction holding SQLite's write lock from its first statement.
+pub(super) async fn begin_chain_write(
+    pool: &Pool,
+) -> Result<Transaction<'static, Sqlite>, StoreError> {
+    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+}
 
 /// The store the shared statements are implemented for.
 pub(super) type Store = SqliteStore;

@@ -118,50 +118,6 @@ const LINES_PER_INSERT: usize = 1_000;
 /// Rows per multi-row INSERT of outbox events (7 parameters each).
 const EVENTS_PER_INSERT: usize = 1_000;
 
-/// A violated constraint, as SQLite reports it: UNIQUE by its columns
-/// (`table.a, table.b`), CHECK by its name, FOREIGN KEY without a name.
-#[derive(Clone, Copy)]
-enum Violation<'a> {
-    Unique(&'a str),
-    /// SQLite names no foreign key: the name is empty.
-    ForeignKey(&'a str),
-    Check(&'a str),
-}
-
-/// Turns a database error into the caller's typed error when `map` knows the
-/// violated constraint; anything else stays a database error.
-fn on_violation(
-    err: sqlx::Error,
-    map: impl FnOnce(Violation<'_>) -> Option<StoreError>,
-) -> StoreError {
-    let mapped = err.as_database_error().and_then(|db| {
-        let message = db.message();
-        let violation = match db.kind() {
-            ErrorKind::UniqueViolation => Violation::Unique(
-                message
-                    .strip_prefix("UNIQUE constraint failed: ")
-                    .unwrap_or(message),
-            ),
-            ErrorKind::ForeignKeyViolation => Violation::ForeignKey(""),
-            ErrorKind::CheckViolation => Violation::Check(
-                message
-                    .strip_prefix("CHECK constraint failed: ")
-                    .unwrap_or(message),
-            ),
-            _ => return None,
-        };
-        // A CHECK constraint guards the shape of a record: whatever trips
-        // one is bad input, even where the call site has no special word for it.
-        map(violation).or_else(|| match violation {
-            Violation::Check(name) => Some(StoreError::invalid_input(format!(
-                "the record violates {name}"
-            ))),
-            _ => None,
-        })
-    });
-    mapped.unwrap_or(StoreError::Database(err))
-}
-
 /// The SQLite store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -273,58 +229,6 @@ fn chain_seq_value(seq: u64) -> Result<i64, StoreError> {
     i64::try_from(seq).map_err(|_| StoreError::invalid_state("the audit chain is full"))
 }
 
-/// Links the audit entries written before migration 0003, oldest first from
-/// the genesis hash, when the chain has not begun yet; otherwise does nothing
-/// (an unlinked entry after the chain began is for verification to report).
-async fn chain_unlinked_entries(writer: &SqlitePool) -> Result<(), StoreError> {
-    const PENDING: &str = "SELECT EXISTS (SELECT 1 FROM audit_entries WHERE chain_seq IS NULL) \
-         AND NOT EXISTS (SELECT 1 FROM audit_entries WHERE chain_seq IS NOT NULL)";
-    // Checked before taking the write lock, so that opening a store usually writes nothing.
-    let pending: bool = sqlx::query_scalar(PENDING).fetch_one(writer).await?;
-    if !pending {
-        return Ok(());
-    }
-    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-    let pending: bool = sqlx::query_scalar(PENDING).fetch_one(&mut *tx).await?;
-    if !pending {
-        tx.rollback().await?;
-        return Ok(());
-    }
-    let found = sqlx::query(
-        "SELECT seq, chain_seq, prev_hash, hash, at, actor, action, subject_type, subject_id, \
-         details FROM audit_entries ORDER BY seq",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut prev_hash = GENESIS;
-    for (chain_seq, row) in (1u64..).zip(&found) {
-        let link = rows::audit_link(row)?;
-        let content = link.content.map_err(|why| {
-            StoreError::corrupt(format!(
-                "audit entry {} cannot be chained: {why}",
-                link.row_seq
-            ))
-        })?;
-        let hash = link_hash(chain_seq, &prev_hash, &content);
-        sqlx::query(
-            "UPDATE audit_entries SET chain_seq = ?, prev_hash = ?, hash = ? WHERE seq = ?",
-        )
-        .bind(chain_seq_value(chain_seq)?)
-        .bind(prev_hash.as_slice())
-        .bind(hash.as_slice())
-        .bind(link.row_seq)
-        .execute(&mut *tx)
-        .await?;
-        prev_hash = hash;
-    }
-    tx.commit().await?;
-    tracing::info!(
-        entries = found.len(),
-        "audit entries from before the chain were chained"
-    );
-    Ok(())
-}
-
 /// Writes domain events to the outbox, deliverable from their creation on.
 async fn insert_events(
     conn: &mut SqliteConnection,
@@ -407,6 +311,7 @@ async fn insert_pay_lines(
 }
 
 include!("../shared/reads.rs");
+include!("../shared/common.rs");
 
 #[async_trait]
 impl Repository for SqliteStore {
