@@ -1,8 +1,6 @@
 //! REST for payroll operators and administrators: the G registered at run time,
 //! pay runs, their file export, and the payslip explanation.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -17,11 +15,9 @@ use uuid::Uuid;
 
 use super::auth::Caller;
 use super::extract::Body;
+use super::{ApiResult, AppState};
+use super::{parse_id, parse_month};
 use crate::error::{Problem, ServiceError};
-use crate::payroll::Payroll;
-
-type AppState = State<Arc<Payroll>>;
-type ApiResult<T> = Result<T, ServiceError>;
 
 /// A grunnbeløp to register.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -113,13 +109,7 @@ pub async fn list_runs(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<RunView>>> {
     Ok(Json(
-        payroll
-            .store()
-            .list_runs(&id)
-            .await?
-            .iter()
-            .map(run_view)
-            .collect(),
+        payroll.runs(&id).await?.iter().map(run_view).collect(),
     ))
 }
 
@@ -201,19 +191,13 @@ pub async fn export_run(
     Path(id): Path<String>,
     Query(q): Query<ExportFormat>,
 ) -> ApiResult<Response> {
-    let id = Uuid::parse_str(&id).map_err(|_| ServiceError::field("id", "must be a UUID"))?;
-    let run = payroll.store().get_run(id).await?;
-    let pay_codes = payroll
-        .store()
-        .get_municipality(&run.municipality_id)
-        .await?
-        .pay_codes;
-    let lines: Vec<ExportLine> = payroll
-        .store()
-        .list_pay_lines(id)
-        .await?
+    let id = parse_id(&id)?;
+    let export = payroll.run_export(id).await?;
+    let run = &export.run;
+    let lines: Vec<ExportLine> = export
+        .lines
         .iter()
-        .map(|l| export_line(l, &pay_codes))
+        .map(|l| export_line(l, &export.pay_codes))
         .collect();
     match q.format.as_deref().unwrap_or("csv") {
         "json" => Ok(Json(lines).into_response()),
@@ -302,36 +286,24 @@ pub async fn payslip(
     State(payroll): AppState,
     Path((id, month)): Path<(String, String)>,
 ) -> ApiResult<Json<Payslip>> {
-    let id = Uuid::parse_str(&id).map_err(|_| ServiceError::field("id", "must be a UUID"))?;
-    let month: YearMonth = month
-        .parse()
-        .map_err(|_| ServiceError::field("month", "must be YYYY-MM"))?;
-    let participant = payroll.store().get_participant(id).await?;
-    let mut paid = Vec::new();
-    let mut runs = payroll
-        .store()
-        .list_runs(&participant.municipality_id)
-        .await?;
-    runs.sort_by_key(|r| r.month);
-    for run in runs.iter().filter(|r| r.month >= month.first_day()) {
-        for line in payroll.store().list_pay_lines(run.id).await? {
-            if line.participant_id == id && line.attributed_month == Some(month.first_day()) {
-                paid.push(PaidLine {
-                    run_id: run.id,
-                    run_month: YearMonth::of(run.month).to_string(),
-                    line_code: line.line_code,
-                    amount: line.amount,
-                    explanation: line.explanation,
-                });
-            }
-        }
-    }
-    let paid_total = paid.iter().map(|l| l.amount).sum();
-    let current = payroll.month(id, month).await?;
+    let id = parse_id(&id)?;
+    let month = parse_month(&month)?;
+    let statement = payroll.month_statement(id, month).await?;
+    let paid = statement
+        .paid
+        .into_iter()
+        .map(|p| PaidLine {
+            run_id: p.run_id,
+            run_month: p.run_month.to_string(),
+            line_code: p.line.line_code,
+            amount: p.line.amount,
+            explanation: p.line.explanation,
+        })
+        .collect();
     Ok(Json(Payslip {
         month: month.to_string(),
         paid,
-        paid_total,
-        current,
+        paid_total: statement.paid_total,
+        current: statement.current,
     }))
 }

@@ -1,16 +1,17 @@
 //! Whose a request's resource is: the municipality a token must be for,
-//! read from the store.
+//! read through the payroll core.
 
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::StatusCode;
 use bytes::Bytes;
-use kvp_store::{Repository, SignerKey, SignerRole};
+use kvp_store::{SignerKey, SignerRole};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{Owner, Refusal};
 use crate::error::ServiceError;
+use crate::payroll::Payroll;
 
 /// Whose a resource is.
 #[derive(Debug, PartialEq, Eq)]
@@ -45,7 +46,7 @@ impl Jurisdiction {
 /// body restored when the body had to be read).
 pub(super) async fn jurisdiction(
     owner: Owner,
-    store: &dyn Repository,
+    payroll: &Payroll,
     request: Request,
 ) -> Result<(Jurisdiction, Request), Refusal> {
     let (mut parts, body) = request.into_parts();
@@ -71,17 +72,17 @@ pub(super) async fn jurisdiction(
         Owner::Nobody => Jurisdiction::Open,
         Owner::Nation => Jurisdiction::National,
         Owner::Municipality => Jurisdiction::Municipal(param("id")?),
-        Owner::Participant => of_participant(store, uuid(&param("id")?, "id")?).await?,
-        Owner::Programme => of_programme(store, uuid(&param("id")?, "id")?).await?,
+        Owner::Participant => of_participant(payroll, uuid(&param("id")?, "id")?).await?,
+        Owner::Programme => of_programme(payroll, uuid(&param("id")?, "id")?).await?,
         Owner::Run => Jurisdiction::Municipal(
-            store
-                .get_run(uuid(&param("id")?, "id")?)
+            payroll
+                .run(uuid(&param("id")?, "id")?)
                 .await?
                 .municipality_id,
         ),
-        Owner::SignerKey => of_key(store, &store.get_signer_key(&param("keyid")?).await?).await?,
+        Owner::SignerKey => of_key(payroll, &payroll.signer_key(&param("keyid")?).await?).await?,
         Owner::AuditSubject => {
-            of_audit_subject(store, &param("subject_type")?, &param("subject_id")?).await?
+            of_audit_subject(payroll, &param("subject_type")?, &param("subject_id")?).await?
         }
         Owner::NewParticipant | Owner::NewSignerKey => {
             // Read as the handler's extractor reads it: the router's body
@@ -107,7 +108,7 @@ pub(super) async fn jurisdiction(
                 let new: NewParticipant = crate::rest::extract::parse(&bytes)?;
                 Jurisdiction::Municipal(new.municipality_id)
             } else {
-                of_new_key(store, &crate::rest::extract::parse(&bytes)?).await?
+                of_new_key(payroll, &crate::rest::extract::parse(&bytes)?).await?
             };
             body = Some(Body::from(bytes));
             found
@@ -121,19 +122,19 @@ fn uuid(text: &str, field: &str) -> Result<Uuid, ServiceError> {
     Uuid::parse_str(text).map_err(|_| ServiceError::field(field, "must be a UUID"))
 }
 
-async fn of_participant(store: &dyn Repository, id: Uuid) -> Result<Jurisdiction, Refusal> {
+async fn of_participant(payroll: &Payroll, id: Uuid) -> Result<Jurisdiction, Refusal> {
     Ok(Jurisdiction::Municipal(
-        store.get_participant(id).await?.municipality_id,
+        payroll.participant(id).await?.municipality_id,
     ))
 }
 
-async fn of_programme(store: &dyn Repository, id: Uuid) -> Result<Jurisdiction, Refusal> {
-    of_participant(store, store.get_programme(id).await?.participant_id).await
+async fn of_programme(payroll: &Payroll, id: Uuid) -> Result<Jurisdiction, Refusal> {
+    of_participant(payroll, payroll.programme(id).await?.participant_id).await
 }
 
-async fn of_key(store: &dyn Repository, key: &SignerKey) -> Result<Jurisdiction, Refusal> {
+async fn of_key(payroll: &Payroll, key: &SignerKey) -> Result<Jurisdiction, Refusal> {
     match key.participant_id {
-        Some(participant) => of_participant(store, participant).await,
+        Some(participant) => of_participant(payroll, participant).await,
         None => Ok(Jurisdiction::National),
     }
 }
@@ -145,7 +146,7 @@ struct NewKey {
     person_id: String,
 }
 
-async fn of_new_key(store: &dyn Repository, key: &NewKey) -> Result<Jurisdiction, Refusal> {
+async fn of_new_key(payroll: &Payroll, key: &NewKey) -> Result<Jurisdiction, Refusal> {
     let role: SignerRole = key
         .role
         .parse()
@@ -153,8 +154,8 @@ async fn of_new_key(store: &dyn Repository, key: &NewKey) -> Result<Jurisdiction
     if role != SignerRole::Participant {
         return Ok(Jurisdiction::National);
     }
-    let participant = store
-        .get_participant(uuid(&key.person_id, "person_id")?)
+    let participant = payroll
+        .participant(uuid(&key.person_id, "person_id")?)
         .await
         .map_err(|_| ServiceError::field("person_id", "is not a registered participant"))?;
     Ok(Jurisdiction::Municipal(participant.municipality_id))
@@ -162,18 +163,18 @@ async fn of_new_key(store: &dyn Repository, key: &NewKey) -> Result<Jurisdiction
 
 /// Whose audit trail it is, by the subject types the service writes.
 async fn of_audit_subject(
-    store: &dyn Repository,
+    payroll: &Payroll,
     subject_type: &str,
     subject_id: &str,
 ) -> Result<Jurisdiction, Refusal> {
     let id = || uuid(subject_id, "subject_id");
     Ok(match subject_type {
         "municipality" => Jurisdiction::Municipal(subject_id.to_owned()),
-        "participant" => of_participant(store, id()?).await?,
-        "programme" => of_programme(store, id()?).await?,
-        "timesheet" => Jurisdiction::Municipal(store.get_timesheet(id()?).await?.municipality_id),
-        "pay_run" => Jurisdiction::Municipal(store.get_run(id()?).await?.municipality_id),
-        "signer_key" => of_key(store, &store.get_signer_key(subject_id).await?).await?,
+        "participant" => of_participant(payroll, id()?).await?,
+        "programme" => of_programme(payroll, id()?).await?,
+        "timesheet" => Jurisdiction::Municipal(payroll.timesheet(id()?).await?.municipality_id),
+        "pay_run" => Jurisdiction::Municipal(payroll.run(id()?).await?.municipality_id),
+        "signer_key" => of_key(payroll, &payroll.signer_key(subject_id).await?).await?,
         "parameter" => Jurisdiction::National,
         // A subject type added later is closed until it is placed here.
         _ => {

@@ -153,12 +153,6 @@ impl From<ServiceError> for Refusal {
     }
 }
 
-impl From<kvp_store::StoreError> for Refusal {
-    fn from(error: kvp_store::StoreError) -> Self {
-        Self::Service(error.into())
-    }
-}
-
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let (error, challenge) = match self {
@@ -190,8 +184,8 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// The guard's state: the token verifier and the store that tells whose a
-/// resource is.
+/// The guard's state: the token verifier and the payroll core that tells
+/// whose a resource is.
 #[derive(Clone)]
 pub struct Guard {
     auth: Authenticator,
@@ -259,7 +253,7 @@ async fn admit(guard: &Guard, mut request: Request) -> Result<Request, Refusal> 
     if let Some(municipality) = municipality {
         let changes = !matches!(rule.verb, Verb::Get);
         let (jurisdiction, back) =
-            jurisdiction::jurisdiction(owner, guard.payroll.store().as_ref(), request).await?;
+            jurisdiction::jurisdiction(owner, &guard.payroll, request).await?;
         request = back;
         jurisdiction.admits(municipality, changes)?;
     }
