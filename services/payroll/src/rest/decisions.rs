@@ -1,7 +1,7 @@
 //! Sanction decisions (vedtak om trekk) on a participant's unexcused hours.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use kvp_store::SanctionDecision;
 use serde::{Deserialize, Serialize};
@@ -10,8 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::Caller;
-use super::extract::Body;
-use super::parse_id;
+use super::extract::{Body, Id, Params};
 use super::{ApiResult, AppState, created};
 use crate::error::Problem;
 use crate::payroll::NewDecision;
@@ -73,15 +72,14 @@ fn decision_view(d: &SanctionDecision) -> DecisionView {
 }
 
 /// Records a caseworker's sanction decision; the month is recomputed from it.
-#[utoipa::path(post, path = "/v1/participants/{id}/sanction-decisions", request_body = DecisionBody,
+#[utoipa::path(post, path = "/v1/participants/{id}/sanction-decisions", params(("id" = String, Path)), request_body = DecisionBody,
     responses((status = 201, body = DecisionView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn decide(
     State(payroll): AppState,
-    Path(id): Path<String>,
+    Params(Id(id)): Params<Id>,
     caller: Caller,
     Body(body): Body<DecisionBody>,
 ) -> ApiResult<Response> {
-    let id = parse_id(&id)?;
     let new = NewDecision {
         date: body.date,
         entry_kind: body.entry_kind,
@@ -95,12 +93,11 @@ pub async fn decide(
 }
 
 /// Lists a participant's sanction decisions.
-#[utoipa::path(get, path = "/v1/participants/{id}/sanction-decisions", responses((status = 200, body = [DecisionView]), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/v1/participants/{id}/sanction-decisions", params(("id" = String, Path)), responses((status = 200, body = [DecisionView]), (status = 404, body = Problem)))]
 pub async fn list_decisions(
     State(payroll): AppState,
-    Path(id): Path<String>,
+    Params(Id(id)): Params<Id>,
 ) -> ApiResult<Json<Vec<DecisionView>>> {
-    let id = parse_id(&id)?;
     Ok(Json(
         payroll
             .decisions(id)

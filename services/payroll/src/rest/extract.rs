@@ -1,9 +1,19 @@
-//! Request extraction that reports bad bodies as problem details naming the field.
+//! Request extraction that reports bad bodies and path parameters as problem
+//! details naming the field.
 
-use axum::extract::{FromRequest, Request};
+use std::fmt;
+
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use serde::de::DeserializeOwned;
+use kvp_rules::YearMonth;
+use serde::Deserialize;
+use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
+use uuid::Uuid;
 
 use crate::error::{ServiceError, without_values};
 
@@ -39,6 +49,78 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
                 _ => ServiceError::field("body", e.body_text()),
             })?;
         parse(&bytes).map(Body)
+    }
+}
+
+/// Typed path parameters: like `axum::extract::Path`, but a parameter that
+/// does not parse is a field violation naming the parameter (400, problem
+/// details), as a body field would be. Other rejections answer as axum's.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Params<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => match e.kind() {
+                // What the parameter's type says it must be (see `Id`, `Month`).
+                ErrorKind::DeserializeError { key, message, .. } => {
+                    Err(ServiceError::field(key.as_str(), message.as_str()).into_response())
+                }
+                _ => Err(PathRejection::FailedToDeserializePathParams(e).into_response()),
+            },
+            Err(other) => Err(other.into_response()),
+        }
+    }
+}
+
+/// A UUID path parameter (`{id}`); any other text "must be a UUID".
+#[derive(Debug, Clone, Copy)]
+pub struct Id(pub Uuid);
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_str(Text::new("must be a UUID", |s| Uuid::parse_str(s).ok()))
+            .map(Self)
+    }
+}
+
+/// A month path parameter (`{month}`); any other text "must be YYYY-MM".
+#[derive(Debug, Clone, Copy)]
+pub struct Month(pub YearMonth);
+
+impl<'de> Deserialize<'de> for Month {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_str(Text::new("must be YYYY-MM", |s| s.parse().ok()))
+            .map(Self)
+    }
+}
+
+/// Parses a path parameter's text; what it must be is the whole error
+/// message, so the violation never echoes the text a client sent.
+struct Text<T> {
+    must: &'static str,
+    parse: fn(&str) -> Option<T>,
+}
+
+impl<T> Text<T> {
+    fn new(must: &'static str, parse: fn(&str) -> Option<T>) -> Self {
+        Self { must, parse }
+    }
+}
+
+impl<T> Visitor<'_> for Text<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.must)
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
+        (self.parse)(text).ok_or_else(|| E::custom(self.must))
     }
 }
 

@@ -39,17 +39,6 @@ type AppState = State<Arc<Payroll>>;
 /// A handler's answer, or the problem details of its error.
 type ApiResult<T> = Result<T, ServiceError>;
 
-/// A UUID path parameter `{id}`.
-fn parse_id(text: &str) -> ApiResult<uuid::Uuid> {
-    uuid::Uuid::parse_str(text).map_err(|_| ServiceError::field("id", "must be a UUID"))
-}
-
-/// A month path parameter `{month}`.
-fn parse_month(text: &str) -> ApiResult<kvp_rules::YearMonth> {
-    text.parse()
-        .map_err(|_| ServiceError::field("month", "must be YYYY-MM"))
-}
-
 /// 201 Created with a JSON body.
 fn created<T: Serialize>(body: T) -> Response {
     (StatusCode::CREATED, Json(body)).into_response()

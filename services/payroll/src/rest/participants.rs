@@ -3,7 +3,7 @@
 //! the quota overview and a month.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::Response;
 use kvp_rules::{OffsetKind, YearMonth};
 use kvp_store::ParticipantFacts;
@@ -15,10 +15,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::auth::Caller;
-use super::extract::Body;
+use super::extract::{Body, Id, Month, Params};
 use super::programmes::PauseBody;
 use super::{ApiResult, AppState, created};
-use super::{parse_id, parse_month};
 use crate::error::{Problem, ServiceError};
 use crate::ingest::QuotaSummary;
 use crate::payroll;
@@ -122,12 +121,11 @@ pub async fn create_participant(
 }
 
 /// Reads a participant.
-#[utoipa::path(get, path = "/v1/participants/{id}", responses((status = 200, body = ParticipantView), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/v1/participants/{id}", params(("id" = String, Path)), responses((status = 200, body = ParticipantView), (status = 404, body = Problem)))]
 pub async fn get_participant(
     State(payroll): AppState,
-    Path(id): Path<String>,
+    Params(Id(id)): Params<Id>,
 ) -> ApiResult<Json<ParticipantView>> {
-    let id = parse_id(&id)?;
     Ok(Json(payroll.facts(id).await?.into()))
 }
 
@@ -140,15 +138,14 @@ pub struct ChildBody {
 }
 
 /// Adds a child (child supplement, child's-sickness quota).
-#[utoipa::path(post, path = "/v1/participants/{id}/children", request_body = ChildBody,
+#[utoipa::path(post, path = "/v1/participants/{id}/children", params(("id" = String, Path)), request_body = ChildBody,
     responses((status = 201, body = ParticipantView), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn add_child(
     State(payroll): AppState,
-    Path(id): Path<String>,
+    Params(Id(id)): Params<Id>,
     caller: Caller,
     Body(body): Body<ChildBody>,
 ) -> ApiResult<Response> {
-    let id = parse_id(&id)?;
     let facts = payroll
         .add_child(id, body.birth_date, &caller.actor())
         .await?;
@@ -167,15 +164,14 @@ pub struct PeriodBody {
 }
 
 /// Registers a period in which the participant is a sole carer.
-#[utoipa::path(post, path = "/v1/participants/{id}/sole-carer-periods", request_body = PeriodBody,
+#[utoipa::path(post, path = "/v1/participants/{id}/sole-carer-periods", params(("id" = String, Path)), request_body = PeriodBody,
     responses((status = 201, description = "registered"), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn add_sole_carer_period(
     State(payroll): AppState,
-    Path(id): Path<String>,
+    Params(Id(id)): Params<Id>,
     caller: Caller,
     Body(body): Body<PeriodBody>,
 ) -> ApiResult<Response> {
-    let id = parse_id(&id)?;
     let period = payroll
         .add_sole_carer_period(id, body.from, body.to, &caller.actor())
         .await?;
@@ -198,15 +194,14 @@ pub struct OffsetBody {
 }
 
 /// Registers another livelihood benefit that reduces a month's stipend.
-#[utoipa::path(post, path = "/v1/participants/{id}/benefit-offsets", request_body = OffsetBody,
+#[utoipa::path(post, path = "/v1/participants/{id}/benefit-offsets", params(("id" = String, Path)), request_body = OffsetBody,
     responses((status = 201, description = "registered"), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn add_benefit_offset(
     State(payroll): AppState,
-    Path(id): Path<String>,
+    Params(Id(id)): Params<Id>,
     caller: Caller,
     Body(body): Body<OffsetBody>,
 ) -> ApiResult<Response> {
-    let id = parse_id(&id)?;
     let offset = payroll
         .add_benefit_offset(id, body.month, body.kind, body.amount, &caller.actor())
         .await?;
@@ -221,14 +216,13 @@ pub struct AsOf {
 }
 
 /// The quotas used and left on a date: the count caseworkers keep by hand today.
-#[utoipa::path(get, path = "/v1/participants/{id}/absence-overview", params(AsOf),
+#[utoipa::path(get, path = "/v1/participants/{id}/absence-overview", params(AsOf, ("id" = String, Path)),
     responses((status = 200, body = QuotaSummary), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn absence_overview(
     State(payroll): AppState,
-    Path(id): Path<String>,
+    Params(Id(id)): Params<Id>,
     Query(q): Query<AsOf>,
 ) -> ApiResult<Json<QuotaSummary>> {
-    let id = parse_id(&id)?;
     let as_of = match q.as_of {
         Some(text) => crate::ingest::parse_date(&text)
             .ok_or_else(|| ServiceError::field("as_of", "must be a date YYYY-MM-DD"))?,
@@ -238,13 +232,12 @@ pub async fn absence_overview(
 }
 
 /// A participant's month as the rules compute it now, line by line with its explanation.
-#[utoipa::path(get, path = "/v1/participants/{id}/months/{month}",
+#[utoipa::path(get, path = "/v1/participants/{id}/months/{month}", params(("id" = String, Path), ("month" = String, Path)),
     responses((status = 200, description = "lines, total, quantities, flags, explanation"), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn month(
     State(payroll): AppState,
-    Path((id, month)): Path<(String, String)>,
+    Params(path): Params<(Id, Month)>,
 ) -> ApiResult<Json<kvp_rules::MonthResult>> {
-    let id = parse_id(&id)?;
-    let month = parse_month(&month)?;
+    let (Id(id), Month(month)) = path;
     Ok(Json(payroll.month(id, month).await?))
 }

@@ -14,9 +14,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::auth::Caller;
-use super::extract::Body;
+use super::extract::{Body, Id, Month, Params};
 use super::{ApiResult, AppState};
-use super::{parse_id, parse_month};
 use crate::error::{Problem, ServiceError};
 
 /// A grunnbeløp to register.
@@ -184,14 +183,13 @@ fn csv_field(text: &str) -> String {
 }
 
 /// A run's lines as a file for payroll systems that import files.
-#[utoipa::path(get, path = "/v1/runs/{id}/export", params(ExportFormat),
+#[utoipa::path(get, path = "/v1/runs/{id}/export", params(ExportFormat, ("id" = String, Path)),
     responses((status = 200, description = "text/csv or application/json"), (status = 404, body = Problem)))]
 pub async fn export_run(
     State(payroll): AppState,
-    Path(id): Path<String>,
+    Params(Id(id)): Params<Id>,
     Query(q): Query<ExportFormat>,
 ) -> ApiResult<Response> {
-    let id = parse_id(&id)?;
     let export = payroll.run_export(id).await?;
     let run = &export.run;
     let lines: Vec<ExportLine> = export
@@ -280,14 +278,13 @@ pub struct PaidLine {
 }
 
 /// The payslip explanation of a participant's month.
-#[utoipa::path(get, path = "/v1/participants/{id}/payslips/{month}",
+#[utoipa::path(get, path = "/v1/participants/{id}/payslips/{month}", params(("id" = String, Path), ("month" = String, Path)),
     responses((status = 200, body = Payslip), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn payslip(
     State(payroll): AppState,
-    Path((id, month)): Path<(String, String)>,
+    Params(path): Params<(Id, Month)>,
 ) -> ApiResult<Json<Payslip>> {
-    let id = parse_id(&id)?;
-    let month = parse_month(&month)?;
+    let (Id(id), Month(month)) = path;
     let statement = payroll.month_statement(id, month).await?;
     let paid = statement
         .paid

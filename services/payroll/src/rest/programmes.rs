@@ -1,7 +1,7 @@
 //! Programme decisions: registering one, setting its end, pausing it.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -9,8 +9,7 @@ use time::Date;
 use utoipa::ToSchema;
 
 use super::auth::Caller;
-use super::extract::Body;
-use super::parse_id;
+use super::extract::{Body, Id, Params};
 use super::participants::ParticipantView;
 use super::{ApiResult, AppState, created};
 use crate::error::Problem;
@@ -30,15 +29,14 @@ pub struct ProgrammeBody {
 }
 
 /// Registers a programme decision.
-#[utoipa::path(post, path = "/v1/participants/{id}/programmes", request_body = ProgrammeBody,
+#[utoipa::path(post, path = "/v1/participants/{id}/programmes", params(("id" = String, Path)), request_body = ProgrammeBody,
     responses((status = 201, body = ParticipantView), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn create_programme(
     State(payroll): AppState,
-    Path(id): Path<String>,
+    Params(Id(id)): Params<Id>,
     caller: Caller,
     Body(body): Body<ProgrammeBody>,
 ) -> ApiResult<Response> {
-    let id = parse_id(&id)?;
     let facts = payroll
         .create_programme(
             id,
@@ -60,15 +58,14 @@ pub struct EndBody {
 }
 
 /// Sets or clears a programme's end.
-#[utoipa::path(put, path = "/v1/programmes/{id}/end", request_body = EndBody,
+#[utoipa::path(put, path = "/v1/programmes/{id}/end", params(("id" = String, Path)), request_body = EndBody,
     responses((status = 200, description = "updated"), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn set_programme_end(
     State(payroll): AppState,
-    Path(id): Path<String>,
+    Params(Id(id)): Params<Id>,
     caller: Caller,
     Body(body): Body<EndBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let id = parse_id(&id)?;
     let programme = payroll
         .set_programme_end(id, body.end, &caller.actor())
         .await?;
@@ -93,15 +90,14 @@ pub struct PauseBody {
 }
 
 /// Registers an interruption or a stop.
-#[utoipa::path(post, path = "/v1/programmes/{id}/pauses", request_body = PauseBody,
+#[utoipa::path(post, path = "/v1/programmes/{id}/pauses", params(("id" = String, Path)), request_body = PauseBody,
     responses((status = 201, description = "registered"), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn add_pause(
     State(payroll): AppState,
-    Path(id): Path<String>,
+    Params(Id(id)): Params<Id>,
     caller: Caller,
     Body(body): Body<PauseBody>,
 ) -> ApiResult<Response> {
-    let id = parse_id(&id)?;
     let new = NewPause {
         from: body.from,
         to: body.to,

@@ -2,13 +2,13 @@
 //! submitted over gRPC, signed).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Serialize;
 use time::Date;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::parse_id;
+use super::extract::{Id, Params};
 use super::{ApiResult, AppState};
 use crate::error::Problem;
 use crate::ingest::Assessment;
@@ -31,12 +31,11 @@ pub struct TimesheetView {
 }
 
 /// Lists a participant's current timesheets with their assessments.
-#[utoipa::path(get, path = "/v1/participants/{id}/timesheets", responses((status = 200, body = [TimesheetView]), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/v1/participants/{id}/timesheets", params(("id" = String, Path)), responses((status = 200, body = [TimesheetView]), (status = 404, body = Problem)))]
 pub async fn list_timesheets(
     State(payroll): AppState,
-    Path(id): Path<String>,
+    Params(Id(id)): Params<Id>,
 ) -> ApiResult<Json<Vec<TimesheetView>>> {
-    let id = parse_id(&id)?;
     Ok(Json(
         payroll
             .current_timesheets(id)
