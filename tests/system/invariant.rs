@@ -224,9 +224,11 @@ const LATE_FACTS: [&str; 10] = [
 /// so that no other change hides a missed one.
 #[tokio::test]
 async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
+    use kvp_payroll::client_identity::Scope;
+    use kvp_payroll::periods::PaymentReport;
     use kvp_store::{
-        BenefitOffset, Child, Confirmation, DecisionOutcome, Municipality, NewAuditEntry, Pause,
-        PauseKind, PaymentOutcome, SanctionDecision, SoleCarerPeriod,
+        BenefitOffset, Child, DecisionOutcome, Municipality, NewAuditEntry, Pause, PauseKind,
+        PaymentOutcome, SanctionDecision, SoleCarerPeriod,
     };
     use time::OffsetDateTime;
 
@@ -428,7 +430,7 @@ async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
                         .iter()
                         .map(|l| l.amount)
                         .sum();
-                    let confirmation = Confirmation {
+                    let report = PaymentReport {
                         run_id: run.id,
                         participant_id: participant,
                         gross,
@@ -437,11 +439,11 @@ async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
                         outcome: PaymentOutcome::Failed,
                         failure_reason: Some("closed account".into()),
                         payment_date: None,
-                        confirmed_at: OffsetDateTime::now_utc(),
                     };
                     if run.participant_count > 0 {
+                        let scope = Scope::Municipality("0301".into());
                         app.payroll
-                            .confirm_payment(confirmation, &actor)
+                            .confirm_payment(report, &scope, &actor)
                             .await
                             .unwrap();
                     }

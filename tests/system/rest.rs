@@ -299,3 +299,131 @@ async fn policy_overrides_beyond_sense_are_refused_by_field_and_nothing_changes(
     );
     app.stop().await;
 }
+
+/// A malformed id or month in the path is a problem naming the parameter, on
+/// every route that takes one, as a body field that does not fit would be.
+#[tokio::test]
+async fn malformed_path_parameters_are_problems_naming_the_parameter() {
+    use reqwest::Method;
+    let app = TestApp::spawn().await;
+    let fixture = Fixture::new(&app).await;
+    let id = &fixture.participant_id;
+    let violation =
+        |field: &str, description: &str| json!([{"field": field, "description": description}]);
+    let not_uuid = violation("id", "must be a UUID");
+    let not_month = violation("month", "must be YYYY-MM");
+    let bad = "0190a0a0-zzzz";
+    let cases = [
+        (
+            Method::GET,
+            format!("/v1/participants/{bad}"),
+            None,
+            &not_uuid,
+        ),
+        (
+            Method::POST,
+            format!("/v1/participants/{bad}/children"),
+            Some(json!({"birth_date": "2020-01-01"})),
+            &not_uuid,
+        ),
+        (
+            Method::POST,
+            format!("/v1/participants/{bad}/sole-carer-periods"),
+            Some(json!({"from": "2025-01-01"})),
+            &not_uuid,
+        ),
+        (
+            Method::POST,
+            format!("/v1/participants/{bad}/benefit-offsets"),
+            Some(json!({"month": "2025-01", "kind": "SYKEPENGER", "amount": "100"})),
+            &not_uuid,
+        ),
+        (
+            Method::POST,
+            format!("/v1/participants/{bad}/programmes"),
+            Some(json!({"start": "2025-01-01", "decision_reference": "KVP-1"})),
+            &not_uuid,
+        ),
+        (
+            Method::POST,
+            format!("/v1/participants/{bad}/sanction-decisions"),
+            Some(json!({
+                "date": "2025-01-06", "entry_kind": "UNEXCUSED", "outcome": "APPROVED",
+                "reference": "S-1",
+            })),
+            &not_uuid,
+        ),
+        (
+            Method::GET,
+            format!("/v1/participants/{bad}/sanction-decisions"),
+            None,
+            &not_uuid,
+        ),
+        (
+            Method::GET,
+            format!("/v1/participants/{bad}/absence-overview"),
+            None,
+            &not_uuid,
+        ),
+        (
+            Method::GET,
+            format!("/v1/participants/{bad}/timesheets"),
+            None,
+            &not_uuid,
+        ),
+        (
+            Method::GET,
+            format!("/v1/participants/{bad}/months/2025-01"),
+            None,
+            &not_uuid,
+        ),
+        (
+            Method::GET,
+            format!("/v1/participants/{bad}/months/January"),
+            None,
+            &not_uuid,
+        ),
+        (
+            Method::GET,
+            format!("/v1/participants/{id}/months/January"),
+            None,
+            &not_month,
+        ),
+        (
+            Method::GET,
+            format!("/v1/participants/{bad}/payslips/2025-01"),
+            None,
+            &not_uuid,
+        ),
+        (
+            Method::GET,
+            format!("/v1/participants/{id}/payslips/2025-13"),
+            None,
+            &not_month,
+        ),
+        (
+            Method::PUT,
+            format!("/v1/programmes/{bad}/end"),
+            Some(json!({"end": null})),
+            &not_uuid,
+        ),
+        (
+            Method::POST,
+            format!("/v1/programmes/{bad}/pauses"),
+            Some(json!({"from": "2025-01-01", "kind": "INTERRUPTED", "reference": "P-1"})),
+            &not_uuid,
+        ),
+        (
+            Method::GET,
+            format!("/v1/runs/{bad}/export"),
+            None,
+            &not_uuid,
+        ),
+    ];
+    for (method, path, body, expected) in cases {
+        let (status, problem) = app.call(method.clone(), &path, body).await;
+        assert_eq!(status, 400, "{method} {path}: {problem}");
+        assert_eq!(problem["errors"], *expected, "{method} {path}: {problem}");
+    }
+    app.stop().await;
+}

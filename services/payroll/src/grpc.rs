@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 
 use kvp_rules::YearMonth;
-use kvp_store::{Confirmation, PayLine, PayRun, PaymentOutcome, RunState};
+use kvp_store::{PayLine, PayRun, PaymentOutcome, RunState};
 use rust_decimal::Decimal;
 use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
@@ -19,6 +19,7 @@ use crate::error::{FieldViolation, ServiceError};
 use crate::events::timestamp;
 use crate::ingest::Assessment;
 use crate::payroll::{Actor, Payroll};
+use crate::periods::PaymentReport;
 
 /// The gRPC service over the payroll core.
 pub struct PayrollGrpc {
@@ -31,19 +32,11 @@ impl PayrollGrpc {
     pub fn new(payroll: Arc<Payroll>, gate: Gate) -> Self {
         Self { payroll, gate }
     }
+}
 
-    /// The run `run_id` (a field of the request), if the caller's municipality pays it.
-    async fn run_in_scope(
-        &self,
-        run_id: &str,
-        scope: &crate::client_identity::Scope,
-    ) -> Result<PayRun, ServiceError> {
-        let run_id =
-            Uuid::parse_str(run_id).map_err(|_| ServiceError::field("run_id", "must be a UUID"))?;
-        let run = self.payroll.store().get_run(run_id).await?;
-        scope.permit(&run.municipality_id)?;
-        Ok(run)
-    }
+/// A UUID in a request field.
+fn uuid(text: &str, field: &str) -> Result<Uuid, ServiceError> {
+    Uuid::parse_str(text).map_err(|_| ServiceError::field(field, "must be a UUID"))
 }
 
 fn run_state(state: RunState) -> pb::PayRunState {
@@ -58,7 +51,7 @@ fn line_code(code: &str) -> i32 {
     pb::LineCode::from_str_name(&format!("LINE_CODE_{code}")).map_or(0, |c| c as i32)
 }
 
-/// The wire form of a run with its totals (from [`kvp_store::Repository::run_totals`]).
+/// The wire form of a run with its totals (from [`Payroll::close_period_with_totals`]).
 pub fn run_to_proto(run: &PayRun, line_totals: &[kvp_store::LineTotal]) -> pb::PayRun {
     let mut totals: std::collections::BTreeMap<&str, (u32, Decimal)> = Default::default();
     let mut corrections = Decimal::ZERO;
@@ -208,25 +201,18 @@ impl PayrollService for PayrollGrpc {
         }
         caller.scope.permit(&request.municipality_id)?;
         let actor = Actor(caller.actor);
-        let (run, created) = self
+        let closed = self
             .payroll
-            .close_period(
+            .close_period_with_totals(
                 &request.municipality_id,
                 month,
                 &actor,
                 OffsetDateTime::now_utc(),
             )
             .await?;
-        // Summed by the database: a run may hold hundreds of thousands of lines.
-        let totals = self
-            .payroll
-            .store()
-            .run_totals(run.id)
-            .await
-            .map_err(ServiceError::from)?;
         Ok(Response::new(pb::ClosePeriodResponse {
-            run: Some(run_to_proto(&run, &totals)),
-            created,
+            run: Some(run_to_proto(&closed.run, &closed.totals)),
+            created: closed.created,
         }))
     }
 
@@ -237,32 +223,24 @@ impl PayrollService for PayrollGrpc {
         request: Request<pb::StreamPayLinesRequest>,
     ) -> Result<Response<Self::StreamPayLinesStream>, Status> {
         let caller = self.gate.admit(&request, &[ClientKind::PayrollSystem])?;
-        let run = self
-            .run_in_scope(&request.into_inner().run_id, &caller.scope)
-            .await?;
-        let run_id = run.id;
-        let store = self.payroll.store().clone();
-        let pay_codes = store
-            .get_municipality(&run.municipality_id)
-            .await
-            .map_err(ServiceError::from)?
-            .pay_codes;
+        let run_id = uuid(&request.into_inner().run_id, "run_id")?;
+        let mut pages = self.payroll.pay_lines(run_id, &caller.scope).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         tokio::spawn(async move {
-            let mut after = None;
             loop {
-                let page = match store.list_pay_lines_after(run_id, after, 1000).await {
+                let page = match pages.next_page().await {
                     Ok(page) => page,
                     Err(e) => {
-                        let _ = tx.send(Err(ServiceError::from(e).into())).await;
+                        let _ = tx.send(Err(e.into())).await;
                         return;
                     }
                 };
-                let Some(last) = page.last() else { return };
-                after = Some((last.participant_id, last.seq));
+                if page.is_empty() {
+                    return;
+                }
                 for line in &page {
                     let message = pb::StreamPayLinesResponse {
-                        pay_line: Some(line_to_proto(line, &pay_codes)),
+                        pay_line: Some(line_to_proto(line, &pages.pay_codes)),
                     };
                     if tx.send(Ok(message)).await.is_err() {
                         return; // the client went away
@@ -327,7 +305,7 @@ impl PayrollService for PayrollGrpc {
         else {
             return Err(ServiceError::InvalidArgument(violations).into());
         };
-        let confirmation = Confirmation {
+        let report = PaymentReport {
             run_id,
             participant_id,
             gross,
@@ -336,11 +314,12 @@ impl PayrollService for PayrollGrpc {
             outcome,
             failure_reason: (!r.failure_reason.is_empty()).then_some(r.failure_reason),
             payment_date,
-            confirmed_at: OffsetDateTime::now_utc(),
         };
-        self.run_in_scope(&r.run_id, &caller.scope).await?;
         let actor = Actor(caller.actor);
-        let (run, duplicate) = self.payroll.confirm_payment(confirmation, &actor).await?;
+        let (run, duplicate) = self
+            .payroll
+            .confirm_payment(report, &caller.scope, &actor)
+            .await?;
         Ok(Response::new(pb::ConfirmPaymentResponse {
             duplicate,
             run_state: run_state(run.state) as i32,

@@ -41,6 +41,7 @@ use time::{Date, OffsetDateTime};
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::client_identity::Scope;
 use crate::error::ServiceError;
 use crate::events::{outbox_event, timestamp};
 use crate::payroll::{Actor, Payroll, audit};
@@ -306,6 +307,27 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A payroll system's report of one payslip's payment.
+#[derive(Debug, Clone)]
+pub struct PaymentReport {
+    /// The run.
+    pub run_id: Uuid,
+    /// The participant.
+    pub participant_id: Uuid,
+    /// The gross paid: must be the payslip's.
+    pub gross: Decimal,
+    /// Tax withheld: between 0 and the gross.
+    pub tax_withheld: Decimal,
+    /// Net paid: gross minus tax withheld, when paid.
+    pub net_paid: Decimal,
+    /// Paid or failed.
+    pub outcome: PaymentOutcome,
+    /// Why a payment failed, if given.
+    pub failure_reason: Option<String>,
+    /// The day it was paid, if given.
+    pub payment_date: Option<Date>,
+}
+
 impl Payroll {
     /// The parameters in force: the shipped file overlaid with every G
     /// registered at run time (the database is the source of truth).
@@ -506,16 +528,30 @@ impl Payroll {
         Ok((run, true))
     }
 
-    /// Records the outcome of one payslip (idempotent on run and participant).
-    /// A paid payslip publishes `StipendPaid` for the top-up service.
-    #[instrument(skip_all, fields(run_id = %confirmation.run_id, participant_id = %confirmation.participant_id))]
+    /// Records the outcome of one payslip (idempotent on run and participant),
+    /// if `scope` reaches the run's municipality. The figures must be the
+    /// payslip's. A paid payslip publishes `StipendPaid` for the top-up service.
+    #[instrument(skip_all, fields(run_id = %report.run_id, participant_id = %report.participant_id))]
     pub async fn confirm_payment(
         &self,
-        confirmation: Confirmation,
+        report: PaymentReport,
+        scope: &Scope,
         actor: &Actor,
     ) -> Result<(PayRun, bool), ServiceError> {
         let store = self.store();
-        let run = store.get_run(confirmation.run_id).await?;
+        let run = store.get_run(report.run_id).await?;
+        scope.permit(&run.municipality_id)?;
+        let confirmation = Confirmation {
+            run_id: report.run_id,
+            participant_id: report.participant_id,
+            gross: report.gross,
+            tax_withheld: report.tax_withheld,
+            net_paid: report.net_paid,
+            outcome: report.outcome,
+            failure_reason: report.failure_reason,
+            payment_date: report.payment_date,
+            confirmed_at: OffsetDateTime::now_utc(),
+        };
         let gross: Decimal = store
             .list_pay_lines(run.id)
             .await?

@@ -1,11 +1,21 @@
-//! Request extraction that reports bad bodies as problem details naming the field.
+//! Request extraction that reports bad bodies and path parameters as problem
+//! details naming the field.
 
-use axum::extract::{FromRequest, Request};
+use std::fmt;
+
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use serde::de::DeserializeOwned;
+use kvp_rules::YearMonth;
+use serde::Deserialize;
+use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
+use uuid::Uuid;
 
-use crate::error::ServiceError;
+use crate::error::{ServiceError, without_values};
 
 /// Like `axum::Json`, but a body that does not fit names the field at fault.
 pub struct Body<T>(pub T);
@@ -42,6 +52,78 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     }
 }
 
+/// Typed path parameters: like `axum::extract::Path`, but a parameter that
+/// does not parse is a field violation naming the parameter (400, problem
+/// details), as a body field would be. Other rejections answer as axum's.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Params<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => match e.kind() {
+                // What the parameter's type says it must be (see `Id`, `Month`).
+                ErrorKind::DeserializeError { key, message, .. } => {
+                    Err(ServiceError::field(key.as_str(), message.as_str()).into_response())
+                }
+                _ => Err(PathRejection::FailedToDeserializePathParams(e).into_response()),
+            },
+            Err(other) => Err(other.into_response()),
+        }
+    }
+}
+
+/// A UUID path parameter (`{id}`); any other text "must be a UUID".
+#[derive(Debug, Clone, Copy)]
+pub struct Id(pub Uuid);
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_str(Text::new("must be a UUID", |s| Uuid::parse_str(s).ok()))
+            .map(Self)
+    }
+}
+
+/// A month path parameter (`{month}`); any other text "must be YYYY-MM".
+#[derive(Debug, Clone, Copy)]
+pub struct Month(pub YearMonth);
+
+impl<'de> Deserialize<'de> for Month {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_str(Text::new("must be YYYY-MM", |s| s.parse().ok()))
+            .map(Self)
+    }
+}
+
+/// Parses a path parameter's text; what it must be is the whole error
+/// message, so the violation never echoes the text a client sent.
+struct Text<T> {
+    must: &'static str,
+    parse: fn(&str) -> Option<T>,
+}
+
+impl<T> Text<T> {
+    fn new(must: &'static str, parse: fn(&str) -> Option<T>) -> Self {
+        Self { must, parse }
+    }
+}
+
+impl<T> Visitor<'_> for Text<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.must)
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
+        (self.parse)(text).ok_or_else(|| E::custom(self.must))
+    }
+}
+
 /// Deserializes JSON, naming the path of the first field that does not fit.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ServiceError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -64,38 +146,6 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ServiceError> {
         };
         ServiceError::field(field, without_values(e.inner()))
     })
-}
-
-/// What serde refused, without the value refused. serde quotes the value it
-/// could not take (``invalid type: integer `15019012345`, expected a
-/// string``, ``unknown variant `…` ``, ``unknown field `…` ``), and whatever a
-/// client sent may be an identity number, which is never put in an error.
-/// The part naming what was expected comes from the schema and is kept.
-pub fn without_values(error: &serde_json::Error) -> String {
-    let message = error.to_string();
-    if error.classify() != serde_json::error::Category::Data {
-        // Syntax and end-of-input errors name a position, never a value.
-        return message;
-    }
-    let (refused, expected) = match message.find(", expected") {
-        Some(at) => message.split_at(at),
-        None => (message.as_str(), ""),
-    };
-    if expected.is_empty() {
-        // `missing field `x``, `duplicate field `x``: names from the schema.
-        return message;
-    }
-    let mut kept = String::new();
-    let mut quote = None;
-    for c in refused.chars() {
-        match (quote, c) {
-            (None, '`' | '"') => quote = Some(c),
-            (Some(open), _) if c == open => quote = None,
-            (None, _) => kept.push(c),
-            (Some(_), _) => {}
-        }
-    }
-    format!("{}{expected}", kept.trim_end())
 }
 
 #[cfg(test)]

@@ -1,76 +1,112 @@
 //! The REST API for caseworkers, payroll operators, auditors and
 //! administrators (axum, JSON, RFC 9457 problem details), with its OpenAPI
 //! document. Every route passes [`auth::guard`]: bearer tokens with roles,
-//! scoped to a municipality, by the table [`auth::POLICY`].
+//! scoped to a municipality, by the table [`auth::POLICY`]. One file per
+//! resource, each with its own request and answer types; every handler
+//! parses, calls one method of the payroll core and maps its answer.
 
+mod audit;
 pub mod auth;
+mod decisions;
 mod extract;
-mod handlers;
+mod health;
 pub mod limits;
+mod municipalities;
+mod openapi;
+mod participants;
 mod periods;
+mod programmes;
+mod signer_keys;
+mod simulations;
+mod timesheets;
 
 use std::sync::Arc;
 
-use crate::payroll::Payroll;
-use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Serialize;
 
-pub use handlers::ApiDoc;
+use crate::error::ServiceError;
+use crate::payroll::Payroll;
+
+pub use openapi::ApiDoc;
+
+/// What every handler is given: the payroll core.
+type AppState = State<Arc<Payroll>>;
+/// A handler's answer, or the problem details of its error.
+type ApiResult<T> = Result<T, ServiceError>;
+
+/// 201 Created with a JSON body.
+fn created<T: Serialize>(body: T) -> Response {
+    (StatusCode::CREATED, Json(body)).into_response()
+}
 
 /// The REST router over the payroll core, guarded by `auth` (development
 /// mode when it checks nothing).
 pub fn router(payroll: Arc<Payroll>, auth: auth::Authenticator) -> Router {
     let guard = auth::Guard::new(auth, payroll.clone());
     Router::new()
-        .route("/healthz", get(handlers::healthz))
-        .route("/readyz", get(handlers::readyz))
-        .route("/metrics", get(handlers::metrics))
-        .route("/openapi.json", get(handlers::openapi))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(health::openapi))
         .route(
             "/v1/municipalities/{id}",
-            put(handlers::put_municipality).get(handlers::get_municipality),
+            put(municipalities::put_municipality).get(municipalities::get_municipality),
         )
-        .route("/v1/participants", post(handlers::create_participant))
-        .route("/v1/participants/{id}", get(handlers::get_participant))
-        .route("/v1/participants/{id}/children", post(handlers::add_child))
+        .route("/v1/participants", post(participants::create_participant))
+        .route("/v1/participants/{id}", get(participants::get_participant))
+        .route(
+            "/v1/participants/{id}/children",
+            post(participants::add_child),
+        )
         .route(
             "/v1/participants/{id}/sole-carer-periods",
-            post(handlers::add_sole_carer_period),
+            post(participants::add_sole_carer_period),
         )
         .route(
             "/v1/participants/{id}/benefit-offsets",
-            post(handlers::add_benefit_offset),
+            post(participants::add_benefit_offset),
         )
         .route(
             "/v1/participants/{id}/programmes",
-            post(handlers::create_programme),
+            post(programmes::create_programme),
         )
-        .route("/v1/programmes/{id}/end", put(handlers::set_programme_end))
-        .route("/v1/programmes/{id}/pauses", post(handlers::add_pause))
+        .route(
+            "/v1/programmes/{id}/end",
+            put(programmes::set_programme_end),
+        )
+        .route("/v1/programmes/{id}/pauses", post(programmes::add_pause))
         .route(
             "/v1/participants/{id}/sanction-decisions",
-            post(handlers::decide).get(handlers::list_decisions),
+            post(decisions::decide).get(decisions::list_decisions),
         )
         .route(
             "/v1/participants/{id}/absence-overview",
-            get(handlers::absence_overview),
+            get(participants::absence_overview),
         )
-        .route("/v1/participants/{id}/months/{month}", get(handlers::month))
+        .route(
+            "/v1/participants/{id}/months/{month}",
+            get(participants::month),
+        )
         .route(
             "/v1/participants/{id}/timesheets",
-            get(handlers::list_timesheets),
+            get(timesheets::list_timesheets),
         )
-        .route("/v1/signer-keys", post(handlers::register_key))
-        .route("/v1/signer-keys/{keyid}", get(handlers::get_key))
+        .route("/v1/signer-keys", post(signer_keys::register_key))
+        .route("/v1/signer-keys/{keyid}", get(signer_keys::get_key))
         .route(
             "/v1/signer-keys/{keyid}/revocation",
-            post(handlers::revoke_key),
+            post(signer_keys::revoke_key),
         )
         .route(
             "/v1/audit/{subject_type}/{subject_id}",
-            get(handlers::audit_trail),
+            get(audit::audit_trail),
         )
-        .route("/v1/simulations", post(handlers::simulate))
+        .route("/v1/simulations", post(simulations::simulate))
         .route(
             "/v1/parameters/g",
             post(periods::register_g).get(periods::list_g),

@@ -1,8 +1,6 @@
 //! REST for payroll operators and administrators: the G registered at run time,
 //! pay runs, their file export, and the payslip explanation.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -16,12 +14,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::auth::Caller;
-use super::extract::Body;
+use super::extract::{Body, Id, Month, Params};
+use super::{ApiResult, AppState};
 use crate::error::{Problem, ServiceError};
-use crate::payroll::Payroll;
-
-type AppState = State<Arc<Payroll>>;
-type ApiResult<T> = Result<T, ServiceError>;
 
 /// A grunnbeløp to register.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -113,13 +108,7 @@ pub async fn list_runs(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<RunView>>> {
     Ok(Json(
-        payroll
-            .store()
-            .list_runs(&id)
-            .await?
-            .iter()
-            .map(run_view)
-            .collect(),
+        payroll.runs(&id).await?.iter().map(run_view).collect(),
     ))
 }
 
@@ -194,26 +183,19 @@ fn csv_field(text: &str) -> String {
 }
 
 /// A run's lines as a file for payroll systems that import files.
-#[utoipa::path(get, path = "/v1/runs/{id}/export", params(ExportFormat),
+#[utoipa::path(get, path = "/v1/runs/{id}/export", params(ExportFormat, ("id" = String, Path)),
     responses((status = 200, description = "text/csv or application/json"), (status = 404, body = Problem)))]
 pub async fn export_run(
     State(payroll): AppState,
-    Path(id): Path<String>,
+    Params(Id(id)): Params<Id>,
     Query(q): Query<ExportFormat>,
 ) -> ApiResult<Response> {
-    let id = Uuid::parse_str(&id).map_err(|_| ServiceError::field("id", "must be a UUID"))?;
-    let run = payroll.store().get_run(id).await?;
-    let pay_codes = payroll
-        .store()
-        .get_municipality(&run.municipality_id)
-        .await?
-        .pay_codes;
-    let lines: Vec<ExportLine> = payroll
-        .store()
-        .list_pay_lines(id)
-        .await?
+    let export = payroll.run_export(id).await?;
+    let run = &export.run;
+    let lines: Vec<ExportLine> = export
+        .lines
         .iter()
-        .map(|l| export_line(l, &pay_codes))
+        .map(|l| export_line(l, &export.pay_codes))
         .collect();
     match q.format.as_deref().unwrap_or("csv") {
         "json" => Ok(Json(lines).into_response()),
@@ -296,42 +278,29 @@ pub struct PaidLine {
 }
 
 /// The payslip explanation of a participant's month.
-#[utoipa::path(get, path = "/v1/participants/{id}/payslips/{month}",
+#[utoipa::path(get, path = "/v1/participants/{id}/payslips/{month}", params(("id" = String, Path), ("month" = String, Path)),
     responses((status = 200, body = Payslip), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn payslip(
     State(payroll): AppState,
-    Path((id, month)): Path<(String, String)>,
+    Params(path): Params<(Id, Month)>,
 ) -> ApiResult<Json<Payslip>> {
-    let id = Uuid::parse_str(&id).map_err(|_| ServiceError::field("id", "must be a UUID"))?;
-    let month: YearMonth = month
-        .parse()
-        .map_err(|_| ServiceError::field("month", "must be YYYY-MM"))?;
-    let participant = payroll.store().get_participant(id).await?;
-    let mut paid = Vec::new();
-    let mut runs = payroll
-        .store()
-        .list_runs(&participant.municipality_id)
-        .await?;
-    runs.sort_by_key(|r| r.month);
-    for run in runs.iter().filter(|r| r.month >= month.first_day()) {
-        for line in payroll.store().list_pay_lines(run.id).await? {
-            if line.participant_id == id && line.attributed_month == Some(month.first_day()) {
-                paid.push(PaidLine {
-                    run_id: run.id,
-                    run_month: YearMonth::of(run.month).to_string(),
-                    line_code: line.line_code,
-                    amount: line.amount,
-                    explanation: line.explanation,
-                });
-            }
-        }
-    }
-    let paid_total = paid.iter().map(|l| l.amount).sum();
-    let current = payroll.month(id, month).await?;
+    let (Id(id), Month(month)) = path;
+    let statement = payroll.month_statement(id, month).await?;
+    let paid = statement
+        .paid
+        .into_iter()
+        .map(|p| PaidLine {
+            run_id: p.run_id,
+            run_month: p.run_month.to_string(),
+            line_code: p.line.line_code,
+            amount: p.line.amount,
+            explanation: p.line.explanation,
+        })
+        .collect();
     Ok(Json(Payslip {
         month: month.to_string(),
         paid,
-        paid_total,
-        current,
+        paid_total: statement.paid_total,
+        current: statement.current,
     }))
 }

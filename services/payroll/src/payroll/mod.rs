@@ -1,0 +1,115 @@
+//! The payroll core: every operation the gRPC and REST surfaces offer, over the
+//! repository, the signer registry and the rules engine. Transport-free, and
+//! the surfaces' only way to the repository: a REST or gRPC handler parses,
+//! authorizes, calls one method here and maps its answer. One file per
+//! resource, each an `impl Payroll` block; closing periods and confirming
+//! payments are in [`crate::periods`].
+
+mod audit_trail;
+mod decisions;
+mod months;
+mod municipalities;
+mod participants;
+mod programmes;
+mod runs;
+mod signer_keys;
+mod timesheets;
+
+use std::sync::Arc;
+
+use kvp_rules::{Parameters, Policy, PolicyOverrides};
+use kvp_store::{NewAuditEntry, Repository};
+use time::OffsetDateTime;
+
+use crate::error::ServiceError;
+use crate::identity::IdentityVault;
+
+pub use decisions::NewDecision;
+pub use municipalities::MunicipalitySettings;
+pub use participants::NewParticipant;
+pub use programmes::NewPause;
+pub use runs::{ClosedPeriod, MonthStatement, PaidForMonth, PayLinePages, RunExport};
+pub use signer_keys::{NewSignerKey, registered_key};
+pub use timesheets::Submitted;
+
+/// Who did something, for the audit trail.
+#[derive(Debug, Clone)]
+pub struct Actor(pub String);
+
+/// The payroll core shared by both surfaces.
+pub struct Payroll {
+    store: Arc<dyn Repository>,
+    parameters: Parameters,
+    policy: Policy,
+    vault: IdentityVault,
+}
+
+impl Payroll {
+    /// A core over a store, with the shipped parameters and national policy.
+    pub fn new(
+        store: Arc<dyn Repository>,
+        parameters: Parameters,
+        policy: Policy,
+        vault: IdentityVault,
+    ) -> Self {
+        Self {
+            store,
+            parameters,
+            policy,
+            vault,
+        }
+    }
+
+    /// The repository, for the application's wiring (the outbox relay,
+    /// shutdown) and for tests; the surfaces go through the methods here.
+    pub fn store(&self) -> &Arc<dyn Repository> {
+        &self.store
+    }
+
+    /// The migrations of this build the database does not hold yet (readiness).
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, ServiceError> {
+        Ok(self.store.pending_migrations().await?)
+    }
+
+    /// The shipped parameters (see `effective_parameters` for those in force).
+    pub fn parameters(&self) -> &Parameters {
+        &self.parameters
+    }
+
+    /// The national policy overlaid with the municipality's overrides.
+    pub async fn policy_for(&self, municipality_id: &str) -> Result<Policy, ServiceError> {
+        match self.store.get_municipality(municipality_id).await {
+            Ok(m) => self.municipal_policy(m.policy_overrides),
+            Err(kvp_store::StoreError::NotFound { .. }) => Ok(self.policy.clone()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The national policy overlaid with a municipality's stored overrides.
+    pub(crate) fn municipal_policy(
+        &self,
+        overrides: serde_json::Value,
+    ) -> Result<Policy, ServiceError> {
+        let overrides: PolicyOverrides =
+            serde_json::from_value(overrides).map_err(ServiceError::internal)?;
+        Ok(self.policy.with_overrides(&overrides))
+    }
+}
+
+/// An audit entry by `actor` now.
+pub fn audit(
+    actor: &Actor,
+    action: &str,
+    subject_type: &str,
+    subject_id: &str,
+    details: serde_json::Value,
+) -> NewAuditEntry {
+    NewAuditEntry {
+        at: OffsetDateTime::now_utc(),
+        actor: actor.0.clone(),
+        action: action.into(),
+        subject_type: subject_type.into(),
+        subject_id: subject_id.into(),
+        details,
+    }
+}

@@ -1,0 +1,207 @@
+//! Participants and the facts about them a caseworker registers: children,
+//! periods as a sole carer, other livelihood benefits.
+
+use kvp_rules::{OffsetKind, YearMonth};
+use kvp_store::{BenefitOffset, Child, Participant, ParticipantFacts, SoleCarerPeriod};
+use rust_decimal::Decimal;
+use serde_json::json;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use super::{Actor, Payroll, audit};
+use crate::error::ServiceError;
+use crate::identity::NationalId;
+
+/// A participant to register.
+#[derive(Debug, Clone)]
+pub struct NewParticipant {
+    /// The municipality (four digits).
+    pub municipality_id: String,
+    /// National identity number or D-number, as given; stored only protected.
+    pub national_id: String,
+    /// Name shown to caseworkers.
+    pub display_name: String,
+    /// Children's birth dates.
+    pub children: Vec<Date>,
+}
+
+impl Payroll {
+    /// Registers a participant with their children: the identity number is
+    /// validated (mod 11), the birth date derived from it, and it is stored
+    /// only as a lookup and sealed. Answers the participant's facts.
+    pub async fn register_participant(
+        &self,
+        new: NewParticipant,
+        actor: &Actor,
+    ) -> Result<ParticipantFacts, ServiceError> {
+        let id = NationalId::parse(new.national_id.trim())
+            .map_err(|e| ServiceError::field("national_id", e.to_string()))?;
+        let birth_date = id
+            .birth_date()
+            .map_err(|e| ServiceError::field("national_id", e.to_string()))?;
+        if new.display_name.trim().is_empty() {
+            return Err(ServiceError::field("display_name", "must not be empty"));
+        }
+        self.store
+            .get_municipality(&new.municipality_id)
+            .await
+            .map_err(|_| {
+                ServiceError::field("municipality_id", "is not a registered municipality")
+            })?;
+        if let Some(i) = new.children.iter().position(|c| *c < birth_date) {
+            return Err(ServiceError::field(
+                format!("children[{i}]"),
+                "is before the participant's birth date",
+            ));
+        }
+        let participant = Participant {
+            id: Uuid::now_v7(),
+            municipality_id: new.municipality_id.clone(),
+            nin_lookup: self.vault.lookup(&id),
+            nin_sealed: self.vault.seal(&id),
+            birth_date,
+            display_name: new.display_name.trim().to_owned(),
+            created_at: OffsetDateTime::now_utc(),
+        };
+        let pid = participant.id.to_string();
+        let entry = audit(
+            actor,
+            "participant.registered",
+            "participant",
+            &pid,
+            json!({"municipality_id": new.municipality_id}),
+        );
+        self.store
+            .create_participant(&participant, &entry)
+            .await
+            .map_err(|e| match e {
+                kvp_store::StoreError::Conflict { .. } => ServiceError::AlreadyExists {
+                    what: "a participant with this identity number is already registered in \
+                           the municipality"
+                        .into(),
+                },
+                other => other.into(),
+            })?;
+        for birth in &new.children {
+            let child = Child {
+                id: Uuid::now_v7(),
+                participant_id: participant.id,
+                birth_date: *birth,
+            };
+            let entry = audit(
+                actor,
+                "child.added",
+                "participant",
+                &pid,
+                json!({"birth_date": birth}),
+            );
+            self.store.add_child(&child, &entry).await?;
+        }
+        self.facts(participant.id).await
+    }
+
+    /// A participant.
+    pub async fn participant(&self, id: Uuid) -> Result<Participant, ServiceError> {
+        Ok(self.store.get_participant(id).await?)
+    }
+
+    /// The participant's facts.
+    pub async fn facts(&self, participant_id: Uuid) -> Result<ParticipantFacts, ServiceError> {
+        Ok(self.store.participant_facts(participant_id).await?)
+    }
+
+    /// Adds a child (child supplement, child's-sickness quota); answers the
+    /// participant's facts.
+    pub async fn add_child(
+        &self,
+        participant_id: Uuid,
+        birth_date: Date,
+        actor: &Actor,
+    ) -> Result<ParticipantFacts, ServiceError> {
+        let participant = self.store.get_participant(participant_id).await?;
+        if birth_date < participant.birth_date {
+            return Err(ServiceError::field(
+                "birth_date",
+                "is before the participant's birth date",
+            ));
+        }
+        let child = Child {
+            id: Uuid::now_v7(),
+            participant_id,
+            birth_date,
+        };
+        let entry = audit(
+            actor,
+            "child.added",
+            "participant",
+            &participant_id.to_string(),
+            json!({"birth_date": birth_date}),
+        );
+        self.store.add_child(&child, &entry).await?;
+        self.facts(participant_id).await
+    }
+
+    /// Registers a period in which the participant is a sole carer; answers its id.
+    pub async fn add_sole_carer_period(
+        &self,
+        participant_id: Uuid,
+        from: Date,
+        to: Option<Date>,
+        actor: &Actor,
+    ) -> Result<Uuid, ServiceError> {
+        if to.is_some_and(|to| to < from) {
+            return Err(ServiceError::field("to", "must not be before from"));
+        }
+        self.store.get_participant(participant_id).await?;
+        let period = SoleCarerPeriod {
+            id: Uuid::now_v7(),
+            participant_id,
+            from,
+            to,
+        };
+        let entry = audit(
+            actor,
+            "sole_carer.registered",
+            "participant",
+            &participant_id.to_string(),
+            json!({"from": from, "to": to}),
+        );
+        self.store.add_sole_carer_period(&period, &entry).await?;
+        Ok(period.id)
+    }
+
+    /// Registers another livelihood benefit that reduces a month's stipend
+    /// (R11): a non-negative amount in kroner and øre. Answers its id.
+    pub async fn add_benefit_offset(
+        &self,
+        participant_id: Uuid,
+        month: YearMonth,
+        kind: OffsetKind,
+        amount: Decimal,
+        actor: &Actor,
+    ) -> Result<Uuid, ServiceError> {
+        if amount.is_sign_negative() || amount.round_dp(2) != amount {
+            return Err(ServiceError::field(
+                "amount",
+                "must be a non-negative amount in kroner and øre",
+            ));
+        }
+        self.store.get_participant(participant_id).await?;
+        let offset = BenefitOffset {
+            id: Uuid::now_v7(),
+            participant_id,
+            month: month.first_day(),
+            kind: kind.as_str().to_owned(),
+            amount,
+        };
+        let entry = audit(
+            actor,
+            "benefit_offset.registered",
+            "participant",
+            &participant_id.to_string(),
+            json!({"month": month, "kind": offset.kind, "amount": amount}),
+        );
+        self.store.add_benefit_offset(&offset, &entry).await?;
+        Ok(offset.id)
+    }
+}

@@ -1,0 +1,122 @@
+//! Programme decisions: registering one, setting its end, pausing it.
+
+use kvp_store::{ParticipantFacts, Pause, PauseKind, Programme};
+use serde::Serialize;
+use serde_json::json;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use super::{Actor, Payroll, audit};
+use crate::error::ServiceError;
+
+/// A pause to register, as given (the audit entry records it so).
+#[derive(Debug, Clone, Serialize)]
+pub struct NewPause {
+    /// First day.
+    pub from: Date,
+    /// Last day; none while open-ended.
+    pub to: Option<Date>,
+    /// INTERRUPTED (midlertidig avbrudd) or STOPPED (stans, § 34).
+    pub kind: String,
+    /// The decision's reference.
+    pub reference: String,
+}
+
+impl Payroll {
+    /// Registers a programme decision for a participant; answers the
+    /// participant's facts.
+    pub async fn create_programme(
+        &self,
+        participant_id: Uuid,
+        start: Date,
+        end: Option<Date>,
+        decision_reference: String,
+        actor: &Actor,
+    ) -> Result<ParticipantFacts, ServiceError> {
+        if end.is_some_and(|end| end < start) {
+            return Err(ServiceError::field("end", "must not be before start"));
+        }
+        if decision_reference.trim().is_empty() {
+            return Err(ServiceError::field(
+                "decision_reference",
+                "must not be empty",
+            ));
+        }
+        self.store.get_participant(participant_id).await?;
+        let programme = Programme {
+            id: Uuid::now_v7(),
+            participant_id,
+            start,
+            end,
+            decision_reference,
+            decided_at: OffsetDateTime::now_utc(),
+        };
+        let entry = audit(
+            actor,
+            "programme.decided",
+            "participant",
+            &participant_id.to_string(),
+            json!({
+                "programme_id": programme.id, "start": start, "end": end,
+                "reference": programme.decision_reference,
+            }),
+        );
+        self.store.create_programme(&programme, &entry).await?;
+        self.facts(participant_id).await
+    }
+
+    /// A programme decision.
+    pub async fn programme(&self, id: Uuid) -> Result<Programme, ServiceError> {
+        Ok(self.store.get_programme(id).await?)
+    }
+
+    /// Sets or clears a programme's end; answers the programme as it is now.
+    pub async fn set_programme_end(
+        &self,
+        id: Uuid,
+        end: Option<Date>,
+        actor: &Actor,
+    ) -> Result<Programme, ServiceError> {
+        let entry = audit(
+            actor,
+            "programme.end_set",
+            "programme",
+            &id.to_string(),
+            json!({"end": end}),
+        );
+        Ok(self.store.set_programme_end(id, end, &entry).await?)
+    }
+
+    /// Registers an interruption or a stop of a programme; answers its id.
+    pub async fn add_pause(
+        &self,
+        programme_id: Uuid,
+        new: NewPause,
+        actor: &Actor,
+    ) -> Result<Uuid, ServiceError> {
+        let kind: PauseKind = new
+            .kind
+            .parse()
+            .map_err(|_| ServiceError::field("kind", "must be INTERRUPTED or STOPPED"))?;
+        if new.to.is_some_and(|to| to < new.from) {
+            return Err(ServiceError::field("to", "must not be before from"));
+        }
+        let pause = Pause {
+            id: Uuid::now_v7(),
+            programme_id,
+            from: new.from,
+            to: new.to,
+            kind,
+            reference: new.reference.clone(),
+        };
+        let entry = audit(
+            actor,
+            "programme.paused",
+            "programme",
+            &programme_id.to_string(),
+            json!(new),
+        );
+        self.store.add_pause(&pause, &entry).await?;
+        Ok(pause.id)
+    }
+}

@@ -1,0 +1,190 @@
+//! Pay runs as read back: a municipality's runs, a run's lines for export or
+//! streaming (with the municipality's pay codes), a closed run with its totals,
+//! and what closed runs paid for one participant's month. Closing and payment
+//! confirmation themselves are in [`crate::periods`].
+
+use std::sync::Arc;
+
+use kvp_rules::{MonthResult, YearMonth};
+use kvp_store::{LineTotal, PayLine, PayRun, Repository};
+use rust_decimal::Decimal;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Actor, Payroll};
+use crate::client_identity::Scope;
+use crate::error::ServiceError;
+
+/// Lines fetched per page when a run's lines are streamed.
+const PAGE: u32 = 1000;
+
+/// A run's lines with what an export needs beside them.
+#[derive(Debug, Clone)]
+pub struct RunExport {
+    /// The run.
+    pub run: PayRun,
+    /// The municipality's pay codes (line code → lønnsart).
+    pub pay_codes: serde_json::Value,
+    /// Every line, by participant and `seq`.
+    pub lines: Vec<PayLine>,
+}
+
+/// A closed run with its lines summed per line code.
+#[derive(Debug, Clone)]
+pub struct ClosedPeriod {
+    /// The run.
+    pub run: PayRun,
+    /// False when the month had been closed before.
+    pub created: bool,
+    /// The run's lines summed per line code (see [`kvp_store::PayRunStore::run_totals`]).
+    pub totals: Vec<LineTotal>,
+}
+
+/// A line a closed run paid for a month.
+#[derive(Debug, Clone)]
+pub struct PaidForMonth {
+    /// The run.
+    pub run_id: Uuid,
+    /// The month the run paid.
+    pub run_month: YearMonth,
+    /// The line.
+    pub line: PayLine,
+}
+
+/// What was paid and corrected for a participant's month, and what the rules
+/// give for it now.
+#[derive(Debug, Clone)]
+pub struct MonthStatement {
+    /// Every line attributed to the month, in every closed run, oldest run first.
+    pub paid: Vec<PaidForMonth>,
+    /// Sum of those lines.
+    pub paid_total: Decimal,
+    /// The rules engine's current result.
+    pub current: MonthResult,
+}
+
+/// A run's lines a page at a time, so a run of any size streams in flat memory.
+pub struct PayLinePages {
+    /// The run.
+    pub run: PayRun,
+    /// The municipality's pay codes (line code → lønnsart).
+    pub pay_codes: serde_json::Value,
+    store: Arc<dyn Repository>,
+    after: Option<(Uuid, i32)>,
+}
+
+impl PayLinePages {
+    /// The next page of lines; empty at the end.
+    pub async fn next_page(&mut self) -> Result<Vec<PayLine>, ServiceError> {
+        let page = self
+            .store
+            .list_pay_lines_after(self.run.id, self.after, PAGE)
+            .await?;
+        if let Some(last) = page.last() {
+            self.after = Some((last.participant_id, last.seq));
+        }
+        Ok(page)
+    }
+}
+
+impl Payroll {
+    /// A pay run.
+    pub async fn run(&self, id: Uuid) -> Result<PayRun, ServiceError> {
+        Ok(self.store.get_run(id).await?)
+    }
+
+    /// A municipality's pay runs.
+    pub async fn runs(&self, municipality_id: &str) -> Result<Vec<PayRun>, ServiceError> {
+        Ok(self.store.list_runs(municipality_id).await?)
+    }
+
+    /// A run's lines with the municipality's pay codes, for a file export.
+    pub async fn run_export(&self, run_id: Uuid) -> Result<RunExport, ServiceError> {
+        let run = self.store.get_run(run_id).await?;
+        let pay_codes = self
+            .store
+            .get_municipality(&run.municipality_id)
+            .await?
+            .pay_codes;
+        let lines = self.store.list_pay_lines(run_id).await?;
+        Ok(RunExport {
+            run,
+            pay_codes,
+            lines,
+        })
+    }
+
+    /// A run's lines a page at a time, if `scope` reaches the run's municipality.
+    pub async fn pay_lines(
+        &self,
+        run_id: Uuid,
+        scope: &Scope,
+    ) -> Result<PayLinePages, ServiceError> {
+        let run = self.store.get_run(run_id).await?;
+        scope.permit(&run.municipality_id)?;
+        let pay_codes = self
+            .store
+            .get_municipality(&run.municipality_id)
+            .await?
+            .pay_codes;
+        Ok(PayLinePages {
+            run,
+            pay_codes,
+            store: self.store.clone(),
+            after: None,
+        })
+    }
+
+    /// Closes a municipality's month ([`Payroll::close_period`]) and sums the
+    /// run's lines by the database: a run may hold hundreds of thousands.
+    pub async fn close_period_with_totals(
+        &self,
+        municipality_id: &str,
+        month: YearMonth,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<ClosedPeriod, ServiceError> {
+        let (run, created) = self
+            .close_period(municipality_id, month, actor, now)
+            .await?;
+        let totals = self.store.run_totals(run.id).await?;
+        Ok(ClosedPeriod {
+            run,
+            created,
+            totals,
+        })
+    }
+
+    /// What closed runs paid for a participant's month, line by line, and
+    /// what the rules give for it now.
+    pub async fn month_statement(
+        &self,
+        participant_id: Uuid,
+        month: YearMonth,
+    ) -> Result<MonthStatement, ServiceError> {
+        let participant = self.store.get_participant(participant_id).await?;
+        let mut paid = Vec::new();
+        let mut runs = self.store.list_runs(&participant.municipality_id).await?;
+        runs.sort_by_key(|r| r.month);
+        for run in runs.iter().filter(|r| r.month >= month.first_day()) {
+            for line in self.store.list_pay_lines(run.id).await? {
+                if line.participant_id == participant_id
+                    && line.attributed_month == Some(month.first_day())
+                {
+                    paid.push(PaidForMonth {
+                        run_id: run.id,
+                        run_month: YearMonth::of(run.month),
+                        line,
+                    });
+                }
+            }
+        }
+        let paid_total = paid.iter().map(|l| l.line.amount).sum();
+        let current = self.month(participant_id, month).await?;
+        Ok(MonthStatement {
+            paid,
+            paid_total,
+            current,
+        })
+    }
+}

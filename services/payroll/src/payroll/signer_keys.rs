@@ -1,0 +1,150 @@
+//! Signer keys: registering, reading and revoking the keys timesheets are
+//! signed with, and turning a stored key into the signing crate's entry.
+
+use kvp_signing::{RegisteredKey, Role, VerifyingKey};
+use kvp_store::{SignerKey, SignerRole};
+use serde_json::json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Actor, Payroll, audit};
+use crate::error::ServiceError;
+
+/// Turns a stored key into the signing crate's registry entry.
+pub fn registered_key(key: &SignerKey) -> Result<RegisteredKey, ServiceError> {
+    let bytes: [u8; 32] =
+        key.public_key.as_slice().try_into().map_err(|_| {
+            ServiceError::field("public_key", "must be 32 bytes of Ed25519 public key")
+        })?;
+    let public_key = VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| ServiceError::field("public_key", "is not an Ed25519 public key"))?;
+    let role = match key.role {
+        SignerRole::Participant => Role::Participant,
+        SignerRole::Supervisor => Role::Supervisor,
+        SignerRole::Provider => Role::Provider,
+    };
+    Ok(RegisteredKey {
+        keyid: key.keyid.clone(),
+        person_id: key.person_id.clone(),
+        role,
+        public_key,
+        valid_from: key.valid_from,
+        valid_until: key.valid_until,
+        revoked_at: key.revoked_at,
+    })
+}
+
+/// A signer key to register, as given.
+#[derive(Debug, Clone)]
+pub struct NewSignerKey {
+    /// The key id signatures name.
+    pub keyid: String,
+    /// The person the key belongs to (a participant id for participant keys).
+    pub person_id: String,
+    /// PARTICIPANT, SUPERVISOR or PROVIDER.
+    pub role: String,
+    /// Ed25519 public key: base64 of 32 bytes, or a PEM public key.
+    pub public_key: String,
+    /// Start of validity.
+    pub valid_from: OffsetDateTime,
+    /// End of validity, if any.
+    pub valid_until: Option<OffsetDateTime>,
+}
+
+impl Payroll {
+    /// Registers a signer key with its role and validity window; a participant
+    /// key must name a registered participant.
+    pub async fn register_key(
+        &self,
+        new: NewSignerKey,
+        actor: &Actor,
+    ) -> Result<SignerKey, ServiceError> {
+        let role: SignerRole = new.role.parse().map_err(|_| {
+            ServiceError::field("role", "must be PARTICIPANT, SUPERVISOR or PROVIDER")
+        })?;
+        let public_key = kvp_signing::parse_public_key(&new.public_key)
+            .map_err(|e| ServiceError::field("public_key", e.to_string()))?;
+        if new.keyid.trim().is_empty() || new.keyid.len() > 200 {
+            return Err(ServiceError::field("keyid", "must be 1–200 characters"));
+        }
+        if new.valid_until.is_some_and(|u| u <= new.valid_from) {
+            return Err(ServiceError::field(
+                "valid_until",
+                "must be after valid_from",
+            ));
+        }
+        let participant_id = if role == SignerRole::Participant {
+            let id = Uuid::parse_str(&new.person_id)
+                .map_err(|_| ServiceError::field("person_id", "must be a UUID"))?;
+            self.store
+                .get_participant(id)
+                .await
+                .map_err(|_| ServiceError::field("person_id", "is not a registered participant"))?;
+            Some(id)
+        } else {
+            None
+        };
+        let key = SignerKey {
+            keyid: new.keyid,
+            person_id: new.person_id,
+            participant_id,
+            role,
+            public_key: public_key.to_bytes().to_vec(),
+            valid_from: new.valid_from,
+            valid_until: new.valid_until,
+            revoked_at: None,
+            revocation_reason: None,
+            registered_at: OffsetDateTime::now_utc(),
+        };
+        registered_key(&key)?;
+        let audit = audit(
+            actor,
+            "signer_key.registered",
+            "signer_key",
+            &key.keyid,
+            json!({
+                "role": key.role.as_str(), "person_id": key.person_id,
+                "valid_from": key.valid_from, "valid_until": key.valid_until,
+            }),
+        );
+        self.store.register_signer_key(&key, &audit).await.map_err(
+            |e| match ServiceError::from(e) {
+                ServiceError::AlreadyExists { .. } => ServiceError::AlreadyExists {
+                    what: format!("key {} is already registered", key.keyid),
+                },
+                other => other,
+            },
+        )?;
+        Ok(key)
+    }
+
+    /// A signer key.
+    pub async fn signer_key(&self, keyid: &str) -> Result<SignerKey, ServiceError> {
+        Ok(self.store.get_signer_key(keyid).await?)
+    }
+
+    /// Revokes a key from now on, for a reason; timesheets it signed before
+    /// stay accepted. Answers the key as it is now.
+    pub async fn revoke_key(
+        &self,
+        keyid: &str,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<SignerKey, ServiceError> {
+        if reason.trim().is_empty() {
+            return Err(ServiceError::field("reason", "must not be empty"));
+        }
+        let now = OffsetDateTime::now_utc();
+        let entry = audit(
+            actor,
+            "signer_key.revoked",
+            "signer_key",
+            keyid,
+            json!({"reason": reason}),
+        );
+        Ok(self
+            .store
+            .revoke_signer_key(keyid, now, reason, &entry)
+            .await?)
+    }
+}

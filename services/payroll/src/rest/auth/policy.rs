@@ -1,0 +1,289 @@
+//! The access policy: for every REST route, the roles that may call it and
+//! whose data it touches ([`POLICY`]), and the same in the OpenAPI document
+//! ([`BearerSecurity`]).
+
+use axum::http::Method;
+
+use super::Role;
+
+/// An HTTP method as the policy names it (GET also covers HEAD).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    /// GET (and HEAD).
+    Get,
+    /// POST.
+    Post,
+    /// PUT.
+    Put,
+}
+
+impl Verb {
+    fn matches(self, method: &Method) -> bool {
+        match self {
+            Self::Get => method == Method::GET || method == Method::HEAD,
+            Self::Post => method == Method::POST,
+            Self::Put => method == Method::PUT,
+        }
+    }
+
+    /// The method's name, lower case (as OpenAPI keys operations).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "get",
+            Self::Post => "post",
+            Self::Put => "put",
+        }
+    }
+}
+
+/// Whose data a route touches: how the municipality a token must be for is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// Nobody's: computations and the G table as read.
+    Nobody,
+    /// The nation's: changing it needs a national token.
+    Nation,
+    /// The municipality `{id}`.
+    Municipality,
+    /// The participant `{id}`'s municipality.
+    Participant,
+    /// The programme `{id}`'s participant's municipality.
+    Programme,
+    /// The pay run `{id}`'s municipality.
+    Run,
+    /// The signer key `{keyid}`: a participant key's participant's
+    /// municipality; supervisor and provider keys are national.
+    SignerKey,
+    /// The audit subject `{subject_type}/{subject_id}`'s municipality.
+    AuditSubject,
+    /// The body's `municipality_id` (a new participant).
+    NewParticipant,
+    /// The body's key, as for [`Owner::SignerKey`] (a new signer key).
+    NewSignerKey,
+}
+
+impl Owner {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Nobody => "any municipality",
+            Self::Nation => "national tokens only",
+            Self::Municipality => "the municipality in the path",
+            Self::Participant => "the participant's municipality",
+            Self::Programme => "the programme's participant's municipality",
+            Self::Run => "the run's municipality",
+            Self::SignerKey => {
+                "a participant key's municipality; supervisor and provider keys: national to change"
+            }
+            Self::AuditSubject => "the subject's municipality",
+            Self::NewParticipant => "the body's municipality_id",
+            Self::NewSignerKey => {
+                "a participant key's municipality; supervisor and provider keys: national tokens only"
+            }
+        }
+    }
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy)]
+pub enum Access {
+    /// No token needed.
+    Public,
+    /// A token of one of these roles, for the owner's municipality.
+    Roles(&'static [Role], Owner),
+}
+
+/// One route's rule.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    /// The method.
+    pub verb: Verb,
+    /// The route template, as the router and the OpenAPI document spell it.
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+}
+
+const fn rule(verb: Verb, path: &'static str, access: Access) -> Rule {
+    Rule { verb, path, access }
+}
+
+use Access::{Public, Roles};
+use Role::{Administrator, Auditor, Caseworker, PayrollOperator};
+use Verb::{Get, Post, Put};
+
+/// Every role: reads of a municipality's data, national reads, computations.
+const EVERYONE: &[Role] = &[Caseworker, PayrollOperator, Auditor, Administrator];
+/// Pay runs and their export: the payroll file of a whole municipality, not
+/// a caseworker's business (payslips of one participant are).
+const PAYROLL: &[Role] = &[PayrollOperator, Auditor, Administrator];
+/// Participants and their facts, decisions.
+const CASEWORKER: &[Role] = &[Caseworker];
+/// Municipalities and their policy, signer keys, the G.
+const ADMINISTRATOR: &[Role] = &[Administrator];
+/// The audit trail is the check on every other role, administrators
+/// included: only auditors read it.
+const AUDITOR: &[Role] = &[Auditor];
+
+/// Every REST route: who may call it and whose data it touches.
+#[rustfmt::skip]
+pub const POLICY: &[Rule] = &[
+    rule(Get,  "/healthz",                                   Public),
+    rule(Get,  "/readyz",                                    Public),
+    rule(Get,  "/metrics",                                   Public),
+    rule(Get,  "/openapi.json",                              Public),
+    rule(Put,  "/v1/municipalities/{id}",                    Roles(ADMINISTRATOR, Owner::Municipality)),
+    rule(Get,  "/v1/municipalities/{id}",                    Roles(EVERYONE,      Owner::Municipality)),
+    rule(Get,  "/v1/municipalities/{id}/runs",               Roles(PAYROLL,       Owner::Municipality)),
+    rule(Post, "/v1/participants",                           Roles(CASEWORKER,    Owner::NewParticipant)),
+    rule(Get,  "/v1/participants/{id}",                      Roles(EVERYONE,      Owner::Participant)),
+    rule(Post, "/v1/participants/{id}/children",             Roles(CASEWORKER,    Owner::Participant)),
+    rule(Post, "/v1/participants/{id}/sole-carer-periods",   Roles(CASEWORKER,    Owner::Participant)),
+    rule(Post, "/v1/participants/{id}/benefit-offsets",      Roles(CASEWORKER,    Owner::Participant)),
+    rule(Post, "/v1/participants/{id}/programmes",           Roles(CASEWORKER,    Owner::Participant)),
+    rule(Post, "/v1/participants/{id}/sanction-decisions",   Roles(CASEWORKER,    Owner::Participant)),
+    rule(Get,  "/v1/participants/{id}/sanction-decisions",   Roles(EVERYONE,      Owner::Participant)),
+    rule(Get,  "/v1/participants/{id}/absence-overview",     Roles(EVERYONE,      Owner::Participant)),
+    rule(Get,  "/v1/participants/{id}/months/{month}",       Roles(EVERYONE,      Owner::Participant)),
+    rule(Get,  "/v1/participants/{id}/timesheets",           Roles(EVERYONE,      Owner::Participant)),
+    rule(Get,  "/v1/participants/{id}/payslips/{month}",     Roles(EVERYONE,      Owner::Participant)),
+    rule(Put,  "/v1/programmes/{id}/end",                    Roles(CASEWORKER,    Owner::Programme)),
+    rule(Post, "/v1/programmes/{id}/pauses",                 Roles(CASEWORKER,    Owner::Programme)),
+    rule(Post, "/v1/signer-keys",                            Roles(ADMINISTRATOR, Owner::NewSignerKey)),
+    rule(Get,  "/v1/signer-keys/{keyid}",                    Roles(EVERYONE,      Owner::SignerKey)),
+    rule(Post, "/v1/signer-keys/{keyid}/revocation",         Roles(ADMINISTRATOR, Owner::SignerKey)),
+    rule(Get,  "/v1/audit/{subject_type}/{subject_id}",      Roles(AUDITOR,       Owner::AuditSubject)),
+    rule(Post, "/v1/simulations",                            Roles(EVERYONE,      Owner::Nobody)),
+    rule(Get,  "/v1/parameters/g",                           Roles(EVERYONE,      Owner::Nobody)),
+    rule(Post, "/v1/parameters/g",                           Roles(ADMINISTRATOR, Owner::Nation)),
+    rule(Get,  "/v1/runs/{id}/export",                       Roles(PAYROLL,       Owner::Run)),
+];
+
+/// The rule of a route template and method, if there is one.
+pub fn rule_for(method: &Method, path: &str) -> Option<&'static Rule> {
+    POLICY
+        .iter()
+        .find(|r| r.path == path && r.verb.matches(method))
+}
+
+/// Adds the bearer scheme to the OpenAPI document and, from [`POLICY`], each
+/// operation's security, roles and scope (and its 401 and 403 answers).
+pub struct BearerSecurity;
+
+impl utoipa::Modify for BearerSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::{Content, Ref, ResponseBuilder, security::SecurityRequirement};
+
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A JWT signed by a configured key (kid; EdDSA, ES256 or RS256) with iss, \
+                         aud, exp, sub, role (caseworker, payroll_operator, auditor, \
+                         administrator) and municipality (four digits; auditors and \
+                         administrators may omit it to act nationally).",
+                    ))
+                    .build(),
+            ),
+        );
+        let bearer = || vec![SecurityRequirement::new("bearer", Vec::<String>::new())];
+        openapi.security = Some(bearer());
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    Content::new(Some(Ref::from_schema_name("Problem"))),
+                )
+                .build()
+        };
+        for (path, item) in &mut openapi.paths.paths {
+            for (verb, operation) in [
+                (Verb::Get, &mut item.get),
+                (Verb::Post, &mut item.post),
+                (Verb::Put, &mut item.put),
+            ] {
+                let Some(operation) = operation else { continue };
+                let method = match verb {
+                    Verb::Get => Method::GET,
+                    Verb::Post => Method::POST,
+                    Verb::Put => Method::PUT,
+                };
+                match rule_for(&method, path).map(|r| r.access) {
+                    Some(Access::Roles(roles, owner)) => {
+                        operation.security = Some(bearer());
+                        let names: Vec<_> = roles.iter().map(|r| r.as_str()).collect();
+                        let access =
+                            format!("Roles: {}. Scope: {}.", names.join(", "), owner.describe());
+                        operation.description = Some(match operation.description.take() {
+                            Some(text) if !text.is_empty() => format!("{text}\n\n{access}"),
+                            _ => access,
+                        });
+                        let responses = &mut operation.responses.responses;
+                        responses.insert(
+                            "401".into(),
+                            problem("no valid bearer token (WWW-Authenticate: Bearer)").into(),
+                        );
+                        responses.insert(
+                            "403".into(),
+                            problem("the role or the municipality is not allowed").into(),
+                        );
+                    }
+                    // Public, or (a fault the tests catch) no rule: no token listed.
+                    _ => operation.security = Some(Vec::new()),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+    use super::*;
+    use serde_json::json;
+    use utoipa::OpenApi;
+
+    #[test]
+    fn every_documented_operation_has_exactly_one_rule_and_every_rule_an_operation() {
+        let doc = serde_json::to_value(crate::rest::ApiDoc::openapi()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        let mut documented = Vec::new();
+        for (path, item) in paths {
+            for verb in ["get", "post", "put", "delete", "patch"] {
+                if let Some(operation) = item.get(verb) {
+                    documented.push((verb, path.clone()));
+                    let method: Method = verb.to_uppercase().parse().unwrap();
+                    let matching = POLICY
+                        .iter()
+                        .filter(|r| r.path == path && r.verb.matches(&method))
+                        .count();
+                    assert_eq!(matching, 1, "{verb} {path}");
+                    let public = operation["security"] == json!([]);
+                    assert_eq!(
+                        public,
+                        matches!(rule_for(&method, path).unwrap().access, Access::Public),
+                        "{verb} {path}"
+                    );
+                }
+            }
+        }
+        for rule in POLICY {
+            assert!(
+                documented.contains(&(rule.verb.as_str(), rule.path.to_owned())),
+                "{} {} is not in the OpenAPI document",
+                rule.verb.as_str(),
+                rule.path
+            );
+        }
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+    }
+}

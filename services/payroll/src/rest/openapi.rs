@@ -1,0 +1,65 @@
+//! The OpenAPI document of the REST API, served at `/openapi.json`: every
+//! operation of every resource, with its roles and scope from the policy.
+
+use utoipa::OpenApi;
+
+use super::auth::BearerSecurity;
+// Imported rather than named by module: utoipa tags an operation with the
+// module path it is listed under, and the document lists them untagged.
+#[allow(
+    clippy::wildcard_imports,
+    reason = "each operation and its utoipa path type"
+)]
+use super::{
+    audit::*, decisions::*, health::*, municipalities::*, participants::*, programmes::*,
+    signer_keys::*, simulations::*, timesheets::*,
+};
+use crate::error::{FieldViolation, Problem};
+use crate::ingest::{Assessment, QuotaSummary};
+
+/// The OpenAPI document of this API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "KVP payroll",
+        description = "Caseworker and payroll REST API of the KVP stipend payroll. Every \
+            operation needs a bearer token (JWT) whose role and municipality it allows, except \
+            the public /healthz, /readyz, /metrics and /openapi.json; each operation's \
+            description names its roles and scope. Without configured keys (development \
+            mode, loopback only) nothing is checked and x-kvp-actor names the caller."
+    ),
+    paths(
+        put_municipality,
+        get_municipality,
+        create_participant,
+        get_participant,
+        add_child,
+        add_sole_carer_period,
+        add_benefit_offset,
+        create_programme,
+        set_programme_end,
+        add_pause,
+        decide,
+        list_decisions,
+        absence_overview,
+        month,
+        list_timesheets,
+        register_key,
+        get_key,
+        revoke_key,
+        audit_trail,
+        simulate,
+        crate::rest::periods::register_g,
+        crate::rest::periods::list_g,
+        crate::rest::periods::list_runs,
+        crate::rest::periods::export_run,
+        crate::rest::periods::payslip,
+        healthz,
+        readyz,
+        metrics,
+        openapi
+    ),
+    components(schemas(Problem, FieldViolation, Assessment, QuotaSummary)),
+    modifiers(&BearerSecurity)
+)]
+pub struct ApiDoc;

@@ -1,0 +1,243 @@
+//! Participants and the facts a caseworker registers about them (children,
+//! sole-carer periods, other benefits), and what the rules give for them now:
+//! the quota overview and a month.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use kvp_rules::{OffsetKind, YearMonth};
+use kvp_store::ParticipantFacts;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::{Date, OffsetDateTime};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::auth::Caller;
+use super::extract::{Body, Id, Month, Params};
+use super::programmes::PauseBody;
+use super::{ApiResult, AppState, created};
+use crate::error::{Problem, ServiceError};
+use crate::ingest::QuotaSummary;
+use crate::payroll;
+
+/// A new participant.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewParticipant {
+    /// The municipality (four digits).
+    pub municipality_id: String,
+    /// National identity number or D-number (11 digits); stored only protected.
+    pub national_id: String,
+    /// Name shown to caseworkers.
+    pub display_name: String,
+    /// Children's birth dates.
+    #[serde(default)]
+    pub children: Vec<Date>,
+}
+
+/// A participant as the API shows it: never the identity number.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParticipantView {
+    /// Participant id.
+    pub id: Uuid,
+    /// Municipality.
+    pub municipality_id: String,
+    /// Birth date, derived from the identity number.
+    pub birth_date: Date,
+    /// Name.
+    pub display_name: String,
+    /// Children's birth dates.
+    pub children: Vec<Date>,
+    /// Programme decisions with their pauses.
+    pub programmes: Vec<ProgrammeView>,
+}
+
+/// A programme decision.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgrammeView {
+    /// Programme id.
+    pub id: Uuid,
+    /// First day.
+    pub start: Date,
+    /// Last day, if decided.
+    pub end: Option<Date>,
+    /// The decision's reference.
+    pub decision_reference: String,
+    /// Interruptions and stops.
+    pub pauses: Vec<PauseBody>,
+}
+
+impl From<ParticipantFacts> for ParticipantView {
+    fn from(facts: ParticipantFacts) -> Self {
+        Self {
+            id: facts.participant.id,
+            municipality_id: facts.participant.municipality_id,
+            birth_date: facts.participant.birth_date,
+            display_name: facts.participant.display_name,
+            children: facts.children.iter().map(|c| c.birth_date).collect(),
+            programmes: facts
+                .programmes
+                .into_iter()
+                .map(|p| ProgrammeView {
+                    id: p.programme.id,
+                    start: p.programme.start,
+                    end: p.programme.end,
+                    decision_reference: p.programme.decision_reference,
+                    pauses: p
+                        .pauses
+                        .into_iter()
+                        .map(|x| PauseBody {
+                            from: x.from,
+                            to: x.to,
+                            kind: x.kind.as_str().to_owned(),
+                            reference: x.reference,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Registers a participant; the identity number is validated (mod 11) and the
+/// birth date derived from it.
+#[utoipa::path(post, path = "/v1/participants", request_body = NewParticipant,
+    responses((status = 201, body = ParticipantView), (status = 400, body = Problem), (status = 409, body = Problem)))]
+pub async fn create_participant(
+    State(payroll): AppState,
+    caller: Caller,
+    Body(body): Body<NewParticipant>,
+) -> ApiResult<Response> {
+    let new = payroll::NewParticipant {
+        municipality_id: body.municipality_id,
+        national_id: body.national_id,
+        display_name: body.display_name,
+        children: body.children,
+    };
+    let facts = payroll.register_participant(new, &caller.actor()).await?;
+    Ok(created(ParticipantView::from(facts)))
+}
+
+/// Reads a participant.
+#[utoipa::path(get, path = "/v1/participants/{id}", params(("id" = String, Path)), responses((status = 200, body = ParticipantView), (status = 404, body = Problem)))]
+pub async fn get_participant(
+    State(payroll): AppState,
+    Params(Id(id)): Params<Id>,
+) -> ApiResult<Json<ParticipantView>> {
+    Ok(Json(payroll.facts(id).await?.into()))
+}
+
+/// A child.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChildBody {
+    /// Birth date.
+    pub birth_date: Date,
+}
+
+/// Adds a child (child supplement, child's-sickness quota).
+#[utoipa::path(post, path = "/v1/participants/{id}/children", params(("id" = String, Path)), request_body = ChildBody,
+    responses((status = 201, body = ParticipantView), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn add_child(
+    State(payroll): AppState,
+    Params(Id(id)): Params<Id>,
+    caller: Caller,
+    Body(body): Body<ChildBody>,
+) -> ApiResult<Response> {
+    let facts = payroll
+        .add_child(id, body.birth_date, &caller.actor())
+        .await?;
+    Ok(created(ParticipantView::from(facts)))
+}
+
+/// A period as a sole carer (doubles the child's-sickness quota).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodBody {
+    /// First day.
+    pub from: Date,
+    /// Last day, if known.
+    #[serde(default)]
+    pub to: Option<Date>,
+}
+
+/// Registers a period in which the participant is a sole carer.
+#[utoipa::path(post, path = "/v1/participants/{id}/sole-carer-periods", params(("id" = String, Path)), request_body = PeriodBody,
+    responses((status = 201, description = "registered"), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn add_sole_carer_period(
+    State(payroll): AppState,
+    Params(Id(id)): Params<Id>,
+    caller: Caller,
+    Body(body): Body<PeriodBody>,
+) -> ApiResult<Response> {
+    let period = payroll
+        .add_sole_carer_period(id, body.from, body.to, &caller.actor())
+        .await?;
+    Ok(created(json!({"id": period})))
+}
+
+/// Another livelihood benefit for a month (R11).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OffsetBody {
+    /// The month, `YYYY-MM`.
+    #[schema(value_type = String)]
+    pub month: YearMonth,
+    /// SYKEPENGER, DAGPENGER, FORELDREPENGER or OTHER_LIVELIHOOD.
+    #[schema(value_type = String)]
+    pub kind: OffsetKind,
+    /// Amount in kroner.
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+}
+
+/// Registers another livelihood benefit that reduces a month's stipend.
+#[utoipa::path(post, path = "/v1/participants/{id}/benefit-offsets", params(("id" = String, Path)), request_body = OffsetBody,
+    responses((status = 201, description = "registered"), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn add_benefit_offset(
+    State(payroll): AppState,
+    Params(Id(id)): Params<Id>,
+    caller: Caller,
+    Body(body): Body<OffsetBody>,
+) -> ApiResult<Response> {
+    let offset = payroll
+        .add_benefit_offset(id, body.month, body.kind, body.amount, &caller.actor())
+        .await?;
+    Ok(created(json!({"id": offset})))
+}
+
+/// The date an overview holds for.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AsOf {
+    /// The date, `YYYY-MM-DD`; today if absent.
+    pub as_of: Option<String>,
+}
+
+/// The quotas used and left on a date: the count caseworkers keep by hand today.
+#[utoipa::path(get, path = "/v1/participants/{id}/absence-overview", params(AsOf, ("id" = String, Path)),
+    responses((status = 200, body = QuotaSummary), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn absence_overview(
+    State(payroll): AppState,
+    Params(Id(id)): Params<Id>,
+    Query(q): Query<AsOf>,
+) -> ApiResult<Json<QuotaSummary>> {
+    let as_of = match q.as_of {
+        Some(text) => crate::ingest::parse_date(&text)
+            .ok_or_else(|| ServiceError::field("as_of", "must be a date YYYY-MM-DD"))?,
+        None => OffsetDateTime::now_utc().date(),
+    };
+    Ok(Json(payroll.absence_overview(id, as_of).await?))
+}
+
+/// A participant's month as the rules compute it now, line by line with its explanation.
+#[utoipa::path(get, path = "/v1/participants/{id}/months/{month}", params(("id" = String, Path), ("month" = String, Path)),
+    responses((status = 200, description = "lines, total, quantities, flags, explanation"), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn month(
+    State(payroll): AppState,
+    Params(path): Params<(Id, Month)>,
+) -> ApiResult<Json<kvp_rules::MonthResult>> {
+    let (Id(id), Month(month)) = path;
+    Ok(Json(payroll.month(id, month).await?))
+}

@@ -1,0 +1,122 @@
+//! Signer keys: the registry timesheet signatures are verified against.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use kvp_store::SignerKey;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use super::auth::Caller;
+use super::extract::Body;
+use super::{ApiResult, AppState, created};
+use crate::error::Problem;
+use crate::payroll::NewSignerKey;
+
+/// A signer key to register.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyBody {
+    /// The key id signatures name.
+    pub keyid: String,
+    /// The person the key belongs to (a participant id for participant keys).
+    pub person_id: String,
+    /// PARTICIPANT, SUPERVISOR or PROVIDER.
+    pub role: String,
+    /// Ed25519 public key: base64 of 32 bytes, or a PEM public key.
+    pub public_key: String,
+    /// Start of validity.
+    #[serde(with = "time::serde::rfc3339")]
+    pub valid_from: OffsetDateTime,
+    /// End of validity, if any.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub valid_until: Option<OffsetDateTime>,
+}
+
+/// A registered key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyView {
+    /// Key id.
+    pub keyid: String,
+    /// Owner.
+    pub person_id: String,
+    /// Role.
+    pub role: String,
+    /// Public key, base64.
+    pub public_key: String,
+    /// Start of validity.
+    #[serde(with = "time::serde::rfc3339")]
+    pub valid_from: OffsetDateTime,
+    /// End of validity.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub valid_until: Option<OffsetDateTime>,
+    /// When revoked.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+fn key_view(k: &SignerKey) -> KeyView {
+    use base64::Engine;
+    KeyView {
+        keyid: k.keyid.clone(),
+        person_id: k.person_id.clone(),
+        role: k.role.as_str().to_owned(),
+        public_key: base64::engine::general_purpose::STANDARD.encode(&k.public_key),
+        valid_from: k.valid_from,
+        valid_until: k.valid_until,
+        revoked_at: k.revoked_at,
+    }
+}
+
+/// Registers a signer key with its role and validity window.
+#[utoipa::path(post, path = "/v1/signer-keys", request_body = KeyBody,
+    responses((status = 201, body = KeyView), (status = 400, body = Problem), (status = 409, body = Problem)))]
+pub async fn register_key(
+    State(payroll): AppState,
+    caller: Caller,
+    Body(body): Body<KeyBody>,
+) -> ApiResult<Response> {
+    let new = NewSignerKey {
+        keyid: body.keyid,
+        person_id: body.person_id,
+        role: body.role,
+        public_key: body.public_key,
+        valid_from: body.valid_from,
+        valid_until: body.valid_until,
+    };
+    let key = payroll.register_key(new, &caller.actor()).await?;
+    Ok(created(key_view(&key)))
+}
+
+/// Reads a signer key.
+#[utoipa::path(get, path = "/v1/signer-keys/{keyid}", responses((status = 200, body = KeyView), (status = 404, body = Problem)))]
+pub async fn get_key(
+    State(payroll): AppState,
+    Path(keyid): Path<String>,
+) -> ApiResult<Json<KeyView>> {
+    Ok(Json(key_view(&payroll.signer_key(&keyid).await?)))
+}
+
+/// A revocation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationBody {
+    /// Why the key is revoked.
+    pub reason: String,
+}
+
+/// Revokes a key from now on; timesheets it signed before stay accepted.
+#[utoipa::path(post, path = "/v1/signer-keys/{keyid}/revocation", request_body = RevocationBody,
+    responses((status = 200, body = KeyView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn revoke_key(
+    State(payroll): AppState,
+    Path(keyid): Path<String>,
+    caller: Caller,
+    Body(body): Body<RevocationBody>,
+) -> ApiResult<Json<KeyView>> {
+    let key = payroll
+        .revoke_key(&keyid, &body.reason, &caller.actor())
+        .await?;
+    Ok(Json(key_view(&key)))
+}
