@@ -299,6 +299,20 @@ async fn a_late_g_regulation_is_back_paid_in_the_next_run() {
         409,
     )
     .await;
+    // A G beyond sense (a typing error) is refused by field, and not stored.
+    let refused = app
+        .post(
+            "/v1/parameters/g",
+            json!({"effective_date": "2027-05-01", "value": "10000000.01", "reference": "typo"}),
+            400,
+        )
+        .await;
+    assert_eq!(refused["errors"][0]["field"], "value", "{refused}");
+    let table = app.get("/v1/parameters/g").await;
+    assert!(
+        !table.to_string().contains("2027-05-01"),
+        "a refused G was stored: {table}"
+    );
     let may_after = app
         .get(&format!("/v1/participants/{id}/months/2026-05"))
         .await;

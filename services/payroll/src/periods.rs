@@ -350,6 +350,14 @@ impl Payroll {
                 "must be a positive amount in kroner",
             ));
         }
+        if let Some(max) = kvp_rules::parameters::upper_bound("g")
+            && value > max
+        {
+            return Err(ServiceError::field(
+                "value",
+                format!("must be at most {max} kroner, the largest G of sense"),
+            ));
+        }
         if reference.trim().is_empty() {
             return Err(ServiceError::field("reference", "must not be empty"));
         }
