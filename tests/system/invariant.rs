@@ -225,7 +225,7 @@ const LATE_FACTS: [&str; 10] = [
 #[tokio::test]
 async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
     use kvp_payroll::client_identity::Scope;
-    use kvp_payroll::periods::PaymentReport;
+    use kvp_payroll::payroll::periods::PaymentReport;
     use kvp_store::{
         BenefitOffset, Child, DecisionOutcome, Municipality, NewAuditEntry, Pause, PauseKind,
         PaymentOutcome, SanctionDecision, SoleCarerPeriod,

@@ -18,8 +18,8 @@ use crate::client_identity::{ClientKind, Gate};
 use crate::error::{FieldViolation, ServiceError};
 use crate::events::timestamp;
 use crate::ingest::Assessment;
+use crate::payroll::periods::PaymentReport;
 use crate::payroll::{Actor, Payroll};
-use crate::periods::PaymentReport;
 
 /// The gRPC service over the payroll core.
 pub struct PayrollGrpc {

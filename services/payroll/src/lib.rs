@@ -16,7 +16,6 @@ pub mod identity;
 pub mod ingest;
 pub mod metrics;
 pub mod payroll;
-pub mod periods;
 pub mod relay;
 pub mod rest;
 pub mod simulate;

@@ -3,13 +3,14 @@
 //! the surfaces' only way to the repository: a REST or gRPC handler parses,
 //! authorizes, calls one method here and maps its answer. One file per
 //! resource, each an `impl Payroll` block; closing periods and confirming
-//! payments are in [`crate::periods`].
+//! payments are in [`periods`].
 
 mod audit_trail;
 mod decisions;
 mod months;
 mod municipalities;
 mod participants;
+pub mod periods;
 mod programmes;
 mod runs;
 mod signer_keys;

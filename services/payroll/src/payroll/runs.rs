@@ -1,7 +1,7 @@
 //! Pay runs as read back: a municipality's runs, a run's lines for export or
 //! streaming (with the municipality's pay codes), a closed run with its totals,
 //! and what closed runs paid for one participant's month. Closing and payment
-//! confirmation themselves are in [`crate::periods`].
+//! confirmation themselves are in [`super::periods`].
 
 use std::sync::Arc;
 
