@@ -1,12 +1,24 @@
 //! Persistence of the KVP payroll service.
 //!
-//! This crate owns the [`Repository`] trait, the records it stores
-//! ([`records`]), and two implementations, each in its own module with its own
-//! SQL, row mapping, constraint-error mapping and embedded, append-only
-//! migrations (`migrations/sqlite`, `migrations/postgres`):
+//! This crate owns the repository traits (one per area, and [`Repository`],
+//! all of them), the records it stores ([`records`]), and two implementations
+//! with their embedded, append-only migrations (`migrations/sqlite`,
+//! `migrations/postgres`):
 //!
 //! - [`sqlite`]: an SQLite file, the embedded default (one instance);
 //! - [`postgres`]: PostgreSQL, for deployments with several instances.
+//!
+//! Layout: what both backends do alike is written once, in `src/shared/` —
+//! each area's statements and multi-statement flows (accepting a timesheet,
+//! recording a decision, a close session, confirming a payment, registering a
+//! G, the outbox), the row mappers, the column lists and the constraint-error
+//! mapping. Each backend's `<area>.rs` includes its area's shared file
+//! (`include!`), so that the same code compiles against that backend's
+//! `dialect.rs`, which names only what differs: how instants and amounts are
+//! bound, the constraint names it reports, its row locks (PostgreSQL locks rows,
+//! SQLite's write transaction holds the database), and the statements each
+//! does its own way for speed (bulk inserts, a participant's facts, a chunk's
+//! timesheets and ledger). sqlx takes `$N` placeholders on both.
 //!
 //! [`connect`] picks the backend from the URL, runs the migrations and hands
 //! back an `Arc<dyn Repository>`.
