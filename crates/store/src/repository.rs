@@ -12,11 +12,11 @@ use uuid::Uuid;
 use crate::StoreError;
 use crate::audit_chain::AuditVerification;
 use crate::records::{
-    AcceptOutcome, AuditEntry, BeginClose, BenefitOffset, Child, CloseContext, CloseOutcome,
-    CloseParticipant, ConfirmOutcome, Confirmation, DayEntry, FinishClose, LedgerEntry, LineTotal,
-    Municipality, NewAuditEntry, NewOutboxEvent, NewPayRun, NewTimesheet, OpenRun, OutboxEvent,
-    Participant, ParticipantFacts, Pause, PayLine, PayRun, Programme, ProgrammeWithPauses,
-    RegisteredG, SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet,
+    AcceptOutcome, AuditEntry, BeginClose, BenefitOffset, Child, CloseContext, CloseParticipant,
+    ConfirmOutcome, Confirmation, DayEntry, FinishClose, LedgerEntry, LineTotal, Municipality,
+    NewAuditEntry, NewOutboxEvent, NewTimesheet, OpenRun, OutboxEvent, Participant,
+    ParticipantFacts, Pause, PayLine, PayRun, Programme, ProgrammeWithPauses, RegisteredG,
+    SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet,
 };
 
 /// Which database a store runs on.
@@ -280,20 +280,6 @@ pub trait SanctionStore: Send + Sync {
 /// Pay runs, their lines, the ledger of what was paid and payment confirmations.
 #[async_trait]
 pub trait PayRunStore: Send + Sync {
-    /// Closes a municipality's month: stores the run, its lines, its events
-    /// and its audit entry in one transaction (checked first: see [`NewPayRun`]).
-    ///
-    /// - A run for the municipality and month exists: [`CloseOutcome::Existing`]
-    ///   with it, and nothing is written (whatever `new` holds).
-    /// - Two closes of the same month racing, in one instance or in several,
-    ///   yield exactly one run and one set of lines; the others answer
-    ///   `Existing` with the winner's run.
-    /// - An unknown municipality is [`StoreError::NotFound`]; a line of an
-    ///   unknown participant or of another municipality's participant, or two
-    ///   lines of one participant with the same `seq`, is
-    ///   [`StoreError::InvalidInput`]; a taken run id is a [`StoreError::Conflict`].
-    async fn close_period(&self, new: &NewPayRun) -> Result<CloseOutcome, StoreError>;
-
     /// Begins closing a municipality's month in chunks, so that a close of
     /// 100 000 participants reads and writes a few thousand at a time.
     ///
@@ -310,9 +296,6 @@ pub trait PayRunStore: Send + Sync {
     /// An unknown municipality is [`StoreError::NotFound`]; a taken run id a
     /// [`StoreError::Conflict`]. On SQLite the session holds the write lock
     /// throughout (writers wait; readers do not).
-    ///
-    /// [`Repository::close_period`] writes no basis with its run and clears
-    /// no marks, so the close after it recomputes everything.
     async fn begin_close(&self, run: &OpenRun) -> Result<BeginClose, StoreError>;
 
     /// The run with this id.

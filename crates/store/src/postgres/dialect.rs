@@ -252,13 +252,6 @@ pub(super) async fn lock_closes(conn: &mut Conn, municipality_id: &str) -> Resul
     Ok(())
 }
 
-/// Whether the error is the unique violation of one municipality's month.
-pub(super) fn is_month_taken(err: &sqlx::Error) -> bool {
-    err.as_database_error().is_some_and(|db| {
-        db.kind() == ErrorKind::UniqueViolation && db.constraint() == Some("pay_runs_month_key")
-    })
-}
-
 pub(super) async fn select_programmes(
     conn: &mut Conn,
     participant_id: Uuid,
@@ -307,6 +300,5 @@ pub(super) mod constraint {
     pub(in super::super) const TIMESHEETS_DIGEST_KEY: &str = "timesheets_digest_key";
     pub(in super::super) const TIMESHEETS_MUNICIPALITY_FKEY: &str = "timesheets_municipality_fkey";
     pub(in super::super) const PAY_RUNS_PKEY: &str = "pay_runs_pkey";
-    pub(in super::super) const PAY_RUNS_MUNICIPALITY_FKEY: &str = "pay_runs_municipality_fkey";
     pub(in super::super) const PAYMENT_CONFIRMATIONS_PKEY: &str = "payment_confirmations_pkey";
 }

@@ -148,50 +148,6 @@ pub(crate) fn whole_ore(amount: Decimal) -> Result<i64, StoreError> {
         .ok_or_else(|| StoreError::invalid_input("a pay line amount must be a whole number of øre"))
 }
 
-/// Checks that hold for a new pay run whatever is stored already; both
-/// backends run them before opening the transaction.
-pub(crate) fn check_new_pay_run(new: &NewPayRun) -> Result<(), StoreError> {
-    let run = &new.run;
-    if run.state != RunState::Closed {
-        return Err(StoreError::invalid_input(
-            "a new pay run must have state CLOSED",
-        ));
-    }
-    if run.month.day() != 1 {
-        return Err(StoreError::invalid_input(
-            "a pay run month must be given as its first day",
-        ));
-    }
-    let mut participants = std::collections::HashSet::new();
-    let mut total = Decimal::ZERO;
-    for line in &new.lines {
-        if line.run_id != run.id {
-            return Err(StoreError::invalid_input("a pay line names another run"));
-        }
-        if matches!(line.attributed_month, Some(month) if month.day() != 1) {
-            return Err(StoreError::invalid_input(
-                "a pay line's attributed month must be given as its first day",
-            ));
-        }
-        whole_ore(line.amount)?;
-        total = total
-            .checked_add(line.amount)
-            .ok_or_else(|| StoreError::invalid_input("the run total overflows"))?;
-        participants.insert(line.participant_id);
-    }
-    if usize::try_from(run.participant_count).ok() != Some(participants.len()) {
-        return Err(StoreError::invalid_input(
-            "the run's participant count is not the number of participants with lines",
-        ));
-    }
-    if run.total != total {
-        return Err(StoreError::invalid_input(
-            "the run total is not the sum of its lines",
-        ));
-    }
-    Ok(())
-}
-
 /// The state of a run with `participants` payslips of which `confirmed` are confirmed.
 pub(crate) fn run_state(participants: i64, confirmed: i64) -> RunState {
     if confirmed == 0 {

@@ -73,40 +73,6 @@ pub struct PayLine {
     pub explanation: String,
 }
 
-/// Everything `close_period` stores together, or not at all.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewPayRun {
-    /// The run; `state` must be `Closed`, `month` a first day,
-    /// `participant_count` the number of distinct participants of `lines` and
-    /// `total` the sum of their amounts.
-    pub run: PayRun,
-    /// Its lines; each must name this run and a participant of its municipality.
-    pub lines: Vec<PayLine>,
-    /// Domain events of the close (e.g. "period closed"), written to the outbox.
-    pub events: Vec<NewOutboxEvent>,
-    /// The audit entry of the close.
-    pub audit: NewAuditEntry,
-}
-
-/// The result of `close_period`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CloseOutcome {
-    /// The run was stored with its lines, events and audit entry.
-    Created(PayRun),
-    /// The municipality's month was closed before (perhaps by another
-    /// instance at the same moment); this is that run, and nothing was written.
-    Existing(PayRun),
-}
-
-impl CloseOutcome {
-    /// The run, created or existing.
-    pub fn run(&self) -> &PayRun {
-        match self {
-            Self::Created(run) | Self::Existing(run) => run,
-        }
-    }
-}
-
 // --- closing a month in chunks (see `CloseSession`) ---
 
 /// The run a close session opens: what is known before any line is computed.

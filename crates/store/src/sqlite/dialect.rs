@@ -205,16 +205,6 @@ pub(super) async fn lock_closes(
     Ok(())
 }
 
-/// Whether the error is the unique violation of one municipality's month.
-pub(super) fn is_month_taken(err: &sqlx::Error) -> bool {
-    err.as_database_error().is_some_and(|db| {
-        db.kind() == ErrorKind::UniqueViolation
-            && db
-                .message()
-                .ends_with("pay_runs.municipality_id, pay_runs.month")
-    })
-}
-
 pub(super) async fn select_programmes(
     conn: &mut Conn,
     participant_id: Uuid,
@@ -264,7 +254,6 @@ pub(super) mod constraint {
     pub(in super::super) const TIMESHEETS_DIGEST_KEY: &str = "timesheets.digest";
     pub(in super::super) const TIMESHEETS_MUNICIPALITY_FKEY: &str = "";
     pub(in super::super) const PAY_RUNS_PKEY: &str = "pay_runs.id";
-    pub(in super::super) const PAY_RUNS_MUNICIPALITY_FKEY: &str = "";
     pub(in super::super) const PAYMENT_CONFIRMATIONS_PKEY: &str =
         "payment_confirmations.run_id, payment_confirmations.participant_id";
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use kvp_store::{
-    AcceptOutcome, Backend, CloseOutcome, DecisionOutcome, Municipality, RegisteredG, Repository,
+    AcceptOutcome, Backend, DecisionOutcome, Municipality, RegisteredG, Repository,
     SanctionDecision, StoreError,
 };
 use serde_json::json;
@@ -14,8 +14,9 @@ use tokio::sync::Barrier;
 use uuid::Uuid;
 
 use crate::support::{
-    AT, audit, closed, dec, event_at, execute_raw, given_oslo, given_participant, oslo, paid,
-    participant_of, pay_run, programme_of, reopen, supervisor_key, timesheet_for, try_execute_raw,
+    AT, CloseOutcome, audit, close_period, closed, dec, event_at, execute_raw, given_oslo,
+    given_participant, oslo, paid, participant_of, pay_run, programme_of, reopen, supervisor_key,
+    timesheet_for, try_execute_raw,
 };
 
 /// Writes `count` audit entries (municipality upserts), one after the other.
@@ -193,7 +194,7 @@ pub async fn the_audit_chain_verifies_after_a_mix_of_operations(store: Arc<dyn R
     let new_run = pay_run(march, &[(kari.id, "KVP_BASE", Some(march), "20500.50")]);
     let run = closed(&store, &new_run).await;
     assert!(matches!(
-        store.close_period(&pay_run(march, &[])).await.unwrap(),
+        close_period(&store, &pay_run(march, &[])).await.unwrap(),
         CloseOutcome::Existing(_)
     ));
     store

@@ -17,8 +17,9 @@ use time::macros::date;
 use uuid::Uuid;
 
 use crate::support::{
-    AT, audit, child_of, closed, correction_of, dec, event_at, failed, given_another_participant,
-    given_participant, participant_of, pay_run, programme_of, timesheet_for,
+    AT, TEST_BASIS, audit, child_of, closed, correction_of, dec, event_at, failed,
+    given_another_participant, given_participant, participant_of, pay_run, programme_of,
+    timesheet_for,
 };
 
 const JANUARY: Date = date!(2025 - 01 - 01);
@@ -351,9 +352,9 @@ pub async fn a_month_closed_before_is_answered_and_nothing_is_held(store: Arc<dy
         BeginClose::Closed(existing) => assert_eq!(existing, run),
         BeginClose::Open(_) => panic!("March is closed"),
     }
-    // A one-shot close records no basis: the next close recomputes everything.
+    // The next close reads the basis that run recorded.
     let session = open(&store, APRIL).await;
-    assert_eq!(session.context().basis, None);
+    assert_eq!(session.context().basis.as_deref(), Some(TEST_BASIS));
     assert_eq!(session.context().runs, vec![run]);
     drop(session);
 
