@@ -252,21 +252,14 @@ pub(super) async fn lock_closes(conn: &mut Conn, municipality_id: &str) -> Resul
     Ok(())
 }
 
-pub(super) async fn select_programmes(
+/// The pauses of these programmes (a participant's), by start: by the
+/// programmes' ids, not a join, as a cached generic plan of a join may read
+/// every participant's pauses.
+pub(super) async fn select_pauses(
     conn: &mut Conn,
-    participant_id: Uuid,
-) -> Result<Vec<ProgrammeWithPauses>, StoreError> {
-    let programmes = sqlx::query(concat!(
-        "SELECT ",
-        programme_columns!(),
-        " FROM programmes WHERE participant_id = $1 ORDER BY start_date, id"
-    ))
-    .bind(participant_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let programmes = rows::all(programmes, rows::programme)?;
-    // By the programmes' ids, not a join: a cached generic plan of a join
-    // may read every participant's pauses.
+    _participant_id: Uuid,
+    programmes: &[Programme],
+) -> Result<Vec<Pause>, StoreError> {
     let ids: Vec<Uuid> = programmes.iter().map(|p| p.id).collect();
     let pauses = sqlx::query(
         "SELECT id, programme_id, from_date, to_date, kind, reference \
@@ -275,7 +268,7 @@ pub(super) async fn select_programmes(
     .bind(&ids)
     .fetch_all(conn)
     .await?;
-    Ok(group_pauses(programmes, rows::all(pauses, rows::pause)?))
+    rows::all(pauses, rows::pause)
 }
 
 /// Constraint names as PostgreSQL reports them (`migrations/postgres`).

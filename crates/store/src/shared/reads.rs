@@ -152,3 +152,22 @@ async fn select_decisions(
     .await?;
     rows::all(found, rows::sanction_decision)
 }
+
+/// A participant's programmes with their pauses, by start (the pauses read
+/// as the backend's `select_pauses` reads them).
+async fn select_programmes(
+    conn: &mut Conn,
+    participant_id: Uuid,
+) -> Result<Vec<ProgrammeWithPauses>, StoreError> {
+    let programmes = sqlx::query(concat!(
+        "SELECT ",
+        programme_columns!(),
+        " FROM programmes WHERE participant_id = $1 ORDER BY start_date, id"
+    ))
+    .bind(participant_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let programmes = rows::all(programmes, rows::programme)?;
+    let pauses = select_pauses(&mut *conn, participant_id, &programmes).await?;
+    Ok(group_pauses(programmes, pauses))
+}

@@ -205,30 +205,21 @@ pub(super) async fn lock_closes(
     Ok(())
 }
 
-pub(super) async fn select_programmes(
+/// The pauses of a participant's programmes, by start.
+pub(super) async fn select_pauses(
     conn: &mut Conn,
     participant_id: Uuid,
-) -> Result<Vec<ProgrammeWithPauses>, StoreError> {
-    let programmes = sqlx::query(concat!(
-        "SELECT ",
-        programme_columns!(),
-        " FROM programmes WHERE participant_id = ? ORDER BY start_date, id"
-    ))
-    .bind(participant_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    _programmes: &[Programme],
+) -> Result<Vec<Pause>, StoreError> {
     let pauses = sqlx::query(
         "SELECT p.id, p.programme_id, p.from_date, p.to_date, p.kind, p.reference \
          FROM programme_pauses p JOIN programmes g ON g.id = p.programme_id \
-         WHERE g.participant_id = ? ORDER BY p.from_date, p.id",
+         WHERE g.participant_id = $1 ORDER BY p.from_date, p.id",
     )
     .bind(participant_id)
     .fetch_all(conn)
     .await?;
-    Ok(group_pauses(
-        rows::all(programmes, rows::programme)?,
-        rows::all(pauses, rows::pause)?,
-    ))
+    rows::all(pauses, rows::pause)
 }
 
 /// Constraint names as SQLite reports them: UNIQUE by `table.column, …`,
