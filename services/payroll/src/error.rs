@@ -1,32 +1,16 @@
 //! The service's one error type, mapped in this module — and only here — to gRPC
 //! status codes (with `google.rpc.BadRequest` field violations) and to RFC 9457
 //! problem details over HTTP. Internal causes are logged, never shown.
+//!
+//! The words of both answers (field violations, the problem body, the
+//! `BadRequest` details) are `kvp_problem`'s, shared with the top-up service;
+//! what each error means, and its problem type, is decided here.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+pub use kvp_problem::{FieldViolation, Problem};
 use kvp_signing::{ErrorClass, VerifyError};
 use kvp_store::StoreError;
-use serde::Serialize;
-use tonic_types::{ErrorDetails, StatusExt};
-
-/// One field that failed validation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct FieldViolation {
-    /// The field, as a path (`entries[2].hours`).
-    pub field: String,
-    /// What is wrong with it.
-    pub description: String,
-}
-
-impl FieldViolation {
-    /// A violation of `field`.
-    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            description: description.into(),
-        }
-    }
-}
 
 /// Everything that can go wrong in a request, by what the caller must do about it.
 #[derive(Debug, thiserror::Error)]
@@ -144,11 +128,7 @@ impl From<ServiceError> for tonic::Status {
         let message = error.to_string();
         match error {
             ServiceError::InvalidArgument(violations) => {
-                let mut details = ErrorDetails::new();
-                for v in &violations {
-                    details.add_bad_request_violation(v.field.clone(), v.description.clone());
-                }
-                tonic::Status::with_error_details(tonic::Code::InvalidArgument, message, details)
+                kvp_problem::invalid_argument(message, violations)
             }
             ServiceError::NotFound { .. } => tonic::Status::not_found(message),
             ServiceError::AlreadyExists { .. } => tonic::Status::already_exists(message),
@@ -160,23 +140,6 @@ impl From<ServiceError> for tonic::Status {
             ServiceError::Internal(_) => tonic::Status::internal(message),
         }
     }
-}
-
-/// RFC 9457 problem details.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Problem {
-    /// A URI naming the kind of problem.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// A short summary of the kind.
-    pub title: String,
-    /// The HTTP status code.
-    pub status: u16,
-    /// What went wrong in this case.
-    pub detail: String,
-    /// The fields at fault, for validation problems.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldViolation>,
 }
 
 impl IntoResponse for ServiceError {
@@ -240,7 +203,7 @@ impl IntoResponse for ServiceError {
     }
 }
 
-/// Builds a problem-details response.
+/// Builds a problem-details response of the problem type named by `slug`.
 pub fn problem(
     status: StatusCode,
     slug: &str,
@@ -248,19 +211,14 @@ pub fn problem(
     detail: String,
     errors: Vec<FieldViolation>,
 ) -> Response {
-    let body = Problem {
-        kind: format!("https://kvp.example/problems/{slug}"),
-        title: title.to_owned(),
-        status: status.as_u16(),
+    Problem::new(
+        status,
+        format!("https://kvp.example/problems/{slug}"),
+        title,
         detail,
-        errors,
-    };
-    let mut response = (status, axum::Json(body)).into_response();
-    response.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static("application/problem+json"),
-    );
-    response
+    )
+    .with_errors(errors)
+    .into_response()
 }
 
 /// What serde refused, without the value refused. serde quotes the value it

@@ -5,39 +5,19 @@
 //! Clients see a precise code, a fixed title and, for bad input, the fields
 //! at fault; internal causes (database errors) are logged here and never
 //! shown.
+//!
+//! The words of both answers (field violations, the problem body, the
+//! `BadRequest` details) are `kvp_problem`'s, shared with the payroll
+//! service; what each error means, and its problem type, is decided here.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+pub use kvp_problem::{FieldViolation, Problem};
 use tonic::Code;
-use tonic_types::{ErrorDetails, StatusExt};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::proposal::ProposalState;
 use crate::store::StoreError;
-
-/// The media type of a problem details body.
-pub const PROBLEM_JSON: &str = "application/problem+json";
-
-/// One field at fault in a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct FieldViolation {
-    /// Path of the field, e.g. `children[1].birth_date` or `event.id`.
-    pub field: String,
-    /// What is wrong with it.
-    pub description: String,
-}
-
-impl FieldViolation {
-    /// A violation of `field`.
-    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            description: description.into(),
-        }
-    }
-}
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -156,48 +136,18 @@ impl ServiceError {
     /// The problem details document.
     pub fn problem(&self) -> Problem {
         let (kind, title, status) = self.problem_kind();
-        Problem {
-            kind: kind.into(),
-            title: title.into(),
-            status: status.as_u16(),
-            detail: self.public_detail(),
-            errors: match self {
-                Self::InvalidInput { violations, .. } => violations.clone(),
-                _ => Vec::new(),
-            },
+        let problem = Problem::new(status, kind, title, self.public_detail());
+        match self {
+            Self::InvalidInput { violations, .. } => problem.with_errors(violations.clone()),
+            _ => problem,
         }
     }
-}
-
-/// An RFC 9457 problem details document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Problem {
-    /// URI reference identifying the problem type (relative to the service).
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Short summary of the problem type.
-    pub title: String,
-    /// The HTTP status code.
-    pub status: u16,
-    /// This occurrence, in words.
-    pub detail: String,
-    /// The fields at fault, for invalid input (an extension member).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldViolation>,
 }
 
 impl IntoResponse for ServiceError {
     fn into_response(self) -> Response {
         self.log();
-        let problem = self.problem();
-        let status =
-            StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::to_vec(&problem).unwrap_or_default();
-        let mut response = (status, body).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        response
+        self.problem().into_response()
     }
 }
 
@@ -218,17 +168,7 @@ impl From<ServiceError> for tonic::Status {
             ServiceError::InvalidInput {
                 message,
                 violations,
-            } => {
-                let violations: Vec<tonic_types::FieldViolation> = violations
-                    .into_iter()
-                    .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
-                    .collect();
-                tonic::Status::with_error_details(
-                    code,
-                    message,
-                    ErrorDetails::with_bad_request(violations),
-                )
-            }
+            } => kvp_problem::invalid_argument(message, violations),
             other => tonic::Status::new(code, other.public_detail()),
         }
     }

@@ -16,6 +16,18 @@ use super::{
 };
 use crate::error::{FieldViolation, Problem};
 use crate::ingest::{Assessment, QuotaSummary};
+use kvp_problem::SchemaWords;
+
+/// The words this document has always given the shared error schemas.
+const PROBLEM_WORDS: SchemaWords = SchemaWords {
+    problem: "RFC 9457 problem details.",
+    kind: "A URI naming the kind of problem.",
+    title: "A short summary of the kind.",
+    detail: "What went wrong in this case.",
+    errors: "The fields at fault, for validation problems.",
+    field_violation: "One field that failed validation.",
+    field: "The field, as a path (`entries[2].hours`).",
+};
 
 /// The OpenAPI document of this API.
 #[derive(OpenApi)]
@@ -60,6 +72,6 @@ use crate::ingest::{Assessment, QuotaSummary};
         openapi
     ),
     components(schemas(Problem, FieldViolation, Assessment, QuotaSummary)),
-    modifiers(&BearerSecurity)
+    modifiers(&BearerSecurity, &PROBLEM_WORDS)
 )]
 pub struct ApiDoc;

@@ -7,6 +7,18 @@ use super::routes;
 use crate::error::{FieldViolation, Problem};
 use crate::household::{Adults, ChildInput, HouseholdInput};
 use crate::proposal::{Explanation, ExplanationLine, LineCode, ProposalCause, ProposalState};
+use kvp_problem::SchemaWords;
+
+/// The words this document has always given the shared error schemas.
+const PROBLEM_WORDS: SchemaWords = SchemaWords {
+    problem: "An RFC 9457 problem details document.",
+    kind: "URI reference identifying the problem type (relative to the service).",
+    title: "Short summary of the problem type.",
+    detail: "This occurrence, in words.",
+    errors: "The fields at fault, for invalid input (an extension member).",
+    field_violation: "One field at fault in a request.",
+    field: "Path of the field, e.g. `children[1].birth_date` or `event.id`.",
+};
 
 /// The REST API's OpenAPI document.
 #[derive(OpenApi)]
@@ -55,6 +67,7 @@ use crate::proposal::{Explanation, ExplanationLine, LineCode, ProposalCause, Pro
         (name = "households", description = "The household register, keyed by the payroll participant id"),
         (name = "proposals", description = "The caseworkers' worklist"),
         (name = "service", description = "Health and this document"),
-    )
+    ),
+    modifiers(&PROBLEM_WORDS)
 )]
 pub struct ApiDoc;

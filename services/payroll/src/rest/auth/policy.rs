@@ -196,7 +196,7 @@ impl utoipa::Modify for BearerSecurity {
             ResponseBuilder::new()
                 .description(description)
                 .content(
-                    "application/problem+json",
+                    kvp_problem::PROBLEM_JSON,
                     Content::new(Some(Ref::from_schema_name("Problem"))),
                 )
                 .build()

@@ -1,0 +1,274 @@
+//! The error vocabulary the KVP services share: what a caller sees when a
+//! request fails, over HTTP and over gRPC.
+//!
+//! # What this crate owns
+//!
+//! - [`FieldViolation`]: one field at fault in a request.
+//! - [`Problem`]: the RFC 9457 problem details body ([`PROBLEM_JSON`]), with
+//!   the fields at fault as the extension member `errors`; as an axum
+//!   response it carries its own status and media type.
+//! - [`invalid_argument`]: field violations as a gRPC `INVALID_ARGUMENT`
+//!   status with `google.rpc.BadRequest` details.
+//! - [`SchemaWords`]: how a service's OpenAPI document describes the two
+//!   schemas.
+//!
+//! # What it must not do
+//!
+//! Decide what an error means: each service keeps its own error enum, its
+//! problem types, titles and status codes, and maps through this crate.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tonic_types::{ErrorDetails, StatusExt};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::{OpenApi, RefOr};
+
+/// The media type of a problem details body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One field at fault in a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FieldViolation {
+    /// The field, as a path (`entries[2].hours`, `children[1].birth_date`).
+    pub field: String,
+    /// What is wrong with it.
+    pub description: String,
+}
+
+impl FieldViolation {
+    /// A violation of `field`.
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+/// RFC 9457 problem details.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the kind of problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the kind.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong in this case.
+    pub detail: String,
+    /// The fields at fault, for invalid input (an extension member).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldViolation>,
+}
+
+impl Problem {
+    /// A problem of `kind` answered with `status`, no field at fault.
+    pub fn new(
+        status: StatusCode,
+        kind: impl Into<String>,
+        title: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind: kind.into(),
+            title: title.into(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// The same problem, with the fields at fault.
+    #[must_use]
+    pub fn with_errors(mut self, errors: Vec<FieldViolation>) -> Self {
+        self.errors = errors;
+        self
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response
+    }
+}
+
+/// An `INVALID_ARGUMENT` status with `message` and the fields at fault as
+/// `google.rpc.BadRequest` details.
+pub fn invalid_argument(
+    message: impl Into<String>,
+    violations: Vec<FieldViolation>,
+) -> tonic::Status {
+    let violations = violations
+        .into_iter()
+        .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
+        .collect::<Vec<_>>();
+    tonic::Status::with_error_details(
+        tonic::Code::InvalidArgument,
+        message,
+        ErrorDetails::with_bad_request(violations),
+    )
+}
+
+/// How a service's OpenAPI document describes the [`Problem`] and
+/// [`FieldViolation`] schemas, as a utoipa modifier. The schemas are shared;
+/// the words are each service's own, published in its document before the
+/// types were shared, and a published document does not change with a
+/// refactoring. The status and the violation's description read alike in
+/// both and keep the words of the doc comments here.
+#[derive(Debug, Clone, Copy)]
+pub struct SchemaWords {
+    /// The `Problem` schema.
+    pub problem: &'static str,
+    /// Its `type` member.
+    pub kind: &'static str,
+    /// Its `title` member.
+    pub title: &'static str,
+    /// Its `detail` member.
+    pub detail: &'static str,
+    /// Its `errors` member.
+    pub errors: &'static str,
+    /// The `FieldViolation` schema.
+    pub field_violation: &'static str,
+    /// Its `field` member.
+    pub field: &'static str,
+}
+
+impl utoipa::Modify for SchemaWords {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let schemas = &mut components.schemas;
+        describe(
+            schemas.get_mut("Problem"),
+            self.problem,
+            &[
+                ("type", self.kind),
+                ("title", self.title),
+                ("detail", self.detail),
+                ("errors", self.errors),
+            ],
+        );
+        describe(
+            schemas.get_mut("FieldViolation"),
+            self.field_violation,
+            &[("field", self.field)],
+        );
+    }
+}
+
+/// Puts `words` on an object schema and on the named properties of it.
+fn describe(schema: Option<&mut RefOr<Schema>>, words: &str, members: &[(&str, &str)]) {
+    let Some(RefOr::T(Schema::Object(object))) = schema else {
+        return;
+    };
+    object.description = Some(words.to_owned());
+    for (name, words) in members {
+        match object.properties.get_mut(*name) {
+            Some(RefOr::T(Schema::Object(member))) => {
+                member.description = Some((*words).to_owned())
+            }
+            Some(RefOr::T(Schema::Array(member))) => member.description = Some((*words).to_owned()),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use utoipa::OpenApi as _;
+
+    #[test]
+    fn a_problem_body_names_its_members_in_order_and_omits_no_errors() {
+        let plain = Problem::new(
+            StatusCode::NOT_FOUND,
+            "/problems/not-found",
+            "Not found",
+            "x",
+        );
+        assert_eq!(
+            serde_json::to_string(&plain).unwrap(),
+            r#"{"type":"/problems/not-found","title":"Not found","status":404,"detail":"x"}"#
+        );
+        let invalid = Problem::new(StatusCode::BAD_REQUEST, "t", "T", "d")
+            .with_errors(vec![FieldViolation::new("a.b", "is required")]);
+        assert_eq!(
+            serde_json::to_string(&invalid).unwrap(),
+            r#"{"type":"t","title":"T","status":400,"detail":"d","errors":[{"field":"a.b","description":"is required"}]}"#
+        );
+    }
+
+    #[test]
+    fn a_problem_response_has_its_status_and_media_type() {
+        let response = Problem::new(StatusCode::CONFLICT, "t", "T", "d").into_response();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+    }
+
+    #[test]
+    fn field_violations_become_bad_request_details() {
+        let status = invalid_argument(
+            "invalid",
+            vec![FieldViolation::new("a", "x"), FieldViolation::new("b", "y")],
+        );
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert_eq!(status.message(), "invalid");
+        let bad_request = status.get_details_bad_request().unwrap();
+        let fields: Vec<_> = bad_request
+            .field_violations
+            .iter()
+            .map(|v| (v.field.as_str(), v.description.as_str()))
+            .collect();
+        assert_eq!(fields, [("a", "x"), ("b", "y")]);
+    }
+
+    #[test]
+    fn schema_words_describe_every_member_they_name() {
+        #[derive(utoipa::OpenApi)]
+        #[openapi(components(schemas(Problem, FieldViolation)), modifiers(&WORDS))]
+        struct Doc;
+        const WORDS: SchemaWords = SchemaWords {
+            problem: "p",
+            kind: "k",
+            title: "t",
+            detail: "d",
+            errors: "e",
+            field_violation: "v",
+            field: "f",
+        };
+        let doc = serde_json::to_value(Doc::openapi()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let problem = &schemas["Problem"];
+        assert_eq!(problem["description"], "p");
+        for (member, words) in [
+            ("type", "k"),
+            ("title", "t"),
+            ("status", "The HTTP status code."),
+            ("detail", "d"),
+            ("errors", "e"),
+        ] {
+            assert_eq!(
+                problem["properties"][member]["description"], words,
+                "{member}"
+            );
+        }
+        let violation = &schemas["FieldViolation"];
+        assert_eq!(violation["description"], "v");
+        assert_eq!(violation["properties"]["field"]["description"], "f");
+        assert_eq!(
+            violation["properties"]["description"]["description"],
+            "What is wrong with it."
+        );
+    }
+}
