@@ -78,6 +78,9 @@ impl TimesheetStore for Store {
                 .await?;
         }
 
+        // An instant the backend cannot store (SQLite keeps the years
+        // 0000–9999) is invalid input, refused before anything is inserted.
+        instant(ts.received_at)?;
         // Inserted only if no accepted timesheet overlaps its period: the
         // participant's lock above makes the check and the insert one step.
         // The superseded timesheet is no longer ACCEPTED, so it does not count.
