@@ -349,7 +349,7 @@ async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
                         id: uuid::Uuid::now_v7(),
                         participant_id: participant,
                         date: day,
-                        entry_kind: "UNEXCUSED".into(),
+                        entry_kind: kvp_rules::AbsenceKind::Unexcused,
                         outcome,
                         decided_at: OffsetDateTime::now_utc(),
                         decided_by: "caseworker".into(),
@@ -366,7 +366,7 @@ async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
                         id: uuid::Uuid::now_v7(),
                         participant_id: participant,
                         month: earlier.first_day(),
-                        kind: "SYKEPENGER".into(),
+                        kind: kvp_rules::OffsetKind::Sykepenger,
                         amount: Decimal::new(1_000 + rng.next(900_000) as i64, 2),
                     };
                     store.add_benefit_offset(&offset, &audit()).await.unwrap();

@@ -327,6 +327,14 @@ pub enum OffsetKind {
 }
 
 impl OffsetKind {
+    /// Every kind.
+    pub const ALL: [OffsetKind; 4] = [
+        Self::Sykepenger,
+        Self::Dagpenger,
+        Self::Foreldrepenger,
+        Self::OtherLivelihood,
+    ];
+
     /// The name used in files and APIs.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -335,6 +343,21 @@ impl OffsetKind {
             Self::Foreldrepenger => "FORELDREPENGER",
             Self::OtherLivelihood => "OTHER_LIVELIHOOD",
         }
+    }
+}
+
+impl FromStr for OffsetKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == text)
+            // The text is not echoed, as for an absence kind.
+            .ok_or_else(|| {
+                let kinds: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
+                format!("is not a benefit kind (one of {})", kinds.join(", "))
+            })
     }
 }
 

@@ -85,7 +85,7 @@ pub(crate) fn benefit_offsets(
                 id,
                 participant_id,
                 month,
-                kind,
+                kind: parse_stored(&kind)?,
                 amount: decimal("benefit_offsets", &amount)?,
             })
         })
@@ -170,7 +170,7 @@ pub(crate) fn day_entries(
                 participant_id,
                 date,
                 seq,
-                kind,
+                kind: parse_stored(&kind)?,
                 hours: decimal("day_entries", &hours)?,
                 note,
             })
@@ -193,7 +193,7 @@ pub(crate) fn sanction_decisions(
                     id,
                     participant_id,
                     date,
-                    entry_kind,
+                    entry_kind: parse_stored(&entry_kind)?,
                     outcome: parse_stored(&outcome)?,
                     decided_at: instant("sanction_decisions", decided_at)?,
                     decided_by,

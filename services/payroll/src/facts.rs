@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use kvp_rules::{
-    AbsenceKind, Child, DateRange, DayEntry, Decision, MonthFacts, Offset, OffsetKind, Participant,
-    Pause, PauseKind, Programme, YearMonth,
+    AbsenceKind, Child, DateRange, DayEntry, Decision, MonthFacts, Offset, Participant, Pause,
+    PauseKind, Programme, YearMonth,
 };
 use kvp_store::{DecisionOutcome, ParticipantFacts};
 use time::Date;
@@ -21,7 +21,7 @@ pub fn month_facts(
     let Some(programme) = programme_for(stored, month.last_day()) else {
         return Ok(None);
     };
-    let decisions: HashMap<(Date, &str), Decision> = stored
+    let decisions: HashMap<(Date, AbsenceKind), Decision> = stored
         .decisions
         .iter()
         .map(|d| {
@@ -29,20 +29,16 @@ pub fn month_facts(
                 DecisionOutcome::Approved => Decision::Approved,
                 DecisionOutcome::Rejected => Decision::Rejected,
             };
-            ((d.date, d.entry_kind.as_str()), decision)
+            ((d.date, d.entry_kind), decision)
         })
         .collect();
     let mut days = Vec::with_capacity(stored.entries.len());
     for entry in &stored.entries {
-        let kind: AbsenceKind = entry
-            .kind
-            .parse()
-            .map_err(|e: String| ServiceError::internal(anyhow::anyhow!(e)))?;
         days.push(DayEntry {
             date: entry.date,
-            kind,
+            kind: entry.kind,
             hours: entry.hours,
-            decision: decisions.get(&(entry.date, entry.kind.as_str())).copied(),
+            decision: decisions.get(&(entry.date, entry.kind)).copied(),
         });
     }
     let mut offsets = Vec::new();
@@ -51,11 +47,8 @@ pub fn month_facts(
         .iter()
         .filter(|o| o.month == month.first_day())
     {
-        let kind: OffsetKind =
-            serde_json::from_value(serde_json::Value::String(offset.kind.clone()))
-                .map_err(ServiceError::internal)?;
         offsets.push(Offset {
-            kind,
+            kind: offset.kind,
             amount: offset.amount,
         });
     }

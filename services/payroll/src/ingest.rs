@@ -287,7 +287,7 @@ pub fn with_timesheet(
                     participant_id: timesheet.participant_id,
                     date: *date,
                     seq: seq as i32,
-                    kind: kind.as_str().to_owned(),
+                    kind: *kind,
                     hours: *hours,
                     note: note.clone(),
                 }),

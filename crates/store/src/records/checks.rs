@@ -10,11 +10,16 @@ use uuid::Uuid;
 use super::*;
 use crate::StoreError;
 
-/// Parses a stored enum value, reporting an unknown one as corrupt data.
-pub(crate) fn parse_stored<T: FromStr<Err = UnknownValue>>(value: &str) -> Result<T, StoreError> {
+/// Parses a stored enum value (the store's own, or a kind of the rules
+/// crate), reporting an unknown one as corrupt data.
+pub(crate) fn parse_stored<T>(value: &str) -> Result<T, StoreError>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
     value
         .parse()
-        .map_err(|e: UnknownValue| StoreError::corrupt(e.to_string()))
+        .map_err(|e: T::Err| StoreError::corrupt(e.to_string()))
 }
 
 /// Checks that hold for a timesheet whatever is stored already; both backends

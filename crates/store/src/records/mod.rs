@@ -9,6 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use kvp_rules::{AbsenceKind, OffsetKind};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
@@ -110,8 +111,8 @@ pub struct BenefitOffset {
     pub participant_id: Uuid,
     /// The month, as its first day.
     pub month: Date,
-    /// Benefit kind, e.g. `"SYKEPENGER"` (the rules crate validates kinds).
-    pub kind: String,
+    /// Which benefit.
+    pub kind: OffsetKind,
     /// Amount in kroner.
     pub amount: Decimal,
 }
@@ -269,8 +270,8 @@ pub struct DayEntry {
     pub date: Date,
     /// Position among the entries of the same day, from 0.
     pub seq: i32,
-    /// Entry kind, e.g. `"SICK_SELF"` (the rules crate validates kinds).
-    pub kind: String,
+    /// What the participant did or why they were away.
+    pub kind: AbsenceKind,
     /// Hours.
     pub hours: Decimal,
     /// Free-text note.
@@ -321,9 +322,9 @@ pub struct SanctionDecision {
     pub participant_id: Uuid,
     /// The day the decision is about.
     pub date: Date,
-    /// Kind of the day entry the decision is about, e.g. `"UNEXCUSED"`, or
-    /// `"SICK_SELF"` when the quota turned it unexcused.
-    pub entry_kind: String,
+    /// Kind of the day entry the decision is about: unexcused, or e.g. sick
+    /// (self-certified) when the quota turned it unexcused.
+    pub entry_kind: AbsenceKind,
     /// Approved or rejected.
     pub outcome: DecisionOutcome,
     /// When the decision was made.

@@ -210,7 +210,7 @@ impl ParticipantStore for Store {
         .bind(offset.id)
         .bind(offset.participant_id)
         .bind(offset.month)
-        .bind(&offset.kind)
+        .bind(offset.kind.as_str())
         .bind(decimal(offset.amount))
         .execute(&mut *tx)
         .await

@@ -5,7 +5,8 @@
 
 fn stored<T>(row: &DbRow, column: &str) -> Result<T, StoreError>
 where
-    T: std::str::FromStr<Err = crate::records::UnknownValue>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
 {
     let text: String = row.try_get(column)?;
     parse_stored(&text)
@@ -54,7 +55,7 @@ pub(super) fn benefit_offset(row: &DbRow) -> Result<BenefitOffset, StoreError> {
         id: row.try_get("id")?,
         participant_id: row.try_get("participant_id")?,
         month: row.try_get("month")?,
-        kind: row.try_get("kind")?,
+        kind: stored(row, "kind")?,
         amount: read_decimal(row, "amount")?,
     })
 }
@@ -128,7 +129,7 @@ pub(super) fn day_entry(row: &DbRow) -> Result<DayEntry, StoreError> {
         participant_id: row.try_get("participant_id")?,
         date: row.try_get("date")?,
         seq: row.try_get("seq")?,
-        kind: row.try_get("kind")?,
+        kind: stored(row, "kind")?,
         hours: read_decimal(row, "hours")?,
         note: row.try_get("note")?,
     })
@@ -139,7 +140,7 @@ pub(super) fn sanction_decision(row: &DbRow) -> Result<SanctionDecision, StoreEr
         id: row.try_get("id")?,
         participant_id: row.try_get("participant_id")?,
         date: row.try_get("date")?,
-        entry_kind: row.try_get("entry_kind")?,
+        entry_kind: stored(row, "entry_kind")?,
         outcome: stored(row, "outcome")?,
         decided_at: read_instant(row, "decided_at")?,
         decided_by: row.try_get("decided_by")?,

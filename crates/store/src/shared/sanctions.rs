@@ -23,7 +23,7 @@ impl SanctionStore for Store {
         .bind(decision.id)
         .bind(decision.participant_id)
         .bind(decision.date)
-        .bind(&decision.entry_kind)
+        .bind(decision.entry_kind.as_str())
         .bind(decision.outcome.as_str())
         .bind(instant(decision.decided_at)?)
         .bind(&decision.decided_by)

@@ -187,7 +187,7 @@ pub(super) async fn insert_timesheet_unless_overlapping(
         .bind(entry.participant_id)
         .bind(entry.date)
         .bind(entry.seq)
-        .bind(&entry.kind)
+        .bind(entry.kind.as_str())
         .bind(decimal(entry.hours))
         .bind(&entry.note)
         .execute(&mut *conn)

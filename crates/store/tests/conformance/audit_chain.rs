@@ -2,6 +2,7 @@
 //! verifies, concurrent writers never fork it, and tampering behind the
 //! store's back is found at the right entry.
 
+use kvp_rules::AbsenceKind;
 use std::sync::Arc;
 
 use kvp_store::{
@@ -169,7 +170,7 @@ pub async fn the_audit_chain_verifies_after_a_mix_of_operations(store: Arc<dyn R
         id: Uuid::now_v7(),
         participant_id: kari.id,
         date: date!(2025 - 03 - 04),
-        entry_kind: "UNEXCUSED".into(),
+        entry_kind: AbsenceKind::Unexcused,
         outcome: DecisionOutcome::Approved,
         decided_at: AT,
         decided_by: "caseworker:k123".into(),

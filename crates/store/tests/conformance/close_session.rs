@@ -1,6 +1,7 @@
 //! Closing a month in chunks: `begin_close` and its session, and the
 //! recompute marks the database keeps for it.
 
+use kvp_rules::{AbsenceKind, OffsetKind};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -196,7 +197,7 @@ pub async fn a_session_reads_every_participant_in_chunks_as_participant_facts_ha
                     id: Uuid::now_v7(),
                     participant_id: p.id,
                     date: date!(2025 - 03 - 10),
-                    entry_kind: "SICK_SELF".into(),
+                    entry_kind: AbsenceKind::SickSelf,
                     outcome: DecisionOutcome::Approved,
                     decided_at: AT,
                     decided_by: "caseworker:k123".into(),
@@ -208,14 +209,17 @@ pub async fn a_session_reads_every_participant_in_chunks_as_participant_facts_ha
             )
             .await
             .unwrap();
-        for (month, kind) in [(MARCH, "SYKEPENGER"), (FEBRUARY, "DAGPENGER")] {
+        for (month, kind) in [
+            (MARCH, OffsetKind::Sykepenger),
+            (FEBRUARY, OffsetKind::Dagpenger),
+        ] {
             store
                 .add_benefit_offset(
                     &BenefitOffset {
                         id: Uuid::now_v7(),
                         participant_id: p.id,
                         month,
-                        kind: kind.into(),
+                        kind,
                         amount: dec("100.50"),
                     },
                     &audit("offset.added", "participant", p.id),
@@ -511,7 +515,7 @@ pub async fn a_change_to_any_fact_moves_the_mark_back_to_the_first_month_it_reac
                 id: Uuid::now_v7(),
                 participant_id: kari.id,
                 date: date!(2025 - 04 - 15),
-                entry_kind: "UNEXCUSED".into(),
+                entry_kind: AbsenceKind::Unexcused,
                 outcome: DecisionOutcome::Approved,
                 decided_at: AT,
                 decided_by: "caseworker:k123".into(),
@@ -539,7 +543,7 @@ pub async fn a_change_to_any_fact_moves_the_mark_back_to_the_first_month_it_reac
                 id: Uuid::now_v7(),
                 participant_id: kari.id,
                 month: MAY,
-                kind: "SYKEPENGER".into(),
+                kind: OffsetKind::Sykepenger,
                 amount: dec("10.00"),
             },
             &audit("offset.added", "participant", kari.id),
@@ -802,7 +806,7 @@ pub async fn a_chunks_ledger_starts_at_the_earlier_of_the_mark_and_the_floor(
                 id: Uuid::now_v7(),
                 participant_id: ola.id,
                 date: date!(2025 - 02 - 10),
-                entry_kind: "UNEXCUSED".into(),
+                entry_kind: AbsenceKind::Unexcused,
                 outcome: DecisionOutcome::Approved,
                 decided_at: AT,
                 decided_by: "caseworker:k123".into(),

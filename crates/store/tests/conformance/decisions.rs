@@ -1,5 +1,6 @@
 //! Sanction decisions: one per participant, day and entry kind.
 
+use kvp_rules::AbsenceKind;
 use std::sync::Arc;
 
 use kvp_store::{DecisionOutcome, Participant, Repository, SanctionDecision, StoreError};
@@ -9,12 +10,12 @@ use uuid::Uuid;
 
 use crate::support::{audit, given_participant, participant_of};
 
-fn decision(participant: &Participant, date: Date, entry_kind: &str) -> SanctionDecision {
+fn decision(participant: &Participant, date: Date, entry_kind: AbsenceKind) -> SanctionDecision {
     SanctionDecision {
         id: Uuid::now_v7(),
         participant_id: participant.id,
         date,
-        entry_kind: entry_kind.into(),
+        entry_kind,
         outcome: DecisionOutcome::Approved,
         decided_at: datetime!(2025-04-02 10:30:00.5 UTC),
         decided_by: "caseworker:k123".into(),
@@ -25,7 +26,7 @@ fn decision(participant: &Participant, date: Date, entry_kind: &str) -> Sanction
 
 pub async fn a_sanction_decision_is_recorded_with_its_audit_entry(store: Arc<dyn Repository>) {
     let participant = given_participant(&store).await;
-    let approved = decision(&participant, date!(2025 - 03 - 12), "UNEXCUSED");
+    let approved = decision(&participant, date!(2025 - 03 - 12), AbsenceKind::Unexcused);
 
     store
         .record_decision(
@@ -50,7 +51,7 @@ pub async fn a_sanction_decision_is_recorded_with_its_audit_entry(store: Arc<dyn
 
 pub async fn a_second_decision_for_the_same_day_and_kind_is_a_conflict(store: Arc<dyn Repository>) {
     let participant = given_participant(&store).await;
-    let first = decision(&participant, date!(2025 - 03 - 12), "SICK_SELF");
+    let first = decision(&participant, date!(2025 - 03 - 12), AbsenceKind::SickSelf);
     store
         .record_decision(
             &first,
@@ -61,7 +62,7 @@ pub async fn a_second_decision_for_the_same_day_and_kind_is_a_conflict(store: Ar
         .unwrap();
     let second = SanctionDecision {
         outcome: DecisionOutcome::Rejected,
-        ..decision(&participant, date!(2025 - 03 - 12), "SICK_SELF")
+        ..decision(&participant, date!(2025 - 03 - 12), AbsenceKind::SickSelf)
     };
 
     let err = store
@@ -83,8 +84,8 @@ pub async fn a_second_decision_for_the_same_day_and_kind_is_a_conflict(store: Ar
     );
 
     // Another kind on the same day, or the same kind on another day, is another decision.
-    let other_kind = decision(&participant, date!(2025 - 03 - 12), "UNEXCUSED");
-    let other_day = decision(&participant, date!(2025 - 03 - 11), "SICK_SELF");
+    let other_kind = decision(&participant, date!(2025 - 03 - 12), AbsenceKind::Unexcused);
+    let other_day = decision(&participant, date!(2025 - 03 - 11), AbsenceKind::SickSelf);
     for d in [&other_kind, &other_day] {
         store
             .record_decision(d, &[], &audit("decision.recorded", "decision", d.id))
@@ -100,7 +101,7 @@ pub async fn a_second_decision_for_the_same_day_and_kind_is_a_conflict(store: Ar
 pub async fn a_decision_for_an_unknown_participant_is_not_found(store: Arc<dyn Repository>) {
     given_participant(&store).await;
     let stranger = participant_of("0301");
-    let orphan = decision(&stranger, date!(2025 - 03 - 12), "UNEXCUSED");
+    let orphan = decision(&stranger, date!(2025 - 03 - 12), AbsenceKind::Unexcused);
 
     let err = store
         .record_decision(

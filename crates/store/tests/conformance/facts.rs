@@ -1,5 +1,6 @@
 //! `participant_facts`: everything the rules engine needs, in one call.
 
+use kvp_rules::{AbsenceKind, OffsetKind};
 use std::sync::Arc;
 
 use kvp_store::{
@@ -40,7 +41,7 @@ pub async fn participant_facts_gather_everything_the_rules_engine_needs(
         id: Uuid::now_v7(),
         participant_id: participant.id,
         month: date!(2025 - 03 - 01),
-        kind: "SYKEPENGER".into(),
+        kind: OffsetKind::Sykepenger,
         amount: dec("1234.56"),
     };
     store
@@ -89,7 +90,7 @@ pub async fn participant_facts_gather_everything_the_rules_engine_needs(
         id: Uuid::now_v7(),
         participant_id: participant.id,
         date: date!(2025 - 03 - 07),
-        entry_kind: "SICK_SELF".into(),
+        entry_kind: AbsenceKind::SickSelf,
         outcome: DecisionOutcome::Rejected,
         decided_at: AT,
         decided_by: "caseworker:k123".into(),

@@ -1,6 +1,7 @@
 //! Registered parameters and the transactional outbox: events are written
 //! with their change or not at all, claimed under a lease, delivered once.
 
+use kvp_rules::AbsenceKind;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -331,7 +332,7 @@ pub async fn events_are_written_with_timesheets_and_decisions(store: Arc<dyn Rep
         id: Uuid::now_v7(),
         participant_id: participant.id,
         date: date!(2025 - 03 - 05),
-        entry_kind: "UNEXCUSED".into(),
+        entry_kind: AbsenceKind::Unexcused,
         outcome: DecisionOutcome::Approved,
         decided_at: AT,
         decided_by: "caseworker:k123".into(),

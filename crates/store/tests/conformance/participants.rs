@@ -1,6 +1,7 @@
 //! Participants and the facts registered about them: children, sole-carer
 //! periods, other-benefit offsets.
 
+use kvp_rules::OffsetKind;
 use std::sync::Arc;
 
 use kvp_store::{BenefitOffset, Municipality, Repository, SoleCarerPeriod, StoreError};
@@ -201,14 +202,14 @@ pub async fn children_sole_carer_periods_and_offsets_are_stored_and_listed_in_or
         id: Uuid::now_v7(),
         participant_id: participant.id,
         month: date!(2025 - 03 - 01),
-        kind: "SYKEPENGER".into(),
+        kind: OffsetKind::Sykepenger,
         amount: dec("1234.56"),
     };
     let february = BenefitOffset {
         id: Uuid::now_v7(),
         participant_id: participant.id,
         month: date!(2025 - 02 - 01),
-        kind: "DAGPENGER".into(),
+        kind: OffsetKind::Dagpenger,
         amount: dec("0.01"),
     };
     for offset in [&march, &february] {
@@ -260,7 +261,7 @@ pub async fn an_offset_month_must_be_given_as_its_first_day(store: Arc<dyn Repos
         id: Uuid::now_v7(),
         participant_id: participant.id,
         month: date!(2025 - 03 - 15),
-        kind: "SYKEPENGER".into(),
+        kind: OffsetKind::Sykepenger,
         amount: dec("100"),
     };
 

@@ -1,6 +1,7 @@
 //! The harness that runs one suite function on a backend, and the fixtures
 //! the suite builds its records from.
 
+use kvp_rules::AbsenceKind;
 use std::collections::HashMap;
 use std::future::Future;
 use std::str::FromStr;
@@ -316,7 +317,7 @@ pub fn timesheet_for(participant: &Participant, from: Date, to: Date) -> NewTime
             participant_id: participant.id,
             date: from,
             seq: 0,
-            kind: "ATTENDED".into(),
+            kind: AbsenceKind::Attended,
             hours: dec("7.5"),
             note: None,
         },
@@ -325,7 +326,7 @@ pub fn timesheet_for(participant: &Participant, from: Date, to: Date) -> NewTime
             participant_id: participant.id,
             date: to,
             seq: 0,
-            kind: "SICK_SELF".into(),
+            kind: AbsenceKind::SickSelf,
             hours: dec("7.25"),
             note: Some("fever".into()),
         },

@@ -1,5 +1,6 @@
 //! Accepting timesheets: idempotency, overlap, corrections, atomicity, races.
 
+use kvp_rules::AbsenceKind;
 use std::sync::Arc;
 
 use kvp_store::{
@@ -449,7 +450,7 @@ pub async fn decimals_round_trip_exactly(store: Arc<dyn Repository>) {
             participant_id: participant.id,
             date: date!(2025 - 03 - 04),
             seq,
-            kind: "PAID_WORK".into(),
+            kind: AbsenceKind::PaidWork,
             hours: dec(text),
             note: None,
         })

@@ -66,7 +66,7 @@ impl Payroll {
         if !facts
             .entries
             .iter()
-            .any(|e| e.date == new.date && e.kind == kind.as_str())
+            .any(|e| e.date == new.date && e.kind == kind)
         {
             return Err(ServiceError::FailedPrecondition {
                 what: format!(
@@ -80,7 +80,7 @@ impl Payroll {
             id: Uuid::now_v7(),
             participant_id,
             date: new.date,
-            entry_kind: kind.as_str().to_owned(),
+            entry_kind: kind,
             outcome,
             decided_at: new.decided_at.unwrap_or_else(OffsetDateTime::now_utc),
             decided_by: actor.0.clone(),
@@ -90,7 +90,7 @@ impl Payroll {
         let hours: Decimal = facts
             .entries
             .iter()
-            .filter(|e| e.date == new.date && e.kind == kind.as_str())
+            .filter(|e| e.date == new.date && e.kind == kind)
             .map(|e| e.hours)
             .sum();
         let sanction_id = crate::ingest::sanction_id(participant_id, new.date, kind.as_str());

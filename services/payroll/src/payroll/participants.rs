@@ -191,7 +191,7 @@ impl Payroll {
             id: Uuid::now_v7(),
             participant_id,
             month: month.first_day(),
-            kind: kind.as_str().to_owned(),
+            kind,
             amount,
         };
         let entry = audit(

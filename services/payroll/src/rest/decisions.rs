@@ -61,9 +61,9 @@ pub struct DecisionView {
 fn decision_view(d: &SanctionDecision) -> DecisionView {
     DecisionView {
         id: d.id,
-        sanction_id: crate::ingest::sanction_id(d.participant_id, d.date, &d.entry_kind),
+        sanction_id: crate::ingest::sanction_id(d.participant_id, d.date, d.entry_kind.as_str()),
         date: d.date,
-        entry_kind: d.entry_kind.clone(),
+        entry_kind: d.entry_kind.as_str().to_owned(),
         outcome: d.outcome.as_str().to_owned(),
         reference: d.reference.clone(),
         decided_by: d.decided_by.clone(),
