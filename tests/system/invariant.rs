@@ -174,7 +174,11 @@ async fn paid_by_code(app: &TestApp) -> (HashMap<(Date, String), Decimal>, Decim
     let mut recovery = Decimal::ZERO;
     for entry in app.payroll.store().ledger("0301").await.unwrap() {
         match entry.attributed_month {
-            Some(m) => *paid.entry((m, entry.line_code)).or_default() += entry.amount,
+            Some(m) => {
+                *paid
+                    .entry((m, entry.line_code.as_str().to_owned()))
+                    .or_default() += entry.amount
+            }
             None => recovery += entry.amount,
         }
     }

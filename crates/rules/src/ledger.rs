@@ -9,6 +9,8 @@
 //! the ledger and the facts, and stores the lines.
 
 use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use time::Date;
@@ -19,25 +21,66 @@ use crate::month::{LineCode, MonthResult, PayLine, Quantities};
 /// The line code of recovery lines (attributed to no month).
 pub const RECOVERY_CARRIED: &str = "KVP_RECOVERY_CARRIED";
 
+/// The code of a line a run pays: one of a month's lines (R15), or the
+/// recovery carried between runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PayLineCode {
+    /// A month's line, paid or corrected.
+    Month(LineCode),
+    /// Negative corrections carried to, or taken back in, a run.
+    RecoveryCarried,
+}
+
+impl PayLineCode {
+    /// The code as stored and written in the API (`KVP_BASE`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Month(code) => code.as_str(),
+            Self::RecoveryCarried => RECOVERY_CARRIED,
+        }
+    }
+}
+
+impl fmt::Display for PayLineCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PayLineCode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text == RECOVERY_CARRIED {
+            return Ok(Self::RecoveryCarried);
+        }
+        LineCode::ALL
+            .into_iter()
+            .find(|code| code.as_str() == text)
+            .map(Self::Month)
+            .ok_or_else(|| "is not a pay line code".to_owned())
+    }
+}
+
 /// What closed runs paid a participant, per (attributed month, line code), and
 /// the recovery balance still to be taken back.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Paid {
-    by_month: HashMap<(YearMonth, String), Decimal>,
+    by_month: HashMap<(YearMonth, PayLineCode), Decimal>,
     recovery_balance: Decimal,
 }
 
 impl Paid {
     /// Ledger entries summed: each is the month it was attributed to (none
     /// for a recovery line), its line code and its amount.
-    pub fn from_entries<'a>(
-        entries: impl IntoIterator<Item = (Option<YearMonth>, &'a str, Decimal)>,
+    pub fn from_entries(
+        entries: impl IntoIterator<Item = (Option<YearMonth>, PayLineCode, Decimal)>,
     ) -> Self {
         let mut paid = Self::default();
         for (month, code, amount) in entries {
             match month {
                 Some(month) => {
-                    *paid.by_month.entry((month, code.to_owned())).or_default() += amount;
+                    *paid.by_month.entry((month, code)).or_default() += amount;
                 }
                 None => paid.recovery_balance += amount,
             }
@@ -46,9 +89,9 @@ impl Paid {
     }
 
     /// What was paid for `month` under `code`.
-    pub fn paid(&self, month: YearMonth, code: &str) -> Decimal {
+    pub fn paid(&self, month: YearMonth, code: PayLineCode) -> Decimal {
         self.by_month
-            .get(&(month, code.to_owned()))
+            .get(&(month, code))
             .copied()
             .unwrap_or_default()
     }
@@ -74,8 +117,8 @@ impl Paid {
 /// One line a run pays: a difference for a month, or the recovery line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunLine {
-    /// The line code (`KVP_BASE`, …, or [`RECOVERY_CARRIED`]).
-    pub code: String,
+    /// The line code.
+    pub code: PayLineCode,
     /// The month it pays or corrects; `None` for the recovery line.
     pub month: Option<YearMonth>,
     /// The amount, already whole øre (a difference of rounded lines).
@@ -96,7 +139,8 @@ pub fn run_lines(
     let mut lines = Vec::new();
     for (month, result) in targets {
         for computed in &result.lines {
-            let before = paid.paid(*month, computed.code.as_str());
+            let code = PayLineCode::Month(computed.code);
+            let before = paid.paid(*month, code);
             let difference = computed.amount - before;
             if difference.is_zero() {
                 continue;
@@ -110,7 +154,7 @@ pub fn run_lines(
                 )
             };
             lines.push(RunLine {
-                code: computed.code.as_str().to_owned(),
+                code,
                 month: Some(*month),
                 amount: difference,
                 explanation,
@@ -131,7 +175,7 @@ pub fn run_lines(
             )
         };
         lines.push(RunLine {
-            code: RECOVERY_CARRIED.to_owned(),
+            code: PayLineCode::RecoveryCarried,
             month: None,
             amount: recovery,
             explanation,
@@ -236,10 +280,14 @@ mod tests {
         r
     }
 
+    fn code(text: &str) -> PayLineCode {
+        text.parse().unwrap()
+    }
+
     fn paid(rows: &[(Option<YearMonth>, &str, i64)]) -> Paid {
         Paid::from_entries(
             rows.iter()
-                .map(|(m, code, amount)| (*m, *code, Decimal::new(*amount, 2))),
+                .map(|(m, text, amount)| (*m, code(text), Decimal::new(*amount, 2))),
         )
     }
 
@@ -260,8 +308,8 @@ mod tests {
             (None, RECOVERY_CARRIED, 30_000),
             (None, RECOVERY_CARRIED, -10_000),
         ]);
-        assert_eq!(paid.paid(oct, "KVP_BASE"), Decimal::new(1_950_000, 2));
-        assert_eq!(paid.paid(oct, "KVP_CHILD_SUPPLEMENT"), Decimal::ZERO);
+        assert_eq!(paid.paid(oct, code("KVP_BASE")), Decimal::new(1_950_000, 2));
+        assert_eq!(paid.paid(oct, code("KVP_CHILD_SUPPLEMENT")), Decimal::ZERO);
         assert_eq!(paid.recovery_balance(), Decimal::new(20_000, 2));
         assert_eq!(paid.months(), BTreeSet::from([oct, nov]));
         assert!(paid.paid_anything(oct));
@@ -381,6 +429,16 @@ mod tests {
             (Some(oct), "KVP_DEDUCTION_ABSENCE", -38_501),
         ]);
         assert!(run_lines(oct.next(), &[(oct, result(oct, 2_000_000, 38_501))], &paid).is_empty());
+    }
+
+    #[test]
+    fn pay_line_codes_read_back_as_written() {
+        for month_code in LineCode::ALL {
+            let code = PayLineCode::Month(month_code);
+            assert_eq!(code.as_str().parse::<PayLineCode>(), Ok(code));
+        }
+        assert_eq!(code(RECOVERY_CARRIED), PayLineCode::RecoveryCarried);
+        assert!("KVP_BONUS".parse::<PayLineCode>().is_err());
     }
 
     #[test]

@@ -94,10 +94,10 @@ pub fn line_to_proto(line: &PayLine, pay_codes: &serde_json::Value) -> pb::PayLi
         line_id: line.id.to_string(),
         participant_id: line.participant_id.to_string(),
         employee_reference: line.participant_id.to_string(),
-        line_code: line_code(&line.line_code),
-        pay_code: pay_codes[&line.line_code]
+        line_code: line_code(line.line_code.as_str()),
+        pay_code: pay_codes[line.line_code.as_str()]
             .as_str()
-            .unwrap_or(&line.line_code)
+            .unwrap_or(line.line_code.as_str())
             .to_owned(),
         attributed_month: line
             .attributed_month

@@ -9,6 +9,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::*;
+use kvp_rules::ledger::PayLineCode;
 
 // --- pay periods, ledger and payment confirmation ---
 
@@ -57,9 +58,9 @@ pub struct PayLine {
     /// Position among the participant's lines in the run, unique per
     /// participant and run.
     pub seq: i32,
-    /// The product's line code, e.g. `"KVP_BASE"` or `"KVP_RECOVERY_CARRIED"`
+    /// The line code (a month's line, or the recovery carried)
     /// (the municipality's pay code is mapped from it on export).
-    pub line_code: String,
+    pub line_code: PayLineCode,
     /// The month the line pays or corrects, as its first day; `None` for
     /// recovery lines, which belong to no month.
     pub attributed_month: Option<Date>,
@@ -183,7 +184,7 @@ impl fmt::Debug for BeginClose {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineTotal {
     /// The line code.
-    pub line_code: String,
+    pub line_code: PayLineCode,
     /// True for the lines attributed to the run's month.
     pub of_run_month: bool,
     /// How many lines.
@@ -202,7 +203,7 @@ pub struct LedgerEntry {
     /// which is the recovery balance.
     pub attributed_month: Option<Date>,
     /// The line code.
-    pub line_code: String,
+    pub line_code: PayLineCode,
     /// The sum of the lines' amounts, in kroner, to the øre (two decimals).
     pub amount: Decimal,
 }

@@ -179,7 +179,7 @@ pub(super) fn pay_line(row: &DbRow) -> Result<PayLine, StoreError> {
         run_id: row.try_get("run_id")?,
         participant_id: row.try_get("participant_id")?,
         seq: row.try_get("seq")?,
-        line_code: row.try_get("line_code")?,
+        line_code: stored(row, "line_code")?,
         attributed_month: row.try_get("attributed_month")?,
         quantity: read_decimal(row, "quantity")?,
         rate: read_decimal(row, "rate")?,
@@ -192,14 +192,14 @@ pub(super) fn ledger_entry(row: &DbRow) -> Result<LedgerEntry, StoreError> {
     Ok(LedgerEntry {
         participant_id: row.try_get("participant_id")?,
         attributed_month: row.try_get("attributed_month")?,
-        line_code: row.try_get("line_code")?,
+        line_code: stored(row, "line_code")?,
         amount: read_summed_amount(row)?,
     })
 }
 
 pub(super) fn line_total(row: &DbRow) -> Result<LineTotal, StoreError> {
     Ok(LineTotal {
-        line_code: row.try_get("line_code")?,
+        line_code: stored(row, "line_code")?,
         of_run_month: row.try_get("of_run_month")?,
         line_count: row.try_get("line_count")?,
         amount: read_summed_amount(row)?,

@@ -283,7 +283,7 @@ async fn insert_pay_lines(
                 .push_bind(line.run_id)
                 .push_bind(line.participant_id)
                 .push_bind(line.seq)
-                .push_bind(line.line_code.clone())
+                .push_bind(line.line_code.as_str())
                 .push_bind(line.attributed_month)
                 .push_bind(decimal(line.quantity))
                 .push_bind(decimal(line.rate))

@@ -107,7 +107,7 @@ fn line(run: &OpenRun, participant: Uuid, seq: i32, month: Option<Date>, amount:
         run_id: run.id,
         participant_id: participant,
         seq,
-        line_code: "KVP_BASE".into(),
+        line_code: "KVP_BASE".parse().unwrap(),
         attributed_month: month,
         quantity: dec("1"),
         rate: dec(amount),
@@ -904,7 +904,14 @@ pub async fn a_runs_lines_are_summed_per_code_and_month_in_one_query(store: Arc<
         .await
         .unwrap()
         .into_iter()
-        .map(|t| (t.line_code, t.of_run_month, t.line_count, t.amount))
+        .map(|t| {
+            (
+                t.line_code.as_str().to_owned(),
+                t.of_run_month,
+                t.line_count,
+                t.amount,
+            )
+        })
         .collect();
     assert_eq!(
         totals,

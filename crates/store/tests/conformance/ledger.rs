@@ -25,7 +25,7 @@ fn entry(participant: &Participant, month: Option<Date>, code: &str, amount: &st
     LedgerEntry {
         participant_id: participant.id,
         attributed_month: month,
-        line_code: code.into(),
+        line_code: code.parse().unwrap(),
         amount: dec(amount),
     }
 }
@@ -105,7 +105,7 @@ pub async fn the_ledger_sums_lines_over_runs_and_leaves_out_failed_payslips(
                 (ola.id, "KVP_BASE", Some(APRIL), "21000.00"),
                 (ola.id, "KVP_BASE", Some(MARCH), "21000.00"),
                 (nils.id, "KVP_BASE", Some(APRIL), "100.00"),
-                (nils.id, "KVP_SANCTION", Some(MARCH), "-400.00"),
+                (nils.id, "KVP_DEDUCTION_ABSENCE", Some(MARCH), "-400.00"),
                 (nils.id, "KVP_RECOVERY_CARRIED", None, "300.00"),
             ],
         ),
@@ -138,7 +138,7 @@ pub async fn the_ledger_sums_lines_over_runs_and_leaves_out_failed_payslips(
         vec![
             entry(&nils, None, "KVP_RECOVERY_CARRIED", "300.00"),
             entry(&nils, Some(MARCH), "KVP_BASE", "19000.00"),
-            entry(&nils, Some(MARCH), "KVP_SANCTION", "-400.00"),
+            entry(&nils, Some(MARCH), "KVP_DEDUCTION_ABSENCE", "-400.00"),
             entry(&nils, Some(APRIL), "KVP_BASE", "100.00"),
         ]
     );

@@ -412,7 +412,7 @@ pub fn pay_run(month: Date, lines: &[LineSpec<'_>]) -> NewPayRun {
                 run_id,
                 participant_id,
                 seq: *seq,
-                line_code: code.into(),
+                line_code: code.parse().unwrap(),
                 attributed_month,
                 quantity: dec("1"),
                 rate: dec(amount),

@@ -166,7 +166,7 @@ fn participant_lines(
     let paid = Paid::from_entries(participant.ledger.iter().map(|entry| {
         (
             entry.attributed_month.map(YearMonth::of),
-            entry.line_code.as_str(),
+            entry.line_code,
             entry.amount,
         )
     }));

@@ -155,10 +155,10 @@ fn export_line(line: &PayLine, pay_codes: &serde_json::Value) -> ExportLine {
     ExportLine {
         run_id: line.run_id,
         participant_id: line.participant_id,
-        line_code: line.line_code.clone(),
-        pay_code: pay_codes[&line.line_code]
+        line_code: line.line_code.as_str().to_owned(),
+        pay_code: pay_codes[line.line_code.as_str()]
             .as_str()
-            .unwrap_or(&line.line_code)
+            .unwrap_or(line.line_code.as_str())
             .to_owned(),
         attributed_month: line
             .attributed_month
@@ -292,7 +292,7 @@ pub async fn payslip(
         .map(|p| PaidLine {
             run_id: p.run_id,
             run_month: p.run_month.to_string(),
-            line_code: p.line.line_code,
+            line_code: p.line.line_code.as_str().to_owned(),
             amount: p.line.amount,
             explanation: p.line.explanation,
         })
