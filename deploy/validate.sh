@@ -195,7 +195,7 @@ PY
 }
 
 # check_keys_files: the token keys files have kvp-payroll's shape
-# (services/payroll/src/config.rs, TokenKeysFile), and compose.yaml names the
+# (services/payroll/src/config/mod.rs, TokenKeysFile), and compose.yaml names the
 # issuer and audience dev-pki.sh signs with.
 # shellcheck disable=SC2329 # called through step
 check_keys_files() {

@@ -3,7 +3,8 @@
 //! This crate owns the exact month calculation: dated parameters (grunnbeløp, the
 //! annual factor, the under-25 fraction, the child supplement), municipal policy
 //! values, the Norwegian public-holiday calendar, the absence quotas and the month
-//! formula with its line-by-line explanation.
+//! formula with its line-by-line explanation; and the pay-run arithmetic
+//! ([`ledger`]: what closed runs paid, what a run pays, the recovery carried).
 //!
 //! It is a pure core: it does no I/O, reads no clock, spawns nothing and knows
 //! nothing of storage or transport. Every fact, the month and the parameters are

@@ -7,7 +7,7 @@
 //! encoding of the sequence number, `prev_hash` and the entry's content. Changing any
 //! entry's content changes its hash; deleting one leaves a gap in the
 //! sequence and a `prev_hash` that no longer matches; both are found by
-//! [`crate::Repository::verify_audit_chain`], which recomputes every hash in order.
+//! [`crate::AuditStore::verify_audit_chain`], which recomputes every hash in order.
 //!
 //! The chain has one head, so appends are serialised: each backend computes
 //! the link inside the transaction that writes the entry, under a lock that
@@ -44,7 +44,7 @@ const DOMAIN: &[u8] = b"kvp.audit.v1\n";
 const INSTANT: &[BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
-/// The outcome of [`crate::Repository::verify_audit_chain`].
+/// The outcome of [`crate::AuditStore::verify_audit_chain`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditVerification {
     /// Chained entries whose link and hash were recomputed and found intact,

@@ -35,7 +35,8 @@
 //! with one chain per database that never forks.
 //!
 //! What it must not do: business rules. It does not validate identity
-//! numbers, entry kinds, hours, quotas or programme dates, computes no
+//! numbers, hours, quotas or programme dates (kinds and codes it only reads
+//! back as the rules crate's enums), computes no
 //! stipend and decides nothing; that is the rules crate's and the service's
 //! work. It never puts personal data into an error message or a log line.
 

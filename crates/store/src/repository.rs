@@ -319,7 +319,7 @@ pub trait PayRunStore: Send + Sync {
     /// for an unknown run. One query, however many lines the run has.
     async fn run_totals(&self, run_id: Uuid) -> Result<Vec<LineTotal>, StoreError>;
 
-    /// One page of a run's lines in the order of [`Repository::list_pay_lines`]:
+    /// One page of a run's lines in the order of [`PayRunStore::list_pay_lines`]:
     /// at most `limit` lines after the position `after` (participant, `seq`),
     /// or from the start with `None`. Pass the last line's position to get
     /// the next page; an empty page is the end (so `limit` must be at least 1).
@@ -431,7 +431,7 @@ pub trait AuditStore: Send + Sync {
     async fn verify_audit_chain(&self) -> Result<AuditVerification, StoreError>;
 }
 
-/// A close in progress (see [`Repository::begin_close`]): reads participants
+/// A close in progress (see [`PayRunStore::begin_close`]): reads participants
 /// chunk by chunk from one snapshot and writes their lines as it goes.
 #[async_trait]
 pub trait CloseSession: Send {

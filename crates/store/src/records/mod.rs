@@ -1,7 +1,9 @@
 //! The records the store keeps, as plain structs.
 //!
 //! These are storage shapes, not domain types: the service validates and
-//! interprets them (identity numbers, entry kinds, hours in quarters, quotas).
+//! interprets them (identity numbers, hours in quarters, quotas). Entry and
+//! benefit kinds and line codes are the rules crate's enums (`AbsenceKind`,
+//! `OffsetKind`, `PayLineCode`); an unknown stored value reads as corrupt data.
 //! Ids are chosen by the caller (UUID v4 or v7), and so are all instants, so
 //! that the store reads no clock except for the ids of audit entries.
 //! Instants are kept to the microsecond on both backends.

@@ -127,12 +127,12 @@ pub struct RecomputeMark {
 /// One participant as a close reads it, all from the session's snapshot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CloseParticipant {
-    /// Everything the rules engine needs (as [`crate::Repository::participant_facts`]
+    /// Everything the rules engine needs (as [`crate::ParticipantStore::participant_facts`]
     /// answers it, in the same orders).
     pub facts: ParticipantFacts,
     /// What changed since the participant was last recomputed.
     pub mark: RecomputeMark,
-    /// What was paid for the participant, as [`crate::Repository::ledger`]
+    /// What was paid for the participant, as [`crate::PayRunStore::ledger`]
     /// sums it, but only the recovery balance and the months from the
     /// earlier of `mark.from` and the floor given on.
     pub ledger: Vec<LedgerEntry>,
@@ -157,7 +157,7 @@ pub struct FinishClose {
     pub recomputed: Vec<(Uuid, i64)>,
 }
 
-/// The result of [`crate::Repository::begin_close`].
+/// The result of [`crate::PayRunStore::begin_close`].
 pub enum BeginClose {
     /// The month was closed before (perhaps by another instance a moment
     /// ago): this is its run, and nothing is held.
