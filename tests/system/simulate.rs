@@ -280,7 +280,7 @@ async fn simulate(
 async fn every_public_vector_computes_exactly_over_grpc() {
     let app = TestApp::spawn().await;
     let files = vector_files();
-    assert_eq!(files.len(), 41, "the public vector set has 41 cases");
+    assert_eq!(files.len(), 42, "the public vector set has 42 cases");
     let mut failures = Vec::new();
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();

@@ -304,7 +304,10 @@ pub fn compute_month(
             (None, false) => (Decimal::ZERO, unexcused),
         };
         day.sanctioned += sanctioned;
-        if pending > Decimal::ZERO {
+        // An unexcused entry (or one a quota turned unexcused) that waits for a
+        // decision raises the flag whatever its hours (RULES.md "Flags").
+        let is_unexcused = entry.kind == AbsenceKind::Unexcused || class.flag.is_some();
+        if is_unexcused && entry.decision.is_none() && !policy.auto_apply_unexcused {
             flags.insert(Flag::UnexcusedPendingDecision);
         }
         if let Some(flag) = class.flag {

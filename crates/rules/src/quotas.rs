@@ -23,7 +23,9 @@ pub struct Classified {
     /// Hours that a quota turned into unexcused absence (they follow R5's rules
     /// for `UNEXCUSED`, with the entry's own decision).
     pub unexcused_hours: Decimal,
-    /// The quota flag, when some hours were turned unexcused.
+    /// The quota flag, when the entry lies beyond its quota: some hours were
+    /// turned unexcused, or the quota was used up already (an entry of 0
+    /// hours raises its flag too, RULES.md "Flags").
     pub flag: Option<Flag>,
 }
 
@@ -36,12 +38,13 @@ impl Classified {
         }
     }
 
-    fn split(entry: &DayEntry, within: Decimal, flag: Flag) -> Self {
-        let beyond = entry.hours - within;
+    /// `within` of the entry's hours keep their effect, the rest turn
+    /// unexcused; `beyond_quota` says whether the entry lies beyond its quota.
+    fn split(entry: &DayEntry, within: Decimal, beyond_quota: bool, flag: Flag) -> Self {
         Self {
             kept_hours: within,
-            unexcused_hours: beyond,
-            flag: (beyond > Decimal::ZERO).then_some(flag),
+            unexcused_hours: entry.hours - within,
+            flag: beyond_quota.then_some(flag),
         }
     }
 }
@@ -66,7 +69,8 @@ pub fn classify(days: &[DayEntry], ctx: QuotaContext<'_>) -> Vec<Classified> {
     let over_quota = self_cert_over_quota(days, ctx.programme, ctx.policy);
     for (entry, classified) in days.iter().zip(out.iter_mut()) {
         if entry.kind == AbsenceKind::SickSelf && over_quota.contains(&entry.date) {
-            *classified = Classified::split(entry, Decimal::ZERO, Flag::SelfCertQuotaExceeded);
+            *classified =
+                Classified::split(entry, Decimal::ZERO, true, Flag::SelfCertQuotaExceeded);
         }
     }
 
@@ -132,7 +136,9 @@ fn apply_yearly_quota(
         let left = (quota_hours_on(entry.date) - *used_this_year).max(Decimal::ZERO);
         let within = entry.hours.min(left);
         *used_this_year += within;
-        out[i] = Classified::split(entry, within, flag);
+        // Beyond the quota: hours over what is left, or nothing left at all.
+        let beyond_quota = entry.hours > left || left.is_zero();
+        out[i] = Classified::split(entry, within, beyond_quota, flag);
     }
 }
 
