@@ -182,9 +182,13 @@ pub fn occurrences_in_year_before(occurrences: &[Vec<Date>], first: Date) -> usi
         .count()
 }
 
-/// The first date on which self-certification is allowed (R6).
+/// The first date on which self-certification is allowed (R6); a programme starting
+/// so near the end of the calendar that the waiting time runs past it never allows it.
 pub fn self_cert_allowed_from(programme: &Programme, policy: &Policy) -> Date {
-    programme.start + Duration::weeks(i64::from(policy.self_cert_min_weeks))
+    programme
+        .start
+        .checked_add(Duration::weeks(i64::from(policy.self_cert_min_weeks)))
+        .unwrap_or(Date::MAX)
 }
 
 /// R6: the `SICK_SELF` dates over quota.
@@ -254,6 +258,24 @@ mod tests {
         assert_eq!(runs.len(), 2);
         assert_eq!(runs[0].len(), 3);
         assert_eq!(runs[1], vec![date!(2025 - 03 - 12)]);
+    }
+
+    #[test]
+    fn a_waiting_time_past_the_end_of_the_calendar_never_allows_self_certification() {
+        let policy = Policy::shipped().unwrap();
+        let programme = |start| Programme {
+            start,
+            end: None,
+            pauses: Vec::new(),
+        };
+        assert_eq!(
+            self_cert_allowed_from(&programme(date!(9999 - 12 - 31)), &policy),
+            Date::MAX
+        );
+        assert_eq!(
+            self_cert_allowed_from(&programme(date!(2025 - 01 - 06)), &policy),
+            date!(2025 - 01 - 06) + Duration::weeks(i64::from(policy.self_cert_min_weeks))
+        );
     }
 
     #[test]
