@@ -54,10 +54,35 @@ pub enum TestDb {
     },
 }
 
+/// The backends a test that must hold on both runs on: SQLite always, and
+/// PostgreSQL when `KVP_TEST_DATABASE_URL` is set.
+pub fn backends() -> Vec<kvp_store::Backend> {
+    let mut backends = vec![kvp_store::Backend::Sqlite];
+    if postgres_url().is_some() {
+        backends.push(kvp_store::Backend::Postgres);
+    }
+    backends
+}
+
 impl TestDb {
     /// Creates the database; returns it with its URL.
     pub async fn create() -> (Self, String) {
-        match postgres_url() {
+        let backend = match postgres_url() {
+            Some(_) => kvp_store::Backend::Postgres,
+            None => kvp_store::Backend::Sqlite,
+        };
+        Self::create_on(backend).await
+    }
+
+    /// Creates a database on `backend` (PostgreSQL needs `KVP_TEST_DATABASE_URL`).
+    pub async fn create_on(backend: kvp_store::Backend) -> (Self, String) {
+        let server = match backend {
+            kvp_store::Backend::Postgres => {
+                Some(postgres_url().expect("PostgreSQL needs KVP_TEST_DATABASE_URL"))
+            }
+            kvp_store::Backend::Sqlite => None,
+        };
+        match server {
             Some(server) => {
                 let name = format!("kvp_payroll_test_{}", uuid::Uuid::new_v4().simple());
                 let mut conn = sqlx::PgConnection::connect(&server)
@@ -140,9 +165,19 @@ impl TestApp {
     /// configured, `grpc` is a client without a certificate (every call on it
     /// fails); tests build their own clients for `grpc_addr`.
     pub async fn spawn_configured(configure: impl FnOnce(&mut Config)) -> Self {
+        let (db, url) = TestDb::create().await;
+        Self::spawn_over(db, url, configure).await
+    }
+
+    /// Starts the payroll service over a fresh database on `backend`.
+    pub async fn spawn_on(backend: kvp_store::Backend) -> Self {
+        let (db, url) = TestDb::create_on(backend).await;
+        Self::spawn_over(db, url, |_| {}).await
+    }
+
+    async fn spawn_over(db: TestDb, url: String, configure: impl FnOnce(&mut Config)) -> Self {
         capture::install();
         kvp_payroll::metrics::install();
-        let (db, url) = TestDb::create().await;
         let mut config = Config {
             grpc_addr: "127.0.0.1:0".parse().unwrap(),
             http_addr: "127.0.0.1:0".parse().unwrap(),

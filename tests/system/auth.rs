@@ -133,7 +133,7 @@ fn routes(ids: &Ids) -> Vec<Route> {
             (EVERYONE, Home), (200, Field("/municipality_id", json!(HOME)))),
         route(&post, "/v1/participants/{id}/children", format!("/v1/participants/{p}/children"),
             Some(json!({"birth_date": "2022-05-01"})),
-            (CASEWORKER, Home), (201, Field("/children/1", json!("2022-05-01")))),
+            (CASEWORKER, Home), (201, Field("/children/1/birth_date", json!("2022-05-01")))),
         route(&post, "/v1/participants/{id}/sole-carer-periods", format!("/v1/participants/{p}/sole-carer-periods"),
             Some(json!({"from": "2025-01-01"})),
             (CASEWORKER, Home), (201, Present("/id"))),

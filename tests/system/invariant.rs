@@ -249,7 +249,7 @@ async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
         let fixture = Fixture::new(&app).await;
         let participant: uuid::Uuid = fixture.participant_id.parse().unwrap();
         let store = app.payroll.store().clone();
-        let actor = kvp_payroll::payroll::Actor("invariant-test".into());
+        let actor = kvp_payroll::payroll::Actor::named("invariant-test");
         let audit = || {
             NewAuditEntry::new(
                 OffsetDateTime::now_utc(),
@@ -370,18 +370,26 @@ async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
                         id: uuid::Uuid::now_v7(),
                         participant_id: participant,
                         month: earlier.first_day(),
-                        kind: kvp_rules::OffsetKind::Sykepenger,
+                        kind: kvp_rules::OffsetKind::ALL
+                            [rng.next(kvp_rules::OffsetKind::ALL.len() as u64) as usize],
                         amount: Decimal::new(1_000 + rng.next(900_000) as i64, 2),
                     };
-                    store.add_benefit_offset(&offset, &audit()).await.unwrap();
+                    // One record per month and kind: a second is refused
+                    // and changes nothing.
+                    match store.add_benefit_offset(&offset, &audit()).await {
+                        Ok(()) | Err(kvp_store::StoreError::Duplicate { .. }) => {}
+                        Err(other) => panic!("{other}"),
+                    }
                 }
                 "child" => {
                     let child = Child {
                         id: uuid::Uuid::now_v7(),
                         participant_id: participant,
                         birth_date: day,
+                        reference: None,
                     };
-                    store.add_child(&child, &audit()).await.unwrap();
+                    // Random days may repeat: twins, confirmed.
+                    store.add_child(&child, true, &audit()).await.unwrap();
                 }
                 "sole-carer period" => {
                     let period = SoleCarerPeriod {

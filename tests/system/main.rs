@@ -18,5 +18,6 @@ mod observability;
 mod periods;
 mod personal_data;
 mod rest;
+mod retries;
 mod simulate;
 mod tls;

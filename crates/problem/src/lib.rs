@@ -61,6 +61,19 @@ pub struct Problem {
     /// The fields at fault, for invalid input (an extension member).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldViolation>,
+    /// The resource the request would have duplicated, for a duplicate (an
+    /// extension member).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing: Option<ExistingResource>,
+}
+
+/// A resource that exists already, named in a duplicate's problem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ExistingResource {
+    /// Its id.
+    pub id: String,
+    /// Where it is read (the resource that holds it).
+    pub href: String,
 }
 
 impl Problem {
@@ -77,7 +90,15 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
+            existing: None,
         }
+    }
+
+    /// The same problem, naming the resource that exists already.
+    #[must_use]
+    pub fn with_existing(mut self, existing: ExistingResource) -> Self {
+        self.existing = Some(existing);
+        self
     }
 
     /// The same problem, with the fields at fault.

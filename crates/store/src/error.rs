@@ -27,6 +27,21 @@ pub enum StoreError {
         what: String,
     },
 
+    /// The record would be a second of one that exists (a retried request
+    /// without an idempotency key, most likely): a child with the same birth
+    /// date, another benefit for the same month and kind.
+    #[error("{what}")]
+    Duplicate {
+        /// What exists, in words.
+        what: String,
+        /// The existing record's id.
+        existing: Uuid,
+    },
+
+    /// An idempotency key is claimed by another request of the same caller.
+    #[error("the idempotency key is in use by another request")]
+    KeyInUse,
+
     /// The timesheet's period overlaps an accepted timesheet of the same participant.
     #[error("the period overlaps accepted timesheet {existing}")]
     Overlap {

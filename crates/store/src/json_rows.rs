@@ -42,15 +42,16 @@ fn instant(table: &str, micros: i64) -> Result<OffsetDateTime, StoreError> {
         .map_err(|_| corrupt(table))
 }
 
-/// `[id, birth date]`.
+/// `[id, birth date, reference or null]`.
 pub(crate) fn children(participant_id: Uuid, text: Option<&str>) -> Result<Vec<Child>, StoreError> {
-    let found: Vec<(Uuid, Date)> = rows("children", text)?;
+    let found: Vec<(Uuid, Date, Option<String>)> = rows("children", text)?;
     Ok(found
         .into_iter()
-        .map(|(id, birth_date)| Child {
+        .map(|(id, birth_date, reference)| Child {
             id,
             participant_id,
             birth_date,
+            reference,
         })
         .collect())
 }

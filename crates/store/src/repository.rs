@@ -13,10 +13,11 @@ use crate::StoreError;
 use crate::audit_chain::AuditVerification;
 use crate::records::{
     AcceptOutcome, AuditEntry, BeginClose, BenefitOffset, Child, CloseContext, CloseParticipant,
-    ConfirmOutcome, Confirmation, DayEntry, FinishClose, LedgerEntry, LineTotal, Municipality,
-    NewAuditEntry, NewOutboxEvent, NewTimesheet, OpenRun, OutboxEvent, Participant,
-    ParticipantFacts, Pause, PayLine, PayRun, Programme, ProgrammeWithPauses, RegisteredG,
-    SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet,
+    ConfirmOutcome, Confirmation, DayEntry, FinishClose, IdempotencyClaim, IdempotencyRecord,
+    IdempotentAnswer, LedgerEntry, LineTotal, Municipality, NewAuditEntry, NewOutboxEvent,
+    NewTimesheet, OpenRun, OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun,
+    Programme, ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey, SoleCarerPeriod,
+    Timesheet,
 };
 
 /// Which database a store runs on.
@@ -57,6 +58,7 @@ pub trait Repository:
     + ParameterStore
     + OutboxStore
     + AuditStore
+    + IdempotencyStore
     + Send
     + Sync
 {
@@ -113,8 +115,17 @@ pub trait ParticipantStore: Send + Sync {
         municipality_id: &str,
     ) -> Result<Vec<Participant>, StoreError>;
 
-    /// Adds a child to a participant.
-    async fn add_child(&self, child: &Child, audit: &NewAuditEntry) -> Result<(), StoreError>;
+    /// Adds a child to a participant. A child born the same day as one
+    /// registered is a [`StoreError::Duplicate`] (a retry, most likely),
+    /// unless its reference tells it apart or `same_birth_date_confirmed`
+    /// (twins, triplets) is set; a reference that is taken is a duplicate
+    /// whatever the birth date.
+    async fn add_child(
+        &self,
+        child: &Child,
+        same_birth_date_confirmed: bool,
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError>;
 
     /// A participant's children, by birth date.
     async fn list_children(&self, participant_id: Uuid) -> Result<Vec<Child>, StoreError>;
@@ -132,7 +143,9 @@ pub trait ParticipantStore: Send + Sync {
         participant_id: Uuid,
     ) -> Result<Vec<SoleCarerPeriod>, StoreError>;
 
-    /// Adds a monthly other-benefit offset; the month must be a first day.
+    /// Adds a monthly other-benefit offset; the month must be a first day. One
+    /// exists for the participant, month and kind already: a
+    /// [`StoreError::Duplicate`].
     async fn add_benefit_offset(
         &self,
         offset: &BenefitOffset,
@@ -429,6 +442,36 @@ pub trait AuditStore: Send + Sync {
     /// (see [`crate::audit_chain`]). Answers how many entries verified and the
     /// first broken one, if any; a broken chain is an answer, not an error.
     async fn verify_audit_chain(&self) -> Result<AuditVerification, StoreError>;
+}
+
+/// Answers to creating requests by idempotency key, so that a retry whose
+/// first answer was lost gets that answer again and changes nothing.
+///
+/// A key is claimed by the request's first change, in that change's
+/// transaction ([`NewAuditEntry::idempotency`]): a claimed key means the
+/// change was made. A claim on a key another request holds is
+/// [`StoreError::KeyInUse`], and that change is not written.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// What is stored under the caller's key, if anything.
+    async fn find_idempotency(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    /// Records the answer of the request that claimed the key; a request that
+    /// changed nothing claims it now, with its answer. Answers `false`, and
+    /// records nothing, when another request holds the key.
+    async fn record_idempotent_answer(
+        &self,
+        claim: &IdempotencyClaim,
+        answer: &IdempotentAnswer,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Forgets the keys claimed before `before`; answers how many.
+    async fn purge_idempotency_keys(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 }
 
 /// A close in progress (see [`PayRunStore::begin_close`]): reads participants

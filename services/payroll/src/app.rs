@@ -135,6 +135,10 @@ impl Application {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
         tokio::spawn(crate::metrics::RECORDER.upkeep(stop_rx.clone()));
+        tokio::spawn(crate::rest::idempotency::purge_expired_keys(
+            self.payroll.store().clone(),
+            stop_rx.clone(),
+        ));
         let gate = Gate::new(self.tls.is_some());
         let limits = &self.limits;
         // Slow or vanished clients: every call has a deadline, and HTTP/2

@@ -8,7 +8,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-pub use kvp_problem::{FieldViolation, Problem};
+pub use kvp_problem::{ExistingResource, FieldViolation, Problem};
 use kvp_signing::{ErrorClass, VerifyError};
 use kvp_store::StoreError;
 
@@ -28,6 +28,27 @@ pub enum ServiceError {
     #[error("{what}")]
     AlreadyExists {
         /// What exists.
+        what: String,
+    },
+    /// The request would add a second of a fact that exists (a retry without
+    /// an idempotency key, most likely).
+    #[error("{what}: {existing}")]
+    Duplicate {
+        /// What exists.
+        what: String,
+        /// Its id.
+        existing: String,
+        /// Where it is read.
+        href: String,
+    },
+    /// An idempotency key used again with another request.
+    #[error("the Idempotency-Key was used for another request; a new request needs a new key")]
+    IdempotencyKeyReused,
+    /// An idempotency key whose request is in progress, or whose answer was
+    /// lost after its change was made.
+    #[error("{what}")]
+    IdempotencyKeyInUse {
+        /// What the key's request did, as far as known.
         what: String,
     },
     /// The request is valid but the state does not allow it.
@@ -100,6 +121,12 @@ impl From<StoreError> for ServiceError {
                 what: format!("{entity} {id}"),
             },
             StoreError::Conflict { what } => Self::AlreadyExists { what },
+            StoreError::Duplicate { what, existing } => Self::AlreadyExists {
+                what: format!("{what}: {existing}"),
+            },
+            StoreError::KeyInUse => Self::IdempotencyKeyInUse {
+                what: "another request with this Idempotency-Key is in progress".into(),
+            },
             StoreError::Overlap { existing } => Self::AlreadyExists {
                 what: format!(
                     "the period overlaps accepted timesheet {existing}; a correction must supersede it"
@@ -131,7 +158,11 @@ impl From<ServiceError> for tonic::Status {
                 kvp_problem::invalid_argument(message, violations)
             }
             ServiceError::NotFound { .. } => tonic::Status::not_found(message),
-            ServiceError::AlreadyExists { .. } => tonic::Status::already_exists(message),
+            ServiceError::AlreadyExists { .. } | ServiceError::Duplicate { .. } => {
+                tonic::Status::already_exists(message)
+            }
+            ServiceError::IdempotencyKeyReused => tonic::Status::invalid_argument(message),
+            ServiceError::IdempotencyKeyInUse { .. } => tonic::Status::aborted(message),
             ServiceError::FailedPrecondition { .. } => tonic::Status::failed_precondition(message),
             ServiceError::Unauthenticated { .. } => tonic::Status::unauthenticated(message),
             ServiceError::PermissionDenied { .. } => tonic::Status::permission_denied(message),
@@ -147,6 +178,28 @@ impl IntoResponse for ServiceError {
         self.log_if_internal();
         let detail = self.to_string();
         let (status, slug, title, errors) = match self {
+            ServiceError::Duplicate { existing, href, .. } => {
+                return Problem::new(
+                    StatusCode::CONFLICT,
+                    problem_type("duplicate"),
+                    "Duplicates an existing record",
+                    detail,
+                )
+                .with_existing(ExistingResource { id: existing, href })
+                .into_response();
+            }
+            ServiceError::IdempotencyKeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "The idempotency key was used for another request",
+                Vec::new(),
+            ),
+            ServiceError::IdempotencyKeyInUse { .. } => (
+                StatusCode::CONFLICT,
+                "idempotency-key-in-use",
+                "The idempotency key's request has no answer to give",
+                Vec::new(),
+            ),
             ServiceError::InvalidArgument(v) => (
                 StatusCode::BAD_REQUEST,
                 "invalid-request",
@@ -211,14 +264,14 @@ pub fn problem(
     detail: String,
     errors: Vec<FieldViolation>,
 ) -> Response {
-    Problem::new(
-        status,
-        format!("https://kvp.example/problems/{slug}"),
-        title,
-        detail,
-    )
-    .with_errors(errors)
-    .into_response()
+    Problem::new(status, problem_type(slug), title, detail)
+        .with_errors(errors)
+        .into_response()
+}
+
+/// The URI of the problem type named by `slug`.
+fn problem_type(slug: &str) -> String {
+    format!("https://kvp.example/problems/{slug}")
 }
 
 /// What serde refused, without the value refused. serde quotes the value it

@@ -200,7 +200,7 @@ impl PayrollService for PayrollGrpc {
             return Err(ServiceError::field("municipality_id", "is required").into());
         }
         caller.scope.permit(&request.municipality_id)?;
-        let actor = Actor(caller.actor);
+        let actor = Actor::named(caller.actor);
         let closed = self
             .payroll
             .close_period_with_totals(
@@ -315,7 +315,7 @@ impl PayrollService for PayrollGrpc {
             failure_reason: (!r.failure_reason.is_empty()).then_some(r.failure_reason),
             payment_date,
         };
-        let actor = Actor(caller.actor);
+        let actor = Actor::named(caller.actor);
         let (run, duplicate) = self
             .payroll
             .confirm_payment(report, &caller.scope, &actor)

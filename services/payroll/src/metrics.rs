@@ -116,7 +116,9 @@ pub fn rejection_reason(error: &ServiceError) -> &'static str {
     match error {
         ServiceError::InvalidArgument(_) => "invalid_argument",
         ServiceError::NotFound { .. } => "not_found",
-        ServiceError::AlreadyExists { .. } => "already_exists",
+        ServiceError::AlreadyExists { .. } | ServiceError::Duplicate { .. } => "already_exists",
+        ServiceError::IdempotencyKeyReused => "invalid_argument",
+        ServiceError::IdempotencyKeyInUse { .. } => "aborted",
         ServiceError::FailedPrecondition { .. } => "failed_precondition",
         ServiceError::Unauthenticated { .. } => "unauthenticated",
         ServiceError::PermissionDenied { .. } => "permission_denied",

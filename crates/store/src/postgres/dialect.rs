@@ -90,6 +90,16 @@ pub(super) async fn lock_signer_key(conn: &mut Conn, keyid: &str) -> Result<(), 
     Ok(())
 }
 
+/// Locks a participant's facts until the transaction ends, so that a
+/// concurrent addition checks for duplicates after this one.
+pub(super) async fn lock_participant(conn: &mut Conn, id: Uuid) -> Result<(), StoreError> {
+    sqlx::query("SELECT 1 FROM participants WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Locks a programme until the transaction ends, so that a concurrent
 /// change waits for this one.
 pub(super) async fn lock_programme(conn: &mut Conn, id: Uuid) -> Result<(), StoreError> {
@@ -131,7 +141,7 @@ pub(super) async fn read_participant_facts(
     let row = sqlx::query(concat!(
         "SELECT ",
         participant_columns!(),
-        ", (SELECT json_agg(json_build_array(id, birth_date) ORDER BY birth_date, id) \
+        ", (SELECT json_agg(json_build_array(id, birth_date, reference) ORDER BY birth_date, id) \
             FROM children WHERE participant_id = $1)::text AS children, \
           (SELECT json_agg(json_build_array(id, from_date, to_date) ORDER BY from_date, id) \
             FROM sole_carer_periods WHERE participant_id = $1)::text AS sole_carer_periods, \

@@ -51,11 +51,11 @@ use crate::audit_chain::{
 use crate::json_rows;
 use crate::records::{
     AcceptOutcome, AuditEntry, BeginClose, BenefitOffset, Child, ConfirmOutcome, Confirmation,
-    DayEntry, LedgerEntry, LineTotal, Municipality, NewAuditEntry, NewOutboxEvent, NewTimesheet,
-    OpenRun, OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun, Programme,
-    ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet,
-    TimesheetStatus, check_new_timesheet, check_offset, check_range, check_signer_key,
-    current_entries, group_pauses, run_state,
+    DayEntry, IdempotencyClaim, IdempotencyRecord, IdempotentAnswer, LedgerEntry, LineTotal,
+    Municipality, NewAuditEntry, NewOutboxEvent, NewTimesheet, OpenRun, OutboxEvent, Participant,
+    ParticipantFacts, Pause, PayLine, PayRun, Programme, ProgrammeWithPauses, RegisteredG,
+    SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet, TimesheetStatus, check_new_timesheet,
+    check_offset, check_range, check_signer_key, current_entries, group_pauses, run_state,
 };
 use crate::schema::{self, APPLIED_MIGRATIONS, AppliedMigration};
 use crate::{Backend, Repository, StoreError};
@@ -117,6 +117,7 @@ macro_rules! sql_false {
 mod audit;
 mod close;
 mod dialect;
+mod idempotency;
 mod outbox;
 mod parameters;
 mod participants;
@@ -162,6 +163,7 @@ async fn lock_audit_chain(conn: &mut PgConnection) -> Result<(), StoreError> {
 /// Writes an audit entry as the next link of the audit chain. Call it last
 /// before the commit (see the module documentation).
 async fn insert_audit(conn: &mut PgConnection, audit: &NewAuditEntry) -> Result<(), StoreError> {
+    idempotency::claim_idempotency_key(&mut *conn, audit).await?;
     // Appends queue here, in every instance, until the holder commits; the
     // head is read after the lock is granted (READ COMMITTED: a fresh
     // snapshot per statement), so it is the last committed entry.

@@ -89,6 +89,8 @@ pub struct Child {
     pub participant_id: Uuid,
     /// The child's birth date.
     pub birth_date: Date,
+    /// The case system's reference for the child, which tells twins apart.
+    pub reference: Option<String>,
 }
 
 /// A period in which the participant is the sole carer of their children.
@@ -373,6 +375,9 @@ pub struct NewAuditEntry {
     pub subject_id: String,
     /// Further details (never an identity number).
     pub details: serde_json::Value,
+    /// The idempotency key of the request making the change, claimed in the
+    /// change's transaction (see [`crate::IdempotencyStore`]).
+    pub idempotency: Option<IdempotencyClaim>,
 }
 
 impl NewAuditEntry {
@@ -391,6 +396,7 @@ impl NewAuditEntry {
             subject_type: subject_type.into(),
             subject_id: subject_id.to_string(),
             details: serde_json::Value::Object(serde_json::Map::new()),
+            idempotency: None,
         }
     }
 
@@ -481,3 +487,44 @@ stored_enum!(RunState, "run state", {
     Confirmed => "CONFIRMED",
 });
 stored_enum!(PaymentOutcome, "payment outcome", { Paid => "PAID", Failed => "FAILED" });
+
+/// A request's claim on an idempotency key: written with the request's first
+/// change, so the key exists exactly when the change does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    /// Whose keys these are: the caller's municipality and actor.
+    pub scope: String,
+    /// The key the caller chose.
+    pub key: String,
+    /// SHA-256 of the request (method, path and body).
+    pub request_hash: Vec<u8>,
+    /// The request making the claim: each of its writes may claim the key.
+    pub request_id: Uuid,
+}
+
+/// The answer a request gave, kept to be given again to its retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentAnswer {
+    /// HTTP status code.
+    pub status: u16,
+    /// The `Content-Type` of the body.
+    pub content_type: String,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// What is stored under an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// SHA-256 of the request that claimed the key.
+    pub request_hash: Vec<u8>,
+    /// The request that claimed it.
+    pub request_id: Uuid,
+    /// What its first change was about (the audit entry's subject), if it changed anything.
+    pub subject: Option<(String, String)>,
+    /// When the key was claimed.
+    pub created_at: OffsetDateTime,
+    /// Its answer; `None` while the request is in progress, or if the answer was lost
+    /// between the change and its recording.
+    pub answer: Option<IdempotentAnswer>,
+}

@@ -221,7 +221,7 @@ async fn read_chunk_facts(
     for_each_row(
         conn,
         concat!(
-            "SELECT id, participant_id, birth_date FROM children WHERE ",
+            "SELECT id, participant_id, birth_date, reference FROM children WHERE ",
             in_chunk!("participant_id"),
             " ORDER BY participant_id, birth_date, id"
         ),

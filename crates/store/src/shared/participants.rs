@@ -132,22 +132,59 @@ impl ParticipantStore for Store {
         rows::all(found, rows::participant)
     }
 
-    async fn add_child(&self, child: &Child, audit: &NewAuditEntry) -> Result<(), StoreError> {
+    async fn add_child(
+        &self,
+        child: &Child,
+        same_birth_date_confirmed: bool,
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("INSERT INTO children (id, participant_id, birth_date) VALUES ($1, $2, $3)")
-            .bind(child.id)
-            .bind(child.participant_id)
-            .bind(child.birth_date)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| {
-                on_violation(e, |violation| match violation {
-                    Violation::Unique(constraint::CHILDREN_PKEY) => {
-                        Some(StoreError::conflict("the child id is taken"))
-                    }
-                    other => participant_missing(child.participant_id)(other),
-                })
-            })?;
+        lock_participant(&mut tx, child.participant_id).await?;
+        let born_that_day = sqlx::query(
+            "SELECT id, reference FROM children WHERE participant_id = $1 \
+             AND (birth_date = $2 OR reference = $3) ORDER BY id",
+        )
+        .bind(child.participant_id)
+        .bind(child.birth_date)
+        .bind(child.reference.as_deref())
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &born_that_day {
+            let existing: Uuid = row.try_get("id")?;
+            let reference: Option<String> = row.try_get("reference")?;
+            if child.reference.is_some() && reference == child.reference {
+                return Err(StoreError::Duplicate {
+                    what: "a child with this reference is registered".into(),
+                    existing,
+                });
+            }
+            if child.reference.is_none() && !same_birth_date_confirmed {
+                return Err(StoreError::Duplicate {
+                    what: "a child born that day is registered; a twin needs its reference \
+                           or the confirmation that it is another child"
+                        .into(),
+                    existing,
+                });
+            }
+        }
+        sqlx::query(
+            "INSERT INTO children (id, participant_id, birth_date, reference) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(child.id)
+        .bind(child.participant_id)
+        .bind(child.birth_date)
+        .bind(child.reference.as_deref())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            on_violation(e, |violation| match violation {
+                Violation::Unique(constraint::CHILDREN_PKEY) => {
+                    Some(StoreError::conflict("the child id is taken"))
+                }
+                other => participant_missing(child.participant_id)(other),
+            })
+        })?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -203,6 +240,24 @@ impl ParticipantStore for Store {
     ) -> Result<(), StoreError> {
         check_offset(offset)?;
         let mut tx = self.begin_write().await?;
+        lock_participant(&mut tx, offset.participant_id).await?;
+        let existing: Option<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM benefit_offsets WHERE participant_id = $1 AND month = $2 AND kind = $3",
+        )
+        .bind(offset.participant_id)
+        .bind(offset.month)
+        .bind(offset.kind.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(existing) = existing {
+            return Err(StoreError::Duplicate {
+                what: format!(
+                    "a {} benefit is registered for the month already",
+                    offset.kind.as_str()
+                ),
+                existing,
+            });
+        }
         sqlx::query(
             "INSERT INTO benefit_offsets (id, participant_id, month, kind, amount) \
              VALUES ($1, $2, $3, $4, $5)",

@@ -101,7 +101,7 @@ async fn select_timesheet_by_digest(
 
 async fn select_children(conn: &mut Conn, participant_id: Uuid) -> Result<Vec<Child>, StoreError> {
     let found = sqlx::query(
-        "SELECT id, participant_id, birth_date FROM children \
+        "SELECT id, participant_id, birth_date, reference FROM children \
          WHERE participant_id = $1 ORDER BY birth_date, id",
     )
     .bind(participant_id)

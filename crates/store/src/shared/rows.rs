@@ -38,6 +38,7 @@ pub(super) fn child(row: &DbRow) -> Result<Child, StoreError> {
         id: row.try_get("id")?,
         participant_id: row.try_get("participant_id")?,
         birth_date: row.try_get("birth_date")?,
+        reference: row.try_get("reference")?,
     })
 }
 
@@ -245,6 +246,32 @@ pub(super) fn outbox_event(row: &DbRow) -> Result<OutboxEvent, StoreError> {
 }
 
 /// Maps every row, stopping at the first that cannot be read.
+pub(super) fn idempotency_record(row: &DbRow) -> Result<IdempotencyRecord, StoreError> {
+    let subject_type: Option<String> = row.try_get("subject_type")?;
+    let subject_id: Option<String> = row.try_get("subject_id")?;
+    let status: Option<i32> = row.try_get("answer_status")?;
+    let answer = match status {
+        Some(status) => Some(IdempotentAnswer {
+            status: u16::try_from(status)
+                .map_err(|_| StoreError::corrupt(format!("idempotency_keys.answer_status {status}")))?,
+            content_type: row
+                .try_get::<Option<String>, _>("answer_content_type")?
+                .unwrap_or_default(),
+            body: row
+                .try_get::<Option<Vec<u8>>, _>("answer_body")?
+                .unwrap_or_default(),
+        }),
+        None => None,
+    };
+    Ok(IdempotencyRecord {
+        request_hash: row.try_get("request_hash")?,
+        request_id: row.try_get("request_id")?,
+        subject: subject_type.zip(subject_id),
+        created_at: read_instant(row, "created_at")?,
+        answer,
+    })
+}
+
 pub(super) fn all<T>(
     rows: Vec<DbRow>,
     map: fn(&DbRow) -> Result<T, StoreError>,

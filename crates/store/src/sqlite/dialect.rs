@@ -70,6 +70,11 @@ pub(super) async fn lock_signer_key(_conn: &mut Conn, _keyid: &str) -> Result<()
 }
 
 /// Nothing to lock: the write transaction holds the database's write lock.
+pub(super) async fn lock_participant(_conn: &mut Conn, _id: Uuid) -> Result<(), StoreError> {
+    Ok(())
+}
+
+/// Nothing to lock: the write transaction holds the database's write lock.
 pub(super) async fn lock_programme(_conn: &mut Conn, _id: Uuid) -> Result<(), StoreError> {
     Ok(())
 }

@@ -42,11 +42,12 @@ use crate::audit_chain::{
 };
 use crate::records::{
     AcceptOutcome, AuditEntry, BeginClose, BenefitOffset, Child, ConfirmOutcome, Confirmation,
-    DayEntry, LedgerEntry, LineTotal, Municipality, NewAuditEntry, NewOutboxEvent, NewTimesheet,
-    OpenRun, OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun, Programme,
-    ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet,
-    TimesheetStatus, check_new_timesheet, check_offset, check_range, check_signer_key,
-    current_entries, group_pauses, run_state, whole_ore,
+    DayEntry, IdempotencyClaim, IdempotencyRecord, IdempotentAnswer, LedgerEntry, LineTotal,
+    Municipality, NewAuditEntry, NewOutboxEvent, NewTimesheet, OpenRun, OutboxEvent, Participant,
+    ParticipantFacts, Pause, PayLine, PayRun, Programme, ProgrammeWithPauses, RegisteredG,
+    SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet, TimesheetStatus, check_new_timesheet,
+    check_offset, check_range, check_signer_key, current_entries, group_pauses, run_state,
+    whole_ore,
 };
 use crate::schema::{self, APPLIED_MIGRATIONS, AppliedMigration};
 use crate::{Backend, Repository, StoreError};
@@ -103,6 +104,7 @@ macro_rules! sql_false {
 mod audit;
 mod close;
 mod dialect;
+mod idempotency;
 mod outbox;
 mod parameters;
 mod participants;
@@ -186,6 +188,7 @@ async fn insert_audit(
     conn: &mut SqliteConnection,
     audit: &NewAuditEntry,
 ) -> Result<(), StoreError> {
+    idempotency::claim_idempotency_key(&mut *conn, audit).await?;
     let head: Option<(i64, Vec<u8>)> = sqlx::query_as(
         "SELECT chain_seq, hash FROM audit_entries WHERE chain_seq IS NOT NULL \
          ORDER BY chain_seq DESC LIMIT 1",

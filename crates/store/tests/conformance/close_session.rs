@@ -168,6 +168,7 @@ pub async fn a_session_reads_every_participant_in_chunks_as_participant_facts_ha
         store
             .add_child(
                 &child_of(p, date!(2016 - 02 - 29)),
+                false,
                 &audit("child.added", "participant", p.id),
             )
             .await
@@ -556,6 +557,7 @@ pub async fn a_change_to_any_fact_moves_the_mark_back_to_the_first_month_it_reac
     store
         .add_child(
             &child_of(&kari, date!(2016 - 02 - 29)),
+            false,
             &audit("child.added", "participant", kari.id),
         )
         .await
@@ -741,6 +743,7 @@ pub async fn a_mark_moved_on_during_a_close_is_left_for_the_next_close(store: Ar
             store
                 .add_child(
                     &child,
+                    false,
                     &audit("child.added", "participant", child.participant_id),
                 )
                 .await

@@ -21,7 +21,11 @@ pub async fn participant_facts_gather_everything_the_rules_engine_needs(
     let participant = given_participant(&store).await;
     let child = child_of(&participant, date!(2016 - 02 - 29));
     store
-        .add_child(&child, &audit("child.added", "participant", participant.id))
+        .add_child(
+            &child,
+            false,
+            &audit("child.added", "participant", participant.id),
+        )
         .await
         .unwrap();
     let sole_carer = SoleCarerPeriod {

@@ -21,6 +21,7 @@ mod audit_chain;
 mod close_session;
 mod decisions;
 mod facts;
+mod idempotency;
 mod ledger;
 mod municipalities;
 mod outbox;
@@ -62,6 +63,11 @@ macro_rules! conformance {
 }
 
 conformance! {
+    idempotency::a_key_is_claimed_with_its_change_and_keeps_the_answer,
+    idempotency::a_request_that_changes_nothing_claims_its_key_with_its_answer,
+    idempotency::keys_older_than_the_retention_are_purged,
+    idempotency::a_second_benefit_for_the_month_and_kind_is_a_duplicate_naming_the_first,
+    idempotency::a_child_born_the_same_day_needs_a_reference_or_a_confirmation,
     store::a_migrated_store_has_no_pending_migration,
     store::an_audit_entry_keeps_who_what_when_and_its_details,
     municipalities::a_municipality_is_upserted_and_read_back,

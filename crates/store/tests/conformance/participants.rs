@@ -171,7 +171,11 @@ pub async fn children_sole_carer_periods_and_offsets_are_stored_and_listed_in_or
     let older = child_of(&participant, date!(2016 - 02 - 29));
     for child in [&younger, &older] {
         store
-            .add_child(child, &audit("child.added", "participant", participant.id))
+            .add_child(
+                child,
+                false,
+                &audit("child.added", "participant", participant.id),
+            )
             .await
             .unwrap();
     }
@@ -321,7 +325,11 @@ pub async fn facts_about_an_unknown_participant_are_refused(store: Arc<dyn Repos
     let child = child_of(&stranger, date!(2019 - 04 - 01));
 
     let err = store
-        .add_child(&child, &audit("child.added", "participant", stranger.id))
+        .add_child(
+            &child,
+            false,
+            &audit("child.added", "participant", stranger.id),
+        )
         .await
         .unwrap_err();
 

@@ -252,6 +252,7 @@ pub fn child_of(participant: &Participant, birth_date: Date) -> Child {
         id: Uuid::now_v7(),
         participant_id: participant.id,
         birth_date,
+        reference: None,
     }
 }
 

@@ -27,18 +27,34 @@ struct Args {
     grpc: String,
 }
 
+/// A REST call as `example-client`. Every POST carries an `Idempotency-Key`
+/// (a fresh one unless `key` is given), so that a retry of it, after a lost
+/// answer, is safe.
 async fn rest(
     client: &reqwest::Client,
     method: reqwest::Method,
     url: String,
     body: Value,
 ) -> anyhow::Result<Value> {
-    let response = client
+    let key = (method == reqwest::Method::POST).then(|| uuid::Uuid::new_v4().to_string());
+    rest_with_key(client, method, url, body, key.as_deref()).await
+}
+
+async fn rest_with_key(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    body: Value,
+    key: Option<&str>,
+) -> anyhow::Result<Value> {
+    let mut request = client
         .request(method, &url)
         .header("x-kvp-actor", "example-client")
-        .json(&body)
-        .send()
-        .await?;
+        .json(&body);
+    if let Some(key) = key {
+        request = request.header("idempotency-key", key);
+    }
+    let response = request.send().await?;
     let status = response.status();
     let value: Value = response.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
@@ -62,16 +78,19 @@ async fn main() -> anyhow::Result<()> {
         json!({"name": "Oslo"}),
     )
     .await?;
-    let participant = rest(
+    let registration = json!({
+        "municipality_id": "0301",
+        "national_id": synthetic_national_id("150190", seed % 500).context("synthetic identity number")?,
+        "display_name": "Example Participant",
+        "children": ["2021-03-14"],
+    });
+    let key = format!("example-registration-{seed}");
+    let participant = rest_with_key(
         &http,
         reqwest::Method::POST,
         format!("{}/v1/participants", args.http),
-        json!({
-            "municipality_id": "0301",
-            "national_id": synthetic_national_id("150190", seed % 500).context("synthetic identity number")?,
-            "display_name": "Example Participant",
-            "children": ["2021-03-14"],
-        }),
+        registration.clone(),
+        Some(&key),
     )
     .await?;
     let participant_id = participant["id"]
@@ -79,6 +98,20 @@ async fn main() -> anyhow::Result<()> {
         .context("participant id")?
         .to_owned();
     println!("registered participant {participant_id}");
+    // As a payroll system retries after a lost answer: the same key gives
+    // the first answer again and registers nobody twice.
+    let retried = rest_with_key(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/v1/participants", args.http),
+        registration,
+        Some(&key),
+    )
+    .await?;
+    if retried["id"] != participant["id"] {
+        bail!("the retried registration answered another participant: {retried}");
+    }
+    println!("retried the registration under its Idempotency-Key: the same participant");
     rest(
         &http,
         reqwest::Method::POST,

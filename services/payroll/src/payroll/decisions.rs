@@ -83,7 +83,7 @@ impl Payroll {
             entry_kind: kind,
             outcome,
             decided_at: new.decided_at.unwrap_or_else(OffsetDateTime::now_utc),
-            decided_by: actor.0.clone(),
+            decided_by: actor.name.clone(),
             reference: new.reference.clone(),
             reason: new.reason.clone(),
         };

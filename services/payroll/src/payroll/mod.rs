@@ -19,7 +19,7 @@ mod timesheets;
 use std::sync::Arc;
 
 use kvp_rules::{Parameters, Policy, PolicyOverrides};
-use kvp_store::{NewAuditEntry, Repository};
+use kvp_store::{IdempotencyClaim, NewAuditEntry, Repository};
 use time::OffsetDateTime;
 
 use crate::error::ServiceError;
@@ -27,15 +27,32 @@ use crate::identity::IdentityVault;
 
 pub use decisions::NewDecision;
 pub use municipalities::MunicipalitySettings;
-pub use participants::NewParticipant;
+pub use participants::{NewChild, NewParticipant};
 pub use programmes::NewPause;
 pub use runs::{ClosedPeriod, MonthStatement, PaidForMonth, PayLinePages, RunExport};
 pub use signer_keys::{NewSignerKey, registered_key};
 pub use timesheets::Submitted;
 
-/// Who did something, for the audit trail.
+/// Who did something, for the audit trail, and the idempotency key their
+/// request claims with its change, if it carries one.
 #[derive(Debug, Clone)]
-pub struct Actor(pub String);
+pub struct Actor {
+    /// The name the audit trail records.
+    pub name: String,
+    /// Claimed by every audit entry the request writes (see
+    /// [`kvp_store::IdempotencyStore`]).
+    pub idempotency: Option<IdempotencyClaim>,
+}
+
+impl Actor {
+    /// An actor whose request carries no idempotency key.
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            idempotency: None,
+        }
+    }
+}
 
 /// The payroll core shared by both surfaces.
 pub struct Payroll {
@@ -107,10 +124,11 @@ pub fn audit(
 ) -> NewAuditEntry {
     NewAuditEntry {
         at: OffsetDateTime::now_utc(),
-        actor: actor.0.clone(),
+        actor: actor.name.clone(),
         action: action.into(),
         subject_type: subject_type.into(),
         subject_id: subject_id.into(),
         details,
+        idempotency: actor.idempotency.clone(),
     }
 }

@@ -25,6 +25,43 @@ pub struct NewParticipant {
     pub children: Vec<Date>,
 }
 
+/// A child to add to a participant.
+#[derive(Debug, Clone)]
+pub struct NewChild {
+    /// Birth date.
+    pub birth_date: Date,
+    /// The case system's reference for the child, which tells twins apart.
+    pub reference: Option<String>,
+    /// Confirms a child born the same day as one registered (twins) when no reference is given.
+    pub twin: bool,
+}
+
+/// The longest case-system reference kept.
+const MAX_REFERENCE: usize = 100;
+
+fn valid_reference(reference: &str) -> Result<String, ServiceError> {
+    let reference = reference.trim();
+    if reference.is_empty() || reference.chars().count() > MAX_REFERENCE {
+        return Err(ServiceError::field(
+            "reference",
+            format!("must be 1–{MAX_REFERENCE} characters"),
+        ));
+    }
+    Ok(reference.to_owned())
+}
+
+/// A duplicate of a participant's fact, named by the participant that holds it.
+fn duplicate_of(error: kvp_store::StoreError, participant_id: Uuid) -> ServiceError {
+    match error {
+        kvp_store::StoreError::Duplicate { what, existing } => ServiceError::Duplicate {
+            what,
+            existing: existing.to_string(),
+            href: format!("/v1/participants/{participant_id}"),
+        },
+        other => other.into(),
+    }
+}
+
 impl Payroll {
     /// Registers a participant with their children: the identity number is
     /// validated (mod 11), the birth date derived from it, and it is stored
@@ -87,6 +124,7 @@ impl Payroll {
                 id: Uuid::now_v7(),
                 participant_id: participant.id,
                 birth_date: *birth,
+                reference: None,
             };
             let entry = audit(
                 actor,
@@ -95,7 +133,8 @@ impl Payroll {
                 &pid,
                 json!({"birth_date": birth}),
             );
-            self.store.add_child(&child, &entry).await?;
+            // One request names them all: children born the same day are twins.
+            self.store.add_child(&child, true, &entry).await?;
         }
         self.facts(participant.id).await
     }
@@ -111,33 +150,43 @@ impl Payroll {
     }
 
     /// Adds a child (child supplement, child's-sickness quota); answers the
-    /// participant's facts.
+    /// participant's facts. A child born the same day as one registered is
+    /// refused as a duplicate (a retried request, most likely) unless the
+    /// case system's `reference` tells it apart or `twin` confirms it.
     pub async fn add_child(
         &self,
         participant_id: Uuid,
-        birth_date: Date,
+        child: NewChild,
         actor: &Actor,
     ) -> Result<ParticipantFacts, ServiceError> {
         let participant = self.store.get_participant(participant_id).await?;
-        if birth_date < participant.birth_date {
+        if child.birth_date < participant.birth_date {
             return Err(ServiceError::field(
                 "birth_date",
                 "is before the participant's birth date",
             ));
         }
-        let child = Child {
+        let reference = match child.reference {
+            Some(reference) => Some(valid_reference(&reference)?),
+            None => None,
+        };
+        let record = Child {
             id: Uuid::now_v7(),
             participant_id,
-            birth_date,
+            birth_date: child.birth_date,
+            reference,
         };
         let entry = audit(
             actor,
             "child.added",
             "participant",
             &participant_id.to_string(),
-            json!({"birth_date": birth_date}),
+            json!({"child_id": record.id, "birth_date": record.birth_date, "reference": record.reference, "twin": child.twin}),
         );
-        self.store.add_child(&child, &entry).await?;
+        self.store
+            .add_child(&record, child.twin, &entry)
+            .await
+            .map_err(|e| duplicate_of(e, participant_id))?;
         self.facts(participant_id).await
     }
 
@@ -201,7 +250,10 @@ impl Payroll {
             &participant_id.to_string(),
             json!({"month": month, "kind": offset.kind, "amount": amount}),
         );
-        self.store.add_benefit_offset(&offset, &entry).await?;
+        self.store
+            .add_benefit_offset(&offset, &entry)
+            .await
+            .map_err(|e| duplicate_of(e, participant_id))?;
         Ok(offset.id)
     }
 }

@@ -154,6 +154,7 @@ impl Payroll {
                 "supersedes": timesheet.supersedes,
                 "period": [timesheet.from, timesheet.to],
             }),
+            idempotency: None,
         };
         let event = crate::events::outbox_event(
             kvp_proto::event_types::TIMESHEET_ACCEPTED,

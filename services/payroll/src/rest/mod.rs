@@ -10,6 +10,7 @@ pub mod auth;
 mod decisions;
 mod extract;
 mod health;
+pub mod idempotency;
 pub mod limits;
 mod municipalities;
 mod openapi;
@@ -117,6 +118,11 @@ pub fn router(payroll: Arc<Payroll>, auth: auth::Authenticator) -> Router {
             "/v1/participants/{id}/payslips/{month}",
             get(periods::payslip),
         )
+        // A POST's Idempotency-Key (inside the guard: keys are the caller's).
+        .route_layer(axum::middleware::from_fn_with_state(
+            payroll.clone(),
+            idempotency::idempotent,
+        ))
         // Token, role and municipality, per route (after routing, so the
         // template is known); hands the handlers their `Caller`.
         .route_layer(axum::middleware::from_fn_with_state(guard, auth::guard))

@@ -6,6 +6,7 @@ use utoipa::OpenApi;
 use super::auth::BearerSecurity;
 // Imported rather than named by module: utoipa tags an operation with the
 // module path it is listed under, and the document lists them untagged.
+use super::idempotency::IdempotencyKeyHeader;
 #[allow(
     clippy::wildcard_imports,
     reason = "each operation and its utoipa path type"
@@ -14,7 +15,7 @@ use super::{
     audit::*, decisions::*, health::*, municipalities::*, participants::*, programmes::*,
     signer_keys::*, simulations::*, timesheets::*,
 };
-use crate::error::{FieldViolation, Problem};
+use crate::error::{ExistingResource, FieldViolation, Problem};
 use crate::ingest::{Assessment, QuotaSummary};
 use kvp_problem::SchemaWords;
 
@@ -71,7 +72,7 @@ const PROBLEM_WORDS: SchemaWords = SchemaWords {
         metrics,
         openapi
     ),
-    components(schemas(Problem, FieldViolation, Assessment, QuotaSummary)),
-    modifiers(&BearerSecurity, &PROBLEM_WORDS)
+    components(schemas(Problem, FieldViolation, ExistingResource, Assessment, QuotaSummary)),
+    modifiers(&BearerSecurity, &IdempotencyKeyHeader, &PROBLEM_WORDS)
 )]
 pub struct ApiDoc;

@@ -48,10 +48,21 @@ pub struct ParticipantView {
     pub birth_date: Date,
     /// Name.
     pub display_name: String,
-    /// Children's birth dates.
-    pub children: Vec<Date>,
+    /// Children, by birth date.
+    pub children: Vec<ChildView>,
     /// Programme decisions with their pauses.
     pub programmes: Vec<ProgrammeView>,
+}
+
+/// A child of a participant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChildView {
+    /// Child id.
+    pub id: Uuid,
+    /// Birth date.
+    pub birth_date: Date,
+    /// The case system's reference for the child, if given.
+    pub reference: Option<String>,
 }
 
 /// A programme decision.
@@ -76,7 +87,15 @@ impl From<ParticipantFacts> for ParticipantView {
             municipality_id: facts.participant.municipality_id,
             birth_date: facts.participant.birth_date,
             display_name: facts.participant.display_name,
-            children: facts.children.iter().map(|c| c.birth_date).collect(),
+            children: facts
+                .children
+                .into_iter()
+                .map(|c| ChildView {
+                    id: c.id,
+                    birth_date: c.birth_date,
+                    reference: c.reference,
+                })
+                .collect(),
             programmes: facts
                 .programmes
                 .into_iter()
@@ -135,20 +154,33 @@ pub async fn get_participant(
 pub struct ChildBody {
     /// Birth date.
     pub birth_date: Date,
+    /// The case system's reference for the child (1–100 characters): tells
+    /// twins apart, and a reference registered already is a duplicate.
+    #[serde(default)]
+    pub reference: Option<String>,
+    /// Confirms a child born the same day as one registered (twins) when no
+    /// reference is given.
+    #[serde(default)]
+    pub twin: bool,
 }
 
-/// Adds a child (child supplement, child's-sickness quota).
+/// Adds a child (child supplement, child's-sickness quota). A child born the
+/// same day as one registered is refused with 409 naming it (a retry, most
+/// likely) unless `reference` tells it apart or `twin` confirms it.
 #[utoipa::path(post, path = "/v1/participants/{id}/children", params(("id" = String, Path)), request_body = ChildBody,
-    responses((status = 201, body = ParticipantView), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 201, body = ParticipantView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn add_child(
     State(payroll): AppState,
     Params(Id(id)): Params<Id>,
     caller: Caller,
     Body(body): Body<ChildBody>,
 ) -> ApiResult<Response> {
-    let facts = payroll
-        .add_child(id, body.birth_date, &caller.actor())
-        .await?;
+    let child = payroll::NewChild {
+        birth_date: body.birth_date,
+        reference: body.reference,
+        twin: body.twin,
+    };
+    let facts = payroll.add_child(id, child, &caller.actor()).await?;
     Ok(created(ParticipantView::from(facts)))
 }
 
@@ -193,9 +225,10 @@ pub struct OffsetBody {
     pub amount: Decimal,
 }
 
-/// Registers another livelihood benefit that reduces a month's stipend.
+/// Registers another livelihood benefit that reduces a month's stipend: one
+/// per month and kind, a second is refused with 409 naming the first.
 #[utoipa::path(post, path = "/v1/participants/{id}/benefit-offsets", params(("id" = String, Path)), request_body = OffsetBody,
-    responses((status = 201, description = "registered"), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 201, description = "registered"), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn add_benefit_offset(
     State(payroll): AppState,
     Params(Id(id)): Params<Id>,

@@ -50,6 +50,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::error::ServiceError;
+use kvp_store::IdempotencyClaim;
+
 use crate::payroll::{Actor, Payroll};
 
 pub use policy::{Access, BearerSecurity, Owner, POLICY, Rule, Verb, rule_for};
@@ -91,9 +93,9 @@ impl Role {
     }
 }
 
-/// Who is calling, as the handlers see it.
+/// Who is calling, as the guard established it.
 #[derive(Debug, Clone)]
-pub enum Caller {
+pub enum Identity {
     /// Development mode: nothing is checked; `x-kvp-actor` names the caller.
     Development {
         /// The header's value, or `development-mode`.
@@ -110,12 +112,46 @@ pub enum Caller {
     },
 }
 
-impl Caller {
+impl Identity {
     /// The caller as the audit log names it: `<role>:<sub>` for a token.
-    pub fn actor(&self) -> Actor {
+    pub fn actor_name(&self) -> String {
         match self {
-            Self::Development { actor } => Actor(actor.clone()),
-            Self::Token { subject, role, .. } => Actor(format!("{}:{subject}", role.as_str())),
+            Self::Development { actor } => actor.clone(),
+            Self::Token { subject, role, .. } => format!("{}:{subject}", role.as_str()),
+        }
+    }
+
+    /// Whose idempotency keys the caller's are: its municipality (or
+    /// `national`, or `development`) and its audit name.
+    pub fn idempotency_scope(&self) -> String {
+        let municipality = match self {
+            Self::Development { .. } => "development",
+            Self::Token {
+                municipality: Some(municipality),
+                ..
+            } => municipality,
+            Self::Token { .. } => "national",
+        };
+        format!("{municipality}/{}", self.actor_name())
+    }
+}
+
+/// Who is calling, as the handlers see it: the identity, and the idempotency
+/// key its request claims (see `rest::idempotency`).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Who.
+    pub identity: Identity,
+    /// The request's claim on its `Idempotency-Key`, if it carries one.
+    pub idempotency: Option<IdempotencyClaim>,
+}
+
+impl Caller {
+    /// The caller as the audit log names it, carrying the request's claim.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            name: self.identity.actor_name(),
+            idempotency: self.idempotency.clone(),
         }
     }
 }
@@ -124,12 +160,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ServiceError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        // The guard puts it there on every route; a handler outside the guard
-        // is a wiring fault, refused rather than run anonymously.
-        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+        // The guard puts the identity there on every route; a handler outside
+        // the guard is a wiring fault, refused rather than run anonymously.
+        let identity = parts.extensions.get::<Identity>().cloned().ok_or_else(|| {
             ServiceError::internal(anyhow::anyhow!(
                 "no caller: the route is not behind the guard"
             ))
+        })?;
+        Ok(Self {
+            identity,
+            idempotency: parts.extensions.get::<IdempotencyClaim>().cloned(),
         })
     }
 }
@@ -218,7 +258,7 @@ async fn admit(guard: &Guard, mut request: Request) -> Result<Request, Refusal> 
         let actor = development_actor(request.headers());
         request
             .extensions_mut()
-            .insert(Caller::Development { actor });
+            .insert(Identity::Development { actor });
         return Ok(request);
     };
     let template = request
@@ -236,7 +276,7 @@ async fn admit(guard: &Guard, mut request: Request) -> Result<Request, Refusal> 
         return Ok(request);
     };
     let caller = verifier.authenticate(request.headers())?;
-    let Caller::Token {
+    let Identity::Token {
         role, municipality, ..
     } = &caller
     else {

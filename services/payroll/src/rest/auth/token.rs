@@ -9,7 +9,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
-use super::{Caller, MAX_SUBJECT, Refusal, Role};
+use super::{Identity, MAX_SUBJECT, Refusal, Role};
 use crate::config::{AuthConfig, ConfigError};
 
 /// Seconds of clock skew tolerated on `exp` and `nbf`.
@@ -69,7 +69,7 @@ struct Claims {
 
 impl Verifier {
     /// The caller a request's bearer token proves, or why not.
-    pub(super) fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, Refusal> {
+    pub(super) fn authenticate(&self, headers: &HeaderMap) -> Result<Identity, Refusal> {
         let Some(value) = headers.get(header::AUTHORIZATION) else {
             return Err(Refusal::NoToken);
         };
@@ -83,7 +83,7 @@ impl Verifier {
         self.verify(token.trim())
     }
 
-    fn verify(&self, token: &str) -> Result<Caller, Refusal> {
+    fn verify(&self, token: &str) -> Result<Identity, Refusal> {
         use Refusal::InvalidToken as invalid;
         if token.is_empty() {
             return Err(invalid("the bearer token is empty"));
@@ -151,7 +151,7 @@ impl Verifier {
             }
             _ => {}
         }
-        Ok(Caller::Token {
+        Ok(Identity::Token {
             subject: claims.sub,
             role: claims.role,
             municipality: claims.municipality,
@@ -234,7 +234,7 @@ mod tests {
         encode(&header, claims, &key).unwrap()
     }
 
-    fn refused(result: Result<Caller, Refusal>) -> &'static str {
+    fn refused(result: Result<Identity, Refusal>) -> &'static str {
         match result {
             Err(Refusal::InvalidToken(why)) => why,
             other => panic!("expected invalid_token, got {other:?}"),
@@ -250,7 +250,7 @@ mod tests {
             ("rsa", Algorithm::RS256),
         ] {
             let caller = verifier.verify(&token(kid, algorithm, &claims())).unwrap();
-            assert_eq!(caller.actor().0, "caseworker:kari", "{kid}");
+            assert_eq!(caller.actor_name(), "caseworker:kari", "{kid}");
         }
     }
 
@@ -324,7 +324,7 @@ mod tests {
         let national = with(json!({"role": "administrator", "municipality": null})).unwrap();
         assert!(matches!(
             national,
-            Caller::Token {
+            Identity::Token {
                 role: Role::Administrator,
                 municipality: None,
                 ..
