@@ -62,10 +62,11 @@ pub const AGE_MAX: i32 = 100;
 pub const OFFSET_MAX: Decimal = whole(10_000_000);
 
 /// The gross, the tax withheld and the net paid that a payroll system
-/// confirms for one payslip, in kroner. A payslip pays a month and the
-/// corrections of earlier ones; 1 000 000 000 kr is ten years of months at
-/// the largest G and factor of sense.
-pub const PAYMENT_MAX: Decimal = whole(1_000_000_000);
+/// confirms for one payslip, in kroner. A payslip is about 22 000 kr, and a
+/// year of corrections with it some 300 000 kr; 10 000 000 kr is also the
+/// largest amount the top-up service accepts in a `StipendPaid` event, so a
+/// confirmed payment never becomes an event its consumer refuses.
+pub const PAYMENT_MAX: Decimal = whole(10_000_000);
 
 /// Policy `self_cert_min_weeks` (R6, default 8): a waiting time beyond a
 /// year means no self-certification at all, which no municipality means.
