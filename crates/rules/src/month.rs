@@ -391,8 +391,8 @@ pub fn compute_month(
         base.add_product(rate.numerator, Decimal::ONE, "base line")?;
 
         // R10: at most one day's hours are deducted, in the order wage, unpaid, absence.
-        // Each is at most what is left of the day, so none of the differences
-        // leaves the range that `hpd` lies in.
+        // Checked like every sum here: `hpd` may be any value in parameters
+        // built in code, which no loader bounded.
         let hours = hours_by_day.get(&day).copied().unwrap_or_default();
         let wage_h = hours.wage.min(hpd);
         let unpaid_h = hours.unpaid.min(checked::sub(hpd, wage_h, HOURS)?);
