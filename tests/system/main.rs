@@ -8,6 +8,7 @@
 )]
 
 mod auth;
+mod bounds;
 mod crash;
 mod deploy;
 mod hostile_input;

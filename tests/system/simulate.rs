@@ -360,6 +360,97 @@ async fn a_line_explains_itself_with_rule_and_law() {
 }
 
 #[tokio::test]
+async fn values_beyond_their_bounds_are_refused_naming_the_proto_field() {
+    let app = TestApp::spawn().await;
+    let good = month_case(&vector("36-mixed-young-parent")["input"]);
+    let refused = |status: tonic::Status| {
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+        violations(&status)
+    };
+    let one = |field: &str, description: &str| vec![(field.to_owned(), description.to_owned())];
+
+    let mut facts = good.clone();
+    let huge = "79228162514264337593543950335";
+    facts.offsets = [pb::OffsetKind::Sykepenger, pb::OffsetKind::Dagpenger]
+        .map(|kind| pb::Offset {
+            kind: kind as i32,
+            amount: huge.into(),
+        })
+        .to_vec();
+    let status = simulate(&app, facts, "").await.unwrap_err();
+    assert_eq!(
+        refused(status),
+        one(
+            "facts.offsets[0].amount",
+            &format!("{huge} is above 10000000 kr, the largest monthly benefit of sense")
+        )
+    );
+
+    let mut facts = good.clone();
+    facts.parameters.as_mut().unwrap().g[6].value = "10000000.01".into();
+    let status = simulate(&app, facts, "").await.unwrap_err();
+    assert_eq!(
+        refused(status),
+        one(
+            "facts.parameters.g[6].value",
+            "10000000.01 is above 10000000, the largest value of sense"
+        )
+    );
+
+    let mut facts = good.clone();
+    facts.parameters.as_mut().unwrap().child_supplement_per_day[0].value = "10000.5".into();
+    let status = simulate(&app, facts, "").await.unwrap_err();
+    assert_eq!(
+        refused(status),
+        one(
+            "facts.parameters.child_supplement_per_day[0].value",
+            "10000.5 is above 10000, the largest value of sense"
+        )
+    );
+
+    let mut facts = good.clone();
+    facts.parameters.as_mut().unwrap().under_25_factor =
+        "79228162514264337593543950335/79228162514264337593543950335".into();
+    let status = simulate(&app, facts, "").await.unwrap_err();
+    let (field, description) = refused(status).remove(0);
+    assert_eq!(field, "facts.parameters.under_25_factor");
+    assert!(
+        description.ends_with("is above 1000, the largest of sense"),
+        "{description}"
+    );
+
+    let mut facts = good.clone();
+    facts.policy = Some(pb::PolicyOverrides {
+        leave_days_per_year: Some(367),
+        ..Default::default()
+    });
+    let status = simulate(&app, facts, "").await.unwrap_err();
+    assert_eq!(
+        refused(status),
+        one(
+            "facts.policy.leave_days_per_year",
+            "must be between 0 and 366 days"
+        )
+    );
+
+    let mut facts = good.clone();
+    let mut twin = facts.days[0].clone();
+    facts.days[0].hours = "20".into();
+    twin.hours = "4.25".into();
+    facts.days.push(twin);
+    let last = facts.days.len() - 1;
+    let status = simulate(&app, facts, "").await.unwrap_err();
+    assert_eq!(
+        refused(status),
+        one(
+            &format!("facts.days[{last}].hours"),
+            "the day's entries add up to more than 24 hours"
+        )
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn bad_facts_are_refused_naming_the_proto_field() {
     let app = TestApp::spawn().await;
     let good = month_case(&vector("36-mixed-young-parent")["input"]);

@@ -83,11 +83,15 @@ pub fn only_rest_days_between(earlier: Date, later: Date) -> bool {
 
 /// The same calendar date `years` later (or earlier, when negative); 29 February
 /// falls on 28 February in years without it.
+/// An anniversary beyond the calendar's range is its end (or its start).
 pub fn anniversary(date: Date, years: i32) -> Date {
-    let year = date.year() + years;
+    let beyond = if years < 0 { Date::MIN } else { Date::MAX };
+    let Some(year) = date.year().checked_add(years) else {
+        return beyond;
+    };
     Date::from_calendar_date(year, date.month(), date.day())
         .or_else(|_| Date::from_calendar_date(year, date.month(), date.day() - 1))
-        .unwrap_or(if years < 0 { Date::MIN } else { Date::MAX })
+        .unwrap_or(beyond)
 }
 
 /// True when a person born on `birth_date` is younger than `age` years on `date`.

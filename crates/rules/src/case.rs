@@ -3,8 +3,13 @@
 //!
 //! Errors name the field at fault (`input.days[2].hours`) and what is wrong with it.
 
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
 use serde::Deserialize;
 use time::Date;
+
+use crate::bounds;
 
 use crate::facts::{
     Child, DateRange, DayEntry, MonthFacts, Offset, Participant, Programme, YearMonth,
@@ -142,24 +147,12 @@ impl Case {
             days: input.days,
             offsets: input.offsets,
         };
-        if let Some(i) = facts
-            .days
-            .iter()
-            .position(|d| d.hours.is_sign_negative() || d.hours > 24.into())
+        if let Some((field, message)) =
+            crate::month::out_of_bounds(&facts).or_else(|| day_total_beyond_bound(&facts.days))
         {
             return Err(CaseError {
-                field: format!("{prefix}days[{i}].hours"),
-                message: format!("{} is outside 0–24", facts.days[i].hours),
-            });
-        }
-        if let Some(i) = facts
-            .offsets
-            .iter()
-            .position(|o| o.amount.is_sign_negative())
-        {
-            return Err(CaseError {
-                field: format!("{prefix}offsets[{i}].amount"),
-                message: format!("{} is negative", facts.offsets[i].amount),
+                field: format!("{prefix}{field}"),
+                message,
             });
         }
         Ok(Case {
@@ -170,6 +163,27 @@ impl Case {
             expected,
         })
     }
+}
+
+/// The first entry whose day's entries add up to more than
+/// [`bounds::ENTRY_HOURS_MAX`] hours, as a timesheet's entries may not.
+fn day_total_beyond_bound(days: &[DayEntry]) -> Option<(String, String)> {
+    let mut per_day: BTreeMap<Date, Decimal> = BTreeMap::new();
+    for (i, entry) in days.iter().enumerate() {
+        let total = per_day.entry(entry.date).or_default();
+        // Each entry is within 0–24 here, so no sum of them overflows.
+        *total = total.saturating_add(entry.hours);
+        if *total > bounds::ENTRY_HOURS_MAX {
+            return Some((
+                format!("days[{i}].hours"),
+                format!(
+                    "the day's entries add up to more than {} hours",
+                    bounds::ENTRY_HOURS_MAX
+                ),
+            ));
+        }
+    }
+    None
 }
 
 fn parse<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, CaseError> {
@@ -287,6 +301,40 @@ mod tests {
             Decimal::ZERO,
             "the benefits take the whole month"
         );
+    }
+
+    #[test]
+    fn a_benefit_beyond_its_bound_is_refused_when_the_case_is_read() {
+        let (p, policy) = defaults();
+        let text = MINIMAL.replace(
+            "\"days\"",
+            "\"offsets\": [{\"kind\": \"DAGPENGER\", \"amount\": \"100\"}, \
+             {\"kind\": \"SYKEPENGER\", \"amount\": \"10000000.01\"}], \"days\"",
+        );
+        let err = Case::from_json(&text, &p, &policy).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "offsets[1].amount: 10000000.01 is above 10000000 kr, \
+             the largest monthly benefit of sense"
+        );
+    }
+
+    #[test]
+    fn a_day_of_entries_beyond_24_hours_is_refused_at_the_entry_that_passes_it() {
+        let (p, policy) = defaults();
+        let text = MINIMAL.replace(
+            "{\"date\": \"2025-03-03\", \"kind\": \"SICK_SELF\", \"hours\": 7.5}",
+            "{\"date\": \"2025-03-03\", \"kind\": \"PAID_WORK\", \"hours\": 20}, \
+             {\"date\": \"2025-03-04\", \"kind\": \"PAID_WORK\", \"hours\": 20}, \
+             {\"date\": \"2025-03-03\", \"kind\": \"UNEXCUSED\", \"hours\": 4.25}",
+        );
+        let err = Case::from_json(&text, &p, &policy).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "days[2].hours: the day's entries add up to more than 24 hours"
+        );
+        let at_bound = text.replace("4.25", "4");
+        assert!(Case::from_json(&at_bound, &p, &policy).is_ok());
     }
 
     #[test]

@@ -15,8 +15,9 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use time::Date;
 
+use crate::bounds::checked;
 use crate::facts::YearMonth;
-use crate::month::{LineCode, MonthResult, PayLine, Quantities};
+use crate::month::{LineCode, MonthResult, PayLine, Quantities, RulesError};
 
 /// The line code of recovery lines (attributed to no month).
 pub const RECOVERY_CARRIED: &str = "KVP_RECOVERY_CARRIED";
@@ -72,20 +73,21 @@ pub struct Paid {
 
 impl Paid {
     /// Ledger entries summed: each is the month it was attributed to (none
-    /// for a recovery line), its line code and its amount.
+    /// for a recovery line), its line code and its amount. An error, not a
+    /// panic, when the sums leave the range of the arithmetic (amounts far
+    /// beyond any a run can pay).
     pub fn from_entries(
         entries: impl IntoIterator<Item = (Option<YearMonth>, PayLineCode, Decimal)>,
-    ) -> Self {
+    ) -> Result<Self, RulesError> {
         let mut paid = Self::default();
         for (month, code, amount) in entries {
-            match month {
-                Some(month) => {
-                    *paid.by_month.entry((month, code)).or_default() += amount;
-                }
-                None => paid.recovery_balance += amount,
-            }
+            let sum = match month {
+                Some(month) => paid.by_month.entry((month, code)).or_default(),
+                None => &mut paid.recovery_balance,
+            };
+            *sum = checked::add(*sum, amount, "sum of the lines paid")?;
         }
-        paid
+        Ok(paid)
     }
 
     /// What was paid for `month` under `code`.
@@ -130,18 +132,19 @@ pub struct RunLine {
 /// One participant's lines for the run closing `closing`: for each month's
 /// current result in `targets`, the difference of every line to what was paid
 /// for it, then the recovery line that keeps the payslip from going below zero
-/// (or takes back what earlier runs carried).
+/// (or takes back what earlier runs carried). An error, not a panic, when a
+/// difference or the payslip's sum leaves the range of the arithmetic.
 pub fn run_lines(
     closing: YearMonth,
     targets: &[(YearMonth, MonthResult)],
     paid: &Paid,
-) -> Vec<RunLine> {
+) -> Result<Vec<RunLine>, RulesError> {
     let mut lines = Vec::new();
     for (month, result) in targets {
         for computed in &result.lines {
             let code = PayLineCode::Month(computed.code);
             let before = paid.paid(*month, code);
-            let difference = computed.amount - before;
+            let difference = checked::sub(computed.amount, before, "difference to what was paid")?;
             if difference.is_zero() {
                 continue;
             }
@@ -161,7 +164,7 @@ pub fn run_lines(
             });
         }
     }
-    let net: Decimal = lines.iter().map(|l| l.amount).sum();
+    let net = checked::sum(lines.iter().map(|l| l.amount), "payslip's sum")?;
     let recovery = recovery(net, paid.recovery_balance);
     if !recovery.is_zero() {
         let explanation = if recovery > Decimal::ZERO {
@@ -181,7 +184,7 @@ pub fn run_lines(
             explanation,
         });
     }
-    lines
+    Ok(lines)
 }
 
 /// The recovery line of a payslip whose differences sum to `net`, with
@@ -289,6 +292,7 @@ mod tests {
             rows.iter()
                 .map(|(m, text, amount)| (*m, code(text), Decimal::new(*amount, 2))),
         )
+        .unwrap()
     }
 
     fn summary(lines: &[RunLine]) -> Vec<(&str, Option<YearMonth>, Decimal)> {
@@ -327,7 +331,8 @@ mod tests {
                 (nov, result(nov, 2_100_000, 0)),
             ],
             &paid,
-        );
+        )
+        .unwrap();
         assert_eq!(
             summary(&lines),
             vec![
@@ -361,7 +366,8 @@ mod tests {
                 (nov, result(nov, 0, 0)),
             ],
             &paid(&[(Some(oct), "KVP_BASE", 2_000_000)]),
-        );
+        )
+        .unwrap();
         assert_eq!(
             summary(&lines),
             vec![
@@ -387,7 +393,8 @@ mod tests {
                 (Some(oct), "KVP_DEDUCTION_ABSENCE", -2_000_000),
                 (None, RECOVERY_CARRIED, 2_000_000),
             ]),
-        );
+        )
+        .unwrap();
         assert_eq!(
             summary(&lines),
             vec![
@@ -408,7 +415,11 @@ mod tests {
             (Some(oct), "KVP_BASE", 2_000_000),
             (None, RECOVERY_CARRIED, 50_000),
         ]);
-        assert!(run_lines(oct.next(), &[(oct, result(oct, 2_000_000, 0))], &paid).is_empty());
+        assert!(
+            run_lines(oct.next(), &[(oct, result(oct, 2_000_000, 0))], &paid)
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(recovery(Decimal::ZERO, Decimal::new(500, 0)), Decimal::ZERO);
         // A payslip of 300 takes back 300 of a 500 balance; one of 800, all 500.
         assert_eq!(
@@ -428,7 +439,55 @@ mod tests {
             (Some(oct), "KVP_BASE", 2_000_000),
             (Some(oct), "KVP_DEDUCTION_ABSENCE", -38_501),
         ]);
-        assert!(run_lines(oct.next(), &[(oct, result(oct, 2_000_000, 38_501))], &paid).is_empty());
+        assert!(
+            run_lines(oct.next(), &[(oct, result(oct, 2_000_000, 38_501))], &paid)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn amounts_beyond_the_arithmetic_in_the_ledger_are_an_error_not_a_panic() {
+        let oct = ym(2025, Month::October);
+        let overflow = Err(RulesError::Overflow {
+            what: "sum of the lines paid",
+        });
+        // Two ledger rows near the largest decimal, as a database written by
+        // other means could hold them.
+        let huge = Decimal::MAX - Decimal::ONE;
+        assert_eq!(
+            Paid::from_entries([
+                (Some(oct), code("KVP_BASE"), huge),
+                (Some(oct), code("KVP_BASE"), huge),
+            ]),
+            overflow
+        );
+        assert_eq!(
+            Paid::from_entries([
+                (None, PayLineCode::RecoveryCarried, -huge),
+                (None, PayLineCode::RecoveryCarried, -huge),
+            ]),
+            overflow
+        );
+
+        // A month's line near the largest decimal against a negative paid one.
+        let paid = Paid::from_entries([(Some(oct), code("KVP_BASE"), -huge)]).unwrap();
+        let mut month = empty_month(oct);
+        month.lines[0].amount = huge;
+        assert_eq!(
+            run_lines(oct, &[(oct, month.clone())], &paid),
+            Err(RulesError::Overflow {
+                what: "difference to what was paid"
+            })
+        );
+        // Two lines of one payslip that each fit, but not their sum.
+        month.lines[4].amount = huge;
+        assert_eq!(
+            run_lines(oct, &[(oct, month)], &Paid::default()),
+            Err(RulesError::Overflow {
+                what: "payslip's sum"
+            })
+        );
     }
 
     #[test]

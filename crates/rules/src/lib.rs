@@ -11,6 +11,7 @@
 //! arguments; results are values. Money and hours are [`rust_decimal::Decimal`],
 //! never floats, and every pay line is rounded exactly once (R15).
 
+pub mod bounds;
 pub mod calendar;
 pub mod case;
 mod decimal;
@@ -29,4 +30,4 @@ pub use facts::{
 };
 pub use month::{Flag, LineCode, MonthResult, PayLine, Quantities, RulesError, compute_month};
 pub use parameters::{ParameterError, Parameters};
-pub use policy::{Policy, PolicyOverrides};
+pub use policy::{Policy, PolicyError, PolicyOverrides};

@@ -17,9 +17,10 @@ use rust_decimal::Decimal;
 use serde::{Serialize, Serializer};
 use time::{Date, Month};
 
+use crate::bounds::{self, checked};
 use crate::calendar;
 use crate::decimal::{format_amount, format_hours, round_to_ore};
-use crate::facts::{AbsenceKind, Decision, MonthFacts, YearMonth};
+use crate::facts::{AbsenceKind, Decision, MonthFacts, Offset, YearMonth};
 use crate::parameters::Parameters;
 use crate::policy::Policy;
 use crate::quotas::{self, QuotaContext};
@@ -138,6 +139,16 @@ pub enum RulesError {
         /// What is wrong.
         message: String,
     },
+    /// A sum, product or quotient left the range of the arithmetic (or
+    /// divided by zero): the facts or parameters hold a value far beyond the
+    /// bounds of sense ([`crate::bounds`]) that no edge let through.
+    #[error(
+        "the {what} is beyond the range of the arithmetic: a value far beyond its bound of sense"
+    )]
+    Overflow {
+        /// What was being computed (`sum of the other benefits`).
+        what: &'static str,
+    },
 }
 
 /// The quantities behind the lines (RULES.md, Outputs).
@@ -232,12 +243,23 @@ struct Exact {
 }
 
 impl Exact {
-    fn value(&self) -> Decimal {
+    fn value(&self, what: &'static str) -> Result<Decimal, RulesError> {
         if self.numerator.is_zero() {
-            Decimal::ZERO
+            Ok(Decimal::ZERO)
         } else {
-            self.numerator / self.denominator
+            checked::div(self.numerator, self.denominator, what)
         }
+    }
+
+    /// Adds `a × b` to the numerator.
+    fn add_product(
+        &mut self,
+        a: Decimal,
+        b: Decimal,
+        what: &'static str,
+    ) -> Result<(), RulesError> {
+        self.numerator = checked::add(self.numerator, checked::mul(a, b, what)?, what)?;
+        Ok(())
     }
 }
 
@@ -260,7 +282,7 @@ pub fn compute_month(
         policy,
         parameters,
     };
-    let classified = quotas::classify(&facts.days, ctx);
+    let classified = quotas::classify(&facts.days, ctx)?;
 
     let mut flags = BTreeSet::new();
     let mut paid_days: Vec<Date> = Vec::new();
@@ -289,12 +311,14 @@ pub fn compute_month(
         }
         let day = hours_by_day.entry(entry.date).or_default();
         match entry.kind {
-            AbsenceKind::PaidWork => day.wage += class.kept_hours,
-            AbsenceKind::ApprovedUnpaid => day.unpaid += class.kept_hours,
+            AbsenceKind::PaidWork => day.wage = checked::add(day.wage, class.kept_hours, HOURS)?,
+            AbsenceKind::ApprovedUnpaid => {
+                day.unpaid = checked::add(day.unpaid, class.kept_hours, HOURS)?;
+            }
             _ => {}
         }
         let unexcused = if entry.kind == AbsenceKind::Unexcused {
-            class.kept_hours + class.unexcused_hours
+            checked::add(class.kept_hours, class.unexcused_hours, HOURS)?
         } else {
             class.unexcused_hours
         };
@@ -303,7 +327,7 @@ pub fn compute_month(
             (Some(Decision::Rejected), _) => (Decimal::ZERO, Decimal::ZERO),
             (None, false) => (Decimal::ZERO, unexcused),
         };
-        day.sanctioned += sanctioned;
+        day.sanctioned = checked::add(day.sanctioned, sanctioned, HOURS)?;
         // An unexcused entry (or one a quota turned unexcused) that waits for a
         // decision raises the flag whatever its hours (RULES.md "Flags").
         let is_unexcused = entry.kind == AbsenceKind::Unexcused || class.flag.is_some();
@@ -336,14 +360,19 @@ pub fn compute_month(
     }
 
     // R15: exact sums over the paid days.
-    let rate_denominator = Decimal::from(12) * weekdays * u25.denominator;
+    let rate_denominator = checked::mul(
+        Decimal::from(12) * weekdays,
+        u25.denominator,
+        "denominator of the monthly rate",
+    )?;
     let mut base = Exact {
         numerator: Decimal::ZERO,
         denominator: rate_denominator,
     };
+    let hour_denominator = checked::mul(rate_denominator, hpd, "denominator of the hourly rate")?;
     let hour_exact = || Exact {
         numerator: Decimal::ZERO,
-        denominator: rate_denominator * hpd,
+        denominator: hour_denominator,
     };
     let (mut wage, mut unpaid, mut absence) = (hour_exact(), hour_exact(), hour_exact());
     let mut child = Exact {
@@ -359,19 +388,24 @@ pub fn compute_month(
     for day in &paid_days {
         let day = *day;
         let rate = DayRate::on(day, facts, parameters)?;
-        base.numerator += rate.numerator;
+        base.add_product(rate.numerator, Decimal::ONE, "base line")?;
 
         // R10: at most one day's hours are deducted, in the order wage, unpaid, absence.
+        // Checked like every sum here: `hpd` may be any value in parameters
+        // built in code, which no loader bounded.
         let hours = hours_by_day.get(&day).copied().unwrap_or_default();
         let wage_h = hours.wage.min(hpd);
-        let unpaid_h = hours.unpaid.min(hpd - wage_h);
-        let absence_h = hours.sanctioned.min(hpd - wage_h - unpaid_h);
-        wage.numerator += rate.numerator * wage_h;
-        unpaid.numerator += rate.numerator * unpaid_h;
-        absence.numerator += rate.numerator * absence_h;
-        quantities.wage_hours += wage_h;
-        quantities.unpaid_hours += unpaid_h;
-        quantities.absence_hours += absence_h;
+        let unpaid_h = hours.unpaid.min(checked::sub(hpd, wage_h, HOURS)?);
+        let deducted_before_absence = checked::add(wage_h, unpaid_h, HOURS)?;
+        let absence_h = hours
+            .sanctioned
+            .min(checked::sub(hpd, deducted_before_absence, HOURS)?);
+        wage.add_product(rate.numerator, wage_h, "wage deduction")?;
+        unpaid.add_product(rate.numerator, unpaid_h, "unpaid-leave deduction")?;
+        absence.add_product(rate.numerator, absence_h, "absence deduction")?;
+        quantities.wage_hours = checked::add(quantities.wage_hours, wage_h, HOURS)?;
+        quantities.unpaid_hours = checked::add(quantities.unpaid_hours, unpaid_h, HOURS)?;
+        quantities.absence_hours = checked::add(quantities.absence_hours, absence_h, HOURS)?;
 
         // R13: the supplement shrinks with the hours deducted that day.
         let children = participant
@@ -382,7 +416,7 @@ pub fn compute_month(
                     && calendar::is_under(c.birth_date, parameters.child_supplement_until_age, day)
             })
             .count();
-        let deducted = wage_h + unpaid_h + absence_h;
+        let deducted = checked::add(deducted_before_absence, absence_h, HOURS)?;
         let mut child_rate = Decimal::ZERO;
         if children > 0 {
             child_rate = parameters.child_supplement_per_day.at(day).ok_or(
@@ -391,7 +425,12 @@ pub fn compute_month(
                     date: day,
                 },
             )?;
-            child.numerator += child_rate * Decimal::from(children) * (hpd - deducted);
+            let child_days = checked::mul(
+                Decimal::from(children),
+                checked::sub(hpd, deducted, HOURS)?,
+                CHILD,
+            )?;
+            child.add_product(child_rate, child_days, CHILD)?;
         }
         explain.day(
             day,
@@ -404,21 +443,22 @@ pub fn compute_month(
     }
 
     // One rounding per line; deductions capped by what is left of the rounded base.
-    let base_amount = round_to_ore(base.value());
+    let base_amount = round_to_ore(base.value("base line")?);
     let mut left = base_amount;
-    let mut capped = |exact: &Exact| {
-        let amount = round_to_ore(exact.value()).min(left);
-        left -= amount;
-        amount
+    let mut capped = |exact: &Exact, what| -> Result<Decimal, RulesError> {
+        let amount = round_to_ore(exact.value(what)?).min(left);
+        left = checked::sub(left, amount, what)?;
+        Ok(amount)
     };
-    let wage_amount = capped(&wage);
-    let unpaid_amount = capped(&unpaid);
-    let absence_amount = capped(&absence);
-    let child_amount = round_to_ore(child.value());
+    let wage_amount = capped(&wage, "wage deduction")?;
+    let unpaid_amount = capped(&unpaid, "unpaid-leave deduction")?;
+    let absence_amount = capped(&absence, "absence deduction")?;
+    let child_amount = round_to_ore(child.value(CHILD)?);
 
     // R11: other benefits, krone for krone, never below a month total of zero.
-    let before_offsets = base_amount - wage_amount - unpaid_amount - absence_amount + child_amount;
-    let offsets_sum = round_to_ore(facts.offsets.iter().map(|o| o.amount).sum());
+    // What is left of the base after its deductions is `left`.
+    let before_offsets = checked::add(left, child_amount, "month before other benefits")?;
+    let offsets_sum = offsets_total(&facts.offsets)?;
     let offsets_amount = offsets_sum.min(before_offsets.max(Decimal::ZERO));
 
     let amounts = [
@@ -429,7 +469,7 @@ pub fn compute_month(
         (LineCode::KvpChildSupplement, child_amount),
         (LineCode::KvpDeductionOtherBenefits, -offsets_amount),
     ];
-    let total = amounts.iter().map(|(_, a)| *a).sum();
+    let total = checked::sum(amounts.iter().map(|(_, a)| *a), "month total")?;
     let lines = amounts
         .into_iter()
         .map(|(code, amount)| {
@@ -487,7 +527,11 @@ impl DayRate {
             u25.denominator
         };
         Ok(Self {
-            numerator: g * factor * share,
+            numerator: checked::mul(
+                checked::mul(g, factor, "annual amount")?,
+                share,
+                "annual amount",
+            )?,
             g,
             factor,
             under_25,
@@ -495,38 +539,60 @@ impl DayRate {
     }
 }
 
-/// The largest other benefit of sense in one month, in kroner: far above any
-/// real benefit, low enough that no sum of a month's benefits can overflow.
-const MAX_OFFSET: Decimal = Decimal::from_parts(10_000_000, 0, 0, false, 0);
+/// What the checked sums of hours name when they overflow.
+const HOURS: &str = "sum of a day's hours";
+/// What the child supplement's checked arithmetic names when it overflows.
+const CHILD: &str = "child supplement";
 
-fn validate(facts: &MonthFacts) -> Result<(), RulesError> {
-    let max_hours = Decimal::from(24);
+/// R11: the other benefits of the month summed and rounded to øre, half away
+/// from zero; an error, not a panic, however large they are.
+fn offsets_total(offsets: &[Offset]) -> Result<Decimal, RulesError> {
+    let sum = checked::sum(
+        offsets.iter().map(|o| o.amount),
+        "sum of the other benefits",
+    )?;
+    Ok(round_to_ore(sum))
+}
+
+/// The facts' values against their bounds of sense ([`bounds`]): entry hours
+/// 0–24 and benefits from 0 to [`bounds::OFFSET_MAX`]; the first at fault,
+/// named by its path in the facts (`offsets[1].amount`).
+pub(crate) fn out_of_bounds(facts: &MonthFacts) -> Option<(String, String)> {
+    let max_hours = bounds::ENTRY_HOURS_MAX;
     for (i, entry) in facts.days.iter().enumerate() {
         if entry.hours.is_sign_negative() || entry.hours > max_hours {
-            return Err(RulesError::InvalidInput {
-                field: format!("days[{i}].hours"),
-                message: format!("{} is outside 0–24", entry.hours),
-            });
+            return Some((
+                format!("days[{i}].hours"),
+                format!("{} is outside 0–{max_hours}", entry.hours),
+            ));
         }
     }
     for (i, offset) in facts.offsets.iter().enumerate() {
         if offset.amount.is_sign_negative() {
-            return Err(RulesError::InvalidInput {
-                field: format!("offsets[{i}].amount"),
-                message: format!("{} is negative", offset.amount),
-            });
+            return Some((
+                format!("offsets[{i}].amount"),
+                format!("{} is negative", offset.amount),
+            ));
         }
-        if offset.amount > MAX_OFFSET {
-            return Err(RulesError::InvalidInput {
-                field: format!("offsets[{i}].amount"),
-                message: format!(
-                    "{} is above {MAX_OFFSET} kr, the largest monthly benefit of sense",
-                    offset.amount
+        if offset.amount > bounds::OFFSET_MAX {
+            return Some((
+                format!("offsets[{i}].amount"),
+                format!(
+                    "{} is above {} kr, the largest monthly benefit of sense",
+                    offset.amount,
+                    bounds::OFFSET_MAX
                 ),
-            });
+            ));
         }
     }
-    Ok(())
+    None
+}
+
+fn validate(facts: &MonthFacts) -> Result<(), RulesError> {
+    match out_of_bounds(facts) {
+        Some((field, message)) => Err(RulesError::InvalidInput { field, message }),
+        None => Ok(()),
+    }
 }
 
 /// Collects, while the days are summed, what a caseworker needs to follow each line.
@@ -780,5 +846,255 @@ impl Serialize for MonthResult {
             entries: &self.entries,
         }
         .serialize(serializer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::date;
+
+    use super::*;
+    use crate::facts::{DateRange, DayEntry, OffsetKind, Participant, Programme};
+    use crate::parameters::{DatedTable, Fraction};
+
+    /// March 2025, covered in full, for a participant of 35 in a programme
+    /// since 2024, with `days` as entries.
+    fn march(days: Vec<DayEntry>, offsets: Vec<Offset>) -> MonthFacts {
+        MonthFacts {
+            month: YearMonth::new(2025, Month::March),
+            participant: Participant {
+                birth_date: date!(1990 - 01 - 15),
+                children: vec![crate::facts::Child {
+                    birth_date: date!(2020 - 06 - 01),
+                }],
+                sole_carer: vec![DateRange {
+                    from: date!(2024 - 01 - 01),
+                    to: None,
+                }],
+            },
+            programme: Programme {
+                start: date!(2024 - 01 - 01),
+                end: None,
+                pauses: Vec::new(),
+            },
+            covered: vec![DateRange {
+                from: date!(2025 - 03 - 01),
+                to: Some(date!(2025 - 03 - 31)),
+            }],
+            days,
+            offsets,
+        }
+    }
+
+    fn entry(date: Date, kind: AbsenceKind, hours: Decimal) -> DayEntry {
+        DayEntry {
+            date,
+            kind,
+            hours,
+            decision: Some(Decision::Approved),
+        }
+    }
+
+    fn defaults() -> (Parameters, Policy) {
+        (Parameters::shipped().unwrap(), Policy::shipped().unwrap())
+    }
+
+    fn overflow(result: Result<MonthResult, RulesError>) -> &'static str {
+        match result {
+            Err(RulesError::Overflow { what }) => what,
+            other => panic!("expected an overflow error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn two_benefits_near_the_largest_decimal_are_an_error_not_a_panic() {
+        let huge = |kind| Offset {
+            kind,
+            amount: Decimal::MAX - Decimal::ONE,
+        };
+        let offsets = vec![huge(OffsetKind::Sykepenger), huge(OffsetKind::Dagpenger)];
+        // The sum itself, as if the bounds had been bypassed (facts read from
+        // a database written by other means).
+        assert_eq!(
+            offsets_total(&offsets),
+            Err(RulesError::Overflow {
+                what: "sum of the other benefits"
+            })
+        );
+        // Through the month: refused by name before any arithmetic.
+        let (parameters, policy) = defaults();
+        let result = compute_month(&march(Vec::new(), offsets), &parameters, &policy);
+        assert_eq!(
+            result,
+            Err(RulesError::InvalidInput {
+                field: "offsets[0].amount".into(),
+                message: "79228162514264337593543950334 is above 10000000 kr, \
+                          the largest monthly benefit of sense"
+                    .into(),
+            })
+        );
+        // At the bound, two benefits take the whole month.
+        let at_bound = |kind| Offset {
+            kind,
+            amount: bounds::OFFSET_MAX,
+        };
+        let facts = march(
+            Vec::new(),
+            vec![
+                at_bound(OffsetKind::Sykepenger),
+                at_bound(OffsetKind::Dagpenger),
+            ],
+        );
+        let month = compute_month(&facts, &parameters, &policy).unwrap();
+        assert_eq!(month.total, Decimal::ZERO);
+        assert_eq!(
+            month.line(LineCode::KvpDeductionOtherBenefits),
+            -month.line(LineCode::KvpBase) - month.line(LineCode::KvpChildSupplement)
+        );
+    }
+
+    #[test]
+    fn parameters_beyond_sense_built_in_code_are_an_error_not_a_panic() {
+        let (shipped, policy) = defaults();
+        let leave = vec![entry(
+            date!(2025 - 03 - 04),
+            AbsenceKind::ApprovedUnpaid,
+            Decimal::from(4),
+        )];
+        let facts = march(leave, Vec::new());
+
+        let mut p = shipped.clone();
+        p.hours_per_day = Decimal::MAX;
+        assert_eq!(
+            overflow(compute_month(&facts, &p, &policy)),
+            "denominator of the hourly rate"
+        );
+
+        // A day of no hours divides nothing: no hour is deducted, no panic.
+        let mut p = shipped.clone();
+        p.hours_per_day = Decimal::ZERO;
+        let month = compute_month(&facts, &p, &policy).unwrap();
+        assert_eq!(month.line(LineCode::KvpDeductionUnpaidLeave), Decimal::ZERO);
+        assert_eq!(month.line(LineCode::KvpChildSupplement), Decimal::ZERO);
+
+        let mut p = shipped.clone();
+        p.under_25_factor = Fraction {
+            numerator: Decimal::MAX,
+            denominator: Decimal::MAX,
+        };
+        assert_eq!(
+            overflow(compute_month(&facts, &p, &policy)),
+            "denominator of the monthly rate"
+        );
+
+        // A table under a name without a bound takes any value.
+        let mut p = shipped.clone();
+        p.g = DatedTable::new(
+            "unbounded",
+            vec![(date!(2020 - 01 - 01), Decimal::MAX)],
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            overflow(compute_month(&facts, &p, &policy)),
+            "annual amount"
+        );
+
+        let mut p = shipped.clone();
+        p.child_supplement_per_day = DatedTable::new(
+            "unbounded",
+            vec![(date!(2020 - 01 - 01), Decimal::MAX)],
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            overflow(compute_month(&facts, &p, &policy)),
+            "child supplement"
+        );
+
+        // Ages far beyond a lifetime are no panic either: everyone is under them.
+        let mut p = shipped.clone();
+        p.full_rate_from_age = i32::MAX;
+        p.child_supplement_until_age = i32::MAX;
+        let month = compute_month(&facts, &p, &policy).unwrap();
+        let under_25 = compute_month(
+            &MonthFacts {
+                participant: Participant {
+                    birth_date: date!(2005 - 01 - 15),
+                    ..facts.participant.clone()
+                },
+                ..facts.clone()
+            },
+            &shipped,
+            &policy,
+        )
+        .unwrap();
+        assert_eq!(
+            month.line(LineCode::KvpBase),
+            under_25.line(LineCode::KvpBase)
+        );
+    }
+
+    #[test]
+    fn a_policy_beyond_sense_built_in_code_is_an_error_not_a_panic() {
+        let (parameters, shipped) = defaults();
+        let day = date!(2025 - 03 - 04);
+        let leave = march(
+            vec![entry(day, AbsenceKind::Leave, Decimal::from(4))],
+            Vec::new(),
+        );
+        let mut policy = shipped.clone();
+        policy.leave_days_per_year = Decimal::MAX;
+        assert_eq!(
+            overflow(compute_month(&leave, &parameters, &policy)),
+            "absence quota"
+        );
+
+        let child_sick = march(
+            vec![entry(day, AbsenceKind::ChildSick, Decimal::from(4))],
+            Vec::new(),
+        );
+        let mut policy = shipped.clone();
+        policy.child_sick_days_per_year = Decimal::MAX;
+        policy.sole_carer_quota_multiplier = Decimal::MAX;
+        assert_eq!(
+            overflow(compute_month(&child_sick, &parameters, &policy)),
+            "absence quota"
+        );
+        // The same facts under the shipped policy compute.
+        assert!(compute_month(&child_sick, &parameters, &shipped).is_ok());
+    }
+
+    #[test]
+    fn thousands_of_entries_at_the_bounds_compute() {
+        let (parameters, policy) = defaults();
+        // Ten years of history, every calendar day with four entries of 6 h
+        // (24 h a day, the bound), and the month itself full of paid work.
+        let kinds = [
+            AbsenceKind::Leave,
+            AbsenceKind::ChildSick,
+            AbsenceKind::PaidWork,
+            AbsenceKind::Unexcused,
+        ];
+        let mut days = Vec::new();
+        let mut day = date!(2015 - 03 - 01);
+        while day <= date!(2025 - 03 - 31) {
+            for kind in kinds {
+                days.push(entry(day, kind, Decimal::from(6)));
+            }
+            day = day.next_day().unwrap();
+        }
+        assert!(days.len() > 14_000);
+        let facts = march(days, Vec::new());
+        let month = compute_month(&facts, &parameters, &policy).unwrap();
+        // Every paid day is deducted in full (R10), so the base is all gone.
+        assert_eq!(
+            month.line(LineCode::KvpBase)
+                + month.line(LineCode::KvpDeductionWage)
+                + month.line(LineCode::KvpDeductionUnpaidLeave)
+                + month.line(LineCode::KvpDeductionAbsence),
+            Decimal::ZERO
+        );
+        assert_eq!(month.quantities.base_days, 21);
     }
 }

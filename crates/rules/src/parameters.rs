@@ -16,21 +16,16 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 use time::macros::format_description;
 
+use crate::bounds;
 use crate::decimal;
 
-/// The largest value of sense for each dated table and for `hours_per_day`:
-/// far above any real value (G is about 130 000 kr, the factor about 2, the child
-/// supplement under 40 kr a day), low enough that no month's arithmetic can
-/// overflow, so that a typing error is refused at the edge instead of failing a
-/// close.
+/// The largest value of sense for each dated table and for `hours_per_day`
+/// ([`bounds`]): far above any real value (G is about 130 000 kr, the factor
+/// about 2, the child supplement under 40 kr a day), low enough that no
+/// month's arithmetic can overflow, so that a typing error is refused at the
+/// edge instead of failing a close.
 pub fn upper_bound(name: &str) -> Option<Decimal> {
-    match name {
-        "g" => Some(Decimal::from(10_000_000)),
-        "annual_g_factor" => Some(Decimal::from(10)),
-        "child_supplement_per_day" => Some(Decimal::from(10_000)),
-        "hours_per_day" => Some(Decimal::from(24)),
-        _ => None,
-    }
+    bounds::parameter(name)
 }
 
 /// The parameter file shipped with the crate.
@@ -338,19 +333,22 @@ fn positive(name: &str, value: Decimal) -> Result<Decimal, ParameterError> {
     }
 }
 
+/// An age in whole years, 1 to [`bounds::AGE_MAX`]. `25.00000000` is 25: the
+/// value, not its mantissa, is the age; `25.5` and `1e30` are refused.
 fn age(name: &str, value: Decimal) -> Result<i32, ParameterError> {
-    // `25.00000000` is 25: the whole part, not the mantissa, is the age.
-    let whole = (value.fract().is_zero() && value > Decimal::ZERO && value < Decimal::ONE_HUNDRED)
+    let in_range = value >= Decimal::ONE && value <= Decimal::from(bounds::AGE_MAX);
+    let whole = (in_range && value.fract().is_zero())
         .then(|| value.trunc().to_i32())
         .flatten();
-    if let Some(years) = whole {
-        Ok(years)
-    } else {
-        Err(ParameterError::new(
+    whole.ok_or_else(|| {
+        ParameterError::new(
             name,
-            format!("{value} is not an age in whole years"),
-        ))
-    }
+            format!(
+                "{value} is not an age in whole years from 1 to {}",
+                bounds::AGE_MAX
+            ),
+        )
+    })
 }
 
 /// A dated table as written: `{date: value, …}` or `{"source": …, "values": {date: value, …}}`,
@@ -458,6 +456,15 @@ impl ScalarSpec {
             return Err(ParameterError::new(
                 name,
                 format!("{text} must lie in (0, 1]"),
+            ));
+        }
+        if fraction.denominator > bounds::FRACTION_DENOMINATOR_MAX {
+            return Err(ParameterError::new(
+                name,
+                format!(
+                    "the denominator of {text} is above {}, the largest of sense",
+                    bounds::FRACTION_DENOMINATOR_MAX
+                ),
             ));
         }
         Ok(fraction)
@@ -620,11 +627,74 @@ mod tests {
         );
         let text = shipped_with(
             "/full_rate_from_age/value",
-            serde_json::Value::String("25.5".into()),
+            serde_json::from_str("2.5e1").unwrap(),
+        );
+        assert_eq!(Parameters::from_json(&text).unwrap().full_rate_from_age, 25);
+    }
+
+    #[test]
+    fn ages_that_are_no_whole_years_of_a_life_are_refused_never_wrapped() {
+        for (value, message) in [
+            ("25.5", "25.5 is not an age in whole years from 1 to 100"),
+            ("101", "101 is not an age in whole years from 1 to 100"),
+            ("0", "0 is not an age in whole years from 1 to 100"),
+            ("-25", "-25 is not an age in whole years from 1 to 100"),
+            (
+                "4294967321",
+                "4294967321 is not an age in whole years from 1 to 100",
+            ),
+            ("1e30", "`1e30` is not a decimal number"),
+        ] {
+            let text = shipped_with(
+                "/full_rate_from_age/value",
+                serde_json::Value::String(value.into()),
+            );
+            let err = Parameters::from_json(&text).unwrap_err();
+            assert_eq!(
+                (err.field.as_str(), err.message.as_str()),
+                ("full_rate_from_age", message)
+            );
+            // The same in an overlay, as a case file gives it.
+            let overlay: ParameterOverlay =
+                serde_json::from_str(&format!("{{\"child_supplement_until_age\": \"{value}\"}}"))
+                    .unwrap();
+            let err = Parameters::shipped()
+                .unwrap()
+                .overlaid(overlay)
+                .unwrap_err();
+            assert_eq!(err.field, "child_supplement_until_age");
+        }
+        let text = shipped_with("/full_rate_from_age/value", serde_json::json!(100));
+        assert_eq!(
+            Parameters::from_json(&text).unwrap().full_rate_from_age,
+            100
+        );
+    }
+
+    #[test]
+    fn a_fraction_with_a_denominator_beyond_sense_is_refused() {
+        for text in [
+            "1/1001",
+            "10000000000000000000000000000/10000000000000000000000000000",
+        ] {
+            let file = shipped_with(
+                "/under_25_factor/value",
+                serde_json::Value::String(text.into()),
+            );
+            let err = Parameters::from_json(&file).unwrap_err();
+            assert_eq!(err.field, "under_25_factor");
+            assert!(err.message.contains("above 1000"), "{err}");
+        }
+        let file = shipped_with(
+            "/under_25_factor/value",
+            serde_json::Value::String("667/1000".into()),
         );
         assert_eq!(
-            Parameters::from_json(&text).unwrap_err().field,
-            "full_rate_from_age"
+            Parameters::from_json(&file)
+                .unwrap()
+                .under_25_factor
+                .to_string(),
+            "667/1000"
         );
     }
 }

@@ -6,6 +6,8 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::bounds;
+
 /// The policy file shipped with the crate.
 pub const SHIPPED_POLICY: &str = include_str!("../parameters/policy.json");
 
@@ -44,10 +46,58 @@ pub struct Policy {
     pub auto_apply_unexcused: bool,
 }
 
+/// Why a policy file was refused; `field` names the value at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("policy.{field}: {message}")]
+pub struct PolicyError {
+    /// The policy value at fault, e.g. `leave_days_per_year`; empty for the
+    /// whole file.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
 impl Policy {
     /// The national defaults shipped with the crate.
-    pub fn shipped() -> Result<Self, serde_json::Error> {
-        serde_json::from_str(SHIPPED_POLICY)
+    pub fn shipped() -> Result<Self, PolicyError> {
+        Self::from_json(SHIPPED_POLICY)
+    }
+
+    /// Parses a complete policy file, refusing values beyond the bounds of
+    /// sense ([`PolicyOverrides::out_of_range`]) by field.
+    pub fn from_json(text: &str) -> Result<Self, PolicyError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let policy: Self = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            PolicyError {
+                field: if path == "." { String::new() } else { path },
+                message: e.inner().to_string(),
+            }
+        })?;
+        if let Some((field, message)) = policy.as_overrides().out_of_range().into_iter().next() {
+            return Err(PolicyError {
+                field: field.to_owned(),
+                message: message.to_owned(),
+            });
+        }
+        Ok(policy)
+    }
+
+    /// Every value of this policy as an override.
+    fn as_overrides(&self) -> PolicyOverrides {
+        PolicyOverrides {
+            self_cert_min_weeks: Some(self.self_cert_min_weeks),
+            self_cert_max_days: Some(self.self_cert_max_days),
+            self_cert_max_occurrences: Some(self.self_cert_max_occurrences),
+            leave_days_per_year: Some(self.leave_days_per_year),
+            child_sick_days_per_year: Some(self.child_sick_days_per_year),
+            child_sick_days_many_children: Some(self.child_sick_days_many_children),
+            child_sick_many_children_more_than: Some(self.child_sick_many_children_more_than),
+            child_sick_young_child_age: Some(self.child_sick_young_child_age),
+            sole_carer_quota_multiplier: Some(self.sole_carer_quota_multiplier),
+            long_sickness_days: Some(self.long_sickness_days),
+            auto_apply_unexcused: Some(self.auto_apply_unexcused),
+        }
     }
 
     /// This policy with the given overrides applied.
@@ -137,8 +187,16 @@ impl PolicyOverrides {
     /// order: day and week counts beyond a year, a child's age beyond
     /// childhood, a sole carer's multiplier that would shrink the quota.
     /// RULES.md gives the defaults, not bounds; these are the outer limits of
-    /// sense, so that a typing error is refused rather than paid.
+    /// sense ([`bounds`]), so that a typing error is refused rather than paid.
+    /// The descriptions name the bound and never the value given.
     pub fn out_of_range(&self) -> Vec<(&'static str, &'static str)> {
+        const _: () = assert!(
+            bounds::SELF_CERT_MIN_WEEKS_MAX == 52
+                && bounds::DAYS_PER_YEAR_MAX == 366
+                && bounds::MANY_CHILDREN_MAX == 20
+                && bounds::YOUNG_CHILD_AGE_MAX == 18,
+            "the descriptions below name these bounds"
+        );
         let mut wrong = Vec::new();
         let mut count = |field, value: Option<u32>, max: u32, why| {
             if value.is_some_and(|v| v > max) {
@@ -148,23 +206,25 @@ impl PolicyOverrides {
         count(
             "self_cert_min_weeks",
             self.self_cert_min_weeks,
-            52,
+            bounds::SELF_CERT_MIN_WEEKS_MAX,
             "must be at most 52 weeks",
         );
         count(
             "self_cert_max_days",
             self.self_cert_max_days,
-            366,
+            bounds::DAYS_PER_YEAR_MAX,
             "must be at most 366 days",
         );
         count(
             "self_cert_max_occurrences",
             self.self_cert_max_occurrences,
-            366,
+            bounds::DAYS_PER_YEAR_MAX,
             "must be at most 366 occurrences",
         );
         let days = |value: Option<Decimal>| {
-            value.is_some_and(|v| v.is_sign_negative() || v > Decimal::from(366))
+            value.is_some_and(|v| {
+                v.is_sign_negative() || v > Decimal::from(bounds::DAYS_PER_YEAR_MAX)
+            })
         };
         if days(self.leave_days_per_year) {
             wrong.push(("leave_days_per_year", "must be between 0 and 366 days"));
@@ -180,7 +240,7 @@ impl PolicyOverrides {
         }
         if self
             .child_sick_many_children_more_than
-            .is_some_and(|n| n > 20)
+            .is_some_and(|n| n > bounds::MANY_CHILDREN_MAX)
         {
             wrong.push((
                 "child_sick_many_children_more_than",
@@ -189,7 +249,7 @@ impl PolicyOverrides {
         }
         if self
             .child_sick_young_child_age
-            .is_some_and(|age| !(0..=18).contains(&age))
+            .is_some_and(|age| !(0..=bounds::YOUNG_CHILD_AGE_MAX).contains(&age))
         {
             wrong.push((
                 "child_sick_young_child_age",
@@ -198,11 +258,14 @@ impl PolicyOverrides {
         }
         if self
             .sole_carer_quota_multiplier
-            .is_some_and(|m| m < Decimal::ONE || m > Decimal::from(10))
+            .is_some_and(|m| m < Decimal::ONE || m > bounds::SOLE_CARER_QUOTA_MULTIPLIER_MAX)
         {
             wrong.push(("sole_carer_quota_multiplier", "must be between 1 and 10"));
         }
-        if self.long_sickness_days.is_some_and(|d| d == 0 || d > 366) {
+        if self
+            .long_sickness_days
+            .is_some_and(|d| d == 0 || d > bounds::DAYS_PER_YEAR_MAX)
+        {
             wrong.push(("long_sickness_days", "must be between 1 and 366 days"));
         }
         wrong
@@ -229,6 +292,32 @@ mod tests {
         assert_eq!(p.child_sick_days_many_children, Decimal::from(15));
         assert_eq!(p.long_sickness_days, 20);
         assert!(!p.auto_apply_unexcused);
+    }
+
+    #[test]
+    fn a_policy_file_beyond_sense_is_refused_naming_the_value() {
+        let mut file: serde_json::Value = serde_json::from_str(SHIPPED_POLICY).unwrap();
+        file["leave_days_per_year"] = serde_json::json!("367");
+        let err = Policy::from_json(&file.to_string()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "policy.leave_days_per_year: must be between 0 and 366 days"
+        );
+        file["leave_days_per_year"] = serde_json::json!("25");
+        file["long_sickness_days"] = serde_json::json!(4_294_967_296_u64);
+        let err = Policy::from_json(&file.to_string()).unwrap_err();
+        assert_eq!(err.field, "long_sickness_days");
+        file["long_sickness_days"] = serde_json::json!(20);
+        file["sole_carer_quota_multiplier"] = serde_json::json!("1e30");
+        let err = Policy::from_json(&file.to_string()).unwrap_err();
+        assert_eq!(err.field, "sole_carer_quota_multiplier");
+        file["sole_carer_quota_multiplier"] = serde_json::json!("10");
+        assert_eq!(
+            Policy::from_json(&file.to_string())
+                .unwrap()
+                .sole_carer_quota_multiplier,
+            Decimal::from(10)
+        );
     }
 
     #[test]

@@ -9,9 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use rust_decimal::Decimal;
 use time::{Date, Duration};
 
+use crate::bounds::checked;
 use crate::calendar;
 use crate::facts::{AbsenceKind, DayEntry, Participant, Programme, YearMonth};
-use crate::month::Flag;
+use crate::month::{Flag, RulesError};
 use crate::parameters::Parameters;
 use crate::policy::Policy;
 
@@ -62,8 +63,13 @@ pub struct QuotaContext<'a> {
     pub parameters: &'a Parameters,
 }
 
-/// Classifies every entry (same order as `days`) by R6, R7 and R8.
-pub fn classify(days: &[DayEntry], ctx: QuotaContext<'_>) -> Vec<Classified> {
+/// What the quotas' checked arithmetic names when it overflows.
+const QUOTA: &str = "absence quota";
+
+/// Classifies every entry (same order as `days`) by R6, R7 and R8; an error
+/// only when a quota leaves the range of the arithmetic (a policy or hours
+/// far beyond their bounds of sense).
+pub fn classify(days: &[DayEntry], ctx: QuotaContext<'_>) -> Result<Vec<Classified>, RulesError> {
     let mut out: Vec<Classified> = days.iter().map(Classified::kept).collect();
 
     let over_quota = self_cert_over_quota(days, ctx.programme, ctx.policy);
@@ -75,26 +81,25 @@ pub fn classify(days: &[DayEntry], ctx: QuotaContext<'_>) -> Vec<Classified> {
     }
 
     let hpd = ctx.parameters.hours_per_day;
-    let leave_quota = ctx.policy.leave_days_per_year * hpd;
     apply_yearly_quota(
         days,
         &mut out,
         AbsenceKind::Leave,
         Flag::LeaveQuotaExceeded,
-        |_| leave_quota,
-    );
+        |_| checked::mul(ctx.policy.leave_days_per_year, hpd, QUOTA),
+    )?;
     apply_yearly_quota(
         days,
         &mut out,
         AbsenceKind::ChildSick,
         Flag::ChildSickQuotaExceeded,
-        |date| child_sick_quota_days(date, &ctx) * hpd,
-    );
-    out
+        |date| checked::mul(child_sick_quota_days(date, &ctx)?, hpd, QUOTA),
+    )?;
+    Ok(out)
 }
 
 /// R8: the child's-sickness quota in days in force on `date`.
-pub fn child_sick_quota_days(date: Date, ctx: &QuotaContext<'_>) -> Decimal {
+pub fn child_sick_quota_days(date: Date, ctx: &QuotaContext<'_>) -> Result<Decimal, RulesError> {
     let policy = ctx.policy;
     let young = ctx
         .participant
@@ -111,9 +116,9 @@ pub fn child_sick_quota_days(date: Date, ctx: &QuotaContext<'_>) -> Decimal {
         policy.child_sick_days_per_year
     };
     if ctx.participant.is_sole_carer_on(date) {
-        days * policy.sole_carer_quota_multiplier
+        checked::mul(days, policy.sole_carer_quota_multiplier, QUOTA)
     } else {
-        days
+        Ok(days)
     }
 }
 
@@ -124,8 +129,8 @@ fn apply_yearly_quota(
     out: &mut [Classified],
     kind: AbsenceKind,
     flag: Flag,
-    quota_hours_on: impl Fn(Date) -> Decimal,
-) {
+    quota_hours_on: impl Fn(Date) -> Result<Decimal, RulesError>,
+) -> Result<(), RulesError> {
     let mut indices: Vec<usize> = (0..days.len()).filter(|i| days[*i].kind == kind).collect();
     // A stable sort keeps entries of one date in the order given.
     indices.sort_by_key(|i| days[*i].date);
@@ -133,13 +138,15 @@ fn apply_yearly_quota(
     for i in indices {
         let entry = &days[i];
         let used_this_year = used.entry(entry.date.year()).or_default();
-        let left = (quota_hours_on(entry.date) - *used_this_year).max(Decimal::ZERO);
+        let left =
+            checked::sub(quota_hours_on(entry.date)?, *used_this_year, QUOTA)?.max(Decimal::ZERO);
         let within = entry.hours.min(left);
-        *used_this_year += within;
+        *used_this_year = checked::add(*used_this_year, within, QUOTA)?;
         // Beyond the quota: hours over what is left, or nothing left at all.
         let beyond_quota = entry.hours > left || left.is_zero();
         out[i] = Classified::split(entry, within, beyond_quota, flag);
     }
+    Ok(())
 }
 
 /// Groups dates into runs where only Saturdays, Sundays and public holidays lie
@@ -320,7 +327,7 @@ mod tests {
             sick(date!(2025 - 03 - 07)),
             sick(date!(2025 - 02 - 03)),
         ];
-        let q = quota_use(&days, ctx, date!(2025 - 03 - 07));
+        let q = quota_use(&days, ctx, date!(2025 - 03 - 07)).unwrap();
         assert_eq!(q.leave_hours_used, Decimal::new(115, 1));
         assert_eq!(
             q.leave_hours_left,
@@ -334,9 +341,9 @@ mod tests {
         assert_eq!(q.self_cert_occurrences_left, 2);
         assert_eq!(q.self_cert_available_from, date!(2024 - 02 - 26));
         // The next Monday continues Friday's occurrence across the weekend.
-        let q = quota_use(&days, ctx, date!(2025 - 03 - 10));
+        let q = quota_use(&days, ctx, date!(2025 - 03 - 10)).unwrap();
         assert_eq!(q.self_cert_days_left_in_occurrence, 1);
-        let q = quota_use(&days, ctx, date!(2025 - 03 - 12));
+        let q = quota_use(&days, ctx, date!(2025 - 03 - 12)).unwrap();
         assert_eq!(q.self_cert_days_left_in_occurrence, 3);
     }
 
@@ -375,22 +382,29 @@ pub struct QuotaUse {
     pub child_sick_hours_left: Decimal,
 }
 
-/// Computes what is left of the quotas on `as_of`, counting every entry given.
-pub fn quota_use(days: &[DayEntry], ctx: QuotaContext<'_>, as_of: Date) -> QuotaUse {
+/// Computes what is left of the quotas on `as_of`, counting every entry given;
+/// an error only as [`classify`].
+pub fn quota_use(
+    days: &[DayEntry],
+    ctx: QuotaContext<'_>,
+    as_of: Date,
+) -> Result<QuotaUse, RulesError> {
     let policy = ctx.policy;
     let hpd = ctx.parameters.hours_per_day;
-    let classified = classify(days, ctx);
-    let used_in_year = |kind: AbsenceKind| -> Decimal {
-        days.iter()
-            .zip(&classified)
-            .filter(|(e, _)| e.kind == kind && e.date.year() == as_of.year())
-            .map(|(_, c)| c.kept_hours)
-            .sum()
+    let classified = classify(days, ctx)?;
+    let used_in_year = |kind: AbsenceKind| -> Result<Decimal, RulesError> {
+        checked::sum(
+            days.iter()
+                .zip(&classified)
+                .filter(|(e, _)| e.kind == kind && e.date.year() == as_of.year())
+                .map(|(_, c)| c.kept_hours),
+            QUOTA,
+        )
     };
-    let leave_used = used_in_year(AbsenceKind::Leave);
-    let child_used = used_in_year(AbsenceKind::ChildSick);
-    let leave_quota = policy.leave_days_per_year * hpd;
-    let child_quota = child_sick_quota_days(as_of, &ctx) * hpd;
+    let leave_used = used_in_year(AbsenceKind::Leave)?;
+    let child_used = used_in_year(AbsenceKind::ChildSick)?;
+    let leave_quota = checked::mul(policy.leave_days_per_year, hpd, QUOTA)?;
+    let child_quota = checked::mul(child_sick_quota_days(as_of, &ctx)?, hpd, QUOTA)?;
 
     let occurrences = self_cert_occurrences(days);
     let year_before = calendar::anniversary(as_of, -1);
@@ -408,7 +422,7 @@ pub fn quota_use(days: &[DayEntry], ctx: QuotaContext<'_>, as_of: Date) -> Quota
         Some(o) => policy.self_cert_max_days.saturating_sub(o.len() as u32),
         None => policy.self_cert_max_days,
     };
-    QuotaUse {
+    Ok(QuotaUse {
         as_of,
         self_cert_days_left_in_occurrence: days_left,
         self_cert_occurrences_left: policy
@@ -416,8 +430,8 @@ pub fn quota_use(days: &[DayEntry], ctx: QuotaContext<'_>, as_of: Date) -> Quota
             .saturating_sub(started_in_year),
         self_cert_available_from: self_cert_allowed_from(ctx.programme, policy),
         leave_hours_used: leave_used,
-        leave_hours_left: (leave_quota - leave_used).max(Decimal::ZERO),
+        leave_hours_left: checked::sub(leave_quota, leave_used, QUOTA)?.max(Decimal::ZERO),
         child_sick_hours_used: child_used,
-        child_sick_hours_left: (child_quota - child_used).max(Decimal::ZERO),
-    }
+        child_sick_hours_left: checked::sub(child_quota, child_used, QUOTA)?.max(Decimal::ZERO),
+    })
 }

@@ -265,17 +265,24 @@ impl PayrollService for PayrollGrpc {
         };
         let run_id = uuid(&r.run_id, "run_id", &mut violations);
         let participant_id = uuid(&r.participant_id, "participant_id", &mut violations);
-        let mut amount = |text: &str, field: &str| {
-            Decimal::from_str_exact(text)
-                .ok()
-                .filter(|d| d.round_dp(2) == *d)
-                .or_else(|| {
-                    violations.push(FieldViolation::new(
-                        field,
-                        "must be an amount in kroner, e.g. 1234.56",
-                    ));
-                    None
-                })
+        // Whole øre within the bound of sense of a payslip's figures.
+        let max = kvp_rules::bounds::PAYMENT_MAX;
+        let mut amount = |text: &str, field: &str| match Decimal::from_str_exact(text) {
+            Ok(d) if d.round_dp(2) == d && d.abs() <= max => Some(d),
+            Ok(d) if d.round_dp(2) == d => {
+                violations.push(FieldViolation::new(
+                    field,
+                    format!("must lie within ±{max} kroner, the largest payslip of sense"),
+                ));
+                None
+            }
+            _ => {
+                violations.push(FieldViolation::new(
+                    field,
+                    "must be an amount in kroner, e.g. 1234.56",
+                ));
+                None
+            }
         };
         let gross = amount(&r.gross, "gross");
         let tax = amount(&r.tax_withheld, "tax_withheld");

@@ -17,7 +17,7 @@ use crate::error::{FieldViolation, ServiceError};
 use crate::facts::{month_facts, participant, programme_for};
 
 /// The longest period one timesheet may cover.
-const MAX_PERIOD_DAYS: i64 = 62;
+const MAX_PERIOD_DAYS: i64 = kvp_rules::bounds::TIMESHEET_PERIOD_DAYS_MAX;
 
 /// A timesheet body that passed every content check.
 #[derive(Debug, Clone)]
@@ -116,7 +116,7 @@ pub fn validate(
         parsed
     };
 
-    let day_limit = Decimal::from(24);
+    let day_limit = kvp_rules::bounds::ENTRY_HOURS_MAX;
     let mut per_day: BTreeMap<Date, Decimal> = BTreeMap::new();
     let mut entries = Vec::with_capacity(body.entries.len());
     for (i, entry) in body.entries.iter().enumerate() {
@@ -347,7 +347,7 @@ pub fn assess(
         }
         month = month.next();
     }
-    let quota = quota_summary(facts, &days, to, parameters, policy).ok_or_else(|| {
+    let quota = quota_summary(facts, &days, to, parameters, policy)?.ok_or_else(|| {
         ServiceError::FailedPrecondition {
             what: "the participant has no programme decision".into(),
         }
@@ -360,15 +360,18 @@ pub fn assess(
     })
 }
 
-/// The quota figures on `as_of` (the caseworker's absence overview).
+/// The quota figures on `as_of` (the caseworker's absence overview); none
+/// without a programme in force on that date.
 pub fn quota_summary(
     facts: &ParticipantFacts,
     days: &[kvp_rules::DayEntry],
     as_of: Date,
     parameters: &Parameters,
     policy: &Policy,
-) -> Option<QuotaSummary> {
-    let programme = programme_for(facts, as_of)?;
+) -> Result<Option<QuotaSummary>, ServiceError> {
+    let Some(programme) = programme_for(facts, as_of) else {
+        return Ok(None);
+    };
     let participant = participant(facts);
     let ctx = QuotaContext {
         participant: &participant,
@@ -376,16 +379,22 @@ pub fn quota_summary(
         policy,
         parameters,
     };
-    let q = quota_use(days, ctx, as_of);
+    let q = quota_use(days, ctx, as_of).map_err(ServiceError::internal)?;
     let hpd = parameters.hours_per_day;
-    Some(QuotaSummary {
+    let days_of = |hours: Decimal| {
+        hours
+            .checked_div(hpd)
+            .map(|days| days.normalize())
+            .ok_or_else(|| ServiceError::internal(anyhow::anyhow!("hours per day is zero")))
+    };
+    Ok(Some(QuotaSummary {
         as_of,
         self_cert_days_left_in_occurrence: q.self_cert_days_left_in_occurrence,
         self_cert_occurrences_left: q.self_cert_occurrences_left,
         self_cert_available_from: q.self_cert_available_from,
         leave_hours_left: q.leave_hours_left.normalize(),
-        leave_days_left: (q.leave_hours_left / hpd).normalize(),
+        leave_days_left: days_of(q.leave_hours_left)?,
         child_sick_hours_left: q.child_sick_hours_left.normalize(),
-        child_sick_days_left: (q.child_sick_hours_left / hpd).normalize(),
-    })
+        child_sick_days_left: days_of(q.child_sick_hours_left)?,
+    }))
 }

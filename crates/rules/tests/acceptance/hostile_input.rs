@@ -6,14 +6,24 @@
 //! Random text almost never gets past the JSON parser, so most cases here
 //! start from real files (the shipped parameters, the golden vectors) and
 //! replace one value with a hostile one: a wrong type, an extreme number, an
-//! impossible date, a huge or empty collection.
+//! impossible date, a huge or empty collection. Numbers around the bounds of
+//! sense (`kvp_rules::bounds`) and the edge of the decimal range are among the
+//! hostile values; and parameters, policies, facts and ledgers built in code,
+//! which no loader checked, hold any decimal at all: the rules' checked
+//! arithmetic answers them with a result or a `RulesError`.
 
 use std::path::Path;
 use std::sync::LazyLock;
 
-use kvp_rules::{Case, Parameters, Policy, compute_month};
+use kvp_rules::ledger::{self, Paid, PayLineCode};
+use kvp_rules::parameters::{DatedTable, Fraction};
+use kvp_rules::{
+    AbsenceKind, Case, DayEntry, Decision, LineCode, Offset, OffsetKind, Parameters, Policy,
+    RulesError, compute_month,
+};
 use proptest::prelude::*;
 use proptest::sample::Index;
+use rust_decimal::Decimal;
 use serde_json::Value;
 
 /// Cases per property: a few seconds in all on a CI machine.
@@ -66,6 +76,31 @@ fn hostile_leaf() -> impl Strategy<Value = Value> {
             Just("24.25"),
         ]
         .prop_map(number),
+        // Around the bounds of sense, and ages written with many decimals.
+        prop_oneof![
+            Just("10000000"),
+            Just("10000000.01"),
+            Just("1000000000.01"),
+            Just("1001"),
+            Just("24.00000000000000000000001"),
+            Just("25.00000000"),
+            Just("18.000000000000000000000000"),
+            Just("25.5"),
+            Just("1e30"),
+            Just("1e28"),
+            Just("9999999999999999999999999999"),
+            Just("-79228162514264337593543950335"),
+        ]
+        .prop_map(number),
+        prop_oneof![
+            Just("10000000.01"),
+            Just("25.00000000"),
+            Just("1e30"),
+            Just("1/1001"),
+            Just("79228162514264337593543950335/79228162514264337593543950335"),
+            Just("0.0000000000000000000000000001/1"),
+        ]
+        .prop_map(Value::from),
         prop_oneof![
             Just("2025-02-29"),
             Just("2024-02-29"),
@@ -230,5 +265,185 @@ proptest! {
             apply(&mut document, edit);
         }
         load_and_compute(&document.to_string());
+    }
+}
+
+/// Any decimal at all, the edges of the range and zero included.
+fn any_decimal() -> impl Strategy<Value = Decimal> {
+    prop_oneof![
+        Just(Decimal::MAX),
+        Just(Decimal::MIN),
+        Just(Decimal::ZERO),
+        Just(Decimal::new(1, 28)),
+        (
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<bool>(),
+            0u32..=28
+        )
+            .prop_map(|(lo, mid, hi, negative, scale)| Decimal::from_parts(
+                lo, mid, hi, negative, scale
+            )),
+        (0i64..=100_000, 0u32..=2).prop_map(|(m, s)| Decimal::new(m, s)),
+    ]
+}
+
+fn any_kind() -> impl Strategy<Value = AbsenceKind> {
+    prop::sample::select(AbsenceKind::ALL.to_vec())
+}
+
+/// A golden vector's case with values no loader would let through, put in
+/// place in code: any decimal as G, factor, fraction, child rate, hours per
+/// day, entry hours, benefit and policy quota, any age.
+#[derive(Debug, Clone)]
+struct Bypass {
+    vector: Index,
+    g: Decimal,
+    factor: Decimal,
+    fraction: (Decimal, Decimal),
+    child_rate: Decimal,
+    hours_per_day: Decimal,
+    ages: (i32, i32),
+    quotas: (Decimal, Decimal, Decimal),
+    entries: Vec<(Index, AbsenceKind, Decimal)>,
+    offsets: Vec<Decimal>,
+}
+
+fn bypass() -> impl Strategy<Value = Bypass> {
+    (
+        (any::<Index>(), any_decimal(), any_decimal()),
+        (any_decimal(), any_decimal(), any_decimal(), any_decimal()),
+        (any::<i32>(), any::<i32>()),
+        (any_decimal(), any_decimal(), any_decimal()),
+        prop::collection::vec((any::<Index>(), any_kind(), any_decimal()), 0..6),
+        prop::collection::vec(any_decimal(), 0..4),
+    )
+        .prop_map(
+            |((vector, g, factor), (num, den, child_rate, hpd), ages, quotas, entries, offsets)| {
+                Bypass {
+                    vector,
+                    g,
+                    factor,
+                    fraction: (num, den),
+                    child_rate,
+                    hours_per_day: hpd,
+                    ages,
+                    quotas,
+                    entries,
+                    offsets,
+                }
+            },
+        )
+}
+
+/// Puts `bypass` in place, one value at a time, so that some cases keep
+/// enough sane values to get deep into the month.
+fn apply_bypass(bypass: &Bypass, which: u8) -> Option<(kvp_rules::MonthFacts, Parameters, Policy)> {
+    let (defaults, default_policy) = &*DEFAULTS;
+    let case = Case::from_json(
+        &bypass.vector.get(&VECTORS).to_string(),
+        defaults,
+        default_policy,
+    )
+    .ok()?;
+    let (mut facts, mut parameters, mut policy) = (case.facts, case.parameters, case.policy);
+    let table = |value| DatedTable::new("unbounded", vec![(time::Date::MIN, value)], None).ok();
+    match which % 8 {
+        0 => parameters.g = table(bypass.g)?,
+        1 => parameters.annual_g_factor = table(bypass.factor)?,
+        2 => {
+            parameters.under_25_factor = Fraction {
+                numerator: bypass.fraction.0,
+                denominator: bypass.fraction.1,
+            }
+        }
+        3 => parameters.child_supplement_per_day = table(bypass.child_rate)?,
+        4 => parameters.hours_per_day = bypass.hours_per_day,
+        5 => {
+            (
+                parameters.full_rate_from_age,
+                parameters.child_supplement_until_age,
+            ) = bypass.ages;
+        }
+        6 => {
+            (
+                policy.leave_days_per_year,
+                policy.child_sick_days_per_year,
+                policy.sole_carer_quota_multiplier,
+            ) = bypass.quotas;
+        }
+        _ => {
+            let days: Vec<_> = facts.month.days().collect();
+            facts
+                .days
+                .extend(bypass.entries.iter().map(|(at, kind, hours)| DayEntry {
+                    date: *at.get(&days),
+                    kind: *kind,
+                    hours: *hours,
+                    decision: Some(Decision::Approved),
+                }));
+            facts
+                .offsets
+                .extend(bypass.offsets.iter().map(|amount| Offset {
+                    kind: OffsetKind::OtherLivelihood,
+                    amount: *amount,
+                }));
+        }
+    }
+    Some((facts, parameters, policy))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    #[test]
+    fn values_no_loader_let_through_compute_or_are_a_rules_error(
+        bypass in bypass(),
+        which in any::<u8>(),
+    ) {
+        if let Some((facts, parameters, policy)) = apply_bypass(&bypass, which) {
+            match compute_month(&facts, &parameters, &policy) {
+                Ok(month) => {
+                    // What computes keeps the month's own arithmetic: the
+                    // lines sum to the total.
+                    let sum = month
+                        .lines
+                        .iter()
+                        .try_fold(Decimal::ZERO, |sum, line| sum.checked_add(line.amount));
+                    prop_assert_eq!(sum, Some(month.total));
+                }
+                Err(RulesError::Overflow { what }) => prop_assert!(!what.is_empty()),
+                Err(RulesError::InvalidInput { field, .. }) => {
+                    prop_assert!(field.starts_with("days[") || field.starts_with("offsets["));
+                }
+                Err(RulesError::MissingParameter { .. }) => {}
+            }
+        }
+    }
+
+    #[test]
+    fn any_ledger_and_any_month_give_lines_or_a_rules_error(
+        rows in prop::collection::vec((any::<bool>(), any_decimal()), 0..6),
+        amounts in prop::collection::vec(any_decimal(), 6),
+    ) {
+        let month = kvp_rules::YearMonth::new(2025, time::Month::October);
+        let base = PayLineCode::Month(LineCode::KvpBase);
+        let paid = Paid::from_entries(rows.iter().map(|(recovery, amount)| {
+            if *recovery {
+                (None, PayLineCode::RecoveryCarried, *amount)
+            } else {
+                (Some(month), base, *amount)
+            }
+        }));
+        if let Ok(paid) = paid {
+            let mut result = ledger::empty_month(month);
+            for (line, amount) in result.lines.iter_mut().zip(&amounts) {
+                line.amount = *amount;
+            }
+            if let Ok(lines) = ledger::run_lines(month, &[(month, result)], &paid) {
+                prop_assert!(lines.len() <= 7);
+            }
+        }
     }
 }

@@ -25,7 +25,7 @@ impl Payroll {
                 }
             })?;
         let parameters = self.effective_parameters().await?;
-        ingest::quota_summary(&facts, &month_facts.days, as_of, &parameters, &policy).ok_or_else(
+        ingest::quota_summary(&facts, &month_facts.days, as_of, &parameters, &policy)?.ok_or_else(
             || ServiceError::FailedPrecondition {
                 what: "no programme decision is in force on that date".into(),
             },

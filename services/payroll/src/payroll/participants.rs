@@ -220,7 +220,8 @@ impl Payroll {
     }
 
     /// Registers another livelihood benefit that reduces a month's stipend
-    /// (R11): a non-negative amount in kroner and øre. Answers its id.
+    /// (R11): a non-negative amount in kroner and øre, at most
+    /// `kvp_rules::bounds::OFFSET_MAX`. Answers its id.
     pub async fn add_benefit_offset(
         &self,
         participant_id: Uuid,
@@ -233,6 +234,15 @@ impl Payroll {
             return Err(ServiceError::field(
                 "amount",
                 "must be a non-negative amount in kroner and øre",
+            ));
+        }
+        if amount > kvp_rules::bounds::OFFSET_MAX {
+            return Err(ServiceError::field(
+                "amount",
+                format!(
+                    "must be at most {} kroner, the largest monthly benefit of sense",
+                    kvp_rules::bounds::OFFSET_MAX
+                ),
             ));
         }
         self.store.get_participant(participant_id).await?;

@@ -169,7 +169,8 @@ fn participant_lines(
             entry.line_code,
             entry.amount,
         )
-    }));
+    }))
+    .map_err(ServiceError::internal)?;
     let programme_start = facts
         .programmes
         .iter()
@@ -192,7 +193,7 @@ fn participant_lines(
     let lines = pay_lines(
         computing.run_id,
         facts.participant.id,
-        ledger::run_lines(computing.closing, &targets, &paid),
+        ledger::run_lines(computing.closing, &targets, &paid).map_err(ServiceError::internal)?,
     );
     Ok((lines, targets.len()))
 }

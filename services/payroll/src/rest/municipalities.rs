@@ -20,12 +20,54 @@ pub struct MunicipalityBody {
     pub name: String,
     /// Policy values overriding the national defaults (RULES.md R5–R9).
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<PolicyOverridesSchema>)]
     pub policy_overrides: Option<serde_json::Value>,
     /// Product line code → the municipality's pay code (lønnsart).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub pay_codes: Option<serde_json::Value>,
+}
+
+/// The policy values a municipality may override, each within its bound of
+/// sense (`kvp_rules::bounds`; `crates/rules/README.md`); a value beyond one is
+/// a field violation naming `policy_overrides.<name>`. Decimal day counts may
+/// be given as a JSON number or a decimal string. Only the OpenAPI document
+/// reads this type: the body is checked by `kvp_rules::PolicyOverrides`.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "describes the OpenAPI schema only")]
+pub struct PolicyOverridesSchema {
+    /// R6: no self-certification in the first this many weeks.
+    #[schema(minimum = 0, maximum = 52)]
+    self_cert_min_weeks: Option<u32>,
+    /// R6: at most this many self-certified dates per occurrence.
+    #[schema(minimum = 0, maximum = 366)]
+    self_cert_max_days: Option<u32>,
+    /// R6: at most this many occurrences in the year before one.
+    #[schema(minimum = 0, maximum = 366)]
+    self_cert_max_occurrences: Option<u32>,
+    /// R7: leave days per calendar year, 0 to 366.
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]+(\.[0-9]+)?$", example = "25")]
+    leave_days_per_year: Option<String>,
+    /// R8: child's-sickness days per calendar year, 0 to 366.
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]+(\.[0-9]+)?$", example = "10")]
+    child_sick_days_per_year: Option<String>,
+    /// R8: child's-sickness days with many young children, 0 to 366.
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]+(\.[0-9]+)?$", example = "15")]
+    child_sick_days_many_children: Option<String>,
+    /// R8: "many" means more than this many young children.
+    #[schema(minimum = 0, maximum = 20)]
+    child_sick_many_children_more_than: Option<u32>,
+    /// R8: the age under which a child counts as young.
+    #[schema(minimum = 0, maximum = 18)]
+    child_sick_young_child_age: Option<i32>,
+    /// R8: a sole carer's quota is multiplied by this, 1 to 10.
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]+(\.[0-9]+)?$", example = "2")]
+    sole_carer_quota_multiplier: Option<String>,
+    /// R9: a run of more certified sick dates than this raises LONG_SICKNESS.
+    #[schema(minimum = 1, maximum = 366)]
+    long_sickness_days: Option<u32>,
+    /// R5: deduct pending unexcused hours without waiting for a decision.
+    auto_apply_unexcused: Option<bool>,
 }
 
 impl From<Municipality> for MunicipalityBody {

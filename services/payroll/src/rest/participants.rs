@@ -220,8 +220,9 @@ pub struct OffsetBody {
     /// SYKEPENGER, DAGPENGER, FORELDREPENGER or OTHER_LIVELIHOOD.
     #[schema(value_type = String)]
     pub kind: OffsetKind,
-    /// Amount in kroner.
-    #[schema(value_type = String)]
+    /// Amount in kroner and øre, from 0 to 10 000 000 (the largest monthly
+    /// benefit of sense, `kvp_rules::bounds::OFFSET_MAX`).
+    #[schema(value_type = String, pattern = r"^[0-9]+(\.[0-9]{1,2})?$", example = "4500.00")]
     pub amount: Decimal,
 }
 

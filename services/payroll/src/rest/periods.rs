@@ -24,8 +24,9 @@ use crate::error::{Problem, ServiceError};
 pub struct GBody {
     /// The date it takes effect (normally 1 May).
     pub effective_date: Date,
-    /// The amount in kroner.
-    #[schema(value_type = String)]
+    /// The amount in kroner and øre, above 0 and at most 10 000 000 (the
+    /// largest G of sense, `kvp_rules::bounds::G_MAX`).
+    #[schema(value_type = String, pattern = r"^[0-9]+(\.[0-9]{1,2})?$", example = "130160")]
     pub value: Decimal,
     /// The decision it comes from.
     pub reference: String,
