@@ -12,7 +12,7 @@ use super::auth::BearerSecurity;
 )]
 use super::{
     audit::*, decisions::*, health::*, municipalities::*, participants::*, programmes::*,
-    signer_keys::*, simulations::*, timesheets::*,
+    signer_keys::*, simulations::*, timesheets::*, worklist::*,
 };
 use crate::error::{FieldViolation, Problem};
 use crate::ingest::{Assessment, QuotaSummary};
@@ -66,6 +66,7 @@ const PROBLEM_WORDS: SchemaWords = SchemaWords {
         crate::rest::periods::list_runs,
         crate::rest::periods::export_run,
         crate::rest::periods::payslip,
+        get_worklist,
         healthz,
         readyz,
         metrics,
