@@ -38,6 +38,37 @@ pub fn postgres_url() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
+/// A database backend a test can run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBackend {
+    /// An SQLite file in a temporary directory.
+    Sqlite,
+    /// A fresh database on the server `KVP_TEST_DATABASE_URL` names.
+    Postgres,
+}
+
+impl TestBackend {
+    /// The backend the tests run on: PostgreSQL when `KVP_TEST_DATABASE_URL`
+    /// is set, else SQLite.
+    pub fn configured() -> Self {
+        if postgres_url().is_some() {
+            Self::Postgres
+        } else {
+            Self::Sqlite
+        }
+    }
+
+    /// Every backend a test that must hold on both runs on: SQLite always,
+    /// and PostgreSQL when `KVP_TEST_DATABASE_URL` is set.
+    pub fn all() -> Vec<Self> {
+        let mut all = vec![Self::Sqlite];
+        if postgres_url().is_some() {
+            all.push(Self::Postgres);
+        }
+        all
+    }
+}
+
 /// A database for one test: a temporary SQLite file or a fresh PostgreSQL database.
 pub enum TestDb {
     /// SQLite in a temporary directory.
@@ -54,33 +85,21 @@ pub enum TestDb {
     },
 }
 
-/// The backends a test that must hold on both runs on: SQLite always, and
-/// PostgreSQL when `KVP_TEST_DATABASE_URL` is set.
-pub fn backends() -> Vec<kvp_store::Backend> {
-    let mut backends = vec![kvp_store::Backend::Sqlite];
-    if postgres_url().is_some() {
-        backends.push(kvp_store::Backend::Postgres);
-    }
-    backends
-}
-
 impl TestDb {
-    /// Creates the database; returns it with its URL.
+    /// Creates the database on the configured backend
+    /// ([`TestBackend::configured`]); returns it with its URL.
     pub async fn create() -> (Self, String) {
-        let backend = match postgres_url() {
-            Some(_) => kvp_store::Backend::Postgres,
-            None => kvp_store::Backend::Sqlite,
-        };
-        Self::create_on(backend).await
+        Self::create_on(TestBackend::configured()).await
     }
 
-    /// Creates a database on `backend` (PostgreSQL needs `KVP_TEST_DATABASE_URL`).
-    pub async fn create_on(backend: kvp_store::Backend) -> (Self, String) {
+    /// Creates the database on `backend`; returns it with its URL.
+    /// PostgreSQL needs `KVP_TEST_DATABASE_URL`.
+    pub async fn create_on(backend: TestBackend) -> (Self, String) {
         let server = match backend {
-            kvp_store::Backend::Postgres => {
-                Some(postgres_url().expect("PostgreSQL needs KVP_TEST_DATABASE_URL"))
+            TestBackend::Postgres => {
+                Some(postgres_url().expect("PostgreSQL tests need KVP_TEST_DATABASE_URL"))
             }
-            kvp_store::Backend::Sqlite => None,
+            TestBackend::Sqlite => None,
         };
         match server {
             Some(server) => {
@@ -165,19 +184,24 @@ impl TestApp {
     /// configured, `grpc` is a client without a certificate (every call on it
     /// fails); tests build their own clients for `grpc_addr`.
     pub async fn spawn_configured(configure: impl FnOnce(&mut Config)) -> Self {
-        let (db, url) = TestDb::create().await;
-        Self::spawn_over(db, url, configure).await
+        Self::spawn_configured_on(TestBackend::configured(), configure).await
     }
 
-    /// Starts the payroll service over a fresh database on `backend`.
-    pub async fn spawn_on(backend: kvp_store::Backend) -> Self {
-        let (db, url) = TestDb::create_on(backend).await;
-        Self::spawn_over(db, url, |_| {}).await
+    /// Starts the payroll service on port 0 over a fresh database of
+    /// `backend`, with the test defaults (for a test that runs on every
+    /// backend, see [`TestBackend::all`]).
+    pub async fn spawn_on(backend: TestBackend) -> Self {
+        Self::spawn_configured_on(backend, |_| {}).await
     }
 
-    async fn spawn_over(db: TestDb, url: String, configure: impl FnOnce(&mut Config)) -> Self {
+    /// [`TestApp::spawn_configured`] over a fresh database of `backend`.
+    pub async fn spawn_configured_on(
+        backend: TestBackend,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
         capture::install();
         kvp_payroll::metrics::install();
+        let (db, url) = TestDb::create_on(backend).await;
         let mut config = Config {
             grpc_addr: "127.0.0.1:0".parse().unwrap(),
             http_addr: "127.0.0.1:0".parse().unwrap(),

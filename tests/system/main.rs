@@ -1,5 +1,6 @@
 //! The cross-service test binary: both services for real, real gRPC between
-//! them, on SQLite or on PostgreSQL when `KVP_TEST_DATABASE_URL` is set.
+//! them, on SQLite or on PostgreSQL when `KVP_TEST_DATABASE_URL` is set (a
+//! test that must hold on both, such as `held`, runs on each in turn).
 
 #![allow(
     clippy::unwrap_used,
@@ -11,6 +12,7 @@ mod auth;
 mod bounds;
 mod crash;
 mod deploy;
+mod held;
 mod hostile_input;
 mod ingest;
 mod invariant;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 
-use kvp_system_tests::{Fixture, TestApp, backends};
+use kvp_system_tests::{Fixture, TestApp, TestBackend};
 
 /// A POST's answer: status, the replay header, the JSON body.
 #[derive(Debug)]
@@ -108,7 +108,7 @@ async fn children(app: &TestApp, participant: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_retry_with_its_key_gives_the_first_answer_and_another_request_under_it_is_422() {
-    for backend in backends() {
+    for backend in TestBackend::all() {
         let app = TestApp::spawn_on(backend).await;
         let fixture = Fixture::new(&app).await;
         let participant = &fixture.participant_id;
@@ -116,21 +116,24 @@ async fn a_retry_with_its_key_gives_the_first_answer_and_another_request_under_i
         let body = json!({"month": "2025-03", "kind": "DAGPENGER", "amount": "1234.50"});
 
         let first = post(&app, &path, Some("offset-1"), "kari", &body).await;
-        assert_eq!((first.status, first.replayed), (201, false), "{backend}");
+        assert_eq!((first.status, first.replayed), (201, false), "{backend:?}");
         let again = post(&app, &path, Some("offset-1"), "kari", &body).await;
-        assert_eq!((again.status, again.replayed), (201, true), "{backend}");
-        assert_eq!(again.body, first.body, "{backend}: the first answer again");
+        assert_eq!((again.status, again.replayed), (201, true), "{backend:?}");
+        assert_eq!(
+            again.body, first.body,
+            "{backend:?}: the first answer again"
+        );
         assert_eq!(again.content_type, first.content_type);
         assert_eq!(
             offsets(&app, participant).await,
             [("2025-03-01".into(), "DAGPENGER".into(), "1234.50".into())],
-            "{backend}: stored once"
+            "{backend:?}: stored once"
         );
 
         // Another body, or another path, under the same key: refused whole.
         let other = json!({"month": "2025-03", "kind": "DAGPENGER", "amount": "999.00"});
         let reused = post(&app, &path, Some("offset-1"), "kari", &other).await;
-        assert_eq!(reused.status, 422, "{backend}: {:?}", reused.body);
+        assert_eq!(reused.status, 422, "{backend:?}: {:?}", reused.body);
         assert_eq!(reused.content_type, "application/problem+json");
         assert_eq!(
             reused.body["type"],
@@ -145,21 +148,25 @@ async fn a_retry_with_its_key_gives_the_first_answer_and_another_request_under_i
             &child,
         )
         .await;
-        assert_eq!(elsewhere.status, 422, "{backend}");
-        assert_eq!(children(&app, participant).await.len(), 1, "{backend}");
+        assert_eq!(elsewhere.status, 422, "{backend:?}");
+        assert_eq!(children(&app, participant).await.len(), 1, "{backend:?}");
 
         // Keys are the caller's own: another caseworker's key of the same
         // name is another key.
         let foreldrepenger =
             json!({"month": "2025-03", "kind": "FORELDREPENGER", "amount": "10.00"});
         let theirs = post(&app, &path, Some("offset-1"), "ola", &foreldrepenger).await;
-        assert_eq!((theirs.status, theirs.replayed), (201, false), "{backend}");
-        assert_eq!(offsets(&app, participant).await.len(), 2, "{backend}");
+        assert_eq!(
+            (theirs.status, theirs.replayed),
+            (201, false),
+            "{backend:?}"
+        );
+        assert_eq!(offsets(&app, participant).await.len(), 2, "{backend:?}");
 
         // A key that is no key.
         let long = "k".repeat(256);
         let bad = post(&app, &path, Some(&long), "kari", &foreldrepenger).await;
-        assert_eq!(bad.status, 400, "{backend}");
+        assert_eq!(bad.status, 400, "{backend:?}");
         assert_eq!(bad.body["errors"][0]["field"], "Idempotency-Key");
         app.stop().await;
     }
@@ -167,7 +174,7 @@ async fn a_retry_with_its_key_gives_the_first_answer_and_another_request_under_i
 
 #[tokio::test]
 async fn a_retry_after_a_lost_answer_never_doubles_an_amount() {
-    for backend in backends() {
+    for backend in TestBackend::all() {
         let app = TestApp::spawn_on(backend).await;
         let fixture = Fixture::new(&app).await;
         let participant = &fixture.participant_id;
@@ -176,14 +183,14 @@ async fn a_retry_after_a_lost_answer_never_doubles_an_amount() {
 
         // Lost on the network: the service made the change and answered.
         let unseen = post_losing_the_answer(&app, &path, "lost-1", &body).await;
-        assert!(unseen.starts_with("HTTP/1.1 201"), "{backend}: {unseen}");
+        assert!(unseen.starts_with("HTTP/1.1 201"), "{backend:?}: {unseen}");
         let retry = post(&app, &path, Some("lost-1"), "development-mode", &body).await;
-        assert_eq!((retry.status, retry.replayed), (201, true), "{backend}");
+        assert_eq!((retry.status, retry.replayed), (201, true), "{backend:?}");
         let stored = offsets(&app, participant).await;
         assert_eq!(
             stored,
             [("2025-04-01".into(), "SYKEPENGER".into(), "2500.00".into())],
-            "{backend}"
+            "{backend:?}"
         );
         assert_eq!(
             retry.body["id"].as_str().unwrap(),
@@ -194,14 +201,14 @@ async fn a_retry_after_a_lost_answer_never_doubles_an_amount() {
                 .unwrap()[0]
                 .id
                 .to_string(),
-            "{backend}: the answer names the one record"
+            "{backend:?}: the answer names the one record"
         );
 
         // A child the same way: one child more, not two.
         let child_path = format!("/v1/participants/{participant}/children");
         let child = json!({"birth_date": "2024-02-29"});
         let unseen = post_losing_the_answer(&app, &child_path, "lost-2", &child).await;
-        assert!(unseen.starts_with("HTTP/1.1 201"), "{backend}: {unseen}");
+        assert!(unseen.starts_with("HTTP/1.1 201"), "{backend:?}: {unseen}");
         let retry = post(
             &app,
             &child_path,
@@ -210,13 +217,13 @@ async fn a_retry_after_a_lost_answer_never_doubles_an_amount() {
             &child,
         )
         .await;
-        assert_eq!((retry.status, retry.replayed), (201, true), "{backend}");
+        assert_eq!((retry.status, retry.replayed), (201, true), "{backend:?}");
         let dates: Vec<_> = children(&app, participant)
             .await
             .iter()
             .map(|c| c["birth_date"].as_str().unwrap().to_owned())
             .collect();
-        assert_eq!(dates, ["2021-03-14", "2024-02-29"], "{backend}");
+        assert_eq!(dates, ["2021-03-14", "2024-02-29"], "{backend:?}");
 
         // Lost between the change's commit and the recording of its answer
         // (a crash): the key knows the change was made, so the retry is
@@ -230,7 +237,7 @@ async fn a_retry_after_a_lost_answer_never_doubles_an_amount() {
         )
         .await;
         let retry = post(&app, &path, Some("crash-1"), "development-mode", &body).await;
-        assert_eq!(retry.status, 409, "{backend}: {:?}", retry.body);
+        assert_eq!(retry.status, 409, "{backend:?}: {:?}", retry.body);
         assert_eq!(
             retry.body["type"],
             "https://kvp.example/problems/idempotency-key-in-use"
@@ -238,16 +245,16 @@ async fn a_retry_after_a_lost_answer_never_doubles_an_amount() {
         let detail = retry.body["detail"].as_str().unwrap();
         assert!(
             detail.contains(&format!("participant {participant}")),
-            "{backend}: {detail}"
+            "{backend:?}: {detail}"
         );
-        assert_eq!(offsets(&app, participant).await.len(), 2, "{backend}");
+        assert_eq!(offsets(&app, participant).await.len(), 2, "{backend:?}");
         app.stop().await;
     }
 }
 
 #[tokio::test]
 async fn concurrent_requests_under_one_key_store_one_record() {
-    for backend in backends() {
+    for backend in TestBackend::all() {
         let app = TestApp::spawn_on(backend).await;
         let fixture = Fixture::new(&app).await;
         let participant = fixture.participant_id.clone();
@@ -269,15 +276,15 @@ async fn concurrent_requests_under_one_key_store_one_record() {
                 }
                 409 => assert_eq!(
                     answer.body["type"], "https://kvp.example/problems/idempotency-key-in-use",
-                    "{backend}"
+                    "{backend:?}"
                 ),
-                other => panic!("{backend}: {other} {:?}", answer.body),
+                other => panic!("{backend:?}: {other} {:?}", answer.body),
             }
         }
         assert_eq!(
             ids.len(),
             1,
-            "{backend}: one record, one id in every answer"
+            "{backend:?}: one record, one id in every answer"
         );
         assert_eq!(
             offsets(&app, &participant).await,
@@ -286,7 +293,7 @@ async fn concurrent_requests_under_one_key_store_one_record() {
                 "OTHER_LIVELIHOOD".into(),
                 "75.25".into()
             )],
-            "{backend}"
+            "{backend:?}"
         );
         std::sync::Arc::into_inner(app).unwrap().stop().await;
     }
@@ -294,7 +301,7 @@ async fn concurrent_requests_under_one_key_store_one_record() {
 
 #[tokio::test]
 async fn natural_duplicates_without_a_key_are_409_naming_the_record() {
-    for backend in backends() {
+    for backend in TestBackend::all() {
         let app = TestApp::spawn_on(backend).await;
         let fixture = Fixture::new(&app).await;
         let participant = &fixture.participant_id;
@@ -306,20 +313,23 @@ async fn natural_duplicates_without_a_key_are_409_naming_the_record() {
         let first = post(&app, &path, None, "kari", &body).await;
         assert_eq!(first.status, 201);
         let second = post(&app, &path, None, "kari", &body).await;
-        assert_eq!(second.status, 409, "{backend}");
+        assert_eq!(second.status, 409, "{backend:?}");
         assert_eq!(second.content_type, "application/problem+json");
         assert_eq!(
             second.body["type"],
             "https://kvp.example/problems/duplicate"
         );
-        assert_eq!(second.body["existing"]["id"], first.body["id"], "{backend}");
+        assert_eq!(
+            second.body["existing"]["id"], first.body["id"],
+            "{backend:?}"
+        );
         assert_eq!(second.body["existing"]["href"], href.as_str());
         let other_kind = json!({"month": "2025-03", "kind": "SYKEPENGER", "amount": "500.00"});
         assert_eq!(
             post(&app, &path, None, "kari", &other_kind).await.status,
             201
         );
-        assert_eq!(offsets(&app, participant).await.len(), 2, "{backend}");
+        assert_eq!(offsets(&app, participant).await.len(), 2, "{backend:?}");
 
         // A child born the day a registered child was: a retry, unless the
         // request says it is a twin or gives a reference that tells it apart.
@@ -333,24 +343,27 @@ async fn natural_duplicates_without_a_key_are_409_naming_the_record() {
             &json!({"birth_date": "2021-03-14"}),
         )
         .await;
-        assert_eq!(retried.status, 409, "{backend}");
-        assert_eq!(retried.body["existing"]["id"], registered, "{backend}");
+        assert_eq!(retried.status, 409, "{backend:?}");
+        assert_eq!(retried.body["existing"]["id"], registered, "{backend:?}");
         assert_eq!(children(&app, participant).await.len(), 1);
 
         let twin = json!({"birth_date": "2021-03-14", "twin": true});
         assert_eq!(post(&app, &path, None, "kari", &twin).await.status, 201);
         let with_reference = json!({"birth_date": "2021-03-14", "reference": "BARN-3"});
         let third = post(&app, &path, None, "kari", &with_reference).await;
-        assert_eq!(third.status, 201, "{backend}: {:?}", third.body);
+        assert_eq!(third.status, 201, "{backend:?}: {:?}", third.body);
         let again = post(&app, &path, None, "kari", &with_reference).await;
-        assert_eq!(again.status, 409, "{backend}");
+        assert_eq!(again.status, 409, "{backend:?}");
         let listed = children(&app, participant).await;
         let referenced = listed.iter().find(|c| c["reference"] == "BARN-3").unwrap();
-        assert_eq!(again.body["existing"]["id"], referenced["id"], "{backend}");
-        assert_eq!(listed.len(), 3, "{backend}: {listed:?}");
+        assert_eq!(
+            again.body["existing"]["id"], referenced["id"],
+            "{backend:?}"
+        );
+        assert_eq!(listed.len(), 3, "{backend:?}: {listed:?}");
         assert!(
             listed.iter().all(|c| c["birth_date"] == "2021-03-14"),
-            "{backend}: {listed:?}"
+            "{backend:?}: {listed:?}"
         );
         app.stop().await;
     }

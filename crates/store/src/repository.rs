@@ -13,11 +13,11 @@ use crate::StoreError;
 use crate::audit_chain::AuditVerification;
 use crate::records::{
     AcceptOutcome, AuditEntry, BeginClose, BenefitOffset, Child, CloseContext, CloseParticipant,
-    ConfirmOutcome, Confirmation, DayEntry, FinishClose, IdempotencyClaim, IdempotencyRecord,
-    IdempotentAnswer, LedgerEntry, LineTotal, Municipality, NewAuditEntry, NewOutboxEvent,
-    NewTimesheet, OpenRun, OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun,
-    Programme, ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey, SoleCarerPeriod,
-    Timesheet,
+    ConfirmOutcome, Confirmation, DayEntry, FinishClose, HeldParticipant, IdempotencyClaim,
+    IdempotencyRecord, IdempotentAnswer, LedgerEntry, LineTotal, Municipality, NewAuditEntry,
+    NewOutboxEvent, NewTimesheet, OpenRun, OutboxEvent, Participant, ParticipantFacts, Pause,
+    PayLine, PayRun, Programme, ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey,
+    SoleCarerPeriod, Timesheet,
 };
 
 /// Which database a store runs on.
@@ -327,6 +327,19 @@ pub trait PayRunStore: Send + Sync {
     /// All lines of a run, by participant and `seq` (empty for an unknown run).
     async fn list_pay_lines(&self, run_id: Uuid) -> Result<Vec<PayLine>, StoreError>;
 
+    /// The participants a run held (see [`HeldParticipant`]), by participant;
+    /// empty for an unknown run or one that held nobody.
+    async fn list_held(&self, run_id: Uuid) -> Result<Vec<HeldParticipant>, StoreError>;
+
+    /// The participants the municipality's latest run held, by month then
+    /// participant: those still waiting for a close to pay them (a close
+    /// that computes them pays the held months and holds them no more).
+    /// Empty with no run, or when the latest run held nobody.
+    async fn current_holds(
+        &self,
+        municipality_id: &str,
+    ) -> Result<Vec<HeldParticipant>, StoreError>;
+
     /// A run's lines summed per line code, those of the run's month apart
     /// from the others, by line code then `of_run_month` (false first); empty
     /// for an unknown run. One query, however many lines the run has.
@@ -504,10 +517,14 @@ pub trait CloseSession: Send {
     /// `seq` are [`StoreError::InvalidInput`].
     async fn write_lines(&mut self, lines: &[PayLine]) -> Result<(), StoreError>;
 
-    /// Commits the run with the lines written, its events, audit entry and
-    /// basis, and clears the marks of the recomputed participants whose
-    /// version is still the one read. A count or total that does not match
-    /// the lines written, or a line of another municipality's participant,
-    /// is [`StoreError::InvalidInput`], and nothing is written.
+    /// Commits the run with the lines written, its holds, events, audit entry
+    /// and basis, clears the marks of the recomputed participants whose
+    /// version is still the one read, and moves each held participant's
+    /// mark back to its hold's `recompute_from` (never forward), so the next
+    /// close recomputes what this one held. A count or total that does not
+    /// match the lines written, a line or hold of another municipality's
+    /// participant, a held participant with lines or among the recomputed,
+    /// or a hold without a reason, is [`StoreError::InvalidInput`], and
+    /// nothing is written.
     async fn finish(self: Box<Self>, finish: FinishClose) -> Result<PayRun, StoreError>;
 }

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 
 use kvp_rules::YearMonth;
-use kvp_store::{PayLine, PayRun, PaymentOutcome, RunState};
+use kvp_store::{HeldParticipant, PayLine, PayRun, PaymentOutcome, RunState};
 use rust_decimal::Decimal;
 use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
@@ -51,8 +51,22 @@ fn line_code(code: &str) -> i32 {
     pb::LineCode::from_str_name(&format!("LINE_CODE_{code}")).map_or(0, |c| c as i32)
 }
 
-/// The wire form of a run with its totals (from [`Payroll::close_period_with_totals`]).
-pub fn run_to_proto(run: &PayRun, line_totals: &[kvp_store::LineTotal]) -> pb::PayRun {
+/// The wire form of a held participant.
+pub fn held_to_proto(held: &HeldParticipant) -> pb::HeldParticipant {
+    pb::HeldParticipant {
+        participant_id: held.participant_id.to_string(),
+        month: YearMonth::of(held.month).to_string(),
+        reason: held.reason.clone(),
+    }
+}
+
+/// The wire form of a run with its totals and the participants it held
+/// (from [`Payroll::close_period_with_totals`]).
+pub fn run_to_proto(
+    run: &PayRun,
+    line_totals: &[kvp_store::LineTotal],
+    held: &[HeldParticipant],
+) -> pb::PayRun {
     let mut totals: std::collections::BTreeMap<&str, (u32, Decimal)> = Default::default();
     let mut corrections = Decimal::ZERO;
     let mut line_count = 0u32;
@@ -84,6 +98,8 @@ pub fn run_to_proto(run: &PayRun, line_totals: &[kvp_store::LineTotal]) -> pb::P
             })
             .collect(),
         closed_at: Some(timestamp(run.closed_at)),
+        held_count: u32::try_from(run.held_count).unwrap_or_default(),
+        held: held.iter().map(held_to_proto).collect(),
     }
 }
 
@@ -211,7 +227,7 @@ impl PayrollService for PayrollGrpc {
             )
             .await?;
         Ok(Response::new(pb::ClosePeriodResponse {
-            run: Some(run_to_proto(&closed.run, &closed.totals)),
+            run: Some(run_to_proto(&closed.run, &closed.totals, &closed.held)),
             created: closed.created,
         }))
     }

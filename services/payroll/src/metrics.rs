@@ -46,6 +46,11 @@ pub const PAY_PERIOD_CLOSE_DURATION: &str = "kvp_pay_period_close_duration_secon
 pub const PAY_PERIOD_LINES: &str = "kvp_pay_period_lines_total";
 /// Run totals, in whole øre.
 pub const PAY_PERIOD_AMOUNT_ORE: &str = "kvp_pay_period_amount_ore_total";
+/// Participants held by closed runs: their months could not be computed, so
+/// the run paid them nothing (one per participant and run; a participant
+/// held again by the next close counts again). No label: which participants
+/// is the municipality's worklist, never a label.
+pub const PAY_PERIOD_HELD: &str = "kvp_pay_period_held_participants_total";
 /// Outbox events not yet delivered, as of the relay's last poll.
 pub const OUTBOX_BACKLOG: &str = "kvp_outbox_backlog";
 /// Outbox events delivered to the top-up service.
@@ -65,6 +70,7 @@ pub const METRIC_NAMES: &[&str] = &[
     PAY_PERIOD_CLOSE_DURATION,
     PAY_PERIOD_LINES,
     PAY_PERIOD_AMOUNT_ORE,
+    PAY_PERIOD_HELD,
     OUTBOX_BACKLOG,
     OUTBOX_DELIVERED,
     OUTBOX_DELIVERY_FAILURES,
@@ -160,10 +166,12 @@ pub fn whole_ore(total: Decimal) -> Option<u64> {
         .to_u64()
 }
 
-/// Records a close that created a run.
-pub fn record_period_closed(elapsed: Duration, lines: usize, total: Decimal) {
+/// Records a close that created a run, with the participants it held (the
+/// counter is written even for none, so a dashboard sees it from the first close).
+pub fn record_period_closed(elapsed: Duration, lines: usize, total: Decimal, held: usize) {
     histogram!(PAY_PERIOD_CLOSE_DURATION).record(elapsed);
     counter!(PAY_PERIOD_LINES).increment(u64::try_from(lines).unwrap_or(u64::MAX));
+    counter!(PAY_PERIOD_HELD).increment(u64::try_from(held).unwrap_or(u64::MAX));
     match whole_ore(total) {
         Some(ore) => counter!(PAY_PERIOD_AMOUNT_ORE).increment(ore),
         None => tracing::warn!(%total, "a run total is negative; not counted"),

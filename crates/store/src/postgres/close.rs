@@ -13,10 +13,11 @@ use uuid::Uuid;
 use super::dialect::*;
 use super::rows::{self, DbRow};
 use super::{
-    Violation, insert_audit, insert_events, insert_pay_lines, on_violation, select_run_by_month,
+    Violation, insert_audit, insert_events, insert_pay_lines, on_violation, participant_missing,
+    select_run_by_month,
 };
 use crate::records::{
-    BeginClose, ChunkBuilder, CloseContext, CloseParticipant, FinishClose, OpenRun, PayLine,
+    BeginClose, ChunkBuilder, CloseContext, CloseParticipant, FinishClose, Hold, OpenRun, PayLine,
     PayRun, RECOMPUTE_EVERYTHING, RecomputeMark, RunState, check_close_lines, check_finish,
     check_open_run,
 };

@@ -338,10 +338,20 @@ pub(crate) fn check_close_lines(
 
 /// Checks an open close's finish against the lines written.
 pub(crate) fn check_finish(
+    run: &OpenRun,
     finish: &FinishClose,
     participants: &std::collections::HashSet<Uuid>,
     total: Decimal,
 ) -> Result<(), StoreError> {
+    if finish
+        .held
+        .iter()
+        .any(|hold| participants.contains(&hold.held.participant_id))
+    {
+        return Err(StoreError::invalid_input(
+            "a held participant has lines in the run",
+        ));
+    }
     if usize::try_from(finish.participant_count).ok() != Some(participants.len()) {
         return Err(StoreError::invalid_input(
             "the run's participant count is not the number of participants with lines",
@@ -350,6 +360,42 @@ pub(crate) fn check_finish(
     if finish.total != total {
         return Err(StoreError::invalid_input(
             "the run total is not the sum of its lines",
+        ));
+    }
+    check_holds(run, finish)
+}
+
+/// Checks the holds of an open close's finish: each names the open run, a
+/// first day as its month and a reason, once, and a participant neither paid
+/// nor recomputed in the run (a hold is the participant's whole payslip).
+fn check_holds(run: &OpenRun, finish: &FinishClose) -> Result<(), StoreError> {
+    let mut held = std::collections::HashSet::new();
+    for hold in &finish.held {
+        let h = &hold.held;
+        if h.run_id != run.id {
+            return Err(StoreError::invalid_input("a hold names another run"));
+        }
+        if h.month.day() != 1 || hold.recompute_from.day() != 1 {
+            return Err(StoreError::invalid_input(
+                "a hold's month and recompute month must be given as their first day",
+            ));
+        }
+        if h.reason.trim().is_empty() {
+            return Err(StoreError::invalid_input("a hold must give its reason"));
+        }
+        if !held.insert(h.participant_id) {
+            return Err(StoreError::invalid_input(
+                "a participant is held twice in one run",
+            ));
+        }
+    }
+    if finish
+        .recomputed
+        .iter()
+        .any(|(participant, _)| held.contains(participant))
+    {
+        return Err(StoreError::invalid_input(
+            "a held participant's mark cannot be cleared",
         ));
     }
     Ok(())

@@ -42,8 +42,27 @@ pub struct PayRun {
     pub closed_at: OffsetDateTime,
     /// How many participants have lines in the run.
     pub participant_count: i32,
+    /// How many participants the run held (see [`HeldParticipant`]): they
+    /// have no lines in it, and are not in `participant_count`.
+    pub held_count: i32,
     /// The sum of the amounts of all lines of the run, in kroner.
     pub total: Decimal,
+}
+
+/// A participant a close could not compute, recorded in its run: paid
+/// nothing in that run, while everyone else was paid. Their recompute mark
+/// stays, so a later close recomputes the months held and pays them by
+/// recompute-and-diff once the fact at fault is corrected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldParticipant {
+    /// The run that held the participant.
+    pub run_id: Uuid,
+    /// The participant held (never their identity number).
+    pub participant_id: Uuid,
+    /// The first month that could not be computed, as its first day.
+    pub month: Date,
+    /// Why, as the rules engine said it (the field at fault and its value).
+    pub reason: String,
 }
 
 /// One line of a payslip in a run.
@@ -155,6 +174,22 @@ pub struct FinishClose {
     /// The participants recomputed, with the mark version read for each: their
     /// marks are cleared unless a change moved them on meanwhile.
     pub recomputed: Vec<(Uuid, i64)>,
+    /// The participants the close could not compute: recorded with the run
+    /// (its `held_count`), and none of them may have lines in it or be among
+    /// `recomputed`.
+    pub held: Vec<Hold>,
+}
+
+/// A participant held by a close, and where their recompute mark must stand
+/// so that the next close recomputes every month this one left unpaid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    /// The hold as recorded with the run (`run_id` the open run's).
+    pub held: HeldParticipant,
+    /// The first day of the first month this close considered for the
+    /// participant ([`RECOMPUTE_EVERYTHING`] for every month): their mark is
+    /// moved back to it if it stands later or is clear, never forward.
+    pub recompute_from: Date,
 }
 
 /// The result of [`crate::PayRunStore::begin_close`].

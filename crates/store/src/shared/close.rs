@@ -48,7 +48,7 @@ pub(super) async fn begin(store: &Store, run: &OpenRun) -> Result<BeginClose, St
     sqlx::query(concat!(
         "INSERT INTO pay_runs (",
         pay_run_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, 0, $6)"
+        ") VALUES ($1, $2, $3, $4, $5, 0, $6, 0)"
     ))
     .bind(run.id)
     .bind(&run.municipality_id)
@@ -161,23 +161,32 @@ impl CloseSession for OpenClose {
     }
 
     async fn finish(self: Box<Self>, finish: FinishClose) -> Result<PayRun, StoreError> {
-        check_finish(&finish, &self.paid, self.total)?;
+        check_finish(&self.run, &finish, &self.paid, self.total)?;
         let OpenClose {
             transactions, run, ..
         } = *self;
+        let held_count = i32::try_from(finish.held.len())
+            .map_err(|_| StoreError::invalid_input("too many participants held"))?;
         let mut write = transactions.into_write().await?;
         sqlx::query(
-            "UPDATE pay_runs SET participant_count = $1, total = $2, basis = $3 WHERE id = $4",
+            "UPDATE pay_runs SET participant_count = $1, total = $2, basis = $3, held_count = $4 \
+             WHERE id = $5",
         )
         .bind(finish.participant_count)
         .bind(decimal(finish.total))
         .bind(&finish.basis)
+        .bind(held_count)
         .bind(run.id)
         .execute(&mut *write)
         .await?;
+        insert_holds(&mut write, &finish.held).await?;
         let foreign: Option<Uuid> = sqlx::query_scalar(
             "SELECT l.participant_id FROM pay_lines l JOIN participants p ON p.id = l.participant_id \
-             WHERE l.run_id = $1 AND p.municipality_id <> $2 LIMIT 1",
+             WHERE l.run_id = $1 AND p.municipality_id <> $2 \
+             UNION ALL \
+             SELECT h.participant_id FROM held_participants h \
+             JOIN participants p ON p.id = h.participant_id \
+             WHERE h.run_id = $1 AND p.municipality_id <> $2 LIMIT 1",
         )
         .bind(run.id)
         .bind(&run.municipality_id)
@@ -185,10 +194,11 @@ impl CloseSession for OpenClose {
         .await?;
         if foreign.is_some() {
             return Err(StoreError::invalid_input(
-                "a pay line names a participant of another municipality",
+                "a pay line or hold names a participant of another municipality",
             ));
         }
         clear_marks(&mut write, &finish.recomputed).await?;
+        keep_marks(&mut write, &finish.held).await?;
         insert_events(&mut write, &finish.events).await?;
         insert_audit(&mut write, &finish.audit).await?;
         write.commit().await?;
@@ -199,9 +209,53 @@ impl CloseSession for OpenClose {
             state: RunState::Closed,
             closed_at: run.closed_at,
             participant_count: finish.participant_count,
+            held_count,
             total: finish.total,
         })
     }
+}
+
+/// Records a close's holds with its run. A participant who is not there is
+/// [`StoreError::NotFound`] (the foreign key); holds are few, one statement each.
+async fn insert_holds(conn: &mut Conn, holds: &[Hold]) -> Result<(), StoreError> {
+    for hold in holds {
+        let h = &hold.held;
+        sqlx::query(concat!(
+            "INSERT INTO held_participants (",
+            held_participant_columns!(),
+            ") VALUES ($1, $2, $3, $4)"
+        ))
+        .bind(h.run_id)
+        .bind(h.participant_id)
+        .bind(h.month)
+        .bind(&h.reason)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| on_violation(e, participant_missing(h.participant_id)))?;
+    }
+    Ok(())
+}
+
+/// Moves each held participant's mark back to the first month the close
+/// considered for them, if it stands later or is clear (never forward), and
+/// bumps its version: the next close recomputes every month this one left
+/// unpaid, whatever the floor then. A missing mark already means every month.
+/// Dates compare as dates on PostgreSQL and as `YYYY-MM-DD` text on SQLite.
+async fn keep_marks(conn: &mut Conn, holds: &[Hold]) -> Result<(), StoreError> {
+    for hold in holds {
+        sqlx::query(
+            "UPDATE recompute_marks \
+             SET recompute_from = CASE WHEN recompute_from IS NULL OR recompute_from > $2 \
+                                       THEN $2 ELSE recompute_from END, \
+                 version = version + 1 \
+             WHERE participant_id = $1",
+        )
+        .bind(hold.held.participant_id)
+        .bind(hold.recompute_from)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Reads the facts, and the ledger from each participant's first month to

@@ -37,13 +37,18 @@ macro_rules! decision_columns {
 
 macro_rules! pay_run_columns {
     () => {
-        "id, municipality_id, month, state, closed_at, participant_count, total"
+        "id, municipality_id, month, state, closed_at, participant_count, total, held_count"
     };
 }
 macro_rules! pay_line_columns {
     () => {
         "id, run_id, participant_id, seq, line_code, attributed_month, quantity, rate, amount, \
          explanation"
+    };
+}
+macro_rules! held_participant_columns {
+    () => {
+        "run_id, participant_id, month, reason"
     };
 }
 macro_rules! confirmation_columns {

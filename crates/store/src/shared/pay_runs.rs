@@ -52,6 +52,35 @@ impl PayRunStore for Store {
         rows::all(found, rows::pay_line)
     }
 
+    async fn list_held(&self, run_id: Uuid) -> Result<Vec<HeldParticipant>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            held_participant_columns!(),
+            " FROM held_participants WHERE run_id = $1 ORDER BY participant_id"
+        ))
+        .bind(run_id)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows::all(found, rows::held_participant)
+    }
+
+    async fn current_holds(
+        &self,
+        municipality_id: &str,
+    ) -> Result<Vec<HeldParticipant>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            held_participant_columns!(),
+            " FROM held_participants WHERE run_id = \
+             (SELECT id FROM pay_runs WHERE municipality_id = $1 ORDER BY month DESC LIMIT 1) \
+             ORDER BY month, participant_id"
+        ))
+        .bind(municipality_id)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows::all(found, rows::held_participant)
+    }
+
     async fn run_totals(&self, run_id: Uuid) -> Result<Vec<LineTotal>, StoreError> {
         // The sum to the øre (`sum_of_amounts!`), read by the backend's mapper.
         let found = sqlx::query(concat!(

@@ -170,7 +170,17 @@ pub(super) fn pay_run(row: &DbRow) -> Result<PayRun, StoreError> {
         state: stored(row, "state")?,
         closed_at: read_instant(row, "closed_at")?,
         participant_count: row.try_get("participant_count")?,
+        held_count: row.try_get("held_count")?,
         total: read_decimal(row, "total")?,
+    })
+}
+
+pub(super) fn held_participant(row: &DbRow) -> Result<HeldParticipant, StoreError> {
+    Ok(HeldParticipant {
+        run_id: row.try_get("run_id")?,
+        participant_id: row.try_get("participant_id")?,
+        month: row.try_get("month")?,
+        reason: row.try_get("reason")?,
     })
 }
 

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use kvp_store::{
     BeginClose, BenefitOffset, CloseParticipant, CloseSession, DecisionOutcome, FinishClose,
-    LedgerEntry, NewAuditEntry, OpenRun, Participant, Pause, PauseKind, PayLine, PayRun,
-    RECOMPUTE_EVERYTHING, RecomputeMark, Repository, RunState, SanctionDecision, SoleCarerPeriod,
-    StoreError,
+    HeldParticipant, Hold, LedgerEntry, NewAuditEntry, OpenRun, Participant, Pause, PauseKind,
+    PayLine, PayRun, RECOMPUTE_EVERYTHING, RecomputeMark, Repository, RunState, SanctionDecision,
+    SoleCarerPeriod, StoreError,
 };
 use rust_decimal::Decimal;
 use time::Date;
@@ -75,6 +75,7 @@ fn finish_clearing(read: &[CloseParticipant], basis: &str) -> FinishClose {
             .iter()
             .map(|p| (p.facts.participant.id, p.mark.version))
             .collect(),
+        held: Vec::new(),
     }
 }
 
@@ -319,6 +320,7 @@ pub async fn a_session_writes_its_run_lines_events_audit_and_basis_together(
         state: RunState::Closed,
         closed_at: AT,
         participant_count: 2,
+        held_count: 0,
         total: dec("21400.25"),
     };
     assert_eq!(stored, expected);
@@ -927,4 +929,220 @@ pub async fn a_runs_lines_are_summed_per_code_and_month_in_one_query(store: Arc<
     );
     assert_eq!(totals.iter().map(|t| t.3).sum::<Decimal>(), run.total);
     assert!(store.run_totals(Uuid::now_v7()).await.unwrap().is_empty());
+}
+
+/// A hold of `participant` by `run`, its mark to go back to `recompute_from`.
+fn hold(run: &OpenRun, participant: Uuid, month: Date, recompute_from: Date) -> Hold {
+    Hold {
+        held: HeldParticipant {
+            run_id: run.id,
+            participant_id: participant,
+            month,
+            reason: format!("offsets[0].amount: 20000000 is above the bound ({month})"),
+        },
+        recompute_from,
+    }
+}
+
+pub async fn a_close_records_its_held_participants_and_moves_their_marks_back_never_forward(
+    store: Arc<dyn Repository>,
+) {
+    let kari = given_participant(&store).await;
+    let ola = given_another_participant(&store).await;
+    let per = given_another_participant(&store).await;
+    clear_marks(&store, JANUARY).await;
+    // Ola's mark stands at March (a timesheet); Per's and Kari's are clear.
+    store
+        .accept_timesheet(&timesheet_for(
+            &ola,
+            date!(2025 - 03 - 03),
+            date!(2025 - 03 - 07),
+        ))
+        .await
+        .unwrap();
+    let before = marks(&store).await;
+    assert_eq!(before[&ola.id].from, Some(MARCH));
+    assert_eq!(before[&per.id].from, None);
+
+    let run = open_run(APRIL);
+    let BeginClose::Open(mut session) = store.begin_close(&run).await.unwrap() else {
+        panic!("April is free");
+    };
+    let read = read_all(&mut session, 10, None).await;
+    let paid = vec![line(&run, kari.id, 0, Some(APRIL), "20500.50")];
+    session.write_lines(&paid).await.unwrap();
+    let mut finish = finish_clearing(&read, "basis-held");
+    finish.recomputed.retain(|(id, _)| *id == kari.id);
+    finish.participant_count = 1;
+    finish.total = dec("20500.50");
+    // Ola's hold would move the mark forward to April: it stays at March.
+    // Per's clear mark goes back to February.
+    finish.held = vec![
+        hold(&run, ola.id, APRIL, APRIL),
+        hold(&run, per.id, MARCH, FEBRUARY),
+    ];
+    let stored = session.finish(finish).await.unwrap();
+
+    assert_eq!(stored.held_count, 2);
+    assert_eq!(stored.participant_count, 1);
+    assert_eq!(store.get_run(run.id).await.unwrap(), stored);
+    assert_eq!(store.list_runs("0301").await.unwrap()[1], stored);
+    let mut expected = vec![
+        hold(&run, ola.id, APRIL, APRIL).held,
+        hold(&run, per.id, MARCH, FEBRUARY).held,
+    ];
+    expected.sort_by_key(|h| h.participant_id);
+    assert_eq!(store.list_held(run.id).await.unwrap(), expected);
+    expected.sort_by_key(|h| (h.month, h.participant_id));
+    assert_eq!(
+        store.current_holds("0301").await.unwrap(),
+        expected,
+        "the latest run's holds, by month"
+    );
+    assert_eq!(store.list_pay_lines(run.id).await.unwrap(), paid);
+
+    let after = marks(&store).await;
+    assert_eq!(
+        after[&kari.id].from, None,
+        "a paid participant's mark clears"
+    );
+    assert_eq!(after[&ola.id].from, Some(MARCH), "never moved forward");
+    assert_eq!(after[&per.id].from, Some(FEBRUARY), "moved back");
+    assert!(after[&per.id].version > before[&per.id].version);
+
+    // The next close reads the held participants' ledgers from their marks,
+    // whatever the floor, so it recomputes the months held.
+    let mut session = open(&store, MAY).await;
+    let read = read_all(&mut session, 10, Some(MAY)).await;
+    let marks_read: BTreeMap<Uuid, Option<Date>> = read
+        .iter()
+        .map(|p| (p.facts.participant.id, p.mark.from))
+        .collect();
+    assert_eq!(marks_read[&per.id], Some(FEBRUARY));
+    assert_eq!(marks_read[&ola.id], Some(MARCH));
+    // It holds nobody: the holds are history, and the worklist is empty.
+    session
+        .finish(finish_clearing(&read, "basis-held"))
+        .await
+        .unwrap();
+    let may = store.find_run("0301", MAY).await.unwrap().unwrap();
+    assert_eq!(may.held_count, 0);
+    assert!(store.list_held(may.id).await.unwrap().is_empty());
+    assert_eq!(store.current_holds("0301").await.unwrap(), Vec::new());
+    assert_eq!(store.list_held(run.id).await.unwrap().len(), 2);
+    assert!(store.list_held(Uuid::now_v7()).await.unwrap().is_empty());
+    assert!(store.current_holds("4601").await.unwrap().is_empty());
+}
+
+/// What makes a finish wrong.
+type Spoil<'a> = dyn Fn(&mut FinishClose) + Send + Sync + 'a;
+
+pub async fn holds_that_do_not_fit_the_run_are_refused_and_nothing_is_stored(
+    store: Arc<dyn Repository>,
+) {
+    let kari = given_participant(&store).await;
+    let ola = given_another_participant(&store).await;
+    let run = open_run(MARCH);
+    let bad_finishes: Vec<(&str, Box<Spoil<'_>>)> = vec![
+        (
+            "a held participant with lines",
+            Box::new(|f| f.held = vec![hold(&run, kari.id, MARCH, MARCH)]),
+        ),
+        (
+            "a held participant whose mark would be cleared",
+            Box::new(|f| {
+                f.held = vec![hold(&run, ola.id, MARCH, MARCH)];
+                f.recomputed.push((ola.id, 1));
+            }),
+        ),
+        (
+            "a hold of another run",
+            Box::new(|f| f.held = vec![hold(&open_run(MARCH), ola.id, MARCH, MARCH)]),
+        ),
+        (
+            "a month not given as its first day",
+            Box::new(|f| f.held = vec![hold(&run, ola.id, date!(2025 - 03 - 02), MARCH)]),
+        ),
+        (
+            "a recompute month not given as its first day",
+            Box::new(|f| f.held = vec![hold(&run, ola.id, MARCH, date!(2025 - 02 - 02))]),
+        ),
+        (
+            "a hold without a reason",
+            Box::new(|f| {
+                let mut h = hold(&run, ola.id, MARCH, MARCH);
+                h.held.reason = " ".into();
+                f.held = vec![h];
+            }),
+        ),
+        (
+            "a participant held twice",
+            Box::new(|f| {
+                f.held = vec![
+                    hold(&run, ola.id, MARCH, MARCH),
+                    hold(&run, ola.id, FEBRUARY, FEBRUARY),
+                ];
+            }),
+        ),
+    ];
+    let marks_before = marks(&store).await;
+    for (what, spoil) in bad_finishes {
+        let BeginClose::Open(mut session) = store.begin_close(&run).await.unwrap() else {
+            panic!("March is free");
+        };
+        session
+            .write_lines(&[line(&run, kari.id, 0, Some(MARCH), "10.00")])
+            .await
+            .unwrap();
+        let mut finish = finish_clearing(&[], "basis");
+        finish.participant_count = 1;
+        finish.total = dec("10.00");
+        spoil(&mut finish);
+        let err = session.finish(finish).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::InvalidInput { .. }),
+            "{what}: {err:?}"
+        );
+        assert_eq!(store.find_run("0301", MARCH).await.unwrap(), None, "{what}");
+        assert!(store.list_held(run.id).await.unwrap().is_empty(), "{what}");
+        assert_eq!(marks(&store).await, marks_before, "{what}");
+    }
+
+    // A participant of another municipality, or none at all.
+    store
+        .upsert_municipality(
+            &kvp_store::Municipality {
+                id: "4601".into(),
+                name: "Bergen".into(),
+                policy_overrides: serde_json::json!({}),
+                pay_codes: serde_json::json!({}),
+            },
+            &audit("municipality.upserted", "municipality", "4601"),
+        )
+        .await
+        .unwrap();
+    let bergen = participant_of("4601");
+    store
+        .create_participant(
+            &bergen,
+            &audit("participant.created", "participant", bergen.id),
+        )
+        .await
+        .unwrap();
+    for (who, expected) in [(bergen.id, "InvalidInput"), (Uuid::now_v7(), "NotFound")] {
+        let BeginClose::Open(session) = store.begin_close(&run).await.unwrap() else {
+            panic!("March is free");
+        };
+        let mut finish = finish_clearing(&[], "basis");
+        finish.held = vec![hold(&run, who, MARCH, MARCH)];
+        let err = session.finish(finish).await.unwrap_err();
+        let kind = match err {
+            StoreError::InvalidInput { .. } => "InvalidInput",
+            StoreError::NotFound { .. } => "NotFound",
+            ref other => panic!("{other:?}"),
+        };
+        assert_eq!(kind, expected, "{err:?}");
+        assert_eq!(store.find_run("0301", MARCH).await.unwrap(), None);
+    }
+    assert!(store.current_holds("0301").await.unwrap().is_empty());
 }

@@ -133,6 +133,8 @@ conformance! {
     close_session::a_mark_moved_on_during_a_close_is_left_for_the_next_close,
     close_session::a_chunks_ledger_starts_at_the_earlier_of_the_mark_and_the_floor,
     close_session::a_runs_lines_are_summed_per_code_and_month_in_one_query,
+    close_session::a_close_records_its_held_participants_and_moves_their_marks_back_never_forward,
+    close_session::holds_that_do_not_fit_the_run_are_refused_and_nothing_is_stored,
     ledger::the_ledger_sums_lines_over_runs_and_leaves_out_failed_payslips,
     ledger::a_confirmation_moves_the_run_from_closed_to_confirmed,
     ledger::confirming_again_is_idempotent_and_other_values_conflict,

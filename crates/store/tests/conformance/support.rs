@@ -431,6 +431,7 @@ pub fn pay_run(month: Date, lines: &[LineSpec<'_>]) -> NewPayRun {
         state: RunState::Closed,
         closed_at: AT,
         participant_count: i32::try_from(seqs.len()).expect("few participants"),
+        held_count: 0,
         total: lines.iter().map(|l| l.amount).sum(),
     };
     NewPayRun {
@@ -500,6 +501,7 @@ pub async fn close_period(
                     audit: new.audit.clone(),
                     basis: TEST_BASIS.into(),
                     recomputed: Vec::new(),
+                    held: Vec::new(),
                 })
                 .await?;
             Ok(CloseOutcome::Created(run))

@@ -3,7 +3,7 @@
 //! the surfaces' only way to the repository: a REST or gRPC handler parses,
 //! authorizes, calls one method here and maps its answer. One file per
 //! resource, each an `impl Payroll` block; closing periods and confirming
-//! payments are in [`periods`].
+//! payments are in [`periods`], what awaits caseworkers in `worklist`.
 
 mod audit_trail;
 mod decisions;
@@ -15,6 +15,7 @@ mod programmes;
 mod runs;
 mod signer_keys;
 mod timesheets;
+mod worklist;
 
 use std::sync::Arc;
 
@@ -29,9 +30,10 @@ pub use decisions::NewDecision;
 pub use municipalities::MunicipalitySettings;
 pub use participants::{NewChild, NewParticipant};
 pub use programmes::NewPause;
-pub use runs::{ClosedPeriod, MonthStatement, PaidForMonth, PayLinePages, RunExport};
+pub use runs::{ClosedPeriod, MonthStatement, PaidForMonth, PayLinePages, RunExport, RunSummary};
 pub use signer_keys::{NewSignerKey, registered_key};
 pub use timesheets::Submitted;
+pub use worklist::{WorkItem, WorkItemKind};
 
 /// Who did something, for the audit trail, and the idempotency key their
 /// request claims with its change, if it carries one.

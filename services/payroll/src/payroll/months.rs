@@ -46,7 +46,14 @@ impl Payroll {
             }
         })?;
         let parameters = self.effective_parameters().await?;
-        compute_month(&month_facts, &parameters, &policy).map_err(ServiceError::internal)
+        // A stored fact the rules refuse is the state of the participant's
+        // facts, not a fault of the service: the same words a close holds the
+        // participant with, for the caseworker the worklist sends here.
+        compute_month(&month_facts, &parameters, &policy).map_err(|e| {
+            ServiceError::FailedPrecondition {
+                what: format!("{month} cannot be computed from the stored facts: {e}"),
+            }
+        })
     }
 
     /// The rules engine on posted facts (a case in the golden vectors' shape) over

@@ -23,6 +23,14 @@
 //! result is the same lines as recomputing every month; the tests
 //! `invariant` and `periods` in `tests/system` check that late facts of
 //! every kind still reach the months they change.
+//!
+//! One participant never stops the run: a participant whose month the rules
+//! engine refuses (a fact out of its bounds, e.g. written straight into the
+//! database) is held — recorded in the run with the month and the reason,
+//! paid nothing in it — and everyone else is paid. Their recompute mark is
+//! not cleared but moved back to the first month this close considered for
+//! them, so the next close recomputes those months and, once the fact is
+//! corrected, pays them by recompute-and-diff like any late fact.
 
 use std::sync::Arc;
 
@@ -30,8 +38,8 @@ use kvp_proto::kvp::events::v1 as ev;
 use kvp_rules::ledger::{self, Paid};
 use kvp_rules::{Parameters, Policy, YearMonth, compute_month};
 use kvp_store::{
-    BeginClose, CloseParticipant, ConfirmOutcome, Confirmation, FinishClose, OpenRun, PayLine,
-    PayRun, PaymentOutcome, RegisteredG,
+    BeginClose, CloseParticipant, ConfirmOutcome, Confirmation, FinishClose, HeldParticipant, Hold,
+    OpenRun, PayLine, PayRun, PaymentOutcome, RECOMPUTE_EVERYTHING, RegisteredG,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -87,10 +95,20 @@ struct Computed {
     lines: Vec<PayLine>,
     /// Participants with at least one line.
     paid: i32,
-    /// Every participant of the chunk, with the mark version read.
+    /// Every participant of the chunk but those held, with the mark version read.
     recomputed: Vec<(Uuid, i64)>,
+    /// The participants of the chunk whose months could not be computed.
+    held: Vec<Hold>,
     months_computed: usize,
     elapsed: std::time::Duration,
+}
+
+/// Why a participant's payslip could not be made: the first month the rules
+/// engine refused, and its words.
+#[derive(Debug)]
+struct Unpayable {
+    month: YearMonth,
+    reason: String,
 }
 
 /// A close's running sums.
@@ -102,6 +120,7 @@ struct CloseTotals {
     total: Decimal,
     months_computed: usize,
     recomputed: Vec<(Uuid, i64)>,
+    held: Vec<Hold>,
     read: std::time::Duration,
     compute: std::time::Duration,
     write: std::time::Duration,
@@ -115,36 +134,69 @@ impl CloseTotals {
         self.total += computed.lines.iter().map(|l| l.amount).sum::<Decimal>();
         self.months_computed += computed.months_computed;
         self.recomputed.extend(computed.recomputed);
+        self.held.extend(computed.held);
         self.compute += computed.elapsed;
     }
 }
 
 /// Computes a chunk's payslips (on a blocking thread: this is the CPU work).
-fn compute_chunk(
-    chunk: &[CloseParticipant],
-    computing: &Computing,
-) -> Result<Computed, ServiceError> {
+/// A participant whose months cannot be computed is held, not an error: the
+/// others are paid.
+fn compute_chunk(chunk: &[CloseParticipant], computing: &Computing) -> Computed {
     let started = std::time::Instant::now();
     let mut computed = Computed {
         lines: Vec::new(),
         paid: 0,
         recomputed: Vec::with_capacity(chunk.len()),
+        held: Vec::new(),
         months_computed: 0,
         elapsed: std::time::Duration::ZERO,
     };
     for participant in chunk {
-        let (lines, months) = participant_lines(participant, computing)?;
-        if !lines.is_empty() {
-            computed.paid += 1;
-            computed.lines.extend(lines);
+        let id = participant.facts.participant.id;
+        match participant_lines(participant, computing) {
+            Ok((lines, months)) => {
+                if !lines.is_empty() {
+                    computed.paid += 1;
+                    computed.lines.extend(lines);
+                }
+                computed.months_computed += months;
+                computed.recomputed.push((id, participant.mark.version));
+            }
+            Err(unpayable) => {
+                // Never the identity number: the participant id and the
+                // engine's words (a field and its value) only.
+                tracing::warn!(
+                    run_id = %computing.run_id,
+                    participant_id = %id,
+                    month = %unpayable.month,
+                    reason = %unpayable.reason,
+                    "participant held: a month cannot be computed"
+                );
+                computed.held.push(hold(participant, computing, unpayable));
+            }
         }
-        computed.months_computed += months;
-        computed
-            .recomputed
-            .push((participant.facts.participant.id, participant.mark.version));
     }
     computed.elapsed = started.elapsed();
-    Ok(computed)
+    computed
+}
+
+/// The hold of a participant this close could not pay. Their mark goes back
+/// to the first month this close considered for them (the earlier of their
+/// mark and the floor), not just to the month refused: every month from
+/// there may owe a difference this run did not pay, and the next close's
+/// floor will be later.
+fn hold(participant: &CloseParticipant, computing: &Computing, unpayable: Unpayable) -> Hold {
+    let from = ledger::recompute_from(computing.floor, participant.mark.from.map(YearMonth::of));
+    Hold {
+        held: HeldParticipant {
+            run_id: computing.run_id,
+            participant_id: participant.facts.participant.id,
+            month: unpayable.month.first_day(),
+            reason: unpayable.reason,
+        },
+        recompute_from: from.map_or(RECOMPUTE_EVERYTHING, YearMonth::first_day),
+    }
 }
 
 /// One participant's payslip for the close, and how many months were computed.
@@ -157,10 +209,14 @@ fn compute_chunk(
 /// difference is zero. A month that no accepted timesheet touches has no paid
 /// day (R12), so every line of it is zero: with nothing paid for it either,
 /// its difference is zero too, and it is not computed.
+///
+/// The first month the rules engine refuses makes the whole payslip
+/// [`Unpayable`]: paying the other months alone would pay a payslip the
+/// participant cannot be shown whole.
 fn participant_lines(
     participant: &CloseParticipant,
     computing: &Computing,
-) -> Result<(Vec<PayLine>, usize), ServiceError> {
+) -> Result<(Vec<PayLine>, usize), Unpayable> {
     let facts = &participant.facts;
     let from = ledger::recompute_from(computing.floor, participant.mark.from.map(YearMonth::of));
     let paid = Paid::from_entries(participant.ledger.iter().map(|entry| {
@@ -170,7 +226,10 @@ fn participant_lines(
             entry.amount,
         )
     }))
-    .map_err(ServiceError::internal)?;
+    .map_err(|e| Unpayable {
+        month: computing.closing,
+        reason: e.to_string(),
+    })?;
     let programme_start = facts
         .programmes
         .iter()
@@ -181,19 +240,24 @@ fn participant_lines(
         if !paid.paid_anything(m) && !crate::facts::touches(facts, m) {
             continue;
         }
-        let result = match crate::facts::month_facts(facts, m)? {
-            Some(month_facts) => {
-                compute_month(&month_facts, &computing.parameters, &computing.policy)
-                    .map_err(ServiceError::internal)?
-            }
-            None => ledger::empty_month(m),
-        };
+        let unpayable = |reason: String| Unpayable { month: m, reason };
+        let result =
+            match crate::facts::month_facts(facts, m).map_err(|e| unpayable(e.to_string()))? {
+                Some(month_facts) => {
+                    compute_month(&month_facts, &computing.parameters, &computing.policy)
+                        .map_err(|e| unpayable(e.to_string()))?
+                }
+                None => ledger::empty_month(m),
+            };
         targets.push((m, result));
     }
     let lines = pay_lines(
         computing.run_id,
         facts.participant.id,
-        ledger::run_lines(computing.closing, &targets, &paid).map_err(ServiceError::internal)?,
+        ledger::run_lines(computing.closing, &targets, &paid).map_err(|e| Unpayable {
+            month: computing.closing,
+            reason: e.to_string(),
+        })?,
     );
     Ok((lines, targets.len()))
 }
@@ -470,7 +534,11 @@ impl Payroll {
             let task = after.map(|_| {
                 let computing = computing.clone();
                 let chunk = std::mem::take(&mut chunk);
-                tokio::task::spawn_blocking(move || compute_chunk(&chunk, &computing))
+                // In the close's span, so a hold's warning names the run.
+                let span = tracing::Span::current();
+                tokio::task::spawn_blocking(move || {
+                    span.in_scope(|| compute_chunk(&chunk, &computing))
+                })
             });
             if let Some(done) = computed.take() {
                 let write = std::time::Instant::now();
@@ -482,12 +550,13 @@ impl Payroll {
             let read = std::time::Instant::now();
             chunk = session.participants(after, CLOSE_CHUNK, floor_day).await?;
             totals.read += read.elapsed();
-            computed = Some(task.await.map_err(ServiceError::internal)??);
+            computed = Some(task.await.map_err(ServiceError::internal)?);
         }
 
         let participants = totals.participants;
         let line_count = totals.lines;
         let total = totals.total;
+        let held = totals.held.len();
         let event = outbox_event(
             kvp_proto::event_types::PERIOD_CLOSED,
             municipality_id,
@@ -510,6 +579,11 @@ impl Payroll {
             &run_id.to_string(),
             json!({
                 "municipality_id": municipality_id, "month": month, "lines": line_count, "total": total,
+                "held": totals.held.iter().map(|h| json!({
+                    "participant_id": h.held.participant_id,
+                    "month": YearMonth::of(h.held.month),
+                    "reason": h.held.reason,
+                })).collect::<Vec<_>>(),
             }),
         );
         let run = session
@@ -520,10 +594,12 @@ impl Payroll {
                 audit: entry,
                 basis,
                 recomputed: totals.recomputed,
+                held: totals.held,
             })
             .await?;
         tracing::info!(
             participants,
+            held,
             lines = line_count,
             %total,
             read = totals.participants_read,
@@ -533,7 +609,7 @@ impl Payroll {
             write_ms = totals.write.as_millis(),
             "period closed"
         );
-        crate::metrics::record_period_closed(started.elapsed(), line_count, run.total);
+        crate::metrics::record_period_closed(started.elapsed(), line_count, run.total, held);
         Ok((run, true))
     }
 

@@ -1,12 +1,13 @@
-//! Pay runs as read back: a municipality's runs, a run's lines for export or
-//! streaming (with the municipality's pay codes), a closed run with its totals,
-//! and what closed runs paid for one participant's month. Closing and payment
+//! Pay runs as read back: a municipality's runs with the participants each
+//! held, a run's lines for export or streaming (with the municipality's pay
+//! codes), a closed run with its totals, and what closed runs paid for one
+//! participant's month. Closing and payment
 //! confirmation themselves are in [`super::periods`].
 
 use std::sync::Arc;
 
 use kvp_rules::{MonthResult, YearMonth};
-use kvp_store::{LineTotal, PayLine, PayRun, Repository};
+use kvp_store::{HeldParticipant, LineTotal, PayLine, PayRun, Repository};
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -27,6 +28,17 @@ pub struct RunExport {
     pub pay_codes: serde_json::Value,
     /// Every line, by participant and `seq`.
     pub lines: Vec<PayLine>,
+    /// The participants the run held (paid nothing), by participant.
+    pub held: Vec<HeldParticipant>,
+}
+
+/// A run with the participants it held.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// The run.
+    pub run: PayRun,
+    /// The participants it held (paid nothing), by participant.
+    pub held: Vec<HeldParticipant>,
 }
 
 /// A closed run with its lines summed per line code.
@@ -38,6 +50,8 @@ pub struct ClosedPeriod {
     pub created: bool,
     /// The run's lines summed per line code (see [`kvp_store::PayRunStore::run_totals`]).
     pub totals: Vec<LineTotal>,
+    /// The participants the run held (paid nothing), by participant.
+    pub held: Vec<HeldParticipant>,
 }
 
 /// A line a closed run paid for a month.
@@ -93,9 +107,24 @@ impl Payroll {
         Ok(self.store.get_run(id).await?)
     }
 
-    /// A municipality's pay runs.
-    pub async fn runs(&self, municipality_id: &str) -> Result<Vec<PayRun>, ServiceError> {
-        Ok(self.store.list_runs(municipality_id).await?)
+    /// A municipality's pay runs, by month, each with the participants it held.
+    pub async fn runs(&self, municipality_id: &str) -> Result<Vec<RunSummary>, ServiceError> {
+        let mut summaries = Vec::new();
+        for run in self.store.list_runs(municipality_id).await? {
+            summaries.push(RunSummary {
+                held: self.held(&run).await?,
+                run,
+            });
+        }
+        Ok(summaries)
+    }
+
+    /// The participants a run held (no query for a run that held nobody).
+    async fn held(&self, run: &PayRun) -> Result<Vec<HeldParticipant>, ServiceError> {
+        if run.held_count == 0 {
+            return Ok(Vec::new());
+        }
+        Ok(self.store.list_held(run.id).await?)
     }
 
     /// A run's lines with the municipality's pay codes, for a file export.
@@ -107,10 +136,12 @@ impl Payroll {
             .await?
             .pay_codes;
         let lines = self.store.list_pay_lines(run_id).await?;
+        let held = self.held(&run).await?;
         Ok(RunExport {
             run,
             pay_codes,
             lines,
+            held,
         })
     }
 
@@ -148,10 +179,12 @@ impl Payroll {
             .close_period(municipality_id, month, actor, now)
             .await?;
         let totals = self.store.run_totals(run.id).await?;
+        let held = self.held(&run).await?;
         Ok(ClosedPeriod {
             run,
             created,
             totals,
+            held,
         })
     }
 

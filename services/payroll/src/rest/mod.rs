@@ -20,6 +20,7 @@ mod programmes;
 mod signer_keys;
 mod simulations;
 mod timesheets;
+mod worklist;
 
 use std::sync::Arc;
 
@@ -113,6 +114,10 @@ pub fn router(payroll: Arc<Payroll>, auth: auth::Authenticator) -> Router {
             post(periods::register_g).get(periods::list_g),
         )
         .route("/v1/municipalities/{id}/runs", get(periods::list_runs))
+        .route(
+            "/v1/municipalities/{id}/worklist",
+            get(worklist::get_worklist),
+        )
         .route("/v1/runs/{id}/export", get(periods::export_run))
         .route(
             "/v1/participants/{id}/payslips/{month}",

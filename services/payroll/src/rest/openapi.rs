@@ -13,7 +13,7 @@ use super::idempotency::IdempotencyKeyHeader;
 )]
 use super::{
     audit::*, decisions::*, health::*, municipalities::*, participants::*, programmes::*,
-    signer_keys::*, simulations::*, timesheets::*,
+    signer_keys::*, simulations::*, timesheets::*, worklist::*,
 };
 use crate::error::{ExistingResource, FieldViolation, Problem};
 use crate::ingest::{Assessment, QuotaSummary};
@@ -67,6 +67,7 @@ const PROBLEM_WORDS: SchemaWords = SchemaWords {
         crate::rest::periods::list_runs,
         crate::rest::periods::export_run,
         crate::rest::periods::payslip,
+        get_worklist,
         healthz,
         readyz,
         metrics,

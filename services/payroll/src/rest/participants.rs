@@ -267,7 +267,8 @@ pub async fn absence_overview(
 
 /// A participant's month as the rules compute it now, line by line with its explanation.
 #[utoipa::path(get, path = "/v1/participants/{id}/months/{month}", params(("id" = String, Path), ("month" = String, Path)),
-    responses((status = 200, description = "lines, total, quantities, flags, explanation"), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, description = "lines, total, quantities, flags, explanation"), (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "no programme decision, or a stored fact the rules refuse (the reason a close holds the participant with)", body = Problem)))]
 pub async fn month(
     State(payroll): AppState,
     Params(path): Params<(Id, Month)>,

@@ -1,12 +1,13 @@
 //! REST for payroll operators and administrators: the G registered at run time,
-//! pay runs, their file export, and the payslip explanation.
+//! pay runs with the participants they held, their file export, and the
+//! payslip explanation.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kvp_rules::YearMonth;
-use kvp_store::PayLine;
+use kvp_store::{HeldParticipant, PayLine};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
@@ -82,6 +83,12 @@ pub struct RunView {
     pub state: String,
     /// Participants with lines.
     pub participant_count: i32,
+    /// Participants held: a month of theirs could not be computed at close,
+    /// so the run pays them nothing (not in `participant_count`); a later
+    /// close pays the held months once the fact is corrected.
+    pub held_count: i32,
+    /// The participants held, by participant id (`held_count` of them).
+    pub held: Vec<HeldView>,
     /// Sum of all lines.
     #[schema(value_type = String)]
     pub total: Decimal,
@@ -90,26 +97,52 @@ pub struct RunView {
     pub closed_at: OffsetDateTime,
 }
 
-fn run_view(run: &kvp_store::PayRun) -> RunView {
+/// A participant a run held instead of paying, and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HeldView {
+    /// The participant (never their identity number).
+    pub participant_id: Uuid,
+    /// The first month that could not be computed, `YYYY-MM`.
+    pub month: String,
+    /// Why, as the rules engine said it: the fact at fault and its value.
+    pub reason: String,
+}
+
+fn held_view(held: &HeldParticipant) -> HeldView {
+    HeldView {
+        participant_id: held.participant_id,
+        month: YearMonth::of(held.month).to_string(),
+        reason: held.reason.clone(),
+    }
+}
+
+fn run_view(run: &kvp_store::PayRun, held: &[HeldParticipant]) -> RunView {
     RunView {
         id: run.id,
         municipality_id: run.municipality_id.clone(),
         month: YearMonth::of(run.month).to_string(),
         state: run.state.as_str().to_owned(),
         participant_count: run.participant_count,
+        held_count: run.held_count,
+        held: held.iter().map(held_view).collect(),
         total: run.total,
         closed_at: run.closed_at,
     }
 }
 
-/// A municipality's pay runs.
+/// A municipality's pay runs, by month, each with the participants it held.
 #[utoipa::path(get, path = "/v1/municipalities/{id}/runs", responses((status = 200, body = [RunView])))]
 pub async fn list_runs(
     State(payroll): AppState,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<RunView>>> {
     Ok(Json(
-        payroll.runs(&id).await?.iter().map(run_view).collect(),
+        payroll
+            .runs(&id)
+            .await?
+            .iter()
+            .map(|summary| run_view(&summary.run, &summary.held))
+            .collect(),
     ))
 }
 
@@ -175,6 +208,22 @@ fn export_line(line: &PayLine, pay_codes: &serde_json::Value) -> ExportLine {
     }
 }
 
+/// A run's export as JSON: the run (with the participants it held), and its lines.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunExportView {
+    /// The run, with `held_count` and `held`.
+    pub run: RunView,
+    /// Every line, by participant and position; held participants have none.
+    pub lines: Vec<ExportLine>,
+    /// The participants the run held, paid nothing in it (as `run.held`).
+    pub held: Vec<HeldView>,
+}
+
+/// The response header giving how many participants the run held: the CSV
+/// file carries pay lines only (it is what a payroll system imports), so a
+/// run that held someone says so here too.
+pub const HELD_COUNT_HEADER: &str = "kvp-held-count";
+
 fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
@@ -184,8 +233,18 @@ fn csv_field(text: &str) -> String {
 }
 
 /// A run's lines as a file for payroll systems that import files.
+///
+/// `csv`: one row per pay line, nothing else (the file a payroll system
+/// imports). `json`: the run with the participants it held, its lines, and
+/// the held participants with the month and the reason. Both answers carry
+/// the `kvp-held-count` header: participants held, paid nothing in this run.
 #[utoipa::path(get, path = "/v1/runs/{id}/export", params(ExportFormat, ("id" = String, Path)),
-    responses((status = 200, description = "text/csv or application/json"), (status = 404, body = Problem)))]
+    responses(
+        (status = 200, description = "`format=json`: the run, its lines and its held participants; \
+            `format=csv` (the default): text/csv, one row per pay line",
+            body = RunExportView,
+            headers(("kvp-held-count" = i32, description = "participants the run held (paid nothing)"))),
+        (status = 404, body = Problem)))]
 pub async fn export_run(
     State(payroll): AppState,
     Params(Id(id)): Params<Id>,
@@ -198,8 +257,20 @@ pub async fn export_run(
         .iter()
         .map(|l| export_line(l, &export.pay_codes))
         .collect();
+    let held_count = (
+        axum::http::HeaderName::from_static(HELD_COUNT_HEADER),
+        run.held_count.to_string(),
+    );
     match q.format.as_deref().unwrap_or("csv") {
-        "json" => Ok(Json(lines).into_response()),
+        "json" => Ok((
+            [held_count],
+            Json(RunExportView {
+                run: run_view(run, &export.held),
+                lines,
+                held: export.held.iter().map(held_view).collect(),
+            }),
+        )
+            .into_response()),
         "csv" => {
             let mut out = String::from(
                 "run_id,participant_id,line_code,pay_code,attributed_month,quantity,rate,amount,taxable,income_type,income_description,explanation\n",
@@ -237,6 +308,7 @@ pub async fn export_run(
                 [
                     (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
                     (header::CONTENT_DISPOSITION, name),
+                    held_count,
                 ],
                 out,
             )

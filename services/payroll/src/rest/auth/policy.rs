@@ -134,6 +134,7 @@ pub const POLICY: &[Rule] = &[
     rule(Put,  "/v1/municipalities/{id}",                    Roles(ADMINISTRATOR, Owner::Municipality)),
     rule(Get,  "/v1/municipalities/{id}",                    Roles(EVERYONE,      Owner::Municipality)),
     rule(Get,  "/v1/municipalities/{id}/runs",               Roles(PAYROLL,       Owner::Municipality)),
+    rule(Get,  "/v1/municipalities/{id}/worklist",           Roles(EVERYONE,      Owner::Municipality)),
     rule(Post, "/v1/participants",                           Roles(CASEWORKER,    Owner::NewParticipant)),
     rule(Get,  "/v1/participants/{id}",                      Roles(EVERYONE,      Owner::Participant)),
     rule(Post, "/v1/participants/{id}/children",             Roles(CASEWORKER,    Owner::Participant)),
