@@ -377,11 +377,49 @@ impl Rest {
         path: &str,
         body: Option<Value>,
     ) -> Reply {
+        self.call_as_with(token, method, path, body, &[]).await
+    }
+
+    /// [`Rest::call_as`] with more request headers (`If-Match`, …).
+    pub async fn call_as_with(
+        &self,
+        token: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut request = self.request(method, path, body);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         Reply::of(request).await
+    }
+
+    /// Changes a resource as a client that read it first: a PUT with
+    /// `If-Match` naming the `ETag` read (as a caseworker; see [`Rest::call`]).
+    pub async fn put_read(&self, path: &str, body: Value) -> (u16, Value) {
+        let read = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("x-kvp-actor", "caseworker-1")
+            .send()
+            .await
+            .unwrap();
+        let etag = read.headers()["etag"].to_str().unwrap().to_owned();
+        let reply = self
+            .call_as_with(
+                None,
+                reqwest::Method::PUT,
+                path,
+                Some(body),
+                &[("x-kvp-actor", "caseworker-1"), ("if-match", &etag)],
+            )
+            .await;
+        (reply.status, reply.body)
     }
 
     /// The request, its body's identity numbers registered.

@@ -305,14 +305,23 @@ async fn world(issuer: &TokenIssuer) -> (TestApp, Ids) {
 }
 
 /// The route's request with `token` as its bearer token.
+/// A PUT changes what exists (`If-Match: *`: this test is about access,
+/// not versions).
 async fn send(app: &TestApp, route: &Route, token: Option<String>) -> Reply {
-    app.call_as(
-        token.as_deref(),
-        route.method.clone(),
-        &route.path,
-        route.body.clone(),
-    )
-    .await
+    let headers: &[(&str, &str)] = if route.method == Method::PUT {
+        &[("if-match", "*")]
+    } else {
+        &[]
+    };
+    app.rest()
+        .call_as_with(
+            token.as_deref(),
+            route.method.clone(),
+            &route.path,
+            route.body.clone(),
+            headers,
+        )
+        .await
 }
 
 fn expect_unauthenticated(route: &Route, what: &str, reply: &Reply, error_code: bool) {

@@ -274,9 +274,10 @@ async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
                 "child_sick_days_per_year": 1,
             }),
             pay_codes: json!({}),
+            version: 1,
         };
         store
-            .upsert_municipality(&small_quotas(true, 3), &audit())
+            .upsert_municipality(&small_quotas(true, 3), None, &audit())
             .await
             .unwrap();
         let kinds = [
@@ -430,7 +431,10 @@ async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
                 }
                 "municipal policy" => {
                     let oslo = small_quotas(rng.next(2) == 0, 2 + rng.next(4));
-                    store.upsert_municipality(&oslo, &audit()).await.unwrap();
+                    store
+                        .upsert_municipality(&oslo, None, &audit())
+                        .await
+                        .unwrap();
                 }
                 "failed payslip" if month > YearMonth::new(2025, Month::September) => {
                     let runs = store.list_runs("0301").await.unwrap();

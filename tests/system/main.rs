@@ -24,3 +24,4 @@ mod rest;
 mod retries;
 mod simulate;
 mod tls;
+mod versions;

@@ -545,10 +545,10 @@ async fn a_changed_municipal_policy_reaches_months_closed_before() {
 
     // Oslo now deducts unexcused hours without waiting for a decision.
     let (status, _) = app
-        .call(
-            reqwest::Method::PUT,
+        .rest()
+        .put_read(
             "/v1/municipalities/0301",
-            Some(json!({"name": "Oslo", "policy_overrides": {"auto_apply_unexcused": true}})),
+            json!({"name": "Oslo", "policy_overrides": {"auto_apply_unexcused": true}}),
         )
         .await;
     assert_eq!(status, 200);

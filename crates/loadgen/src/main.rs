@@ -201,14 +201,7 @@ async fn setup(
     concurrency: usize,
 ) -> anyhow::Result<Setup> {
     let client = reqwest::Client::new();
-    let response = client
-        .put(format!("{http}/v1/municipalities/{municipality}"))
-        .json(&json!({"name": "Load test"}))
-        .send()
-        .await?;
-    if !response.status().is_success() {
-        bail!("municipality: {}", response.status());
-    }
+    put_municipality(http, municipality).await?;
     let tag = format!(
         "{}",
         std::time::SystemTime::now()
@@ -369,11 +362,24 @@ fn timesheet(setup: &Setup, participant: usize, month_index: usize) -> pb::Submi
     }
 }
 
-/// Creates (or renames) the municipality over REST.
+/// Creates (or renames) the municipality over REST: a change names the
+/// version read (`If-Match`), a creation expects none (`If-None-Match: *`).
 async fn put_municipality(http: &str, municipality: &str) -> anyhow::Result<()> {
-    let response = reqwest::Client::new()
-        .put(format!("{http}/v1/municipalities/{municipality}"))
+    let client = reqwest::Client::new();
+    let url = format!("{http}/v1/municipalities/{municipality}");
+    let read = client
+        .get(&url)
         .header("x-kvp-actor", "kvp-load")
+        .send()
+        .await?;
+    let (header, value) = match read.headers().get("etag") {
+        Some(etag) if read.status().is_success() => ("if-match", etag.to_str()?.to_owned()),
+        _ => ("if-none-match", "*".to_owned()),
+    };
+    let response = client
+        .put(&url)
+        .header("x-kvp-actor", "kvp-load")
+        .header(header, value)
         .json(&json!({"name": "Load test"}))
         .send()
         .await?;

@@ -38,6 +38,14 @@ pub enum StoreError {
         existing: Uuid,
     },
 
+    /// A change's expectation of the stored version failed (see
+    /// [`crate::Expected`]); nothing was written.
+    #[error("the stored version is {current:?}")]
+    VersionMismatch {
+        /// The stored version; `None` when there is no record.
+        current: Option<i64>,
+    },
+
     /// An idempotency key is claimed by another request of the same caller.
     #[error("the idempotency key is in use by another request")]
     KeyInUse,

@@ -13,11 +13,11 @@ use crate::StoreError;
 use crate::audit_chain::AuditVerification;
 use crate::records::{
     AcceptOutcome, AuditEntry, BeginClose, BenefitOffset, Child, CloseContext, CloseParticipant,
-    ConfirmOutcome, Confirmation, DayEntry, FinishClose, HeldParticipant, IdempotencyClaim,
-    IdempotencyRecord, IdempotentAnswer, LedgerEntry, LineTotal, Municipality, NewAuditEntry,
-    NewOutboxEvent, NewTimesheet, OpenRun, OutboxEvent, Participant, ParticipantFacts, Pause,
-    PayLine, PayRun, Programme, ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey,
-    SoleCarerPeriod, Timesheet,
+    ConfirmOutcome, Confirmation, DayEntry, Expected, FinishClose, HeldParticipant,
+    IdempotencyClaim, IdempotencyRecord, IdempotentAnswer, LedgerEntry, LineTotal, Municipality,
+    NewAuditEntry, NewOutboxEvent, NewTimesheet, OpenRun, OutboxEvent, Participant,
+    ParticipantFacts, Pause, PayLine, PayRun, Programme, ProgrammeWithPauses, RegisteredG,
+    SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet,
 };
 
 /// Which database a store runs on.
@@ -77,12 +77,15 @@ pub trait Repository:
 /// Municipalities, participants and the facts that change their pay: children, sole-carer periods, other benefits, programmes and pauses.
 #[async_trait]
 pub trait ParticipantStore: Send + Sync {
-    /// Creates the municipality or replaces its name, policy overrides and pay codes.
+    /// Creates the municipality or replaces its name, policy overrides and pay
+    /// codes, if the stored version is what `expected` says (`None`: any, or
+    /// none); answers the version stored.
     async fn upsert_municipality(
         &self,
         municipality: &Municipality,
+        expected: Option<Expected>,
         audit: &NewAuditEntry,
-    ) -> Result<(), StoreError>;
+    ) -> Result<i64, StoreError>;
 
     /// The municipality with this number.
     async fn get_municipality(&self, id: &str) -> Result<Municipality, StoreError>;

@@ -51,6 +51,18 @@ pub enum ServiceError {
         /// What the key's request did, as far as known.
         what: String,
     },
+    /// A change of an existing resource without `If-Match`.
+    #[error("{what}")]
+    PreconditionRequired {
+        /// What to send.
+        what: String,
+    },
+    /// A change whose `If-Match` / `If-None-Match` does not hold.
+    #[error("{what}")]
+    PreconditionFailed {
+        /// What is stored instead.
+        what: String,
+    },
     /// The request is valid but the state does not allow it.
     #[error("{what}")]
     FailedPrecondition {
@@ -124,6 +136,9 @@ impl From<StoreError> for ServiceError {
             StoreError::Duplicate { what, existing } => Self::AlreadyExists {
                 what: format!("{what}: {existing}"),
             },
+            StoreError::VersionMismatch { current } => Self::PreconditionFailed {
+                what: format!("the stored version is {current:?}"),
+            },
             StoreError::KeyInUse => Self::IdempotencyKeyInUse {
                 what: "another request with this Idempotency-Key is in progress".into(),
             },
@@ -163,6 +178,9 @@ impl From<ServiceError> for tonic::Status {
             }
             ServiceError::IdempotencyKeyReused => tonic::Status::invalid_argument(message),
             ServiceError::IdempotencyKeyInUse { .. } => tonic::Status::aborted(message),
+            ServiceError::PreconditionRequired { .. } | ServiceError::PreconditionFailed { .. } => {
+                tonic::Status::failed_precondition(message)
+            }
             ServiceError::FailedPrecondition { .. } => tonic::Status::failed_precondition(message),
             ServiceError::Unauthenticated { .. } => tonic::Status::unauthenticated(message),
             ServiceError::PermissionDenied { .. } => tonic::Status::permission_denied(message),
@@ -213,6 +231,18 @@ impl IntoResponse for ServiceError {
                 StatusCode::CONFLICT,
                 "conflict",
                 "Conflicts with existing state",
+                Vec::new(),
+            ),
+            ServiceError::PreconditionRequired { .. } => (
+                StatusCode::PRECONDITION_REQUIRED,
+                "precondition-required",
+                "A change needs If-Match",
+                Vec::new(),
+            ),
+            ServiceError::PreconditionFailed { .. } => (
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "The resource is not as the request expects",
                 Vec::new(),
             ),
             ServiceError::FailedPrecondition { .. } => (

@@ -125,7 +125,9 @@ pub fn rejection_reason(error: &ServiceError) -> &'static str {
         ServiceError::AlreadyExists { .. } | ServiceError::Duplicate { .. } => "already_exists",
         ServiceError::IdempotencyKeyReused => "invalid_argument",
         ServiceError::IdempotencyKeyInUse { .. } => "aborted",
-        ServiceError::FailedPrecondition { .. } => "failed_precondition",
+        ServiceError::FailedPrecondition { .. }
+        | ServiceError::PreconditionRequired { .. }
+        | ServiceError::PreconditionFailed { .. } => "failed_precondition",
         ServiceError::Unauthenticated { .. } => "unauthenticated",
         ServiceError::PermissionDenied { .. } => "permission_denied",
         ServiceError::TooLarge { .. } => "out_of_range",

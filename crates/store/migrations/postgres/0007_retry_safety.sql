@@ -30,3 +30,8 @@ CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
 ALTER TABLE children ADD COLUMN reference TEXT;
 CREATE UNIQUE INDEX children_reference_key ON children (participant_id, reference);
 CREATE UNIQUE INDEX benefit_offsets_month_kind_key ON benefit_offsets (participant_id, month, kind);
+
+-- Optimistic concurrency (ETag / If-Match): a municipality's settings carry a
+-- version, one more at every change, so two administrators never silently
+-- overwrite each other.
+ALTER TABLE municipalities ADD COLUMN version BIGINT NOT NULL DEFAULT 1;

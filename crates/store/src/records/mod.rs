@@ -35,6 +35,22 @@ pub struct Municipality {
     pub policy_overrides: serde_json::Value,
     /// Product line code → the municipality's own payroll pay code (lønnsart).
     pub pay_codes: serde_json::Value,
+    /// The stored settings' version: 1 when created, one more at every change
+    /// (ignored when writing).
+    pub version: i64,
+}
+
+/// What a change expects of a record's stored version (optimistic
+/// concurrency); a change whose expectation fails is a
+/// [`crate::StoreError::VersionMismatch`] and writes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// No record: the change creates it.
+    Absent,
+    /// The record, at whatever version.
+    Existing,
+    /// The record, at this version.
+    Version(i64),
 }
 
 /// A person in the qualification programme of one municipality.

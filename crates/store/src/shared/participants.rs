@@ -12,29 +12,56 @@ impl ParticipantStore for Store {
     async fn upsert_municipality(
         &self,
         municipality: &Municipality,
+        expected: Option<Expected>,
         audit: &NewAuditEntry,
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO municipalities (id, name, policy_overrides, pay_codes) \
-             VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
-             policy_overrides = excluded.policy_overrides, pay_codes = excluded.pay_codes",
-        )
-        .bind(&municipality.id)
-        .bind(&municipality.name)
-        .bind(&municipality.policy_overrides)
-        .bind(&municipality.pay_codes)
-        .execute(&mut *tx)
-        .await?;
+        let statement = match expected {
+            None => {
+                "INSERT INTO municipalities (id, name, policy_overrides, pay_codes) \
+                 VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+                 policy_overrides = excluded.policy_overrides, pay_codes = excluded.pay_codes, \
+                 version = municipalities.version + 1 RETURNING version"
+            }
+            Some(Expected::Absent) => {
+                "INSERT INTO municipalities (id, name, policy_overrides, pay_codes) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING RETURNING version"
+            }
+            Some(Expected::Existing | Expected::Version(_)) => {
+                "UPDATE municipalities SET name = $2, policy_overrides = $3, pay_codes = $4, \
+                 version = version + 1 WHERE id = $1 AND ($5 IS NULL OR version = $5) \
+                 RETURNING version"
+            }
+        };
+        let mut query = sqlx::query_scalar::<_, i64>(statement)
+            .bind(&municipality.id)
+            .bind(&municipality.name)
+            .bind(&municipality.policy_overrides)
+            .bind(&municipality.pay_codes);
+        if let Some(Expected::Existing | Expected::Version(_)) = expected {
+            let version = match expected {
+                Some(Expected::Version(version)) => Some(version),
+                _ => None,
+            };
+            query = query.bind(version);
+        }
+        let Some(version) = query.fetch_optional(&mut *tx).await? else {
+            let current: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM municipalities WHERE id = $1")
+                    .bind(&municipality.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            return Err(StoreError::VersionMismatch { current });
+        };
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(version)
     }
 
     async fn get_municipality(&self, id: &str) -> Result<Municipality, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, policy_overrides, pay_codes FROM municipalities WHERE id = $1",
+            "SELECT id, name, policy_overrides, pay_codes, version FROM municipalities WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.read_pool())
@@ -47,7 +74,7 @@ impl ParticipantStore for Store {
 
     async fn list_municipalities(&self) -> Result<Vec<Municipality>, StoreError> {
         let found = sqlx::query(
-            "SELECT id, name, policy_overrides, pay_codes FROM municipalities ORDER BY id",
+            "SELECT id, name, policy_overrides, pay_codes, version FROM municipalities ORDER BY id",
         )
         .fetch_all(self.read_pool())
         .await?;

@@ -18,6 +18,7 @@ pub(super) fn municipality(row: &DbRow) -> Result<Municipality, StoreError> {
         name: row.try_get("name")?,
         policy_overrides: row.try_get("policy_overrides")?,
         pay_codes: row.try_get("pay_codes")?,
+        version: row.try_get("version")?,
     })
 }
 

@@ -42,12 +42,12 @@ use crate::audit_chain::{
 };
 use crate::records::{
     AcceptOutcome, AuditEntry, BeginClose, BenefitOffset, Child, ConfirmOutcome, Confirmation,
-    DayEntry, HeldParticipant, IdempotencyClaim, IdempotencyRecord, IdempotentAnswer, LedgerEntry,
-    LineTotal, Municipality, NewAuditEntry, NewOutboxEvent, NewTimesheet, OpenRun, OutboxEvent,
-    Participant, ParticipantFacts, Pause, PayLine, PayRun, Programme, ProgrammeWithPauses,
-    RegisteredG, SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet, TimesheetStatus,
-    check_new_timesheet, check_offset, check_range, check_signer_key, current_entries,
-    group_pauses, run_state, whole_ore,
+    DayEntry, Expected, HeldParticipant, IdempotencyClaim, IdempotencyRecord, IdempotentAnswer,
+    LedgerEntry, LineTotal, Municipality, NewAuditEntry, NewOutboxEvent, NewTimesheet, OpenRun,
+    OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun, Programme,
+    ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet,
+    TimesheetStatus, check_new_timesheet, check_offset, check_range, check_signer_key,
+    current_entries, group_pauses, run_state, whole_ore,
 };
 use crate::schema::{self, APPLIED_MIGRATIONS, AppliedMigration};
 use crate::{Backend, Repository, StoreError};

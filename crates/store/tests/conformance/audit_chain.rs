@@ -30,6 +30,7 @@ async fn given_entries(store: &Arc<dyn Repository>, count: usize) {
         store
             .upsert_municipality(
                 &municipality,
+                None,
                 &audit("municipality.upserted", "municipality", &municipality.id)
                     .with_details(json!({ "n": n })),
             )
@@ -90,6 +91,7 @@ pub async fn the_audit_chain_verifies_after_a_mix_of_operations(store: Arc<dyn R
     store
         .upsert_municipality(
             &oslo(),
+            None,
             &audit("municipality.upserted", "municipality", "0301").with_details(awkward),
         )
         .await

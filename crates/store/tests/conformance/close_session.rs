@@ -130,7 +130,9 @@ pub async fn a_session_reads_every_participant_in_chunks_as_participant_facts_ha
                 name: "Bergen".into(),
                 policy_overrides: serde_json::json!({}),
                 pay_codes: serde_json::json!({}),
+                version: 1,
             },
+            None,
             &audit("municipality.upserted", "municipality", "4601"),
         )
         .await
@@ -1116,7 +1118,9 @@ pub async fn holds_that_do_not_fit_the_run_are_refused_and_nothing_is_stored(
                 name: "Bergen".into(),
                 policy_overrides: serde_json::json!({}),
                 pay_codes: serde_json::json!({}),
+                version: 1,
             },
+            None,
             &audit("municipality.upserted", "municipality", "4601"),
         )
         .await

@@ -73,6 +73,7 @@ conformance! {
     municipalities::a_municipality_is_upserted_and_read_back,
     municipalities::municipalities_are_listed_by_number,
     municipalities::an_unknown_municipality_is_not_found,
+    municipalities::a_change_expecting_another_version_is_refused_and_writes_nothing,
     participants::a_participant_is_created_and_found_by_id_and_by_nin_lookup,
     participants::a_second_participant_with_the_same_nin_lookup_is_a_conflict_and_leaves_no_trace,
     participants::a_participant_of_an_unknown_municipality_is_not_found,

@@ -100,10 +100,12 @@ pub async fn a_second_participant_with_the_same_nin_lookup_is_a_conflict_and_lea
         name: "Bergen".into(),
         policy_overrides: json!({}),
         pay_codes: json!({}),
+        version: 1,
     };
     store
         .upsert_municipality(
             &bergen,
+            None,
             &audit("municipality.upserted", "municipality", "4601"),
         )
         .await

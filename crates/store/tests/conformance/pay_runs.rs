@@ -323,10 +323,12 @@ pub async fn a_failure_after_the_first_writes_leaves_no_run(store: Arc<dyn Repos
         name: "Bergen".into(),
         policy_overrides: json!({}),
         pay_codes: json!({}),
+        version: 1,
     };
     store
         .upsert_municipality(
             &bergen,
+            None,
             &audit("municipality.upserted", "municipality", "4601"),
         )
         .await

@@ -203,6 +203,7 @@ pub fn oslo() -> Municipality {
         name: "Oslo".into(),
         policy_overrides: json!({ "self_cert_max_days": 8, "auto_apply_unexcused": false }),
         pay_codes: json!({ "KVP_BASE": "1130", "KVP_CHILD_SUPPLEMENT": "1131" }),
+        version: 1,
     }
 }
 
@@ -212,6 +213,7 @@ pub async fn given_oslo(store: &Arc<dyn Repository>) -> Municipality {
     store
         .upsert_municipality(
             &municipality,
+            None,
             &audit("municipality.upserted", "municipality", &municipality.id),
         )
         .await

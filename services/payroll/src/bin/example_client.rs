@@ -71,13 +71,28 @@ async fn main() -> anyhow::Result<()> {
         .duration_since(std::time::UNIX_EPOCH)?
         .subsec_nanos();
 
-    rest(
-        &http,
-        reqwest::Method::PUT,
-        format!("{}/v1/municipalities/0301", args.http),
-        json!({"name": "Oslo"}),
-    )
-    .await?;
+    // A municipality's settings change only from the version read (ETag and
+    // If-Match); a new one is created with If-None-Match: *.
+    let municipality = format!("{}/v1/municipalities/0301", args.http);
+    let read = http
+        .get(&municipality)
+        .header("x-kvp-actor", "example-client")
+        .send()
+        .await?;
+    let (precondition, value) = match read.headers().get("etag") {
+        Some(etag) if read.status().is_success() => ("if-match", etag.to_str()?.to_owned()),
+        _ => ("if-none-match", "*".to_owned()),
+    };
+    let response = http
+        .put(&municipality)
+        .header("x-kvp-actor", "example-client")
+        .header(precondition, value)
+        .json(&json!({"name": "Oslo"}))
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        bail!("{municipality}: {}", response.status());
+    }
     let registration = json!({
         "municipality_id": "0301",
         "national_id": synthetic_national_id("150190", seed % 500).context("synthetic identity number")?,

@@ -27,7 +27,7 @@ use crate::error::ServiceError;
 use crate::identity::IdentityVault;
 
 pub use decisions::NewDecision;
-pub use municipalities::MunicipalitySettings;
+pub use municipalities::{MunicipalitySettings, Precondition};
 pub use participants::{NewChild, NewParticipant};
 pub use programmes::NewPause;
 pub use runs::{ClosedPeriod, MonthStatement, PaidForMonth, PayLinePages, RunExport, RunSummary};

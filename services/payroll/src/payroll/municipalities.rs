@@ -2,7 +2,7 @@
 //! before they are stored.
 
 use kvp_rules::PolicyOverrides;
-use kvp_store::Municipality;
+use kvp_store::{Expected, Municipality, StoreError};
 use serde::Serialize;
 use serde_json::json;
 
@@ -20,14 +20,31 @@ pub struct MunicipalitySettings {
     pub pay_codes: Option<serde_json::Value>,
 }
 
+/// What a change of a resource expects of it (optimistic concurrency: the
+/// request's `If-Match` / `If-None-Match`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// None given: the change may only create; an existing resource needs
+    /// its version named (428).
+    None,
+    /// `If-None-Match: *`: only if there is none (412 otherwise).
+    Absent,
+    /// `If-Match: *`: only if there is one, at any version.
+    Existing,
+    /// `If-Match: "<version>"`: only at this version (412 otherwise).
+    Version(i64),
+}
+
 impl Payroll {
     /// Registers or updates a municipality: a four-digit number, a name, policy
     /// overrides the rules accept and within their ranges, and pay codes as an
-    /// object. Nothing is stored on any error.
+    /// object. Creating needs no precondition; changing needs the version
+    /// read (`precondition`). Nothing is stored on any error.
     pub async fn upsert_municipality(
         &self,
         id: &str,
         settings: MunicipalitySettings,
+        precondition: Precondition,
         actor: &Actor,
     ) -> Result<Municipality, ServiceError> {
         if id.len() != 4 || !id.chars().all(|c| c.is_ascii_digit()) {
@@ -60,11 +77,12 @@ impl Payroll {
                 "must be an object of line code to pay code",
             ));
         }
-        let municipality = Municipality {
+        let mut municipality = Municipality {
             id: id.to_owned(),
             name: settings.name.clone(),
             policy_overrides: overrides,
             pay_codes,
+            version: 0,
         };
         let entry = audit(
             actor,
@@ -73,9 +91,35 @@ impl Payroll {
             id,
             json!(settings),
         );
-        self.store
-            .upsert_municipality(&municipality, &entry)
-            .await?;
+        let expected = match precondition {
+            Precondition::None | Precondition::Absent => Expected::Absent,
+            Precondition::Existing => Expected::Existing,
+            Precondition::Version(version) => Expected::Version(version),
+        };
+        municipality.version = self
+            .store
+            .upsert_municipality(&municipality, Some(expected), &entry)
+            .await
+            .map_err(|e| match e {
+                StoreError::VersionMismatch {
+                    current: Some(current),
+                } if precondition == Precondition::None => ServiceError::PreconditionRequired {
+                    what: format!(
+                        "municipality {id} exists (version {current}): a change needs If-Match \
+                         with the ETag read"
+                    ),
+                },
+                StoreError::VersionMismatch { current } => ServiceError::PreconditionFailed {
+                    what: match current {
+                        Some(current) => format!(
+                            "municipality {id} is at version {current}: read it again and \
+                             apply the change to what is stored"
+                        ),
+                        None => format!("municipality {id} does not exist"),
+                    },
+                },
+                other => other.into(),
+            })?;
         Ok(municipality)
     }
 

@@ -20,6 +20,7 @@ mod programmes;
 mod signer_keys;
 mod simulations;
 mod timesheets;
+mod versions;
 mod worklist;
 
 use std::sync::Arc;

@@ -2,12 +2,15 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
 use kvp_store::Municipality;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::extract::Body;
+use super::versions::{etag, precondition};
 use super::{ApiResult, AppState};
 use crate::error::Problem;
 use crate::payroll::MunicipalitySettings;
@@ -80,31 +83,54 @@ impl From<Municipality> for MunicipalityBody {
     }
 }
 
-/// Registers or updates a municipality and its policy.
+/// Registers or updates a municipality and its policy. Creating needs no
+/// precondition (or `If-None-Match: *`); changing one that exists needs
+/// `If-Match` with the `ETag` read: 428 without it, 412 when another change
+/// came first. The answer carries the new `ETag`.
 #[utoipa::path(put, path = "/v1/municipalities/{id}", request_body = MunicipalityBody,
-    responses((status = 200, body = MunicipalityBody), (status = 400, body = Problem)))]
+    params(
+        ("id" = String, Path),
+        ("If-Match" = Option<String>, Header, description = "The ETag read: required to change an existing municipality."),
+        ("If-None-Match" = Option<String>, Header, description = "`*`: create only."),
+    ),
+    responses(
+        (status = 200, body = MunicipalityBody, headers(("ETag" = String, description = "The stored version."))),
+        (status = 400, body = Problem),
+        (status = 412, body = Problem, description = "the municipality is not at the version If-Match names, or exists despite If-None-Match"),
+        (status = 428, body = Problem, description = "the municipality exists: If-Match is required"),
+    ))]
 pub async fn put_municipality(
     State(payroll): AppState,
     Path(id): Path<String>,
+    headers: HeaderMap,
     caller: Caller,
     Body(body): Body<MunicipalityBody>,
-) -> ApiResult<Json<MunicipalityBody>> {
+) -> ApiResult<impl IntoResponse> {
+    let precondition = precondition(&headers)?;
     let settings = MunicipalitySettings {
         name: body.name,
         policy_overrides: body.policy_overrides,
         pay_codes: body.pay_codes,
     };
     let municipality = payroll
-        .upsert_municipality(&id, settings, &caller.actor())
+        .upsert_municipality(&id, settings, precondition, &caller.actor())
         .await?;
-    Ok(Json(municipality.into()))
+    Ok((
+        [etag(municipality.version)],
+        Json(MunicipalityBody::from(municipality)),
+    ))
 }
 
-/// Reads a municipality's settings.
-#[utoipa::path(get, path = "/v1/municipalities/{id}", responses((status = 200, body = MunicipalityBody), (status = 404, body = Problem)))]
+/// Reads a municipality's settings, with their `ETag`.
+#[utoipa::path(get, path = "/v1/municipalities/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = MunicipalityBody, headers(("ETag" = String, description = "The stored version: If-Match of a change."))), (status = 404, body = Problem)))]
 pub async fn get_municipality(
     State(payroll): AppState,
     Path(id): Path<String>,
-) -> ApiResult<Json<MunicipalityBody>> {
-    Ok(Json(payroll.municipality(&id).await?.into()))
+) -> ApiResult<impl IntoResponse> {
+    let municipality = payroll.municipality(&id).await?;
+    Ok((
+        [etag(municipality.version)],
+        Json(MunicipalityBody::from(municipality)),
+    ))
 }
