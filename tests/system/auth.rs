@@ -158,6 +158,8 @@ fn routes(ids: &Ids) -> Vec<Route> {
             (EVERYONE, Home), (200, Field("/0/version", json!(1)))),
         route(&get, "/v1/participants/{id}/payslips/{month}", format!("/v1/participants/{p}/payslips/2025-10"), None,
             (EVERYONE, Home), (200, Field("/month", json!("2025-10")))),
+        route(&get, "/v1/programmes/{id}", format!("/v1/programmes/{}", ids.programme), None,
+            (EVERYONE, Home), (200, Field("/decision_reference", json!("KVP-1")))),
         route(&put, "/v1/programmes/{id}/end", format!("/v1/programmes/{}/end", ids.programme),
             Some(json!({"end": "2026-06-30"})),
             (CASEWORKER, Home), (200, Field("/end", json!("2026-06-30")))),

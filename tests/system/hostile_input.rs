@@ -45,6 +45,7 @@ fn facts() -> ParticipantFacts {
                 end: Some(date!(2025 - 12 - 31)),
                 decision_reference: "KVP-2025-0042".into(),
                 decided_at: datetime!(2025-01-02 08:00 UTC),
+                version: 1,
             },
             pauses: vec![
                 Pause {

@@ -149,3 +149,54 @@ async fn of_two_concurrent_changes_from_one_version_exactly_one_is_stored() {
         std::sync::Arc::into_inner(app).unwrap().stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_programme_end_changes_only_from_the_version_read() {
+    for backend in TestBackend::all() {
+        let app = TestApp::spawn_on(backend).await;
+        let fixture = kvp_system_tests::Fixture::new(&app).await;
+        let participant = app
+            .get(&format!("/v1/participants/{}", fixture.participant_id))
+            .await;
+        let programme = participant["programmes"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let path = format!("/v1/programmes/{programme}");
+        let end = format!("{path}/end");
+        assert_eq!(etag_of(&app, &path).await, "\"1\"", "{backend:?}");
+        assert_eq!(app.get(&path).await["end"], "2026-12-31");
+
+        let (status, _, problem) = put(&app, &end, &[], json!({"end": "2026-06-30"})).await;
+        assert_eq!(status, 428, "{backend:?}: {problem}");
+        let (status, etag, body) = put(
+            &app,
+            &end,
+            &[("if-match", "\"1\"")],
+            json!({"end": "2026-06-30"}),
+        )
+        .await;
+        assert_eq!(
+            (status, etag.as_deref()),
+            (200, Some("\"2\"")),
+            "{backend:?}"
+        );
+        assert_eq!(body["end"], "2026-06-30");
+
+        // A pause changes the programme too: an end set from before it is stale.
+        app.post(
+            &format!("{path}/pauses"),
+            json!({"from": "2026-01-01", "to": "2026-01-31", "kind": "INTERRUPTED", "reference": "P-1"}),
+            201,
+        )
+        .await;
+        assert_eq!(etag_of(&app, &path).await, "\"3\"", "{backend:?}");
+        let (status, _, problem) =
+            put(&app, &end, &[("if-match", "\"2\"")], json!({"end": null})).await;
+        assert_eq!(status, 412, "{backend:?}: {problem}");
+        let stored = app.get(&path).await;
+        assert_eq!(stored["end"], "2026-06-30", "{backend:?}");
+        assert_eq!(stored["pauses"][0]["reference"], "P-1");
+        app.stop().await;
+    }
+}

@@ -101,9 +101,10 @@ type ProgrammeRow = (
     String,
     i64,
     Option<Vec<(Uuid, Date, Option<Date>, String, String)>>,
+    i64,
 );
 
-/// `[id, start, end or null, decision reference, decided at, pauses]`, the
+/// `[id, start, end or null, decision reference, decided at, pauses, version]`, the
 /// pauses an array (or null) of `[id, first day, last day or null, kind, reference]`.
 pub(crate) fn programmes(
     participant_id: Uuid,
@@ -112,33 +113,36 @@ pub(crate) fn programmes(
     let found: Vec<ProgrammeRow> = rows("programmes", text)?;
     found
         .into_iter()
-        .map(|(id, start, end, decision_reference, decided_at, pauses)| {
-            let pauses = pauses
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(pause_id, from, to, kind, reference)| {
-                    Ok(Pause {
-                        id: pause_id,
-                        programme_id: id,
-                        from,
-                        to,
-                        kind: parse_stored(&kind)?,
-                        reference,
+        .map(
+            |(id, start, end, decision_reference, decided_at, pauses, version)| {
+                let pauses = pauses
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(pause_id, from, to, kind, reference)| {
+                        Ok(Pause {
+                            id: pause_id,
+                            programme_id: id,
+                            from,
+                            to,
+                            kind: parse_stored(&kind)?,
+                            reference,
+                        })
                     })
+                    .collect::<Result<_, StoreError>>()?;
+                Ok(ProgrammeWithPauses {
+                    programme: Programme {
+                        id,
+                        participant_id,
+                        start,
+                        end,
+                        decision_reference,
+                        decided_at: instant("programmes", decided_at)?,
+                        version,
+                    },
+                    pauses,
                 })
-                .collect::<Result<_, StoreError>>()?;
-            Ok(ProgrammeWithPauses {
-                programme: Programme {
-                    id,
-                    participant_id,
-                    start,
-                    end,
-                    decision_reference,
-                    decided_at: instant("programmes", decided_at)?,
-                },
-                pauses,
-            })
-        })
+            },
+        )
         .collect()
 }
 

@@ -171,11 +171,13 @@ pub trait ParticipantStore: Send + Sync {
     /// The programme decision with this id.
     async fn get_programme(&self, id: Uuid) -> Result<Programme, StoreError>;
 
-    /// Sets (or clears) a programme's last day and answers the programme as stored.
+    /// Sets (or clears) a programme's last day, if its stored version is what
+    /// `expected` says (`None`: any), and answers the programme as stored.
     async fn set_programme_end(
         &self,
         programme_id: Uuid,
         end: Option<Date>,
+        expected: Option<Expected>,
         audit: &NewAuditEntry,
     ) -> Result<Programme, StoreError>;
 

@@ -21,7 +21,8 @@ ALTER TABLE children ADD COLUMN reference TEXT;
 CREATE UNIQUE INDEX children_reference_key ON children (participant_id, reference);
 CREATE UNIQUE INDEX benefit_offsets_month_kind_key ON benefit_offsets (participant_id, month, kind);
 
--- Optimistic concurrency (ETag / If-Match): a municipality's settings carry a
--- version, one more at every change, so two administrators never silently
--- overwrite each other.
+-- Optimistic concurrency (ETag / If-Match): a municipality's settings and a
+-- programme carry a version, one more at every change, so two people never
+-- silently overwrite each other.
 ALTER TABLE municipalities ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE programmes ADD COLUMN version INTEGER NOT NULL DEFAULT 1;

@@ -155,7 +155,8 @@ pub(super) async fn read_participant_facts(
                              (SELECT json_agg(json_build_array(x.id, x.from_date, x.to_date, \
                                                                x.kind, x.reference) \
                                               ORDER BY x.from_date, x.id) \
-                              FROM programme_pauses x WHERE x.programme_id = g.id)) \
+                              FROM programme_pauses x WHERE x.programme_id = g.id), \
+                             g.version) \
                            ORDER BY g.start_date, g.id) \
             FROM programmes g WHERE g.participant_id = $1)::text AS programmes, \
           (SELECT json_agg(json_build_array(id, period_from, period_to, version) \

@@ -152,6 +152,9 @@ pub struct Programme {
     pub decision_reference: String,
     /// When the decision was made.
     pub decided_at: OffsetDateTime,
+    /// The stored programme's version: 1 when decided, one more at every
+    /// change of its end or its pauses (ignored when writing).
+    pub version: i64,
 }
 
 /// Why the programme is paused.

@@ -9,7 +9,7 @@ macro_rules! participant_columns {
 }
 macro_rules! programme_columns {
     () => {
-        "id, participant_id, start_date, end_date, decision_reference, decided_at"
+        "id, participant_id, start_date, end_date, decision_reference, decided_at, version"
     };
 }
 macro_rules! signer_key_columns {

@@ -324,11 +324,10 @@ impl ParticipantStore for Store {
     ) -> Result<(), StoreError> {
         check_range("programme", programme.start, programme.end)?;
         let mut tx = self.begin_write().await?;
-        sqlx::query(concat!(
-            "INSERT INTO programmes (",
-            programme_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6)"
-        ))
+        sqlx::query(
+            "INSERT INTO programmes (id, participant_id, start_date, end_date, \
+             decision_reference, decided_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
         .bind(programme.id)
         .bind(programme.participant_id)
         .bind(programme.start)
@@ -359,13 +358,24 @@ impl ParticipantStore for Store {
         &self,
         programme_id: Uuid,
         end: Option<Date>,
+        expected: Option<Expected>,
         audit: &NewAuditEntry,
     ) -> Result<Programme, StoreError> {
         let mut tx = self.begin_write().await?;
         lock_programme(&mut tx, programme_id).await?;
         let mut programme = select_programme(&mut tx, programme_id).await?;
+        let expected_holds = match expected {
+            None | Some(Expected::Existing) => true,
+            Some(Expected::Absent) => false,
+            Some(Expected::Version(version)) => version == programme.version,
+        };
+        if !expected_holds {
+            return Err(StoreError::VersionMismatch {
+                current: Some(programme.version),
+            });
+        }
         check_range("programme", programme.start, end)?;
-        sqlx::query("UPDATE programmes SET end_date = $1 WHERE id = $2")
+        sqlx::query("UPDATE programmes SET end_date = $1, version = version + 1 WHERE id = $2")
             .bind(end)
             .bind(programme_id)
             .execute(&mut *tx)
@@ -373,6 +383,7 @@ impl ParticipantStore for Store {
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         programme.end = end;
+        programme.version += 1;
         Ok(programme)
     }
 
@@ -402,6 +413,11 @@ impl ParticipantStore for Store {
                 _ => None,
             })
         })?;
+        // A pause changes the programme: its version moves on.
+        sqlx::query("UPDATE programmes SET version = version + 1 WHERE id = $1")
+            .bind(pause.programme_id)
+            .execute(&mut *tx)
+            .await?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())

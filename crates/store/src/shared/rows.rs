@@ -70,6 +70,7 @@ pub(super) fn programme(row: &DbRow) -> Result<Programme, StoreError> {
         end: row.try_get("end_date")?,
         decision_reference: row.try_get("decision_reference")?,
         decided_at: read_instant(row, "decided_at")?,
+        version: row.try_get("version")?,
     })
 }
 

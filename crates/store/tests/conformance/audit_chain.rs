@@ -129,6 +129,7 @@ pub async fn the_audit_chain_verifies_after_a_mix_of_operations(store: Arc<dyn R
         .set_programme_end(
             programme.id,
             Some(date!(2025 - 12 - 31)),
+            None,
             &audit("programme.ended", "programme", programme.id),
         )
         .await

@@ -612,6 +612,7 @@ pub async fn a_change_to_any_fact_moves_the_mark_back_to_the_first_month_it_reac
         .set_programme_end(
             programme.id,
             Some(date!(2025 - 12 - 31)),
+            None,
             &audit("programme.end_set", "programme", programme.id),
         )
         .await

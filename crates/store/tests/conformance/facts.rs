@@ -137,7 +137,11 @@ pub async fn participant_facts_gather_everything_the_rules_engine_needs(
     assert_eq!(
         facts.programmes,
         vec![ProgrammeWithPauses {
-            programme,
+            // Version 2: its pause is a change.
+            programme: kvp_store::Programme {
+                version: 2,
+                ..programme
+            },
             pauses: vec![pause],
         }]
     );

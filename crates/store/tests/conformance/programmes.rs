@@ -24,6 +24,7 @@ pub async fn a_programme_is_created_ended_and_paused(store: Arc<dyn Repository>)
         .set_programme_end(
             programme.id,
             Some(date!(2025 - 12 - 31)),
+            None,
             &audit("programme.ended", "programme", &subject),
         )
         .await
@@ -32,6 +33,7 @@ pub async fn a_programme_is_created_ended_and_paused(store: Arc<dyn Repository>)
         ended,
         Programme {
             end: Some(date!(2025 - 12 - 31)),
+            version: 2,
             ..programme.clone()
         }
     );
@@ -63,9 +65,33 @@ pub async fn a_programme_is_created_ended_and_paused(store: Arc<dyn Repository>)
     assert_eq!(
         store.list_programmes(participant.id).await.unwrap(),
         vec![ProgrammeWithPauses {
-            programme: ended,
+            // Each pause is a change of the programme.
+            programme: Programme {
+                version: 4,
+                ..ended
+            },
             pauses: vec![interruption, stop],
         }]
+    );
+    // An end set from a version before the pauses is refused, and changes nothing.
+    let stale = store
+        .set_programme_end(
+            programme.id,
+            None,
+            Some(kvp_store::Expected::Version(2)),
+            &audit("programme.ended", "programme", &subject),
+        )
+        .await;
+    assert!(
+        matches!(
+            stale,
+            Err(kvp_store::StoreError::VersionMismatch { current: Some(4) })
+        ),
+        "{stale:?}"
+    );
+    assert_eq!(
+        store.get_programme(programme.id).await.unwrap().end,
+        Some(date!(2025 - 12 - 31))
     );
     let actions: Vec<String> = store
         .list_audit("programme", &subject)
@@ -109,6 +135,7 @@ pub async fn programmes_are_listed_by_start_and_an_end_can_be_cleared(store: Arc
         .set_programme_end(
             earlier.id,
             None,
+            None,
             &audit("programme.ended", "programme", earlier.id),
         )
         .await
@@ -140,6 +167,7 @@ pub async fn a_programme_cannot_end_before_it_starts(store: Arc<dyn Repository>)
         .set_programme_end(
             programme.id,
             Some(date!(2025 - 01 - 05)),
+            None,
             &audit("programme.ended", "programme", programme.id),
         )
         .await
@@ -191,6 +219,7 @@ pub async fn ending_or_pausing_an_unknown_programme_is_not_found(store: Arc<dyn 
     let err = store
         .set_programme_end(
             unknown,
+            None,
             None,
             &audit("programme.ended", "programme", unknown),
         )

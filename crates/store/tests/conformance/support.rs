@@ -267,6 +267,7 @@ pub fn programme_of(participant: &Participant) -> Programme {
         end: None,
         decision_reference: "KVP-2025-0042".into(),
         decided_at: AT,
+        version: 1,
     }
 }
 

@@ -1,12 +1,14 @@
 //! Programme decisions: registering one, setting its end, pausing it.
 
-use kvp_store::{ParticipantFacts, Pause, PauseKind, Programme};
+use kvp_store::{
+    Expected, ParticipantFacts, Pause, PauseKind, Programme, ProgrammeWithPauses, StoreError,
+};
 use serde::Serialize;
 use serde_json::json;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use super::{Actor, Payroll, audit};
+use super::{Actor, Payroll, Precondition, audit};
 use crate::error::ServiceError;
 
 /// A pause to register, as given (the audit entry records it so).
@@ -50,6 +52,7 @@ impl Payroll {
             end,
             decision_reference,
             decided_at: OffsetDateTime::now_utc(),
+            version: 1,
         };
         let entry = audit(
             actor,
@@ -70,13 +73,44 @@ impl Payroll {
         Ok(self.store.get_programme(id).await?)
     }
 
-    /// Sets or clears a programme's end; answers the programme as it is now.
+    /// A programme decision with its pauses.
+    pub async fn programme_with_pauses(
+        &self,
+        id: Uuid,
+    ) -> Result<ProgrammeWithPauses, ServiceError> {
+        let programme = self.store.get_programme(id).await?;
+        self.store
+            .list_programmes(programme.participant_id)
+            .await?
+            .into_iter()
+            .find(|p| p.programme.id == id)
+            .ok_or_else(|| ServiceError::NotFound {
+                what: format!("programme {id}"),
+            })
+    }
+
+    /// Sets or clears a programme's end, from the version read
+    /// (`precondition`: a change of what exists needs one); answers the
+    /// programme as it is now.
     pub async fn set_programme_end(
         &self,
         id: Uuid,
         end: Option<Date>,
+        precondition: Precondition,
         actor: &Actor,
     ) -> Result<Programme, ServiceError> {
+        let expected = match precondition {
+            Precondition::None => {
+                return Err(ServiceError::PreconditionRequired {
+                    what: format!(
+                        "programme {id}: a change of its end needs If-Match with the ETag read"
+                    ),
+                });
+            }
+            Precondition::Absent => Expected::Absent,
+            Precondition::Existing => Expected::Existing,
+            Precondition::Version(version) => Expected::Version(version),
+        };
         let entry = audit(
             actor,
             "programme.end_set",
@@ -84,7 +118,19 @@ impl Payroll {
             &id.to_string(),
             json!({"end": end}),
         );
-        Ok(self.store.set_programme_end(id, end, &entry).await?)
+        self.store
+            .set_programme_end(id, end, Some(expected), &entry)
+            .await
+            .map_err(|e| match e {
+                StoreError::VersionMismatch { current } => ServiceError::PreconditionFailed {
+                    what: format!(
+                        "programme {id} is at version {}: read it again and apply the change \
+                         to what is stored",
+                        current.unwrap_or_default()
+                    ),
+                },
+                other => other.into(),
+            })
     }
 
     /// Registers an interruption or a stop of a programme; answers its id.

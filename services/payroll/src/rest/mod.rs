@@ -78,6 +78,7 @@ pub fn router(payroll: Arc<Payroll>, auth: auth::Authenticator) -> Router {
             "/v1/participants/{id}/programmes",
             post(programmes::create_programme),
         )
+        .route("/v1/programmes/{id}", get(programmes::get_programme))
         .route(
             "/v1/programmes/{id}/end",
             put(programmes::set_programme_end),

@@ -50,6 +50,7 @@ const PROBLEM_WORDS: SchemaWords = SchemaWords {
         add_sole_carer_period,
         add_benefit_offset,
         create_programme,
+        get_programme,
         set_programme_end,
         add_pause,
         decide,
@@ -73,7 +74,7 @@ const PROBLEM_WORDS: SchemaWords = SchemaWords {
         metrics,
         openapi
     ),
-    components(schemas(Problem, FieldViolation, ExistingResource, Assessment, QuotaSummary)),
+    components(schemas(Problem, FieldViolation, ExistingResource, ProgrammeView, Assessment, QuotaSummary)),
     modifiers(&BearerSecurity, &IdempotencyKeyHeader, &PROBLEM_WORDS)
 )]
 pub struct ApiDoc;

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use kvp_rules::{OffsetKind, YearMonth};
-use kvp_store::ParticipantFacts;
+use kvp_store::{ParticipantFacts, ProgrammeWithPauses};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -96,24 +96,26 @@ impl From<ParticipantFacts> for ParticipantView {
                     reference: c.reference,
                 })
                 .collect(),
-            programmes: facts
-                .programmes
+            programmes: facts.programmes.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<ProgrammeWithPauses> for ProgrammeView {
+    fn from(p: ProgrammeWithPauses) -> Self {
+        Self {
+            id: p.programme.id,
+            start: p.programme.start,
+            end: p.programme.end,
+            decision_reference: p.programme.decision_reference,
+            pauses: p
+                .pauses
                 .into_iter()
-                .map(|p| ProgrammeView {
-                    id: p.programme.id,
-                    start: p.programme.start,
-                    end: p.programme.end,
-                    decision_reference: p.programme.decision_reference,
-                    pauses: p
-                        .pauses
-                        .into_iter()
-                        .map(|x| PauseBody {
-                            from: x.from,
-                            to: x.to,
-                            kind: x.kind.as_str().to_owned(),
-                            reference: x.reference,
-                        })
-                        .collect(),
+                .map(|x| PauseBody {
+                    from: x.from,
+                    to: x.to,
+                    kind: x.kind.as_str().to_owned(),
+                    reference: x.reference,
                 })
                 .collect(),
         }

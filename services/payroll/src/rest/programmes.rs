@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::Date;
@@ -10,7 +11,8 @@ use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::extract::{Body, Id, Params};
-use super::participants::ParticipantView;
+use super::participants::{ParticipantView, ProgrammeView};
+use super::versions::{etag, precondition};
 use super::{ApiResult, AppState, created};
 use crate::error::Problem;
 use crate::payroll::NewPause;
@@ -57,20 +59,48 @@ pub struct EndBody {
     pub end: Option<Date>,
 }
 
-/// Sets or clears a programme's end.
-#[utoipa::path(put, path = "/v1/programmes/{id}/end", params(("id" = String, Path)), request_body = EndBody,
-    responses((status = 200, description = "updated"), (status = 400, body = Problem), (status = 404, body = Problem)))]
+/// Reads a programme decision with its pauses, and its `ETag`.
+#[utoipa::path(get, path = "/v1/programmes/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = ProgrammeView, headers(("ETag" = String, description = "The stored version: If-Match of a change."))), (status = 404, body = Problem)))]
+pub async fn get_programme(
+    State(payroll): AppState,
+    Params(Id(id)): Params<Id>,
+) -> ApiResult<impl IntoResponse> {
+    let programme = payroll.programme_with_pauses(id).await?;
+    let version = programme.programme.version;
+    Ok(([etag(version)], Json(ProgrammeView::from(programme))))
+}
+
+/// Sets or clears a programme's end. The change names the version read in
+/// `If-Match` (its `ETag`): 428 without it, 412 when the programme changed
+/// meanwhile (another end, a pause). The answer carries the new `ETag`.
+#[utoipa::path(put, path = "/v1/programmes/{id}/end",
+    params(
+        ("id" = String, Path),
+        ("If-Match" = String, Header, description = "The ETag read (required)."),
+    ),
+    request_body = EndBody,
+    responses(
+        (status = 200, description = "updated: id, start, end", headers(("ETag" = String, description = "The stored version."))),
+        (status = 400, body = Problem),
+        (status = 404, body = Problem),
+        (status = 412, body = Problem, description = "the programme is not at the version If-Match names"),
+        (status = 428, body = Problem, description = "If-Match is required"),
+    ))]
 pub async fn set_programme_end(
     State(payroll): AppState,
     Params(Id(id)): Params<Id>,
+    headers: HeaderMap,
     caller: Caller,
     Body(body): Body<EndBody>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<impl IntoResponse> {
+    let precondition = precondition(&headers)?;
     let programme = payroll
-        .set_programme_end(id, body.end, &caller.actor())
+        .set_programme_end(id, body.end, precondition, &caller.actor())
         .await?;
-    Ok(Json(
-        json!({"id": programme.id, "start": programme.start, "end": programme.end}),
+    Ok((
+        [etag(programme.version)],
+        Json(json!({"id": programme.id, "start": programme.start, "end": programme.end})),
     ))
 }
 

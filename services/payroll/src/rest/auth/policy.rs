@@ -147,6 +147,7 @@ pub const POLICY: &[Rule] = &[
     rule(Get,  "/v1/participants/{id}/months/{month}",       Roles(EVERYONE,      Owner::Participant)),
     rule(Get,  "/v1/participants/{id}/timesheets",           Roles(EVERYONE,      Owner::Participant)),
     rule(Get,  "/v1/participants/{id}/payslips/{month}",     Roles(EVERYONE,      Owner::Participant)),
+    rule(Get,  "/v1/programmes/{id}",                        Roles(EVERYONE,      Owner::Programme)),
     rule(Put,  "/v1/programmes/{id}/end",                    Roles(CASEWORKER,    Owner::Programme)),
     rule(Post, "/v1/programmes/{id}/pauses",                 Roles(CASEWORKER,    Owner::Programme)),
     rule(Post, "/v1/signer-keys",                            Roles(ADMINISTRATOR, Owner::NewSignerKey)),
