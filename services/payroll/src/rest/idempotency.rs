@@ -258,17 +258,8 @@ pub struct IdempotencyKeyHeader;
 impl utoipa::Modify for IdempotencyKeyHeader {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
-        use utoipa::openapi::{Content, ObjectBuilder, Ref, Required, ResponseBuilder, Type};
+        use utoipa::openapi::{ObjectBuilder, Required, Type};
 
-        let problem = |description: &str| {
-            ResponseBuilder::new()
-                .description(description)
-                .content(
-                    kvp_problem::PROBLEM_JSON,
-                    Content::new(Some(Ref::from_schema_name("Problem"))),
-                )
-                .build()
-        };
         for item in openapi.paths.paths.values_mut() {
             let Some(operation) = item.post.as_mut() else {
                 continue;
@@ -297,7 +288,7 @@ impl utoipa::Modify for IdempotencyKeyHeader {
                 .push(header.into());
             let responses = &mut operation.responses.responses;
             responses.entry("409".into()).or_insert_with(|| {
-                problem(
+                crate::rest::openapi::problem_response(
                     "a duplicate, or an Idempotency-Key whose request is in progress or lost \
                      its answer",
                 )
@@ -305,7 +296,10 @@ impl utoipa::Modify for IdempotencyKeyHeader {
             });
             responses.insert(
                 "422".into(),
-                problem("the Idempotency-Key was used with another request").into(),
+                crate::rest::openapi::problem_response(
+                    "the Idempotency-Key was used with another request",
+                )
+                .into(),
             );
         }
     }

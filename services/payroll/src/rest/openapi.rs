@@ -78,3 +78,16 @@ const PROBLEM_WORDS: SchemaWords = SchemaWords {
     modifiers(&BearerSecurity, &IdempotencyKeyHeader, &PROBLEM_WORDS)
 )]
 pub struct ApiDoc;
+
+/// A documented answer of problem details (`Problem`), for the modifiers that
+/// add answers to many operations.
+pub(crate) fn problem_response(description: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::{Content, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            kvp_problem::PROBLEM_JSON,
+            Content::new(Some(Ref::from_schema_name("Problem"))),
+        )
+        .build()
+}

@@ -173,8 +173,8 @@ pub struct BearerSecurity;
 
 impl utoipa::Modify for BearerSecurity {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::SecurityRequirement;
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        use utoipa::openapi::{Content, Ref, ResponseBuilder, security::SecurityRequirement};
 
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
@@ -194,15 +194,6 @@ impl utoipa::Modify for BearerSecurity {
         );
         let bearer = || vec![SecurityRequirement::new("bearer", Vec::<String>::new())];
         openapi.security = Some(bearer());
-        let problem = |description: &str| {
-            ResponseBuilder::new()
-                .description(description)
-                .content(
-                    kvp_problem::PROBLEM_JSON,
-                    Content::new(Some(Ref::from_schema_name("Problem"))),
-                )
-                .build()
-        };
         for (path, item) in &mut openapi.paths.paths {
             for (verb, operation) in [
                 (Verb::Get, &mut item.get),
@@ -228,11 +219,17 @@ impl utoipa::Modify for BearerSecurity {
                         let responses = &mut operation.responses.responses;
                         responses.insert(
                             "401".into(),
-                            problem("no valid bearer token (WWW-Authenticate: Bearer)").into(),
+                            crate::rest::openapi::problem_response(
+                                "no valid bearer token (WWW-Authenticate: Bearer)",
+                            )
+                            .into(),
                         );
                         responses.insert(
                             "403".into(),
-                            problem("the role or the municipality is not allowed").into(),
+                            crate::rest::openapi::problem_response(
+                                "the role or the municipality is not allowed",
+                            )
+                            .into(),
                         );
                     }
                     // Public, or (a fault the tests catch) no rule: no token listed.
