@@ -161,7 +161,8 @@ pub trait ParticipantStore: Send + Sync {
         participant_id: Uuid,
     ) -> Result<Vec<BenefitOffset>, StoreError>;
 
-    /// Stores a programme decision.
+    /// Stores a programme decision; one that shares a day with another of the
+    /// participant's is a [`StoreError::Conflict`] (so is an end that would).
     async fn create_programme(
         &self,
         programme: &Programme,

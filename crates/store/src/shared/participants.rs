@@ -324,6 +324,15 @@ impl ParticipantStore for Store {
     ) -> Result<(), StoreError> {
         check_range("programme", programme.start, programme.end)?;
         let mut tx = self.begin_write().await?;
+        lock_participant(&mut tx, programme.participant_id).await?;
+        refuse_overlapping_programme(
+            &mut tx,
+            programme.participant_id,
+            programme.id,
+            programme.start,
+            programme.end,
+        )
+        .await?;
         sqlx::query(
             "INSERT INTO programmes (id, participant_id, start_date, end_date, \
              decision_reference, decided_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -375,6 +384,14 @@ impl ParticipantStore for Store {
             });
         }
         check_range("programme", programme.start, end)?;
+        refuse_overlapping_programme(
+            &mut tx,
+            programme.participant_id,
+            programme.id,
+            programme.start,
+            end,
+        )
+        .await?;
         sqlx::query("UPDATE programmes SET end_date = $1, version = version + 1 WHERE id = $2")
             .bind(end)
             .bind(programme_id)
@@ -439,5 +456,35 @@ impl ParticipantStore for Store {
         participant_id: Uuid,
     ) -> Result<ParticipantFacts, StoreError> {
         read_participant_facts(self, participant_id).await
+    }
+}
+
+/// A participant's programme periods never overlap (ARCHITECTURE.md,
+/// "Programme periods"): another programme of theirs that shares a day with
+/// `start`–`end` (open-ended when `None`) refuses the change. Call it with the
+/// participant's facts locked.
+async fn refuse_overlapping_programme(
+    conn: &mut Conn,
+    participant_id: Uuid,
+    programme_id: Uuid,
+    start: Date,
+    end: Option<Date>,
+) -> Result<(), StoreError> {
+    let overlapping: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM programmes WHERE participant_id = $1 AND id <> $2 \
+         AND (end_date IS NULL OR end_date >= $3) AND ($4 IS NULL OR start_date <= $4) \
+         ORDER BY start_date LIMIT 1",
+    )
+    .bind(participant_id)
+    .bind(programme_id)
+    .bind(start)
+    .bind(end)
+    .fetch_optional(conn)
+    .await?;
+    match overlapping {
+        Some(other) => Err(StoreError::conflict(format!(
+            "the period overlaps programme {other}; a participant's programmes never overlap"
+        ))),
+        None => Ok(()),
     }
 }

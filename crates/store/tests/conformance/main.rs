@@ -83,6 +83,7 @@ conformance! {
     participants::a_sole_carer_period_cannot_end_before_it_starts,
     participants::facts_about_an_unknown_participant_are_refused,
     programmes::a_programme_is_created_ended_and_paused,
+    programmes::a_participants_programmes_never_overlap,
     programmes::programmes_are_listed_by_start_and_an_end_can_be_cleared,
     programmes::a_programme_cannot_end_before_it_starts,
     programmes::ending_or_pausing_an_unknown_programme_is_not_found,

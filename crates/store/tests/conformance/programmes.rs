@@ -115,6 +115,7 @@ pub async fn programmes_are_listed_by_start_and_an_end_can_be_cleared(store: Arc
     let participant = given_participant(&store).await;
     let later = Programme {
         start: date!(2026 - 01 - 05),
+        end: Some(date!(2026 - 12 - 31)),
         ..programme_of(&participant)
     };
     let earlier = Programme {
@@ -133,10 +134,10 @@ pub async fn programmes_are_listed_by_start_and_an_end_can_be_cleared(store: Arc
 
     let reopened = store
         .set_programme_end(
-            earlier.id,
+            later.id,
             None,
             None,
-            &audit("programme.ended", "programme", earlier.id),
+            &audit("programme.ended", "programme", later.id),
         )
         .await
         .unwrap();
@@ -149,7 +150,7 @@ pub async fn programmes_are_listed_by_start_and_an_end_can_be_cleared(store: Arc
         .into_iter()
         .map(|p| p.programme)
         .collect();
-    assert_eq!(listed, vec![reopened, later]);
+    assert_eq!(listed, vec![earlier, reopened]);
 }
 
 pub async fn a_programme_cannot_end_before_it_starts(store: Arc<dyn Repository>) {
@@ -265,4 +266,65 @@ pub async fn ending_or_pausing_an_unknown_programme_is_not_found(store: Arc<dyn 
             .unwrap()
             .is_empty()
     );
+}
+
+pub async fn a_participants_programmes_never_overlap(store: Arc<dyn Repository>) {
+    let participant = given_participant(&store).await;
+    let entry = |id: Uuid| audit("programme.created", "programme", id);
+    let first = Programme {
+        end: Some(date!(2025 - 12 - 31)),
+        ..programme_of(&participant)
+    };
+    store
+        .create_programme(&first, &entry(first.id))
+        .await
+        .unwrap();
+    let sharing_a_day = Programme {
+        start: date!(2025 - 12 - 31),
+        ..programme_of(&participant)
+    };
+    let refused = store
+        .create_programme(&sharing_a_day, &entry(sharing_a_day.id))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict { .. })),
+        "{refused:?}"
+    );
+    let next = Programme {
+        start: date!(2026 - 01 - 01),
+        ..programme_of(&participant)
+    };
+    store
+        .create_programme(&next, &entry(next.id))
+        .await
+        .unwrap();
+
+    // Nor may an end reach into the next programme, or leave the first open.
+    for end in [Some(date!(2026 - 02 - 01)), None] {
+        let refused = store
+            .set_programme_end(first.id, end, None, &entry(first.id))
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::Conflict { .. })),
+            "{refused:?}"
+        );
+    }
+    let shortened = store
+        .set_programme_end(
+            first.id,
+            Some(date!(2025 - 11 - 30)),
+            None,
+            &entry(first.id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(shortened.end, Some(date!(2025 - 11 - 30)));
+    let starts: Vec<_> = store
+        .list_programmes(participant.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.programme.start)
+        .collect();
+    assert_eq!(starts, [date!(2025 - 01 - 06), date!(2026 - 01 - 01)]);
 }
