@@ -328,6 +328,35 @@ impl TestApp {
         self.rest().call_as(token, method, path, body).await
     }
 
+    /// Closes Oslo's (0301) month over gRPC.
+    pub async fn close_oslo(&mut self, month: &str) -> pb::ClosePeriodResponse {
+        self.grpc
+            .close_period(pb::ClosePeriodRequest {
+                municipality_id: "0301".into(),
+                month: month.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    /// Every pay line of a run, as `StreamPayLines` streams them.
+    pub async fn pay_lines(&mut self, run_id: &str) -> Vec<pb::PayLine> {
+        let mut stream = self
+            .grpc
+            .stream_pay_lines(pb::StreamPayLinesRequest {
+                run_id: run_id.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut out = Vec::new();
+        while let Some(message) = stream.message().await.unwrap() {
+            out.push(message.pay_line.unwrap());
+        }
+        out
+    }
+
     /// POST, expecting `expected` status.
     pub async fn post(&self, path: &str, body: Value, expected: u16) -> Value {
         self.rest().post(path, body, expected).await

@@ -27,33 +27,13 @@ fn dec(text: &str) -> Decimal {
 }
 
 async fn close(app: &mut TestApp, month: &str) -> pb::PayRun {
-    let closed = app
-        .grpc
-        .close_period(pb::ClosePeriodRequest {
-            municipality_id: "0301".into(),
-            month: month.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let closed = app.close_oslo(month).await;
     assert!(closed.created, "{month} is closed by this call");
     closed.run.unwrap()
 }
 
 async fn lines(app: &mut TestApp, run_id: &str) -> Vec<pb::PayLine> {
-    let mut stream = app
-        .grpc
-        .stream_pay_lines(pb::StreamPayLinesRequest {
-            run_id: run_id.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut out = Vec::new();
-    while let Some(message) = stream.message().await.unwrap() {
-        out.push(message.pay_line.unwrap());
-    }
-    out
+    app.pay_lines(run_id).await
 }
 
 /// A participant's lines summed per (attributed month, line code name).

@@ -15,30 +15,11 @@ fn dec(text: &str) -> Decimal {
 }
 
 async fn close(app: &mut TestApp, month: &str) -> pb::ClosePeriodResponse {
-    app.grpc
-        .close_period(pb::ClosePeriodRequest {
-            municipality_id: "0301".into(),
-            month: month.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
+    app.close_oslo(month).await
 }
 
 async fn lines(app: &mut TestApp, run_id: &str) -> Vec<pb::PayLine> {
-    let mut stream = app
-        .grpc
-        .stream_pay_lines(pb::StreamPayLinesRequest {
-            run_id: run_id.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut out = Vec::new();
-    while let Some(message) = stream.message().await.unwrap() {
-        out.push(message.pay_line.unwrap());
-    }
-    out
+    app.pay_lines(run_id).await
 }
 
 /// Sums lines per (attributed month, line code).
