@@ -70,6 +70,7 @@ const NOBODY: &[&str] = &[];
 /// The ids the requests need.
 struct Ids {
     participant: String,
+    child: String,
     programme: String,
     run: String,
     month_base: &'static str,
@@ -82,6 +83,7 @@ impl Ids {
     fn placeholders() -> Self {
         Self {
             participant: "p".into(),
+            child: "c".into(),
             programme: "q".into(),
             run: "r".into(),
             month_base: "",
@@ -166,6 +168,16 @@ fn routes(ids: &Ids) -> Vec<Route> {
         route(&post, "/v1/programmes/{id}/pauses", format!("/v1/programmes/{}/pauses", ids.programme),
             Some(json!({"from": "2026-01-01", "to": "2026-01-31", "kind": "INTERRUPTED", "reference": "KVP-P"})),
             (CASEWORKER, Home), (201, Present("/id"))),
+        route(&get, "/v1/facts/{kind}/{id}", format!("/v1/facts/children/{}", ids.child), None,
+            (EVERYONE, Home), (200, Field("/fact/birth_date", json!("2021-03-14")))),
+        route(&put, "/v1/facts/{kind}/{id}", format!("/v1/facts/children/{}", ids.child),
+            Some(json!({"reason": "typing error", "fact": {"birth_date": "2021-03-15"}})),
+            (CASEWORKER, Home), (200, Field("/version", json!(2)))),
+        route(&get, "/v1/facts/{kind}/{id}/versions", format!("/v1/facts/children/{}/versions", ids.child), None,
+            (EVERYONE, Home), (200, Field("/versions/1/change", json!("CORRECTED")))),
+        route(&post, "/v1/facts/{kind}/{id}/void", format!("/v1/facts/children/{}/void", ids.child),
+            Some(json!({"reason": "registered on the wrong participant"})),
+            (CASEWORKER, Home), (200, Field("/change", json!("VOIDED")))),
         route(&post, "/v1/signer-keys", "/v1/signer-keys".into(), Some(new_key),
             (ADMINISTRATOR, Home), (201, Field("/keyid", json!("participant-key-2")))),
         route(&get, "/v1/signer-keys/{keyid}", "/v1/signer-keys/participant-key".into(), None,
@@ -182,6 +194,16 @@ fn routes(ids: &Ids) -> Vec<Route> {
         route(&post, "/v1/parameters/g", "/v1/parameters/g".into(),
             Some(json!({"effective_date": "2030-05-01", "value": "150000", "reference": "Test-G"})),
             (ADMINISTRATOR, National), (201, Field("/effective_date", json!("2030-05-01")))),
+        route(&get, "/v1/parameters/g/{effective_date}", "/v1/parameters/g/2030-05-01".into(), None,
+            (EVERYONE, Open), (200, Field("/fact/value", json!("150000.00")))),
+        route(&put, "/v1/parameters/g/{effective_date}", "/v1/parameters/g/2030-05-01".into(),
+            Some(json!({"reason": "a digit too few", "fact": {"value": "151000", "reference": "Test-G"}})),
+            (ADMINISTRATOR, National), (200, Field("/fact/value", json!("151000.00")))),
+        route(&get, "/v1/parameters/g/{effective_date}/versions", "/v1/parameters/g/2030-05-01/versions".into(), None,
+            (EVERYONE, Open), (200, Field("/versions/1/reason", json!("a digit too few")))),
+        route(&post, "/v1/parameters/g/{effective_date}/void", "/v1/parameters/g/2030-05-01/void".into(),
+            Some(json!({"reason": "not yet decided"})),
+            (ADMINISTRATOR, National), (200, Field("/void", json!(true)))),
     ]
 }
 
@@ -215,6 +237,10 @@ async fn world(issuer: &TokenIssuer) -> (TestApp, Ids) {
         .await;
     assert_eq!(participant.status, 201, "{participant:?}");
     let participant_id = participant.body["id"].as_str().unwrap().to_owned();
+    let child_id = participant.body["children"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let programme = app
         .call_as(
             Some(&caseworker),
@@ -296,6 +322,7 @@ async fn world(issuer: &TokenIssuer) -> (TestApp, Ids) {
     .unwrap();
     let ids = Ids {
         participant: participant_id,
+        child: child_id,
         programme: programme_id,
         run: run.run_id,
         // October 2025 for a participant born 1990 (see rest.rs).
@@ -307,10 +334,10 @@ async fn world(issuer: &TokenIssuer) -> (TestApp, Ids) {
 }
 
 /// The route's request with `token` as its bearer token.
-/// A PUT changes what exists (`If-Match: *`: this test is about access,
-/// not versions).
+/// A PUT or a void changes what exists (`If-Match: *`: this test is about
+/// access, not versions).
 async fn send(app: &TestApp, route: &Route, token: Option<String>) -> Reply {
-    let headers: &[(&str, &str)] = if route.method == Method::PUT {
+    let headers: &[(&str, &str)] = if route.method == Method::PUT || route.path.ends_with("/void") {
         &[("if-match", "*")]
     } else {
         &[]

@@ -55,7 +55,7 @@ pub use audit_chain::AuditVerification;
 pub use error::StoreError;
 pub use records::*;
 pub use repository::{
-    AuditStore, Backend, CloseSession, IdempotencyStore, OutboxStore, ParameterStore,
+    AuditStore, Backend, CloseSession, FactStore, IdempotencyStore, OutboxStore, ParameterStore,
     ParticipantStore, PayRunStore, Repository, SanctionStore, SignerKeyStore, TimesheetStore,
 };
 

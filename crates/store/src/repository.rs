@@ -13,11 +13,11 @@ use crate::StoreError;
 use crate::audit_chain::AuditVerification;
 use crate::records::{
     AcceptOutcome, AuditEntry, BeginClose, BenefitOffset, Child, CloseContext, CloseParticipant,
-    ConfirmOutcome, Confirmation, DayEntry, Expected, FinishClose, HeldParticipant,
-    IdempotencyClaim, IdempotencyRecord, IdempotentAnswer, LedgerEntry, LineTotal, Municipality,
-    NewAuditEntry, NewOutboxEvent, NewTimesheet, OpenRun, OutboxEvent, Participant,
-    ParticipantFacts, Pause, PayLine, PayRun, Programme, ProgrammeWithPauses, RegisteredG,
-    SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet,
+    ConfirmOutcome, Confirmation, DayEntry, Expected, FactChange, FactKind, FactVersion,
+    FinishClose, HeldParticipant, IdempotencyClaim, IdempotencyRecord, IdempotentAnswer,
+    LedgerEntry, LineTotal, Municipality, NewAuditEntry, NewOutboxEvent, NewTimesheet, OpenRun,
+    OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun, Programme,
+    ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet,
 };
 
 /// Which database a store runs on.
@@ -51,6 +51,7 @@ impl fmt::Display for Backend {
 #[async_trait]
 pub trait Repository:
     ParticipantStore
+    + FactStore
     + SignerKeyStore
     + TimesheetStore
     + SanctionStore
@@ -172,17 +173,7 @@ pub trait ParticipantStore: Send + Sync {
     /// The programme decision with this id.
     async fn get_programme(&self, id: Uuid) -> Result<Programme, StoreError>;
 
-    /// Sets (or clears) a programme's last day, if its stored version is what
-    /// `expected` says (`None`: any), and answers the programme as stored.
-    async fn set_programme_end(
-        &self,
-        programme_id: Uuid,
-        end: Option<Date>,
-        expected: Option<Expected>,
-        audit: &NewAuditEntry,
-    ) -> Result<Programme, StoreError>;
-
-    /// Adds a pause to a programme.
+    /// Adds a pause to a programme (the programme's own version stays).
     async fn add_pause(&self, pause: &Pause, audit: &NewAuditEntry) -> Result<(), StoreError>;
 
     /// A participant's programmes with their pauses, by start.
@@ -195,6 +186,48 @@ pub trait ParticipantStore: Send + Sync {
     /// consistent snapshot.
     async fn participant_facts(&self, participant_id: Uuid)
     -> Result<ParticipantFacts, StoreError>;
+}
+
+/// Facts over time: the versions of every fact that changes money (see
+/// [`FactVersion`]), and their corrections and voids.
+///
+/// Each fact's first version is written by the method that registers it, in
+/// its transaction. A change is the next version: the fact's row in its
+/// table is updated (a correction) or removed (a void) in the same
+/// transaction, which moves the participant's recompute mark (the tables'
+/// triggers), so the next close pays or recovers the difference.
+#[async_trait]
+pub trait FactStore: Send + Sync {
+    /// Every version of a fact, oldest first; [`StoreError::NotFound`] for a
+    /// fact never registered.
+    async fn fact_versions(
+        &self,
+        kind: FactKind,
+        fact_id: &str,
+    ) -> Result<Vec<FactVersion>, StoreError>;
+
+    /// Corrects or voids a fact, with its events and audit entry (whose actor
+    /// and instant the version records), and answers the version stored.
+    ///
+    /// - An unknown fact: [`StoreError::NotFound`].
+    /// - A latest version other than `expected`: [`StoreError::VersionMismatch`].
+    /// - A void fact: [`StoreError::InvalidState`] (void is final; register
+    ///   the fact anew).
+    /// - Content of another kind, a change of what never changes (a
+    ///   decision's day and kind), or a range that ends before it starts:
+    ///   [`StoreError::InvalidInput`].
+    /// - A correction that makes the fact a duplicate of another (a child's
+    ///   reference, an offset's month and kind): [`StoreError::Duplicate`];
+    ///   a programme period that overlaps another: [`StoreError::Conflict`].
+    ///
+    /// Voiding a programme voids its pauses with it (each a version of its
+    /// own). Any error writes nothing.
+    async fn change_fact(
+        &self,
+        change: &FactChange,
+        events: &[NewOutboxEvent],
+        audit: &NewAuditEntry,
+    ) -> Result<FactVersion, StoreError>;
 }
 
 /// The signer registry: participants', supervisors' and providers' keys and their revocation.

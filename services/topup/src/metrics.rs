@@ -97,7 +97,7 @@ pub fn grpc_layer() -> GrpcMetricsLayer {
 /// else `unknown` (a sender chooses the type; the label set stays bounded).
 pub fn event_type_label(event: Option<&CloudEvent>) -> &'static str {
     use kvp_proto::event_types::{
-        DEDUCTION_DECIDED, PERIOD_CLOSED, STIPEND_PAID, TIMESHEET_ACCEPTED,
+        DEDUCTION_DECIDED, FACT_CORRECTED, PERIOD_CLOSED, STIPEND_PAID, TIMESHEET_ACCEPTED,
     };
     let Some(event) = event else { return "unknown" };
     [
@@ -105,6 +105,7 @@ pub fn event_type_label(event: Option<&CloudEvent>) -> &'static str {
         DEDUCTION_DECIDED,
         PERIOD_CLOSED,
         STIPEND_PAID,
+        FACT_CORRECTED,
     ]
     .into_iter()
     .find(|known| *known == event.r#type)

@@ -100,16 +100,6 @@ pub(super) async fn lock_participant(conn: &mut Conn, id: Uuid) -> Result<(), St
     Ok(())
 }
 
-/// Locks a programme until the transaction ends, so that a concurrent
-/// change waits for this one.
-pub(super) async fn lock_programme(conn: &mut Conn, id: Uuid) -> Result<(), StoreError> {
-    sqlx::query("SELECT 1 FROM programmes WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// The registered keys among `keyids`, in their order: one query (the
 /// submission path's round trips count).
 pub(super) async fn select_signer_keys(
@@ -284,6 +274,7 @@ pub(super) async fn select_pauses(
 
 /// Constraint names as PostgreSQL reports them (`migrations/postgres`).
 pub(super) mod constraint {
+    pub(in super::super) const FACT_VERSIONS_PKEY: &str = "fact_versions_pkey";
     pub(in super::super) const SANCTION_DECISIONS_DAY_KEY: &str = "sanction_decisions_day_key";
     pub(in super::super) const SANCTION_DECISIONS_PKEY: &str = "sanction_decisions_pkey";
     pub(in super::super) const REGISTERED_G_PKEY: &str = "registered_g_pkey";

@@ -9,10 +9,10 @@ use time::OffsetDateTime;
 use crate::StoreError;
 use crate::audit_chain::{ChainContent, StoredLink, canonical_instant, canonical_json};
 use crate::records::{
-    AuditEntry, BenefitOffset, Child, Confirmation, DayEntry, HeldParticipant, IdempotencyRecord,
-    IdempotentAnswer, LedgerEntry, LineTotal, Municipality, OutboxEvent, Participant, Pause,
-    PayLine, PayRun, Programme, RegisteredG, SanctionDecision, SignerKey, SoleCarerPeriod,
-    Timesheet, TimesheetPeriod, parse_stored,
+    AuditEntry, BenefitOffset, Child, Confirmation, DayEntry, FactVersion, HeldParticipant,
+    IdempotencyRecord, IdempotentAnswer, LedgerEntry, LineTotal, Municipality, OutboxEvent,
+    Participant, Pause, PayLine, PayRun, Programme, RegisteredG, SanctionDecision, SignerKey,
+    SoleCarerPeriod, Timesheet, TimesheetPeriod, parse_stored,
 };
 
 /// A decimal column (NUMERIC).

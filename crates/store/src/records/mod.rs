@@ -18,9 +18,11 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 mod checks;
+mod facts;
 mod pay_runs;
 
 pub(crate) use checks::*;
+pub use facts::*;
 pub use pay_runs::*;
 
 /// A municipality (kommune) that runs the programme and pays the stipend.
@@ -152,8 +154,8 @@ pub struct Programme {
     pub decision_reference: String,
     /// When the decision was made.
     pub decided_at: OffsetDateTime,
-    /// The stored programme's version: 1 when decided, one more at every
-    /// change of its end or its pauses (ignored when writing).
+    /// The programme's version (see [`FactVersion`]): 1 when decided, one
+    /// more at every correction (ignored when writing).
     pub version: i64,
 }
 

@@ -4,6 +4,7 @@
 // into scope what this code names: its store, connection and row types, how
 // it binds values, its constraint names and locks (`<backend>/dialect.rs`),
 // and its row mappers and helpers (`<backend>/mod.rs`, `rows.rs`).
+use crate::records::FactContent;
 use crate::repository::ParameterStore;
 
 #[async_trait]
@@ -36,6 +37,17 @@ impl ParameterStore for Store {
                 _ => None,
             })
         })?;
+        super::facts::record_registered(
+            &mut tx,
+            &g.effective_date.to_string(),
+            None,
+            FactContent::RegisteredG {
+                value: g.value,
+                reference: g.reference.clone(),
+            },
+            audit,
+        )
+        .await?;
         insert_events(&mut tx, events).await?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;

@@ -5,6 +5,7 @@
 // it binds values, its constraint names, locks and the participant's facts
 // read (`<backend>/dialect.rs`), and its row mappers and helpers
 // (`<backend>/mod.rs`, `rows.rs`).
+use crate::records::FactContent;
 use crate::repository::ParticipantStore;
 
 #[async_trait]
@@ -212,6 +213,17 @@ impl ParticipantStore for Store {
                 other => participant_missing(child.participant_id)(other),
             })
         })?;
+        super::facts::record_registered(
+            &mut tx,
+            &child.id.to_string(),
+            Some(child.participant_id),
+            FactContent::Child {
+                birth_date: child.birth_date,
+                reference: child.reference.clone(),
+            },
+            audit,
+        )
+        .await?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -247,6 +259,17 @@ impl ParticipantStore for Store {
                 other => participant_missing(period.participant_id)(other),
             })
         })?;
+        super::facts::record_registered(
+            &mut tx,
+            &period.id.to_string(),
+            Some(period.participant_id),
+            FactContent::SoleCarerPeriod {
+                from: period.from,
+                to: period.to,
+            },
+            audit,
+        )
+        .await?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -304,6 +327,18 @@ impl ParticipantStore for Store {
                 other => participant_missing(offset.participant_id)(other),
             })
         })?;
+        super::facts::record_registered(
+            &mut tx,
+            &offset.id.to_string(),
+            Some(offset.participant_id),
+            FactContent::BenefitOffset {
+                month: offset.month,
+                kind: offset.kind,
+                amount: offset.amount,
+            },
+            audit,
+        )
+        .await?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -353,6 +388,18 @@ impl ParticipantStore for Store {
                 other => participant_missing(programme.participant_id)(other),
             })
         })?;
+        super::facts::record_registered(
+            &mut tx,
+            &programme.id.to_string(),
+            Some(programme.participant_id),
+            FactContent::Programme {
+                start: programme.start,
+                end: programme.end,
+                decision_reference: programme.decision_reference.clone(),
+            },
+            audit,
+        )
+        .await?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -361,47 +408,6 @@ impl ParticipantStore for Store {
     async fn get_programme(&self, id: Uuid) -> Result<Programme, StoreError> {
         let mut conn = self.read_pool().acquire().await?;
         select_programme(&mut conn, id).await
-    }
-
-    async fn set_programme_end(
-        &self,
-        programme_id: Uuid,
-        end: Option<Date>,
-        expected: Option<Expected>,
-        audit: &NewAuditEntry,
-    ) -> Result<Programme, StoreError> {
-        let mut tx = self.begin_write().await?;
-        lock_programme(&mut tx, programme_id).await?;
-        let mut programme = select_programme(&mut tx, programme_id).await?;
-        let expected_holds = match expected {
-            None | Some(Expected::Existing) => true,
-            Some(Expected::Absent) => false,
-            Some(Expected::Version(version)) => version == programme.version,
-        };
-        if !expected_holds {
-            return Err(StoreError::VersionMismatch {
-                current: Some(programme.version),
-            });
-        }
-        check_range("programme", programme.start, end)?;
-        refuse_overlapping_programme(
-            &mut tx,
-            programme.participant_id,
-            programme.id,
-            programme.start,
-            end,
-        )
-        .await?;
-        sqlx::query("UPDATE programmes SET end_date = $1, version = version + 1 WHERE id = $2")
-            .bind(end)
-            .bind(programme_id)
-            .execute(&mut *tx)
-            .await?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await?;
-        programme.end = end;
-        programme.version += 1;
-        Ok(programme)
     }
 
     async fn add_pause(&self, pause: &Pause, audit: &NewAuditEntry) -> Result<(), StoreError> {
@@ -430,11 +436,24 @@ impl ParticipantStore for Store {
                 _ => None,
             })
         })?;
-        // A pause changes the programme: its version moves on.
-        sqlx::query("UPDATE programmes SET version = version + 1 WHERE id = $1")
-            .bind(pause.programme_id)
-            .execute(&mut *tx)
-            .await?;
+        let participant_id: Uuid =
+            sqlx::query_scalar("SELECT participant_id FROM programmes WHERE id = $1")
+                .bind(pause.programme_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        super::facts::record_registered(
+            &mut tx,
+            &pause.id.to_string(),
+            Some(participant_id),
+            FactContent::Pause {
+                from: pause.from,
+                to: pause.to,
+                kind: pause.kind,
+                reference: pause.reference.clone(),
+            },
+            audit,
+        )
+        .await?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -463,7 +482,7 @@ impl ParticipantStore for Store {
 /// "Programme periods"): another programme of theirs that shares a day with
 /// `start`–`end` (open-ended when `None`) refuses the change. Call it with the
 /// participant's facts locked.
-async fn refuse_overlapping_programme(
+pub(super) async fn refuse_overlapping_programme(
     conn: &mut Conn,
     participant_id: Uuid,
     programme_id: Uuid,

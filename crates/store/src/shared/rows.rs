@@ -290,3 +290,19 @@ pub(super) fn all<T>(
 ) -> Result<Vec<T>, StoreError> {
     rows.iter().map(map).collect()
 }
+
+pub(super) fn fact_version(row: &DbRow) -> Result<FactVersion, StoreError> {
+    let content: String = row.try_get("content")?;
+    Ok(FactVersion {
+        kind: stored(row, "fact_type")?,
+        fact_id: row.try_get("fact_id")?,
+        participant_id: row.try_get("participant_id")?,
+        version: row.try_get("version")?,
+        change: stored(row, "change")?,
+        content: serde_json::from_str(&content)
+            .map_err(|_| StoreError::corrupt("a fact version's content is not a fact"))?,
+        reason: row.try_get("reason")?,
+        recorded_by: row.try_get("recorded_by")?,
+        recorded_at: read_instant(row, "recorded_at")?,
+    })
+}

@@ -4,6 +4,7 @@
 // into scope what this code names: its store, connection and row types, how
 // it binds values, its constraint names and locks (`<backend>/dialect.rs`),
 // and its row mappers and helpers (`<backend>/mod.rs`, `rows.rs`).
+use crate::records::FactContent;
 use crate::repository::SanctionStore;
 
 #[async_trait]
@@ -42,6 +43,20 @@ impl SanctionStore for Store {
                 other => participant_missing(decision.participant_id)(other),
             })
         })?;
+        super::facts::record_registered(
+            &mut tx,
+            &decision.id.to_string(),
+            Some(decision.participant_id),
+            FactContent::SanctionDecision {
+                date: decision.date,
+                entry_kind: decision.entry_kind,
+                outcome: decision.outcome,
+                reference: decision.reference.clone(),
+                reason: decision.reason.clone(),
+            },
+            audit,
+        )
+        .await?;
         insert_events(&mut tx, events).await?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;

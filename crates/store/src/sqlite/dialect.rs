@@ -74,11 +74,6 @@ pub(super) async fn lock_participant(_conn: &mut Conn, _id: Uuid) -> Result<(), 
     Ok(())
 }
 
-/// Nothing to lock: the write transaction holds the database's write lock.
-pub(super) async fn lock_programme(_conn: &mut Conn, _id: Uuid) -> Result<(), StoreError> {
-    Ok(())
-}
-
 /// The registered keys among `keyids`, in their order.
 pub(super) async fn select_signer_keys(
     store: &Store,
@@ -230,6 +225,8 @@ pub(super) async fn select_pauses(
 /// Constraint names as SQLite reports them: UNIQUE by `table.column, …`,
 /// FOREIGN KEY without a name (so each is the empty name).
 pub(super) mod constraint {
+    pub(in super::super) const FACT_VERSIONS_PKEY: &str =
+        "fact_versions.fact_type, fact_versions.fact_id, fact_versions.version";
     pub(in super::super) const SANCTION_DECISIONS_DAY_KEY: &str =
         "sanction_decisions.participant_id, sanction_decisions.date, sanction_decisions.entry_kind";
     pub(in super::super) const SANCTION_DECISIONS_PKEY: &str = "sanction_decisions.id";

@@ -104,6 +104,7 @@ macro_rules! sql_false {
 mod audit;
 mod close;
 mod dialect;
+mod facts;
 mod idempotency;
 mod outbox;
 mod parameters;

@@ -15,10 +15,10 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 use crate::StoreError;
 use crate::audit_chain::{ChainContent, StoredLink, canonical_json};
 use crate::records::{
-    AuditEntry, BenefitOffset, Child, Confirmation, DayEntry, HeldParticipant, IdempotencyRecord,
-    IdempotentAnswer, LedgerEntry, LineTotal, Municipality, OutboxEvent, Participant, Pause,
-    PayLine, PayRun, Programme, RegisteredG, SanctionDecision, SignerKey, SoleCarerPeriod,
-    Timesheet, TimesheetPeriod, parse_stored,
+    AuditEntry, BenefitOffset, Child, Confirmation, DayEntry, FactVersion, HeldParticipant,
+    IdempotencyRecord, IdempotentAnswer, LedgerEntry, LineTotal, Municipality, OutboxEvent,
+    Participant, Pause, PayLine, PayRun, Programme, RegisteredG, SanctionDecision, SignerKey,
+    SoleCarerPeriod, Timesheet, TimesheetPeriod, parse_stored,
 };
 
 /// `2025-03-01T08:15:00.000000Z`: UTC, microseconds, fixed width.

@@ -125,15 +125,15 @@ pub async fn the_audit_chain_verifies_after_a_mix_of_operations(store: Arc<dyn R
         )
         .await
         .unwrap();
-    store
-        .set_programme_end(
-            programme.id,
-            Some(date!(2025 - 12 - 31)),
-            None,
-            &audit("programme.ended", "programme", programme.id),
-        )
-        .await
-        .unwrap();
+    crate::support::set_programme_end(
+        &store,
+        programme.id,
+        Some(date!(2025 - 12 - 31)),
+        None,
+        &audit("programme.ended", "programme", programme.id),
+    )
+    .await
+    .unwrap();
     written += 2;
 
     let key = supervisor_key("s-1");

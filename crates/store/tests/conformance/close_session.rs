@@ -608,15 +608,15 @@ pub async fn a_change_to_any_fact_moves_the_mark_back_to_the_first_month_it_reac
     expect_mark(&store, &kari, &ola, Some(JANUARY), "a programme: its start").await;
 
     clear_marks(&store, next_month()).await;
-    store
-        .set_programme_end(
-            programme.id,
-            Some(date!(2025 - 12 - 31)),
-            None,
-            &audit("programme.end_set", "programme", programme.id),
-        )
-        .await
-        .unwrap();
+    crate::support::set_programme_end(
+        &store,
+        programme.id,
+        Some(date!(2025 - 12 - 31)),
+        None,
+        &audit("programme.end_set", "programme", programme.id),
+    )
+    .await
+    .unwrap();
     expect_mark(
         &store,
         &kari,

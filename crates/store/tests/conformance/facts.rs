@@ -137,11 +137,9 @@ pub async fn participant_facts_gather_everything_the_rules_engine_needs(
     assert_eq!(
         facts.programmes,
         vec![ProgrammeWithPauses {
-            // Version 2: its pause is a change.
-            programme: kvp_store::Programme {
-                version: 2,
-                ..programme
-            },
+            // A pause is a fact of its own with its own versions: the
+            // programme it falls in keeps its version 1.
+            programme,
             pauses: vec![pause],
         }]
     );

@@ -549,3 +549,28 @@ pub fn failed(run: &PayRun, participant_id: Uuid) -> Confirmation {
         confirmed_at: AT,
     }
 }
+
+/// Sets a programme's end as the service does: a correction of the
+/// programme from `expected` (any version with `None`).
+pub async fn set_programme_end(
+    store: &Arc<dyn Repository>,
+    id: Uuid,
+    end: Option<Date>,
+    expected: Option<kvp_store::Expected>,
+    audit: &NewAuditEntry,
+) -> Result<Programme, kvp_store::StoreError> {
+    let programme = store.get_programme(id).await?;
+    let change = kvp_store::FactChange {
+        kind: kvp_store::FactKind::Programme,
+        fact_id: id.to_string(),
+        expected: expected.unwrap_or(kvp_store::Expected::Existing),
+        content: Some(kvp_store::FactContent::Programme {
+            start: programme.start,
+            end,
+            decision_reference: programme.decision_reference,
+        }),
+        reason: "the end is set".into(),
+    };
+    store.change_fact(&change, &[], audit).await?;
+    store.get_programme(id).await
+}

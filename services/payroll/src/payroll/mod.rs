@@ -6,6 +6,7 @@
 //! payments are in [`periods`], what awaits caseworkers in `worklist`.
 
 mod audit_trail;
+mod corrections;
 mod decisions;
 mod months;
 mod municipalities;
@@ -26,6 +27,7 @@ use time::OffsetDateTime;
 use crate::error::ServiceError;
 use crate::identity::IdentityVault;
 
+pub use corrections::{FactCorrection, kind_of_segment, path_segment};
 pub use decisions::NewDecision;
 pub use municipalities::{MunicipalitySettings, Precondition};
 pub use participants::{NewChild, NewParticipant};

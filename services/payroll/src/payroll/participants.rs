@@ -39,7 +39,7 @@ pub struct NewChild {
 /// The longest case-system reference kept.
 const MAX_REFERENCE: usize = 100;
 
-fn valid_reference(reference: &str) -> Result<String, ServiceError> {
+pub(super) fn valid_reference(reference: &str) -> Result<String, ServiceError> {
     let reference = reference.trim();
     if reference.is_empty() || reference.chars().count() > MAX_REFERENCE {
         return Err(ServiceError::field(
@@ -230,21 +230,7 @@ impl Payroll {
         amount: Decimal,
         actor: &Actor,
     ) -> Result<Uuid, ServiceError> {
-        if amount.is_sign_negative() || amount.round_dp(2) != amount {
-            return Err(ServiceError::field(
-                "amount",
-                "must be a non-negative amount in kroner and øre",
-            ));
-        }
-        if amount > kvp_rules::bounds::OFFSET_MAX {
-            return Err(ServiceError::field(
-                "amount",
-                format!(
-                    "must be at most {} kroner, the largest monthly benefit of sense",
-                    kvp_rules::bounds::OFFSET_MAX
-                ),
-            ));
-        }
+        super::corrections::check_offset_amount(amount, "amount")?;
         self.store.get_participant(participant_id).await?;
         let offset = BenefitOffset {
             id: Uuid::now_v7(),

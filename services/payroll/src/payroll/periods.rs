@@ -409,20 +409,7 @@ impl Payroll {
         reference: String,
         actor: &Actor,
     ) -> Result<(), ServiceError> {
-        if value <= Decimal::ZERO || value.round_dp(2) != value {
-            return Err(ServiceError::field(
-                "value",
-                "must be a positive amount in kroner",
-            ));
-        }
-        if let Some(max) = kvp_rules::parameters::upper_bound("g")
-            && value > max
-        {
-            return Err(ServiceError::field(
-                "value",
-                format!("must be at most {max} kroner, the largest G of sense"),
-            ));
-        }
+        super::corrections::check_g_value(value, "value")?;
         if reference.trim().is_empty() {
             return Err(ServiceError::field("reference", "must not be empty"));
         }

@@ -1,14 +1,14 @@
 //! Programme decisions: registering one, setting its end, pausing it.
 
 use kvp_store::{
-    Expected, ParticipantFacts, Pause, PauseKind, Programme, ProgrammeWithPauses, StoreError,
+    FactContent, FactKind, ParticipantFacts, Pause, PauseKind, Programme, ProgrammeWithPauses,
 };
 use serde::Serialize;
 use serde_json::json;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use super::{Actor, Payroll, Precondition, audit};
+use super::{Actor, FactCorrection, Payroll, Precondition, audit};
 use crate::error::ServiceError;
 
 /// A pause to register, as given (the audit entry records it so).
@@ -90,8 +90,9 @@ impl Payroll {
     }
 
     /// Sets or clears a programme's end, from the version read
-    /// (`precondition`: a change of what exists needs one); answers the
-    /// programme as it is now.
+    /// (`precondition`: a change of what exists needs one): a correction of
+    /// the programme (see [`Payroll::correct_fact`]). Answers the programme
+    /// as it is now.
     pub async fn set_programme_end(
         &self,
         id: Uuid,
@@ -99,38 +100,23 @@ impl Payroll {
         precondition: Precondition,
         actor: &Actor,
     ) -> Result<Programme, ServiceError> {
-        let expected = match precondition {
-            Precondition::None => {
-                return Err(ServiceError::PreconditionRequired {
-                    what: format!(
-                        "programme {id}: a change of its end needs If-Match with the ETag read"
-                    ),
-                });
-            }
-            Precondition::Absent => Expected::Absent,
-            Precondition::Existing => Expected::Existing,
-            Precondition::Version(version) => Expected::Version(version),
+        let programme = self.store.get_programme(id).await?;
+        let content = FactContent::Programme {
+            start: programme.start,
+            end,
+            decision_reference: programme.decision_reference,
         };
-        let entry = audit(
-            actor,
-            "programme.end_set",
-            "programme",
-            &id.to_string(),
-            json!({"end": end}),
-        );
-        self.store
-            .set_programme_end(id, end, Some(expected), &entry)
-            .await
-            .map_err(|e| match e {
-                StoreError::VersionMismatch { current } => ServiceError::PreconditionFailed {
-                    what: format!(
-                        "programme {id} is at version {}: read it again and apply the change \
-                         to what is stored",
-                        current.unwrap_or_default()
-                    ),
-                },
-                other => other.into(),
-            })
+        let correction = FactCorrection {
+            content: Some(content),
+            reason: match end {
+                Some(end) => format!("the programme ends {end}"),
+                None => "the programme's end is cleared".to_owned(),
+            },
+            precondition,
+        };
+        self.correct_fact(FactKind::Programme, &id.to_string(), correction, actor)
+            .await?;
+        Ok(self.store.get_programme(id).await?)
     }
 
     /// Registers an interruption or a stop of a programme; answers its id.

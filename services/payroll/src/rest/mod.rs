@@ -9,6 +9,7 @@ mod audit;
 pub mod auth;
 mod decisions;
 mod extract;
+mod facts;
 mod health;
 pub mod idempotency;
 pub mod limits;
@@ -59,6 +60,24 @@ pub fn router(payroll: Arc<Payroll>, auth: auth::Authenticator) -> Router {
         .route(
             "/v1/municipalities/{id}",
             put(municipalities::put_municipality).get(municipalities::get_municipality),
+        )
+        .route(
+            "/v1/facts/{kind}/{id}",
+            get(facts::get_fact).put(facts::correct_fact),
+        )
+        .route("/v1/facts/{kind}/{id}/versions", get(facts::fact_versions))
+        .route("/v1/facts/{kind}/{id}/void", post(facts::void_fact))
+        .route(
+            "/v1/parameters/g/{effective_date}",
+            get(facts::get_g).put(facts::correct_g),
+        )
+        .route(
+            "/v1/parameters/g/{effective_date}/versions",
+            get(facts::g_versions),
+        )
+        .route(
+            "/v1/parameters/g/{effective_date}/void",
+            post(facts::void_g),
         )
         .route("/v1/participants", post(participants::create_participant))
         .route("/v1/participants/{id}", get(participants::get_participant))

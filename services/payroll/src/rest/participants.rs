@@ -16,7 +16,6 @@ use uuid::Uuid;
 
 use super::auth::Caller;
 use super::extract::{Body, Id, Month, Params};
-use super::programmes::PauseBody;
 use super::{ApiResult, AppState, created};
 use crate::error::{Problem, ServiceError};
 use crate::ingest::QuotaSummary;
@@ -50,11 +49,58 @@ pub struct ParticipantView {
     pub display_name: String,
     /// Children, by birth date.
     pub children: Vec<ChildView>,
+    /// Periods as a sole carer, by first day.
+    pub sole_carer_periods: Vec<SoleCarerView>,
+    /// Other livelihood benefits, by month and kind.
+    pub benefit_offsets: Vec<OffsetView>,
     /// Programme decisions with their pauses.
     pub programmes: Vec<ProgrammeView>,
 }
 
-/// A child of a participant.
+/// A period as a sole carer (correct or void it at
+/// `/v1/facts/sole-carer-periods/{id}`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SoleCarerView {
+    /// Period id.
+    pub id: Uuid,
+    /// First day.
+    pub from: Date,
+    /// Last day; null while open-ended.
+    pub to: Option<Date>,
+}
+
+/// Another livelihood benefit of a month (correct or void it at
+/// `/v1/facts/benefit-offsets/{id}`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OffsetView {
+    /// Offset id.
+    pub id: Uuid,
+    /// The month, `YYYY-MM`.
+    pub month: String,
+    /// SYKEPENGER, DAGPENGER, FORELDREPENGER or OTHER_LIVELIHOOD.
+    #[schema(value_type = String)]
+    pub kind: OffsetKind,
+    /// Amount in kroner, two decimals.
+    #[schema(value_type = String, example = "4500.00")]
+    pub amount: String,
+}
+
+/// A pause of a programme (correct or void it at `/v1/facts/pauses/{id}`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PauseView {
+    /// Pause id.
+    pub id: Uuid,
+    /// First day.
+    pub from: Date,
+    /// Last day; null while open-ended.
+    pub to: Option<Date>,
+    /// INTERRUPTED or STOPPED.
+    pub kind: String,
+    /// The decision's reference.
+    pub reference: String,
+}
+
+/// A child of a participant (correct or void it at `/v1/facts/children/{id}`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChildView {
     /// Child id.
@@ -65,7 +111,7 @@ pub struct ChildView {
     pub reference: Option<String>,
 }
 
-/// A programme decision.
+/// A programme decision (correct or void it at `/v1/facts/programmes/{id}`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProgrammeView {
     /// Programme id.
@@ -77,7 +123,7 @@ pub struct ProgrammeView {
     /// The decision's reference.
     pub decision_reference: String,
     /// Interruptions and stops.
-    pub pauses: Vec<PauseBody>,
+    pub pauses: Vec<PauseView>,
 }
 
 impl From<ParticipantFacts> for ParticipantView {
@@ -96,6 +142,25 @@ impl From<ParticipantFacts> for ParticipantView {
                     reference: c.reference,
                 })
                 .collect(),
+            sole_carer_periods: facts
+                .sole_carer_periods
+                .into_iter()
+                .map(|p| SoleCarerView {
+                    id: p.id,
+                    from: p.from,
+                    to: p.to,
+                })
+                .collect(),
+            benefit_offsets: facts
+                .offsets
+                .into_iter()
+                .map(|o| OffsetView {
+                    id: o.id,
+                    month: YearMonth::of(o.month).to_string(),
+                    kind: o.kind,
+                    amount: kvp_rules::format_amount(o.amount),
+                })
+                .collect(),
             programmes: facts.programmes.into_iter().map(Into::into).collect(),
         }
     }
@@ -111,7 +176,8 @@ impl From<ProgrammeWithPauses> for ProgrammeView {
             pauses: p
                 .pauses
                 .into_iter()
-                .map(|x| PauseBody {
+                .map(|x| PauseView {
+                    id: x.id,
                     from: x.from,
                     to: x.to,
                     kind: x.kind.as_str().to_owned(),

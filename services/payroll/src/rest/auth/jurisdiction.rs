@@ -74,6 +74,17 @@ pub(super) async fn jurisdiction(
         Owner::Municipality => Jurisdiction::Municipal(param("id")?),
         Owner::Participant => of_participant(payroll, uuid(&param("id")?, "id")?).await?,
         Owner::Programme => of_programme(payroll, uuid(&param("id")?, "id")?).await?,
+        Owner::Fact => {
+            let kind = crate::payroll::kind_of_segment(&param("kind")?).ok_or_else(|| {
+                ServiceError::NotFound {
+                    what: "this kind of fact".into(),
+                }
+            })?;
+            match payroll.fact(kind, &param("id")?).await?.participant_id {
+                Some(participant) => of_participant(payroll, participant).await?,
+                None => Jurisdiction::National,
+            }
+        }
         Owner::Run => Jurisdiction::Municipal(
             payroll
                 .run(uuid(&param("id")?, "id")?)

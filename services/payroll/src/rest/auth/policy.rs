@@ -49,6 +49,8 @@ pub enum Owner {
     Participant,
     /// The programme `{id}`'s participant's municipality.
     Programme,
+    /// The fact `{kind}/{id}`'s participant's municipality.
+    Fact,
     /// The pay run `{id}`'s municipality.
     Run,
     /// The signer key `{keyid}`: a participant key's participant's
@@ -70,6 +72,7 @@ impl Owner {
             Self::Municipality => "the municipality in the path",
             Self::Participant => "the participant's municipality",
             Self::Programme => "the programme's participant's municipality",
+            Self::Fact => "the fact's participant's municipality",
             Self::Run => "the run's municipality",
             Self::SignerKey => {
                 "a participant key's municipality; supervisor and provider keys: national to change"
@@ -135,6 +138,10 @@ pub const POLICY: &[Rule] = &[
     rule(Get,  "/v1/municipalities/{id}",                    Roles(EVERYONE,      Owner::Municipality)),
     rule(Get,  "/v1/municipalities/{id}/runs",               Roles(PAYROLL,       Owner::Municipality)),
     rule(Get,  "/v1/municipalities/{id}/worklist",           Roles(EVERYONE,      Owner::Municipality)),
+    rule(Get,  "/v1/facts/{kind}/{id}",                      Roles(EVERYONE,      Owner::Fact)),
+    rule(Put,  "/v1/facts/{kind}/{id}",                      Roles(CASEWORKER,    Owner::Fact)),
+    rule(Get,  "/v1/facts/{kind}/{id}/versions",             Roles(EVERYONE,      Owner::Fact)),
+    rule(Post, "/v1/facts/{kind}/{id}/void",                 Roles(CASEWORKER,    Owner::Fact)),
     rule(Post, "/v1/participants",                           Roles(CASEWORKER,    Owner::NewParticipant)),
     rule(Get,  "/v1/participants/{id}",                      Roles(EVERYONE,      Owner::Participant)),
     rule(Post, "/v1/participants/{id}/children",             Roles(CASEWORKER,    Owner::Participant)),
@@ -157,6 +164,10 @@ pub const POLICY: &[Rule] = &[
     rule(Post, "/v1/simulations",                            Roles(EVERYONE,      Owner::Nobody)),
     rule(Get,  "/v1/parameters/g",                           Roles(EVERYONE,      Owner::Nobody)),
     rule(Post, "/v1/parameters/g",                           Roles(ADMINISTRATOR, Owner::Nation)),
+    rule(Get,  "/v1/parameters/g/{effective_date}",          Roles(EVERYONE,      Owner::Nobody)),
+    rule(Put,  "/v1/parameters/g/{effective_date}",          Roles(ADMINISTRATOR, Owner::Nation)),
+    rule(Get,  "/v1/parameters/g/{effective_date}/versions", Roles(EVERYONE,      Owner::Nobody)),
+    rule(Post, "/v1/parameters/g/{effective_date}/void",     Roles(ADMINISTRATOR, Owner::Nation)),
     rule(Get,  "/v1/runs/{id}/export",                       Roles(PAYROLL,       Owner::Run)),
 ];
 
