@@ -492,6 +492,8 @@ pub struct Reply {
     pub body: Value,
     /// The `WWW-Authenticate` challenge, if any.
     pub challenge: Option<String>,
+    /// The `ETag`, if any.
+    pub etag: Option<String>,
 }
 
 impl Reply {
@@ -507,6 +509,7 @@ impl Reply {
         };
         let content_type = header("content-type");
         let challenge = header("www-authenticate");
+        let etag = header("etag");
         let path = response.url().path().to_owned();
         let text = response.text().await.unwrap();
         capture::assert_clean(&format!("the answer to {path}"), &text);
@@ -522,6 +525,7 @@ impl Reply {
             status,
             body,
             challenge,
+            etag,
         }
     }
 }

@@ -208,7 +208,7 @@ async fn check_every_line(app: &TestApp, participant: uuid::Uuid, upto: YearMont
 }
 
 /// The kinds of late fact the test below sends, one a month.
-const LATE_FACTS: [&str; 10] = [
+const LATE_FACTS: [&str; 12] = [
     "none",
     "corrected timesheet",
     "decision",
@@ -219,24 +219,29 @@ const LATE_FACTS: [&str; 10] = [
     "G",
     "municipal policy",
     "failed payslip",
+    "fact corrected",
+    "fact voided",
 ];
 
 /// A close recomputes only what changed since the last one: every kind of late
 /// fact (a corrected timesheet, a decision, an offset, a child, a sole-carer
-/// period, a pause, a G, a municipal policy, a payslip that failed) must still
-/// reach every month it changes, whenever it arrives. One late fact a month,
-/// so that no other change hides a missed one.
+/// period, a pause, a G, a municipal policy, a payslip that failed, a fact
+/// corrected or voided) must still reach every month it changes, whenever it
+/// arrives. One late fact a month, so that no other change hides a missed one.
 #[tokio::test]
 async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
     use kvp_payroll::client_identity::Scope;
     use kvp_payroll::payroll::periods::PaymentReport;
+    use kvp_payroll::payroll::{FactCorrection, Precondition};
     use kvp_store::{
-        BenefitOffset, Child, DecisionOutcome, Municipality, NewAuditEntry, Pause, PauseKind,
-        PaymentOutcome, SanctionDecision, SoleCarerPeriod,
+        BenefitOffset, Child, DecisionOutcome, FactContent, FactKind, Municipality, NewAuditEntry,
+        Pause, PauseKind, PaymentOutcome, SanctionDecision, SoleCarerPeriod,
     };
     use time::OffsetDateTime;
 
     let mut sent: HashMap<&str, usize> = HashMap::new();
+    // Corrections and voids made (one needs a fact recorded before it).
+    let mut changed: HashMap<&str, usize> = HashMap::new();
     for seed in [
         0x2545_F491_4F6C_DD1D_u64,
         0x9E37_79B9_7F4A_7C15,
@@ -292,6 +297,9 @@ async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
         let mut current: HashMap<YearMonth, String> = HashMap::new();
         let mut paused: Vec<(Date, Date)> = Vec::new();
         let mut decided: Vec<Date> = Vec::new();
+        // The facts recorded so far and not void: what a correction or a
+        // void can pick.
+        let mut recorded: Vec<(FactKind, String)> = Vec::new();
         let mut month = YearMonth::new(2025, Month::September);
         while month <= YearMonth::new(2026, Month::April) {
             let fact = LATE_FACTS[rng.next(LATE_FACTS.len() as u64) as usize];
@@ -365,6 +373,7 @@ async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
                         .record_decision(&decision, &[], &audit())
                         .await
                         .unwrap();
+                    recorded.push((FactKind::SanctionDecision, decision.id.to_string()));
                 }
                 "offset" => {
                     let offset = BenefitOffset {
@@ -378,7 +387,8 @@ async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
                     // One record per month and kind: a second is refused
                     // and changes nothing.
                     match store.add_benefit_offset(&offset, &audit()).await {
-                        Ok(()) | Err(kvp_store::StoreError::Duplicate { .. }) => {}
+                        Ok(()) => recorded.push((FactKind::BenefitOffset, offset.id.to_string())),
+                        Err(kvp_store::StoreError::Duplicate { .. }) => {}
                         Err(other) => panic!("{other}"),
                     }
                 }
@@ -391,6 +401,7 @@ async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
                     };
                     // Random days may repeat: twins, confirmed.
                     store.add_child(&child, true, &audit()).await.unwrap();
+                    recorded.push((FactKind::Child, child.id.to_string()));
                 }
                 "sole-carer period" => {
                     let period = SoleCarerPeriod {
@@ -403,6 +414,7 @@ async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
                         .add_sole_carer_period(&period, &audit())
                         .await
                         .unwrap();
+                    recorded.push((FactKind::SoleCarerPeriod, period.id.to_string()));
                 }
                 "pause" => {
                     let to = day + time::Duration::days(rng.next(10) as i64);
@@ -420,14 +432,19 @@ async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
                         reference: format!("P-{day}"),
                     };
                     store.add_pause(&pause, &audit()).await.unwrap();
+                    recorded.push((FactKind::Pause, pause.id.to_string()));
                 }
                 "G" => {
                     // One value per date: a second registration is refused.
                     let value = Decimal::new(13_000_000 + rng.next(100_000) as i64, 2);
-                    let _ = app
+                    if app
                         .payroll
                         .register_g(earlier.first_day(), value, "late".into(), &actor)
-                        .await;
+                        .await
+                        .is_ok()
+                    {
+                        recorded.push((FactKind::RegisteredG, earlier.first_day().to_string()));
+                    }
                 }
                 "municipal policy" => {
                     let oslo = small_quotas(rng.next(2) == 0, 2 + rng.next(4));
@@ -464,6 +481,83 @@ async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
                             .unwrap();
                     }
                 }
+                "fact corrected" | "fact voided" if !recorded.is_empty() => {
+                    let at = rng.next(recorded.len() as u64) as usize;
+                    let (kind, id) = recorded[at].clone();
+                    let content = if fact == "fact voided" {
+                        recorded.remove(at);
+                        None
+                    } else {
+                        // What a caseworker corrects: the day a child was
+                        // born or a period began, an amount, a pause's kind,
+                        // a decision's outcome (an appeal), a G's value.
+                        let latest = app.payroll.fact(kind, &id).await.unwrap().content;
+                        Some(match latest {
+                            FactContent::Child { reference, .. } => FactContent::Child {
+                                birth_date: day,
+                                reference,
+                            },
+                            FactContent::SoleCarerPeriod { .. } => FactContent::SoleCarerPeriod {
+                                from: day,
+                                to: None,
+                            },
+                            FactContent::BenefitOffset { month, kind, .. } => {
+                                FactContent::BenefitOffset {
+                                    month,
+                                    kind,
+                                    amount: Decimal::new(rng.next(900_000) as i64, 2),
+                                }
+                            }
+                            FactContent::Pause {
+                                from,
+                                to,
+                                kind,
+                                reference,
+                            } => FactContent::Pause {
+                                from,
+                                to,
+                                kind: match kind {
+                                    PauseKind::Interrupted => PauseKind::Stopped,
+                                    PauseKind::Stopped => PauseKind::Interrupted,
+                                },
+                                reference,
+                            },
+                            FactContent::SanctionDecision {
+                                date,
+                                entry_kind,
+                                outcome,
+                                reference,
+                                reason,
+                            } => FactContent::SanctionDecision {
+                                date,
+                                entry_kind,
+                                outcome: match outcome {
+                                    DecisionOutcome::Approved => DecisionOutcome::Rejected,
+                                    _ => DecisionOutcome::Approved,
+                                },
+                                reference,
+                                reason,
+                            },
+                            FactContent::RegisteredG { reference, .. } => {
+                                FactContent::RegisteredG {
+                                    value: Decimal::new(12_900_000 + rng.next(300_000) as i64, 2),
+                                    reference,
+                                }
+                            }
+                            other @ FactContent::Programme { .. } => other,
+                        })
+                    };
+                    let correction = FactCorrection {
+                        content,
+                        reason: "late correction".into(),
+                        precondition: Precondition::Existing,
+                    };
+                    app.payroll
+                        .correct_fact(kind, &id, correction, &actor)
+                        .await
+                        .unwrap();
+                    *changed.entry(fact).or_default() += 1;
+                }
                 _ => {}
             }
             app.grpc
@@ -480,5 +574,11 @@ async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
     }
     for fact in LATE_FACTS {
         assert!(sent.contains_key(fact), "no {fact} was sent: {sent:?}");
+    }
+    for fact in ["fact corrected", "fact voided"] {
+        assert!(
+            changed.contains_key(fact),
+            "no {fact} was made: {changed:?}"
+        );
     }
 }

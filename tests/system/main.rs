@@ -10,6 +10,7 @@
 
 mod auth;
 mod bounds;
+mod corrections;
 mod crash;
 mod deploy;
 mod held;
