@@ -334,10 +334,13 @@ async fn world(issuer: &TokenIssuer) -> (TestApp, Ids) {
 }
 
 /// The route's request with `token` as its bearer token.
-/// A PUT or a void changes what exists (`If-Match: *`: this test is about
-/// access, not versions).
+/// A PUT, a void or a revocation changes what exists (`If-Match: *`: this
+/// test is about access, not versions).
 async fn send(app: &TestApp, route: &Route, token: Option<String>) -> Reply {
-    let headers: &[(&str, &str)] = if route.method == Method::PUT || route.path.ends_with("/void") {
+    let changes_what_exists = route.method == Method::PUT
+        || route.path.ends_with("/void")
+        || route.path.ends_with("/revocation");
+    let headers: &[(&str, &str)] = if changes_what_exists {
         &[("if-match", "*")]
     } else {
         &[]
@@ -779,11 +782,13 @@ async fn national_tokens_reach_every_municipality_and_only_they_change_national_
         .await;
     assert_eq!(refused.status, 403, "{refused:?}");
     let revoked = app
-        .call_as(
+        .rest()
+        .call_as_with(
             Some(&national_admin),
             Method::POST,
             "/v1/signer-keys/supervisor-9/revocation",
             Some(revocation),
+            &[("if-match", "\"1\"")],
         )
         .await;
     assert_eq!(revoked.status, 200, "{revoked:?}");

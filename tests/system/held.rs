@@ -1,8 +1,8 @@
 //! One participant never stops the run: a fact the rules refuse, written
 //! straight into the database, holds that participant — recorded in the run
 //! with the month and the reason, on the worklist, counted in a metric — while
-//! everyone else is paid; once the fact is corrected, the next close pays the
-//! held month by recompute-and-diff. A G registered late makes that close
+//! everyone else is paid; once the fact is corrected over REST, the next close
+//! pays the held month by recompute-and-diff. A G registered late makes that close
 //! recompute from an earlier month than the one refused, so paying the held
 //! participant in full needs the close to keep every month it considered for
 //! them, not just the one it could not compute. On SQLite always, and on PostgreSQL when
@@ -192,14 +192,18 @@ async fn held_then_paid(backend: TestBackend) {
         201,
     )
     .await;
+    let mut offset_ids = Vec::new();
     for id in [&kari, &held] {
-        app.post(
-            &format!("/v1/participants/{id}/benefit-offsets"),
-            json!({"month": "2025-10", "kind": "DAGPENGER", "amount": "1000.00"}),
-            201,
-        )
-        .await;
+        let offset = app
+            .post(
+                &format!("/v1/participants/{id}/benefit-offsets"),
+                json!({"month": "2025-10", "kind": "DAGPENGER", "amount": "1000.00"}),
+                201,
+            )
+            .await;
+        offset_ids.push(offset["id"].as_str().unwrap().to_owned());
     }
+    let held_offset_path = format!("/v1/facts/benefit-offsets/{}", offset_ids[1]);
     same_month(
         &mut app,
         &fixture,
@@ -362,13 +366,23 @@ async fn held_then_paid(backend: TestBackend) {
         .await;
     assert_eq!(unknown.0, 404, "{unknown:?}");
 
-    // The fact is corrected; November pays the held October by
-    // recompute-and-diff, to the øre what Kari was paid for her identical
-    // October, and both their Novembers alike.
-    app.sql(&format!(
-        "UPDATE benefit_offsets SET amount = '1000.00' WHERE {held_offset}"
-    ))
-    .await;
+    // A caseworker corrects the fact over REST; November pays the held
+    // October by recompute-and-diff, to the øre what Kari was paid for her
+    // identical October, and both their Novembers alike.
+    let corrected = app
+        .rest()
+        .call_as_with(
+            None,
+            Method::PUT,
+            &held_offset_path,
+            Some(json!({
+                "reason": "the amount was keyed in øre",
+                "fact": {"month": "2025-10", "kind": "DAGPENGER", "amount": "1000.00"},
+            })),
+            &[("x-kvp-actor", "caseworker-1"), ("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(corrected.status, 200, "{corrected:?}");
     same_month(
         &mut app,
         &fixture,

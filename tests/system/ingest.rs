@@ -157,12 +157,17 @@ async fn tampered_unsigned_and_wrongly_signed_timesheets_are_refused_without_tra
     let status = app.grpc.submit_timesheet(impostor).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
 
-    app.post(
-        "/v1/signer-keys/supervisor-key/revocation",
-        serde_json::json!({"reason": "left the municipality"}),
-        200,
-    )
-    .await;
+    let revoked = app
+        .rest()
+        .call_as_with(
+            None,
+            reqwest::Method::POST,
+            "/v1/signer-keys/supervisor-key/revocation",
+            Some(serde_json::json!({"reason": "left the municipality"})),
+            &[("x-kvp-actor", "admin-1"), ("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(revoked.status, 200, "{revoked:?}");
     let status = app
         .grpc
         .submit_timesheet(fixture.signed(&body))

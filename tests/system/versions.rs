@@ -201,3 +201,50 @@ async fn a_programme_end_changes_only_from_the_version_read() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_key_is_revoked_only_from_the_version_read() {
+    for backend in TestBackend::all() {
+        let app = TestApp::spawn_on(backend).await;
+        // The fixture registers the supervisor's key.
+        let _fixture = kvp_system_tests::Fixture::new(&app).await;
+        let path = "/v1/signer-keys/supervisor-key";
+        let revocation = format!("{path}/revocation");
+        let revoke = |headers: &'static [(&'static str, &'static str)]| {
+            let rest = app.rest();
+            let revocation = revocation.clone();
+            let mut all = vec![("x-kvp-actor", "admin-1")];
+            all.extend_from_slice(headers);
+            async move {
+                rest.call_as_with(
+                    None,
+                    reqwest::Method::POST,
+                    &revocation,
+                    Some(json!({"reason": "left the municipality"})),
+                    &all,
+                )
+                .await
+            }
+        };
+        assert_eq!(etag_of(&app, path).await, "\"1\"", "{backend:?}");
+
+        let reply = revoke(&[]).await;
+        assert_eq!(reply.status, 428, "{backend:?}: {reply:?}");
+        let reply = revoke(&[("if-match", "\"2\"")]).await;
+        assert_eq!(reply.status, 412, "{backend:?}: {reply:?}");
+        assert_eq!(app.get(path).await["revoked_at"], Value::Null);
+
+        let reply = revoke(&[("if-match", "\"1\"")]).await;
+        assert_eq!(reply.status, 200, "{backend:?}: {reply:?}");
+        assert_eq!(reply.etag.as_deref(), Some("\"2\""));
+        assert!(reply.body["revoked_at"].is_string());
+        assert_eq!(etag_of(&app, path).await, "\"2\"");
+        // A second administrator who read it before: stale; one who read
+        // it after: revoked already.
+        let reply = revoke(&[("if-match", "\"1\"")]).await;
+        assert_eq!(reply.status, 412, "{backend:?}: {reply:?}");
+        let reply = revoke(&[("if-match", "\"2\"")]).await;
+        assert_eq!(reply.status, 409, "{backend:?}: {reply:?}");
+        app.stop().await;
+    }
+}

@@ -33,7 +33,7 @@ pub use municipalities::{MunicipalitySettings, Precondition};
 pub use participants::{NewChild, NewParticipant};
 pub use programmes::NewPause;
 pub use runs::{ClosedPeriod, MonthStatement, PaidForMonth, PayLinePages, RunExport, RunSummary};
-pub use signer_keys::{NewSignerKey, registered_key};
+pub use signer_keys::{NewSignerKey, key_version, registered_key};
 pub use timesheets::Submitted;
 pub use worklist::{WorkItem, WorkItemKind};
 

@@ -7,8 +7,14 @@ use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Actor, Payroll, audit};
+use super::{Actor, Payroll, Precondition, audit};
 use crate::error::ServiceError;
+
+/// A key's version, its `ETag`: 1 while usable, 2 once revoked (the one
+/// change a key ever takes).
+pub fn key_version(key: &SignerKey) -> i64 {
+    if key.revoked_at.is_some() { 2 } else { 1 }
+}
 
 /// Turns a stored key into the signing crate's registry entry.
 pub fn registered_key(key: &SignerKey) -> Result<RegisteredKey, ServiceError> {
@@ -129,10 +135,33 @@ impl Payroll {
         &self,
         keyid: &str,
         reason: &str,
+        precondition: Precondition,
         actor: &Actor,
     ) -> Result<SignerKey, ServiceError> {
         if reason.trim().is_empty() {
             return Err(ServiceError::field("reason", "must not be empty"));
+        }
+        // A revocation names the key as read: an administrator acting on a
+        // key another has changed since learns so (412) instead of acting
+        // blind.
+        let current = key_version(&self.signer_key(keyid).await?);
+        match precondition {
+            Precondition::None => {
+                return Err(ServiceError::PreconditionRequired {
+                    what: format!("key {keyid}: a revocation needs If-Match with the ETag read"),
+                });
+            }
+            Precondition::Absent => {
+                return Err(ServiceError::PreconditionFailed {
+                    what: format!("key {keyid} exists: a revocation changes what exists"),
+                });
+            }
+            Precondition::Version(version) if version != current => {
+                return Err(ServiceError::PreconditionFailed {
+                    what: format!("key {keyid} is at version {current}: read it again"),
+                });
+            }
+            Precondition::Version(_) | Precondition::Existing => {}
         }
         let now = OffsetDateTime::now_utc();
         let entry = audit(

@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use kvp_store::SignerKey;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -10,9 +11,10 @@ use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::extract::Body;
+use super::versions::{etag, precondition};
 use super::{ApiResult, AppState, created};
 use crate::error::Problem;
-use crate::payroll::NewSignerKey;
+use crate::payroll::{NewSignerKey, key_version};
 
 /// A signer key to register.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -89,13 +91,15 @@ pub async fn register_key(
     Ok(created(key_view(&key)))
 }
 
-/// Reads a signer key.
-#[utoipa::path(get, path = "/v1/signer-keys/{keyid}", responses((status = 200, body = KeyView), (status = 404, body = Problem)))]
+/// Reads a signer key, with its `ETag` ("1" while usable, "2" once revoked).
+#[utoipa::path(get, path = "/v1/signer-keys/{keyid}",
+    responses((status = 200, body = KeyView, headers(("ETag" = String, description = "The stored version: If-Match of a revocation."))), (status = 404, body = Problem)))]
 pub async fn get_key(
     State(payroll): AppState,
     Path(keyid): Path<String>,
-) -> ApiResult<Json<KeyView>> {
-    Ok(Json(key_view(&payroll.signer_key(&keyid).await?)))
+) -> ApiResult<impl IntoResponse> {
+    let key = payroll.signer_key(&keyid).await?;
+    Ok(([etag(key_version(&key))], Json(key_view(&key))))
 }
 
 /// A revocation.
@@ -106,17 +110,28 @@ pub struct RevocationBody {
     pub reason: String,
 }
 
-/// Revokes a key from now on; timesheets it signed before stay accepted.
-#[utoipa::path(post, path = "/v1/signer-keys/{keyid}/revocation", request_body = RevocationBody,
-    responses((status = 200, body = KeyView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+/// Revokes a key from now on, from the version read (`If-Match`: 428
+/// without, 412 when stale); timesheets it signed before stay accepted.
+#[utoipa::path(post, path = "/v1/signer-keys/{keyid}/revocation",
+    params(("If-Match" = String, Header, description = "The ETag read (required).")),
+    request_body = RevocationBody,
+    responses(
+        (status = 200, body = KeyView, headers(("ETag" = String, description = "The version recorded."))),
+        (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "the key is revoked already"),
+        (status = 412, body = Problem, description = "the key is not at the version If-Match names"),
+        (status = 428, body = Problem, description = "If-Match is required"),
+    ))]
 pub async fn revoke_key(
     State(payroll): AppState,
     Path(keyid): Path<String>,
+    headers: HeaderMap,
     caller: Caller,
     Body(body): Body<RevocationBody>,
-) -> ApiResult<Json<KeyView>> {
+) -> ApiResult<impl IntoResponse> {
+    let precondition = precondition(&headers)?;
     let key = payroll
-        .revoke_key(&keyid, &body.reason, &caller.actor())
+        .revoke_key(&keyid, &body.reason, precondition, &caller.actor())
         .await?;
-    Ok(Json(key_view(&key)))
+    Ok(([etag(key_version(&key))], Json(key_view(&key))))
 }
