@@ -178,7 +178,15 @@ pub async fn correct_fact(
     Body(body): Body<CorrectionBody>,
 ) -> ApiResult<impl IntoResponse> {
     let kind = participant_fact(&kind)?;
-    correct(&payroll, kind, &id, &headers, &caller, body).await
+    change(
+        &payroll,
+        (kind, &id),
+        &headers,
+        &caller,
+        body.reason,
+        Some(body.fact),
+    )
+    .await
 }
 
 /// Voids a fact from the version read (`If-Match`), with a reason: it no
@@ -201,7 +209,7 @@ pub async fn void_fact(
     Body(body): Body<VoidBody>,
 ) -> ApiResult<impl IntoResponse> {
     let kind = participant_fact(&kind)?;
-    void(&payroll, kind, &id, &headers, &caller, body).await
+    change(&payroll, (kind, &id), &headers, &caller, body.reason, None).await
 }
 
 /// Reads a registered G's latest version, with its `ETag`.
@@ -252,13 +260,14 @@ pub async fn correct_g(
     Body(body): Body<CorrectionBody>,
 ) -> ApiResult<impl IntoResponse> {
     let id = g_id(&date)?;
-    correct(
+    let fact = Some(body.fact);
+    change(
         &payroll,
-        FactKind::RegisteredG,
-        &id,
+        (FactKind::RegisteredG, &id),
         &headers,
         &caller,
-        body,
+        body.reason,
+        fact,
     )
     .await
 }
@@ -283,50 +292,31 @@ pub async fn void_g(
     Body(body): Body<VoidBody>,
 ) -> ApiResult<impl IntoResponse> {
     let id = g_id(&date)?;
-    void(
+    change(
         &payroll,
-        FactKind::RegisteredG,
-        &id,
+        (FactKind::RegisteredG, &id),
         &headers,
         &caller,
-        body,
+        body.reason,
+        None,
     )
     .await
 }
 
-async fn correct(
+/// Corrects (`fact`: the fact as it should be) or voids (`None`) a fact from
+/// the version `If-Match` names; answers the version recorded.
+async fn change(
     payroll: &crate::payroll::Payroll,
-    kind: FactKind,
-    id: &str,
+    (kind, id): (FactKind, &str),
     headers: &HeaderMap,
     caller: &Caller,
-    body: CorrectionBody,
-) -> ApiResult<impl IntoResponse + use<>> {
-    let precondition = precondition(headers)?;
-    let content = fact_content(kind, body.fact)?;
-    let correction = FactCorrection {
-        content: Some(content),
-        reason: body.reason,
-        precondition,
-    };
-    let version = payroll
-        .correct_fact(kind, id, correction, &caller.actor())
-        .await?;
-    Ok(answer(version))
-}
-
-async fn void(
-    payroll: &crate::payroll::Payroll,
-    kind: FactKind,
-    id: &str,
-    headers: &HeaderMap,
-    caller: &Caller,
-    body: VoidBody,
+    reason: String,
+    fact: Option<Value>,
 ) -> ApiResult<impl IntoResponse + use<>> {
     let correction = FactCorrection {
-        content: None,
-        reason: body.reason,
         precondition: precondition(headers)?,
+        content: fact.map(|fact| fact_content(kind, fact)).transpose()?,
+        reason,
     };
     let version = payroll
         .correct_fact(kind, id, correction, &caller.actor())
