@@ -17,6 +17,7 @@ mod held;
 mod hostile_input;
 mod ingest;
 mod invariant;
+mod lifecycle;
 mod limits;
 mod observability;
 mod periods;

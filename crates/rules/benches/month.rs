@@ -85,11 +85,11 @@ fn realistic_month() -> MonthFacts {
                 to: None,
             }],
         },
-        programme: Programme {
+        programmes: vec![Programme {
             start: date!(2024 - 09 - 02),
             end: Some(date!(2026 - 08 - 31)),
             pauses: Vec::new(),
-        },
+        }],
         covered: vec![DateRange {
             from: date!(2025 - 10 - 01),
             to: Some(date!(2025 - 10 - 24)),

@@ -62,7 +62,12 @@ struct CaseInput {
     #[serde(default)]
     parameters: Option<ParameterOverlay>,
     participant: CaseParticipant,
-    programme: Programme,
+    /// One programme period (R3), or …
+    #[serde(default)]
+    programme: Option<Programme>,
+    /// … several, never overlapping.
+    #[serde(default)]
+    programmes: Option<Vec<Programme>>,
     #[serde(default)]
     covered: Vec<DateRange>,
     #[serde(default)]
@@ -135,6 +140,22 @@ impl Case {
         } else {
             Vec::new()
         };
+        let programmes = match (input.programme, input.programmes) {
+            (Some(programme), None) => vec![programme],
+            (None, Some(programmes)) => programmes,
+            (Some(_), Some(_)) => {
+                return Err(CaseError {
+                    field: format!("{prefix}programmes"),
+                    message: "give `programmes` or `programme`, not both".into(),
+                });
+            }
+            (None, None) => {
+                return Err(CaseError {
+                    field: format!("{prefix}programmes"),
+                    message: "is required: the programme periods (or one `programme`)".into(),
+                });
+            }
+        };
         let facts = MonthFacts {
             month: input.month,
             participant: Participant {
@@ -142,7 +163,7 @@ impl Case {
                 children: input.participant.children,
                 sole_carer,
             },
-            programme: input.programme,
+            programmes,
             covered: input.covered,
             days: input.days,
             offsets: input.offsets,
@@ -256,6 +277,41 @@ mod tests {
 
         let err = Case::from_json("{\"month\": ", &p, &policy).unwrap_err();
         assert!(err.message.starts_with("not valid JSON"), "{err}");
+    }
+
+    #[test]
+    fn several_programme_periods_are_given_as_a_list_that_never_overlaps() {
+        let (p, policy) = defaults();
+        let two = MINIMAL.replace(
+            "\"programme\": {\"start\": \"2024-09-02\"}",
+            "\"programmes\": [{\"start\": \"2024-09-02\", \"end\": \"2025-03-07\"},              {\"start\": \"2025-03-17\"}]",
+        );
+        let case = Case::from_json(&two, &p, &policy).unwrap();
+        let starts: Vec<String> = case
+            .facts
+            .programmes
+            .iter()
+            .map(|q| q.start.to_string())
+            .collect();
+        assert_eq!(starts, ["2024-09-02", "2025-03-17"]);
+
+        let overlapping = two.replace("2025-03-17", "2025-03-07");
+        let err = Case::from_json(&overlapping, &p, &policy).unwrap_err();
+        assert_eq!(err.field, "programmes[1].start");
+        assert!(err.message.contains("overlaps programmes[0]"), "{err}");
+
+        let both = two.replace(
+            "\"covered\"",
+            "\"programme\": {\"start\": \"2024-09-02\"}, \"covered\"",
+        );
+        let err = Case::from_json(&both, &p, &policy).unwrap_err();
+        assert_eq!(err.field, "programmes");
+        let neither = MINIMAL.replace("\"programme\": {\"start\": \"2024-09-02\"},", "");
+        let err = Case::from_json(&neither, &p, &policy).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "programmes: is required: the programme periods (or one `programme`)"
+        );
     }
 
     #[test]

@@ -277,14 +277,41 @@ pub struct Programme {
 }
 
 impl Programme {
-    /// R3: inside the programme period and not inside a pause.
-    pub fn is_entitled_on(&self, date: Date) -> bool {
-        let period = DateRange {
+    /// The programme's days as a range.
+    pub fn period(&self) -> DateRange {
+        DateRange {
             from: self.start,
             to: self.end,
-        };
-        period.contains(date) && !self.pauses.iter().any(|p| p.range().contains(date))
+        }
     }
+
+    /// R3: inside the programme period and not inside a pause.
+    pub fn is_entitled_on(&self, date: Date) -> bool {
+        self.period().contains(date) && !self.pauses.iter().any(|p| p.range().contains(date))
+    }
+}
+
+/// R3: a day is entitled when one of the participant's programme periods
+/// entitles it (they never overlap, so at most one does).
+pub fn is_entitled_on(programmes: &[Programme], date: Date) -> bool {
+    programmes.iter().any(|p| p.is_entitled_on(date))
+}
+
+/// R6: the latest programme period that started on or before `date`.
+pub fn latest_started_by(programmes: &[Programme], date: Date) -> Option<&Programme> {
+    programmes
+        .iter()
+        .filter(|p| p.start <= date)
+        .max_by_key(|p| p.start)
+}
+
+/// R3: the first two periods (by position) that share a day, if any.
+pub fn first_overlap(programmes: &[Programme]) -> Option<(usize, usize)> {
+    (0..programmes.len()).find_map(|i| {
+        (0..i)
+            .find(|j| programmes[*j].period().overlaps(&programmes[i].period()))
+            .map(|j| (j, i))
+    })
 }
 
 /// A child of the participant.
@@ -378,8 +405,8 @@ pub struct MonthFacts {
     pub month: YearMonth,
     /// The participant.
     pub participant: Participant,
-    /// The programme decision.
-    pub programme: Programme,
+    /// The programme periods (R3): never overlapping, each with its pauses.
+    pub programmes: Vec<Programme>,
     /// Date ranges covered by accepted timesheets (R12).
     pub covered: Vec<DateRange>,
     /// Day entries, including history before the month (the quotas count it).

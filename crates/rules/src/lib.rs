@@ -26,7 +26,7 @@ pub use case::{Case, CaseError};
 pub use decimal::{format_amount, format_hours};
 pub use facts::{
     AbsenceKind, Child, DateRange, DayEntry, Decision, MonthFacts, Offset, OffsetKind, Participant,
-    Pause, PauseKind, Programme, YearMonth,
+    Pause, PauseKind, Programme, YearMonth, is_entitled_on,
 };
 pub use month::{Flag, LineCode, MonthResult, PayLine, Quantities, RulesError, compute_month};
 pub use parameters::{ParameterError, Parameters};

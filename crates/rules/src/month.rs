@@ -278,7 +278,7 @@ pub fn compute_month(
 
     let ctx = QuotaContext {
         participant,
-        programme: &facts.programme,
+        programmes: &facts.programmes,
         policy,
         parameters,
     };
@@ -288,7 +288,7 @@ pub fn compute_month(
     let mut paid_days: Vec<Date> = Vec::new();
     let mut withheld: Vec<Date> = Vec::new();
     for day in month.days().filter(|d| calendar::is_weekday(*d)) {
-        if !facts.programme.is_entitled_on(day) {
+        if !crate::facts::is_entitled_on(&facts.programmes, day) {
             continue;
         }
         if facts.covered.iter().any(|r| r.contains(day)) {
@@ -566,6 +566,12 @@ pub(crate) fn out_of_bounds(facts: &MonthFacts) -> Option<(String, String)> {
                 format!("{} is outside 0–{max_hours}", entry.hours),
             ));
         }
+    }
+    if let Some((earlier, later)) = crate::facts::first_overlap(&facts.programmes) {
+        return Some((
+            format!("programmes[{later}].start"),
+            format!("the period overlaps programmes[{earlier}]; periods never share a day (R3)"),
+        ));
     }
     for (i, offset) in facts.offsets.iter().enumerate() {
         if offset.amount.is_sign_negative() {
@@ -872,11 +878,11 @@ mod tests {
                     to: None,
                 }],
             },
-            programme: Programme {
+            programmes: vec![Programme {
                 start: date!(2024 - 01 - 01),
                 end: None,
                 pauses: Vec::new(),
-            },
+            }],
             covered: vec![DateRange {
                 from: date!(2025 - 03 - 01),
                 to: Some(date!(2025 - 03 - 31)),

@@ -11,7 +11,7 @@ use time::{Date, Duration};
 
 use crate::bounds::checked;
 use crate::calendar;
-use crate::facts::{AbsenceKind, DayEntry, Participant, Programme, YearMonth};
+use crate::facts::{AbsenceKind, DayEntry, Participant, Programme, YearMonth, latest_started_by};
 use crate::month::{Flag, RulesError};
 use crate::parameters::Parameters;
 use crate::policy::Policy;
@@ -55,8 +55,8 @@ impl Classified {
 pub struct QuotaContext<'a> {
     /// The participant (children and sole-carer periods, R8).
     pub participant: &'a Participant,
-    /// The programme (its start, R6).
-    pub programme: &'a Programme,
+    /// The programme periods (their starts, R6).
+    pub programmes: &'a [Programme],
     /// The policy values.
     pub policy: &'a Policy,
     /// The parameters (hours per day).
@@ -72,7 +72,7 @@ const QUOTA: &str = "absence quota";
 pub fn classify(days: &[DayEntry], ctx: QuotaContext<'_>) -> Result<Vec<Classified>, RulesError> {
     let mut out: Vec<Classified> = days.iter().map(Classified::kept).collect();
 
-    let over_quota = self_cert_over_quota(days, ctx.programme, ctx.policy);
+    let over_quota = self_cert_over_quota(days, ctx.programmes, ctx.policy);
     for (entry, classified) in days.iter().zip(out.iter_mut()) {
         if entry.kind == AbsenceKind::SickSelf && over_quota.contains(&entry.date) {
             *classified =
@@ -189,22 +189,43 @@ pub fn occurrences_in_year_before(occurrences: &[Vec<Date>], first: Date) -> usi
         .count()
 }
 
-/// The first date on which self-certification is allowed (R6); a programme starting
-/// so near the end of the calendar that the waiting time runs past it never allows it.
-pub fn self_cert_allowed_from(programme: &Programme, policy: &Policy) -> Date {
+/// The first date on which self-certification is allowed in a programme
+/// period (R6); a period starting so near the end of the calendar that the
+/// waiting time runs past it never allows it.
+fn self_cert_allowed_from(programme: &Programme, policy: &Policy) -> Date {
     programme
         .start
         .checked_add(Duration::weeks(i64::from(policy.self_cert_min_weeks)))
         .unwrap_or(Date::MAX)
 }
 
+/// R6: whether a `SICK_SELF` date is past the waiting time of the latest
+/// period started by then (a re-entry starts its own); a date before every
+/// period never is.
+fn self_cert_waited(programmes: &[Programme], date: Date, policy: &Policy) -> bool {
+    latest_started_by(programmes, date).is_some_and(|p| date >= self_cert_allowed_from(p, policy))
+}
+
+/// The first date on which self-certification is allowed, as of `as_of`:
+/// in the latest period started by then, or else the next to start
+/// (`Date::MAX` when there is none).
+pub fn self_cert_available_from(programmes: &[Programme], as_of: Date, policy: &Policy) -> Date {
+    latest_started_by(programmes, as_of)
+        .or_else(|| {
+            programmes
+                .iter()
+                .filter(|p| p.start > as_of)
+                .min_by_key(|p| p.start)
+        })
+        .map_or(Date::MAX, |p| self_cert_allowed_from(p, policy))
+}
+
 /// R6: the `SICK_SELF` dates over quota.
 fn self_cert_over_quota(
     days: &[DayEntry],
-    programme: &Programme,
+    programmes: &[Programme],
     policy: &Policy,
 ) -> BTreeSet<Date> {
-    let allowed_from = self_cert_allowed_from(programme, policy);
     let occurrences = self_cert_occurrences(days);
     let mut over = BTreeSet::new();
     for occurrence in &occurrences {
@@ -215,7 +236,7 @@ fn self_cert_over_quota(
             >= policy.self_cert_max_occurrences as usize;
         for (position, date) in occurrence.iter().enumerate() {
             if too_many_before
-                || *date < allowed_from
+                || !self_cert_waited(programmes, *date, policy)
                 || position >= policy.self_cert_max_days as usize
             {
                 over.insert(*date);
@@ -286,6 +307,48 @@ mod tests {
     }
 
     #[test]
+    fn a_re_entry_starts_its_own_waiting_time() {
+        let policy = Policy::shipped().unwrap();
+        let weeks = Duration::weeks(i64::from(policy.self_cert_min_weeks));
+        let first = Programme {
+            start: date!(2024 - 01 - 08),
+            end: Some(date!(2025 - 02 - 28)),
+            pauses: Vec::new(),
+        };
+        let again = Programme {
+            start: date!(2025 - 04 - 07),
+            end: None,
+            pauses: Vec::new(),
+        };
+        let both = [again.clone(), first.clone()];
+        // Before every period: never allowed.
+        assert!(!self_cert_waited(&both, date!(2024 - 01 - 05), &policy));
+        // In the first period after its waiting time, and in the gap after it.
+        assert!(self_cert_waited(&both, date!(2025 - 01 - 14), &policy));
+        assert!(self_cert_waited(&both, date!(2025 - 03 - 20), &policy));
+        // The re-entry waits again, to the day.
+        assert!(!self_cert_waited(
+            &both,
+            again.start + weeks - Duration::days(1),
+            &policy
+        ));
+        assert!(self_cert_waited(&both, again.start + weeks, &policy));
+        assert_eq!(
+            self_cert_available_from(&both, date!(2025 - 05 - 06), &policy),
+            again.start + weeks
+        );
+        assert_eq!(
+            self_cert_available_from(&both, date!(2023 - 12 - 01), &policy),
+            first.start + weeks,
+            "before every period: the first period's"
+        );
+        assert_eq!(
+            self_cert_available_from(&[], date!(2025 - 05 - 06), &policy),
+            Date::MAX
+        );
+    }
+
+    #[test]
     fn quota_use_counts_leave_child_sickness_and_self_certification() {
         let parameters = Parameters::shipped().unwrap();
         let policy = Policy::shipped().unwrap();
@@ -303,7 +366,7 @@ mod tests {
         };
         let ctx = QuotaContext {
             participant: &participant,
-            programme: &programme,
+            programmes: std::slice::from_ref(&programme),
             policy: &policy,
             parameters: &parameters,
         };
@@ -428,7 +491,7 @@ pub fn quota_use(
         self_cert_occurrences_left: policy
             .self_cert_max_occurrences
             .saturating_sub(started_in_year),
-        self_cert_available_from: self_cert_allowed_from(ctx.programme, policy),
+        self_cert_available_from: self_cert_available_from(ctx.programmes, as_of, policy),
         leave_hours_used: leave_used,
         leave_hours_left: checked::sub(leave_quota, leave_used, QUOTA)?.max(Decimal::ZERO),
         child_sick_hours_used: child_used,

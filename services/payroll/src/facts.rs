@@ -13,14 +13,16 @@ use time::Date;
 use crate::error::ServiceError;
 
 /// The rules engine's facts for `month` (entries of every month are kept: the
-/// quotas count history). `None` when the participant has no programme decision.
+/// quotas count history; every programme period is passed: the days of each
+/// count, and R6 looks for the latest started). `None` when no programme
+/// period has started by the month's end.
 pub fn month_facts(
     stored: &ParticipantFacts,
     month: YearMonth,
 ) -> Result<Option<MonthFacts>, ServiceError> {
-    let Some(programme) = programme_for(stored, month.last_day()) else {
+    if !started_by(stored, month.last_day()) {
         return Ok(None);
-    };
+    }
     let decisions: HashMap<(Date, AbsenceKind), Decision> = stored
         .decisions
         .iter()
@@ -55,7 +57,7 @@ pub fn month_facts(
     Ok(Some(MonthFacts {
         month,
         participant: participant(stored),
-        programme,
+        programmes: programmes(stored),
         covered: stored
             .timesheets
             .iter()
@@ -101,13 +103,16 @@ pub fn participant(stored: &ParticipantFacts) -> Participant {
     }
 }
 
-/// The programme decision in force on `date`: the latest one that started by then.
-pub fn programme_for(stored: &ParticipantFacts, date: Date) -> Option<Programme> {
-    stored
+/// Whether a programme period has started by `date`.
+pub fn started_by(stored: &ParticipantFacts, date: Date) -> bool {
+    stored.programmes.iter().any(|p| p.programme.start <= date)
+}
+
+/// Every programme period of the participant (R3), with its pauses, by start.
+pub fn programmes(stored: &ParticipantFacts) -> Vec<Programme> {
+    let mut periods: Vec<Programme> = stored
         .programmes
         .iter()
-        .filter(|p| p.programme.start <= date)
-        .max_by_key(|p| p.programme.start)
         .map(|p| Programme {
             start: p.programme.start,
             end: p.programme.end,
@@ -124,4 +129,7 @@ pub fn programme_for(stored: &ParticipantFacts, date: Date) -> Option<Programme>
                 })
                 .collect(),
         })
+        .collect();
+    periods.sort_by_key(|p| p.start);
+    periods
 }

@@ -14,7 +14,7 @@ use time::{Date, Duration};
 use uuid::Uuid;
 
 use crate::error::{FieldViolation, ServiceError};
-use crate::facts::{month_facts, participant, programme_for};
+use crate::facts::{month_facts, participant, programmes, started_by};
 
 /// The longest period one timesheet may cover.
 const MAX_PERIOD_DAYS: i64 = kvp_rules::bounds::TIMESHEET_PERIOD_DAYS_MAX;
@@ -89,16 +89,16 @@ pub fn validate(
     if to.is_none() {
         violate("period.to_date".into(), "must be a date YYYY-MM-DD");
     }
+    let periods = programmes(stored);
     if let (Some(from), Some(to)) = (from, to) {
         if to < from {
             violate("period.to_date".into(), "must not be before from_date");
         } else if to - from >= Duration::days(MAX_PERIOD_DAYS) {
             violate("period".into(), "may cover at most 62 days");
         }
-        let programme = programme_for(stored, to);
-        let in_programme = programme
-            .as_ref()
-            .is_some_and(|p| p.start <= to && p.end.is_none_or(|end| end >= from));
+        let in_programme = periods
+            .iter()
+            .any(|p| p.start <= to && p.end.is_none_or(|end| end >= from));
         if !in_programme {
             violate("period".into(), "lies outside the participant's programme");
         }
@@ -129,7 +129,7 @@ pub fn validate(
                     violate(field("date"), "lies outside the timesheet's period");
                 } else if !kvp_rules::calendar::is_weekday(date) {
                     violate(field("date"), "is not a weekday");
-                } else if !programme_for(stored, date).is_some_and(|p| p.is_entitled_on(date)) {
+                } else if !kvp_rules::is_entitled_on(&periods, date) {
                     violate(field("date"), "lies outside the programme or in a pause");
                 }
             }
@@ -369,13 +369,14 @@ pub fn quota_summary(
     parameters: &Parameters,
     policy: &Policy,
 ) -> Result<Option<QuotaSummary>, ServiceError> {
-    let Some(programme) = programme_for(facts, as_of) else {
+    if !started_by(facts, as_of) {
         return Ok(None);
-    };
+    }
+    let periods = programmes(facts);
     let participant = participant(facts);
     let ctx = QuotaContext {
         participant: &participant,
-        programme: &programme,
+        programmes: &periods,
         policy,
         parameters,
     };

@@ -49,21 +49,17 @@ pub fn case_json(facts: &pb::MonthCase, field: &str) -> Result<String, ServiceEr
                 .collect(),
             sole_carer: p.sole_carer,
         }),
-        programme: facts.programme.as_ref().map(|p| ProgrammeJson {
-            start: non_empty(&p.start_date),
-            end: non_empty(&p.end_date),
-            pauses: p
-                .pauses
+        programme: facts
+            .programme
+            .as_ref()
+            .map(|p| programme_json(p, "programme", &mut wire)),
+        programmes: (!facts.programmes.is_empty()).then(|| {
+            facts
+                .programmes
                 .iter()
                 .enumerate()
-                .map(|(i, pause)| PauseJson {
-                    from: non_empty(&pause.from_date),
-                    to: non_empty(&pause.to_date),
-                    kind: wire.check(pause_kind(pause.kind), || {
-                        format!("programme.pauses[{i}].kind")
-                    }),
-                })
-                .collect(),
+                .map(|(i, p)| programme_json(p, &format!("programmes[{i}]"), &mut wire))
+                .collect()
         }),
         covered: facts
             .covered
@@ -198,6 +194,8 @@ struct CaseJson<'a> {
     participant: Option<ParticipantJson<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     programme: Option<ProgrammeJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    programmes: Option<Vec<ProgrammeJson<'a>>>,
     covered: Vec<RangeJson<'a>>,
     days: Vec<DayJson<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -382,6 +380,30 @@ fn decision(value: i32) -> Result<Option<&'static str>, String> {
     }
 }
 
+/// A programme period in the case shape; `path` names it in violations.
+fn programme_json<'a>(
+    programme: &'a pb::Programme,
+    path: &str,
+    wire: &mut Violations<'_>,
+) -> ProgrammeJson<'a> {
+    ProgrammeJson {
+        start: non_empty(&programme.start_date),
+        end: non_empty(&programme.end_date),
+        pauses: programme
+            .pauses
+            .iter()
+            .enumerate()
+            .map(|(i, pause)| PauseJson {
+                from: non_empty(&pause.from_date),
+                to: non_empty(&pause.to_date),
+                kind: wire.check(pause_kind(pause.kind), || {
+                    format!("{path}.pauses[{i}].kind")
+                }),
+            })
+            .collect(),
+    }
+}
+
 // ---- JSON paths -> proto fields -----------------------------------------------
 
 /// The violation with its JSON path renamed to the proto field under `field`.
@@ -408,8 +430,8 @@ fn proto_violation(v: FieldViolation, facts: &pb::MonthCase, field: &str) -> Fie
     while let Some(segment) = segments.next() {
         let bare = segment.split('[').next().unwrap_or_default().to_owned();
         let name = match (parent.as_str(), segment.as_str()) {
-            ("programme", "start") => "start_date".to_owned(),
-            ("programme", "end") => "end_date".to_owned(),
+            ("programme" | "programmes", "start") => "start_date".to_owned(),
+            ("programme" | "programmes", "end") => "end_date".to_owned(),
             ("pauses" | "covered", "from") => "from_date".to_owned(),
             ("pauses" | "covered", "to") => "to_date".to_owned(),
             ("parameters", "g" | "annual_g_factor" | "child_supplement_per_day") => {
@@ -640,6 +662,14 @@ mod tests {
         assert_eq!(
             rename("programme.pauses[1].to", "bad").0,
             "facts.programme.pauses[1].to_date"
+        );
+        assert_eq!(
+            rename("programmes[1].start", "overlaps").0,
+            "facts.programmes[1].start_date"
+        );
+        assert_eq!(
+            rename("programmes[0].pauses[2].from", "bad").0,
+            "facts.programmes[0].pauses[2].from_date"
         );
         assert_eq!(
             rename("covered[0].from", "bad").0,

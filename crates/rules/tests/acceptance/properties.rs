@@ -62,11 +62,11 @@ fn facts_strategy() -> impl Strategy<Value = MonthFacts> {
                             .collect(),
                         sole_carer: Vec::new(),
                     },
-                    programme: Programme {
+                    programmes: vec![Programme {
                         start: first - Duration::days(start_before - 30),
                         end: None,
                         pauses: Vec::new(),
-                    },
+                    }],
                     covered: vec![DateRange {
                         from: first,
                         to: Some(if full_cover {
@@ -108,11 +108,11 @@ fn full_month(month: YearMonth, birth_date: Date) -> MonthFacts {
             children: Vec::new(),
             sole_carer: Vec::new(),
         },
-        programme: Programme {
+        programmes: vec![Programme {
             start: Date::MIN,
             end: None,
             pauses: Vec::new(),
-        },
+        }],
         covered: vec![DateRange {
             from: month.first_day(),
             to: Some(month.last_day()),
