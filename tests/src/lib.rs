@@ -366,6 +366,21 @@ impl TestApp {
     pub async fn get(&self, path: &str) -> Value {
         self.rest().get(path).await
     }
+
+    /// Records, as a caseworker, a warning (varsel) given on `date` about
+    /// the participant's `kind` hours of that day: what a decision to deduct
+    /// them needs first (§ 36). The warning as answered.
+    pub async fn warn(&self, participant: &str, date: &str, kind: &str) -> Value {
+        self.post(
+            &format!("/v1/participants/{participant}/sanction-warnings"),
+            json!({
+                "given_on": date, "channel": "LETTER", "reference": format!("VARSEL-{date}"),
+                "days": [{"date": date, "entry_kind": kind}],
+            }),
+            201,
+        )
+        .await
+    }
 }
 
 /// A REST client of a running service, in process or not.

@@ -71,6 +71,8 @@ const NOBODY: &[&str] = &[];
 struct Ids {
     participant: String,
     child: String,
+    /// A decision to deduct, for its appeal.
+    decision: String,
     programme: String,
     run: String,
     month_base: &'static str,
@@ -84,6 +86,7 @@ impl Ids {
         Self {
             participant: "p".into(),
             child: "c".into(),
+            decision: "d".into(),
             programme: "q".into(),
             run: "r".into(),
             month_base: "",
@@ -127,7 +130,7 @@ fn routes(ids: &Ids) -> Vec<Route> {
         route(&get, "/v1/municipalities/{id}/runs", format!("/v1/municipalities/{HOME}/runs"), None,
             (PAYROLL, Home), (200, Field("/0/id", json!(ids.run)))),
         route(&get, "/v1/municipalities/{id}/worklist", format!("/v1/municipalities/{HOME}/worklist"), None,
-            (EVERYONE, Home), (200, Field("/items", json!([])))),
+            (EVERYONE, Home), (200, Field("/municipality_id", json!(HOME)))),
         route(&get, "/v1/runs/{id}/export", format!("/v1/runs/{}/export?format=json", ids.run), None,
             (PAYROLL, Home), (200, Field("/lines/0/run_id", json!(ids.run)))),
         route(&post, "/v1/participants", "/v1/participants".into(),
@@ -152,6 +155,20 @@ fn routes(ids: &Ids) -> Vec<Route> {
             (CASEWORKER, Home), (201, Field("/decided_by", json!("caseworker:kari")))),
         route(&get, "/v1/participants/{id}/sanction-decisions", format!("/v1/participants/{p}/sanction-decisions"), None,
             (EVERYONE, Home), (200, Field("/0/reference", json!("VEDTAK-1")))),
+        route(&post, "/v1/participants/{id}/sanction-warnings", format!("/v1/participants/{p}/sanction-warnings"),
+            Some(json!({"given_on": "2025-11-03", "channel": "IN_PERSON", "reference": "VARSEL-2",
+                        "days": [{"date": "2025-10-14", "entry_kind": "UNEXCUSED"}]})),
+            (CASEWORKER, Home), (201, Field("/days/0/hours", json!("3.00")))),
+        route(&get, "/v1/participants/{id}/sanction-warnings", format!("/v1/participants/{p}/sanction-warnings"), None,
+            (EVERYONE, Home), (200, Field("/0/reference", json!("VARSEL-1")))),
+        route(&post, "/v1/sanction-decisions/{id}/appeal", format!("/v1/sanction-decisions/{}/appeal", ids.decision),
+            Some(json!({"received_on": "2025-11-20", "reference": "KLAGE-1"})),
+            (CASEWORKER, Home), (201, Field("/reference", json!("KLAGE-1")))),
+        route(&get, "/v1/sanction-decisions/{id}/appeal", format!("/v1/sanction-decisions/{}/appeal", ids.decision), None,
+            (EVERYONE, Home), (200, Field("/outcome", Value::Null))),
+        route(&post, "/v1/sanction-decisions/{id}/appeal/outcome", format!("/v1/sanction-decisions/{}/appeal/outcome", ids.decision),
+            Some(json!({"outcome": "DISMISSED", "decided_on": "2025-12-01", "reference": "KLAGEVEDTAK-1"})),
+            (CASEWORKER, Home), (200, Field("/outcome", json!("DISMISSED")))),
         route(&get, "/v1/participants/{id}/absence-overview", format!("/v1/participants/{p}/absence-overview?as_of=2025-10-31"), None,
             (EVERYONE, Home), (200, Field("/leave_days_left", json!("25")))),
         route(&get, "/v1/participants/{id}/months/{month}", format!("/v1/participants/{p}/months/2025-10"), None,
@@ -299,12 +316,42 @@ async fn world(issuer: &TokenIssuer) -> (TestApp, Ids) {
     let body = fixture.body(
         "2025-10-01",
         "2025-10-31",
-        &[("2025-10-14", DayKind::Unexcused, "3")],
+        &[
+            ("2025-10-14", DayKind::Unexcused, "3"),
+            ("2025-10-15", DayKind::Unexcused, "2"),
+        ],
     );
     app.grpc
         .submit_timesheet(fixture.signed(&body))
         .await
         .unwrap();
+    // The unexcused hours warned about, and those of the 15th decided (the
+    // table decides the 14th, and appeals the 15th's decision).
+    let warned = app
+        .call_as(
+            Some(&caseworker),
+            Method::POST,
+            &format!("/v1/participants/{participant_id}/sanction-warnings"),
+            Some(json!({
+                "given_on": "2025-10-20", "channel": "LETTER", "reference": "VARSEL-1",
+                "days": [{"date": "2025-10-14", "entry_kind": "UNEXCUSED"},
+                         {"date": "2025-10-15", "entry_kind": "UNEXCUSED"}],
+            })),
+        )
+        .await;
+    assert_eq!(warned.status, 201, "{warned:?}");
+    let decided = app
+        .call_as(
+            Some(&caseworker),
+            Method::POST,
+            &format!("/v1/participants/{participant_id}/sanction-decisions"),
+            Some(json!({
+                "date": "2025-10-15", "entry_kind": "UNEXCUSED", "outcome": "APPROVED",
+                "reference": "VEDTAK-0",
+            })),
+        )
+        .await;
+    assert_eq!(decided.status, 201, "{decided:?}");
     let run = app
         .grpc
         .close_period(pb::ClosePeriodRequest {
@@ -323,6 +370,7 @@ async fn world(issuer: &TokenIssuer) -> (TestApp, Ids) {
     let ids = Ids {
         participant: participant_id,
         child: child_id,
+        decision: decided.body["id"].as_str().unwrap().to_owned(),
         programme: programme_id,
         run: run.run_id,
         // October 2025 for a participant born 1990 (see rest.rs).

@@ -530,6 +530,7 @@ async fn kinds_corrected(backend: TestBackend) {
         .submit_timesheet(fixture.signed(&march))
         .await
         .unwrap();
+    app.warn(&p, "2025-03-12", "UNEXCUSED").await;
     let decision = app
         .post(
             &format!("/v1/participants/{p}/sanction-decisions"),

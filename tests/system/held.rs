@@ -76,6 +76,17 @@ async fn held_metric(app: &TestApp) -> u64 {
         .map_or(0, |(_, value)| value.trim().parse().unwrap())
 }
 
+/// The worklist with its held participants only (the months before September
+/// have no timesheets: they are on it as missing).
+async fn held_items(app: &TestApp) -> Value {
+    let mut worklist = app.get("/v1/municipalities/0301/worklist").await;
+    worklist["items"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|item| item["kind"] == "held_participant");
+    worklist
+}
+
 /// A second participant of Oslo with the fixture's facts: the same birth
 /// date, child, programme and supervisor, their own participant key.
 async fn twin_of(app: &TestApp, fixture: &Fixture) -> (String, SigningKey) {
@@ -346,9 +357,8 @@ async fn held_then_paid(backend: TestBackend) {
         "a held participant has no line to import"
     );
 
-    let worklist = app.get("/v1/municipalities/0301/worklist").await;
     assert_eq!(
-        worklist,
+        held_items(&app).await,
         json!({
             "municipality_id": "0301",
             "items": [{
@@ -455,7 +465,7 @@ async fn held_then_paid(backend: TestBackend) {
     assert_eq!(dec(&november.total_amount), gross);
 
     assert_eq!(
-        app.get("/v1/municipalities/0301/worklist").await["items"],
+        held_items(&app).await["items"],
         json!([]),
         "paid: off the worklist"
     );

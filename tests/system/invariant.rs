@@ -140,6 +140,8 @@ async fn closed_runs_always_sum_to_the_current_result_of_every_month() {
                 } else {
                     "APPROVED"
                 };
+                app.warn(&participant.to_string(), &date.to_string(), kind)
+                    .await;
                 app.post(&format!("/v1/participants/{participant}/sanction-decisions"), json!({
                     "date": date, "entry_kind": kind, "outcome": outcome, "reference": format!("V-{date}"),
                 }), 201).await;
@@ -368,6 +370,10 @@ async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
                         decided_by: "caseworker".into(),
                         reference: format!("V-{day}"),
                         reason: "late".into(),
+                        legal_basis: "sosialtjenesteloven § 36".into(),
+                        appeal_deadline: None,
+                        warning_id: None,
+                        deducted_hours: None,
                     };
                     store
                         .record_decision(&decision, &[], &audit())
@@ -528,6 +534,7 @@ async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
                                 outcome,
                                 reference,
                                 reason,
+                                deducted_hours,
                             } => FactContent::SanctionDecision {
                                 date,
                                 entry_kind,
@@ -537,6 +544,7 @@ async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
                                 },
                                 reference,
                                 reason,
+                                deducted_hours,
                             },
                             FactContent::RegisteredG { reference, .. } => {
                                 FactContent::RegisteredG {

@@ -92,3 +92,485 @@ async fn two_periods_paid(backend: TestBackend) {
     assert_eq!(paid, dec(month["total"].as_str().unwrap()), "{backend:?}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_sanction_procedure_runs_from_warning_to_appeal_and_pays_back() {
+    for backend in TestBackend::all() {
+        sanction_procedure(backend).await;
+    }
+}
+
+/// A ledger sum of the lines attributed to `month` with `code`.
+async fn paid(app: &TestApp, month: &str, code: &str) -> Decimal {
+    app.payroll
+        .store()
+        .ledger("0301")
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e.attributed_month.map(|m| m.to_string()[..7].to_owned()) == Some(month.to_owned())
+                && e.line_code.as_str() == code
+        })
+        .map(|e| e.amount)
+        .sum()
+}
+
+async fn sanction_procedure(backend: TestBackend) {
+    use kvp_proto::kvp::payroll::v1::DayKind;
+    let mut app = TestApp::spawn_on(backend).await;
+    let fixture = Fixture::new(&app).await;
+    let p = fixture.participant_id.clone();
+    let body = fixture.body(
+        "2025-10-01",
+        "2025-10-31",
+        &[
+            ("2025-10-14", DayKind::Unexcused, "7.5"),
+            ("2025-10-15", DayKind::Unexcused, "3"),
+        ],
+    );
+    app.grpc
+        .submit_timesheet(fixture.signed(&body))
+        .await
+        .unwrap();
+    let decide = |date: &str| {
+        json!({
+            "date": date, "entry_kind": "UNEXCUSED", "outcome": "APPROVED",
+            "reference": format!("VEDTAK-{date}"), "decided_at": "2025-10-22T10:00:00Z",
+        })
+    };
+    let decisions = format!("/v1/participants/{p}/sanction-decisions");
+
+    // No deduction without a warning first.
+    let refused = app.post(&decisions, decide("2025-10-14"), 409).await;
+    assert!(
+        refused["detail"].as_str().unwrap().contains("no warning"),
+        "{backend:?}: {refused}"
+    );
+    let warnings = format!("/v1/participants/{p}/sanction-warnings");
+    let bad = app
+        .post(
+            &warnings,
+            json!({"given_on": "2025-10-20", "channel": "PIGEON", "reference": "V",
+                   "days": [{"date": "2025-10-14", "entry_kind": "UNEXCUSED"}]}),
+            400,
+        )
+        .await;
+    assert_eq!(bad["errors"][0]["field"], "channel");
+    app.post(
+        &warnings,
+        json!({"given_on": "2025-10-20", "channel": "LETTER", "reference": "V",
+               "days": [{"date": "2025-10-16", "entry_kind": "UNEXCUSED"}]}),
+        409,
+    )
+    .await;
+    let warning = app
+        .post(
+            &warnings,
+            json!({"given_on": "2025-10-20", "channel": "LETTER", "reference": "VARSEL-7",
+                   "days": [{"date": "2025-10-14", "entry_kind": "UNEXCUSED"},
+                            {"date": "2025-10-15", "entry_kind": "UNEXCUSED"}]}),
+            201,
+        )
+        .await;
+    let hours: Vec<_> = warning["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["date"].clone(), d["hours"].clone()))
+        .collect();
+    assert_eq!(
+        hours,
+        [
+            (json!("2025-10-14"), json!("7.50")),
+            (json!("2025-10-15"), json!("3.00"))
+        ]
+    );
+
+    // Both days decided: legal basis, appeal deadline three weeks on, the
+    // warning they follow.
+    let full_day = app.post(&decisions, decide("2025-10-14"), 201).await;
+    assert_eq!(full_day["legal_basis"], "sosialtjenesteloven § 36");
+    assert_eq!(full_day["appeal_deadline"], "2025-11-12");
+    assert_eq!(full_day["warning_id"], warning["id"]);
+    let three_hours = app.post(&decisions, decide("2025-10-15"), 201).await;
+    let october = app
+        .get(&format!("/v1/participants/{p}/months/2025-10"))
+        .await;
+    assert_eq!(october["quantities"]["absence_hours"], "10.5");
+    let deducted = dec(october["lines"]["KVP_DEDUCTION_ABSENCE"].as_str().unwrap());
+    assert!(deducted < Decimal::ZERO);
+    app.close_oslo("2025-10").await;
+    assert_eq!(
+        paid(&app, "2025-10", "KVP_DEDUCTION_ABSENCE").await,
+        deducted,
+        "{backend:?}"
+    );
+
+    // Appeals: the full day's upheld, the three hours' partly (one hour
+    // still deducted).
+    for (decision, received) in [(&full_day, "2025-11-03"), (&three_hours, "2025-11-04")] {
+        let path = format!(
+            "/v1/sanction-decisions/{}/appeal",
+            decision["id"].as_str().unwrap()
+        );
+        let appeal = app
+            .post(
+                &path,
+                json!({"received_on": received, "reference": "KLAGE"}),
+                201,
+            )
+            .await;
+        assert_eq!(appeal["outcome"], Value::Null);
+        app.post(
+            &path,
+            json!({"received_on": received, "reference": "KLAGE"}),
+            409,
+        )
+        .await;
+    }
+    let outcome = |decision: &Value| {
+        format!(
+            "/v1/sanction-decisions/{}/appeal/outcome",
+            decision["id"].as_str().unwrap()
+        )
+    };
+    let too_many = app
+        .post(
+            &outcome(&three_hours),
+            json!({"outcome": "PARTLY_UPHELD", "decided_on": "2025-11-20",
+                   "reference": "KLAGEVEDTAK-2", "deducted_hours": "3"}),
+            400,
+        )
+        .await;
+    assert_eq!(too_many["errors"][0]["field"], "deducted_hours");
+    let upheld = app
+        .post(
+            &outcome(&full_day),
+            json!({"outcome": "UPHELD", "decided_on": "2025-11-20", "reference": "KLAGEVEDTAK-1"}),
+            200,
+        )
+        .await;
+    assert_eq!(upheld["outcome"], "UPHELD");
+    app.post(
+        &outcome(&full_day),
+        json!({"outcome": "DISMISSED", "decided_on": "2025-11-21", "reference": "X"}),
+        409,
+    )
+    .await;
+    app.post(
+        &outcome(&three_hours),
+        json!({"outcome": "PARTLY_UPHELD", "decided_on": "2025-11-20",
+               "reference": "KLAGEVEDTAK-2", "deducted_hours": "1"}),
+        200,
+    )
+    .await;
+    let versions = app
+        .get(&format!(
+            "/v1/facts/sanction-decisions/{}/versions",
+            full_day["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(versions["versions"][1]["fact"]["outcome"], "REJECTED");
+    assert_eq!(
+        versions["versions"][1]["reason"],
+        "appeal upheld (KLAGEVEDTAK-1)"
+    );
+    let decided = app.get(&decisions).await;
+    assert_eq!(decided[0]["outcome"], "REJECTED");
+    assert_eq!(decided[1]["deducted_hours"], "1.00");
+
+    // November's close pays back what October no longer deducts.
+    let october = app
+        .get(&format!("/v1/participants/{p}/months/2025-10"))
+        .await;
+    assert_eq!(october["quantities"]["absence_hours"], "1");
+    let november = fixture.body("2025-11-01", "2025-11-30", &[]);
+    app.grpc
+        .submit_timesheet(fixture.signed(&november))
+        .await
+        .unwrap();
+    app.close_oslo("2025-11").await;
+    assert_eq!(
+        paid(&app, "2025-10", "KVP_DEDUCTION_ABSENCE").await,
+        dec(october["lines"]["KVP_DEDUCTION_ABSENCE"].as_str().unwrap()),
+        "{backend:?}"
+    );
+    assert_eq!(
+        paid(&app, "2025-10", "KVP_BASE").await
+            + paid(&app, "2025-10", "KVP_DEDUCTION_ABSENCE").await
+            + paid(&app, "2025-10", "KVP_CHILD_SUPPLEMENT").await,
+        dec(october["total"].as_str().unwrap())
+    );
+
+    // Each step is in the audit trail, and sent as an event.
+    let trail = app.get(&format!("/v1/audit/participant/{p}")).await;
+    let steps: Vec<&str> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .filter(|a| a.starts_with("sanction."))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "sanction.warned",
+            "sanction.decided",
+            "sanction.decided",
+            "sanction.appealed",
+            "sanction.appealed",
+            "sanction.appeal_decided",
+            "sanction.appeal_decided",
+        ]
+    );
+    for (event, count) in [
+        ("sanction.warned", "1"),
+        ("deduction.decided", "2"),
+        ("sanction.appealed", "2"),
+        ("sanction.appeal_decided", "2"),
+        ("fact.corrected", "2"),
+    ] {
+        let found = app
+            .sql(&format!(
+                "SELECT CAST(count(*) AS TEXT) FROM outbox_events \
+                 WHERE event_type = 'no.kvp.payroll.{event}.v1'"
+            ))
+            .await
+            .unwrap();
+        assert_eq!(found, count, "{backend:?}: {event}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_worklist_names_missing_and_late_timesheets_and_the_procedure_waiting() {
+    for backend in TestBackend::all() {
+        worklist(backend).await;
+    }
+}
+
+/// A participant of Oslo in the programme from `start`, with a signing key.
+async fn participant_from(
+    app: &TestApp,
+    individual: u32,
+    start: time::Date,
+) -> (String, kvp_signing::SigningKey, String) {
+    let participant = app
+        .post(
+            "/v1/participants",
+            json!({
+                "municipality_id": "0301",
+                "national_id": kvp_system_tests::national_id("150190", individual),
+                "display_name": format!("Participant {individual}"),
+            }),
+            201,
+        )
+        .await;
+    let id = participant["id"].as_str().unwrap().to_owned();
+    app.post(
+        &format!("/v1/participants/{id}/programmes"),
+        json!({"start": start.to_string(), "decision_reference": format!("KVP-{individual}")}),
+        201,
+    )
+    .await;
+    let key = kvp_signing::SigningKey::from_bytes(&[u8::try_from(individual - 180).unwrap(); 32]);
+    let keyid = format!("participant-key-{individual}");
+    app.post(
+        "/v1/signer-keys",
+        json!({
+            "keyid": keyid, "person_id": id, "role": "PARTICIPANT",
+            "public_key": kvp_signing::public_key_to_base64(&key.verifying_key()),
+            "valid_from": "2020-01-01T00:00:00Z",
+        }),
+        201,
+    )
+    .await;
+    (id, key, keyid)
+}
+
+/// Submits `participant`'s timesheet for the whole of `month`.
+async fn submit(
+    app: &mut TestApp,
+    fixture: &Fixture,
+    (participant, key, keyid): &(String, kvp_signing::SigningKey, String),
+    month: kvp_rules::YearMonth,
+    entries: &[(&str, kvp_proto::kvp::payroll::v1::DayKind, &str)],
+) {
+    use prost::Message;
+    let body = kvp_proto::kvp::payroll::v1::TimesheetBody {
+        participant_id: participant.clone(),
+        ..fixture.body(
+            &month.first_day().to_string(),
+            &month.last_day().to_string(),
+            entries,
+        )
+    };
+    app.grpc
+        .submit_timesheet(kvp_system_tests::sign(
+            body.encode_to_vec(),
+            &[(keyid, key), ("supervisor-key", &fixture.supervisor_key)],
+        ))
+        .await
+        .unwrap();
+}
+
+async fn worklist(backend: TestBackend) {
+    use kvp_proto::kvp::payroll::v1::DayKind;
+    use kvp_rules::YearMonth;
+    let mut app = TestApp::spawn_on(backend).await;
+    let fixture = Fixture::new(&app).await;
+    // This month M is due by the 5th of the next (the default deadline);
+    // the worklist is read as of the 6th.
+    let this = YearMonth::of(time::OffsetDateTime::now_utc().date());
+    let (before, earlier) = (this.previous(), this.previous().previous());
+    let as_of = time::Date::from_calendar_date(this.next().year(), this.next().month(), 6).unwrap();
+    let on_time = participant_from(&app, 201, this.first_day()).await;
+    let missing = participant_from(&app, 202, this.first_day()).await;
+    let late = participant_from(&app, 203, earlier.first_day()).await;
+    submit(&mut app, &fixture, &on_time, this, &[]).await;
+    submit(&mut app, &fixture, &late, this, &[]).await;
+    // Received today, long after the 5th of the month after `earlier`.
+    let absent = earlier
+        .days()
+        .find(|d| kvp_rules::calendar::is_weekday(*d))
+        .unwrap()
+        .to_string();
+    submit(
+        &mut app,
+        &fixture,
+        &late,
+        earlier,
+        &[(&absent, DayKind::Unexcused, "2")],
+    )
+    .await;
+
+    let read = |app: &TestApp| {
+        let path = format!("/v1/municipalities/0301/worklist?as_of={as_of}");
+        let ours = [on_time.0.clone(), missing.0.clone(), late.0.clone()];
+        let app_rest = app.rest();
+        async move {
+            let list = app_rest.get(&path).await;
+            list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|i| ours.contains(&i["participant_id"].as_str().unwrap().to_owned()))
+                .map(|i| {
+                    (
+                        i["kind"].as_str().unwrap().to_owned(),
+                        i["month"].as_str().unwrap().to_owned(),
+                        i["participant_id"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let item = |kind: &str, month: YearMonth, who: &(String, kvp_signing::SigningKey, String)| {
+        (kind.to_owned(), month.to_string(), who.0.clone())
+    };
+    assert_eq!(
+        read(&app).await,
+        [
+            item("missing_timesheet", before, &late),
+            item("missing_timesheet", this, &missing),
+            item("late_timesheet", earlier, &late),
+            item("absence_awaiting_warning", earlier, &late),
+        ],
+        "{backend:?}"
+    );
+    // As of today, this month is not due yet.
+    let today = app.get("/v1/municipalities/0301/worklist").await;
+    assert!(
+        today["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["month"] != this.to_string()),
+        "{backend:?}: {today}"
+    );
+
+    // The procedure moves the absence along the list; a close pays the late
+    // timesheet and its item leaves.
+    app.warn(&late.0, &absent, "UNEXCUSED").await;
+    let waiting = read(&app).await;
+    assert!(waiting.contains(&item("absence_awaiting_decision", earlier, &late)));
+    let decision = app
+        .post(
+            &format!("/v1/participants/{}/sanction-decisions", late.0),
+            json!({"date": absent, "entry_kind": "UNEXCUSED", "outcome": "APPROVED", "reference": "V-1"}),
+            201,
+        )
+        .await;
+    app.post(
+        &format!(
+            "/v1/sanction-decisions/{}/appeal",
+            decision["id"].as_str().unwrap()
+        ),
+        json!({"received_on": as_of.to_string(), "reference": "KLAGE-1"}),
+        201,
+    )
+    .await;
+    app.close_oslo(&earlier.to_string()).await;
+    assert_eq!(
+        read(&app).await,
+        [
+            item("missing_timesheet", before, &late),
+            item("missing_timesheet", this, &missing),
+            item("open_appeal", earlier, &late),
+        ],
+        "{backend:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_programme_is_for_ages_18_to_67_on_its_start() {
+    let app = TestApp::spawn().await;
+    let fixture = Fixture::new(&app).await;
+    // Kari is born 1990-01-15.
+    let programmes = format!("/v1/participants/{}/programmes", fixture.participant_id);
+    let young = app
+        .post(
+            &programmes,
+            json!({"start": "2008-01-14", "end": "2008-12-31", "decision_reference": "K"}),
+            400,
+        )
+        .await;
+    assert_eq!(young["errors"][0]["field"], "start");
+    assert!(
+        young["errors"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("is 17 on the start date"),
+        "{young}"
+    );
+    let old = app
+        .post(
+            &programmes,
+            json!({"start": "2058-01-15", "decision_reference": "K"}),
+            400,
+        )
+        .await;
+    assert!(
+        old["errors"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("is 68"),
+        "{old}"
+    );
+    // On the 67th birthday, and on the 18th, the programme may start.
+    app.post(
+        &programmes,
+        json!({"start": "2057-01-15", "decision_reference": "K-67"}),
+        201,
+    )
+    .await;
+    app.post(
+        &programmes,
+        json!({"start": "2008-01-15", "end": "2008-12-31", "decision_reference": "K-18"}),
+        201,
+    )
+    .await;
+    app.stop().await;
+}

@@ -185,6 +185,7 @@ async fn a_late_sanction_decision_is_corrected_in_the_next_month() {
         "pending hours are paid"
     );
 
+    app.warn(&id, "2025-10-14", "UNEXCUSED").await;
     app.post(&format!("/v1/participants/{id}/sanction-decisions"), json!({
         "date": "2025-10-14", "entry_kind": "UNEXCUSED", "outcome": "APPROVED", "reference": "VEDTAK-1",
     }), 201).await;

@@ -100,6 +100,7 @@ async fn an_approved_sanction_deducts_and_a_rejected_one_pays() {
     assert_eq!(month["lines"]["KVP_DEDUCTION_ABSENCE"], "0.00");
     assert_eq!(month["flags"], json!(["UNEXCUSED_PENDING_DECISION"]));
 
+    app.warn(id, "2025-10-14", "UNEXCUSED").await;
     app.post(&format!("/v1/participants/{id}/sanction-decisions"), json!({
         "date": "2025-10-14", "entry_kind": "UNEXCUSED", "outcome": "APPROVED", "reference": "VEDTAK-9", "reason": "no notice given",
     }), 201).await;

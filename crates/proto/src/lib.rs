@@ -85,6 +85,12 @@ pub mod event_types {
     pub const STIPEND_PAID: &str = "no.kvp.payroll.stipend.paid.v1";
     /// [`FactCorrected`](crate::kvp::events::v1::FactCorrected).
     pub const FACT_CORRECTED: &str = "no.kvp.payroll.fact.corrected.v1";
+    /// [`SanctionWarned`](crate::kvp::events::v1::SanctionWarned).
+    pub const SANCTION_WARNED: &str = "no.kvp.payroll.sanction.warned.v1";
+    /// [`SanctionAppealed`](crate::kvp::events::v1::SanctionAppealed).
+    pub const SANCTION_APPEALED: &str = "no.kvp.payroll.sanction.appealed.v1";
+    /// [`SanctionAppealDecided`](crate::kvp::events::v1::SanctionAppealDecided).
+    pub const SANCTION_APPEAL_DECIDED: &str = "no.kvp.payroll.sanction.appeal_decided.v1";
 }
 
 #[cfg(test)]

@@ -44,6 +44,11 @@ pub struct Policy {
     pub long_sickness_days: u32,
     /// R5: deduct pending unexcused hours without waiting for a decision.
     pub auto_apply_unexcused: bool,
+    /// A month's timesheets are due by this day of the following month
+    /// (1–28): the caseworkers' worklist names those missing or late after
+    /// it. Not a pay rule: withheld days stay withheld until a timesheet
+    /// arrives (R12).
+    pub timesheet_deadline_day: u32,
 }
 
 /// Why a policy file was refused; `field` names the value at fault.
@@ -97,6 +102,7 @@ impl Policy {
             sole_carer_quota_multiplier: Some(self.sole_carer_quota_multiplier),
             long_sickness_days: Some(self.long_sickness_days),
             auto_apply_unexcused: Some(self.auto_apply_unexcused),
+            timesheet_deadline_day: Some(self.timesheet_deadline_day),
         }
     }
 
@@ -120,7 +126,8 @@ impl Policy {
             child_sick_young_child_age,
             sole_carer_quota_multiplier,
             long_sickness_days,
-            auto_apply_unexcused
+            auto_apply_unexcused,
+            timesheet_deadline_day
         );
         policy
     }
@@ -180,6 +187,9 @@ pub struct PolicyOverrides {
     /// See [`Policy::auto_apply_unexcused`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_apply_unexcused: Option<bool>,
+    /// See [`Policy::timesheet_deadline_day`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timesheet_deadline_day: Option<u32>,
 }
 
 impl PolicyOverrides {
@@ -267,6 +277,15 @@ impl PolicyOverrides {
             .is_some_and(|d| d == 0 || d > bounds::DAYS_PER_YEAR_MAX)
         {
             wrong.push(("long_sickness_days", "must be between 1 and 366 days"));
+        }
+        if self
+            .timesheet_deadline_day
+            .is_some_and(|d| !(1..=28).contains(&d))
+        {
+            wrong.push((
+                "timesheet_deadline_day",
+                "must be a day from 1 to 28 (every month has it)",
+            ));
         }
         wrong
     }

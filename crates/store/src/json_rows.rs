@@ -183,30 +183,52 @@ pub(crate) fn day_entries(
         .collect()
 }
 
-/// `[id, date, entry kind, outcome, decided at, decided by, reference, reason]`.
+/// `[id, date, entry kind, outcome, decided at, decided by, reference,
+/// reason, legal basis, appeal deadline or null, warning id or null, deducted
+/// hours or null]`.
 pub(crate) fn sanction_decisions(
     participant_id: Uuid,
     text: Option<&str>,
 ) -> Result<Vec<SanctionDecision>, StoreError> {
-    type Row = (Uuid, Date, String, String, i64, String, String, String);
+    type Row = (
+        Uuid,
+        Date,
+        String,
+        String,
+        i64,
+        String,
+        String,
+        String,
+        String,
+        Option<Date>,
+        Option<Uuid>,
+        Option<String>,
+    );
     let found: Vec<Row> = rows("sanction_decisions", text)?;
     found
         .into_iter()
-        .map(
-            |(id, date, entry_kind, outcome, decided_at, decided_by, reference, reason)| {
-                Ok(SanctionDecision {
-                    id,
-                    participant_id,
-                    date,
-                    entry_kind: parse_stored(&entry_kind)?,
-                    outcome: parse_stored(&outcome)?,
-                    decided_at: instant("sanction_decisions", decided_at)?,
-                    decided_by,
-                    reference,
-                    reason,
-                })
-            },
-        )
+        .map(|row| {
+            let (id, date, entry_kind, outcome, decided_at, decided_by, reference, reason) =
+                (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7);
+            Ok(SanctionDecision {
+                id,
+                participant_id,
+                date,
+                entry_kind: parse_stored(&entry_kind)?,
+                outcome: parse_stored(&outcome)?,
+                decided_at: instant("sanction_decisions", decided_at)?,
+                decided_by,
+                reference,
+                reason,
+                legal_basis: row.8,
+                appeal_deadline: row.9,
+                warning_id: row.10,
+                deducted_hours: row
+                    .11
+                    .map(|hours| decimal("sanction_decisions", &hours))
+                    .transpose()?,
+            })
+        })
         .collect()
 }
 
@@ -237,9 +259,17 @@ mod tests {
 
         let decisions = sanction_decisions(
             participant,
-            Some(r#"[["00000000-0000-0000-0000-000000000002","2025-03-04","UNEXCUSED","APPROVED",1741000530000001,"k1","V-1","r"]]"#),
+            Some(
+                r#"[["00000000-0000-0000-0000-000000000002","2025-03-04","UNEXCUSED","APPROVED",1741000530000001,"k1","V-1","r","sosialtjenesteloven § 36",null,null,null],
+                    ["00000000-0000-0000-0000-000000000003","2025-03-05","UNEXCUSED","APPROVED",1741000530000001,"k1","V-2","r","sosialtjenesteloven § 36","2025-03-26","00000000-0000-0000-0000-000000000004","1.50"]]"#,
+            ),
         )
         .unwrap();
+        assert_eq!(decisions[0].appeal_deadline, None);
+        assert_eq!(decisions[0].deducted_hours, None);
+        assert_eq!(decisions[1].appeal_deadline, Some(date!(2025 - 03 - 26)));
+        assert_eq!(decisions[1].warning_id, Some(Uuid::from_u128(4)));
+        assert_eq!(decisions[1].deducted_hours.unwrap().to_string(), "1.50");
         assert_eq!(
             decisions[0].decided_at,
             datetime!(2025-03-03 11:15:30.000001 UTC)

@@ -17,7 +17,8 @@ use crate::records::{
     FinishClose, HeldParticipant, IdempotencyClaim, IdempotencyRecord, IdempotentAnswer,
     LedgerEntry, LineTotal, Municipality, NewAuditEntry, NewOutboxEvent, NewTimesheet, OpenRun,
     OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun, Programme,
-    ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet,
+    ProgrammeWithPauses, RegisteredG, SanctionAppeal, SanctionDecision, SanctionWarning, SignerKey,
+    SoleCarerPeriod, Timesheet,
 };
 
 /// Which database a store runs on.
@@ -309,9 +310,50 @@ pub trait TimesheetStore: Send + Sync {
     async fn list_day_entries(&self, timesheet_id: Uuid) -> Result<Vec<DayEntry>, StoreError>;
 }
 
-/// Caseworkers' decisions on unexcused absence.
+/// The sanction procedure on unexcused absence (§ 36): warnings, decisions,
+/// appeals.
 #[async_trait]
 pub trait SanctionStore: Send + Sync {
+    /// Stores a warning with the days it concerns, its events and audit
+    /// entry; an unknown participant is not found.
+    async fn record_warning(
+        &self,
+        warning: &SanctionWarning,
+        events: &[NewOutboxEvent],
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// A participant's warnings, by the day given, each with its days.
+    async fn list_warnings(&self, participant_id: Uuid)
+    -> Result<Vec<SanctionWarning>, StoreError>;
+
+    /// Stores an appeal against a decision, with its events and audit entry;
+    /// a second appeal against the same decision is a
+    /// [`StoreError::Conflict`].
+    async fn record_appeal(
+        &self,
+        appeal: &SanctionAppeal,
+        events: &[NewOutboxEvent],
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// Decides an open appeal (`decided` carries the outcome, the day and
+    /// the reference) and, when the outcome changes the decision, records
+    /// `change` as the decision's next version — together, with the events
+    /// and audit entry. An appeal decided already is
+    /// [`StoreError::InvalidState`]; the change fails as
+    /// [`FactStore::change_fact`] does, and then nothing is written.
+    async fn decide_appeal(
+        &self,
+        decided: &SanctionAppeal,
+        change: Option<&FactChange>,
+        events: &[NewOutboxEvent],
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// A participant's appeals, by the day received.
+    async fn list_appeals(&self, participant_id: Uuid) -> Result<Vec<SanctionAppeal>, StoreError>;
+
     /// Stores a sanction decision with its events (e.g. "deduction decided")
     /// and audit entry; a second decision for the same participant, date and
     /// entry kind is a [`StoreError::Conflict`], and writes nothing.

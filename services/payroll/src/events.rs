@@ -21,6 +21,9 @@ fn message_name(event_type: &str) -> &'static str {
         event_types::PERIOD_CLOSED => "kvp.events.v1.PeriodClosed",
         event_types::STIPEND_PAID => "kvp.events.v1.StipendPaid",
         event_types::FACT_CORRECTED => "kvp.events.v1.FactCorrected",
+        event_types::SANCTION_WARNED => "kvp.events.v1.SanctionWarned",
+        event_types::SANCTION_APPEALED => "kvp.events.v1.SanctionAppealed",
+        event_types::SANCTION_APPEAL_DECIDED => "kvp.events.v1.SanctionAppealDecided",
         _ => "",
     }
 }

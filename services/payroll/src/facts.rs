@@ -8,6 +8,7 @@ use kvp_rules::{
     PauseKind, Programme, YearMonth,
 };
 use kvp_store::{DecisionOutcome, ParticipantFacts};
+use rust_decimal::Decimal;
 use time::Date;
 
 use crate::error::ServiceError;
@@ -23,7 +24,9 @@ pub fn month_facts(
     if !started_by(stored, month.last_day()) {
         return Ok(None);
     }
-    let decisions: HashMap<(Date, AbsenceKind), Decision> = stored
+    // A decision and, after a partly upheld appeal, the hours it still
+    // deducts of its day and kind.
+    let decisions: HashMap<(Date, AbsenceKind), (Decision, Option<Decimal>)> = stored
         .decisions
         .iter()
         .map(|d| {
@@ -31,17 +34,45 @@ pub fn month_facts(
                 DecisionOutcome::Approved => Decision::Approved,
                 DecisionOutcome::Rejected => Decision::Rejected,
             };
-            ((d.date, d.entry_kind), decision)
+            ((d.date, d.entry_kind), (decision, d.deducted_hours))
         })
         .collect();
+    let mut deductible: HashMap<(Date, AbsenceKind), Decimal> = HashMap::new();
     let mut days = Vec::with_capacity(stored.entries.len());
     for entry in &stored.entries {
-        days.push(DayEntry {
-            date: entry.date,
-            kind: entry.kind,
-            hours: entry.hours,
-            decision: decisions.get(&(entry.date, entry.kind)).copied(),
-        });
+        let key = (entry.date, entry.kind);
+        match decisions.get(&key).copied() {
+            // An approved decision deducting fewer hours than the entries
+            // hold: those hours are deducted, the rest paid as a rejection
+            // would (the entry is split in two of its kind).
+            Some((Decision::Approved, Some(cap))) => {
+                let left = deductible.entry(key).or_insert(cap);
+                let deducted = entry.hours.min(*left);
+                *left -= deducted;
+                let paid = entry.hours - deducted;
+                for (hours, decision) in
+                    [(deducted, Decision::Approved), (paid, Decision::Rejected)]
+                {
+                    // One part always stands for the entry (a 0-hour entry too).
+                    let stands =
+                        hours > Decimal::ZERO || (decision == Decision::Approved && paid.is_zero());
+                    if stands {
+                        days.push(DayEntry {
+                            date: entry.date,
+                            kind: entry.kind,
+                            hours,
+                            decision: Some(decision),
+                        });
+                    }
+                }
+            }
+            found => days.push(DayEntry {
+                date: entry.date,
+                kind: entry.kind,
+                hours: entry.hours,
+                decision: found.map(|(decision, _)| decision),
+            }),
+        }
     }
     let mut offsets = Vec::new();
     for offset in stored

@@ -97,7 +97,8 @@ pub fn grpc_layer() -> GrpcMetricsLayer {
 /// else `unknown` (a sender chooses the type; the label set stays bounded).
 pub fn event_type_label(event: Option<&CloudEvent>) -> &'static str {
     use kvp_proto::event_types::{
-        DEDUCTION_DECIDED, FACT_CORRECTED, PERIOD_CLOSED, STIPEND_PAID, TIMESHEET_ACCEPTED,
+        DEDUCTION_DECIDED, FACT_CORRECTED, PERIOD_CLOSED, SANCTION_APPEAL_DECIDED,
+        SANCTION_APPEALED, SANCTION_WARNED, STIPEND_PAID, TIMESHEET_ACCEPTED,
     };
     let Some(event) = event else { return "unknown" };
     [
@@ -106,6 +107,9 @@ pub fn event_type_label(event: Option<&CloudEvent>) -> &'static str {
         PERIOD_CLOSED,
         STIPEND_PAID,
         FACT_CORRECTED,
+        SANCTION_WARNED,
+        SANCTION_APPEALED,
+        SANCTION_APPEAL_DECIDED,
     ]
     .into_iter()
     .find(|known| *known == event.r#type)

@@ -159,7 +159,8 @@ pub(super) async fn read_participant_facts(
           (SELECT json_agg(json_build_array(id, date, entry_kind, outcome, ",
         epoch_micros!("decided_at"),
         ", \
-                                            decided_by, reference, reason) \
+                                            decided_by, reference, reason, legal_basis, \
+                                            appeal_deadline, warning_id, deducted_hours::text) \
                            ORDER BY date, entry_kind) \
             FROM sanction_decisions WHERE participant_id = $1)::text AS decisions \
          FROM participants WHERE id = $1"
@@ -277,6 +278,8 @@ pub(super) mod constraint {
     pub(in super::super) const FACT_VERSIONS_PKEY: &str = "fact_versions_pkey";
     pub(in super::super) const SANCTION_DECISIONS_DAY_KEY: &str = "sanction_decisions_day_key";
     pub(in super::super) const SANCTION_DECISIONS_PKEY: &str = "sanction_decisions_pkey";
+    pub(in super::super) const SANCTION_APPEALS_DECISION_KEY: &str =
+        "sanction_appeals_decision_key";
     pub(in super::super) const REGISTERED_G_PKEY: &str = "registered_g_pkey";
     pub(in super::super) const SIGNER_KEYS_PKEY: &str = "signer_keys_pkey";
     pub(in super::super) const SIGNER_KEYS_PARTICIPANT_FKEY: &str = "signer_keys_participant_fkey";

@@ -11,12 +11,19 @@ use crate::audit_chain::{ChainContent, StoredLink, canonical_instant, canonical_
 use crate::records::{
     AuditEntry, BenefitOffset, Child, Confirmation, DayEntry, FactVersion, HeldParticipant,
     IdempotencyRecord, IdempotentAnswer, LedgerEntry, LineTotal, Municipality, OutboxEvent,
-    Participant, Pause, PayLine, PayRun, Programme, RegisteredG, SanctionDecision, SignerKey,
-    SoleCarerPeriod, Timesheet, TimesheetPeriod, parse_stored,
+    Participant, Pause, PayLine, PayRun, Programme, RegisteredG, SanctionAppeal, SanctionDecision,
+    SanctionWarning, SignerKey, SoleCarerPeriod, Timesheet, TimesheetPeriod, WarnedDay,
+    parse_stored,
 };
+use uuid::Uuid;
 
 /// A decimal column (NUMERIC).
 fn read_decimal(row: &DbRow, column: &str) -> Result<Decimal, StoreError> {
+    Ok(row.try_get(column)?)
+}
+
+/// A nullable decimal column (NUMERIC).
+fn read_optional_decimal(row: &DbRow, column: &str) -> Result<Option<Decimal>, StoreError> {
     Ok(row.try_get(column)?)
 }
 

@@ -143,6 +143,10 @@ pub enum FactContent {
         reference: String,
         /// The reasons given to the participant.
         reason: String,
+        /// The hours still deducted after a partly upheld appeal; none: all
+        /// the entry's hours.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deducted_hours: Option<Decimal>,
     },
     /// A grunnbeløp registered at run time.
     RegisteredG {

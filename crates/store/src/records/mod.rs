@@ -338,6 +338,32 @@ pub enum DecisionOutcome {
     Rejected,
 }
 
+/// How a warning was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WarningChannel {
+    /// In a meeting, stored as `IN_PERSON`.
+    InPerson,
+    /// By letter, stored as `LETTER`.
+    Letter,
+    /// Through the digital mailbox, stored as `DIGITAL`.
+    Digital,
+}
+
+/// The outcome of an appeal against a sanction decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AppealOutcome {
+    /// The appeal succeeds: the deduction is reversed (the decision becomes
+    /// a rejection), stored as `UPHELD`.
+    Upheld,
+    /// The appeal succeeds in part: fewer hours are deducted, stored as
+    /// `PARTLY_UPHELD`.
+    PartlyUpheld,
+    /// The appeal fails: the decision stands, stored as `DISMISSED`.
+    Dismissed,
+}
+
 /// A caseworker's decision on the unexcused hours of one day.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SanctionDecision {
@@ -360,6 +386,75 @@ pub struct SanctionDecision {
     pub reference: String,
     /// The reasons given.
     pub reason: String,
+    /// The legal basis the decision gives (sosialtjenesteloven § 36).
+    pub legal_basis: String,
+    /// The last day an appeal (klage) may be lodged; none on decisions
+    /// recorded before the procedure was kept.
+    pub appeal_deadline: Option<Date>,
+    /// The warning (varsel) the decision follows; none on a rejection or on
+    /// decisions recorded before the procedure was kept.
+    pub warning_id: Option<Uuid>,
+    /// After a partly upheld appeal: the hours the decision still deducts
+    /// (the rest are paid); none: all the entry's hours.
+    pub deducted_hours: Option<Decimal>,
+}
+
+/// A warning (varsel) before a deduction for absence (§ 36): the days and
+/// hours it concerns and how it was given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SanctionWarning {
+    /// Warning id.
+    pub id: Uuid,
+    /// The participant.
+    pub participant_id: Uuid,
+    /// The day it was given.
+    pub given_on: Date,
+    /// How it was given.
+    pub channel: WarningChannel,
+    /// The case system's reference.
+    pub reference: String,
+    /// The days, entry kinds and hours it concerns, by date.
+    pub days: Vec<WarnedDay>,
+    /// Who recorded it.
+    pub recorded_by: String,
+    /// When.
+    pub recorded_at: OffsetDateTime,
+}
+
+/// One day's hours a warning concerns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WarnedDay {
+    /// The day.
+    pub date: Date,
+    /// The kind of the entry (unexcused, or one a quota turned unexcused).
+    pub entry_kind: AbsenceKind,
+    /// The entry's hours when the warning was given.
+    pub hours: Decimal,
+}
+
+/// An appeal (klage) against a sanction decision, and its outcome once decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SanctionAppeal {
+    /// Appeal id.
+    pub id: Uuid,
+    /// The decision appealed.
+    pub decision_id: Uuid,
+    /// The participant.
+    pub participant_id: Uuid,
+    /// The day it was received.
+    pub received_on: Date,
+    /// The case system's reference.
+    pub reference: String,
+    /// Who recorded it.
+    pub recorded_by: String,
+    /// When.
+    pub recorded_at: OffsetDateTime,
+    /// The outcome; none while the appeal is open.
+    pub outcome: Option<AppealOutcome>,
+    /// The day the outcome was decided.
+    pub decided_on: Option<Date>,
+    /// The outcome decision's reference.
+    pub outcome_reference: Option<String>,
 }
 
 /// A stored audit entry: who did what to which record, when.
@@ -502,6 +597,16 @@ stored_enum!(TimesheetStatus, "timesheet status", {
     Superseded => "SUPERSEDED",
 });
 stored_enum!(DecisionOutcome, "decision outcome", { Approved => "APPROVED", Rejected => "REJECTED" });
+stored_enum!(WarningChannel, "warning channel", {
+    InPerson => "IN_PERSON",
+    Letter => "LETTER",
+    Digital => "DIGITAL",
+});
+stored_enum!(AppealOutcome, "appeal outcome", {
+    Upheld => "UPHELD",
+    PartlyUpheld => "PARTLY_UPHELD",
+    Dismissed => "DISMISSED",
+});
 stored_enum!(RunState, "run state", {
     Closed => "CLOSED",
     PartiallyConfirmed => "PARTIALLY_CONFIRMED",

@@ -31,7 +31,8 @@ macro_rules! day_entry_columns {
 }
 macro_rules! decision_columns {
     () => {
-        "id, participant_id, date, entry_kind, outcome, decided_at, decided_by, reference, reason"
+        "id, participant_id, date, entry_kind, outcome, decided_at, decided_by, reference, reason, \
+         legal_basis, appeal_deadline, warning_id, deducted_hours"
     };
 }
 

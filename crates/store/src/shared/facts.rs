@@ -36,65 +36,78 @@ impl FactStore for Store {
         events: &[NewOutboxEvent],
         audit: &NewAuditEntry,
     ) -> Result<FactVersion, StoreError> {
-        if let Some(content) = &change.content
-            && content.kind() != change.kind
-        {
-            return Err(StoreError::invalid_input(format!(
-                "a {} cannot be corrected into a {}",
-                change.kind,
-                content.kind()
-            )));
-        }
         let mut tx = self.begin_write().await?;
-        let unlocked = latest_version(&mut tx, change.kind, &change.fact_id).await?;
-        // The participant's facts change one at a time (a G has no
-        // participant: two changes from one version collide on the next
-        // version's number instead).
-        if let Some(participant_id) = unlocked.participant_id {
-            lock_participant(&mut tx, participant_id).await?;
-        }
-        let latest = latest_version(&mut tx, change.kind, &change.fact_id).await?;
-        if latest.is_void() {
-            return Err(StoreError::invalid_state(format!(
-                "{} {} is void; a void is final: register the fact anew",
-                change.kind, change.fact_id
-            )));
-        }
-        let expected_holds = match change.expected {
-            Expected::Existing => true,
-            Expected::Absent => false,
-            Expected::Version(version) => version == latest.version,
-        };
-        if !expected_holds {
-            return Err(StoreError::VersionMismatch {
-                current: Some(latest.version),
-            });
-        }
-        let next = FactVersion {
-            kind: change.kind,
-            fact_id: change.fact_id.clone(),
-            participant_id: latest.participant_id,
-            version: latest.version + 1,
-            change: if change.content.is_some() {
-                FactChangeKind::Corrected
-            } else {
-                FactChangeKind::Voided
-            },
-            content: change.content.clone().unwrap_or(latest.content.clone()),
-            reason: Some(change.reason.clone()),
-            recorded_by: audit.actor.clone(),
-            recorded_at: audit.at,
-        };
-        match &change.content {
-            Some(content) => correct_row(&mut tx, &latest, content, next.version).await?,
-            None => void_row(&mut tx, &latest, &change.reason, audit).await?,
-        }
-        insert_version(&mut tx, &next).await?;
+        let next = apply_change(&mut tx, change, audit).await?;
         insert_events(&mut tx, events).await?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(next)
     }
+}
+
+/// Records `change` as the fact's next version and applies it to the fact's
+/// row, in the caller's transaction (after locking the participant): the
+/// version answered. A void fact, or a version other than the one expected,
+/// changes nothing.
+pub(super) async fn apply_change(
+    conn: &mut Conn,
+    change: &FactChange,
+    audit: &NewAuditEntry,
+) -> Result<FactVersion, StoreError> {
+    if let Some(content) = &change.content
+        && content.kind() != change.kind
+    {
+        return Err(StoreError::invalid_input(format!(
+            "a {} cannot be corrected into a {}",
+            change.kind,
+            content.kind()
+        )));
+    }
+    let unlocked = latest_version(&mut *conn, change.kind, &change.fact_id).await?;
+    // The participant's facts change one at a time (a G has no
+    // participant: two changes from one version collide on the next
+    // version's number instead).
+    if let Some(participant_id) = unlocked.participant_id {
+        lock_participant(&mut *conn, participant_id).await?;
+    }
+    let latest = latest_version(&mut *conn, change.kind, &change.fact_id).await?;
+    if latest.is_void() {
+        return Err(StoreError::invalid_state(format!(
+            "{} {} is void; a void is final: register the fact anew",
+            change.kind, change.fact_id
+        )));
+    }
+    let expected_holds = match change.expected {
+        Expected::Existing => true,
+        Expected::Absent => false,
+        Expected::Version(version) => version == latest.version,
+    };
+    if !expected_holds {
+        return Err(StoreError::VersionMismatch {
+            current: Some(latest.version),
+        });
+    }
+    let next = FactVersion {
+        kind: change.kind,
+        fact_id: change.fact_id.clone(),
+        participant_id: latest.participant_id,
+        version: latest.version + 1,
+        change: if change.content.is_some() {
+            FactChangeKind::Corrected
+        } else {
+            FactChangeKind::Voided
+        },
+        content: change.content.clone().unwrap_or(latest.content.clone()),
+        reason: Some(change.reason.clone()),
+        recorded_by: audit.actor.clone(),
+        recorded_at: audit.at,
+    };
+    match &change.content {
+        Some(content) => correct_row(&mut *conn, &latest, content, next.version).await?,
+        None => void_row(&mut *conn, &latest, &change.reason, audit).await?,
+    }
+    insert_version(&mut *conn, &next).await?;
+    Ok(next)
 }
 
 /// Writes a fact's first version (or, for a G registered again after a
@@ -341,6 +354,7 @@ async fn correct_row(
             outcome,
             reference,
             reason,
+            deducted_hours,
         } => {
             let FactContent::SanctionDecision {
                 date: decided_date,
@@ -357,12 +371,13 @@ async fn correct_row(
                 ));
             }
             sqlx::query(
-                "UPDATE sanction_decisions SET outcome = $1, reference = $2, reason = $3 \
-                 WHERE id = $4",
+                "UPDATE sanction_decisions SET outcome = $1, reference = $2, reason = $3, \
+                 deducted_hours = $4 WHERE id = $5",
             )
             .bind(outcome.as_str())
             .bind(reference)
             .bind(reason)
+            .bind(deducted_hours.map(decimal))
             .bind(fact_uuid(latest)?)
             .execute(&mut *conn)
             .await?

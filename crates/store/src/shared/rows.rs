@@ -149,6 +149,52 @@ pub(super) fn sanction_decision(row: &DbRow) -> Result<SanctionDecision, StoreEr
         decided_by: row.try_get("decided_by")?,
         reference: row.try_get("reference")?,
         reason: row.try_get("reason")?,
+        legal_basis: row.try_get("legal_basis")?,
+        appeal_deadline: row.try_get("appeal_deadline")?,
+        warning_id: row.try_get("warning_id")?,
+        deducted_hours: read_optional_decimal(row, "deducted_hours")?,
+    })
+}
+
+/// A warning without its days (read apart).
+pub(super) fn sanction_warning(row: &DbRow) -> Result<SanctionWarning, StoreError> {
+    Ok(SanctionWarning {
+        id: row.try_get("id")?,
+        participant_id: row.try_get("participant_id")?,
+        given_on: row.try_get("given_on")?,
+        channel: stored(row, "channel")?,
+        reference: row.try_get("reference")?,
+        days: Vec::new(),
+        recorded_by: row.try_get("recorded_by")?,
+        recorded_at: read_instant(row, "recorded_at")?,
+    })
+}
+
+/// A day a warning concerns, with the warning's id.
+pub(super) fn warned_day(row: &DbRow) -> Result<(Uuid, WarnedDay), StoreError> {
+    Ok((
+        row.try_get("warning_id")?,
+        WarnedDay {
+            date: row.try_get("date")?,
+            entry_kind: stored(row, "entry_kind")?,
+            hours: read_decimal(row, "hours")?,
+        },
+    ))
+}
+
+pub(super) fn sanction_appeal(row: &DbRow) -> Result<SanctionAppeal, StoreError> {
+    let outcome: Option<String> = row.try_get("outcome")?;
+    Ok(SanctionAppeal {
+        id: row.try_get("id")?,
+        decision_id: row.try_get("decision_id")?,
+        participant_id: row.try_get("participant_id")?,
+        received_on: row.try_get("received_on")?,
+        reference: row.try_get("reference")?,
+        recorded_by: row.try_get("recorded_by")?,
+        recorded_at: read_instant(row, "recorded_at")?,
+        outcome: outcome.as_deref().map(parse_stored).transpose()?,
+        decided_on: row.try_get("decided_on")?,
+        outcome_reference: row.try_get("outcome_reference")?,
     })
 }
 

@@ -41,12 +41,12 @@ use crate::audit_chain::{
     AuditVerification, ChainContent, ChainWalk, GENESIS, canonical_json, link_hash, next_link,
 };
 use crate::records::{
-    AcceptOutcome, AuditEntry, BeginClose, BenefitOffset, Child, ConfirmOutcome, Confirmation,
-    DayEntry, Expected, HeldParticipant, IdempotencyClaim, IdempotencyRecord, IdempotentAnswer,
-    LedgerEntry, LineTotal, Municipality, NewAuditEntry, NewOutboxEvent, NewTimesheet, OpenRun,
-    OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun, Programme,
-    ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet,
-    TimesheetStatus, check_new_timesheet, check_offset, check_range, check_signer_key,
+    AcceptOutcome, AppealOutcome, AuditEntry, BeginClose, BenefitOffset, Child, ConfirmOutcome,
+    Confirmation, DayEntry, Expected, HeldParticipant, IdempotencyClaim, IdempotencyRecord,
+    IdempotentAnswer, LedgerEntry, LineTotal, Municipality, NewAuditEntry, NewOutboxEvent,
+    NewTimesheet, OpenRun, OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun,
+    Programme, ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey, SoleCarerPeriod,
+    Timesheet, TimesheetStatus, check_new_timesheet, check_offset, check_range, check_signer_key,
     current_entries, group_pauses, run_state, whole_ore,
 };
 use crate::schema::{self, APPLIED_MIGRATIONS, AppliedMigration};

@@ -17,9 +17,11 @@ use crate::audit_chain::{ChainContent, StoredLink, canonical_json};
 use crate::records::{
     AuditEntry, BenefitOffset, Child, Confirmation, DayEntry, FactVersion, HeldParticipant,
     IdempotencyRecord, IdempotentAnswer, LedgerEntry, LineTotal, Municipality, OutboxEvent,
-    Participant, Pause, PayLine, PayRun, Programme, RegisteredG, SanctionDecision, SignerKey,
-    SoleCarerPeriod, Timesheet, TimesheetPeriod, parse_stored,
+    Participant, Pause, PayLine, PayRun, Programme, RegisteredG, SanctionAppeal, SanctionDecision,
+    SanctionWarning, SignerKey, SoleCarerPeriod, Timesheet, TimesheetPeriod, WarnedDay,
+    parse_stored,
 };
+use uuid::Uuid;
 
 /// `2025-03-01T08:15:00.000000Z`: UTC, microseconds, fixed width.
 const INSTANT: &[BorrowedFormatItem<'static>] =
@@ -49,6 +51,16 @@ fn read_decimal(row: &DbRow, column: &str) -> Result<Decimal, StoreError> {
     let text: String = row.try_get(column)?;
     Decimal::from_str_exact(&text)
         .map_err(|_| StoreError::corrupt(format!("column {column} is not a decimal")))
+}
+
+/// A nullable decimal column (exact text).
+fn read_optional_decimal(row: &DbRow, column: &str) -> Result<Option<Decimal>, StoreError> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|text| {
+        Decimal::from_str_exact(&text)
+            .map_err(|_| StoreError::corrupt(format!("column {column} is not a decimal")))
+    })
+    .transpose()
 }
 
 fn parse_instant(text: &str, column: &str) -> Result<OffsetDateTime, StoreError> {

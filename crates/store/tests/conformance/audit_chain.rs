@@ -179,6 +179,10 @@ pub async fn the_audit_chain_verifies_after_a_mix_of_operations(store: Arc<dyn R
         decided_by: "caseworker:k123".into(),
         reference: "V-1".into(),
         reason: "no notice".into(),
+        legal_basis: "sosialtjenesteloven § 36".into(),
+        appeal_deadline: None,
+        warning_id: None,
+        deducted_hours: None,
     };
     store
         .record_decision(

@@ -21,6 +21,10 @@ fn decision(participant: &Participant, date: Date, entry_kind: AbsenceKind) -> S
         decided_by: "caseworker:k123".into(),
         reference: "VEDTAK-2025-117".into(),
         reason: "no valid reason given for the absence".into(),
+        legal_basis: "sosialtjenesteloven § 36".into(),
+        appeal_deadline: None,
+        warning_id: None,
+        deducted_hours: None,
     }
 }
 

@@ -100,6 +100,10 @@ pub async fn participant_facts_gather_everything_the_rules_engine_needs(
         decided_by: "caseworker:k123".into(),
         reference: "VEDTAK-2025-118".into(),
         reason: "doctor's note handed in late".into(),
+        legal_basis: "sosialtjenesteloven § 36".into(),
+        appeal_deadline: None,
+        warning_id: None,
+        deducted_hours: None,
     };
     store
         .record_decision(

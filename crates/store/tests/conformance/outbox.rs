@@ -338,6 +338,10 @@ pub async fn events_are_written_with_timesheets_and_decisions(store: Arc<dyn Rep
         decided_by: "caseworker:k123".into(),
         reference: "VEDTAK-2025-117".into(),
         reason: "no valid reason".into(),
+        legal_basis: "sosialtjenesteloven § 36".into(),
+        appeal_deadline: None,
+        warning_id: None,
+        deducted_hours: None,
     };
     let decided = event_at(
         "no.kvp.payroll.deduction.decided.v1",

@@ -250,10 +250,23 @@ fn check_content(
                     "must not be empty",
                 ));
             }
+            super::programmes::check_age_at_start(participant_birth, *start, "fact.start")?;
         }
-        FactContent::SanctionDecision { reference, .. } => {
+        FactContent::SanctionDecision {
+            reference,
+            deducted_hours,
+            ..
+        } => {
             if reference.trim().is_empty() {
                 return Err(ServiceError::field("fact.reference", "must not be empty"));
+            }
+            if deducted_hours.is_some_and(|h| {
+                h <= Decimal::ZERO || h > kvp_rules::bounds::ENTRY_HOURS_MAX || h.round_dp(2) != h
+            }) {
+                return Err(ServiceError::field(
+                    "fact.deducted_hours",
+                    "must be more than 0 and at most 24 hours, in hundredths",
+                ));
             }
         }
         FactContent::RegisteredG { value, reference } => {

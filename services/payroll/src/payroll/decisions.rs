@@ -1,7 +1,9 @@
 //! Sanction decisions (vedtak om trekk) on unexcused hours: recorded with the
-//! `DeductionDecided` event and the audit entry in one transaction.
+//! `DeductionDecided` event and the audit entry in one transaction. A
+//! deduction follows a warning (varsel) on the same hours, and names its
+//! legal basis and the last day of appeal (ARCHITECTURE.md, "Sanction
+//! procedure"; warnings and appeals in `procedure.rs`).
 
-use kvp_rules::AbsenceKind;
 use kvp_store::{DecisionOutcome, SanctionDecision};
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -10,6 +12,13 @@ use uuid::Uuid;
 
 use super::{Actor, Payroll, audit};
 use crate::error::ServiceError;
+
+/// The legal basis a deduction decision gives.
+pub const LEGAL_BASIS: &str = "sosialtjenesteloven § 36";
+
+/// The appeal period from the decision (forvaltningsloven § 29: three weeks
+/// from notice; the decision date stands in for the day of notice).
+const APPEAL_PERIOD: time::Duration = time::Duration::weeks(3);
 
 /// A caseworker's decision, as given.
 #[derive(Debug, Clone)]
@@ -39,22 +48,7 @@ impl Payroll {
         new: NewDecision,
         actor: &Actor,
     ) -> Result<SanctionDecision, ServiceError> {
-        let kind: AbsenceKind = new
-            .entry_kind
-            .parse()
-            .map_err(|e: String| ServiceError::field("entry_kind", e))?;
-        if !matches!(
-            kind,
-            AbsenceKind::Unexcused
-                | AbsenceKind::SickSelf
-                | AbsenceKind::Leave
-                | AbsenceKind::ChildSick
-        ) {
-            return Err(ServiceError::field(
-                "entry_kind",
-                "only unexcused hours (given so, or turned so by a quota) are decided",
-            ));
-        }
+        let kind = super::procedure::decided_kind(&new.entry_kind, "entry_kind")?;
         let outcome: DecisionOutcome = new
             .outcome
             .parse()
@@ -76,16 +70,44 @@ impl Payroll {
                 ),
             });
         }
+        let decided_at = new.decided_at.unwrap_or_else(OffsetDateTime::now_utc);
+        // § 36: a deduction only after the participant was warned about
+        // these hours; a decision not to deduct needs no warning.
+        let warning = self
+            .store
+            .list_warnings(participant_id)
+            .await?
+            .into_iter()
+            .filter(|w| w.given_on <= decided_at.date())
+            .find(|w| {
+                w.days
+                    .iter()
+                    .any(|d| d.date == new.date && d.entry_kind == kind)
+            });
+        if outcome == DecisionOutcome::Approved && warning.is_none() {
+            return Err(ServiceError::FailedPrecondition {
+                what: format!(
+                    "no warning (varsel) given by the decision date covers the {} hours of {}: \
+                     give and record the warning first ({LEGAL_BASIS})",
+                    kind.as_str(),
+                    new.date
+                ),
+            });
+        }
         let decision = SanctionDecision {
             id: Uuid::now_v7(),
             participant_id,
             date: new.date,
             entry_kind: kind,
             outcome,
-            decided_at: new.decided_at.unwrap_or_else(OffsetDateTime::now_utc),
+            decided_at,
             decided_by: actor.name.clone(),
             reference: new.reference.clone(),
             reason: new.reason.clone(),
+            legal_basis: LEGAL_BASIS.to_owned(),
+            appeal_deadline: decided_at.date().checked_add(APPEAL_PERIOD),
+            warning_id: warning.map(|w| w.id),
+            deducted_hours: None,
         };
         let hours: Decimal = facts
             .entries
@@ -115,6 +137,11 @@ impl Payroll {
                 decided_on: decision.decided_at.date().to_string(),
                 decision_reference: new.reference.clone(),
                 decided_at: Some(crate::events::timestamp(decision.decided_at)),
+                legal_basis: decision.legal_basis.clone(),
+                appeal_deadline: decision
+                    .appeal_deadline
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
             },
             OffsetDateTime::now_utc(),
         );
@@ -126,7 +153,8 @@ impl Payroll {
             json!({
                 "decision_id": decision.id, "sanction_id": sanction_id, "date": new.date,
                 "entry_kind": decision.entry_kind, "outcome": new.outcome,
-                "reference": new.reference,
+                "reference": new.reference, "warning_id": decision.warning_id,
+                "legal_basis": decision.legal_basis, "appeal_deadline": decision.appeal_deadline,
             }),
         );
         self.store

@@ -44,7 +44,8 @@ impl Payroll {
                 "must not be empty",
             ));
         }
-        self.store.get_participant(participant_id).await?;
+        let participant = self.store.get_participant(participant_id).await?;
+        check_age_at_start(participant.birth_date, start, "start")?;
         let programme = Programme {
             id: Uuid::now_v7(),
             participant_id,
@@ -151,4 +152,33 @@ impl Payroll {
         self.store.add_pause(&pause, &entry).await?;
         Ok(pause.id)
     }
+}
+
+/// The ages the programme is for, inclusive, on its start date (sosialtjenesteloven
+/// § 29: from 18 until the old-age pension at 67; policy data: VERIFY the
+/// upper age against the current law before production use).
+const PROGRAMME_AGES: std::ops::RangeInclusive<i32> = 18..=67;
+
+/// Refuses a programme start on which the participant is not 18–67 years old.
+pub(super) fn check_age_at_start(
+    birth: Date,
+    start: Date,
+    field: &str,
+) -> Result<(), ServiceError> {
+    let mut age = start.year() - birth.year();
+    if kvp_rules::calendar::anniversary(birth, age) > start {
+        age -= 1;
+    }
+    if PROGRAMME_AGES.contains(&age) {
+        return Ok(());
+    }
+    Err(ServiceError::field(
+        field,
+        format!(
+            "the participant is {age} on the start date; the programme is for ages {}–{} \
+             (sosialtjenesteloven § 29)",
+            PROGRAMME_AGES.start(),
+            PROGRAMME_AGES.end()
+        ),
+    ))
 }

@@ -2,12 +2,21 @@
 //! Worklists), one list per municipality, each item with its kind, the
 //! participant, the month and a link to where the person acts.
 //!
-//! Kinds are added by the issues that need them; today there is one: a
-//! participant the latest close held because a month could not be computed.
-//! The item leaves the list when a later close pays that month (its run then
-//! holds the participant no more).
+//! - a participant the latest close held because a month could not be
+//!   computed, until a later close pays that month;
+//! - a month whose timesheet is missing past the municipality's deadline
+//!   (`timesheet_deadline_day` of the following month), or arrived after it
+//!   and is not yet paid by a close; withheld days stay withheld (R12);
+//! - unexcused hours awaiting a warning (varsel), or warned and awaiting a
+//!   decision (§ 36), unless the municipality deducts them without one
+//!   (`auto_apply_unexcused`);
+//! - appeals (klage) not yet decided.
 
-use kvp_rules::YearMonth;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use kvp_rules::{AbsenceKind, YearMonth};
+use kvp_store::{ParticipantFacts, PayRun};
+use time::Date;
 use uuid::Uuid;
 
 use super::Payroll;
@@ -20,6 +29,16 @@ pub enum WorkItemKind {
     /// computed, so the run paid them nothing. Correct the fact the reason
     /// names; the next close pays the held months by recompute-and-diff.
     HeldParticipant,
+    /// No timesheet covers entitled days of a month whose deadline passed.
+    MissingTimesheet,
+    /// A month's timesheet arrived after the deadline; no close has paid it yet.
+    LateTimesheet,
+    /// Unexcused hours of a month that no warning covers yet.
+    AbsenceAwaitingWarning,
+    /// Unexcused hours warned about and not yet decided.
+    AbsenceAwaitingDecision,
+    /// An appeal against a deduction decision, not yet decided.
+    OpenAppeal,
 }
 
 impl WorkItemKind {
@@ -27,6 +46,11 @@ impl WorkItemKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::HeldParticipant => "held_participant",
+            Self::MissingTimesheet => "missing_timesheet",
+            Self::LateTimesheet => "late_timesheet",
+            Self::AbsenceAwaitingWarning => "absence_awaiting_warning",
+            Self::AbsenceAwaitingDecision => "absence_awaiting_decision",
+            Self::OpenAppeal => "open_appeal",
         }
     }
 }
@@ -44,15 +68,21 @@ pub struct WorkItem {
     pub reason: String,
     /// The pay run the item comes from, if any (the run that held the participant).
     pub run_id: Option<Uuid>,
-    /// Where the person looks and acts: the REST path of the participant's month.
+    /// Where the person looks and acts: a REST path.
     pub link: String,
 }
 
 impl Payroll {
-    /// A municipality's worklist, by kind, month and participant. An unknown
-    /// municipality is not found.
-    pub async fn worklist(&self, municipality_id: &str) -> Result<Vec<WorkItem>, ServiceError> {
-        self.store.get_municipality(municipality_id).await?;
+    /// A municipality's worklist as of `as_of` (deadlines passed by then
+    /// count), by kind, month and participant. An unknown municipality is
+    /// not found.
+    pub async fn worklist(
+        &self,
+        municipality_id: &str,
+        as_of: Date,
+    ) -> Result<Vec<WorkItem>, ServiceError> {
+        let municipality = self.store.get_municipality(municipality_id).await?;
+        let policy = self.municipal_policy(municipality.policy_overrides)?;
         let mut items: Vec<WorkItem> = self
             .store
             .current_holds(municipality_id)
@@ -70,9 +100,185 @@ impl Payroll {
                 }
             })
             .collect();
+        let runs = self.store.list_runs(municipality_id).await?;
+        for participant in self.store.list_participants(municipality_id).await? {
+            let facts = self.store.participant_facts(participant.id).await?;
+            let deadline_day = policy.timesheet_deadline_day;
+            self.timesheet_items(&facts, &runs, deadline_day, as_of, &mut items)
+                .await?;
+            if !policy.auto_apply_unexcused {
+                self.absence_items(&facts, &mut items).await?;
+            }
+        }
         items.sort_by(|a, b| {
             (a.kind, a.month, a.participant_id).cmp(&(b.kind, b.month, b.participant_id))
         });
         Ok(items)
+    }
+
+    /// Months of the participant's programme periods whose timesheet is
+    /// missing or came late, among those due by `as_of`.
+    async fn timesheet_items(
+        &self,
+        facts: &ParticipantFacts,
+        runs: &[PayRun],
+        deadline_day: u32,
+        as_of: Date,
+        items: &mut Vec<WorkItem>,
+    ) -> Result<(), ServiceError> {
+        let participant = &facts.participant;
+        let programmes = crate::facts::programmes(facts);
+        let Some(first) = programmes.iter().map(|p| p.start).min() else {
+            return Ok(());
+        };
+        let timesheets = self.store.list_current_timesheets(participant.id).await?;
+        let day = u8::try_from(deadline_day).unwrap_or(28);
+        let mut month = YearMonth::of(first);
+        loop {
+            let next = month.next();
+            let deadline = Date::from_calendar_date(next.year(), next.month(), day)
+                .map_err(ServiceError::internal)?;
+            if deadline >= as_of {
+                break;
+            }
+            let entitled: Vec<Date> = month
+                .days()
+                .filter(|d| kvp_rules::calendar::is_weekday(*d))
+                .filter(|d| kvp_rules::is_entitled_on(&programmes, *d))
+                .collect();
+            let covering: Vec<_> = timesheets
+                .iter()
+                .filter(|t| t.period_from <= month.last_day() && t.period_to >= month.first_day())
+                .collect();
+            let uncovered = entitled
+                .iter()
+                .filter(|d| {
+                    !covering
+                        .iter()
+                        .any(|t| t.period_from <= **d && **d <= t.period_to)
+                })
+                .count();
+            let link = format!("/v1/participants/{}/months/{month}", participant.id);
+            if uncovered > 0 {
+                items.push(WorkItem {
+                    kind: WorkItemKind::MissingTimesheet,
+                    participant_id: participant.id,
+                    month,
+                    reason: format!(
+                        "no timesheet covers {uncovered} entitled day(s) of {month}, due by \
+                         {deadline}: they are withheld until one arrives (R12)"
+                    ),
+                    run_id: None,
+                    link,
+                });
+            } else if let Some(late) = covering.iter().find(|t| {
+                // A first version received after the deadline, that no close
+                // has paid since (a correction's own time says nothing of
+                // the month's timeliness).
+                t.version == 1
+                    && t.received_at.date() > deadline
+                    && !runs.iter().any(|r| r.closed_at > t.received_at)
+            }) {
+                items.push(WorkItem {
+                    kind: WorkItemKind::LateTimesheet,
+                    participant_id: participant.id,
+                    month,
+                    reason: format!(
+                        "the timesheet for {month} arrived on {}, after the deadline {deadline}; \
+                         the next close pays its days",
+                        late.received_at.date()
+                    ),
+                    run_id: None,
+                    link,
+                });
+            }
+            if programmes
+                .iter()
+                .all(|p| p.end.is_some_and(|end| end <= month.last_day()))
+            {
+                break;
+            }
+            month = next;
+        }
+        Ok(())
+    }
+
+    /// The participant's undecided unexcused hours (awaiting a warning, or a
+    /// decision), one item per month and kind, and their open appeals.
+    async fn absence_items(
+        &self,
+        facts: &ParticipantFacts,
+        items: &mut Vec<WorkItem>,
+    ) -> Result<(), ServiceError> {
+        let participant = &facts.participant;
+        let decided: HashSet<(Date, AbsenceKind)> = facts
+            .decisions
+            .iter()
+            .map(|d| (d.date, d.entry_kind))
+            .collect();
+        let warnings = self.store.list_warnings(participant.id).await?;
+        let warned = |date: Date| {
+            warnings.iter().any(|w| {
+                w.days
+                    .iter()
+                    .any(|d| d.date == date && d.entry_kind == AbsenceKind::Unexcused)
+            })
+        };
+        let mut waiting: BTreeMap<(WorkItemKind, YearMonth), BTreeSet<Date>> = BTreeMap::new();
+        for entry in facts
+            .entries
+            .iter()
+            .filter(|e| e.kind == AbsenceKind::Unexcused && !decided.contains(&(e.date, e.kind)))
+        {
+            let kind = if warned(entry.date) {
+                WorkItemKind::AbsenceAwaitingDecision
+            } else {
+                WorkItemKind::AbsenceAwaitingWarning
+            };
+            waiting
+                .entry((kind, YearMonth::of(entry.date)))
+                .or_default()
+                .insert(entry.date);
+        }
+        for ((kind, month), days) in waiting {
+            let days: Vec<String> = days.iter().map(Date::to_string).collect();
+            let next = match kind {
+                WorkItemKind::AbsenceAwaitingWarning => "a warning (varsel)",
+                _ => "a decision",
+            };
+            items.push(WorkItem {
+                kind,
+                participant_id: participant.id,
+                month,
+                reason: format!(
+                    "unexcused hours on {} await {next} (sosialtjenesteloven § 36)",
+                    days.join(", ")
+                ),
+                run_id: None,
+                link: format!("/v1/participants/{}/sanction-decisions", participant.id),
+            });
+        }
+        for appeal in self.store.list_appeals(participant.id).await? {
+            if appeal.outcome.is_some() {
+                continue;
+            }
+            let month = facts
+                .decisions
+                .iter()
+                .find(|d| d.id == appeal.decision_id)
+                .map_or(YearMonth::of(appeal.received_on), |d| YearMonth::of(d.date));
+            items.push(WorkItem {
+                kind: WorkItemKind::OpenAppeal,
+                participant_id: participant.id,
+                month,
+                reason: format!(
+                    "an appeal received on {} awaits its outcome",
+                    appeal.received_on
+                ),
+                run_id: None,
+                link: format!("/v1/sanction-decisions/{}/appeal", appeal.decision_id),
+            });
+        }
+        Ok(())
     }
 }

@@ -1,9 +1,11 @@
-//! Sanction decisions (vedtak om trekk) on a participant's unexcused hours.
+//! The sanction procedure on a participant's unexcused hours (§ 36): warnings
+//! (varsel), decisions (vedtak om trekk) and appeals (klage).
 
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use kvp_store::SanctionDecision;
+use kvp_store::{SanctionAppeal, SanctionDecision, SanctionWarning};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
@@ -13,7 +15,7 @@ use super::auth::Caller;
 use super::extract::{Body, Id, Params};
 use super::{ApiResult, AppState, created};
 use crate::error::Problem;
-use crate::payroll::NewDecision;
+use crate::payroll::{AppealDecision, NewDecision, NewWarning};
 
 /// A sanction decision (vedtak om trekk) on unexcused hours.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -56,6 +58,17 @@ pub struct DecisionView {
     /// When.
     #[serde(with = "time::serde::rfc3339")]
     pub decided_at: OffsetDateTime,
+    /// The legal basis given.
+    pub legal_basis: String,
+    /// The last day of appeal; null on decisions recorded before the
+    /// procedure was kept.
+    pub appeal_deadline: Option<Date>,
+    /// The warning the decision follows; null for a rejection given without
+    /// one.
+    pub warning_id: Option<Uuid>,
+    /// After a partly upheld appeal, the hours still deducted (two
+    /// decimals); null: all the entry's hours.
+    pub deducted_hours: Option<String>,
 }
 
 fn decision_view(d: &SanctionDecision) -> DecisionView {
@@ -68,6 +81,10 @@ fn decision_view(d: &SanctionDecision) -> DecisionView {
         reference: d.reference.clone(),
         decided_by: d.decided_by.clone(),
         decided_at: d.decided_at,
+        legal_basis: d.legal_basis.clone(),
+        appeal_deadline: d.appeal_deadline,
+        warning_id: d.warning_id,
+        deducted_hours: d.deducted_hours.map(kvp_rules::format_amount),
     }
 }
 
@@ -106,4 +123,234 @@ pub async fn list_decisions(
             .map(decision_view)
             .collect(),
     ))
+}
+
+/// A warning (varsel) before a deduction, as given.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WarningBody {
+    /// The day it was given.
+    pub given_on: Date,
+    /// How: IN_PERSON, LETTER or DIGITAL.
+    pub channel: String,
+    /// The case system's reference.
+    pub reference: String,
+    /// The days and entry kinds it concerns (1–62).
+    pub days: Vec<WarnedDayBody>,
+}
+
+/// A day's hours a warning concerns.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WarnedDayBody {
+    /// The day.
+    pub date: Date,
+    /// UNEXCUSED, or SICK_SELF, LEAVE or CHILD_SICK for hours a quota
+    /// turned unexcused.
+    pub entry_kind: String,
+}
+
+/// A recorded warning.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WarningView {
+    /// Warning id.
+    pub id: Uuid,
+    /// The day it was given.
+    pub given_on: Date,
+    /// IN_PERSON, LETTER or DIGITAL.
+    pub channel: String,
+    /// Reference.
+    pub reference: String,
+    /// The days, kinds and hours (the entries' when it was given).
+    pub days: Vec<WarnedDayView>,
+    /// Who recorded it.
+    pub recorded_by: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub recorded_at: OffsetDateTime,
+}
+
+/// A day's hours in a warning.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WarnedDayView {
+    /// The sanction case of the hours (as decisions name it).
+    pub sanction_id: Uuid,
+    /// The day.
+    pub date: Date,
+    /// The entry kind.
+    pub entry_kind: String,
+    /// The hours, two decimals.
+    pub hours: String,
+}
+
+fn warning_view(w: &SanctionWarning) -> WarningView {
+    WarningView {
+        id: w.id,
+        given_on: w.given_on,
+        channel: w.channel.as_str().to_owned(),
+        reference: w.reference.clone(),
+        days: w
+            .days
+            .iter()
+            .map(|d| WarnedDayView {
+                sanction_id: crate::ingest::sanction_id(
+                    w.participant_id,
+                    d.date,
+                    d.entry_kind.as_str(),
+                ),
+                date: d.date,
+                entry_kind: d.entry_kind.as_str().to_owned(),
+                hours: kvp_rules::format_amount(d.hours),
+            })
+            .collect(),
+        recorded_by: w.recorded_by.clone(),
+        recorded_at: w.recorded_at,
+    }
+}
+
+/// Records a warning (varsel) about unexcused hours in accepted timesheets:
+/// a deduction decision on those hours may follow (§ 36).
+#[utoipa::path(post, path = "/v1/participants/{id}/sanction-warnings", params(("id" = String, Path)), request_body = WarningBody,
+    responses((status = 201, body = WarningView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "a day holds no such entry")))]
+pub async fn warn(
+    State(payroll): AppState,
+    Params(Id(id)): Params<Id>,
+    caller: Caller,
+    Body(body): Body<WarningBody>,
+) -> ApiResult<Response> {
+    let new = NewWarning {
+        given_on: body.given_on,
+        channel: body.channel,
+        reference: body.reference,
+        days: body
+            .days
+            .into_iter()
+            .map(|d| (d.date, d.entry_kind))
+            .collect(),
+    };
+    let warning = payroll.warn(id, new, &caller.actor()).await?;
+    Ok(created(warning_view(&warning)))
+}
+
+/// Lists a participant's warnings.
+#[utoipa::path(get, path = "/v1/participants/{id}/sanction-warnings", params(("id" = String, Path)), responses((status = 200, body = [WarningView]), (status = 404, body = Problem)))]
+pub async fn list_warnings(
+    State(payroll): AppState,
+    Params(Id(id)): Params<Id>,
+) -> ApiResult<Json<Vec<WarningView>>> {
+    Ok(Json(
+        payroll
+            .warnings(id)
+            .await?
+            .iter()
+            .map(warning_view)
+            .collect(),
+    ))
+}
+
+/// An appeal (klage), as received.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppealBody {
+    /// The day it was received.
+    pub received_on: Date,
+    /// The case system's reference.
+    pub reference: String,
+}
+
+/// An appeal's outcome, as decided.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppealOutcomeBody {
+    /// UPHELD (the deduction is reversed), PARTLY_UPHELD (fewer hours are
+    /// deducted) or DISMISSED (the decision stands).
+    pub outcome: String,
+    /// The day it was decided.
+    pub decided_on: Date,
+    /// The outcome decision's reference.
+    pub reference: String,
+    /// For PARTLY_UPHELD only: the hours still deducted, fewer than now.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]+(\.[0-9]{1,2})?$", example = "3.50")]
+    pub deducted_hours: Option<Decimal>,
+}
+
+/// An appeal and, once decided, its outcome.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppealView {
+    /// Appeal id.
+    pub id: Uuid,
+    /// The decision appealed.
+    pub decision_id: Uuid,
+    /// The day it was received.
+    pub received_on: Date,
+    /// Reference.
+    pub reference: String,
+    /// UPHELD, PARTLY_UPHELD or DISMISSED; null while open.
+    pub outcome: Option<String>,
+    /// The day the outcome was decided.
+    pub decided_on: Option<Date>,
+    /// The outcome decision's reference.
+    pub outcome_reference: Option<String>,
+    /// Who recorded the appeal.
+    pub recorded_by: String,
+}
+
+fn appeal_view(a: &SanctionAppeal) -> AppealView {
+    AppealView {
+        id: a.id,
+        decision_id: a.decision_id,
+        received_on: a.received_on,
+        reference: a.reference.clone(),
+        outcome: a.outcome.map(|o| o.as_str().to_owned()),
+        decided_on: a.decided_on,
+        outcome_reference: a.outcome_reference.clone(),
+        recorded_by: a.recorded_by.clone(),
+    }
+}
+
+/// Records an appeal against a deduction decision (one per decision).
+#[utoipa::path(post, path = "/v1/sanction-decisions/{id}/appeal", params(("id" = String, Path)), request_body = AppealBody,
+    responses((status = 201, body = AppealView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "appealed already, or the decision deducts nothing")))]
+pub async fn appeal(
+    State(payroll): AppState,
+    Params(Id(id)): Params<Id>,
+    caller: Caller,
+    Body(body): Body<AppealBody>,
+) -> ApiResult<Response> {
+    let appeal = payroll
+        .appeal(id, body.received_on, body.reference, &caller.actor())
+        .await?;
+    Ok(created(appeal_view(&appeal)))
+}
+
+/// Reads the appeal against a decision.
+#[utoipa::path(get, path = "/v1/sanction-decisions/{id}/appeal", params(("id" = String, Path)), responses((status = 200, body = AppealView), (status = 404, body = Problem)))]
+pub async fn get_appeal(
+    State(payroll): AppState,
+    Params(Id(id)): Params<Id>,
+) -> ApiResult<Json<AppealView>> {
+    Ok(Json(appeal_view(&payroll.appeal_of(id).await?)))
+}
+
+/// Decides the appeal against a decision: an upheld or partly upheld appeal
+/// is a new version of the decision, and the next close pays back what is no
+/// longer deducted.
+#[utoipa::path(post, path = "/v1/sanction-decisions/{id}/appeal/outcome", params(("id" = String, Path)), request_body = AppealOutcomeBody,
+    responses((status = 200, body = AppealView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "the appeal is decided already")))]
+pub async fn decide_appeal(
+    State(payroll): AppState,
+    Params(Id(id)): Params<Id>,
+    caller: Caller,
+    Body(body): Body<AppealOutcomeBody>,
+) -> ApiResult<Json<AppealView>> {
+    let decided = AppealDecision {
+        outcome: body.outcome,
+        decided_on: body.decided_on,
+        reference: body.reference,
+        deducted_hours: body.deducted_hours,
+    };
+    Ok(Json(appeal_view(
+        &payroll.decide_appeal(id, decided, &caller.actor()).await?,
+    )))
 }

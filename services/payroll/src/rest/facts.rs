@@ -90,8 +90,9 @@ pub struct CorrectionBody {
     /// reference}`, sole-carer periods `{from, to}`, benefit offsets
     /// `{month, kind, amount}`, programmes `{start, end,
     /// decision_reference}`, pauses `{from, to, kind, reference}`, sanction
-    /// decisions `{date, entry_kind, outcome, reference, reason}` (the day
-    /// and entry kind never change), a G `{value, reference}`.
+    /// decisions `{date, entry_kind, outcome, reference, reason,
+    /// deducted_hours}` (the day and entry kind never change; hours deducted
+    /// of the day, null for all), a G `{value, reference}`.
     #[schema(value_type = Object)]
     pub fact: Value,
 }
@@ -358,9 +359,11 @@ fn fact_json(content: &FactContent) -> Value {
             outcome,
             reference,
             reason,
+            deducted_hours,
         } => json!({
             "date": date, "entry_kind": entry_kind, "outcome": outcome,
             "reference": reference, "reason": reason,
+            "deducted_hours": deducted_hours.map(amount),
         }),
         FactContent::RegisteredG { value, reference } => {
             json!({"value": amount(*value), "reference": reference})
@@ -446,6 +449,7 @@ fn fact_content(kind: FactKind, fact: Value) -> Result<FactContent, ServiceError
                 outcome: parsed::<DecisionOutcome>(&f.outcome, "outcome", "APPROVED or REJECTED")?,
                 reference: f.reference,
                 reason: f.reason,
+                deducted_hours: f.deducted_hours,
             }
         }
         FactKind::RegisteredG => {
@@ -516,6 +520,8 @@ struct DecisionFact {
     reference: String,
     #[serde(default)]
     reason: String,
+    #[serde(default)]
+    deducted_hours: Option<Decimal>,
 }
 
 /// A G, as corrected.

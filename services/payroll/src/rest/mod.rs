@@ -108,6 +108,18 @@ pub fn router(payroll: Arc<Payroll>, auth: auth::Authenticator) -> Router {
             post(decisions::decide).get(decisions::list_decisions),
         )
         .route(
+            "/v1/participants/{id}/sanction-warnings",
+            post(decisions::warn).get(decisions::list_warnings),
+        )
+        .route(
+            "/v1/sanction-decisions/{id}/appeal",
+            post(decisions::appeal).get(decisions::get_appeal),
+        )
+        .route(
+            "/v1/sanction-decisions/{id}/appeal/outcome",
+            post(decisions::decide_appeal),
+        )
+        .route(
             "/v1/participants/{id}/absence-overview",
             get(participants::absence_overview),
         )

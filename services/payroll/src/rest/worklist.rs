@@ -3,13 +3,15 @@
 //! the month and a link.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use serde::Serialize;
+use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::participants::AsOf;
 use super::{ApiResult, AppState};
-use crate::error::Problem;
+use crate::error::{Problem, ServiceError};
 use crate::payroll::{WorkItem, WorkItemKind};
 
 /// What kind of work an item is; more kinds come as the product grows, so
@@ -22,12 +24,31 @@ pub enum WorkItemKindView {
     /// paid them nothing. Correct the fact; the next close pays the held
     /// months by recompute-and-diff and the item leaves the list.
     HeldParticipant,
+    /// No timesheet covers entitled days of a month whose deadline (the
+    /// municipality's `timesheet_deadline_day` of the next month) passed;
+    /// the days are withheld until one arrives.
+    MissingTimesheet,
+    /// A month's timesheet arrived after the deadline; the item leaves when a
+    /// close pays it.
+    LateTimesheet,
+    /// Unexcused hours no warning (varsel) covers yet: warn, or decide not
+    /// to deduct.
+    AbsenceAwaitingWarning,
+    /// Unexcused hours warned about, awaiting the decision.
+    AbsenceAwaitingDecision,
+    /// An appeal (klage) against a deduction decision awaits its outcome.
+    OpenAppeal,
 }
 
 impl From<WorkItemKind> for WorkItemKindView {
     fn from(kind: WorkItemKind) -> Self {
         match kind {
             WorkItemKind::HeldParticipant => Self::HeldParticipant,
+            WorkItemKind::MissingTimesheet => Self::MissingTimesheet,
+            WorkItemKind::LateTimesheet => Self::LateTimesheet,
+            WorkItemKind::AbsenceAwaitingWarning => Self::AbsenceAwaitingWarning,
+            WorkItemKind::AbsenceAwaitingDecision => Self::AbsenceAwaitingDecision,
+            WorkItemKind::OpenAppeal => Self::OpenAppeal,
         }
     }
 }
@@ -45,7 +66,8 @@ pub struct WorkItemView {
     pub reason: String,
     /// The pay run the item comes from, when there is one (the run that held the participant).
     pub run_id: Option<Uuid>,
-    /// Where to look and act: the REST path of the participant's month.
+    /// Where to look and act: a REST path (the participant's month, their
+    /// decisions, the appeal).
     pub link: String,
 }
 
@@ -71,15 +93,23 @@ pub struct Worklist {
     pub items: Vec<WorkItemView>,
 }
 
-/// What awaits a person in the municipality: participants its latest run
-/// held (kind `held_participant`), each until a close pays them.
-#[utoipa::path(get, path = "/v1/municipalities/{id}/worklist", params(("id" = String, Path)),
-    responses((status = 200, body = Worklist), (status = 404, body = Problem)))]
+/// What awaits a person in the municipality, as of a date (today if
+/// absent): participants its latest run held, timesheets missing or late
+/// past the deadline, unexcused hours awaiting a warning or a decision, open
+/// appeals; each until it is done.
+#[utoipa::path(get, path = "/v1/municipalities/{id}/worklist", params(("id" = String, Path), AsOf),
+    responses((status = 200, body = Worklist), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn get_worklist(
     State(payroll): AppState,
     Path(id): Path<String>,
+    Query(q): Query<AsOf>,
 ) -> ApiResult<Json<Worklist>> {
-    let items = payroll.worklist(&id).await?;
+    let as_of = match q.as_of {
+        Some(text) => crate::ingest::parse_date(&text)
+            .ok_or_else(|| ServiceError::field("as_of", "must be a date YYYY-MM-DD"))?,
+        None => OffsetDateTime::now_utc().date(),
+    };
+    let items = payroll.worklist(&id, as_of).await?;
     Ok(Json(Worklist {
         municipality_id: id,
         items: items.into_iter().map(WorkItemView::from).collect(),

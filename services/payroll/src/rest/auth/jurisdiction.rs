@@ -85,6 +85,17 @@ pub(super) async fn jurisdiction(
                 None => Jurisdiction::National,
             }
         }
+        Owner::Decision => {
+            let id = param("id")?;
+            match payroll
+                .fact(kvp_store::FactKind::SanctionDecision, &id)
+                .await?
+                .participant_id
+            {
+                Some(participant) => of_participant(payroll, participant).await?,
+                None => Jurisdiction::National,
+            }
+        }
         Owner::Run => Jurisdiction::Municipal(
             payroll
                 .run(uuid(&param("id")?, "id")?)

@@ -51,6 +51,8 @@ pub enum Owner {
     Programme,
     /// The fact `{kind}/{id}`'s participant's municipality.
     Fact,
+    /// The sanction decision `{id}`'s participant's municipality.
+    Decision,
     /// The pay run `{id}`'s municipality.
     Run,
     /// The signer key `{keyid}`: a participant key's participant's
@@ -73,6 +75,7 @@ impl Owner {
             Self::Participant => "the participant's municipality",
             Self::Programme => "the programme's participant's municipality",
             Self::Fact => "the fact's participant's municipality",
+            Self::Decision => "the decision's participant's municipality",
             Self::Run => "the run's municipality",
             Self::SignerKey => {
                 "a participant key's municipality; supervisor and provider keys: national to change"
@@ -150,6 +153,11 @@ pub const POLICY: &[Rule] = &[
     rule(Post, "/v1/participants/{id}/programmes",           Roles(CASEWORKER,    Owner::Participant)),
     rule(Post, "/v1/participants/{id}/sanction-decisions",   Roles(CASEWORKER,    Owner::Participant)),
     rule(Get,  "/v1/participants/{id}/sanction-decisions",   Roles(EVERYONE,      Owner::Participant)),
+    rule(Post, "/v1/participants/{id}/sanction-warnings",    Roles(CASEWORKER,    Owner::Participant)),
+    rule(Get,  "/v1/participants/{id}/sanction-warnings",    Roles(EVERYONE,      Owner::Participant)),
+    rule(Post, "/v1/sanction-decisions/{id}/appeal",         Roles(CASEWORKER,    Owner::Decision)),
+    rule(Get,  "/v1/sanction-decisions/{id}/appeal",         Roles(EVERYONE,      Owner::Decision)),
+    rule(Post, "/v1/sanction-decisions/{id}/appeal/outcome", Roles(CASEWORKER,    Owner::Decision)),
     rule(Get,  "/v1/participants/{id}/absence-overview",     Roles(EVERYONE,      Owner::Participant)),
     rule(Get,  "/v1/participants/{id}/months/{month}",       Roles(EVERYONE,      Owner::Participant)),
     rule(Get,  "/v1/participants/{id}/timesheets",           Roles(EVERYONE,      Owner::Participant)),
