@@ -574,3 +574,95 @@ async fn a_programme_is_for_ages_18_to_67_on_its_start() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_programme_past_its_approved_period_or_its_years_is_on_the_worklist() {
+    for backend in TestBackend::all() {
+        let app = TestApp::spawn_on(backend).await;
+        let fixture = Fixture::new(&app).await;
+        let p = &fixture.participant_id;
+        let participant = app
+            .post(
+                &format!("/v1/participants/{p}/programmes"),
+                json!({"start": "2027-02-01", "decision_reference": "KVP-2"}),
+                201,
+            )
+            .await;
+        let second = participant["programmes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["decision_reference"] == "KVP-2")
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let programme_items = |app: &TestApp| {
+            let rest = app.rest();
+            async move {
+                let list = rest
+                    .get("/v1/municipalities/0301/worklist?as_of=2030-03-01")
+                    .await;
+                list["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|i| i["kind"].as_str().unwrap().starts_with("programme_"))
+                    .map(|i| {
+                        (
+                            i["kind"].as_str().unwrap().to_owned(),
+                            i["month"].as_str().unwrap().to_owned(),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            }
+        };
+        let item = |kind: &str, month: &str| (kind.to_owned(), month.to_owned());
+        // The fixture's programme (2025-01-06 to 2026-12-31) ran past its
+        // first year; the second, open-ended, past every limit by 2030-03.
+        assert_eq!(
+            programme_items(&app).await,
+            [
+                item("programme_beyond_approved_period", "2026-01"),
+                item("programme_beyond_approved_period", "2028-02"),
+                item("programme_beyond_years_without_exception", "2029-02"),
+                item("programme_beyond_maximum_years", "2030-02"),
+            ],
+            "{backend:?}"
+        );
+        let extensions = format!("/v1/programmes/{second}/extensions");
+        let stale = app
+            .post(
+                &extensions,
+                json!({"until": "2028-01-31", "reference": "F-0"}),
+                400,
+            )
+            .await;
+        assert_eq!(stale["errors"][0]["field"], "until");
+        app.post(
+            &extensions,
+            json!({"until": "2029-01-31", "reference": "F-1"}),
+            201,
+        )
+        .await;
+        let period = app
+            .post(
+                &extensions,
+                json!({"until": "2030-01-31", "exception": true, "reference": "F-2"}),
+                201,
+            )
+            .await;
+        assert_eq!(period["approved_until"], "2030-01-31");
+        assert_eq!(period["extensions"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            programme_items(&app).await,
+            [
+                item("programme_beyond_approved_period", "2026-01"),
+                item("programme_beyond_approved_period", "2030-02"),
+                item("programme_beyond_maximum_years", "2030-02"),
+            ],
+            "{backend:?}"
+        );
+        app.stop().await;
+    }
+}

@@ -49,6 +49,15 @@ pub struct Policy {
     /// it. Not a pay rule: withheld days stay withheld until a timesheet
     /// arrives (R12).
     pub timesheet_deadline_day: u32,
+    /// A programme is approved this many months from its start; extension
+    /// decisions approve more (worklists; not a pay rule).
+    pub programme_approved_months: u32,
+    /// Beyond this many years from its start, a programme needs an
+    /// extension decided as an exception (worklists).
+    pub programme_years_without_exception: u32,
+    /// Beyond this many years from its start, a programme's days are on the
+    /// worklist whatever was decided.
+    pub programme_years_max: u32,
 }
 
 /// Why a policy file was refused; `field` names the value at fault.
@@ -103,6 +112,9 @@ impl Policy {
             long_sickness_days: Some(self.long_sickness_days),
             auto_apply_unexcused: Some(self.auto_apply_unexcused),
             timesheet_deadline_day: Some(self.timesheet_deadline_day),
+            programme_approved_months: Some(self.programme_approved_months),
+            programme_years_without_exception: Some(self.programme_years_without_exception),
+            programme_years_max: Some(self.programme_years_max),
         }
     }
 
@@ -127,7 +139,10 @@ impl Policy {
             sole_carer_quota_multiplier,
             long_sickness_days,
             auto_apply_unexcused,
-            timesheet_deadline_day
+            timesheet_deadline_day,
+            programme_approved_months,
+            programme_years_without_exception,
+            programme_years_max
         );
         policy
     }
@@ -190,6 +205,15 @@ pub struct PolicyOverrides {
     /// See [`Policy::timesheet_deadline_day`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timesheet_deadline_day: Option<u32>,
+    /// See [`Policy::programme_approved_months`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub programme_approved_months: Option<u32>,
+    /// See [`Policy::programme_years_without_exception`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub programme_years_without_exception: Option<u32>,
+    /// See [`Policy::programme_years_max`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub programme_years_max: Option<u32>,
 }
 
 impl PolicyOverrides {
@@ -286,6 +310,26 @@ impl PolicyOverrides {
                 "timesheet_deadline_day",
                 "must be a day from 1 to 28 (every month has it)",
             ));
+        }
+        if self
+            .programme_approved_months
+            .is_some_and(|m| !(1..=60).contains(&m))
+        {
+            wrong.push((
+                "programme_approved_months",
+                "must be between 1 and 60 months",
+            ));
+        }
+        for (field, years) in [
+            (
+                "programme_years_without_exception",
+                self.programme_years_without_exception,
+            ),
+            ("programme_years_max", self.programme_years_max),
+        ] {
+            if years.is_some_and(|y| !(1..=10).contains(&y)) {
+                wrong.push((field, "must be between 1 and 10 years"));
+            }
         }
         wrong
     }

@@ -17,8 +17,8 @@ use crate::records::{
     FinishClose, HeldParticipant, IdempotencyClaim, IdempotencyRecord, IdempotentAnswer,
     LedgerEntry, LineTotal, Municipality, NewAuditEntry, NewOutboxEvent, NewTimesheet, OpenRun,
     OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun, Programme,
-    ProgrammeWithPauses, RegisteredG, SanctionAppeal, SanctionDecision, SanctionWarning, SignerKey,
-    SoleCarerPeriod, Timesheet,
+    ProgrammeExtension, ProgrammeWithPauses, RegisteredG, SanctionAppeal, SanctionDecision,
+    SanctionWarning, SignerKey, SoleCarerPeriod, Timesheet,
 };
 
 /// Which database a store runs on.
@@ -176,6 +176,20 @@ pub trait ParticipantStore: Send + Sync {
 
     /// Adds a pause to a programme (the programme's own version stays).
     async fn add_pause(&self, pause: &Pause, audit: &NewAuditEntry) -> Result<(), StoreError>;
+
+    /// Stores an extension of a programme's approved period, with its audit
+    /// entry; an unknown programme is not found.
+    async fn add_extension(
+        &self,
+        extension: &ProgrammeExtension,
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// The extensions of a participant's programmes, by programme and until.
+    async fn list_extensions(
+        &self,
+        participant_id: Uuid,
+    ) -> Result<Vec<ProgrammeExtension>, StoreError>;
 
     /// A participant's programmes with their pauses, by start.
     async fn list_programmes(

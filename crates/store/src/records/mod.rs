@@ -399,6 +399,26 @@ pub struct SanctionDecision {
     pub deducted_hours: Option<Decimal>,
 }
 
+/// A decision extending a programme's approved period (§ 30).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgrammeExtension {
+    /// Extension id.
+    pub id: Uuid,
+    /// The programme extended.
+    pub programme_id: Uuid,
+    /// The last day of the approved period from this decision on.
+    pub until: Date,
+    /// Whether it is the exception (særlige tilfeller) a period beyond two
+    /// years needs.
+    pub exception: bool,
+    /// The decision's reference.
+    pub reference: String,
+    /// When it was decided.
+    pub decided_at: OffsetDateTime,
+    /// Who decided.
+    pub decided_by: String,
+}
+
 /// A warning (varsel) before a deduction for absence (§ 36): the days and
 /// hours it concerns and how it was given.
 #[derive(Debug, Clone, PartialEq)]

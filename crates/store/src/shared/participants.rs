@@ -352,6 +352,53 @@ impl ParticipantStore for Store {
         select_benefit_offsets(&mut conn, participant_id).await
     }
 
+    async fn add_extension(
+        &self,
+        extension: &ProgrammeExtension,
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO programme_extensions (id, programme_id, until, exception, reference, \
+             decided_at, decided_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(extension.id)
+        .bind(extension.programme_id)
+        .bind(extension.until)
+        .bind(extension.exception)
+        .bind(&extension.reference)
+        .bind(instant(extension.decided_at)?)
+        .bind(&extension.decided_by)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            on_violation(e, |violation| match violation {
+                Violation::ForeignKey(_) => {
+                    Some(StoreError::not_found("programme", extension.programme_id))
+                }
+                _ => None,
+            })
+        })?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_extensions(
+        &self,
+        participant_id: Uuid,
+    ) -> Result<Vec<ProgrammeExtension>, StoreError> {
+        let found = sqlx::query(
+            "SELECT e.id, e.programme_id, e.until, e.exception, e.reference, e.decided_at, \
+             e.decided_by FROM programme_extensions e JOIN programmes p ON p.id = e.programme_id \
+             WHERE p.participant_id = $1 ORDER BY e.programme_id, e.until",
+        )
+        .bind(participant_id)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows::all(found, rows::programme_extension)
+    }
+
     async fn create_programme(
         &self,
         programme: &Programme,

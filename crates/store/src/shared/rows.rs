@@ -156,6 +156,18 @@ pub(super) fn sanction_decision(row: &DbRow) -> Result<SanctionDecision, StoreEr
     })
 }
 
+pub(super) fn programme_extension(row: &DbRow) -> Result<ProgrammeExtension, StoreError> {
+    Ok(ProgrammeExtension {
+        id: row.try_get("id")?,
+        programme_id: row.try_get("programme_id")?,
+        until: row.try_get("until")?,
+        exception: row.try_get("exception")?,
+        reference: row.try_get("reference")?,
+        decided_at: read_instant(row, "decided_at")?,
+        decided_by: row.try_get("decided_by")?,
+    })
+}
+
 /// A warning without its days (read apart).
 pub(super) fn sanction_warning(row: &DbRow) -> Result<SanctionWarning, StoreError> {
     Ok(SanctionWarning {

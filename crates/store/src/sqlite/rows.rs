@@ -17,9 +17,9 @@ use crate::audit_chain::{ChainContent, StoredLink, canonical_json};
 use crate::records::{
     AuditEntry, BenefitOffset, Child, Confirmation, DayEntry, FactVersion, HeldParticipant,
     IdempotencyRecord, IdempotentAnswer, LedgerEntry, LineTotal, Municipality, OutboxEvent,
-    Participant, Pause, PayLine, PayRun, Programme, RegisteredG, SanctionAppeal, SanctionDecision,
-    SanctionWarning, SignerKey, SoleCarerPeriod, Timesheet, TimesheetPeriod, WarnedDay,
-    parse_stored,
+    Participant, Pause, PayLine, PayRun, Programme, ProgrammeExtension, RegisteredG,
+    SanctionAppeal, SanctionDecision, SanctionWarning, SignerKey, SoleCarerPeriod, Timesheet,
+    TimesheetPeriod, WarnedDay, parse_stored,
 };
 use uuid::Uuid;
 

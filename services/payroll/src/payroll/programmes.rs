@@ -1,7 +1,9 @@
-//! Programme decisions: registering one, setting its end, pausing it.
+//! Programme decisions: registering one, setting its end, pausing it,
+//! extending its approved period.
 
 use kvp_store::{
-    FactContent, FactKind, ParticipantFacts, Pause, PauseKind, Programme, ProgrammeWithPauses,
+    FactContent, FactKind, ParticipantFacts, Pause, PauseKind, Programme, ProgrammeExtension,
+    ProgrammeWithPauses,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -72,6 +74,74 @@ impl Payroll {
     /// A programme decision.
     pub async fn programme(&self, id: Uuid) -> Result<Programme, ServiceError> {
         Ok(self.store.get_programme(id).await?)
+    }
+
+    /// A programme's approved period's last day and its extensions, by until.
+    pub async fn extensions(
+        &self,
+        programme_id: Uuid,
+    ) -> Result<(Date, Vec<ProgrammeExtension>), ServiceError> {
+        let programme = self.store.get_programme(programme_id).await?;
+        let participant = self.store.get_participant(programme.participant_id).await?;
+        let policy = self.policy_for(&participant.municipality_id).await?;
+        let extensions: Vec<ProgrammeExtension> = self
+            .store
+            .list_extensions(programme.participant_id)
+            .await?
+            .into_iter()
+            .filter(|e| e.programme_id == programme_id)
+            .collect();
+        let until = approved_until(
+            programme.start,
+            &extensions,
+            policy.programme_approved_months,
+        );
+        Ok((until, extensions))
+    }
+
+    /// Extends a programme's approved period to `until` (after the current
+    /// end of it), as an exception when it reaches past the years a programme
+    /// runs without one. Answers the approved period's end and the extensions.
+    pub async fn extend_programme(
+        &self,
+        programme_id: Uuid,
+        until: Date,
+        exception: bool,
+        reference: String,
+        actor: &Actor,
+    ) -> Result<(Date, Vec<ProgrammeExtension>), ServiceError> {
+        if reference.trim().is_empty() {
+            return Err(ServiceError::field("reference", "must not be empty"));
+        }
+        let (approved, _) = self.extensions(programme_id).await?;
+        if until <= approved {
+            return Err(ServiceError::field(
+                "until",
+                format!("must be after the approved period's end, {approved}"),
+            ));
+        }
+        let programme = self.store.get_programme(programme_id).await?;
+        let extension = ProgrammeExtension {
+            id: Uuid::now_v7(),
+            programme_id,
+            until,
+            exception,
+            reference: reference.trim().to_owned(),
+            decided_at: OffsetDateTime::now_utc(),
+            decided_by: actor.name.clone(),
+        };
+        let entry = audit(
+            actor,
+            "programme.extended",
+            "participant",
+            &programme.participant_id.to_string(),
+            json!({
+                "programme_id": programme_id, "extension_id": extension.id, "until": until,
+                "exception": exception, "reference": extension.reference,
+            }),
+        );
+        self.store.add_extension(&extension, &entry).await?;
+        self.extensions(programme_id).await
     }
 
     /// A programme decision with its pauses.
@@ -181,4 +251,71 @@ pub(super) fn check_age_at_start(
             PROGRAMME_AGES.end()
         ),
     ))
+}
+
+/// The last day of a programme's approved period: `months` from its start,
+/// or the latest extension's until.
+pub(crate) fn approved_until(start: Date, extensions: &[ProgrammeExtension], months: u32) -> Date {
+    let first = months_after(start, months).previous_day().unwrap_or(start);
+    extensions
+        .iter()
+        .map(|e| e.until)
+        .fold(first, std::cmp::max)
+}
+
+/// The same day `months` later (the month's last day where it has none).
+fn months_after(date: Date, months: u32) -> Date {
+    let index =
+        i64::from(date.year()) * 12 + i64::from(u8::from(date.month())) - 1 + i64::from(months);
+    let (Ok(year), Ok(month)) = (
+        i32::try_from(index.div_euclid(12)),
+        u8::try_from(index.rem_euclid(12) + 1),
+    ) else {
+        return Date::MAX;
+    };
+    let Ok(month) = time::Month::try_from(month) else {
+        return Date::MAX;
+    };
+    (0..4)
+        .find_map(|back| Date::from_calendar_date(year, month, date.day() - back).ok())
+        .unwrap_or(Date::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn a_programme_is_approved_for_its_first_months_then_as_extended() {
+        assert_eq!(
+            approved_until(date!(2025 - 01 - 06), &[], 12),
+            date!(2026 - 01 - 05)
+        );
+        assert_eq!(
+            approved_until(date!(2024 - 03 - 31), &[], 11),
+            date!(2025 - 02 - 27),
+            "28 February 2025 stands for 31 February; the day before it ends the period"
+        );
+        let extension = |until| ProgrammeExtension {
+            id: Uuid::nil(),
+            programme_id: Uuid::nil(),
+            until,
+            exception: false,
+            reference: "F".into(),
+            decided_at: OffsetDateTime::UNIX_EPOCH,
+            decided_by: "k".into(),
+        };
+        assert_eq!(
+            approved_until(
+                date!(2025 - 01 - 06),
+                &[
+                    extension(date!(2026 - 07 - 05)),
+                    extension(date!(2027 - 01 - 05))
+                ],
+                12
+            ),
+            date!(2027 - 01 - 05)
+        );
+    }
 }

@@ -10,7 +10,10 @@
 //! - unexcused hours awaiting a warning (varsel), or warned and awaiting a
 //!   decision (§ 36), unless the municipality deducts them without one
 //!   (`auto_apply_unexcused`);
-//! - appeals (klage) not yet decided.
+//! - appeals (klage) not yet decided;
+//! - programmes running past their approved period, past the years allowed
+//!   without an exception decision, or past the most years (policy); their
+//!   days are paid all the same (the programme period is what counts).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -39,6 +42,12 @@ pub enum WorkItemKind {
     AbsenceAwaitingDecision,
     /// An appeal against a deduction decision, not yet decided.
     OpenAppeal,
+    /// A programme runs past its approved period without an extension.
+    ProgrammeBeyondApprovedPeriod,
+    /// A programme runs past the years allowed without an exception decision.
+    ProgrammeBeyondYearsWithoutException,
+    /// A programme runs past the most years a programme runs.
+    ProgrammeBeyondMaximumYears,
 }
 
 impl WorkItemKind {
@@ -51,6 +60,11 @@ impl WorkItemKind {
             Self::AbsenceAwaitingWarning => "absence_awaiting_warning",
             Self::AbsenceAwaitingDecision => "absence_awaiting_decision",
             Self::OpenAppeal => "open_appeal",
+            Self::ProgrammeBeyondApprovedPeriod => "programme_beyond_approved_period",
+            Self::ProgrammeBeyondYearsWithoutException => {
+                "programme_beyond_years_without_exception"
+            }
+            Self::ProgrammeBeyondMaximumYears => "programme_beyond_maximum_years",
         }
     }
 }
@@ -109,6 +123,8 @@ impl Payroll {
             if !policy.auto_apply_unexcused {
                 self.absence_items(&facts, &mut items).await?;
             }
+            self.programme_items(&facts, &policy, as_of, &mut items)
+                .await?;
         }
         items.sort_by(|a, b| {
             (a.kind, a.month, a.participant_id).cmp(&(b.kind, b.month, b.participant_id))
@@ -278,6 +294,82 @@ impl Payroll {
                 run_id: None,
                 link: format!("/v1/sanction-decisions/{}/appeal", appeal.decision_id),
             });
+        }
+        Ok(())
+    }
+
+    /// The participant's programmes that by `as_of` run past their approved
+    /// period, past the years without an exception, or past the most years.
+    async fn programme_items(
+        &self,
+        facts: &ParticipantFacts,
+        policy: &kvp_rules::Policy,
+        as_of: Date,
+        items: &mut Vec<WorkItem>,
+    ) -> Result<(), ServiceError> {
+        let participant = &facts.participant;
+        let extensions = self.store.list_extensions(participant.id).await?;
+        for stored in &facts.programmes {
+            let programme = &stored.programme;
+            let ran_to = programme.end.map_or(as_of, |end| end.min(as_of));
+            let own: Vec<_> = extensions
+                .iter()
+                .filter(|e| e.programme_id == programme.id)
+                .cloned()
+                .collect();
+            let years = |n: u32| {
+                kvp_rules::calendar::anniversary(
+                    programme.start,
+                    i32::try_from(n).unwrap_or(i32::MAX),
+                )
+                .previous_day()
+                .unwrap_or(Date::MAX)
+            };
+            let approved = super::programmes::approved_until(
+                programme.start,
+                &own,
+                policy.programme_approved_months,
+            );
+            let without_exception = years(policy.programme_years_without_exception);
+            let maximum = years(policy.programme_years_max);
+            let limits = [
+                (
+                    WorkItemKind::ProgrammeBeyondApprovedPeriod,
+                    approved,
+                    "its approved period",
+                    true,
+                ),
+                (
+                    WorkItemKind::ProgrammeBeyondYearsWithoutException,
+                    without_exception,
+                    "the years a programme runs without an exception decision",
+                    !own.iter().any(|e| e.exception),
+                ),
+                (
+                    WorkItemKind::ProgrammeBeyondMaximumYears,
+                    maximum,
+                    "the most years a programme runs",
+                    true,
+                ),
+            ];
+            for (kind, last, what, applies) in limits {
+                if !applies || ran_to <= last {
+                    continue;
+                }
+                let first_beyond = last.next_day().unwrap_or(last);
+                items.push(WorkItem {
+                    kind,
+                    participant_id: participant.id,
+                    month: YearMonth::of(first_beyond),
+                    reason: format!(
+                        "programme {} (from {}) runs past {what}, which ended {last}; its days \
+                         are paid (sosialtjenesteloven § 30)",
+                        programme.decision_reference, programme.start
+                    ),
+                    run_id: None,
+                    link: format!("/v1/programmes/{}/extensions", programme.id),
+                });
+            }
         }
         Ok(())
     }

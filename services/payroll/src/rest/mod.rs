@@ -104,6 +104,10 @@ pub fn router(payroll: Arc<Payroll>, auth: auth::Authenticator) -> Router {
         )
         .route("/v1/programmes/{id}/pauses", post(programmes::add_pause))
         .route(
+            "/v1/programmes/{id}/extensions",
+            post(programmes::extend_programme).get(programmes::list_extensions),
+        )
+        .route(
             "/v1/participants/{id}/sanction-decisions",
             post(decisions::decide).get(decisions::list_decisions),
         )

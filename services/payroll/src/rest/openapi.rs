@@ -53,6 +53,8 @@ const PROBLEM_WORDS: SchemaWords = SchemaWords {
         get_programme,
         set_programme_end,
         add_pause,
+        extend_programme,
+        list_extensions,
         crate::rest::facts::get_fact,
         crate::rest::facts::correct_fact,
         crate::rest::facts::fact_versions,

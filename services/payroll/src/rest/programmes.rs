@@ -4,10 +4,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use kvp_store::ProgrammeExtension;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use time::Date;
+use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use super::auth::Caller;
 use super::extract::{Body, Id, Params};
@@ -136,4 +138,102 @@ pub async fn add_pause(
     };
     let pause = payroll.add_pause(id, new, &caller.actor()).await?;
     Ok(created(json!({"id": pause})))
+}
+
+/// An extension of a programme's approved period (§ 30).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionBody {
+    /// The last day of the approved period from this decision on (after the
+    /// current one).
+    pub until: Date,
+    /// Whether it is decided as the exception (særlige tilfeller) a period
+    /// beyond two years needs.
+    #[serde(default)]
+    pub exception: bool,
+    /// The decision's reference.
+    pub reference: String,
+}
+
+/// A programme's approved period and the extensions that made it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApprovedPeriodView {
+    /// The programme.
+    pub programme_id: Uuid,
+    /// The last day of the approved period: the first approval (policy
+    /// `programme_approved_months` from the start) or the latest extension.
+    pub approved_until: Date,
+    /// The extensions, by until.
+    pub extensions: Vec<ExtensionView>,
+}
+
+/// An extension decision.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExtensionView {
+    /// Extension id.
+    pub id: Uuid,
+    /// The approved period's last day from it on.
+    pub until: Date,
+    /// Decided as an exception.
+    pub exception: bool,
+    /// Reference.
+    pub reference: String,
+    /// Who decided.
+    pub decided_by: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub decided_at: OffsetDateTime,
+}
+
+fn approved_period(
+    programme_id: Uuid,
+    (approved_until, extensions): (Date, Vec<ProgrammeExtension>),
+) -> ApprovedPeriodView {
+    ApprovedPeriodView {
+        programme_id,
+        approved_until,
+        extensions: extensions
+            .into_iter()
+            .map(|e| ExtensionView {
+                id: e.id,
+                until: e.until,
+                exception: e.exception,
+                reference: e.reference,
+                decided_by: e.decided_by,
+                decided_at: e.decided_at,
+            })
+            .collect(),
+    }
+}
+
+/// Extends a programme's approved period; days past it are on the worklist
+/// until an extension covers them (they are paid all the same).
+#[utoipa::path(post, path = "/v1/programmes/{id}/extensions", params(("id" = String, Path)), request_body = ExtensionBody,
+    responses((status = 201, body = ApprovedPeriodView), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn extend_programme(
+    State(payroll): AppState,
+    Params(Id(id)): Params<Id>,
+    caller: Caller,
+    Body(body): Body<ExtensionBody>,
+) -> ApiResult<Response> {
+    let period = payroll
+        .extend_programme(
+            id,
+            body.until,
+            body.exception,
+            body.reference,
+            &caller.actor(),
+        )
+        .await?;
+    Ok(created(approved_period(id, period)))
+}
+
+/// A programme's approved period and its extensions.
+#[utoipa::path(get, path = "/v1/programmes/{id}/extensions", params(("id" = String, Path)),
+    responses((status = 200, body = ApprovedPeriodView), (status = 404, body = Problem)))]
+pub async fn list_extensions(
+    State(payroll): AppState,
+    Params(Id(id)): Params<Id>,
+) -> ApiResult<Json<ApprovedPeriodView>> {
+    Ok(Json(approved_period(id, payroll.extensions(id).await?)))
 }

@@ -38,6 +38,13 @@ pub enum WorkItemKindView {
     AbsenceAwaitingDecision,
     /// An appeal (klage) against a deduction decision awaits its outcome.
     OpenAppeal,
+    /// A programme runs past its approved period: extend it, or end it.
+    ProgrammeBeyondApprovedPeriod,
+    /// A programme runs past two years (policy) without an extension decided
+    /// as an exception.
+    ProgrammeBeyondYearsWithoutException,
+    /// A programme runs past three years (policy), the most it runs.
+    ProgrammeBeyondMaximumYears,
 }
 
 impl From<WorkItemKind> for WorkItemKindView {
@@ -49,6 +56,11 @@ impl From<WorkItemKind> for WorkItemKindView {
             WorkItemKind::AbsenceAwaitingWarning => Self::AbsenceAwaitingWarning,
             WorkItemKind::AbsenceAwaitingDecision => Self::AbsenceAwaitingDecision,
             WorkItemKind::OpenAppeal => Self::OpenAppeal,
+            WorkItemKind::ProgrammeBeyondApprovedPeriod => Self::ProgrammeBeyondApprovedPeriod,
+            WorkItemKind::ProgrammeBeyondYearsWithoutException => {
+                Self::ProgrammeBeyondYearsWithoutException
+            }
+            WorkItemKind::ProgrammeBeyondMaximumYears => Self::ProgrammeBeyondMaximumYears,
         }
     }
 }

@@ -165,6 +165,8 @@ pub const POLICY: &[Rule] = &[
     rule(Get,  "/v1/programmes/{id}",                        Roles(EVERYONE,      Owner::Programme)),
     rule(Put,  "/v1/programmes/{id}/end",                    Roles(CASEWORKER,    Owner::Programme)),
     rule(Post, "/v1/programmes/{id}/pauses",                 Roles(CASEWORKER,    Owner::Programme)),
+    rule(Post, "/v1/programmes/{id}/extensions",             Roles(CASEWORKER,    Owner::Programme)),
+    rule(Get,  "/v1/programmes/{id}/extensions",             Roles(EVERYONE,      Owner::Programme)),
     rule(Post, "/v1/signer-keys",                            Roles(ADMINISTRATOR, Owner::NewSignerKey)),
     rule(Get,  "/v1/signer-keys/{keyid}",                    Roles(EVERYONE,      Owner::SignerKey)),
     rule(Post, "/v1/signer-keys/{keyid}/revocation",         Roles(ADMINISTRATOR, Owner::SignerKey)),
