@@ -114,6 +114,8 @@ conformance! {
     decisions::a_sanction_decision_is_recorded_with_its_audit_entry,
     decisions::a_second_decision_for_the_same_day_and_kind_is_a_conflict,
     decisions::a_decision_for_an_unknown_participant_is_not_found,
+    decisions::a_warning_is_kept_with_its_days_and_hours,
+    decisions::an_upheld_appeal_is_the_decisions_next_version_written_with_it,
     facts::participant_facts_gather_everything_the_rules_engine_needs,
     facts::facts_of_an_unknown_participant_are_not_found,
     pay_runs::a_run_is_closed_with_its_lines_events_and_audit_entry,

@@ -170,16 +170,17 @@ impl Payroll {
         Ok(self.store.list_warnings(participant_id).await?)
     }
 
-    /// The decision `decision_id` as it stands, and its participant.
+    /// The decision `decision_id` as it stands: its participant, content and
+    /// version.
     async fn decision_content(
         &self,
         decision_id: Uuid,
-    ) -> Result<(Uuid, FactContent), ServiceError> {
+    ) -> Result<(Uuid, FactContent, i64), ServiceError> {
         let latest = self
             .fact(FactKind::SanctionDecision, &decision_id.to_string())
             .await?;
         match (latest.participant_id, latest.is_void()) {
-            (Some(participant_id), false) => Ok((participant_id, latest.content)),
+            (Some(participant_id), false) => Ok((participant_id, latest.content, latest.version)),
             _ => Err(ServiceError::NotFound {
                 what: format!("sanction decision {decision_id}"),
             }),
@@ -197,7 +198,7 @@ impl Payroll {
         if reference.trim().is_empty() {
             return Err(ServiceError::field("reference", "must not be empty"));
         }
-        let (participant_id, content) = self.decision_content(decision_id).await?;
+        let (participant_id, content, _) = self.decision_content(decision_id).await?;
         let FactContent::SanctionDecision {
             date,
             entry_kind,
@@ -267,7 +268,7 @@ impl Payroll {
 
     /// The appeal against a decision.
     pub async fn appeal_of(&self, decision_id: Uuid) -> Result<SanctionAppeal, ServiceError> {
-        let (participant_id, _) = self.decision_content(decision_id).await?;
+        let (participant_id, _, _) = self.decision_content(decision_id).await?;
         self.store
             .list_appeals(participant_id)
             .await?
@@ -299,7 +300,7 @@ impl Payroll {
                 what: format!("the appeal against decision {decision_id} is decided already"),
             });
         }
-        let (participant_id, content) = self.decision_content(decision_id).await?;
+        let (participant_id, content, version) = self.decision_content(decision_id).await?;
         let FactContent::SanctionDecision {
             date,
             entry_kind,
@@ -352,7 +353,9 @@ impl Payroll {
         let change = changed.map(|(new_outcome, hours)| FactChange {
             kind: FactKind::SanctionDecision,
             fact_id: decision_id.to_string(),
-            expected: Expected::Existing,
+            // The version the outcome was computed from: a correction of the
+            // decision made meanwhile is not overwritten (409 to retry).
+            expected: Expected::Version(version),
             content: Some(FactContent::SanctionDecision {
                 date,
                 entry_kind,
@@ -400,11 +403,7 @@ impl Payroll {
             now,
         )];
         if let Some(change) = &change {
-            let version = self
-                .fact(FactKind::SanctionDecision, &decision_id.to_string())
-                .await?
-                .version
-                + 1;
+            let version = version + 1;
             events.push(crate::events::outbox_event(
                 kvp_proto::event_types::FACT_CORRECTED,
                 &participant.municipality_id,
@@ -436,7 +435,15 @@ impl Payroll {
         );
         self.store
             .decide_appeal(&decided_appeal, change.as_ref(), &events, &entry)
-            .await?;
+            .await
+            .map_err(|e| match e {
+                kvp_store::StoreError::VersionMismatch { .. } => ServiceError::FailedPrecondition {
+                    what: format!(
+                        "decision {decision_id} changed while its appeal was decided: decide again"
+                    ),
+                },
+                other => other.into(),
+            })?;
         Ok(decided_appeal)
     }
 }
