@@ -35,6 +35,8 @@ pub(super) async fn begin_chain_write(
 pub(super) type Store = PostgresStore;
 /// A connection, inside or outside a transaction.
 pub(super) type Conn = PgConnection;
+/// A write transaction.
+pub(super) type WriteTx = Transaction<'static, Postgres>;
 
 /// An instant as bound: PostgreSQL keeps `timestamptz` natively.
 pub(super) fn instant(value: OffsetDateTime) -> Result<OffsetDateTime, StoreError> {

@@ -86,3 +86,16 @@ async fn chain_unlinked_entries(pool: &Pool) -> Result<(), StoreError> {
     );
     Ok(())
 }
+
+/// The end of every change: its events and its audit entry (with the
+/// request's idempotency claim) written in its transaction, and the commit.
+async fn commit_with(
+    mut tx: WriteTx,
+    events: &[NewOutboxEvent],
+    audit: &NewAuditEntry,
+) -> Result<(), StoreError> {
+    insert_events(&mut tx, events).await?;
+    insert_audit(&mut tx, audit).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -38,9 +38,7 @@ impl FactStore for Store {
     ) -> Result<FactVersion, StoreError> {
         let mut tx = self.begin_write().await?;
         let next = apply_change(&mut tx, change, audit).await?;
-        insert_events(&mut tx, events).await?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        commit_with(tx, events, audit).await?;
         Ok(next)
     }
 }

@@ -48,10 +48,7 @@ impl ParameterStore for Store {
             audit,
         )
         .await?;
-        insert_events(&mut tx, events).await?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
+        commit_with(tx, events, audit).await
     }
 
     async fn list_registered_g(&self) -> Result<Vec<RegisteredG>, StoreError> {

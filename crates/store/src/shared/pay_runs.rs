@@ -244,9 +244,7 @@ impl PayRunStore for Store {
             .bind(run.id)
             .execute(&mut *tx)
             .await?;
-        insert_events(&mut tx, events).await?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await?;
+        commit_with(tx, events, audit).await?;
         Ok(ConfirmOutcome::Recorded(run))
     }
 

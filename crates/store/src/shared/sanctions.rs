@@ -67,10 +67,7 @@ impl SanctionStore for Store {
             audit,
         )
         .await?;
-        insert_events(&mut tx, events).await?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
+        commit_with(tx, events, audit).await
     }
 
     async fn record_warning(
@@ -106,10 +103,7 @@ impl SanctionStore for Store {
             .execute(&mut *tx)
             .await?;
         }
-        insert_events(&mut tx, events).await?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
+        commit_with(tx, events, audit).await
     }
 
     async fn list_warnings(
@@ -172,10 +166,7 @@ impl SanctionStore for Store {
                 _ => None,
             })
         })?;
-        insert_events(&mut tx, events).await?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
+        commit_with(tx, events, audit).await
     }
 
     async fn decide_appeal(
@@ -215,10 +206,7 @@ impl SanctionStore for Store {
         .bind(decided.id)
         .execute(&mut *tx)
         .await?;
-        insert_events(&mut tx, events).await?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
+        commit_with(tx, events, audit).await
     }
 
     async fn list_appeals(&self, participant_id: Uuid) -> Result<Vec<SanctionAppeal>, StoreError> {

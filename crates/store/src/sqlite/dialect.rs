@@ -46,6 +46,8 @@ pub(super) async fn begin_chain_write(
 pub(super) type Store = SqliteStore;
 /// A connection, inside or outside a transaction.
 pub(super) type Conn = SqliteConnection;
+/// A write transaction.
+pub(super) type WriteTx = Transaction<'static, Sqlite>;
 
 impl SqliteStore {
     /// Where a write of one statement runs without a transaction: the one writer connection, so it queues with every write transaction.
