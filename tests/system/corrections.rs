@@ -66,10 +66,43 @@ async fn submit_and_close(app: &mut TestApp, fixture: &Fixture, month: YearMonth
     closed.run.unwrap()
 }
 
-/// A run's lines summed per (attributed month, line code).
+/// Whether `text` is an amount as the contract writes it: two decimals.
+fn two_decimals(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    digits.split_once('.').is_some_and(|(kroner, ore)| {
+        !kroner.is_empty()
+            && kroner.bytes().all(|b| b.is_ascii_digit())
+            && ore.len() == 2
+            && ore.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+/// A run's lines summed per (attributed month, line code); every amount and
+/// rate streamed, and every amount in the run's export and explanations, has
+/// two decimals.
 async fn run_lines(app: &mut TestApp, run: &pb::PayRun) -> BTreeMap<(String, String), Decimal> {
+    assert!(two_decimals(&run.total_amount), "{run:?}");
+    let export = app
+        .get(&format!("/v1/runs/{}/export?format=json", run.run_id))
+        .await;
+    for line in export["lines"].as_array().unwrap() {
+        for field in ["amount", "rate"] {
+            assert!(two_decimals(line[field].as_str().unwrap()), "{line}");
+        }
+    }
     let mut out = BTreeMap::new();
     for line in app.pay_lines(&run.run_id).await {
+        assert!(
+            two_decimals(&line.amount) && two_decimals(&line.rate),
+            "{line:?}"
+        );
+        // Each amount written "<amount> kr".
+        let words: Vec<&str> = line.explanation.split(' ').collect();
+        for pair in words.windows(2) {
+            if pair[1].trim_end_matches([',', '.', ')', ':']) == "kr" {
+                assert!(two_decimals(pair[0]), "{}", line.explanation);
+            }
+        }
         let code = pb::LineCode::try_from(line.line_code)
             .unwrap()
             .as_str_name()

@@ -16,6 +16,7 @@ use rust_decimal::Decimal;
 use time::Date;
 
 use crate::bounds::checked;
+use crate::decimal::format_amount;
 use crate::facts::YearMonth;
 use crate::month::{LineCode, MonthResult, PayLine, Quantities, RulesError};
 
@@ -153,7 +154,10 @@ pub fn run_lines(
             } else {
                 format!(
                     "correction of {month}: {} is now {} kr, {} kr was paid: {}",
-                    computed.code, computed.amount, before, computed.summary
+                    computed.code,
+                    format_amount(computed.amount),
+                    format_amount(before),
+                    computed.summary
                 )
             };
             lines.push(RunLine {
@@ -169,12 +173,14 @@ pub fn run_lines(
     if !recovery.is_zero() {
         let explanation = if recovery > Decimal::ZERO {
             format!(
-                "{recovery} kr of negative corrections carried to the next run (never below zero)"
+                "{} kr of negative corrections carried to the next run (never below zero)",
+                format_amount(recovery)
             )
         } else {
             format!(
                 "{} kr recovered of {} kr carried from earlier runs",
-                -recovery, paid.recovery_balance
+                format_amount(-recovery),
+                format_amount(paid.recovery_balance)
             )
         };
         lines.push(RunLine {
@@ -342,7 +348,7 @@ mod tests {
         );
         assert!(
             lines[0].explanation.starts_with(
-                "correction of 2025-10: KVP_DEDUCTION_ABSENCE is now -385.01 kr, 0 kr was paid"
+                "correction of 2025-10: KVP_DEDUCTION_ABSENCE is now -385.01 kr, 0.00 kr was paid"
             ),
             "{}",
             lines[0].explanation

@@ -8,7 +8,7 @@ use pb::payroll_service_server::PayrollService;
 use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 
-use kvp_rules::YearMonth;
+use kvp_rules::{YearMonth, format_amount};
 use kvp_store::{HeldParticipant, PayLine, PayRun, PaymentOutcome, RunState};
 use rust_decimal::Decimal;
 use tokio_stream::wrappers::ReceiverStream;
@@ -87,14 +87,14 @@ pub fn run_to_proto(
         state: run_state(run.state) as i32,
         participant_count: u32::try_from(run.participant_count).unwrap_or_default(),
         line_count,
-        total_amount: run.total.to_string(),
-        corrections_amount: corrections.to_string(),
+        total_amount: format_amount(run.total),
+        corrections_amount: format_amount(corrections),
         line_code_totals: totals
             .into_iter()
             .map(|(code, (count, amount))| pb::LineCodeTotal {
                 code: line_code(code),
                 line_count: count,
-                amount: amount.to_string(),
+                amount: format_amount(amount),
             })
             .collect(),
         closed_at: Some(timestamp(run.closed_at)),
@@ -121,8 +121,8 @@ pub fn line_to_proto(line: &PayLine, pay_codes: &serde_json::Value) -> pb::PayLi
             .unwrap_or_default(),
         quantity: line.quantity.to_string(),
         quantity_unit: pb::QuantityUnit::Unspecified as i32,
-        rate: line.rate.to_string(),
-        amount: line.amount.to_string(),
+        rate: format_amount(line.rate),
+        amount: format_amount(line.amount),
         taxable: true,
         income_type: "pensjonEllerTrygd".into(),
         income_description: "kvalifiseringstoenad".into(),

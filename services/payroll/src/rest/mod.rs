@@ -44,6 +44,14 @@ type AppState = State<Arc<Payroll>>;
 type ApiResult<T> = Result<T, ServiceError>;
 
 /// 201 Created with a JSON body.
+/// An amount as the contract writes it everywhere: kroner with two decimals.
+fn two_decimals<S: serde::Serializer>(
+    amount: &rust_decimal::Decimal,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&kvp_rules::format_amount(*amount))
+}
+
 fn created<T: Serialize>(body: T) -> Response {
     (StatusCode::CREATED, Json(body)).into_response()
 }

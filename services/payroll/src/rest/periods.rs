@@ -89,8 +89,9 @@ pub struct RunView {
     pub held_count: i32,
     /// The participants held, by participant id (`held_count` of them).
     pub held: Vec<HeldView>,
-    /// Sum of all lines.
-    #[schema(value_type = String)]
+    /// Sum of all lines, two decimals.
+    #[schema(value_type = String, example = "22138.05")]
+    #[serde(serialize_with = "super::two_decimals")]
     pub total: Decimal,
     /// When it was closed.
     #[serde(with = "time::serde::rfc3339")]
@@ -169,11 +170,13 @@ pub struct ExportLine {
     /// Quantity.
     #[schema(value_type = String)]
     pub quantity: Decimal,
-    /// Rate.
-    #[schema(value_type = String)]
+    /// Rate, two decimals.
+    #[schema(value_type = String, example = "988.00")]
+    #[serde(serialize_with = "super::two_decimals")]
     pub rate: Decimal,
-    /// Amount in kroner.
-    #[schema(value_type = String)]
+    /// Amount in kroner, two decimals.
+    #[schema(value_type = String, example = "988.00")]
+    #[serde(serialize_with = "super::two_decimals")]
     pub amount: Decimal,
     /// Always true: the stipend is taxable income.
     pub taxable: bool,
@@ -283,8 +286,8 @@ pub async fn export_run(
                     l.pay_code.clone(),
                     l.attributed_month.clone(),
                     l.quantity.to_string(),
-                    l.rate.to_string(),
-                    l.amount.to_string(),
+                    kvp_rules::format_amount(l.rate),
+                    kvp_rules::format_amount(l.amount),
                     l.taxable.to_string(),
                     l.income_type.to_owned(),
                     l.income_description.to_owned(),
@@ -326,8 +329,9 @@ pub struct Payslip {
     pub month: String,
     /// Every line attributed to the month, in every closed run, oldest first.
     pub paid: Vec<PaidLine>,
-    /// Sum of those lines.
-    #[schema(value_type = String)]
+    /// Sum of those lines, two decimals.
+    #[schema(value_type = String, example = "22138.05")]
+    #[serde(serialize_with = "super::two_decimals")]
     pub paid_total: Decimal,
     /// The rules engine's current result with its explanation.
     #[schema(value_type = Object)]
@@ -343,8 +347,9 @@ pub struct PaidLine {
     pub run_month: String,
     /// Line code.
     pub line_code: String,
-    /// Amount.
-    #[schema(value_type = String)]
+    /// Amount, two decimals.
+    #[schema(value_type = String, example = "988.00")]
+    #[serde(serialize_with = "super::two_decimals")]
     pub amount: Decimal,
     /// How it was reached.
     pub explanation: String,
