@@ -138,6 +138,11 @@ fn routes(ids: &Ids) -> Vec<Route> {
             (CASEWORKER, Home), (201, Field("/birth_date", json!("1985-02-01")))),
         route(&get, "/v1/participants/{id}", format!("/v1/participants/{p}"), None,
             (EVERYONE, Home), (200, Field("/municipality_id", json!(HOME)))),
+        route(&put, "/v1/participants/{id}/employee-number", format!("/v1/participants/{p}/employee-number"),
+            Some(json!({"employee_number": "A-1001"})),
+            (CASEWORKER, Home), (200, Field("/employee_number", json!("A-1001")))),
+        route(&get, "/v1/participants/{id}/employee-number", format!("/v1/participants/{p}/employee-number"), None,
+            (EVERYONE, Home), (200, Field("/version", json!(2)))),
         route(&post, "/v1/participants/{id}/children", format!("/v1/participants/{p}/children"),
             Some(json!({"birth_date": "2022-05-01"})),
             (CASEWORKER, Home), (201, Field("/children/1/birth_date", json!("2022-05-01")))),
@@ -330,6 +335,15 @@ async fn world(issuer: &TokenIssuer) -> (TestApp, Ids) {
         .submit_timesheet(fixture.signed(&body))
         .await
         .unwrap();
+    let numbered = app
+        .call_as(
+            Some(&caseworker),
+            Method::PUT,
+            &format!("/v1/participants/{participant_id}/employee-number"),
+            Some(json!({"employee_number": "A-1000"})),
+        )
+        .await;
+    assert_eq!(numbered.status, 200, "{numbered:?}");
     // The unexcused hours warned about, and those of the 15th decided (the
     // table decides the 14th, and appeals the 15th's decision).
     let warned = app

@@ -13,6 +13,7 @@ mod bounds;
 mod corrections;
 mod crash;
 mod deploy;
+mod handoff;
 mod held;
 mod hostile_input;
 mod ingest;

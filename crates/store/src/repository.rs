@@ -13,12 +13,12 @@ use crate::StoreError;
 use crate::audit_chain::AuditVerification;
 use crate::records::{
     AcceptOutcome, AuditEntry, BeginClose, BenefitOffset, Child, CloseContext, CloseParticipant,
-    ConfirmOutcome, Confirmation, DayEntry, Expected, FactChange, FactKind, FactVersion,
-    FinishClose, HeldParticipant, IdempotencyClaim, IdempotencyRecord, IdempotentAnswer,
-    LedgerEntry, LineTotal, Municipality, NewAuditEntry, NewOutboxEvent, NewTimesheet, OpenRun,
-    OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun, Programme,
-    ProgrammeExtension, ProgrammeWithPauses, RegisteredG, SanctionAppeal, SanctionDecision,
-    SanctionWarning, SignerKey, SoleCarerPeriod, Timesheet,
+    ConfirmOutcome, Confirmation, DayEntry, EmployeeNumber, Expected, FactChange, FactKind,
+    FactVersion, FinishClose, HeldParticipant, IdempotencyClaim, IdempotencyRecord,
+    IdempotentAnswer, LedgerEntry, LineTotal, Municipality, NewAuditEntry, NewOutboxEvent,
+    NewTimesheet, OpenRun, OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun,
+    Programme, ProgrammeExtension, ProgrammeWithPauses, RegisteredG, SanctionAppeal,
+    SanctionDecision, SanctionWarning, SignerKey, SoleCarerPeriod, Timesheet,
 };
 
 /// Which database a store runs on.
@@ -176,6 +176,29 @@ pub trait ParticipantStore: Send + Sync {
 
     /// Adds a pause to a programme (the programme's own version stays).
     async fn add_pause(&self, pause: &Pause, audit: &NewAuditEntry) -> Result<(), StoreError>;
+
+    /// Registers or changes a participant's employee number from the version
+    /// `expected` ([`Expected::Absent`] to register); a number another
+    /// participant of the municipality has is a [`StoreError::Duplicate`]
+    /// naming them. Answers the version stored.
+    async fn set_employee_number(
+        &self,
+        number: &EmployeeNumber,
+        expected: Expected,
+        audit: &NewAuditEntry,
+    ) -> Result<EmployeeNumber, StoreError>;
+
+    /// A participant's employee number, if one is registered.
+    async fn employee_number(
+        &self,
+        participant_id: Uuid,
+    ) -> Result<Option<EmployeeNumber>, StoreError>;
+
+    /// The employee numbers of a municipality's participants.
+    async fn employee_numbers(
+        &self,
+        municipality_id: &str,
+    ) -> Result<Vec<EmployeeNumber>, StoreError>;
 
     /// Stores an extension of a programme's approved period, with its audit
     /// entry; an unknown programme is not found.

@@ -103,13 +103,21 @@ pub fn run_to_proto(
     }
 }
 
-/// The wire form of a pay line, with the municipality's pay code.
-pub fn line_to_proto(line: &PayLine, pay_codes: &serde_json::Value) -> pb::PayLine {
+/// The wire form of a pay line, with the municipality's pay code and the
+/// participant's employee number (empty when none is registered).
+pub fn line_to_proto(
+    line: &PayLine,
+    pay_codes: &serde_json::Value,
+    employee_numbers: &std::collections::HashMap<uuid::Uuid, String>,
+) -> pb::PayLine {
     pb::PayLine {
         run_id: line.run_id.to_string(),
         line_id: line.id.to_string(),
         participant_id: line.participant_id.to_string(),
-        employee_reference: line.participant_id.to_string(),
+        employee_reference: employee_numbers
+            .get(&line.participant_id)
+            .cloned()
+            .unwrap_or_default(),
         line_code: line_code(line.line_code.as_str()),
         pay_code: pay_codes[line.line_code.as_str()]
             .as_str()
@@ -256,7 +264,11 @@ impl PayrollService for PayrollGrpc {
                 }
                 for line in &page {
                     let message = pb::StreamPayLinesResponse {
-                        pay_line: Some(line_to_proto(line, &pages.pay_codes)),
+                        pay_line: Some(line_to_proto(
+                            line,
+                            &pages.pay_codes,
+                            &pages.employee_numbers,
+                        )),
                     };
                     if tx.send(Ok(message)).await.is_err() {
                         return; // the client went away

@@ -280,6 +280,7 @@ pub(super) mod constraint {
     pub(in super::super) const FACT_VERSIONS_PKEY: &str = "fact_versions_pkey";
     pub(in super::super) const SANCTION_DECISIONS_DAY_KEY: &str = "sanction_decisions_day_key";
     pub(in super::super) const SANCTION_DECISIONS_PKEY: &str = "sanction_decisions_pkey";
+    pub(in super::super) const EMPLOYEE_NUMBERS_NUMBER_KEY: &str = "employee_numbers_number_key";
     pub(in super::super) const SANCTION_APPEALS_DECISION_KEY: &str =
         "sanction_appeals_decision_key";
     pub(in super::super) const REGISTERED_G_PKEY: &str = "registered_g_pkey";

@@ -399,6 +399,24 @@ pub struct SanctionDecision {
     pub deducted_hours: Option<Decimal>,
 }
 
+/// A participant's employee number (ansattnummer) in the municipality's
+/// payroll system.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmployeeNumber {
+    /// The participant.
+    pub participant_id: Uuid,
+    /// Their municipality (the number is unique there).
+    pub municipality_id: String,
+    /// The number, as the payroll system writes it.
+    pub employee_number: String,
+    /// 1 when registered, one more at every change: the `ETag`.
+    pub version: i64,
+    /// When this version was registered.
+    pub registered_at: OffsetDateTime,
+    /// Who registered it.
+    pub registered_by: String,
+}
+
 /// A decision extending a programme's approved period (§ 30).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProgrammeExtension {

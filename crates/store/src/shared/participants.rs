@@ -5,7 +5,7 @@
 // it binds values, its constraint names, locks and the participant's facts
 // read (`<backend>/dialect.rs`), and its row mappers and helpers
 // (`<backend>/mod.rs`, `rows.rs`).
-use crate::records::FactContent;
+use crate::records::{EmployeeNumber, FactContent};
 use crate::repository::ParticipantStore;
 
 #[async_trait]
@@ -350,6 +350,103 @@ impl ParticipantStore for Store {
     ) -> Result<Vec<BenefitOffset>, StoreError> {
         let mut conn = self.read_pool().acquire().await?;
         select_benefit_offsets(&mut conn, participant_id).await
+    }
+
+    async fn set_employee_number(
+        &self,
+        number: &EmployeeNumber,
+        expected: Expected,
+        audit: &NewAuditEntry,
+    ) -> Result<EmployeeNumber, StoreError> {
+        let mut tx = self.begin_write().await?;
+        lock_participant(&mut tx, number.participant_id).await?;
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM employee_numbers WHERE participant_id = $1")
+                .bind(number.participant_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let holds = match (expected, current) {
+            (Expected::Absent, None) | (Expected::Existing, Some(_)) => true,
+            (Expected::Version(v), Some(c)) => v == c,
+            _ => false,
+        };
+        if !holds {
+            return Err(StoreError::VersionMismatch { current });
+        }
+        let taken: Option<Uuid> = sqlx::query_scalar(
+            "SELECT participant_id FROM employee_numbers \
+             WHERE municipality_id = $1 AND employee_number = $2 AND participant_id <> $3",
+        )
+        .bind(&number.municipality_id)
+        .bind(&number.employee_number)
+        .bind(number.participant_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(other) = taken {
+            return Err(StoreError::Duplicate {
+                what: "employee number".into(),
+                existing: other,
+            });
+        }
+        let stored = EmployeeNumber {
+            version: current.unwrap_or(0) + 1,
+            ..number.clone()
+        };
+        sqlx::query("DELETE FROM employee_numbers WHERE participant_id = $1")
+            .bind(number.participant_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO employee_numbers (participant_id, municipality_id, employee_number, \
+             version, registered_at, registered_by) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(stored.participant_id)
+        .bind(&stored.municipality_id)
+        .bind(&stored.employee_number)
+        .bind(stored.version)
+        .bind(instant(stored.registered_at)?)
+        .bind(&stored.registered_by)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            on_violation(e, |violation| match violation {
+                Violation::Unique(constraint::EMPLOYEE_NUMBERS_NUMBER_KEY) => {
+                    Some(StoreError::conflict("the employee number is taken"))
+                }
+                other => participant_missing(number.participant_id)(other),
+            })
+        })?;
+        commit_with(tx, &[], audit).await?;
+        Ok(stored)
+    }
+
+    async fn employee_number(
+        &self,
+        participant_id: Uuid,
+    ) -> Result<Option<EmployeeNumber>, StoreError> {
+        let found = sqlx::query(
+            "SELECT participant_id, municipality_id, employee_number, version, registered_at, \
+             registered_by FROM employee_numbers WHERE participant_id = $1",
+        )
+        .bind(participant_id)
+        .fetch_optional(self.read_pool())
+        .await?;
+        found.as_ref().map(rows::employee_number).transpose()
+    }
+
+    async fn employee_numbers(
+        &self,
+        municipality_id: &str,
+    ) -> Result<Vec<EmployeeNumber>, StoreError> {
+        let found = sqlx::query(
+            "SELECT participant_id, municipality_id, employee_number, version, registered_at, \
+             registered_by FROM employee_numbers WHERE municipality_id = $1 \
+             ORDER BY employee_number",
+        )
+        .bind(municipality_id)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows::all(found, rows::employee_number)
     }
 
     async fn add_extension(

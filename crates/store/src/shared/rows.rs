@@ -156,6 +156,17 @@ pub(super) fn sanction_decision(row: &DbRow) -> Result<SanctionDecision, StoreEr
     })
 }
 
+pub(super) fn employee_number(row: &DbRow) -> Result<EmployeeNumber, StoreError> {
+    Ok(EmployeeNumber {
+        participant_id: row.try_get("participant_id")?,
+        municipality_id: row.try_get("municipality_id")?,
+        employee_number: row.try_get("employee_number")?,
+        version: row.try_get("version")?,
+        registered_at: read_instant(row, "registered_at")?,
+        registered_by: row.try_get("registered_by")?,
+    })
+}
+
 pub(super) fn programme_extension(row: &DbRow) -> Result<ProgrammeExtension, StoreError> {
     Ok(ProgrammeExtension {
         id: row.try_get("id")?,

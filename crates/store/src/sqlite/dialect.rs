@@ -232,6 +232,8 @@ pub(super) mod constraint {
     pub(in super::super) const SANCTION_DECISIONS_DAY_KEY: &str =
         "sanction_decisions.participant_id, sanction_decisions.date, sanction_decisions.entry_kind";
     pub(in super::super) const SANCTION_DECISIONS_PKEY: &str = "sanction_decisions.id";
+    pub(in super::super) const EMPLOYEE_NUMBERS_NUMBER_KEY: &str =
+        "employee_numbers.municipality_id, employee_numbers.employee_number";
     pub(in super::super) const SANCTION_APPEALS_DECISION_KEY: &str = "sanction_appeals.decision_id";
     pub(in super::super) const REGISTERED_G_PKEY: &str = "registered_g.effective_date";
     pub(in super::super) const SIGNER_KEYS_PKEY: &str = "signer_keys.keyid";

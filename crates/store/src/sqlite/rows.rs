@@ -15,9 +15,9 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 use crate::StoreError;
 use crate::audit_chain::{ChainContent, StoredLink, canonical_json};
 use crate::records::{
-    AuditEntry, BenefitOffset, Child, Confirmation, DayEntry, FactVersion, HeldParticipant,
-    IdempotencyRecord, IdempotentAnswer, LedgerEntry, LineTotal, Municipality, OutboxEvent,
-    Participant, Pause, PayLine, PayRun, Programme, ProgrammeExtension, RegisteredG,
+    AuditEntry, BenefitOffset, Child, Confirmation, DayEntry, EmployeeNumber, FactVersion,
+    HeldParticipant, IdempotencyRecord, IdempotentAnswer, LedgerEntry, LineTotal, Municipality,
+    OutboxEvent, Participant, Pause, PayLine, PayRun, Programme, ProgrammeExtension, RegisteredG,
     SanctionAppeal, SanctionDecision, SanctionWarning, SignerKey, SoleCarerPeriod, Timesheet,
     TimesheetPeriod, WarnedDay, parse_stored,
 };

@@ -8,6 +8,7 @@
 mod audit_trail;
 mod corrections;
 mod decisions;
+mod employees;
 mod months;
 mod municipalities;
 mod participants;

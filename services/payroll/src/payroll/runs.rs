@@ -4,6 +4,7 @@
 //! participant's month. Closing and payment
 //! confirmation themselves are in [`super::periods`].
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use kvp_rules::{MonthResult, YearMonth};
@@ -26,6 +27,8 @@ pub struct RunExport {
     pub run: PayRun,
     /// The municipality's pay codes (line code → lønnsart).
     pub pay_codes: serde_json::Value,
+    /// The participants' employee numbers, where registered.
+    pub employee_numbers: HashMap<Uuid, String>,
     /// Every line, by participant and `seq`.
     pub lines: Vec<PayLine>,
     /// The participants the run held (paid nothing), by participant.
@@ -83,6 +86,8 @@ pub struct PayLinePages {
     pub run: PayRun,
     /// The municipality's pay codes (line code → lønnsart).
     pub pay_codes: serde_json::Value,
+    /// The participants' employee numbers, where registered.
+    pub employee_numbers: HashMap<Uuid, String>,
     store: Arc<dyn Repository>,
     after: Option<(Uuid, i32)>,
 }
@@ -137,9 +142,11 @@ impl Payroll {
             .pay_codes;
         let lines = self.store.list_pay_lines(run_id).await?;
         let held = self.held(&run).await?;
+        let employee_numbers = self.employee_numbers(&run.municipality_id).await?;
         Ok(RunExport {
             run,
             pay_codes,
+            employee_numbers,
             lines,
             held,
         })
@@ -158,9 +165,11 @@ impl Payroll {
             .get_municipality(&run.municipality_id)
             .await?
             .pay_codes;
+        let employee_numbers = self.employee_numbers(&run.municipality_id).await?;
         Ok(PayLinePages {
             run,
             pay_codes,
+            employee_numbers,
             store: self.store.clone(),
             after: None,
         })

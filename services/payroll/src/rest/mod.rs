@@ -90,6 +90,10 @@ pub fn router(payroll: Arc<Payroll>, auth: auth::Authenticator) -> Router {
         .route("/v1/participants", post(participants::create_participant))
         .route("/v1/participants/{id}", get(participants::get_participant))
         .route(
+            "/v1/participants/{id}/employee-number",
+            get(participants::get_employee_number).put(participants::put_employee_number),
+        )
+        .route(
             "/v1/participants/{id}/children",
             post(participants::add_child),
         )

@@ -53,6 +53,8 @@ const PROBLEM_WORDS: SchemaWords = SchemaWords {
         get_programme,
         set_programme_end,
         add_pause,
+        get_employee_number,
+        put_employee_number,
         extend_programme,
         list_extensions,
         crate::rest::facts::get_fact,

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use kvp_rules::{OffsetKind, YearMonth};
 use kvp_store::{ParticipantFacts, ProgrammeWithPauses};
 use rust_decimal::Decimal;
@@ -343,4 +343,79 @@ pub async fn month(
 ) -> ApiResult<Json<kvp_rules::MonthResult>> {
     let (Id(id), Month(month)) = path;
     Ok(Json(payroll.month(id, month).await?))
+}
+
+/// A participant's employee number, as given.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmployeeNumberBody {
+    /// The payroll system's employee number (ansattnummer): 1–32 letters,
+    /// digits, `-`, `_`, `.` or `/`, unique in the municipality.
+    pub employee_number: String,
+}
+
+/// A participant's employee number.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmployeeNumberView {
+    /// The participant.
+    pub participant_id: Uuid,
+    /// The employee number.
+    pub employee_number: String,
+    /// Its version: the `ETag`.
+    pub version: i64,
+    /// Who registered this version.
+    pub registered_by: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub registered_at: OffsetDateTime,
+}
+
+fn employee_number_answer(number: kvp_store::EmployeeNumber) -> impl IntoResponse {
+    (
+        [super::versions::etag(number.version)],
+        Json(EmployeeNumberView {
+            participant_id: number.participant_id,
+            employee_number: number.employee_number,
+            version: number.version,
+            registered_by: number.registered_by,
+            registered_at: number.registered_at,
+        }),
+    )
+}
+
+/// Reads a participant's employee number, with its `ETag`.
+#[utoipa::path(get, path = "/v1/participants/{id}/employee-number", params(("id" = String, Path)),
+    responses((status = 200, body = EmployeeNumberView, headers(("ETag" = String, description = "The stored version: If-Match of a change."))), (status = 404, body = Problem)))]
+pub async fn get_employee_number(
+    State(payroll): AppState,
+    Params(Id(id)): Params<Id>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(employee_number_answer(payroll.employee_number(id).await?))
+}
+
+/// Registers a participant's employee number (no precondition, or
+/// `If-None-Match: *`), or changes it from the version read (`If-Match`:
+/// 428 without, 412 when stale). Pay lines and exports carry it.
+#[utoipa::path(put, path = "/v1/participants/{id}/employee-number",
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The ETag read: required to change a registered number.")),
+    request_body = EmployeeNumberBody,
+    responses(
+        (status = 200, body = EmployeeNumberView, headers(("ETag" = String, description = "The version stored."))),
+        (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "another participant of the municipality has the number"),
+        (status = 412, body = Problem, description = "not at the version If-Match names, or registered despite If-None-Match"),
+        (status = 428, body = Problem, description = "a number is registered: If-Match is required"),
+    ))]
+pub async fn put_employee_number(
+    State(payroll): AppState,
+    Params(Id(id)): Params<Id>,
+    headers: axum::http::HeaderMap,
+    caller: Caller,
+    Body(body): Body<EmployeeNumberBody>,
+) -> ApiResult<impl IntoResponse> {
+    let precondition = super::versions::precondition(&headers)?;
+    let number = payroll
+        .set_employee_number(id, &body.employee_number, precondition, &caller.actor())
+        .await?;
+    Ok(employee_number_answer(number))
 }

@@ -159,8 +159,12 @@ pub struct ExportFormat {
 pub struct ExportLine {
     /// Run.
     pub run_id: Uuid,
-    /// Participant (the payroll system's employee reference).
+    /// Participant.
     pub participant_id: Uuid,
+    /// The participant's employee number (ansattnummer) in the payroll
+    /// system; empty when none is registered (the JSON export lists those in
+    /// `without_employee_number`).
+    pub employee_number: String,
     /// The product's line code.
     pub line_code: String,
     /// The municipality's pay code (lønnsart).
@@ -188,10 +192,18 @@ pub struct ExportLine {
     pub explanation: String,
 }
 
-fn export_line(line: &PayLine, pay_codes: &serde_json::Value) -> ExportLine {
+fn export_line(
+    line: &PayLine,
+    pay_codes: &serde_json::Value,
+    employee_numbers: &std::collections::HashMap<Uuid, String>,
+) -> ExportLine {
     ExportLine {
         run_id: line.run_id,
         participant_id: line.participant_id,
+        employee_number: employee_numbers
+            .get(&line.participant_id)
+            .cloned()
+            .unwrap_or_default(),
         line_code: line.line_code.as_str().to_owned(),
         pay_code: pay_codes[line.line_code.as_str()]
             .as_str()
@@ -220,6 +232,9 @@ pub struct RunExportView {
     pub lines: Vec<ExportLine>,
     /// The participants the run held, paid nothing in it (as `run.held`).
     pub held: Vec<HeldView>,
+    /// The participants with lines in the run and no employee number
+    /// registered: their lines carry an empty `employee_number`.
+    pub without_employee_number: Vec<Uuid>,
 }
 
 /// The response header giving how many participants the run held: the CSV
@@ -258,7 +273,7 @@ pub async fn export_run(
     let lines: Vec<ExportLine> = export
         .lines
         .iter()
-        .map(|l| export_line(l, &export.pay_codes))
+        .map(|l| export_line(l, &export.pay_codes, &export.employee_numbers))
         .collect();
     let held_count = (
         axum::http::HeaderName::from_static(HELD_COUNT_HEADER),
@@ -269,6 +284,13 @@ pub async fn export_run(
             [held_count],
             Json(RunExportView {
                 run: run_view(run, &export.held),
+                without_employee_number: lines
+                    .iter()
+                    .filter(|l| l.employee_number.is_empty())
+                    .map(|l| l.participant_id)
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
                 lines,
                 held: export.held.iter().map(held_view).collect(),
             }),
@@ -276,12 +298,13 @@ pub async fn export_run(
             .into_response()),
         "csv" => {
             let mut out = String::from(
-                "run_id,participant_id,line_code,pay_code,attributed_month,quantity,rate,amount,taxable,income_type,income_description,explanation\n",
+                "run_id,participant_id,employee_number,line_code,pay_code,attributed_month,quantity,rate,amount,taxable,income_type,income_description,explanation\n",
             );
             for l in &lines {
                 let fields = [
                     l.run_id.to_string(),
                     l.participant_id.to_string(),
+                    l.employee_number.clone(),
                     l.line_code.clone(),
                     l.pay_code.clone(),
                     l.attributed_month.clone(),

@@ -147,6 +147,8 @@ pub const POLICY: &[Rule] = &[
     rule(Post, "/v1/facts/{kind}/{id}/void",                 Roles(CASEWORKER,    Owner::Fact)),
     rule(Post, "/v1/participants",                           Roles(CASEWORKER,    Owner::NewParticipant)),
     rule(Get,  "/v1/participants/{id}",                      Roles(EVERYONE,      Owner::Participant)),
+    rule(Get,  "/v1/participants/{id}/employee-number",      Roles(EVERYONE,      Owner::Participant)),
+    rule(Put,  "/v1/participants/{id}/employee-number",      Roles(CASEWORKER,    Owner::Participant)),
     rule(Post, "/v1/participants/{id}/children",             Roles(CASEWORKER,    Owner::Participant)),
     rule(Post, "/v1/participants/{id}/sole-carer-periods",   Roles(CASEWORKER,    Owner::Participant)),
     rule(Post, "/v1/participants/{id}/benefit-offsets",      Roles(CASEWORKER,    Owner::Participant)),

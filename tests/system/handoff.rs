@@ -1,0 +1,189 @@
+//! The handoff to municipal payroll, as a payroll system meets it: employee
+//! numbers (ansattnummer) registered per participant, unique in the
+//! municipality, on every streamed line and exported row; a participant
+//! without one still closes and the export names them. On both backends.
+
+use kvp_system_tests::{Fixture, TestApp, TestBackend, national_id};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn pay_lines_and_exports_carry_the_employee_number_registered() {
+    for backend in TestBackend::all() {
+        employee_numbers(backend).await;
+    }
+}
+
+async fn put(
+    app: &TestApp,
+    participant: &str,
+    number: &str,
+    if_match: Option<&str>,
+) -> (u16, Value, Option<String>) {
+    let mut headers = vec![("x-kvp-actor", "caseworker-1")];
+    if let Some(tag) = if_match {
+        headers.push(("if-match", tag));
+    }
+    let reply = app
+        .rest()
+        .call_as_with(
+            None,
+            Method::PUT,
+            &format!("/v1/participants/{participant}/employee-number"),
+            Some(json!({"employee_number": number})),
+            &headers,
+        )
+        .await;
+    (reply.status, reply.body, reply.etag)
+}
+
+async fn employee_numbers(backend: TestBackend) {
+    let mut app = TestApp::spawn_on(backend).await;
+    let fixture = Fixture::new(&app).await;
+    let kari = fixture.participant_id.clone();
+    let other = app
+        .post(
+            "/v1/participants",
+            json!({"municipality_id": "0301", "national_id": national_id("150190", 321),
+                   "display_name": "Without Number"}),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let (status, body, etag) = put(&app, &kari, "100234", None).await;
+    assert_eq!(
+        (status, etag.as_deref()),
+        (200, Some("\"1\"")),
+        "{backend:?}: {body}"
+    );
+    assert_eq!(body["employee_number"], "100234");
+    // The municipality's numbers are unique: 409 naming who has it.
+    let (status, body, _) = put(&app, &other, "100234", None).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["existing"]["id"], json!(kari));
+    let (status, body, _) = put(&app, &other, "10 02", None).await;
+    assert_eq!(
+        (status, &body["errors"][0]["field"]),
+        (400, &json!("employee_number"))
+    );
+    // A change names the version read.
+    let (status, _, _) = put(&app, &kari, "100235", None).await;
+    assert_eq!(status, 428);
+    let (status, _, _) = put(&app, &kari, "100235", Some("\"7\"")).await;
+    assert_eq!(status, 412);
+    let (status, _, etag) = put(&app, &kari, "100235", Some("\"1\"")).await;
+    assert_eq!((status, etag.as_deref()), (200, Some("\"2\"")));
+    let (status, _) = app
+        .call(
+            Method::GET,
+            &format!("/v1/participants/{other}/employee-number"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // Kari's October; the other participant has no programme and no lines.
+    let body = fixture.body("2025-10-01", "2025-10-31", &[]);
+    app.grpc
+        .submit_timesheet(fixture.signed(&body))
+        .await
+        .unwrap();
+    let run = app.close_oslo("2025-10").await.run.unwrap();
+    let lines = app.pay_lines(&run.run_id).await;
+    assert!(!lines.is_empty());
+    assert!(
+        lines.iter().all(|l| l.employee_reference == "100235"),
+        "{backend:?}: {lines:?}"
+    );
+    let export = app
+        .get(&format!("/v1/runs/{}/export?format=json", run.run_id))
+        .await;
+    assert!(
+        export["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["employee_number"] == "100235")
+    );
+    assert_eq!(export["without_employee_number"], json!([]));
+    let csv = app
+        .client
+        .get(format!("{}/v1/runs/{}/export", app.http, run.run_id))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut rows = csv.lines();
+    assert!(
+        rows.next()
+            .unwrap()
+            .starts_with("run_id,participant_id,employee_number,")
+    );
+    assert!(
+        rows.all(|row| row.split(',').nth(2) == Some("100235")),
+        "{csv}"
+    );
+
+    // A participant without a number still closes; the export names them.
+    app.post(
+        &format!("/v1/participants/{other}/programmes"),
+        json!({"start": "2025-11-03", "decision_reference": "KVP-9"}),
+        201,
+    )
+    .await;
+    let key = kvp_signing::SigningKey::from_bytes(&[77; 32]);
+    app.post(
+        "/v1/signer-keys",
+        json!({"keyid": "other-key", "person_id": other, "role": "PARTICIPANT",
+               "public_key": kvp_signing::public_key_to_base64(&key.verifying_key()),
+               "valid_from": "2025-01-01T00:00:00Z"}),
+        201,
+    )
+    .await;
+    use prost::Message;
+    for (participant, signer) in [
+        (&kari, ("participant-key", &fixture.participant_key)),
+        (&other, ("other-key", &key)),
+    ] {
+        let body = kvp_proto::kvp::payroll::v1::TimesheetBody {
+            participant_id: participant.clone(),
+            ..fixture.body("2025-11-01", "2025-11-30", &[])
+        };
+        let body = if participant == &other {
+            kvp_proto::kvp::payroll::v1::TimesheetBody {
+                period: Some(kvp_proto::kvp::payroll::v1::DateRange {
+                    from_date: "2025-11-03".into(),
+                    to_date: "2025-11-30".into(),
+                }),
+                ..body
+            }
+        } else {
+            body
+        };
+        app.grpc
+            .submit_timesheet(kvp_system_tests::sign(
+                body.encode_to_vec(),
+                &[signer, ("supervisor-key", &fixture.supervisor_key)],
+            ))
+            .await
+            .unwrap();
+    }
+    let run = app.close_oslo("2025-11").await.run.unwrap();
+    assert_eq!(run.participant_count, 2);
+    let lines = app.pay_lines(&run.run_id).await;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.participant_id == other && l.employee_reference.is_empty())
+    );
+    let export = app
+        .get(&format!("/v1/runs/{}/export?format=json", run.run_id))
+        .await;
+    assert_eq!(export["without_employee_number"], json!([other]));
+    app.stop().await;
+}
