@@ -127,6 +127,7 @@ async fn sanction_procedure(backend: TestBackend) {
         &[
             ("2025-10-14", DayKind::Unexcused, "7.5"),
             ("2025-10-15", DayKind::Unexcused, "3"),
+            ("2025-10-17", DayKind::Unexcused, "1"),
         ],
     );
     app.grpc
@@ -280,6 +281,56 @@ async fn sanction_procedure(backend: TestBackend) {
     assert_eq!(decided[0]["outcome"], "REJECTED");
     assert_eq!(decided[1]["deducted_hours"], "1.00");
 
+    // An appealed decision changes through its appeal only; a decision not
+    // to deduct becomes one to deduct only with a warning, as a new one does.
+    let correct = |decision: &Value, outcome: &str| {
+        let path = format!(
+            "/v1/facts/sanction-decisions/{}",
+            decision["id"].as_str().unwrap()
+        );
+        let body = json!({"reason": "second thoughts", "fact": {
+            "date": decision["date"], "entry_kind": "UNEXCUSED", "outcome": outcome,
+            "reference": "VEDTAK-X",
+        }});
+        let rest = app.rest();
+        async move {
+            rest.call_as_with(
+                None,
+                reqwest::Method::PUT,
+                &path,
+                Some(body),
+                &[("x-kvp-actor", "caseworker-1"), ("if-match", "*")],
+            )
+            .await
+        }
+    };
+    let refused = correct(&full_day, "APPROVED").await;
+    assert_eq!(refused.status, 409, "{refused:?}");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("appealed"),
+        "{refused:?}"
+    );
+    let not_deducted = app
+        .post(
+            &decisions,
+            json!({"date": "2025-10-17", "entry_kind": "UNEXCUSED", "outcome": "REJECTED",
+                   "reference": "VEDTAK-3"}),
+            201,
+        )
+        .await;
+    let refused = correct(&not_deducted, "APPROVED").await;
+    assert_eq!(refused.status, 409, "{refused:?}");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no warning"),
+        "{refused:?}"
+    );
+
     // November's close pays back what October no longer deducts.
     let october = app
         .get(&format!("/v1/participants/{p}/months/2025-10"))
@@ -322,11 +373,12 @@ async fn sanction_procedure(backend: TestBackend) {
             "sanction.appealed",
             "sanction.appeal_decided",
             "sanction.appeal_decided",
+            "sanction.decided",
         ]
     );
     for (event, count) in [
         ("sanction.warned", "1"),
-        ("deduction.decided", "2"),
+        ("deduction.decided", "3"),
         ("sanction.appealed", "2"),
         ("sanction.appeal_decided", "2"),
         ("fact.corrected", "2"),

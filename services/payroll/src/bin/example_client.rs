@@ -136,6 +136,22 @@ async fn main() -> anyhow::Result<()> {
         }),
     )
     .await?;
+    // What the municipality's payroll system knows the participant by: every
+    // pay line carries it.
+    let employee = rest(
+        &http,
+        reqwest::Method::PUT,
+        format!(
+            "{}/v1/participants/{participant_id}/employee-number",
+            args.http
+        ),
+        json!({"employee_number": format!("EX-{seed}")}),
+    )
+    .await?;
+    println!(
+        "registered employee number {}",
+        employee["employee_number"].as_str().unwrap_or_default()
+    );
 
     let participant_key = SigningKey::from_bytes(&[seed.to_le_bytes()[0] | 1; 32]);
     let supervisor_key = SigningKey::from_bytes(&[seed.to_le_bytes()[1] | 2; 32]);

@@ -83,6 +83,12 @@ impl Payroll {
             Precondition::Version(version) => Expected::Version(version),
         };
         let latest = self.fact(kind, fact_id).await?;
+        if kind == FactKind::SanctionDecision
+            && let Some(participant_id) = latest.participant_id
+        {
+            self.check_decision_change(participant_id, fact_id, correction.content.as_ref())
+                .await?;
+        }
         let municipality_id = match latest.participant_id {
             Some(participant_id) => {
                 let participant = self.store.get_participant(participant_id).await?;
@@ -173,6 +179,51 @@ impl Payroll {
                 kvp_store::StoreError::InvalidInput { what } => ServiceError::field("fact", what),
                 other => other.into(),
             })
+    }
+}
+
+impl Payroll {
+    /// A sanction decision is corrected or voided only while no appeal is
+    /// lodged against it (then its outcome changes through the appeal), and
+    /// corrected into a deduction only when a warning covers its hours, as a
+    /// new decision to deduct is (§ 36).
+    async fn check_decision_change(
+        &self,
+        participant_id: uuid::Uuid,
+        decision_id: &str,
+        content: Option<&FactContent>,
+    ) -> Result<(), ServiceError> {
+        let appealed = self
+            .store
+            .list_appeals(participant_id)
+            .await?
+            .iter()
+            .any(|a| a.decision_id.to_string() == decision_id);
+        if appealed {
+            return Err(ServiceError::FailedPrecondition {
+                what: format!(
+                    "sanction decision {decision_id} is appealed: its outcome changes through \
+                     the appeal (/v1/sanction-decisions/{decision_id}/appeal)"
+                ),
+            });
+        }
+        if let Some(FactContent::SanctionDecision {
+            date,
+            entry_kind,
+            outcome: kvp_store::DecisionOutcome::Approved,
+            ..
+        }) = content
+        {
+            let today = OffsetDateTime::now_utc().date();
+            if self
+                .warning_covering(participant_id, (*date, *entry_kind), today)
+                .await?
+                .is_none()
+            {
+                return Err(super::decisions::no_warning(*date, *entry_kind));
+            }
+        }
+        Ok(())
     }
 }
 

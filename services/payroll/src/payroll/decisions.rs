@@ -74,25 +74,10 @@ impl Payroll {
         // § 36: a deduction only after the participant was warned about
         // these hours; a decision not to deduct needs no warning.
         let warning = self
-            .store
-            .list_warnings(participant_id)
-            .await?
-            .into_iter()
-            .filter(|w| w.given_on <= decided_at.date())
-            .find(|w| {
-                w.days
-                    .iter()
-                    .any(|d| d.date == new.date && d.entry_kind == kind)
-            });
+            .warning_covering(participant_id, (new.date, kind), decided_at.date())
+            .await?;
         if outcome == DecisionOutcome::Approved && warning.is_none() {
-            return Err(ServiceError::FailedPrecondition {
-                what: format!(
-                    "no warning (varsel) given by the decision date covers the {} hours of {}: \
-                     give and record the warning first ({LEGAL_BASIS})",
-                    kind.as_str(),
-                    new.date
-                ),
-            });
+            return Err(no_warning(new.date, kind));
         }
         let decision = SanctionDecision {
             id: Uuid::now_v7(),
@@ -169,6 +154,27 @@ impl Payroll {
         Ok(decision)
     }
 
+    /// The warning given by `by` that covers the participant's `kind` hours
+    /// of `date`, if one was.
+    pub(super) async fn warning_covering(
+        &self,
+        participant_id: Uuid,
+        (date, kind): (Date, kvp_rules::AbsenceKind),
+        by: Date,
+    ) -> Result<Option<kvp_store::SanctionWarning>, ServiceError> {
+        Ok(self
+            .store
+            .list_warnings(participant_id)
+            .await?
+            .into_iter()
+            .filter(|w| w.given_on <= by)
+            .find(|w| {
+                w.days
+                    .iter()
+                    .any(|d| d.date == date && d.entry_kind == kind)
+            }))
+    }
+
     /// A participant's sanction decisions (NOT_FOUND for an unknown participant).
     pub async fn decisions(
         &self,
@@ -176,5 +182,16 @@ impl Payroll {
     ) -> Result<Vec<SanctionDecision>, ServiceError> {
         self.store.get_participant(participant_id).await?;
         Ok(self.store.list_decisions(participant_id).await?)
+    }
+}
+
+/// A deduction refused for want of a warning (§ 36).
+pub(super) fn no_warning(date: Date, kind: kvp_rules::AbsenceKind) -> ServiceError {
+    ServiceError::FailedPrecondition {
+        what: format!(
+            "no warning (varsel) given by the decision date covers the {} hours of {date}: \
+             give and record the warning first ({LEGAL_BASIS})",
+            kind.as_str()
+        ),
     }
 }

@@ -324,6 +324,20 @@ impl Payroll {
         let deducting = deducted_hours.unwrap_or(entry_hours).min(entry_hours);
         let changed = match (outcome, decided.deducted_hours) {
             (AppealOutcome::Upheld, None) => Some((DecisionOutcome::Rejected, None)),
+            (AppealOutcome::PartlyUpheld, Some(_))
+                if matches!(entry_kind, AbsenceKind::Leave | AbsenceKind::ChildSick) =>
+            {
+                // Their quotas count hours: which of the day's hours are
+                // beyond the quota, and so deducted, is the rules' to say;
+                // a cap on the entry would be taken by the quota first.
+                return Err(ServiceError::FailedPrecondition {
+                    what: format!(
+                        "a partly upheld appeal on {} hours is not kept as such: decide it \
+                         UPHELD or DISMISSED, or correct the timesheet's hours",
+                        entry_kind.as_str()
+                    ),
+                });
+            }
             (AppealOutcome::PartlyUpheld, Some(hours)) => {
                 if hours <= Decimal::ZERO || hours >= deducting || hours.round_dp(2) != hours {
                     return Err(ServiceError::field(
@@ -442,6 +456,9 @@ impl Payroll {
                         "decision {decision_id} changed while its appeal was decided: decide again"
                     ),
                 },
+                kvp_store::StoreError::InvalidInput { what } => {
+                    ServiceError::field("outcome", what)
+                }
                 other => other.into(),
             })?;
         Ok(decided_appeal)

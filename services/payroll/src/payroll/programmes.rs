@@ -256,7 +256,9 @@ pub(super) fn check_age_at_start(
 /// The last day of a programme's approved period: `months` from its start,
 /// or the latest extension's until.
 pub(crate) fn approved_until(start: Date, extensions: &[ProgrammeExtension], months: u32) -> Date {
-    let first = months_after(start, months).previous_day().unwrap_or(start);
+    // The day before the start, `months` on: a start on 31 January runs a
+    // month to 28 (or 29) February.
+    let first = months_after(start.previous_day().unwrap_or(start), months);
     extensions
         .iter()
         .map(|e| e.until)
@@ -294,8 +296,12 @@ mod tests {
         );
         assert_eq!(
             approved_until(date!(2024 - 03 - 31), &[], 11),
-            date!(2025 - 02 - 27),
-            "28 February 2025 stands for 31 February; the day before it ends the period"
+            date!(2025 - 02 - 28),
+            "eleven months from 31 March run to the last of February"
+        );
+        assert_eq!(
+            approved_until(date!(2024 - 02 - 01), &[], 1),
+            date!(2024 - 02 - 29)
         );
         let extension = |until| ProgrammeExtension {
             id: Uuid::nil(),

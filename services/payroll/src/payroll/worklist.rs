@@ -317,13 +317,13 @@ impl Payroll {
                 .filter(|e| e.programme_id == programme.id)
                 .cloned()
                 .collect();
+            // The day before the start, `n` years on (a start on 29 February
+            // runs to 28 February).
             let years = |n: u32| {
                 kvp_rules::calendar::anniversary(
-                    programme.start,
+                    programme.start.previous_day().unwrap_or(programme.start),
                     i32::try_from(n).unwrap_or(i32::MAX),
                 )
-                .previous_day()
-                .unwrap_or(Date::MAX)
             };
             let approved = super::programmes::approved_until(
                 programme.start,
