@@ -480,7 +480,21 @@ async fn worklist(backend: TestBackend) {
     let on_time = participant_from(&app, 201, this.first_day()).await;
     let missing = participant_from(&app, 202, this.first_day()).await;
     let late = participant_from(&app, 203, earlier.first_day()).await;
-    submit(&mut app, &fixture, &on_time, this, &[]).await;
+    // Self-certified sickness in the first weeks of the programme: over the
+    // R6 quota, so unexcused hours awaiting a warning.
+    let sick = this
+        .days()
+        .find(|d| kvp_rules::calendar::is_weekday(*d))
+        .unwrap()
+        .to_string();
+    submit(
+        &mut app,
+        &fixture,
+        &on_time,
+        this,
+        &[(&sick, DayKind::SickSelf, "7.5")],
+    )
+    .await;
     submit(&mut app, &fixture, &late, this, &[]).await;
     // Received today, long after the 5th of the month after `earlier`.
     let absent = earlier
@@ -528,16 +542,18 @@ async fn worklist(backend: TestBackend) {
             item("missing_timesheet", this, &missing),
             item("late_timesheet", earlier, &late),
             item("absence_awaiting_warning", earlier, &late),
+            item("absence_awaiting_warning", this, &on_time),
         ],
         "{backend:?}"
     );
-    // As of today, this month is not due yet.
+    // As of today, this month's timesheets are not due yet.
     let today = app.get("/v1/municipalities/0301/worklist").await;
     assert!(
         today["items"]
             .as_array()
             .unwrap()
             .iter()
+            .filter(|i| i["kind"].as_str().unwrap().ends_with("_timesheet"))
             .all(|i| i["month"] != this.to_string()),
         "{backend:?}: {today}"
     );
@@ -569,6 +585,7 @@ async fn worklist(backend: TestBackend) {
         [
             item("missing_timesheet", before, &late),
             item("missing_timesheet", this, &missing),
+            item("absence_awaiting_warning", this, &on_time),
             item("open_appeal", earlier, &late),
         ],
         "{backend:?}"

@@ -115,13 +115,15 @@ impl Payroll {
             })
             .collect();
         let runs = self.store.list_runs(municipality_id).await?;
+        let parameters = self.effective_parameters().await?;
         for participant in self.store.list_participants(municipality_id).await? {
             let facts = self.store.participant_facts(participant.id).await?;
             let deadline_day = policy.timesheet_deadline_day;
             self.timesheet_items(&facts, &runs, deadline_day, as_of, &mut items)
                 .await?;
             if !policy.auto_apply_unexcused {
-                self.absence_items(&facts, &mut items).await?;
+                self.absence_items(&facts, (&policy, &parameters), &mut items)
+                    .await?;
             }
             self.programme_items(&facts, &policy, as_of, &mut items)
                 .await?;
@@ -224,6 +226,7 @@ impl Payroll {
     async fn absence_items(
         &self,
         facts: &ParticipantFacts,
+        (policy, parameters): (&kvp_rules::Policy, &kvp_rules::Parameters),
         items: &mut Vec<WorkItem>,
     ) -> Result<(), ServiceError> {
         let participant = &facts.participant;
@@ -233,20 +236,21 @@ impl Payroll {
             .map(|d| (d.date, d.entry_kind))
             .collect();
         let warnings = self.store.list_warnings(participant.id).await?;
-        let warned = |date: Date| {
+        let warned = |date: Date, kind: AbsenceKind| {
             warnings.iter().any(|w| {
                 w.days
                     .iter()
-                    .any(|d| d.date == date && d.entry_kind == AbsenceKind::Unexcused)
+                    .any(|d| d.date == date && d.entry_kind == kind)
             })
         };
+        // Unexcused hours: entries given so, and hours a quota turned so
+        // (R6–R8), which await a decision of their own.
+        let unexcused = quota_turned(facts, policy, parameters);
         let mut waiting: BTreeMap<(WorkItemKind, YearMonth), BTreeSet<Date>> = BTreeMap::new();
-        for entry in facts
-            .entries
-            .iter()
-            .filter(|e| e.kind == AbsenceKind::Unexcused && !decided.contains(&(e.date, e.kind)))
-        {
-            let kind = if warned(entry.date) {
+        for (entry, _) in facts.entries.iter().zip(unexcused).filter(|(e, turned)| {
+            (e.kind == AbsenceKind::Unexcused || *turned) && !decided.contains(&(e.date, e.kind))
+        }) {
+            let kind = if warned(entry.date, entry.kind) {
                 WorkItemKind::AbsenceAwaitingDecision
             } else {
                 WorkItemKind::AbsenceAwaitingWarning
@@ -372,5 +376,40 @@ impl Payroll {
             }
         }
         Ok(())
+    }
+}
+
+/// For each of the participant's entries, whether a quota (R6–R8) turned
+/// some of its hours unexcused. A participant whose entries the rules refuse
+/// (held at close, on the list as such) has none turned here.
+fn quota_turned(
+    facts: &ParticipantFacts,
+    policy: &kvp_rules::Policy,
+    parameters: &kvp_rules::Parameters,
+) -> Vec<bool> {
+    let days: Vec<kvp_rules::DayEntry> = facts
+        .entries
+        .iter()
+        .map(|e| kvp_rules::DayEntry {
+            date: e.date,
+            kind: e.kind,
+            hours: e.hours,
+            decision: None,
+        })
+        .collect();
+    let programmes = crate::facts::programmes(facts);
+    let participant = crate::facts::participant(facts);
+    let ctx = kvp_rules::quotas::QuotaContext {
+        participant: &participant,
+        programmes: &programmes,
+        policy,
+        parameters,
+    };
+    match kvp_rules::quotas::classify(&days, ctx) {
+        Ok(classified) => classified
+            .iter()
+            .map(|c| c.unexcused_hours > rust_decimal::Decimal::ZERO || c.flag.is_some())
+            .collect(),
+        Err(_) => vec![false; days.len()],
     }
 }
