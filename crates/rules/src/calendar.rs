@@ -1,11 +1,29 @@
-//! Weekdays, Norwegian public holidays and anniversaries.
+//! Weekdays, Norwegian public holidays, anniversaries, and the date in Norway.
 //!
 //! Public holidays are weekdays for pay (the stipend is a fixed monthly amount);
 //! they matter only for the adjacency of sickness dates (R6, R9).
 
-use time::{Date, Duration, Month, Weekday};
+use time::{Date, Duration, Month, OffsetDateTime, UtcOffset, Weekday};
 
 use crate::facts::YearMonth;
+
+/// The calendar date in Norway at an instant: Central European Time, and
+/// summer time (UTC+2) from 01:00 UTC on the last Sunday of March to 01:00
+/// UTC on the last Sunday of October (the EU rule Norway follows). Deadlines
+/// and decision dates are Norwegian dates, not UTC ones.
+pub fn date_in_norway(instant: OffsetDateTime) -> Date {
+    let utc = instant.to_offset(UtcOffset::UTC);
+    let last_sunday = |month: Month| {
+        let mut day = Date::from_calendar_date(utc.year(), month, 31).unwrap_or(utc.date());
+        while day.weekday() != Weekday::Sunday {
+            day = day.previous_day().unwrap_or(day);
+        }
+        day.midnight().assume_utc() + Duration::hours(1)
+    };
+    let summer = utc >= last_sunday(Month::March) && utc < last_sunday(Month::October);
+    let hours = if summer { 2 } else { 1 };
+    (utc + Duration::hours(hours)).date()
+}
 
 /// Monday to Friday.
 pub fn is_weekday(date: Date) -> bool {
@@ -102,6 +120,43 @@ pub fn is_under(birth_date: Date, age: i32, date: Date) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn the_date_in_norway_follows_central_european_and_summer_time() {
+        // Winter: UTC+1.
+        assert_eq!(
+            date_in_norway(datetime!(2025-01-14 22:59:59 UTC)),
+            time::macros::date!(2025 - 01 - 14)
+        );
+        assert_eq!(
+            date_in_norway(datetime!(2025-01-14 23:00:00 UTC)),
+            time::macros::date!(2025 - 01 - 15)
+        );
+        // Summer: UTC+2, from 01:00 UTC on the last Sunday of March (30 March
+        // 2025) to 01:00 UTC on the last Sunday of October (26 October 2025).
+        assert_eq!(
+            date_in_norway(datetime!(2025-06-30 22:00:00 UTC)),
+            time::macros::date!(2025 - 07 - 01)
+        );
+        assert_eq!(
+            date_in_norway(datetime!(2025-03-29 22:30:00 UTC)),
+            time::macros::date!(2025 - 03 - 29)
+        );
+        assert_eq!(
+            date_in_norway(datetime!(2025-10-25 22:30:00 UTC)),
+            time::macros::date!(2025 - 10 - 26)
+        );
+        assert_eq!(
+            date_in_norway(datetime!(2025-10-26 22:30:00 UTC)),
+            time::macros::date!(2025 - 10 - 26)
+        );
+        assert_eq!(
+            date_in_norway(datetime!(2025-01-15 00:30:00 +01:00)),
+            time::macros::date!(2025 - 01 - 15)
+        );
+    }
+
     use time::macros::date;
 
     #[test]

@@ -214,7 +214,7 @@ impl Payroll {
             ..
         }) = content
         {
-            let today = OffsetDateTime::now_utc().date();
+            let today = kvp_rules::calendar::date_in_norway(OffsetDateTime::now_utc());
             if self
                 .warning_covering(participant_id, (*date, *entry_kind), today)
                 .await?

@@ -71,10 +71,12 @@ impl Payroll {
             });
         }
         let decided_at = new.decided_at.unwrap_or_else(OffsetDateTime::now_utc);
+        // The decision date (vedtaksdato) is a Norwegian date.
+        let decided_on = kvp_rules::calendar::date_in_norway(decided_at);
         // § 36: a deduction only after the participant was warned about
         // these hours; a decision not to deduct needs no warning.
         let warning = self
-            .warning_covering(participant_id, (new.date, kind), decided_at.date())
+            .warning_covering(participant_id, (new.date, kind), decided_on)
             .await?;
         if outcome == DecisionOutcome::Approved && warning.is_none() {
             return Err(no_warning(new.date, kind));
@@ -90,7 +92,7 @@ impl Payroll {
             reference: new.reference.clone(),
             reason: new.reason.clone(),
             legal_basis: LEGAL_BASIS.to_owned(),
-            appeal_deadline: decided_at.date().checked_add(APPEAL_PERIOD),
+            appeal_deadline: decided_on.checked_add(APPEAL_PERIOD),
             warning_id: warning.map(|w| w.id),
             deducted_hours: None,
         };
@@ -119,7 +121,7 @@ impl Payroll {
                         kvp_proto::kvp::events::v1::DeductionDecision::Rejected
                     }
                 } as i32,
-                decided_on: decision.decided_at.date().to_string(),
+                decided_on: decided_on.to_string(),
                 decision_reference: new.reference.clone(),
                 decided_at: Some(crate::events::timestamp(decision.decided_at)),
                 legal_basis: decision.legal_basis.clone(),

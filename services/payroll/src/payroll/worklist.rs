@@ -194,7 +194,7 @@ impl Payroll {
                 // has paid since (a correction's own time says nothing of
                 // the month's timeliness).
                 t.version == 1
-                    && t.received_at.date() > deadline
+                    && kvp_rules::calendar::date_in_norway(t.received_at) > deadline
                     && !runs.iter().any(|r| r.closed_at > t.received_at)
             }) {
                 items.push(WorkItem {
@@ -204,7 +204,7 @@ impl Payroll {
                     reason: format!(
                         "the timesheet for {month} arrived on {}, after the deadline {deadline}; \
                          the next close pays its days",
-                        late.received_at.date()
+                        kvp_rules::calendar::date_in_norway(late.received_at)
                     ),
                     run_id: None,
                     link,
