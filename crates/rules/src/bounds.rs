@@ -95,8 +95,20 @@ pub const SOLE_CARER_QUOTA_MULTIPLIER_MAX: Decimal = whole(10);
 /// still remembered.
 pub const TIMESHEET_PERIOD_DAYS_MAX: i64 = 62;
 
+/// The latest day of the following month a municipality may set as its
+/// timesheet deadline: every month has a 28th.
+pub const DEADLINE_DAY_MAX: u32 = 28;
+
+/// The longest first approval of a programme a policy may set: 5 years, as
+/// § 30 allows one year at a time.
+pub const PROGRAMME_APPROVED_MONTHS_MAX: u32 = 60;
+
+/// The most years a policy may let a programme run (with or without an
+/// exception): § 30 says two, a third by exception.
+pub const PROGRAMME_YEARS_MAX: u32 = 10;
+
 /// Every bound as (name, largest value, unit): the table of the README.
-pub const ALL: [(&str, Decimal, &str); 15] = [
+pub const ALL: [(&str, Decimal, &str); 19] = [
     ("g", G_MAX, "kr"),
     ("annual_g_factor", ANNUAL_G_FACTOR_MAX, ""),
     (
@@ -145,6 +157,18 @@ pub const ALL: [(&str, Decimal, &str); 15] = [
         whole(TIMESHEET_PERIOD_DAYS_MAX as u32),
         "days",
     ),
+    ("timesheet_deadline_day", whole(DEADLINE_DAY_MAX), ""),
+    (
+        "programme_approved_months",
+        whole(PROGRAMME_APPROVED_MONTHS_MAX),
+        "months",
+    ),
+    (
+        "programme_years_without_exception, programme_years_max",
+        whole(PROGRAMME_YEARS_MAX),
+        "years",
+    ),
+    ("sanction decision deducted_hours", ENTRY_HOURS_MAX, "h"),
 ];
 
 /// The largest value of sense of a parameter (a dated table or a scalar) by

@@ -228,7 +228,10 @@ impl PolicyOverrides {
             bounds::SELF_CERT_MIN_WEEKS_MAX == 52
                 && bounds::DAYS_PER_YEAR_MAX == 366
                 && bounds::MANY_CHILDREN_MAX == 20
-                && bounds::YOUNG_CHILD_AGE_MAX == 18,
+                && bounds::YOUNG_CHILD_AGE_MAX == 18
+                && bounds::DEADLINE_DAY_MAX == 28
+                && bounds::PROGRAMME_APPROVED_MONTHS_MAX == 60
+                && bounds::PROGRAMME_YEARS_MAX == 10,
             "the descriptions below name these bounds"
         );
         let mut wrong = Vec::new();
@@ -304,7 +307,7 @@ impl PolicyOverrides {
         }
         if self
             .timesheet_deadline_day
-            .is_some_and(|d| !(1..=28).contains(&d))
+            .is_some_and(|d| !(1..=bounds::DEADLINE_DAY_MAX).contains(&d))
         {
             wrong.push((
                 "timesheet_deadline_day",
@@ -313,7 +316,7 @@ impl PolicyOverrides {
         }
         if self
             .programme_approved_months
-            .is_some_and(|m| !(1..=60).contains(&m))
+            .is_some_and(|m| !(1..=bounds::PROGRAMME_APPROVED_MONTHS_MAX).contains(&m))
         {
             wrong.push((
                 "programme_approved_months",
@@ -327,7 +330,7 @@ impl PolicyOverrides {
             ),
             ("programme_years_max", self.programme_years_max),
         ] {
-            if years.is_some_and(|y| !(1..=10).contains(&y)) {
+            if years.is_some_and(|y| !(1..=bounds::PROGRAMME_YEARS_MAX).contains(&y)) {
                 wrong.push((field, "must be between 1 and 10 years"));
             }
         }
