@@ -109,25 +109,68 @@ async fn employee_numbers(backend: TestBackend) {
             .all(|l| l["employee_number"] == "100235")
     );
     assert_eq!(export["without_employee_number"], json!([]));
-    let csv = app
-        .client
-        .get(format!("{}/v1/runs/{}/export", app.http, run.run_id))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // The CSV profile: BOM, `;`, CRLF, a header row; the same rows as JSON
+    // Lines; a decimal comma on request; a pay code that would read as a
+    // formula neutralised.
+    let file = |query: &str| {
+        let url = format!("{}/v1/runs/{}/export{query}", app.http, run.run_id);
+        let client = app.client.clone();
+        async move {
+            let response = client.get(url).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let content_type = response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            (content_type, response.text().await.unwrap())
+        }
+    };
+    let (content_type, csv) = file("").await;
+    assert_eq!(content_type, "text/csv; charset=utf-8");
+    let csv = csv.strip_prefix('\u{feff}').expect("a byte order mark");
+    assert!(
+        csv.ends_with("\r\n") && !csv.replace("\r\n", "").contains('\n'),
+        "{csv:?}"
+    );
     let mut rows = csv.lines();
     assert!(
         rows.next()
             .unwrap()
-            .starts_with("run_id,participant_id,employee_number,")
+            .starts_with("run_id;participant_id;employee_number;line_code;")
     );
-    assert!(
-        rows.all(|row| row.split(',').nth(2) == Some("100235")),
-        "{csv}"
-    );
+    let rows: Vec<&str> = rows.collect();
+    assert_eq!(rows.len(), lines.len());
+    for row in &rows {
+        let cells: Vec<&str> = row.split(';').collect();
+        assert_eq!(cells[2], "100235", "{row}");
+        assert!(cells[8].contains('.') && !cells[8].contains(','), "{row}");
+    }
+    let (_, comma) = file("?decimal=comma").await;
+    for row in comma.lines().skip(1) {
+        let amount = row.split(';').nth(8).unwrap();
+        assert!(amount.contains(',') && !amount.contains('.'), "{row}");
+    }
+    let (content_type, jsonl) = file("?format=jsonl").await;
+    assert_eq!(content_type, "application/jsonl");
+    let objects: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objects.len(), lines.len());
+    assert!(objects.iter().all(|o| o["employee_number"] == "100235"));
+    let reply = app
+        .rest()
+        .call_as_with(
+            None,
+            Method::PUT,
+            "/v1/municipalities/0301",
+            Some(json!({"name": "Oslo", "pay_codes": {"KVP_BASE": "=1101"}})),
+            &[("x-kvp-actor", "admin-1"), ("if-match", "*")],
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let (_, csv) = file("?format=csv").await;
+    assert!(csv.contains(";KVP_BASE;'=1101;"), "{csv}");
 
     // A participant without a number still closes; the export names them.
     app.post(

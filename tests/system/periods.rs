@@ -156,7 +156,7 @@ async fn a_month_goes_from_timesheets_to_confirmed_payment_to_a_topup_proposal()
         csv.lines()
             .nth(1)
             .unwrap()
-            .contains("pensjonEllerTrygd,kvalifiseringstoenad")
+            .contains("pensjonEllerTrygd;kvalifiseringstoenad")
     );
     app.stop().await;
     topup.stop().await;

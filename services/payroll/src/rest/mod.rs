@@ -18,6 +18,7 @@ mod openapi;
 mod participants;
 mod periods;
 mod programmes;
+mod run_files;
 mod signer_keys;
 mod simulations;
 mod timesheets;

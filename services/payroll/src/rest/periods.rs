@@ -16,7 +16,9 @@ use uuid::Uuid;
 
 use super::auth::Caller;
 use super::extract::{Body, Id, Month, Params};
+use super::run_files::RunFile;
 use super::{ApiResult, AppState};
+use crate::client_identity::Scope;
 use crate::error::{Problem, ServiceError};
 
 /// A grunnbeløp to register.
@@ -150,8 +152,10 @@ pub async fn list_runs(
 /// The export format.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ExportFormat {
-    /// `csv` (default) or `json`.
+    /// `csv` (default), `jsonl` or `json`.
     pub format: Option<String>,
+    /// For `csv`: `point` (default) or `comma`, the decimal separator.
+    pub decimal: Option<String>,
 }
 
 /// One exported line: the product's code and the municipality's pay code.
@@ -192,7 +196,7 @@ pub struct ExportLine {
     pub explanation: String,
 }
 
-fn export_line(
+pub(super) fn export_line(
     line: &PayLine,
     pay_codes: &serde_json::Value,
     employee_numbers: &std::collections::HashMap<Uuid, String>,
@@ -242,32 +246,61 @@ pub struct RunExportView {
 /// run that held someone says so here too.
 pub const HELD_COUNT_HEADER: &str = "kvp-held-count";
 
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
-}
-
 /// A run's lines as a file for payroll systems that import files.
 ///
-/// `csv`: one row per pay line, nothing else (the file a payroll system
-/// imports). `json`: the run with the participants it held, its lines, and
-/// the held participants with the month and the reason. Both answers carry
-/// the `kvp-held-count` header: participants held, paid nothing in this run.
+/// `csv` (the default): one row per pay line, nothing else — the file a
+/// payroll system imports — in the profile of `run_files.rs`: UTF-8 with a
+/// byte order mark, `;`, CRLF, a header row, `decimal=comma` for a decimal
+/// comma, text cells that would read as formulas prefixed with `'`.
+/// `jsonl`: the same lines as JSON Lines. Both are streamed. `json`: the run
+/// with the participants it held, its lines, and the participants without an
+/// employee number. Every answer carries the `kvp-held-count` header:
+/// participants held, paid nothing in this run.
 #[utoipa::path(get, path = "/v1/runs/{id}/export", params(ExportFormat, ("id" = String, Path)),
     responses(
         (status = 200, description = "`format=json`: the run, its lines and its held participants; \
-            `format=csv` (the default): text/csv, one row per pay line",
+            `format=csv` (the default): text/csv, one row per pay line; `format=jsonl`: \
+            application/jsonl, one line object per row",
             body = RunExportView,
             headers(("kvp-held-count" = i32, description = "participants the run held (paid nothing)"))),
+        (status = 400, body = Problem),
         (status = 404, body = Problem)))]
 pub async fn export_run(
     State(payroll): AppState,
     Params(Id(id)): Params<Id>,
     Query(q): Query<ExportFormat>,
 ) -> ApiResult<Response> {
+    let held_count = |count: i32| {
+        (
+            axum::http::HeaderName::from_static(HELD_COUNT_HEADER),
+            count.to_string(),
+        )
+    };
+    let format = q.format.as_deref().unwrap_or("csv");
+    if let Some(file) = RunFile::named(format, q.decimal.as_deref())? {
+        // The route's access rule has let the caller read this run's
+        // municipality (REST has no client-certificate scope).
+        let pages = payroll.pay_lines(id, &Scope::Unrestricted).await?;
+        let run = pages.run.clone();
+        let name = format!(
+            "attachment; filename=\"kvp-{}-{}.{}\"",
+            run.municipality_id,
+            YearMonth::of(run.month),
+            file.extension()
+        );
+        return Ok((
+            [
+                (header::CONTENT_TYPE, file.content_type().to_owned()),
+                (header::CONTENT_DISPOSITION, name),
+                held_count(run.held_count),
+            ],
+            super::run_files::stream(pages, file),
+        )
+            .into_response());
+    }
+    if format != "json" {
+        return Err(ServiceError::field("format", "must be csv, jsonl or json"));
+    }
     let export = payroll.run_export(id).await?;
     let run = &export.run;
     let lines: Vec<ExportLine> = export
@@ -275,73 +308,22 @@ pub async fn export_run(
         .iter()
         .map(|l| export_line(l, &export.pay_codes, &export.employee_numbers))
         .collect();
-    let held_count = (
-        axum::http::HeaderName::from_static(HELD_COUNT_HEADER),
-        run.held_count.to_string(),
-    );
-    match q.format.as_deref().unwrap_or("csv") {
-        "json" => Ok((
-            [held_count],
-            Json(RunExportView {
-                run: run_view(run, &export.held),
-                without_employee_number: lines
-                    .iter()
-                    .filter(|l| l.employee_number.is_empty())
-                    .map(|l| l.participant_id)
-                    .collect::<std::collections::BTreeSet<_>>()
-                    .into_iter()
-                    .collect(),
-                lines,
-                held: export.held.iter().map(held_view).collect(),
-            }),
-        )
-            .into_response()),
-        "csv" => {
-            let mut out = String::from(
-                "run_id,participant_id,employee_number,line_code,pay_code,attributed_month,quantity,rate,amount,taxable,income_type,income_description,explanation\n",
-            );
-            for l in &lines {
-                let fields = [
-                    l.run_id.to_string(),
-                    l.participant_id.to_string(),
-                    l.employee_number.clone(),
-                    l.line_code.clone(),
-                    l.pay_code.clone(),
-                    l.attributed_month.clone(),
-                    l.quantity.to_string(),
-                    kvp_rules::format_amount(l.rate),
-                    kvp_rules::format_amount(l.amount),
-                    l.taxable.to_string(),
-                    l.income_type.to_owned(),
-                    l.income_description.to_owned(),
-                    l.explanation.clone(),
-                ];
-                out.push_str(
-                    &fields
-                        .iter()
-                        .map(|f| csv_field(f))
-                        .collect::<Vec<_>>()
-                        .join(","),
-                );
-                out.push('\n');
-            }
-            let name = format!(
-                "attachment; filename=\"kvp-{}-{}.csv\"",
-                run.municipality_id,
-                YearMonth::of(run.month)
-            );
-            Ok((
-                [
-                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                    (header::CONTENT_DISPOSITION, name),
-                    held_count,
-                ],
-                out,
-            )
-                .into_response())
-        }
-        _ => Err(ServiceError::field("format", "must be csv or json")),
-    }
+    Ok((
+        [held_count(run.held_count)],
+        Json(RunExportView {
+            run: run_view(run, &export.held),
+            without_employee_number: lines
+                .iter()
+                .filter(|l| l.employee_number.is_empty())
+                .map(|l| l.participant_id)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+            lines,
+            held: export.held.iter().map(held_view).collect(),
+        }),
+    )
+        .into_response())
 }
 
 /// What was paid and corrected for one month, line by line, and what the rules
