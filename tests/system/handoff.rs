@@ -158,6 +158,10 @@ async fn employee_numbers(backend: TestBackend) {
         .collect();
     assert_eq!(objects.len(), lines.len());
     assert!(objects.iter().all(|o| o["employee_number"] == "100235"));
+    // Pay codes and employee numbers are frozen at close: after a change of
+    // both, the closed run's files are the same bytes.
+    let (_, before) = file("?format=csv").await;
+    let (_, before_jsonl) = file("?format=jsonl").await;
     let reply = app
         .rest()
         .call_as_with(
@@ -169,8 +173,21 @@ async fn employee_numbers(backend: TestBackend) {
         )
         .await;
     assert_eq!(reply.status, 200, "{reply:?}");
-    let (_, csv) = file("?format=csv").await;
-    assert!(csv.contains(";KVP_BASE;'=1101;"), "{csv}");
+    let (status, _, _) = put(&app, &kari, "100236", Some("\"2\"")).await;
+    assert_eq!(status, 200);
+    assert_eq!(file("?format=csv").await.1, before, "{backend:?}");
+    assert_eq!(file("?format=jsonl").await.1, before_jsonl, "{backend:?}");
+    let streamed = app.pay_lines(&run.run_id).await;
+    for line in &streamed {
+        assert_eq!(line.employee_reference, "100235", "{line:?}");
+        // No pay codes were registered at close: the product's line code.
+        let code = kvp_proto::kvp::payroll::v1::LineCode::try_from(line.line_code)
+            .unwrap()
+            .as_str_name()
+            .trim_start_matches("LINE_CODE_")
+            .to_owned();
+        assert_eq!(line.pay_code, code, "{line:?}");
+    }
 
     // A participant without a number still closes; the export names them.
     app.post(
@@ -218,6 +235,18 @@ async fn employee_numbers(backend: TestBackend) {
     }
     let run = app.close_oslo("2025-11").await.run.unwrap();
     assert_eq!(run.participant_count, 2);
+    // A run closed after the change has the codes of now, a formula-like
+    // pay code neutralised in the CSV.
+    let csv = app
+        .client
+        .get(format!("{}/v1/runs/{}/export", app.http, run.run_id))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains(";100236;KVP_BASE;'=1101;"), "{csv}");
     let lines = app.pay_lines(&run.run_id).await;
     assert!(
         lines

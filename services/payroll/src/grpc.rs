@@ -114,15 +114,9 @@ pub fn line_to_proto(
         run_id: line.run_id.to_string(),
         line_id: line.id.to_string(),
         participant_id: line.participant_id.to_string(),
-        employee_reference: employee_numbers
-            .get(&line.participant_id)
-            .cloned()
-            .unwrap_or_default(),
+        employee_reference: crate::payroll::line_employee_number(line, employee_numbers),
         line_code: line_code(line.line_code.as_str()),
-        pay_code: pay_codes[line.line_code.as_str()]
-            .as_str()
-            .unwrap_or(line.line_code.as_str())
-            .to_owned(),
+        pay_code: crate::payroll::line_pay_code(line, pay_codes),
         attributed_month: line
             .attributed_month
             .map(|m| YearMonth::of(m).to_string())

@@ -272,11 +272,15 @@ async fn insert_pay_lines(conn: &mut PgConnection, lines: &[PayLine]) -> Result<
         let rates: Vec<Decimal> = chunk.iter().map(|l| l.rate).collect();
         let amounts: Vec<Decimal> = chunk.iter().map(|l| l.amount).collect();
         let explanations: Vec<&str> = chunk.iter().map(|l| l.explanation.as_str()).collect();
+        let pay_codes: Vec<Option<&str>> = chunk.iter().map(|l| l.pay_code.as_deref()).collect();
+        let numbers: Vec<Option<&str>> =
+            chunk.iter().map(|l| l.employee_number.as_deref()).collect();
         sqlx::query(concat!(
             "INSERT INTO pay_lines (",
             pay_line_columns!(),
             ") SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::int4[], $5::text[], \
-             $6::date[], $7::numeric[], $8::numeric[], $9::numeric[], $10::text[])"
+             $6::date[], $7::numeric[], $8::numeric[], $9::numeric[], $10::text[], $11::text[], \
+             $12::text[])"
         ))
         .bind(&ids)
         .bind(&runs)
@@ -288,6 +292,8 @@ async fn insert_pay_lines(conn: &mut PgConnection, lines: &[PayLine]) -> Result<
         .bind(&rates)
         .bind(&amounts)
         .bind(&explanations)
+        .bind(&pay_codes)
+        .bind(&numbers)
         .execute(&mut *conn)
         .await
         .map_err(|e| {

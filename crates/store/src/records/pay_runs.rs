@@ -77,8 +77,7 @@ pub struct PayLine {
     /// Position among the participant's lines in the run, unique per
     /// participant and run.
     pub seq: i32,
-    /// The line code (a month's line, or the recovery carried)
-    /// (the municipality's pay code is mapped from it on export).
+    /// The line code (a month's line, or the recovery carried).
     pub line_code: PayLineCode,
     /// The month the line pays or corrects, as its first day; `None` for
     /// recovery lines, which belong to no month.
@@ -91,6 +90,12 @@ pub struct PayLine {
     pub amount: Decimal,
     /// The line's explanation, as the rules crate wrote it.
     pub explanation: String,
+    /// The municipality's pay code (lønnsart) for the line code, as it was
+    /// at close; `None` on lines closed before codes were kept.
+    pub pay_code: Option<String>,
+    /// The participant's employee number as it was at close; `None` when
+    /// none was registered (or on lines closed before numbers were kept).
+    pub employee_number: Option<String>,
 }
 
 // --- closing a month in chunks (see `CloseSession`) ---

@@ -44,7 +44,7 @@ macro_rules! pay_run_columns {
 macro_rules! pay_line_columns {
     () => {
         "id, run_id, participant_id, seq, line_code, attributed_month, quantity, rate, amount, \
-         explanation"
+         explanation, pay_code, employee_number"
     };
 }
 macro_rules! held_participant_columns {

@@ -267,6 +267,8 @@ pub(super) fn pay_line(row: &DbRow) -> Result<PayLine, StoreError> {
         rate: read_decimal(row, "rate")?,
         amount: read_decimal(row, "amount")?,
         explanation: row.try_get("explanation")?,
+        pay_code: row.try_get("pay_code")?,
+        employee_number: row.try_get("employee_number")?,
     })
 }
 

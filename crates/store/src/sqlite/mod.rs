@@ -280,7 +280,8 @@ async fn insert_pay_lines(
         }
         let mut insert = QueryBuilder::<Sqlite>::new(
             "INSERT INTO pay_lines (id, run_id, participant_id, seq, line_code, \
-             attributed_month, quantity, rate, amount, amount_ore, explanation) ",
+             attributed_month, quantity, rate, amount, amount_ore, explanation, pay_code, \
+             employee_number) ",
         );
         insert.push_values(chunk.iter().zip(ore), |mut row, (line, ore)| {
             row.push_bind(line.id)
@@ -293,7 +294,9 @@ async fn insert_pay_lines(
                 .push_bind(decimal(line.rate))
                 .push_bind(decimal(line.amount))
                 .push_bind(ore)
-                .push_bind(line.explanation.clone());
+                .push_bind(line.explanation.clone())
+                .push_bind(line.pay_code.clone())
+                .push_bind(line.employee_number.clone());
         });
         insert.build().execute(&mut *conn).await.map_err(|e| {
             on_violation(e, |violation| match violation {

@@ -114,6 +114,10 @@ fn line(run: &OpenRun, participant: Uuid, seq: i32, month: Option<Date>, amount:
         rate: dec(amount),
         amount: dec(amount),
         explanation: format!("line {seq}"),
+        // Frozen codes read back as written; a participant without an
+        // employee number has none.
+        pay_code: Some("1101".into()),
+        employee_number: (seq % 2 == 0).then(|| format!("E-{participant}")),
     }
 }
 

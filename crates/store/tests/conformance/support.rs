@@ -422,6 +422,8 @@ pub fn pay_run(month: Date, lines: &[LineSpec<'_>]) -> NewPayRun {
                 rate: dec(amount),
                 amount: dec(amount),
                 explanation: format!("{code} for {attributed_month:?}"),
+                pay_code: None,
+                employee_number: None,
             };
             *seq += 1;
             line

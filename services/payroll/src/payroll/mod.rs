@@ -35,7 +35,10 @@ pub use municipalities::{MunicipalitySettings, Precondition};
 pub use participants::{NewChild, NewParticipant};
 pub use procedure::{AppealDecision, NewWarning};
 pub use programmes::NewPause;
-pub use runs::{ClosedPeriod, MonthStatement, PaidForMonth, PayLinePages, RunExport, RunSummary};
+pub use runs::{
+    ClosedPeriod, MonthStatement, PaidForMonth, PayLinePages, RunExport, RunSummary,
+    line_employee_number, line_pay_code,
+};
 pub use signer_keys::{NewSignerKey, key_version, registered_key};
 pub use timesheets::Submitted;
 pub use worklist::{WorkItem, WorkItemKind};

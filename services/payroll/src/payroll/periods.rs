@@ -55,16 +55,28 @@ use crate::events::{outbox_event, timestamp};
 use crate::payroll::{Actor, Payroll, audit};
 
 /// One participant's lines for a run, as stored: the ledger arithmetic's
-/// lines (`kvp_rules::ledger::run_lines`) numbered in order.
-fn pay_lines(run_id: Uuid, participant_id: Uuid, lines: Vec<ledger::RunLine>) -> Vec<PayLine> {
+/// lines (`kvp_rules::ledger::run_lines`) numbered in order, with the pay
+/// code and employee number they are imported by, frozen as they are now.
+fn pay_lines(
+    computing: &Computing,
+    participant_id: Uuid,
+    lines: Vec<ledger::RunLine>,
+) -> Vec<PayLine> {
     lines
         .into_iter()
         .enumerate()
         .map(|(seq, line)| PayLine {
             id: Uuid::now_v7(),
-            run_id,
+            run_id: computing.run_id,
             participant_id,
             seq: i32::try_from(seq).unwrap_or(i32::MAX),
+            pay_code: Some(
+                computing.pay_codes[line.code.as_str()]
+                    .as_str()
+                    .unwrap_or(line.code.as_str())
+                    .to_owned(),
+            ),
+            employee_number: computing.employee_numbers.get(&participant_id).cloned(),
             line_code: line.code,
             attributed_month: line.month.map(YearMonth::first_day),
             quantity: Decimal::ONE,
@@ -88,6 +100,10 @@ struct Computing {
     floor: Option<YearMonth>,
     parameters: Parameters,
     policy: Policy,
+    /// The municipality's pay codes at close (line code → lønnsart).
+    pay_codes: serde_json::Value,
+    /// The participants' employee numbers at close.
+    employee_numbers: std::collections::HashMap<Uuid, String>,
 }
 
 /// A chunk's lines and bookkeeping.
@@ -252,7 +268,7 @@ fn participant_lines(
         targets.push((m, result));
     }
     let lines = pay_lines(
-        computing.run_id,
+        computing,
         facts.participant.id,
         ledger::run_lines(computing.closing, &targets, &paid).map_err(|e| Unpayable {
             month: computing.closing,
@@ -506,6 +522,8 @@ impl Payroll {
             floor,
             parameters,
             policy,
+            pay_codes: context.municipality.pay_codes.clone(),
+            employee_numbers: self.employee_numbers(municipality_id).await?,
         });
 
         // A pipeline: while one chunk is computed (a blocking thread), the

@@ -230,3 +230,29 @@ impl Payroll {
         })
     }
 }
+
+/// The pay code a line is imported by: as frozen at close, or (on lines
+/// closed before codes were kept) the municipality's now, else the line code.
+pub fn line_pay_code(line: &PayLine, pay_codes: &serde_json::Value) -> String {
+    line.pay_code.clone().unwrap_or_else(|| {
+        pay_codes[line.line_code.as_str()]
+            .as_str()
+            .unwrap_or(line.line_code.as_str())
+            .to_owned()
+    })
+}
+
+/// The employee number a line is imported by: as frozen at close, or (on
+/// lines closed before numbers were kept) the one registered now; empty
+/// when there is none.
+pub fn line_employee_number(line: &PayLine, employee_numbers: &HashMap<Uuid, String>) -> String {
+    line.employee_number
+        .clone()
+        .or_else(|| {
+            line.pay_code
+                .is_none()
+                .then(|| employee_numbers.get(&line.participant_id).cloned())
+                .flatten()
+        })
+        .unwrap_or_default()
+}

@@ -204,15 +204,9 @@ pub(super) fn export_line(
     ExportLine {
         run_id: line.run_id,
         participant_id: line.participant_id,
-        employee_number: employee_numbers
-            .get(&line.participant_id)
-            .cloned()
-            .unwrap_or_default(),
+        employee_number: crate::payroll::line_employee_number(line, employee_numbers),
         line_code: line.line_code.as_str().to_owned(),
-        pay_code: pay_codes[line.line_code.as_str()]
-            .as_str()
-            .unwrap_or(line.line_code.as_str())
-            .to_owned(),
+        pay_code: crate::payroll::line_pay_code(line, pay_codes),
         attributed_month: line
             .attributed_month
             .map(|m| YearMonth::of(m).to_string())
