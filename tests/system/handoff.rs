@@ -92,6 +92,7 @@ async fn employee_numbers(backend: TestBackend) {
         .await
         .unwrap();
     let run = app.close_oslo("2025-10").await.run.unwrap();
+    assert!(run.without_employee_number.is_empty(), "{run:?}");
     let lines = app.pay_lines(&run.run_id).await;
     assert!(!lines.is_empty());
     assert!(
@@ -235,6 +236,11 @@ async fn employee_numbers(backend: TestBackend) {
     }
     let run = app.close_oslo("2025-11").await.run.unwrap();
     assert_eq!(run.participant_count, 2);
+    // The run names who it paid without a number, in gRPC and in REST.
+    assert_eq!(run.without_employee_number, std::slice::from_ref(&other));
+    let runs = app.get("/v1/municipalities/0301/runs").await;
+    assert_eq!(runs[1]["without_employee_number"], json!([other]));
+    assert_eq!(runs[0]["without_employee_number"], json!([]));
     // A run closed after the change has the codes of now, a formula-like
     // pay code neutralised in the CSV.
     let csv = app

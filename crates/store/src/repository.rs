@@ -449,6 +449,10 @@ pub trait PayRunStore: Send + Sync {
     /// empty for an unknown run or one that held nobody.
     async fn list_held(&self, run_id: Uuid) -> Result<Vec<HeldParticipant>, StoreError>;
 
+    /// The participants with lines in a run and no employee number frozen
+    /// into them, by participant id.
+    async fn without_employee_number(&self, run_id: Uuid) -> Result<Vec<Uuid>, StoreError>;
+
     /// The participants the municipality's latest run held, by month then
     /// participant: those still waiting for a close to pay them (a close
     /// that computes them pays the held months and holds them no more).

@@ -65,7 +65,7 @@ pub fn held_to_proto(held: &HeldParticipant) -> pb::HeldParticipant {
 pub fn run_to_proto(
     run: &PayRun,
     line_totals: &[kvp_store::LineTotal],
-    held: &[HeldParticipant],
+    (held, without_employee_number): (&[HeldParticipant], &[uuid::Uuid]),
 ) -> pb::PayRun {
     let mut totals: std::collections::BTreeMap<&str, (u32, Decimal)> = Default::default();
     let mut corrections = Decimal::ZERO;
@@ -100,6 +100,10 @@ pub fn run_to_proto(
         closed_at: Some(timestamp(run.closed_at)),
         held_count: u32::try_from(run.held_count).unwrap_or_default(),
         held: held.iter().map(held_to_proto).collect(),
+        without_employee_number: without_employee_number
+            .iter()
+            .map(uuid::Uuid::to_string)
+            .collect(),
     }
 }
 
@@ -229,7 +233,11 @@ impl PayrollService for PayrollGrpc {
             )
             .await?;
         Ok(Response::new(pb::ClosePeriodResponse {
-            run: Some(run_to_proto(&closed.run, &closed.totals, &closed.held)),
+            run: Some(run_to_proto(
+                &closed.run,
+                &closed.totals,
+                (&closed.held, &closed.without_employee_number),
+            )),
             created: closed.created,
         }))
     }

@@ -64,6 +64,16 @@ impl PayRunStore for Store {
         rows::all(found, rows::held_participant)
     }
 
+    async fn without_employee_number(&self, run_id: Uuid) -> Result<Vec<Uuid>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT participant_id FROM pay_lines \
+             WHERE run_id = $1 AND employee_number IS NULL ORDER BY participant_id",
+        )
+        .bind(run_id)
+        .fetch_all(self.read_pool())
+        .await?)
+    }
+
     async fn current_holds(
         &self,
         municipality_id: &str,

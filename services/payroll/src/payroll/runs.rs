@@ -42,6 +42,8 @@ pub struct RunSummary {
     pub run: PayRun,
     /// The participants it held (paid nothing), by participant.
     pub held: Vec<HeldParticipant>,
+    /// The participants it paid without an employee number, by id.
+    pub without_employee_number: Vec<Uuid>,
 }
 
 /// A closed run with its lines summed per line code.
@@ -55,6 +57,8 @@ pub struct ClosedPeriod {
     pub totals: Vec<LineTotal>,
     /// The participants the run held (paid nothing), by participant.
     pub held: Vec<HeldParticipant>,
+    /// The participants it paid without an employee number, by id.
+    pub without_employee_number: Vec<Uuid>,
 }
 
 /// A line a closed run paid for a month.
@@ -118,6 +122,7 @@ impl Payroll {
         for run in self.store.list_runs(municipality_id).await? {
             summaries.push(RunSummary {
                 held: self.held(&run).await?,
+                without_employee_number: self.store.without_employee_number(run.id).await?,
                 run,
             });
         }
@@ -189,11 +194,13 @@ impl Payroll {
             .await?;
         let totals = self.store.run_totals(run.id).await?;
         let held = self.held(&run).await?;
+        let without_employee_number = self.store.without_employee_number(run.id).await?;
         Ok(ClosedPeriod {
             run,
             created,
             totals,
             held,
+            without_employee_number,
         })
     }
 

@@ -91,6 +91,9 @@ pub struct RunView {
     pub held_count: i32,
     /// The participants held, by participant id (`held_count` of them).
     pub held: Vec<HeldView>,
+    /// The participants paid without an employee number registered at
+    /// close, by id: their lines carry an empty `employee_number`.
+    pub without_employee_number: Vec<Uuid>,
     /// Sum of all lines, two decimals.
     #[schema(value_type = String, example = "22138.05")]
     #[serde(serialize_with = "super::two_decimals")]
@@ -119,7 +122,11 @@ fn held_view(held: &HeldParticipant) -> HeldView {
     }
 }
 
-fn run_view(run: &kvp_store::PayRun, held: &[HeldParticipant]) -> RunView {
+fn run_view(
+    run: &kvp_store::PayRun,
+    held: &[HeldParticipant],
+    without_employee_number: Vec<Uuid>,
+) -> RunView {
     RunView {
         id: run.id,
         municipality_id: run.municipality_id.clone(),
@@ -128,6 +135,7 @@ fn run_view(run: &kvp_store::PayRun, held: &[HeldParticipant]) -> RunView {
         participant_count: run.participant_count,
         held_count: run.held_count,
         held: held.iter().map(held_view).collect(),
+        without_employee_number,
         total: run.total,
         closed_at: run.closed_at,
     }
@@ -144,7 +152,13 @@ pub async fn list_runs(
             .runs(&id)
             .await?
             .iter()
-            .map(|summary| run_view(&summary.run, &summary.held))
+            .map(|summary| {
+                run_view(
+                    &summary.run,
+                    &summary.held,
+                    summary.without_employee_number.clone(),
+                )
+            })
             .collect(),
     ))
 }
@@ -302,17 +316,18 @@ pub async fn export_run(
         .iter()
         .map(|l| export_line(l, &export.pay_codes, &export.employee_numbers))
         .collect();
+    let without_employee_number: Vec<Uuid> = lines
+        .iter()
+        .filter(|l| l.employee_number.is_empty())
+        .map(|l| l.participant_id)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     Ok((
         [held_count(run.held_count)],
         Json(RunExportView {
-            run: run_view(run, &export.held),
-            without_employee_number: lines
-                .iter()
-                .filter(|l| l.employee_number.is_empty())
-                .map(|l| l.participant_id)
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect(),
+            run: run_view(run, &export.held, without_employee_number.clone()),
+            without_employee_number,
             lines,
             held: export.held.iter().map(held_view).collect(),
         }),
