@@ -467,6 +467,15 @@ async fn submit(
         .unwrap();
 }
 
+/// The first weekday of `month`, `YYYY-MM-DD`.
+fn first_weekday(month: kvp_rules::YearMonth) -> String {
+    month
+        .days()
+        .find(|d| kvp_rules::calendar::is_weekday(*d))
+        .unwrap()
+        .to_string()
+}
+
 async fn worklist(backend: TestBackend) {
     use kvp_proto::kvp::payroll::v1::DayKind;
     use kvp_rules::YearMonth;
@@ -482,11 +491,7 @@ async fn worklist(backend: TestBackend) {
     let late = participant_from(&app, 203, earlier.first_day()).await;
     // Self-certified sickness in the first weeks of the programme: over the
     // R6 quota, so unexcused hours awaiting a warning.
-    let sick = this
-        .days()
-        .find(|d| kvp_rules::calendar::is_weekday(*d))
-        .unwrap()
-        .to_string();
+    let sick = first_weekday(this);
     submit(
         &mut app,
         &fixture,
@@ -497,11 +502,7 @@ async fn worklist(backend: TestBackend) {
     .await;
     submit(&mut app, &fixture, &late, this, &[]).await;
     // Received today, long after the 5th of the month after `earlier`.
-    let absent = earlier
-        .days()
-        .find(|d| kvp_rules::calendar::is_weekday(*d))
-        .unwrap()
-        .to_string();
+    let absent = first_weekday(earlier);
     submit(
         &mut app,
         &fixture,
