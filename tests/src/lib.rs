@@ -367,6 +367,26 @@ impl TestApp {
         self.rest().get(path).await
     }
 
+    /// Registers, as a caseworker, a programme for `participant` from
+    /// `start` (open-ended) with `reference`; answers its id.
+    pub async fn add_programme(&self, participant: &str, start: &str, reference: &str) -> String {
+        let answer = self
+            .post(
+                &format!("/v1/participants/{participant}/programmes"),
+                json!({"start": start, "decision_reference": reference}),
+                201,
+            )
+            .await;
+        answer["programmes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["decision_reference"] == reference)
+            .and_then(|q| q["id"].as_str())
+            .unwrap()
+            .to_owned()
+    }
+
     /// Records, as a caseworker, a warning (varsel) given on `date` about
     /// the participant's `kind` hours of that day: what a decision to deduct
     /// them needs first (§ 36). The warning as answered.

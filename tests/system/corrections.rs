@@ -476,20 +476,7 @@ async fn kinds_corrected(backend: TestBackend) {
 
     // Programmes never overlap: a second one's start corrected into the
     // first is refused; its start corrected after the first's end is kept.
-    let participant = app
-        .post(
-            &format!("/v1/participants/{p}/programmes"),
-            json!({"start": "2027-03-01", "decision_reference": "KVP-2"}),
-            201,
-        )
-        .await;
-    let second = participant["programmes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|q| q["decision_reference"] == "KVP-2")
-        .map(id)
-        .unwrap();
+    let second = app.add_programme(&p, "2027-03-01", "KVP-2").await;
     let path = format!("/v1/facts/programmes/{second}");
     let reply = change(
         &app,

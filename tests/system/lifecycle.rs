@@ -651,22 +651,7 @@ async fn a_programme_past_its_approved_period_or_its_years_is_on_the_worklist() 
         let app = TestApp::spawn_on(backend).await;
         let fixture = Fixture::new(&app).await;
         let p = &fixture.participant_id;
-        let participant = app
-            .post(
-                &format!("/v1/participants/{p}/programmes"),
-                json!({"start": "2027-02-01", "decision_reference": "KVP-2"}),
-                201,
-            )
-            .await;
-        let second = participant["programmes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|q| q["decision_reference"] == "KVP-2")
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let second = app.add_programme(p, "2027-02-01", "KVP-2").await;
         let programme_items = |app: &TestApp| {
             let rest = app.rest();
             async move {

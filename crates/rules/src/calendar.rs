@@ -124,37 +124,20 @@ mod tests {
 
     #[test]
     fn the_date_in_norway_follows_central_european_and_summer_time() {
-        // Winter: UTC+1.
-        assert_eq!(
-            date_in_norway(datetime!(2025-01-14 22:59:59 UTC)),
-            time::macros::date!(2025 - 01 - 14)
-        );
-        assert_eq!(
-            date_in_norway(datetime!(2025-01-14 23:00:00 UTC)),
-            time::macros::date!(2025 - 01 - 15)
-        );
-        // Summer: UTC+2, from 01:00 UTC on the last Sunday of March (30 March
-        // 2025) to 01:00 UTC on the last Sunday of October (26 October 2025).
-        assert_eq!(
-            date_in_norway(datetime!(2025-06-30 22:00:00 UTC)),
-            time::macros::date!(2025 - 07 - 01)
-        );
-        assert_eq!(
-            date_in_norway(datetime!(2025-03-29 22:30:00 UTC)),
-            time::macros::date!(2025 - 03 - 29)
-        );
-        assert_eq!(
-            date_in_norway(datetime!(2025-10-25 22:30:00 UTC)),
-            time::macros::date!(2025 - 10 - 26)
-        );
-        assert_eq!(
-            date_in_norway(datetime!(2025-10-26 22:30:00 UTC)),
-            time::macros::date!(2025 - 10 - 26)
-        );
-        assert_eq!(
-            date_in_norway(datetime!(2025-01-15 00:30:00 +01:00)),
-            time::macros::date!(2025 - 01 - 15)
-        );
+        use time::macros::date;
+        // Summer time (UTC+2) from 01:00 UTC on the last Sunday of March (30
+        // March 2025) to 01:00 UTC on the last Sunday of October (26 October).
+        for (instant, date) in [
+            (datetime!(2025-01-14 22:59:59 UTC), date!(2025 - 01 - 14)),
+            (datetime!(2025-01-14 23:00:00 UTC), date!(2025 - 01 - 15)),
+            (datetime!(2025-06-30 22:00:00 UTC), date!(2025 - 07 - 01)),
+            (datetime!(2025-03-29 22:30:00 UTC), date!(2025 - 03 - 29)),
+            (datetime!(2025-10-25 22:30:00 UTC), date!(2025 - 10 - 26)),
+            (datetime!(2025-10-26 22:30:00 UTC), date!(2025 - 10 - 26)),
+            (datetime!(2025-01-15 00:30:00 +01:00), date!(2025 - 01 - 15)),
+        ] {
+            assert_eq!(date_in_norway(instant), date, "{instant}");
+        }
     }
 
     use time::macros::date;

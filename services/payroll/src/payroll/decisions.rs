@@ -5,7 +5,6 @@
 //! procedure"; warnings and appeals in `procedure.rs`).
 
 use kvp_store::{DecisionOutcome, SanctionDecision};
-use rust_decimal::Decimal;
 use serde_json::json;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -57,19 +56,7 @@ impl Payroll {
             return Err(ServiceError::field("reference", "must not be empty"));
         }
         let facts = self.facts(participant_id).await?;
-        if !facts
-            .entries
-            .iter()
-            .any(|e| e.date == new.date && e.kind == kind)
-        {
-            return Err(ServiceError::FailedPrecondition {
-                what: format!(
-                    "no {} entry on {} in an accepted timesheet",
-                    kind.as_str(),
-                    new.date
-                ),
-            });
-        }
+        let hours = super::procedure::entry_hours(&facts, new.date, kind, "")?;
         let decided_at = new.decided_at.unwrap_or_else(OffsetDateTime::now_utc);
         // The decision date (vedtaksdato) is a Norwegian date.
         let decided_on = kvp_rules::calendar::date_in_norway(decided_at);
@@ -96,12 +83,6 @@ impl Payroll {
             warning_id: warning.map(|w| w.id),
             deducted_hours: None,
         };
-        let hours: Decimal = facts
-            .entries
-            .iter()
-            .filter(|e| e.date == new.date && e.kind == kind)
-            .map(|e| e.hours)
-            .sum();
         let sanction_id = crate::ingest::sanction_id(participant_id, new.date, kind.as_str());
         let event = crate::events::outbox_event(
             kvp_proto::event_types::DEDUCTION_DECIDED,

@@ -82,24 +82,7 @@ impl Payroll {
                     "names a day and kind named before",
                 ));
             }
-            let hours: Decimal = facts
-                .entries
-                .iter()
-                .filter(|e| e.date == *date && e.kind == kind)
-                .map(|e| e.hours)
-                .sum();
-            if !facts
-                .entries
-                .iter()
-                .any(|e| e.date == *date && e.kind == kind)
-            {
-                return Err(ServiceError::FailedPrecondition {
-                    what: format!(
-                        "days[{i}]: no {} entry on {date} in an accepted timesheet",
-                        kind.as_str()
-                    ),
-                });
-            }
+            let hours = entry_hours(&facts, *date, kind, &format!("days[{i}]: "))?;
             days.push(WarnedDay {
                 date: *date,
                 entry_kind: kind,
@@ -315,12 +298,7 @@ impl Payroll {
             )));
         };
         let facts = self.facts(participant_id).await?;
-        let entry_hours: Decimal = facts
-            .entries
-            .iter()
-            .filter(|e| e.date == date && e.kind == entry_kind)
-            .map(|e| e.hours)
-            .sum();
+        let entry_hours = entry_hours(&facts, date, entry_kind, "")?;
         let deducting = deducted_hours.unwrap_or(entry_hours).min(entry_hours);
         let changed = match (outcome, decided.deducted_hours) {
             (AppealOutcome::Upheld, None) => Some((DecisionOutcome::Rejected, None)),
@@ -484,4 +462,28 @@ pub(super) fn decided_kind(text: &str, field: &str) -> Result<AbsenceKind, Servi
         ));
     }
     Ok(kind)
+}
+
+/// The hours of the participant's `kind` entries on `date` in accepted
+/// timesheets; FAILED_PRECONDITION naming `what` when there are none.
+pub(super) fn entry_hours(
+    facts: &kvp_store::ParticipantFacts,
+    date: Date,
+    kind: AbsenceKind,
+    what: &str,
+) -> Result<Decimal, ServiceError> {
+    let mut entries = facts
+        .entries
+        .iter()
+        .filter(|e| e.date == date && e.kind == kind)
+        .peekable();
+    if entries.peek().is_none() {
+        return Err(ServiceError::FailedPrecondition {
+            what: format!(
+                "{what}no {} entry on {date} in an accepted timesheet",
+                kind.as_str()
+            ),
+        });
+    }
+    Ok(entries.map(|e| e.hours).sum())
 }
