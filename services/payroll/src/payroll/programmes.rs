@@ -113,14 +113,14 @@ impl Payroll {
         if reference.trim().is_empty() {
             return Err(ServiceError::field("reference", "must not be empty"));
         }
-        let (approved, _) = self.extensions(programme_id).await?;
+        let (approved, mut extensions) = self.extensions(programme_id).await?;
         if until <= approved {
             return Err(ServiceError::field(
                 "until",
                 format!("must be after the approved period's end, {approved}"),
             ));
         }
-        let programme = self.store.get_programme(programme_id).await?;
+        let participant_id = self.store.get_programme(programme_id).await?.participant_id;
         let extension = ProgrammeExtension {
             id: Uuid::now_v7(),
             programme_id,
@@ -134,14 +134,16 @@ impl Payroll {
             actor,
             "programme.extended",
             "participant",
-            &programme.participant_id.to_string(),
+            &participant_id.to_string(),
             json!({
                 "programme_id": programme_id, "extension_id": extension.id, "until": until,
                 "exception": exception, "reference": extension.reference,
             }),
         );
         self.store.add_extension(&extension, &entry).await?;
-        self.extensions(programme_id).await
+        // The new until is the latest: the approved period ends there.
+        extensions.push(extension);
+        Ok((until, extensions))
     }
 
     /// A programme decision with its pauses.
