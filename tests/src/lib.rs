@@ -708,7 +708,7 @@ impl Fixture {
             .call(
                 reqwest::Method::PUT,
                 "/v1/municipalities/0301",
-                Some(json!({"name": "Oslo"})),
+                Some(json!({"name": "Oslo", "use_product_codes": true})),
             )
             .await;
         assert_eq!(status, 200);
@@ -963,4 +963,15 @@ where
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+/// Whether `text` is an amount as the contract writes it: two decimals.
+pub fn two_decimals(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    digits.split_once('.').is_some_and(|(kroner, ore)| {
+        !kroner.is_empty()
+            && kroner.bytes().all(|b| b.is_ascii_digit())
+            && ore.len() == 2
+            && ore.bytes().all(|b| b.is_ascii_digit())
+    })
 }

@@ -123,7 +123,7 @@ fn routes(ids: &Ids) -> Vec<Route> {
         route(&get, "/openapi.json", "/openapi.json".into(), None,
             (NOBODY, Public), (200, Field("/info/title", json!("KVP payroll")))),
         route(&put, "/v1/municipalities/{id}", format!("/v1/municipalities/{HOME}"),
-            Some(json!({"name": "Oslo", "pay_codes": {"KVP_BASE": "1101"}})),
+            Some(json!({"name": "Oslo", "pay_codes": {"KVP_BASE": "1101"}, "use_product_codes": true})),
             (ADMINISTRATOR, Home), (200, Field("/pay_codes/KVP_BASE", json!("1101")))),
         route(&get, "/v1/municipalities/{id}", format!("/v1/municipalities/{HOME}"), None,
             (EVERYONE, Home), (200, Field("/name", json!("Oslo")))),
@@ -246,7 +246,7 @@ async fn world(issuer: &TokenIssuer) -> (TestApp, Ids) {
                 Some(&national_admin),
                 Method::PUT,
                 &format!("/v1/municipalities/{id}"),
-                Some(json!({"name": name})),
+                Some(json!({"name": name, "use_product_codes": true})),
             )
             .await;
         assert_eq!(reply.status, 200, "{reply:?}");
@@ -725,7 +725,7 @@ async fn the_audit_actor_is_the_token_subject_and_the_actor_header_is_ignored() 
         .call(
             Method::PUT,
             "/v1/municipalities/0301",
-            Some(json!({"name": "Oslo"})),
+            Some(json!({"name": "Oslo", "use_product_codes": true})),
         )
         .await;
     assert_eq!(status, 401);
@@ -734,7 +734,7 @@ async fn the_audit_actor_is_the_token_subject_and_the_actor_header_is_ignored() 
         .put(format!("{}/v1/municipalities/0301", app.http))
         .bearer_auth(&admin)
         .header("x-kvp-actor", "mallory")
-        .json(&json!({"name": "Oslo"}))
+        .json(&json!({"name": "Oslo", "use_product_codes": true}))
         .send()
         .await
         .unwrap();
@@ -766,7 +766,7 @@ async fn national_tokens_reach_every_municipality_and_only_they_change_national_
                 Some(&national_admin),
                 Method::PUT,
                 &format!("/v1/municipalities/{id}"),
-                Some(json!({"name": format!("Kommune {id}")})),
+                Some(json!({"name": format!("Kommune {id}"), "use_product_codes": true})),
             )
             .await;
         assert_eq!(reply.status, 200, "{reply:?}");

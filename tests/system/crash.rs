@@ -61,7 +61,7 @@ async fn seed_municipality(rest: &Rest) {
         .call(
             reqwest::Method::PUT,
             "/v1/municipalities/0301",
-            Some(json!({"name": "Oslo"})),
+            Some(json!({"name": "Oslo", "use_product_codes": true})),
         )
         .await;
     assert_eq!(status, 200);

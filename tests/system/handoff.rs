@@ -1,10 +1,17 @@
 //! The handoff to municipal payroll, as a payroll system meets it: employee
 //! numbers (ansattnummer) registered per participant, unique in the
 //! municipality, on every streamed line and exported row; a participant
-//! without one still closes and the export names them. On both backends.
+//! without one still closes and the export names them. Pay codes, the
+//! a-melding coding and the accounting dimensions frozen at close, each line
+//! with its quantity, unit and display rate, every amount with two decimals,
+//! and the a-melding file valid against its JSON Schema. On both backends.
 
-use kvp_system_tests::{Fixture, TestApp, TestBackend, national_id};
+use std::collections::BTreeMap;
+
+use kvp_proto::kvp::payroll::v1 as pb;
+use kvp_system_tests::{Fixture, TestApp, TestBackend, national_id, two_decimals};
 use reqwest::Method;
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -12,6 +19,354 @@ async fn pay_lines_and_exports_carry_the_employee_number_registered() {
     for backend in TestBackend::all() {
         employee_numbers(backend).await;
     }
+}
+
+#[tokio::test]
+async fn a_payroll_system_imports_a_run_by_its_codes_quantities_and_a_melding() {
+    for backend in TestBackend::all() {
+        payroll_system(backend).await;
+    }
+}
+
+/// The municipality's pay codes (lønnsart) for every line code.
+fn pay_codes(prefix: &str) -> Value {
+    let codes = [
+        "KVP_BASE",
+        "KVP_DEDUCTION_WAGE",
+        "KVP_DEDUCTION_UNPAID_LEAVE",
+        "KVP_DEDUCTION_ABSENCE",
+        "KVP_CHILD_SUPPLEMENT",
+        "KVP_DEDUCTION_OTHER_BENEFITS",
+        "KVP_RECOVERY_CARRIED",
+    ];
+    let map: serde_json::Map<String, Value> = codes
+        .iter()
+        .enumerate()
+        .map(|(i, code)| ((*code).to_owned(), json!(format!("{prefix}{i}"))))
+        .collect();
+    Value::Object(map)
+}
+
+/// A `PUT` of Oslo's settings over whatever is stored.
+async fn put_oslo(app: &TestApp, settings: Value) {
+    let reply = app
+        .rest()
+        .call_as_with(
+            None,
+            Method::PUT,
+            "/v1/municipalities/0301",
+            Some(settings),
+            &[("x-kvp-actor", "admin-1"), ("if-match", "*")],
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+}
+
+/// A run's export in `format`, as text, checked to be served whole.
+async fn export(app: &TestApp, run_id: &str, format: &str) -> String {
+    let response = app
+        .client
+        .get(format!(
+            "{}/v1/runs/{run_id}/export?format={format}",
+            app.http
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{format}");
+    response.text().await.unwrap()
+}
+
+fn dec(text: &str) -> Decimal {
+    text.parse().unwrap()
+}
+
+fn code_name(line: &pb::PayLine) -> &'static str {
+    pb::LineCode::try_from(line.line_code)
+        .unwrap()
+        .as_str_name()
+        .trim_start_matches("LINE_CODE_")
+}
+
+/// The one line of `code` for `month` among `lines`.
+fn line_of<'a>(lines: &'a [pb::PayLine], code: &str, month: &str) -> &'a pb::PayLine {
+    let found: Vec<_> = lines
+        .iter()
+        .filter(|l| code_name(l) == code && l.attributed_month == month)
+        .collect();
+    assert_eq!(found.len(), 1, "{code} {month}: {lines:?}");
+    found[0]
+}
+
+/// `quantity × rate` is the amount but for the line's one rounding: half an
+/// øre per unit at most.
+fn rate_explains_amount(line: &pb::PayLine) {
+    let (quantity, rate, amount) = (dec(&line.quantity), dec(&line.rate), dec(&line.amount));
+    let slack = quantity.abs() * Decimal::new(5, 3) + Decimal::new(1, 2);
+    assert!(
+        (quantity * rate - amount).abs() <= slack,
+        "{quantity} × {rate} vs {amount}: {line:?}"
+    );
+}
+
+async fn payroll_system(backend: TestBackend) {
+    let mut app = TestApp::spawn_on(backend).await;
+    let fixture = Fixture::new(&app).await;
+    let kari = fixture.participant_id.clone();
+    let (status, body, _) = put(&app, &kari, "100234", None).await;
+    assert_eq!(status, 200, "{body}");
+
+    // Half of October signed (11 weekdays), with 3.5 hours of approved
+    // unpaid leave on the 7th.
+    let first_half = fixture.body(
+        "2025-10-01",
+        "2025-10-15",
+        &[("2025-10-07", pb::DayKind::ApprovedUnpaid, "3.5")],
+    );
+    app.grpc
+        .submit_timesheet(fixture.signed(&first_half))
+        .await
+        .unwrap();
+
+    // A municipality that chose neither its own codes nor the product's:
+    // the close stops before anything is written, naming every code missing.
+    put_oslo(&app, json!({"name": "Oslo"})).await;
+    let refused = app
+        .grpc
+        .close_period(pb::ClosePeriodRequest {
+            municipality_id: "0301".into(),
+            month: "2025-10".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        tonic::Code::FailedPrecondition,
+        "{refused:?}"
+    );
+    for code in pay_codes("").as_object().unwrap().keys() {
+        assert!(
+            refused.message().contains(code.as_str()),
+            "{code}: {refused:?}"
+        );
+    }
+    assert_eq!(app.get("/v1/municipalities/0301/runs").await, json!([]));
+    // Codes must be known line codes, and short; a KOSTRA function three digits.
+    let reply = app
+        .rest()
+        .call_as_with(
+            None,
+            Method::PUT,
+            "/v1/municipalities/0301",
+            Some(
+                json!({"name": "Oslo", "pay_codes": {"KVP_BONUS": "1", "KVP_BASE": ""},
+                        "accounting": {"function": "27"}}),
+            ),
+            &[("x-kvp-actor", "admin-1"), ("if-match", "*")],
+        )
+        .await;
+    let mut fields: Vec<&str> = reply.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        (reply.status, fields),
+        (400, vec!["pay_codes.KVP_BASE", "pay_codes.KVP_BONUS"]),
+        "{:?}",
+        reply.body
+    );
+    put_oslo(
+        &app,
+        json!({"name": "Oslo", "pay_codes": pay_codes("11"),
+               "accounting": {"ansvar": "1400", "tjeneste": "2760"}}),
+    )
+    .await;
+    let settings = app.get("/v1/municipalities/0301").await;
+    assert_eq!(
+        (&settings["accounting"], &settings["employer_contribution"]),
+        (
+            &json!({"ansvar": "1400", "tjeneste": "2760", "function": "276"}),
+            &json!(false)
+        )
+    );
+    let october = app.close_oslo("2025-10").await.run.unwrap();
+    let lines = app.pay_lines(&october.run_id).await;
+    for line in &lines {
+        assert!(two_decimals(&line.amount), "{line:?}");
+        assert!(line.rate.is_empty() || two_decimals(&line.rate), "{line:?}");
+        assert_eq!(line.pay_code, pay_codes("11")[code_name(line)], "{line:?}");
+        assert_eq!(
+            (
+                line.income_type.as_str(),
+                line.income_description.as_str(),
+                line.benefit_kind.as_str(),
+                line.employer_contribution,
+                line.withholding_basis,
+                line.earning_period.as_str(),
+            ),
+            (
+                "pensjonEllerTrygd",
+                "kvalifiseringstoenad",
+                "kontantytelse",
+                false,
+                true,
+                "2025-10"
+            )
+        );
+        assert_eq!(
+            line.accounting,
+            Some(pb::Accounting {
+                ansvar: "1400".into(),
+                tjeneste: "2760".into(),
+                function: "276".into(),
+            })
+        );
+    }
+    // Days, hours and child-days, each with a rate that explains the amount.
+    let base = line_of(&lines, "KVP_BASE", "2025-10");
+    assert_eq!(
+        (base.quantity.as_str(), base.quantity_unit()),
+        ("11", pb::QuantityUnit::Days)
+    );
+    rate_explains_amount(base);
+    let leave = line_of(&lines, "KVP_DEDUCTION_UNPAID_LEAVE", "2025-10");
+    assert_eq!(
+        (leave.quantity.as_str(), leave.quantity_unit()),
+        ("3.5", pb::QuantityUnit::Hours)
+    );
+    assert!(dec(&leave.rate) < Decimal::ZERO, "{leave:?}");
+    rate_explains_amount(leave);
+    // One child on 11 days, 3.5 of 7.5 hours deducted on one: 10.5333
+    // child-days at the day rate of 2025 (crates/rules/parameters).
+    let child = line_of(&lines, "KVP_CHILD_SUPPLEMENT", "2025-10");
+    assert_eq!(
+        (
+            child.quantity.as_str(),
+            child.quantity_unit(),
+            child.rate.as_str()
+        ),
+        ("10.5333", pb::QuantityUnit::ChildDays, "37.00")
+    );
+
+    // Every file of the closed run is the same bytes after the codes, the
+    // dimensions and the employer's-contribution setting change.
+    let formats = ["csv", "jsonl", "json", "a-melding"];
+    let mut before = Vec::new();
+    for format in formats {
+        before.push(export(&app, &october.run_id, format).await);
+    }
+    put_oslo(
+        &app,
+        json!({"name": "Oslo", "pay_codes": pay_codes("22"), "employer_contribution": true,
+               "accounting": {"ansvar": "1500", "function": "275"}}),
+    )
+    .await;
+    for (format, before) in formats.iter().zip(&before) {
+        assert_eq!(
+            &export(&app, &october.run_id, format).await,
+            before,
+            "{backend:?}: {format}"
+        );
+    }
+    let json_export: Value = serde_json::from_str(&before[2]).unwrap();
+    assert_eq!(json_export["run"]["id"], json!(october.run_id));
+    assert_eq!(json_export["lines"].as_array().unwrap().len(), lines.len());
+    for line in json_export["lines"].as_array().unwrap() {
+        assert!(two_decimals(line["amount"].as_str().unwrap()), "{line}");
+        assert!(
+            line["rate"].is_null() || two_decimals(line["rate"].as_str().unwrap()),
+            "{line}"
+        );
+    }
+
+    // The rest of October arrives late, with November: the November run
+    // corrects October by the 12 days added, at the codes of now.
+    for (from, to) in [("2025-10-16", "2025-10-31"), ("2025-11-01", "2025-11-30")] {
+        app.grpc
+            .submit_timesheet(fixture.signed(&fixture.body(from, to, &[])))
+            .await
+            .unwrap();
+    }
+    let november = app.close_oslo("2025-11").await.run.unwrap();
+    let lines = app.pay_lines(&november.run_id).await;
+    let correction = line_of(&lines, "KVP_BASE", "2025-10");
+    assert_eq!(
+        (
+            correction.quantity.as_str(),
+            correction.quantity_unit(),
+            correction.pay_code.as_str(),
+            correction.earning_period.as_str(),
+            correction.employer_contribution,
+        ),
+        ("12", pb::QuantityUnit::Days, "220", "2025-10", true)
+    );
+    rate_explains_amount(correction);
+    assert_eq!(
+        correction.accounting.as_ref().unwrap().function,
+        "275",
+        "{correction:?}"
+    );
+    let child = line_of(&lines, "KVP_CHILD_SUPPLEMENT", "2025-10");
+    assert_eq!(
+        (child.quantity.as_str(), child.rate.as_str()),
+        ("12", "37.00")
+    );
+
+    // The a-melding file: one object per participant, valid against the
+    // schema kept in the repository, its income the lines summed per
+    // earning period.
+    let schema: Value = serde_json::from_str(include_str!(
+        "../../services/payroll/schemas/a-melding-participant.v1.schema.json"
+    ))
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let a_melding = export(&app, &november.run_id, "a-melding").await;
+    let participants: Vec<Value> = a_melding
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(participants.len(), 1, "{a_melding}");
+    let kari_income = &participants[0];
+    let errors: Vec<String> = validator
+        .iter_errors(kari_income)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}: {kari_income}");
+    assert_eq!(
+        (
+            &kari_income["participant_id"],
+            &kari_income["employee_number"]
+        ),
+        (&json!(kari), &json!("100234"))
+    );
+    let mut by_period: BTreeMap<String, Decimal> = BTreeMap::new();
+    for line in &lines {
+        *by_period.entry(line.earning_period.clone()).or_default() += dec(&line.amount);
+    }
+    let reported: BTreeMap<String, Decimal> = kari_income["inntekt"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            assert_eq!(i["utloeserArbeidsgiveravgift"], json!(true), "{i}");
+            let start = i["opptjeningsperiode"]["startdato"].as_str().unwrap();
+            (start[..7].to_owned(), dec(i["beloep"].as_str().unwrap()))
+        })
+        .collect();
+    assert_eq!(reported, by_period);
+    assert_eq!(
+        dec(kari_income["total"].as_str().unwrap()),
+        by_period.values().sum::<Decimal>()
+    );
+    // The schema holds the file to its shape: an amount without two
+    // decimals is not an a-melding amount.
+    let mut wrong = kari_income.clone();
+    wrong["inntekt"][0]["beloep"] = json!("988");
+    assert!(!validator.is_valid(&wrong));
+    app.stop().await;
 }
 
 async fn put(
@@ -144,11 +499,11 @@ async fn employee_numbers(backend: TestBackend) {
     for row in &rows {
         let cells: Vec<&str> = row.split(';').collect();
         assert_eq!(cells[2], "100235", "{row}");
-        assert!(cells[8].contains('.') && !cells[8].contains(','), "{row}");
+        assert!(cells[10].contains('.') && !cells[10].contains(','), "{row}");
     }
     let (_, comma) = file("?decimal=comma").await;
     for row in comma.lines().skip(1) {
-        let amount = row.split(';').nth(8).unwrap();
+        let amount = row.split(';').nth(10).unwrap();
         assert!(amount.contains(',') && !amount.contains('.'), "{row}");
     }
     let (content_type, jsonl) = file("?format=jsonl").await;
@@ -169,7 +524,7 @@ async fn employee_numbers(backend: TestBackend) {
             None,
             Method::PUT,
             "/v1/municipalities/0301",
-            Some(json!({"name": "Oslo", "pay_codes": {"KVP_BASE": "=1101"}})),
+            Some(json!({"name": "Oslo", "pay_codes": {"KVP_BASE": "=1101"}, "use_product_codes": true})),
             &[("x-kvp-actor", "admin-1"), ("if-match", "*")],
         )
         .await;

@@ -236,8 +236,9 @@ async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
     use kvp_payroll::payroll::periods::PaymentReport;
     use kvp_payroll::payroll::{FactCorrection, Precondition};
     use kvp_store::{
-        BenefitOffset, Child, DecisionOutcome, FactContent, FactKind, Municipality, NewAuditEntry,
-        Pause, PauseKind, PaymentOutcome, SanctionDecision, SoleCarerPeriod,
+        BenefitOffset, Child, DecisionOutcome, FactContent, FactKind, HandoffSettings,
+        Municipality, NewAuditEntry, Pause, PauseKind, PaymentOutcome, SanctionDecision,
+        SoleCarerPeriod,
     };
     use time::OffsetDateTime;
 
@@ -281,6 +282,10 @@ async fn a_late_fact_of_any_kind_reaches_every_month_it_changes() {
                 "child_sick_days_per_year": 1,
             }),
             pay_codes: json!({}),
+            handoff: HandoffSettings {
+                use_product_codes: true,
+                ..HandoffSettings::default()
+            },
             version: 1,
         };
         store

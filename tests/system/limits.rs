@@ -139,7 +139,7 @@ async fn a_stalled_request_is_cut_off_with_a_problem() {
         .call(
             reqwest::Method::PUT,
             "/v1/municipalities/0301",
-            Some(serde_json::json!({"name": "Oslo"})),
+            Some(serde_json::json!({"name": "Oslo", "use_product_codes": true})),
         )
         .await;
     assert_eq!(status, 200);

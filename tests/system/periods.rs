@@ -530,7 +530,7 @@ async fn a_changed_municipal_policy_reaches_months_closed_before() {
         .rest()
         .put_read(
             "/v1/municipalities/0301",
-            json!({"name": "Oslo", "policy_overrides": {"auto_apply_unexcused": true}}),
+            json!({"name": "Oslo", "use_product_codes": true, "policy_overrides": {"auto_apply_unexcused": true}}),
         )
         .await;
     assert_eq!(status, 200);

@@ -111,7 +111,7 @@ async fn identity_numbers_appear_in_no_log_span_metric_problem_or_status() {
             reqwest::Method::PUT,
             "/v1/municipalities/0301",
             Some(json!({
-                "name": "Oslo", "policy_overrides": {"self_cert_min_weeks": registered},
+                "name": "Oslo", "use_product_codes": true, "policy_overrides": {"self_cert_min_weeks": registered},
             })),
         )
         .await;

@@ -380,7 +380,21 @@ async fn put_municipality(http: &str, municipality: &str) -> anyhow::Result<()> 
         .put(&url)
         .header("x-kvp-actor", "kvp-load")
         .header(header, value)
-        .json(&json!({"name": "Load test"}))
+        // A payroll system imports every line by a pay code (lønnsart) of
+        // its own: a close stops naming any line code without one.
+        .json(&json!({
+            "name": "Load test",
+            "pay_codes": {
+                "KVP_BASE": "1130",
+                "KVP_DEDUCTION_WAGE": "1131",
+                "KVP_DEDUCTION_UNPAID_LEAVE": "1132",
+                "KVP_DEDUCTION_ABSENCE": "1133",
+                "KVP_CHILD_SUPPLEMENT": "1134",
+                "KVP_DEDUCTION_OTHER_BENEFITS": "1135",
+                "KVP_RECOVERY_CARRIED": "1139",
+            },
+            "accounting": {"ansvar": "1400", "tjeneste": "2760"},
+        }))
         .send()
         .await?;
     if !response.status().is_success() {

@@ -18,7 +18,9 @@ use time::Date;
 use crate::bounds::checked;
 use crate::decimal::format_amount;
 use crate::facts::YearMonth;
-use crate::month::{LineCode, MonthResult, PayLine, Quantities, RulesError};
+use crate::month::{
+    LineCode, LineQuantity, MonthResult, PayLine, Quantities, QuantityUnit, RulesError,
+};
 
 /// The line code of recovery lines (attributed to no month).
 pub const RECOVERY_CARRIED: &str = "KVP_RECOVERY_CARRIED";
@@ -64,46 +66,75 @@ impl FromStr for PayLineCode {
     }
 }
 
+/// One entry of the ledger: lines of closed runs summed per month and code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerEntry {
+    /// The month the lines paid or corrected; `None` for recovery lines.
+    pub month: Option<YearMonth>,
+    /// Their line code.
+    pub code: PayLineCode,
+    /// The sum of their amounts.
+    pub amount: Decimal,
+    /// The sum of their quantities; `None` when a line has none (lines of
+    /// codes without a unit, and lines closed before quantities were kept).
+    pub quantity: Option<Decimal>,
+}
+
 /// What closed runs paid a participant, per (attributed month, line code), and
 /// the recovery balance still to be taken back.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Paid {
-    by_month: HashMap<(YearMonth, PayLineCode), Decimal>,
+    by_month: HashMap<(YearMonth, PayLineCode), (Decimal, Option<Decimal>)>,
     recovery_balance: Decimal,
 }
 
 impl Paid {
-    /// Ledger entries summed: each is the month it was attributed to (none
-    /// for a recovery line), its line code and its amount. An error, not a
-    /// panic, when the sums leave the range of the arithmetic (amounts far
-    /// beyond any a run can pay).
+    /// Ledger entries summed per month and code (an entry's month is none
+    /// for a recovery line). An error, not a panic, when the sums leave the
+    /// range of the arithmetic (amounts far beyond any a run can pay).
     pub fn from_entries(
-        entries: impl IntoIterator<Item = (Option<YearMonth>, PayLineCode, Decimal)>,
+        entries: impl IntoIterator<Item = LedgerEntry>,
     ) -> Result<Self, RulesError> {
+        const WHAT: &str = "sum of the lines paid";
         let mut paid = Self::default();
-        for (month, code, amount) in entries {
-            let sum = match month {
-                Some(month) => paid.by_month.entry((month, code)).or_default(),
-                None => &mut paid.recovery_balance,
+        for entry in entries {
+            let Some(month) = entry.month else {
+                paid.recovery_balance = checked::add(paid.recovery_balance, entry.amount, WHAT)?;
+                continue;
             };
-            *sum = checked::add(*sum, amount, "sum of the lines paid")?;
+            let (amount, quantity) = paid
+                .by_month
+                .entry((month, entry.code))
+                .or_insert((Decimal::ZERO, Some(Decimal::ZERO)));
+            *amount = checked::add(*amount, entry.amount, WHAT)?;
+            *quantity = match (*quantity, entry.quantity) {
+                (Some(sum), Some(more)) => Some(checked::add(sum, more, WHAT)?),
+                _ => None,
+            };
         }
         Ok(paid)
+    }
+
+    /// The quantity paid for `month` under `code`: zero when nothing was,
+    /// `None` when a line paid has no quantity.
+    pub fn quantity(&self, month: YearMonth, code: PayLineCode) -> Option<Decimal> {
+        self.by_month
+            .get(&(month, code))
+            .map_or(Some(Decimal::ZERO), |(_, quantity)| *quantity)
     }
 
     /// What was paid for `month` under `code`.
     pub fn paid(&self, month: YearMonth, code: PayLineCode) -> Decimal {
         self.by_month
             .get(&(month, code))
-            .copied()
-            .unwrap_or_default()
+            .map_or(Decimal::ZERO, |(amount, _)| *amount)
     }
 
     /// Whether anything other than zero was paid for `month`.
     pub fn paid_anything(&self, month: YearMonth) -> bool {
         self.by_month
             .iter()
-            .any(|((m, _), amount)| *m == month && !amount.is_zero())
+            .any(|((m, _), (amount, _))| *m == month && !amount.is_zero())
     }
 
     /// The months something was paid for (or corrected to zero).
@@ -126,6 +157,11 @@ pub struct RunLine {
     pub month: Option<YearMonth>,
     /// The amount, already whole øre (a difference of rounded lines).
     pub amount: Decimal,
+    /// The quantity behind the amount: the month's on its first payment, the
+    /// difference to what was paid on a correction (with the rate of the
+    /// differences); `None` for lines without a unit and for corrections of
+    /// a month paid before quantities were kept.
+    pub quantity: Option<LineQuantity>,
     /// Why, for the payslip.
     pub explanation: String,
 }
@@ -149,6 +185,20 @@ pub fn run_lines(
             if difference.is_zero() {
                 continue;
             }
+            let quantity = match computed.quantity {
+                Some(current) => match paid.quantity(*month, code) {
+                    Some(paid_quantity) if before.is_zero() && paid_quantity.is_zero() => {
+                        Some(current)
+                    }
+                    Some(paid_quantity) => Some(LineQuantity::new(
+                        checked::sub(current.value, paid_quantity, "difference of quantities")?,
+                        current.unit,
+                        difference,
+                    )?),
+                    None => None,
+                },
+                None => None,
+            };
             let explanation = if *month == closing && before.is_zero() {
                 computed.summary.clone()
             } else {
@@ -164,6 +214,7 @@ pub fn run_lines(
                 code,
                 month: Some(*month),
                 amount: difference,
+                quantity,
                 explanation,
             });
         }
@@ -187,6 +238,7 @@ pub fn run_lines(
             code: PayLineCode::RecoveryCarried,
             month: None,
             amount: recovery,
+            quantity: None,
             explanation,
         });
     }
@@ -259,6 +311,11 @@ pub fn empty_month(month: YearMonth) -> MonthResult {
             .map(|code| PayLine {
                 code,
                 amount: Decimal::ZERO,
+                quantity: QuantityUnit::of(code).map(|unit| LineQuantity {
+                    value: Decimal::ZERO,
+                    unit,
+                    rate: None,
+                }),
                 summary: "no programme decision in force".into(),
                 details: Vec::new(),
             })
@@ -293,10 +350,22 @@ mod tests {
         text.parse().unwrap()
     }
 
+    /// A ledger entry of lines without quantities.
+    fn amount_entry(
+        (month, code, amount): (Option<YearMonth>, PayLineCode, Decimal),
+    ) -> LedgerEntry {
+        LedgerEntry {
+            month,
+            code,
+            amount,
+            quantity: None,
+        }
+    }
+
     fn paid(rows: &[(Option<YearMonth>, &str, i64)]) -> Paid {
         Paid::from_entries(
             rows.iter()
-                .map(|(m, text, amount)| (*m, code(text), Decimal::new(*amount, 2))),
+                .map(|(m, text, amount)| amount_entry((*m, code(text), Decimal::new(*amount, 2)))),
         )
         .unwrap()
     }
@@ -354,6 +423,78 @@ mod tests {
             lines[0].explanation
         );
         assert_eq!(lines[1].explanation, "no programme decision in force");
+    }
+
+    #[test]
+    fn a_correction_carries_the_difference_of_quantities_and_its_rate() {
+        let (oct, nov) = (ym(2025, Month::October), ym(2025, Month::November));
+        let days = |value: i64, unrounded: &str| {
+            LineQuantity::new(
+                Decimal::from(value),
+                QuantityUnit::Days,
+                unrounded.parse().unwrap(),
+            )
+            .unwrap()
+        };
+        // October was paid for 21 days; two late timesheet days make it 23.
+        let mut october = result(oct, 2_190_476, 0);
+        october.lines[0].quantity = Some(days(23, "21904.7619047619"));
+        let mut november = result(nov, 2_000_000, 0);
+        november.lines[0].quantity = Some(days(20, "20000"));
+        let entry = |quantity| LedgerEntry {
+            month: Some(oct),
+            code: code("KVP_BASE"),
+            amount: Decimal::new(2_000_000, 2),
+            quantity,
+        };
+        let targets = [(oct, october), (nov, november)];
+        let paid_with = |quantity| Paid::from_entries([entry(quantity)]).unwrap();
+
+        let lines = run_lines(nov, &targets, &paid_with(Some(Decimal::from(21)))).unwrap();
+        let correction = lines[0].quantity.unwrap();
+        assert_eq!(
+            (correction.value, correction.unit, correction.rate),
+            (
+                Decimal::from(2),
+                QuantityUnit::Days,
+                Some(Decimal::new(95_238, 2))
+            ),
+            "1904.76 kr for 2 more days"
+        );
+        let first = lines[1].quantity.unwrap();
+        assert_eq!(
+            (first.value, first.rate),
+            (Decimal::from(20), Some(Decimal::new(100_000, 2)))
+        );
+
+        // A month paid before quantities were kept: the difference is unknown.
+        let lines = run_lines(nov, &targets, &paid_with(None)).unwrap();
+        assert_eq!(lines[0].amount, Decimal::new(190_476, 2));
+        assert_eq!(lines[0].quantity, None);
+    }
+
+    #[test]
+    fn a_change_of_amount_alone_corrects_zero_units_without_a_rate() {
+        let oct = ym(2025, Month::October);
+        let mut october = result(oct, 2_010_000, 0);
+        october.lines[0].quantity = Some(
+            LineQuantity::new(
+                Decimal::from(23),
+                QuantityUnit::Days,
+                "20100".parse().unwrap(),
+            )
+            .unwrap(),
+        );
+        let paid = Paid::from_entries([LedgerEntry {
+            month: Some(oct),
+            code: code("KVP_BASE"),
+            amount: Decimal::new(2_000_000, 2),
+            quantity: Some(Decimal::from(23)),
+        }])
+        .unwrap();
+        let lines = run_lines(oct.next(), &[(oct, october)], &paid).unwrap();
+        let quantity = lines[0].quantity.unwrap();
+        assert_eq!((quantity.value, quantity.rate), (Decimal::ZERO, None));
     }
 
     #[test]
@@ -462,22 +603,29 @@ mod tests {
         // other means could hold them.
         let huge = Decimal::MAX - Decimal::ONE;
         assert_eq!(
-            Paid::from_entries([
-                (Some(oct), code("KVP_BASE"), huge),
-                (Some(oct), code("KVP_BASE"), huge),
-            ]),
+            Paid::from_entries(
+                [
+                    (Some(oct), code("KVP_BASE"), huge),
+                    (Some(oct), code("KVP_BASE"), huge),
+                ]
+                .map(amount_entry)
+            ),
             overflow
         );
         assert_eq!(
-            Paid::from_entries([
-                (None, PayLineCode::RecoveryCarried, -huge),
-                (None, PayLineCode::RecoveryCarried, -huge),
-            ]),
+            Paid::from_entries(
+                [
+                    (None, PayLineCode::RecoveryCarried, -huge),
+                    (None, PayLineCode::RecoveryCarried, -huge),
+                ]
+                .map(amount_entry)
+            ),
             overflow
         );
 
         // A month's line near the largest decimal against a negative paid one.
-        let paid = Paid::from_entries([(Some(oct), code("KVP_BASE"), -huge)]).unwrap();
+        let paid =
+            Paid::from_entries([amount_entry((Some(oct), code("KVP_BASE"), -huge))]).unwrap();
         let mut month = empty_month(oct);
         month.lines[0].amount = huge;
         assert_eq!(

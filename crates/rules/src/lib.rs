@@ -21,6 +21,7 @@ pub mod month;
 pub mod parameters;
 pub mod policy;
 pub mod quotas;
+pub mod reporting;
 
 pub use case::{Case, CaseError};
 pub use decimal::{format_amount, format_hours};
@@ -28,6 +29,9 @@ pub use facts::{
     AbsenceKind, Child, DateRange, DayEntry, Decision, MonthFacts, Offset, OffsetKind, Participant,
     Pause, PauseKind, Programme, YearMonth, is_entitled_on,
 };
-pub use month::{Flag, LineCode, MonthResult, PayLine, Quantities, RulesError, compute_month};
+pub use month::{
+    Flag, LineCode, LineQuantity, MonthResult, PayLine, Quantities, QuantityUnit, RulesError,
+    compute_month,
+};
 pub use parameters::{ParameterError, Parameters};
 pub use policy::{Policy, PolicyError, PolicyOverrides};

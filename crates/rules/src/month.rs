@@ -164,6 +164,102 @@ pub struct Quantities {
     pub wage_hours: Decimal,
 }
 
+/// What a line's quantity counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum QuantityUnit {
+    /// Paid days (the base line).
+    Days,
+    /// Hours deducted (the three hour-based deductions).
+    Hours,
+    /// Child-days (the child supplement): each child under 18 on a paid day
+    /// counts that day's share not deducted, `(7.5 − deducted hours) / 7.5`.
+    ChildDays,
+}
+
+impl QuantityUnit {
+    /// The unit as stored and written in the API (`DAYS`, `HOURS`, `CHILD_DAYS`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Days => "DAYS",
+            Self::Hours => "HOURS",
+            Self::ChildDays => "CHILD_DAYS",
+        }
+    }
+
+    /// The unit of a stored text form.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Days, Self::Hours, Self::ChildDays]
+            .into_iter()
+            .find(|unit| unit.as_str() == text)
+    }
+
+    /// The unit a line code's quantity counts in; `None` for the other
+    /// benefits, which are kroner for kroner.
+    pub fn of(code: LineCode) -> Option<Self> {
+        match code {
+            LineCode::KvpBase => Some(Self::Days),
+            LineCode::KvpDeductionWage
+            | LineCode::KvpDeductionUnpaidLeave
+            | LineCode::KvpDeductionAbsence => Some(Self::Hours),
+            LineCode::KvpChildSupplement => Some(Self::ChildDays),
+            LineCode::KvpDeductionOtherBenefits => None,
+        }
+    }
+}
+
+/// Decimals a quantity is given with (days and hours need fewer; child-days
+/// are fractions of a day).
+pub const QUANTITY_DECIMALS: u32 = 4;
+
+/// A line's quantity and display rate. The line stays one amount rounded
+/// once (R15): the rate is for reading, `unrounded amount ÷ quantity`
+/// rounded to øre, so `quantity × rate` may differ from the amount by
+/// rounding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineQuantity {
+    /// How many units, at most [`QUANTITY_DECIMALS`] decimals; never negative
+    /// on a month's line, negative on a correction that takes units back.
+    pub value: Decimal,
+    /// What the quantity counts.
+    pub unit: QuantityUnit,
+    /// Kroner per unit with the amount's sign, rounded to øre; `None` when
+    /// the quantity is zero.
+    pub rate: Option<Decimal>,
+}
+
+impl LineQuantity {
+    /// A quantity of `value` units behind an amount of `unrounded` kroner
+    /// (before the line's rounding). Errors when the quotient leaves the range
+    /// of the arithmetic.
+    pub fn new(value: Decimal, unit: QuantityUnit, unrounded: Decimal) -> Result<Self, RulesError> {
+        let rate = if value.is_zero() {
+            None
+        } else {
+            Some(round_to_ore(checked::div(
+                unrounded,
+                value,
+                "display rate",
+            )?))
+        };
+        Ok(Self {
+            value: round_quantity(value),
+            unit,
+            rate,
+        })
+    }
+}
+
+/// A quantity rounded to [`QUANTITY_DECIMALS`], half away from zero.
+pub fn round_quantity(value: Decimal) -> Decimal {
+    value
+        .round_dp_with_strategy(
+            QUANTITY_DECIMALS,
+            rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+        )
+        .normalize()
+}
+
 /// One pay line with its explanation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PayLine {
@@ -171,6 +267,9 @@ pub struct PayLine {
     pub code: LineCode,
     /// The amount in kroner, rounded to øre; negative for deductions.
     pub amount: Decimal,
+    /// The days, hours or child-days behind the amount; `None` for the other
+    /// benefits (kroner for kroner).
+    pub quantity: Option<LineQuantity>,
     /// One sentence: how the amount was reached.
     pub summary: String,
     /// The days, hours and rates behind it, one per line.
@@ -379,6 +478,8 @@ pub fn compute_month(
         numerator: Decimal::ZERO,
         denominator: hpd,
     };
+    // Σ children × hours not deducted, over the paid days: child-days × hpd.
+    let mut child_hours = Decimal::ZERO;
     let mut quantities = Quantities {
         base_days: paid_days.len() as u32,
         ..Quantities::default()
@@ -431,6 +532,7 @@ pub fn compute_month(
                 CHILD,
             )?;
             child.add_product(child_rate, child_days, CHILD)?;
+            child_hours = checked::add(child_hours, child_days, CHILD)?;
         }
         explain.day(
             day,
@@ -461,23 +563,63 @@ pub fn compute_month(
     let offsets_sum = offsets_total(&facts.offsets)?;
     let offsets_amount = offsets_sum.min(before_offsets.max(Decimal::ZERO));
 
-    let amounts = [
-        (LineCode::KvpBase, base_amount),
-        (LineCode::KvpDeductionWage, -wage_amount),
-        (LineCode::KvpDeductionUnpaidLeave, -unpaid_amount),
-        (LineCode::KvpDeductionAbsence, -absence_amount),
-        (LineCode::KvpChildSupplement, child_amount),
-        (LineCode::KvpDeductionOtherBenefits, -offsets_amount),
+    // Each line's quantity, with a display rate that divides the line's
+    // unrounded amount (before the cap) by it; the child supplement's
+    // `(Σ rate × child-hours / hpd) ÷ (child-hours / hpd)`.
+    let hours = |value, exact: &Exact, what| {
+        LineQuantity::new(value, QuantityUnit::Hours, -exact.value(what)?).map(Some)
+    };
+    let child_days = Exact {
+        numerator: child_hours,
+        denominator: hpd,
+    }
+    .value(CHILD)?;
+    let lines = [
+        (
+            LineCode::KvpBase,
+            base_amount,
+            Some(LineQuantity::new(
+                Decimal::from(quantities.base_days),
+                QuantityUnit::Days,
+                base.value("base line")?,
+            )?),
+        ),
+        (
+            LineCode::KvpDeductionWage,
+            -wage_amount,
+            hours(quantities.wage_hours, &wage, "wage deduction")?,
+        ),
+        (
+            LineCode::KvpDeductionUnpaidLeave,
+            -unpaid_amount,
+            hours(quantities.unpaid_hours, &unpaid, "unpaid-leave deduction")?,
+        ),
+        (
+            LineCode::KvpDeductionAbsence,
+            -absence_amount,
+            hours(quantities.absence_hours, &absence, "absence deduction")?,
+        ),
+        (
+            LineCode::KvpChildSupplement,
+            child_amount,
+            Some(LineQuantity::new(
+                child_days,
+                QuantityUnit::ChildDays,
+                child.value(CHILD)?,
+            )?),
+        ),
+        (LineCode::KvpDeductionOtherBenefits, -offsets_amount, None),
     ];
-    let total = checked::sum(amounts.iter().map(|(_, a)| *a), "month total")?;
-    let lines = amounts
+    let total = checked::sum(lines.iter().map(|(_, a, _)| *a), "month total")?;
+    let lines = lines
         .into_iter()
-        .map(|(code, amount)| {
+        .map(|(code, amount, quantity)| {
             let (summary, details) =
                 explain.line(code, amount, &withheld, facts, offsets_sum, before_offsets);
             PayLine {
                 code,
                 amount,
+                quantity,
                 summary,
                 details,
             }
@@ -957,6 +1099,59 @@ mod tests {
             month.line(LineCode::KvpDeductionOtherBenefits),
             -month.line(LineCode::KvpBase) - month.line(LineCode::KvpChildSupplement)
         );
+    }
+
+    #[test]
+    fn every_line_counts_its_units_with_a_display_rate_of_the_unrounded_amount() {
+        let (parameters, policy) = defaults();
+        let leave = vec![entry(
+            date!(2025 - 03 - 04),
+            AbsenceKind::ApprovedUnpaid,
+            Decimal::from(4),
+        )];
+        let month = compute_month(&march(leave, Vec::new()), &parameters, &policy).unwrap();
+        let quantity = |code| {
+            month
+                .lines
+                .iter()
+                .find(|l| l.code == code)
+                .and_then(|l| l.quantity)
+        };
+        let base = quantity(LineCode::KvpBase).unwrap();
+        assert_eq!(
+            (base.value, base.unit),
+            (Decimal::from(21), QuantityUnit::Days)
+        );
+        let base_rate = base.rate.unwrap();
+        assert!(
+            (base_rate * base.value - month.line(LineCode::KvpBase)).abs() <= Decimal::new(11, 2)
+        );
+
+        let unpaid = quantity(LineCode::KvpDeductionUnpaidLeave).unwrap();
+        assert_eq!(
+            (unpaid.value, unpaid.unit),
+            (Decimal::from(4), QuantityUnit::Hours)
+        );
+        let hourly = unpaid.rate.unwrap();
+        assert!(hourly < Decimal::ZERO, "a deduction's rate has its sign");
+        assert!((hourly + base_rate / Decimal::new(75, 1)).abs() <= Decimal::new(1, 2));
+
+        // One child on 21 paid days, 4 of 7.5 hours deducted on one: 20.4667
+        // child-days at the day rate in force, exactly.
+        let child = quantity(LineCode::KvpChildSupplement).unwrap();
+        assert_eq!(
+            (child.value, child.unit, child.rate),
+            (
+                Decimal::new(204_667, 4),
+                QuantityUnit::ChildDays,
+                parameters
+                    .child_supplement_per_day
+                    .at(date!(2025 - 03 - 04))
+            )
+        );
+        let wage = quantity(LineCode::KvpDeductionWage).unwrap();
+        assert_eq!((wage.value, wage.rate), (Decimal::ZERO, None));
+        assert_eq!(quantity(LineCode::KvpDeductionOtherBenefits), None);
     }
 
     #[test]

@@ -8,8 +8,8 @@ use pb::payroll_service_server::PayrollService;
 use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 
-use kvp_rules::{YearMonth, format_amount};
-use kvp_store::{HeldParticipant, PayLine, PayRun, PaymentOutcome, RunState};
+use kvp_rules::{QuantityUnit, YearMonth, format_amount};
+use kvp_store::{HeldParticipant, PayRun, PaymentOutcome, RunState};
 use rust_decimal::Decimal;
 use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
@@ -19,7 +19,7 @@ use crate::error::{FieldViolation, ServiceError};
 use crate::events::timestamp;
 use crate::ingest::Assessment;
 use crate::payroll::periods::PaymentReport;
-use crate::payroll::{Actor, Payroll};
+use crate::payroll::{Actor, HandedOffLine, Payroll};
 
 /// The gRPC service over the payroll core.
 pub struct PayrollGrpc {
@@ -107,32 +107,46 @@ pub fn run_to_proto(
     }
 }
 
-/// The wire form of a pay line, with the municipality's pay code and the
-/// participant's employee number (empty when none is registered).
-pub fn line_to_proto(
-    line: &PayLine,
-    pay_codes: &serde_json::Value,
-    employee_numbers: &std::collections::HashMap<uuid::Uuid, String>,
-) -> pb::PayLine {
+/// The wire form of a pay line as the payroll system imports it.
+pub fn line_to_proto(handed: &HandedOffLine<'_>) -> pb::PayLine {
+    let line = handed.line;
+    let reporting = &handed.reporting;
+    let quantity = line.quantity;
     pb::PayLine {
         run_id: line.run_id.to_string(),
         line_id: line.id.to_string(),
         participant_id: line.participant_id.to_string(),
-        employee_reference: crate::payroll::line_employee_number(line, employee_numbers),
+        employee_reference: handed.employee_number.clone(),
         line_code: line_code(line.line_code.as_str()),
-        pay_code: crate::payroll::line_pay_code(line, pay_codes),
+        pay_code: handed.pay_code.clone(),
         attributed_month: line
             .attributed_month
             .map(|m| YearMonth::of(m).to_string())
             .unwrap_or_default(),
-        quantity: line.quantity.to_string(),
-        quantity_unit: pb::QuantityUnit::Unspecified as i32,
-        rate: format_amount(line.rate),
+        quantity: quantity.map(|q| q.value.to_string()).unwrap_or_default(),
+        quantity_unit: quantity.map_or(pb::QuantityUnit::Unspecified, |q| match q.unit {
+            QuantityUnit::Days => pb::QuantityUnit::Days,
+            QuantityUnit::Hours => pb::QuantityUnit::Hours,
+            QuantityUnit::ChildDays => pb::QuantityUnit::ChildDays,
+        }) as i32,
+        rate: quantity
+            .and_then(|q| q.rate)
+            .map(format_amount)
+            .unwrap_or_default(),
         amount: format_amount(line.amount),
         taxable: true,
-        income_type: "pensjonEllerTrygd".into(),
-        income_description: "kvalifiseringstoenad".into(),
+        income_type: reporting.income.income_type.clone(),
+        income_description: reporting.income.description.clone(),
         explanation: line.explanation.clone(),
+        benefit_kind: reporting.income.benefit_kind.clone(),
+        employer_contribution: reporting.employer_contribution,
+        withholding_basis: reporting.income.withholding_basis,
+        earning_period: handed.earning_period.to_string(),
+        accounting: Some(pb::Accounting {
+            ansvar: reporting.accounting.ansvar.clone().unwrap_or_default(),
+            tjeneste: reporting.accounting.tjeneste.clone().unwrap_or_default(),
+            function: reporting.accounting.function.clone(),
+        }),
     }
 }
 
@@ -266,11 +280,7 @@ impl PayrollService for PayrollGrpc {
                 }
                 for line in &page {
                     let message = pb::StreamPayLinesResponse {
-                        pay_line: Some(line_to_proto(
-                            line,
-                            &pages.pay_codes,
-                            &pages.employee_numbers,
-                        )),
+                        pay_line: Some(line_to_proto(&pages.reader.read(line))),
                     };
                     if tx.send(Ok(message)).await.is_err() {
                         return; // the client went away

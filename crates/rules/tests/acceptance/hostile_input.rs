@@ -15,7 +15,7 @@
 use std::path::Path;
 use std::sync::LazyLock;
 
-use kvp_rules::ledger::{self, Paid, PayLineCode};
+use kvp_rules::ledger::{self, LedgerEntry, Paid, PayLineCode};
 use kvp_rules::parameters::{DatedTable, Fraction};
 use kvp_rules::{
     AbsenceKind, Case, DayEntry, Decision, LineCode, Offset, OffsetKind, Parameters, Policy,
@@ -424,22 +424,26 @@ proptest! {
 
     #[test]
     fn any_ledger_and_any_month_give_lines_or_a_rules_error(
-        rows in prop::collection::vec((any::<bool>(), any_decimal()), 0..6),
+        rows in prop::collection::vec((any::<bool>(), any_decimal(), any_decimal()), 0..6),
         amounts in prop::collection::vec(any_decimal(), 6),
+        quantity in any_decimal(),
     ) {
         let month = kvp_rules::YearMonth::new(2025, time::Month::October);
         let base = PayLineCode::Month(LineCode::KvpBase);
-        let paid = Paid::from_entries(rows.iter().map(|(recovery, amount)| {
+        let paid = Paid::from_entries(rows.iter().map(|(recovery, amount, quantity)| {
             if *recovery {
-                (None, PayLineCode::RecoveryCarried, *amount)
+                LedgerEntry { month: None, code: PayLineCode::RecoveryCarried, amount: *amount, quantity: None }
             } else {
-                (Some(month), base, *amount)
+                LedgerEntry { month: Some(month), code: base, amount: *amount, quantity: Some(*quantity) }
             }
         }));
         if let Ok(paid) = paid {
             let mut result = ledger::empty_month(month);
             for (line, amount) in result.lines.iter_mut().zip(&amounts) {
                 line.amount = *amount;
+            }
+            if let Some(q) = result.lines[0].quantity.as_mut() {
+                q.value = quantity;
             }
             if let Ok(lines) = ledger::run_lines(month, &[(month, result)], &paid) {
                 prop_assert!(lines.len() <= 7);

@@ -169,16 +169,19 @@ async fn read_chunk_ledger(
     // to recompute on: min(mark, floor), the floor alone for a clear
     // mark (LEAST ignores NULL), every month for a missing one; and the
     // recovery lines. Each part a range of the index on participant and month.
-    let ledger = sqlx::query(
-        "SELECT participant_id, attributed_month, line_code, round(SUM(amount), 2) AS amount \
-         FROM (SELECT l.participant_id, l.attributed_month, l.line_code, l.amount, l.run_id \
+    let ledger = sqlx::query(concat!(
+        "SELECT participant_id, attributed_month, line_code, round(SUM(amount), 2) AS amount, ",
+        sum_of_quantities!(),
+        " FROM (SELECT l.participant_id, l.attributed_month, l.line_code, l.amount, l.quantity, \
+                      l.quantity_unit, l.run_id \
                FROM participants p LEFT JOIN recompute_marks m ON m.participant_id = p.id \
                JOIN pay_lines l ON l.participant_id = p.id AND l.attributed_month >= \
                     CASE WHEN m.participant_id IS NULL THEN $4 \
                          ELSE LEAST(m.recompute_from, $3) END \
                WHERE p.id BETWEEN $5 AND $6 AND p.id = ANY($2) \
                UNION ALL \
-               SELECT l.participant_id, l.attributed_month, l.line_code, l.amount, l.run_id \
+               SELECT l.participant_id, l.attributed_month, l.line_code, l.amount, l.quantity, \
+                      l.quantity_unit, l.run_id \
                FROM pay_lines l \
                WHERE l.participant_id BETWEEN $5 AND $6 AND l.participant_id = ANY($2) \
                AND l.attributed_month IS NULL) l \
@@ -187,8 +190,8 @@ async fn read_chunk_ledger(
                            WHERE c.run_id = l.run_id AND c.participant_id = l.participant_id \
                            AND c.outcome = 'FAILED') \
          GROUP BY participant_id, attributed_month, line_code \
-         ORDER BY participant_id, attributed_month NULLS FIRST, line_code",
-    )
+         ORDER BY participant_id, attributed_month NULLS FIRST, line_code"
+    ))
     .bind(scope.municipality)
     .bind(&scope.ids)
     .bind(floor.unwrap_or(RECOMPUTE_EVERYTHING))

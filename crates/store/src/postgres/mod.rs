@@ -52,11 +52,11 @@ use crate::json_rows;
 use crate::records::{
     AcceptOutcome, AppealOutcome, AuditEntry, BeginClose, BenefitOffset, Child, ConfirmOutcome,
     Confirmation, DayEntry, Expected, HeldParticipant, IdempotencyClaim, IdempotencyRecord,
-    IdempotentAnswer, LedgerEntry, LineTotal, Municipality, NewAuditEntry, NewOutboxEvent,
-    NewTimesheet, OpenRun, OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun,
-    Programme, ProgrammeExtension, ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey,
-    SoleCarerPeriod, Timesheet, TimesheetStatus, check_new_timesheet, check_offset, check_range,
-    check_signer_key, current_entries, group_pauses, run_state,
+    IdempotentAnswer, LedgerEntry, LineReporting, LineTotal, Municipality, NewAuditEntry,
+    NewOutboxEvent, NewTimesheet, OpenRun, OutboxEvent, Participant, ParticipantFacts, Pause,
+    PayLine, PayRun, Programme, ProgrammeExtension, ProgrammeWithPauses, RegisteredG,
+    SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet, TimesheetStatus, check_new_timesheet,
+    check_offset, check_range, check_signer_key, current_entries, group_pauses, run_state,
 };
 use crate::schema::{self, APPLIED_MIGRATIONS, AppliedMigration};
 use crate::{Backend, Repository, StoreError};
@@ -106,6 +106,13 @@ macro_rules! for_no_key_update {
 macro_rules! sum_of_amounts {
     () => {
         "round(SUM(l.amount), 2) AS amount"
+    };
+}
+/// The sum of the quantities of lines grouped, exactly; NULL when a line
+/// of the group has no quantity.
+macro_rules! sum_of_quantities {
+    () => {
+        "CASE WHEN COUNT(l.quantity_unit) = COUNT(*) THEN SUM(l.quantity) END AS quantity_sum"
     };
 }
 macro_rules! sql_false {
@@ -268,19 +275,43 @@ async fn insert_pay_lines(conn: &mut PgConnection, lines: &[PayLine]) -> Result<
         let seqs: Vec<i32> = chunk.iter().map(|l| l.seq).collect();
         let codes: Vec<&str> = chunk.iter().map(|l| l.line_code.as_str()).collect();
         let months: Vec<Option<Date>> = chunk.iter().map(|l| l.attributed_month).collect();
-        let quantities: Vec<Decimal> = chunk.iter().map(|l| l.quantity).collect();
-        let rates: Vec<Decimal> = chunk.iter().map(|l| l.rate).collect();
+        // A line without a quantity stores 0 for quantity and rate (not read).
+        let quantities: Vec<Decimal> = chunk
+            .iter()
+            .map(|l| l.quantity.map_or(Decimal::ZERO, |q| q.value))
+            .collect();
+        let rates: Vec<Decimal> = chunk
+            .iter()
+            .map(|l| l.quantity.and_then(|q| q.rate).unwrap_or_default())
+            .collect();
+        let units: Vec<Option<&str>> = chunk
+            .iter()
+            .map(|l| l.quantity.map(|q| q.unit.as_str()))
+            .collect();
         let amounts: Vec<Decimal> = chunk.iter().map(|l| l.amount).collect();
         let explanations: Vec<&str> = chunk.iter().map(|l| l.explanation.as_str()).collect();
         let pay_codes: Vec<Option<&str>> = chunk.iter().map(|l| l.pay_code.as_deref()).collect();
         let numbers: Vec<Option<&str>> =
             chunk.iter().map(|l| l.employee_number.as_deref()).collect();
+        let reporting = |field: fn(&LineReporting) -> Option<&str>| -> Vec<Option<&str>> {
+            chunk
+                .iter()
+                .map(|l| l.reporting.as_ref().and_then(field))
+                .collect()
+        };
+        let flag = |field: fn(&LineReporting) -> bool| -> Vec<Option<bool>> {
+            chunk
+                .iter()
+                .map(|l| l.reporting.as_ref().map(field))
+                .collect()
+        };
         sqlx::query(concat!(
             "INSERT INTO pay_lines (",
             pay_line_columns!(),
             ") SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::int4[], $5::text[], \
              $6::date[], $7::numeric[], $8::numeric[], $9::numeric[], $10::text[], $11::text[], \
-             $12::text[])"
+             $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::bool[], \
+             $18::bool[], $19::text[], $20::text[], $21::text[])"
         ))
         .bind(&ids)
         .bind(&runs)
@@ -294,6 +325,15 @@ async fn insert_pay_lines(conn: &mut PgConnection, lines: &[PayLine]) -> Result<
         .bind(&explanations)
         .bind(&pay_codes)
         .bind(&numbers)
+        .bind(&units)
+        .bind(reporting(|r| Some(&r.income.income_type)))
+        .bind(reporting(|r| Some(&r.income.description)))
+        .bind(reporting(|r| Some(&r.income.benefit_kind)))
+        .bind(flag(|r| r.employer_contribution))
+        .bind(flag(|r| r.income.withholding_basis))
+        .bind(reporting(|r| r.accounting.ansvar.as_deref()))
+        .bind(reporting(|r| r.accounting.tjeneste.as_deref()))
+        .bind(reporting(|r| Some(&r.accounting.function)))
         .execute(&mut *conn)
         .await
         .map_err(|e| {

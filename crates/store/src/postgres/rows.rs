@@ -8,12 +8,16 @@ use time::OffsetDateTime;
 
 use crate::StoreError;
 use crate::audit_chain::{ChainContent, StoredLink, canonical_instant, canonical_json};
+use kvp_rules::reporting::IncomeCoding;
+use kvp_rules::{LineQuantity, QuantityUnit};
+
 use crate::records::{
-    AuditEntry, BenefitOffset, Child, Confirmation, DayEntry, EmployeeNumber, FactVersion,
-    HeldParticipant, IdempotencyRecord, IdempotentAnswer, LedgerEntry, LineTotal, Municipality,
-    OutboxEvent, Participant, Pause, PayLine, PayRun, Programme, ProgrammeExtension, RegisteredG,
-    SanctionAppeal, SanctionDecision, SanctionWarning, SignerKey, SoleCarerPeriod, Timesheet,
-    TimesheetPeriod, WarnedDay, parse_stored,
+    Accounting, AuditEntry, BenefitOffset, Child, Confirmation, DayEntry, EmployeeNumber,
+    FactVersion, HandoffSettings, HeldParticipant, IdempotencyRecord, IdempotentAnswer,
+    LedgerEntry, LineReporting, LineTotal, Municipality, OutboxEvent, Participant, Pause, PayLine,
+    PayRun, Programme, ProgrammeExtension, RegisteredG, SanctionAppeal, SanctionDecision,
+    SanctionWarning, SignerKey, SoleCarerPeriod, Timesheet, TimesheetPeriod, WarnedDay,
+    parse_stored,
 };
 use uuid::Uuid;
 
@@ -35,6 +39,11 @@ fn read_instant(row: &DbRow, column: &str) -> Result<OffsetDateTime, StoreError>
 /// An optional instant column.
 fn read_instant_opt(row: &DbRow, column: &str) -> Result<Option<OffsetDateTime>, StoreError> {
     Ok(row.try_get(column)?)
+}
+
+/// A summed quantity (NUMERIC), none when a line summed has no quantity.
+fn read_summed_quantity(row: &DbRow) -> Result<Option<Decimal>, StoreError> {
+    Ok(row.try_get("quantity_sum")?)
 }
 
 /// The `amount` of a sum of lines (`sum_of_amounts!`), rounded to the øre.

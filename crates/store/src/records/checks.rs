@@ -153,6 +153,21 @@ pub(crate) fn whole_ore(amount: Decimal) -> Result<i64, StoreError> {
         .ok_or_else(|| StoreError::invalid_input("a pay line amount must be a whole number of øre"))
 }
 
+/// A quantity in ten-thousandths (SQLite sums those exactly): an error, not
+/// a truncation, for a quantity with more decimals or beyond the range.
+pub(crate) fn scaled_quantity(quantity: Decimal) -> Result<i64, StoreError> {
+    use rust_decimal::prelude::ToPrimitive;
+    quantity
+        .checked_mul(Decimal::from(
+            10_i64.pow(kvp_rules::month::QUANTITY_DECIMALS),
+        ))
+        .filter(|scaled| scaled.fract().is_zero())
+        .and_then(|scaled| scaled.to_i64())
+        .ok_or_else(|| {
+            StoreError::invalid_input("a pay line quantity must have at most four decimals")
+        })
+}
+
 /// The state of a run with `participants` payslips of which `confirmed` are confirmed.
 pub(crate) fn run_state(participants: i64, confirmed: i64) -> RunState {
     if confirmed == 0 {

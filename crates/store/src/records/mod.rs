@@ -37,9 +37,51 @@ pub struct Municipality {
     pub policy_overrides: serde_json::Value,
     /// Product line code → the municipality's own payroll pay code (lønnsart).
     pub pay_codes: serde_json::Value,
+    /// How its runs are handed to its payroll system.
+    pub handoff: HandoffSettings,
     /// The stored settings' version: 1 when created, one more at every change
     /// (ignored when writing).
     pub version: i64,
+}
+
+/// A municipality's settings for the handoff to its payroll system (stored
+/// as one JSON document; absent fields take their defaults).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HandoffSettings {
+    /// The municipality imports lines by the product's line codes: a line
+    /// code without a pay code of its own is then no reason to stop a close.
+    pub use_product_codes: bool,
+    /// Whether the stipend triggers employer's contribution
+    /// (`utloeserArbeidsgiveravgift`; RULES.md: default no).
+    pub employer_contribution: bool,
+    /// The accounting dimensions its lines are booked to.
+    pub accounting: Accounting,
+}
+
+/// Accounting dimensions (konteringsstreng) a line is booked to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Accounting {
+    /// Responsibility (ansvar); none when the municipality books without.
+    pub ansvar: Option<String>,
+    /// Service (tjeneste); none when the municipality books without.
+    pub tjeneste: Option<String>,
+    /// KOSTRA function.
+    pub function: String,
+}
+
+/// KOSTRA function 276, kvalifiseringsordningen: the default function.
+pub const KOSTRA_FUNCTION_KVP: &str = "276";
+
+impl Default for Accounting {
+    fn default() -> Self {
+        Self {
+            ansvar: None,
+            tjeneste: None,
+            function: KOSTRA_FUNCTION_KVP.to_owned(),
+        }
+    }
 }
 
 /// What a change expects of a record's stored version (optimistic

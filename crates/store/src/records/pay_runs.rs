@@ -9,7 +9,9 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::*;
+use kvp_rules::LineQuantity;
 use kvp_rules::ledger::PayLineCode;
+use kvp_rules::reporting::IncomeCoding;
 
 // --- pay periods, ledger and payment confirmation ---
 
@@ -82,10 +84,10 @@ pub struct PayLine {
     /// The month the line pays or corrects, as its first day; `None` for
     /// recovery lines, which belong to no month.
     pub attributed_month: Option<Date>,
-    /// Quantity (days, hours, children, …).
-    pub quantity: Decimal,
-    /// Rate per unit, in kroner.
-    pub rate: Decimal,
+    /// The days, hours or child-days behind the amount, with the display
+    /// rate; `None` for lines without a unit (other benefits, recovery) and
+    /// lines closed before quantities were kept.
+    pub quantity: Option<LineQuantity>,
     /// Amount in kroner, a whole number of øre (at most two decimals).
     pub amount: Decimal,
     /// The line's explanation, as the rules crate wrote it.
@@ -96,6 +98,20 @@ pub struct PayLine {
     /// The participant's employee number as it was at close; `None` when
     /// none was registered (or on lines closed before numbers were kept).
     pub employee_number: Option<String>,
+    /// How the line is reported and booked, as at close; `None` on lines
+    /// closed before it was kept.
+    pub reporting: Option<LineReporting>,
+}
+
+/// How a line is reported in the a-melding and booked, frozen at close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineReporting {
+    /// The a-melding income coding in force for the run's month.
+    pub income: IncomeCoding,
+    /// Whether it triggers employer's contribution (the municipality's setting).
+    pub employer_contribution: bool,
+    /// The municipality's accounting dimensions.
+    pub accounting: Accounting,
 }
 
 // --- closing a month in chunks (see `CloseSession`) ---
@@ -246,6 +262,8 @@ pub struct LedgerEntry {
     pub line_code: PayLineCode,
     /// The sum of the lines' amounts, in kroner, to the øre (two decimals).
     pub amount: Decimal,
+    /// The sum of their quantities; `None` when one of them has none.
+    pub quantity: Option<Decimal>,
 }
 
 /// How the payment of a payslip ended.

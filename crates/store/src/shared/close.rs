@@ -77,7 +77,7 @@ pub(super) async fn begin(store: &Store, run: &OpenRun) -> Result<BeginClose, St
 
 async fn read_context(conn: &mut Conn, municipality_id: &str) -> Result<CloseContext, StoreError> {
     let municipality = sqlx::query(
-        "SELECT id, name, policy_overrides, pay_codes, version FROM municipalities WHERE id = $1",
+        "SELECT id, name, policy_overrides, pay_codes, handoff, version FROM municipalities WHERE id = $1",
     )
     .bind(municipality_id)
     .fetch_optional(&mut *conn)

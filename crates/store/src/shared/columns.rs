@@ -44,7 +44,8 @@ macro_rules! pay_run_columns {
 macro_rules! pay_line_columns {
     () => {
         "id, run_id, participant_id, seq, line_code, attributed_month, quantity, rate, amount, \
-         explanation, pay_code, employee_number"
+         explanation, pay_code, employee_number, quantity_unit, income_type, income_description, \
+         benefit_kind, employer_contribution, withholding_basis, ansvar, tjeneste, kostra_function"
     };
 }
 macro_rules! held_participant_columns {

@@ -19,19 +19,20 @@ impl ParticipantStore for Store {
         let mut tx = self.begin_write().await?;
         let statement = match expected {
             None => {
-                "INSERT INTO municipalities (id, name, policy_overrides, pay_codes) \
-                 VALUES ($1, $2, $3, $4) \
+                "INSERT INTO municipalities (id, name, policy_overrides, pay_codes, handoff) \
+                 VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
                  policy_overrides = excluded.policy_overrides, pay_codes = excluded.pay_codes, \
-                 version = municipalities.version + 1 RETURNING version"
+                 handoff = excluded.handoff, version = municipalities.version + 1 \
+                 RETURNING version"
             }
             Some(Expected::Absent) => {
-                "INSERT INTO municipalities (id, name, policy_overrides, pay_codes) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING RETURNING version"
+                "INSERT INTO municipalities (id, name, policy_overrides, pay_codes, handoff) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING RETURNING version"
             }
             Some(Expected::Existing | Expected::Version(_)) => {
                 "UPDATE municipalities SET name = $2, policy_overrides = $3, pay_codes = $4, \
-                 version = version + 1 WHERE id = $1 AND ($5 IS NULL OR version = $5) \
+                 handoff = $5, version = version + 1 WHERE id = $1 AND ($6 IS NULL OR version = $6) \
                  RETURNING version"
             }
         };
@@ -39,7 +40,10 @@ impl ParticipantStore for Store {
             .bind(&municipality.id)
             .bind(&municipality.name)
             .bind(&municipality.policy_overrides)
-            .bind(&municipality.pay_codes);
+            .bind(&municipality.pay_codes)
+            .bind(serde_json::to_value(&municipality.handoff).map_err(|_| {
+                StoreError::invalid_input("the handoff settings are not a JSON document")
+            })?);
         if let Some(Expected::Existing | Expected::Version(_)) = expected {
             let version = match expected {
                 Some(Expected::Version(version)) => Some(version),
@@ -62,7 +66,7 @@ impl ParticipantStore for Store {
 
     async fn get_municipality(&self, id: &str) -> Result<Municipality, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, policy_overrides, pay_codes, version FROM municipalities WHERE id = $1",
+            "SELECT id, name, policy_overrides, pay_codes, handoff, version FROM municipalities WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.read_pool())
@@ -75,7 +79,7 @@ impl ParticipantStore for Store {
 
     async fn list_municipalities(&self) -> Result<Vec<Municipality>, StoreError> {
         let found = sqlx::query(
-            "SELECT id, name, policy_overrides, pay_codes, version FROM municipalities ORDER BY id",
+            "SELECT id, name, policy_overrides, pay_codes, handoff, version FROM municipalities ORDER BY id",
         )
         .fetch_all(self.read_pool())
         .await?;

@@ -92,7 +92,8 @@ impl PayRunStore for Store {
     }
 
     async fn run_totals(&self, run_id: Uuid) -> Result<Vec<LineTotal>, StoreError> {
-        // The sum to the øre (`sum_of_amounts!`), read by the backend's mapper.
+        // The sums to the øre and of the quantities (`sum_of_amounts!`,
+        // `sum_of_quantities!`), read by the backend's mapper.
         let found = sqlx::query(concat!(
             "SELECT l.line_code, coalesce(l.attributed_month = r.month, ",
             sql_false!(),
@@ -144,10 +145,13 @@ impl PayRunStore for Store {
     }
 
     async fn ledger(&self, municipality_id: &str) -> Result<Vec<LedgerEntry>, StoreError> {
-        // The sum to the øre (`sum_of_amounts!`), read by the backend's mapper.
+        // The sums to the øre and of the quantities (`sum_of_amounts!`,
+        // `sum_of_quantities!`), read by the backend's mapper.
         let found = sqlx::query(concat!(
             "SELECT l.participant_id, l.attributed_month, l.line_code, ",
             sum_of_amounts!(),
+            ", ",
+            sum_of_quantities!(),
             " FROM pay_runs r JOIN pay_lines l ON l.run_id = r.id \
              WHERE r.municipality_id = $1 \
              AND NOT EXISTS (SELECT 1 FROM payment_confirmations c \

@@ -18,8 +18,16 @@ pub(super) fn municipality(row: &DbRow) -> Result<Municipality, StoreError> {
         name: row.try_get("name")?,
         policy_overrides: row.try_get("policy_overrides")?,
         pay_codes: row.try_get("pay_codes")?,
+        handoff: handoff_settings(row)?,
         version: row.try_get("version")?,
     })
+}
+
+/// A municipality's handoff settings (a JSON document; absent fields default).
+fn handoff_settings(row: &DbRow) -> Result<HandoffSettings, StoreError> {
+    let value: serde_json::Value = row.try_get("handoff")?;
+    serde_json::from_value(value)
+        .map_err(|_| StoreError::corrupt("column handoff is not handoff settings"))
 }
 
 pub(super) fn participant(row: &DbRow) -> Result<Participant, StoreError> {
@@ -263,13 +271,59 @@ pub(super) fn pay_line(row: &DbRow) -> Result<PayLine, StoreError> {
         seq: row.try_get("seq")?,
         line_code: stored(row, "line_code")?,
         attributed_month: row.try_get("attributed_month")?,
-        quantity: read_decimal(row, "quantity")?,
-        rate: read_decimal(row, "rate")?,
+        quantity: line_quantity(row)?,
         amount: read_decimal(row, "amount")?,
         explanation: row.try_get("explanation")?,
         pay_code: row.try_get("pay_code")?,
         employee_number: row.try_get("employee_number")?,
+        reporting: line_reporting(row)?,
     })
+}
+
+/// A line's quantity: none without a unit. The rate of a zero quantity is
+/// none (it divides nothing), so a stored 0 rate is not read.
+fn line_quantity(row: &DbRow) -> Result<Option<LineQuantity>, StoreError> {
+    let Some(unit) = row.try_get::<Option<String>, _>("quantity_unit")? else {
+        return Ok(None);
+    };
+    let unit = QuantityUnit::parse(&unit)
+        .ok_or_else(|| StoreError::corrupt("column quantity_unit is not a unit"))?;
+    let value = read_decimal(row, "quantity")?;
+    let rate = if value.is_zero() {
+        None
+    } else {
+        Some(read_decimal(row, "rate")?)
+    };
+    Ok(Some(LineQuantity { value, unit, rate }))
+}
+
+/// How a line is reported and booked; none on lines closed before it was kept.
+fn line_reporting(row: &DbRow) -> Result<Option<LineReporting>, StoreError> {
+    let Some(income_type) = row.try_get::<Option<String>, _>("income_type")? else {
+        return Ok(None);
+    };
+    let required = |column: &str| -> Result<String, StoreError> {
+        row.try_get::<Option<String>, _>(column)?
+            .ok_or_else(|| StoreError::corrupt(format!("column {column} is empty on a frozen line")))
+    };
+    let flag = |column: &str| -> Result<bool, StoreError> {
+        row.try_get::<Option<bool>, _>(column)?
+            .ok_or_else(|| StoreError::corrupt(format!("column {column} is empty on a frozen line")))
+    };
+    Ok(Some(LineReporting {
+        income: IncomeCoding {
+            income_type,
+            description: required("income_description")?,
+            benefit_kind: required("benefit_kind")?,
+            withholding_basis: flag("withholding_basis")?,
+        },
+        employer_contribution: flag("employer_contribution")?,
+        accounting: Accounting {
+            ansvar: row.try_get("ansvar")?,
+            tjeneste: row.try_get("tjeneste")?,
+            function: required("kostra_function")?,
+        },
+    }))
 }
 
 pub(super) fn ledger_entry(row: &DbRow) -> Result<LedgerEntry, StoreError> {
@@ -278,6 +332,7 @@ pub(super) fn ledger_entry(row: &DbRow) -> Result<LedgerEntry, StoreError> {
         attributed_month: row.try_get("attributed_month")?,
         line_code: stored(row, "line_code")?,
         amount: read_summed_amount(row)?,
+        quantity: read_summed_quantity(row)?,
     })
 }
 

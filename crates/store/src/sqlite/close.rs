@@ -187,9 +187,10 @@ async fn read_chunk_ledger(
     // part a range of the index on participant and month. Whole øre
     // sum exactly.
     let ledger = sqlx::query(concat!(
-        "SELECT participant_id, attributed_month, line_code, SUM(amount_ore) AS amount_ore \
-         FROM (SELECT l.participant_id, l.attributed_month, l.line_code, l.amount_ore, \
-                      l.run_id \
+        "SELECT participant_id, attributed_month, line_code, SUM(amount_ore) AS amount_ore, ",
+        sum_of_quantities!(),
+        " FROM (SELECT l.participant_id, l.attributed_month, l.line_code, l.amount_ore, \
+                      l.quantity_scaled, l.run_id \
                FROM ",
         chunk_members!(),
         " p LEFT JOIN recompute_marks m ON m.participant_id = p.id \
@@ -198,7 +199,7 @@ async fn read_chunk_ledger(
                          ELSE min(coalesce(m.recompute_from, ?4), ?4) END \
                UNION ALL \
                SELECT l.participant_id, l.attributed_month, l.line_code, l.amount_ore, \
-                      l.run_id \
+                      l.quantity_scaled, l.run_id \
                FROM ",
         chunk_members!(),
         " p JOIN pay_lines l ON l.participant_id = p.id AND l.attributed_month IS NULL) l \

@@ -47,7 +47,7 @@ use crate::records::{
     NewTimesheet, OpenRun, OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun,
     Programme, ProgrammeExtension, ProgrammeWithPauses, RegisteredG, SanctionDecision, SignerKey,
     SoleCarerPeriod, Timesheet, TimesheetStatus, check_new_timesheet, check_offset, check_range,
-    check_signer_key, current_entries, group_pauses, run_state, whole_ore,
+    check_signer_key, current_entries, group_pauses, run_state, scaled_quantity, whole_ore,
 };
 use crate::schema::{self, APPLIED_MIGRATIONS, AppliedMigration};
 use crate::{Backend, Repository, StoreError};
@@ -92,6 +92,13 @@ macro_rules! for_no_key_update {
 macro_rules! sum_of_amounts {
     () => {
         "SUM(l.amount_ore) AS amount_ore"
+    };
+}
+/// The sum of the quantities of lines grouped, exactly; NULL when a line
+/// of the group has no quantity.
+macro_rules! sum_of_quantities {
+    () => {
+        "CASE WHEN COUNT(l.quantity_scaled) = COUNT(*) THEN SUM(l.quantity_scaled) END AS quantity_sum"
     };
 }
 macro_rules! sql_false {
@@ -274,30 +281,54 @@ async fn insert_pay_lines(
     lines: &[PayLine],
 ) -> Result<(), StoreError> {
     for chunk in lines.chunks(LINES_PER_INSERT) {
-        let mut ore = Vec::with_capacity(chunk.len());
+        let mut scaled = Vec::with_capacity(chunk.len());
         for line in chunk {
-            ore.push(whole_ore(line.amount)?);
+            let quantity = line
+                .quantity
+                .map(|q| scaled_quantity(q.value))
+                .transpose()?;
+            scaled.push((whole_ore(line.amount)?, quantity));
         }
-        let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO pay_lines (id, run_id, participant_id, seq, line_code, \
-             attributed_month, quantity, rate, amount, amount_ore, explanation, pay_code, \
-             employee_number) ",
+        let mut insert = QueryBuilder::<Sqlite>::new(concat!(
+            "INSERT INTO pay_lines (",
+            pay_line_columns!(),
+            ", amount_ore, quantity_scaled) "
+        ));
+        insert.push_values(
+            chunk.iter().zip(scaled),
+            |mut row, (line, (ore, quantity))| {
+                // A line without a quantity stores 0 for quantity and rate (not read).
+                let reporting = line.reporting.as_ref();
+                row.push_bind(line.id)
+                    .push_bind(line.run_id)
+                    .push_bind(line.participant_id)
+                    .push_bind(line.seq)
+                    .push_bind(line.line_code.as_str())
+                    .push_bind(line.attributed_month)
+                    .push_bind(decimal(
+                        line.quantity
+                            .map_or(rust_decimal::Decimal::ZERO, |q| q.value),
+                    ))
+                    .push_bind(decimal(
+                        line.quantity.and_then(|q| q.rate).unwrap_or_default(),
+                    ))
+                    .push_bind(decimal(line.amount))
+                    .push_bind(line.explanation.clone())
+                    .push_bind(line.pay_code.clone())
+                    .push_bind(line.employee_number.clone())
+                    .push_bind(line.quantity.map(|q| q.unit.as_str()))
+                    .push_bind(reporting.map(|r| r.income.income_type.clone()))
+                    .push_bind(reporting.map(|r| r.income.description.clone()))
+                    .push_bind(reporting.map(|r| r.income.benefit_kind.clone()))
+                    .push_bind(reporting.map(|r| r.employer_contribution))
+                    .push_bind(reporting.map(|r| r.income.withholding_basis))
+                    .push_bind(reporting.and_then(|r| r.accounting.ansvar.clone()))
+                    .push_bind(reporting.and_then(|r| r.accounting.tjeneste.clone()))
+                    .push_bind(reporting.map(|r| r.accounting.function.clone()))
+                    .push_bind(ore)
+                    .push_bind(quantity);
+            },
         );
-        insert.push_values(chunk.iter().zip(ore), |mut row, (line, ore)| {
-            row.push_bind(line.id)
-                .push_bind(line.run_id)
-                .push_bind(line.participant_id)
-                .push_bind(line.seq)
-                .push_bind(line.line_code.as_str())
-                .push_bind(line.attributed_month)
-                .push_bind(decimal(line.quantity))
-                .push_bind(decimal(line.rate))
-                .push_bind(decimal(line.amount))
-                .push_bind(ore)
-                .push_bind(line.explanation.clone())
-                .push_bind(line.pay_code.clone())
-                .push_bind(line.employee_number.clone());
-        });
         insert.build().execute(&mut *conn).await.map_err(|e| {
             on_violation(e, |violation| match violation {
                 Violation::Unique("pay_lines.id") => {

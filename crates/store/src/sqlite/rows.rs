@@ -14,12 +14,16 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 use crate::StoreError;
 use crate::audit_chain::{ChainContent, StoredLink, canonical_json};
+use kvp_rules::reporting::IncomeCoding;
+use kvp_rules::{LineQuantity, QuantityUnit};
+
 use crate::records::{
-    AuditEntry, BenefitOffset, Child, Confirmation, DayEntry, EmployeeNumber, FactVersion,
-    HeldParticipant, IdempotencyRecord, IdempotentAnswer, LedgerEntry, LineTotal, Municipality,
-    OutboxEvent, Participant, Pause, PayLine, PayRun, Programme, ProgrammeExtension, RegisteredG,
-    SanctionAppeal, SanctionDecision, SanctionWarning, SignerKey, SoleCarerPeriod, Timesheet,
-    TimesheetPeriod, WarnedDay, parse_stored,
+    Accounting, AuditEntry, BenefitOffset, Child, Confirmation, DayEntry, EmployeeNumber,
+    FactVersion, HandoffSettings, HeldParticipant, IdempotencyRecord, IdempotentAnswer,
+    LedgerEntry, LineReporting, LineTotal, Municipality, OutboxEvent, Participant, Pause, PayLine,
+    PayRun, Programme, ProgrammeExtension, RegisteredG, SanctionAppeal, SanctionDecision,
+    SanctionWarning, SignerKey, SoleCarerPeriod, Timesheet, TimesheetPeriod, WarnedDay,
+    parse_stored,
 };
 use uuid::Uuid;
 
@@ -77,6 +81,13 @@ fn read_instant(row: &DbRow, column: &str) -> Result<OffsetDateTime, StoreError>
 fn read_instant_opt(row: &DbRow, column: &str) -> Result<Option<OffsetDateTime>, StoreError> {
     let text: Option<String> = row.try_get(column)?;
     text.map(|text| parse_instant(&text, column)).transpose()
+}
+
+/// A summed quantity: ten-thousandths summed exactly (`quantity_scaled`),
+/// none when a line summed has no quantity.
+fn read_summed_quantity(row: &DbRow) -> Result<Option<Decimal>, StoreError> {
+    let scaled: Option<i64> = row.try_get("quantity_sum")?;
+    Ok(scaled.map(|scaled| Decimal::new(scaled, kvp_rules::month::QUANTITY_DECIMALS)))
 }
 
 /// The `amount_ore` of a sum of lines (`sum_of_amounts!`): whole øre.

@@ -17,6 +17,8 @@ use time::Date;
 use time::macros::date;
 use uuid::Uuid;
 
+use kvp_rules::{LineQuantity, QuantityUnit};
+
 use crate::support::{
     AT, TEST_BASIS, audit, child_of, closed, correction_of, dec, event_at, failed,
     given_another_participant, given_participant, participant_of, pay_run, programme_of,
@@ -110,14 +112,18 @@ fn line(run: &OpenRun, participant: Uuid, seq: i32, month: Option<Date>, amount:
         seq,
         line_code: "KVP_BASE".parse().unwrap(),
         attributed_month: month,
-        quantity: dec("1"),
-        rate: dec(amount),
+        quantity: Some(LineQuantity {
+            value: dec("21"),
+            unit: QuantityUnit::Days,
+            rate: Some(dec(amount) / dec("21")).map(|r| r.round_dp(2)),
+        }),
         amount: dec(amount),
         explanation: format!("line {seq}"),
         // Frozen codes read back as written; a participant without an
         // employee number has none.
         pay_code: Some("1101".into()),
         employee_number: (seq % 2 == 0).then(|| format!("E-{participant}")),
+        reporting: Some(crate::support::frozen_reporting()),
     }
 }
 
@@ -134,6 +140,7 @@ pub async fn a_session_reads_every_participant_in_chunks_as_participant_facts_ha
                 name: "Bergen".into(),
                 policy_overrides: serde_json::json!({}),
                 pay_codes: serde_json::json!({}),
+                handoff: Default::default(),
                 version: 1,
             },
             None,
@@ -1135,6 +1142,7 @@ pub async fn holds_that_do_not_fit_the_run_are_refused_and_nothing_is_stored(
                 name: "Bergen".into(),
                 policy_overrides: serde_json::json!({}),
                 pay_codes: serde_json::json!({}),
+                handoff: Default::default(),
                 version: 1,
             },
             None,

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use kvp_rules::{LineQuantity, QuantityUnit};
 use kvp_store::{
     ConfirmOutcome, Confirmation, LedgerEntry, Participant, PayRun, Repository, RunState,
     StoreError,
@@ -27,6 +28,7 @@ fn entry(participant: &Participant, month: Option<Date>, code: &str, amount: &st
         attributed_month: month,
         line_code: code.parse().unwrap(),
         amount: dec(amount),
+        quantity: None,
     }
 }
 
@@ -65,6 +67,62 @@ async fn recorded(store: &Arc<dyn Repository>, confirmation: &Confirmation) -> P
         Ok(ConfirmOutcome::Recorded(run)) => run,
         other => panic!("expected the confirmation to be recorded, got {other:?}"),
     }
+}
+
+pub async fn the_ledger_sums_quantities_exactly_and_none_where_a_line_has_none(
+    store: Arc<dyn Repository>,
+) {
+    let kari = given_participant(&store).await;
+    let quantity = |value: &str, unit| {
+        Some(LineQuantity {
+            value: dec(value),
+            unit,
+            rate: Some(dec("1.00")),
+        })
+    };
+    let mut march = pay_run(
+        MARCH,
+        &[
+            (kari.id, "KVP_BASE", Some(MARCH), "20500.50"),
+            (kari.id, "KVP_CHILD_SUPPLEMENT", Some(MARCH), "757.27"),
+            (kari.id, "KVP_DEDUCTION_ABSENCE", Some(MARCH), "-100.00"),
+        ],
+    );
+    march.lines[0].quantity = quantity("21", QuantityUnit::Days);
+    march.lines[1].quantity = quantity("20.4667", QuantityUnit::ChildDays);
+    // The absence line was closed before quantities were kept.
+    closed(&store, &march).await;
+    let mut april = pay_run(
+        APRIL,
+        &[
+            (kari.id, "KVP_BASE", Some(MARCH), "976.21"),
+            (kari.id, "KVP_CHILD_SUPPLEMENT", Some(MARCH), "19.73"),
+            (kari.id, "KVP_DEDUCTION_ABSENCE", Some(MARCH), "-50.00"),
+        ],
+    );
+    april.lines[0].quantity = quantity("1", QuantityUnit::Days);
+    april.lines[1].quantity = quantity("0.5333", QuantityUnit::ChildDays);
+    april.lines[2].quantity = quantity("3.5", QuantityUnit::Hours);
+    closed(&store, &april).await;
+
+    let ledger = store.ledger("0301").await.unwrap();
+    let sums: Vec<(String, Option<String>)> = of(&ledger, &kari)
+        .iter()
+        .map(|e| {
+            (
+                e.line_code.as_str().to_owned(),
+                e.quantity.map(|q| q.normalize().to_string()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sums,
+        vec![
+            ("KVP_BASE".to_owned(), Some("22".to_owned())),
+            ("KVP_CHILD_SUPPLEMENT".to_owned(), Some("21".to_owned())),
+            ("KVP_DEDUCTION_ABSENCE".to_owned(), None),
+        ]
+    );
 }
 
 pub async fn the_ledger_sums_lines_over_runs_and_leaves_out_failed_payslips(

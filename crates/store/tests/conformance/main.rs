@@ -140,6 +140,7 @@ conformance! {
     close_session::a_close_records_its_held_participants_and_moves_their_marks_back_never_forward,
     close_session::holds_that_do_not_fit_the_run_are_refused_and_nothing_is_stored,
     ledger::the_ledger_sums_lines_over_runs_and_leaves_out_failed_payslips,
+    ledger::the_ledger_sums_quantities_exactly_and_none_where_a_line_has_none,
     ledger::a_confirmation_moves_the_run_from_closed_to_confirmed,
     ledger::confirming_again_is_idempotent_and_other_values_conflict,
     ledger::a_confirmation_needs_the_run_and_the_participants_lines,

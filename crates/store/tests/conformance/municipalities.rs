@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use kvp_store::{Expected, Municipality, Repository, StoreError};
+use kvp_store::{Accounting, Expected, HandoffSettings, Municipality, Repository, StoreError};
 use serde_json::json;
 
 use crate::support::{audit, given_oslo, oslo};
@@ -14,6 +14,16 @@ pub async fn a_municipality_is_upserted_and_read_back(store: Arc<dyn Repository>
     oslo.name = "Oslo kommune".into();
     oslo.policy_overrides = json!({ "leave_days_per_year": 30 });
     oslo.pay_codes = json!({ "KVP_BASE": "2000" });
+    let handoff = HandoffSettings {
+        use_product_codes: true,
+        employer_contribution: true,
+        accounting: Accounting {
+            ansvar: Some("1400".into()),
+            tjeneste: None,
+            function: "276".into(),
+        },
+    };
+    oslo.handoff = handoff.clone();
     store
         .upsert_municipality(
             &oslo,
@@ -30,6 +40,7 @@ pub async fn a_municipality_is_upserted_and_read_back(store: Arc<dyn Repository>
         json!({ "leave_days_per_year": 30 })
     );
     assert_eq!(stored.pay_codes, json!({ "KVP_BASE": "2000" }));
+    assert_eq!(stored.handoff, handoff);
     assert_eq!(store.list_municipalities().await.unwrap().len(), 1);
     assert_eq!(
         store
@@ -48,6 +59,7 @@ pub async fn municipalities_are_listed_by_number(store: Arc<dyn Repository>) {
             name: name.into(),
             policy_overrides: json!({}),
             pay_codes: json!({}),
+            handoff: Default::default(),
             version: 1,
         };
         store

@@ -100,6 +100,7 @@ pub async fn a_second_participant_with_the_same_nin_lookup_is_a_conflict_and_lea
         name: "Bergen".into(),
         policy_overrides: json!({}),
         pay_codes: json!({}),
+        handoff: Default::default(),
         version: 1,
     };
     store

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use kvp_rules::{LineQuantity, QuantityUnit};
 use kvp_store::{Municipality, PayLine, Repository, RunState, StoreError};
 use serde_json::json;
 use time::macros::date;
@@ -9,8 +10,8 @@ use tokio::sync::Barrier;
 use uuid::Uuid;
 
 use crate::support::{
-    CloseOutcome, NewPayRun, audit, close_period, closed, dec, given_another_participant,
-    given_participant, participant_of, pay_run,
+    CloseOutcome, NewPayRun, audit, close_period, closed, dec, frozen_reporting,
+    given_another_participant, given_participant, participant_of, pay_run,
 };
 
 const MARCH: time::Date = date!(2025 - 03 - 01);
@@ -323,6 +324,7 @@ pub async fn a_failure_after_the_first_writes_leaves_no_run(store: Arc<dyn Repos
         name: "Bergen".into(),
         policy_overrides: json!({}),
         pay_codes: json!({}),
+        handoff: Default::default(),
         version: 1,
     };
     store
@@ -412,10 +414,22 @@ pub async fn pay_line_decimals_round_trip_exactly(store: Arc<dyn Repository>) {
             (kari.id, "KVP_RECOVERY_CARRIED", None, "1234567890123.40"),
         ],
     );
-    new.lines[0].quantity = dec("21.6666666667");
-    new.lines[0].rate = dec("946.1769230769");
-    new.lines[1].quantity = dec("7.25");
-    new.lines[1].rate = dec("-0.00137931");
+    new.lines[0].quantity = Some(LineQuantity {
+        value: dec("21.6667"),
+        unit: QuantityUnit::Days,
+        rate: Some(dec("946.18")),
+    });
+    new.lines[0].reporting = Some(frozen_reporting());
+    new.lines[1].quantity = Some(LineQuantity {
+        value: dec("-7.25"),
+        unit: QuantityUnit::Hours,
+        rate: Some(dec("-0.01")),
+    });
+    new.lines[2].quantity = Some(LineQuantity {
+        value: dec("0"),
+        unit: QuantityUnit::ChildDays,
+        rate: None,
+    });
     new.run.total = new.lines.iter().map(|l| l.amount).sum();
     let run = closed(&store, &new).await;
 
@@ -431,13 +445,24 @@ pub async fn pay_line_decimals_round_trip_exactly(store: Arc<dyn Repository>) {
         texts(|l| l.amount.to_string()),
         ["20500.50", "-0.01", "0", "1234567890123.40"]
     );
+    let quantity = |l: &PayLine| {
+        l.quantity.map_or("none".to_owned(), |q| {
+            format!(
+                "{} {} at {:?}",
+                q.value,
+                q.unit.as_str(),
+                q.rate.map(|r| r.to_string())
+            )
+        })
+    };
     assert_eq!(
-        texts(|l| l.quantity.to_string()),
-        ["21.6666666667", "7.25", "1", "1"]
-    );
-    assert_eq!(
-        texts(|l| l.rate.to_string()),
-        ["946.1769230769", "-0.00137931", "0", "1234567890123.40"]
+        texts(quantity),
+        [
+            "21.6667 DAYS at Some(\"946.18\")",
+            "-7.25 HOURS at Some(\"-0.01\")",
+            "0 CHILD_DAYS at None",
+            "none"
+        ]
     );
     let stored_run = store.get_run(run.id).await.unwrap();
     assert_eq!(stored_run.total.to_string(), "1234567910623.89");

@@ -203,6 +203,7 @@ pub fn oslo() -> Municipality {
         name: "Oslo".into(),
         policy_overrides: json!({ "self_cert_max_days": 8, "auto_apply_unexcused": false }),
         pay_codes: json!({ "KVP_BASE": "1130", "KVP_CHILD_SUPPLEMENT": "1131" }),
+        handoff: Default::default(),
         version: 1,
     }
 }
@@ -398,6 +399,24 @@ pub async fn given_another_participant(store: &Arc<dyn Repository>) -> Participa
     participant
 }
 
+/// How a line closed with the handoff frozen is reported and booked.
+pub fn frozen_reporting() -> kvp_store::LineReporting {
+    kvp_store::LineReporting {
+        income: kvp_rules::reporting::IncomeCoding {
+            income_type: "pensjonEllerTrygd".into(),
+            description: "kvalifiseringstoenad".into(),
+            benefit_kind: "kontantytelse".into(),
+            withholding_basis: true,
+        },
+        employer_contribution: false,
+        accounting: kvp_store::Accounting {
+            ansvar: Some("1400".into()),
+            tjeneste: None,
+            function: "276".into(),
+        },
+    }
+}
+
 /// One pay line to be: participant, line code, attributed month, amount.
 pub type LineSpec<'a> = (Uuid, &'a str, Option<Date>, &'a str);
 
@@ -418,12 +437,12 @@ pub fn pay_run(month: Date, lines: &[LineSpec<'_>]) -> NewPayRun {
                 seq: *seq,
                 line_code: code.parse().unwrap(),
                 attributed_month,
-                quantity: dec("1"),
-                rate: dec(amount),
+                quantity: None,
                 amount: dec(amount),
                 explanation: format!("{code} for {attributed_month:?}"),
                 pay_code: None,
                 employee_number: None,
+                reporting: None,
             };
             *seq += 1;
             line

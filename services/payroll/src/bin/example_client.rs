@@ -87,7 +87,22 @@ async fn main() -> anyhow::Result<()> {
         .put(&municipality)
         .header("x-kvp-actor", "example-client")
         .header(precondition, value)
-        .json(&json!({"name": "Oslo"}))
+        // The payroll system imports each line by a pay code (lønnsart) of
+        // its own, frozen into the run's lines at close: a close stops,
+        // naming the line codes without one, until all are registered.
+        .json(&json!({
+            "name": "Oslo",
+            "pay_codes": {
+                "KVP_BASE": "1130",
+                "KVP_DEDUCTION_WAGE": "1131",
+                "KVP_DEDUCTION_UNPAID_LEAVE": "1132",
+                "KVP_DEDUCTION_ABSENCE": "1133",
+                "KVP_CHILD_SUPPLEMENT": "1134",
+                "KVP_DEDUCTION_OTHER_BENEFITS": "1135",
+                "KVP_RECOVERY_CARRIED": "1139",
+            },
+            "accounting": {"ansvar": "1400", "tjeneste": "2760"},
+        }))
         .send()
         .await?;
     if !response.status().is_success() {

@@ -9,6 +9,7 @@ mod audit_trail;
 mod corrections;
 mod decisions;
 mod employees;
+pub mod handoff;
 mod months;
 mod municipalities;
 mod participants;
@@ -31,13 +32,13 @@ use crate::identity::IdentityVault;
 
 pub use corrections::{FactCorrection, kind_of_segment, path_segment};
 pub use decisions::{LEGAL_BASIS, NewDecision};
-pub use municipalities::{MunicipalitySettings, Precondition};
+pub use municipalities::{AccountingSettings, MunicipalitySettings, Precondition};
 pub use participants::{NewChild, NewParticipant};
 pub use procedure::{AppealDecision, NewWarning};
 pub use programmes::NewPause;
 pub use runs::{
-    ClosedPeriod, MonthStatement, PaidForMonth, PayLinePages, RunExport, RunSummary,
-    line_employee_number, line_pay_code,
+    ClosedPeriod, HandedOffLine, LineReader, MonthStatement, PaidForMonth, ParticipantGroups,
+    PayLinePages, RunSummary,
 };
 pub use signer_keys::{NewSignerKey, key_version, registered_key};
 pub use timesheets::Submitted;

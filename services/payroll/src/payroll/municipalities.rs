@@ -1,11 +1,14 @@
-//! Municipalities: their settings (name, policy overrides, pay codes), checked
-//! before they are stored.
+//! Municipalities: their settings (name, policy overrides, pay codes and the
+//! rest of the handoff), checked before they are stored.
 
 use kvp_rules::PolicyOverrides;
-use kvp_store::{Expected, Municipality, StoreError};
+use kvp_store::{
+    Accounting, Expected, HandoffSettings, KOSTRA_FUNCTION_KVP, Municipality, StoreError,
+};
 use serde::Serialize;
 use serde_json::json;
 
+use super::handoff::pay_line_codes;
 use super::{Actor, Payroll, audit};
 use crate::error::{FieldViolation, ServiceError, without_values};
 
@@ -18,6 +21,108 @@ pub struct MunicipalitySettings {
     pub policy_overrides: Option<serde_json::Value>,
     /// Product line code → the municipality's pay code; none when absent.
     pub pay_codes: Option<serde_json::Value>,
+    /// Import lines by the product's codes where `pay_codes` names none.
+    pub use_product_codes: bool,
+    /// Whether the stipend triggers employer's contribution.
+    pub employer_contribution: bool,
+    /// Accounting dimensions; the defaults (KOSTRA function 276) when absent.
+    pub accounting: Option<AccountingSettings>,
+}
+
+/// Accounting dimensions as given; a missing function is 276.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountingSettings {
+    /// Responsibility (ansvar).
+    pub ansvar: Option<String>,
+    /// Service (tjeneste).
+    pub tjeneste: Option<String>,
+    /// KOSTRA function.
+    pub function: Option<String>,
+}
+
+/// Longest pay code accepted (payroll systems' lønnsart are short codes).
+const PAY_CODE_MAX_CHARS: usize = 20;
+/// Longest accounting dimension accepted.
+const DIMENSION_MAX_CHARS: usize = 32;
+
+/// The pay codes as given: an object of known line code to a short code.
+fn check_pay_codes(pay_codes: &serde_json::Value) -> Result<(), ServiceError> {
+    let Some(codes) = pay_codes.as_object() else {
+        return Err(ServiceError::field(
+            "pay_codes",
+            "must be an object of line code to pay code",
+        ));
+    };
+    let known: Vec<&str> = pay_line_codes().map(|c| c.as_str()).collect();
+    let mut violations = Vec::new();
+    for (code, pay_code) in codes {
+        let field = format!("pay_codes.{code}");
+        if !known.contains(&code.as_str()) {
+            violations.push(FieldViolation::new(
+                field,
+                format!(
+                    "is not a line code; the line codes are {}",
+                    known.join(", ")
+                ),
+            ));
+            continue;
+        }
+        match pay_code.as_str() {
+            Some(text)
+                if !text.trim().is_empty()
+                    && text.chars().count() <= PAY_CODE_MAX_CHARS
+                    && !text.chars().any(char::is_control) => {}
+            _ => violations.push(FieldViolation::new(
+                field,
+                format!("must be a pay code of 1 to {PAY_CODE_MAX_CHARS} characters"),
+            )),
+        }
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(ServiceError::InvalidArgument(violations))
+    }
+}
+
+/// Accounting dimensions as given, with the default function.
+fn accounting(given: Option<AccountingSettings>) -> Result<Accounting, ServiceError> {
+    let Some(given) = given else {
+        return Ok(Accounting::default());
+    };
+    let mut violations = Vec::new();
+    for (field, value) in [
+        ("accounting.ansvar", &given.ansvar),
+        ("accounting.tjeneste", &given.tjeneste),
+    ] {
+        if let Some(text) = value
+            && (text.trim().is_empty()
+                || text.chars().count() > DIMENSION_MAX_CHARS
+                || text.chars().any(char::is_control))
+        {
+            violations.push(FieldViolation::new(
+                field,
+                format!("must be 1 to {DIMENSION_MAX_CHARS} characters, or absent"),
+            ));
+        }
+    }
+    let function = given
+        .function
+        .unwrap_or_else(|| KOSTRA_FUNCTION_KVP.to_owned());
+    if function.len() != 3 || !function.chars().all(|c| c.is_ascii_digit()) {
+        violations.push(FieldViolation::new(
+            "accounting.function",
+            "must be a KOSTRA function of three digits",
+        ));
+    }
+    if !violations.is_empty() {
+        return Err(ServiceError::InvalidArgument(violations));
+    }
+    Ok(Accounting {
+        ansvar: given.ansvar,
+        tjeneste: given.tjeneste,
+        function,
+    })
 }
 
 /// What a change of a resource expects of it (optimistic concurrency: the
@@ -71,17 +176,17 @@ impl Payroll {
             return Err(ServiceError::InvalidArgument(out_of_range));
         }
         let pay_codes = settings.pay_codes.clone().unwrap_or_else(|| json!({}));
-        if !pay_codes.is_object() {
-            return Err(ServiceError::field(
-                "pay_codes",
-                "must be an object of line code to pay code",
-            ));
-        }
+        check_pay_codes(&pay_codes)?;
         let mut municipality = Municipality {
             id: id.to_owned(),
             name: settings.name.clone(),
             policy_overrides: overrides,
             pay_codes,
+            handoff: HandoffSettings {
+                use_product_codes: settings.use_product_codes,
+                employer_contribution: settings.employer_contribution,
+                accounting: accounting(settings.accounting.clone())?,
+            },
             version: 0,
         };
         let entry = audit(

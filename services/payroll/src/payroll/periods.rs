@@ -35,7 +35,7 @@
 use std::sync::Arc;
 
 use kvp_proto::kvp::events::v1 as ev;
-use kvp_rules::ledger::{self, Paid};
+use kvp_rules::ledger::{self, LedgerEntry, Paid};
 use kvp_rules::{Parameters, Policy, YearMonth, compute_month};
 use kvp_store::{
     BeginClose, CloseParticipant, ConfirmOutcome, Confirmation, FinishClose, HeldParticipant, Hold,
@@ -52,11 +52,13 @@ use uuid::Uuid;
 use crate::client_identity::Scope;
 use crate::error::ServiceError;
 use crate::events::{outbox_event, timestamp};
+use crate::payroll::handoff::FrozenHandoff;
 use crate::payroll::{Actor, Payroll, audit};
 
 /// One participant's lines for a run, as stored: the ledger arithmetic's
 /// lines (`kvp_rules::ledger::run_lines`) numbered in order, with the pay
-/// code and employee number they are imported by, frozen as they are now.
+/// code, employee number, a-melding coding and accounting dimensions they
+/// are imported by, frozen as they are now.
 fn pay_lines(
     computing: &Computing,
     participant_id: Uuid,
@@ -70,17 +72,12 @@ fn pay_lines(
             run_id: computing.run_id,
             participant_id,
             seq: i32::try_from(seq).unwrap_or(i32::MAX),
-            pay_code: Some(
-                computing.pay_codes[line.code.as_str()]
-                    .as_str()
-                    .unwrap_or(line.code.as_str())
-                    .to_owned(),
-            ),
+            pay_code: Some(computing.handoff.pay_code(line.code)),
             employee_number: computing.employee_numbers.get(&participant_id).cloned(),
+            reporting: Some(computing.handoff.reporting.clone()),
             line_code: line.code,
             attributed_month: line.month.map(YearMonth::first_day),
-            quantity: Decimal::ONE,
-            rate: line.amount,
+            quantity: line.quantity,
             amount: line.amount,
             explanation: line.explanation,
         })
@@ -100,8 +97,8 @@ struct Computing {
     floor: Option<YearMonth>,
     parameters: Parameters,
     policy: Policy,
-    /// The municipality's pay codes at close (line code → lønnsart).
-    pay_codes: serde_json::Value,
+    /// The pay codes, a-melding coding and accounting dimensions at close.
+    handoff: FrozenHandoff,
     /// The participants' employee numbers at close.
     employee_numbers: std::collections::HashMap<Uuid, String>,
 }
@@ -235,12 +232,11 @@ fn participant_lines(
 ) -> Result<(Vec<PayLine>, usize), Unpayable> {
     let facts = &participant.facts;
     let from = ledger::recompute_from(computing.floor, participant.mark.from.map(YearMonth::of));
-    let paid = Paid::from_entries(participant.ledger.iter().map(|entry| {
-        (
-            entry.attributed_month.map(YearMonth::of),
-            entry.line_code,
-            entry.amount,
-        )
+    let paid = Paid::from_entries(participant.ledger.iter().map(|entry| LedgerEntry {
+        month: entry.attributed_month.map(YearMonth::of),
+        code: entry.line_code,
+        amount: entry.amount,
+        quantity: entry.quantity,
     }))
     .map_err(|e| Unpayable {
         month: computing.closing,
@@ -509,6 +505,7 @@ impl Payroll {
                 ),
             });
         }
+        let handoff = FrozenHandoff::at_close(&context.municipality, month)?;
         let parameters = with_registered_g(self.parameters(), &context.registered_g)?;
         let policy = self.municipal_policy(context.municipality.policy_overrides.clone())?;
         let basis = Basis::new(build, &parameters, &policy)?;
@@ -522,7 +519,7 @@ impl Payroll {
             floor,
             parameters,
             policy,
-            pay_codes: context.municipality.pay_codes.clone(),
+            handoff,
             employee_numbers: self.employee_numbers(municipality_id).await?,
         });
 

@@ -1,14 +1,15 @@
 //! Pay runs as read back: a municipality's runs with the participants each
-//! held, a run's lines for export or streaming (with the municipality's pay
-//! codes), a closed run with its totals, and what closed runs paid for one
+//! held, a run's lines for export or streaming (as the payroll system
+//! imports them: [`LineReader`]), a closed run with its totals, and what closed runs paid for one
 //! participant's month. Closing and payment
 //! confirmation themselves are in [`super::periods`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use kvp_rules::reporting::IncomeCodes;
 use kvp_rules::{MonthResult, YearMonth};
-use kvp_store::{HeldParticipant, LineTotal, PayLine, PayRun, Repository};
+use kvp_store::{HeldParticipant, LineReporting, LineTotal, PayLine, PayRun, Repository};
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -20,19 +21,88 @@ use crate::error::ServiceError;
 /// Lines fetched per page when a run's lines are streamed.
 const PAGE: u32 = 1000;
 
-/// A run's lines with what an export needs beside them.
+/// How a run's lines are read for the payroll system: with what each line
+/// froze at close, or, on lines closed before that was kept, with the
+/// municipality's settings now.
 #[derive(Debug, Clone)]
-pub struct RunExport {
-    /// The run.
-    pub run: PayRun,
-    /// The municipality's pay codes (line code → lønnsart).
-    pub pay_codes: serde_json::Value,
-    /// The participants' employee numbers, where registered.
-    pub employee_numbers: HashMap<Uuid, String>,
-    /// Every line, by participant and `seq`.
-    pub lines: Vec<PayLine>,
-    /// The participants the run held (paid nothing), by participant.
-    pub held: Vec<HeldParticipant>,
+pub struct LineReader {
+    municipality_id: String,
+    run_month: YearMonth,
+    pay_codes: serde_json::Value,
+    employee_numbers: HashMap<Uuid, String>,
+    reporting: LineReporting,
+}
+
+/// A pay line as the payroll system imports it.
+#[derive(Debug, Clone)]
+pub struct HandedOffLine<'a> {
+    /// The line as stored.
+    pub line: &'a PayLine,
+    /// The participant's employee number; empty when none is registered.
+    pub employee_number: String,
+    /// The pay code (lønnsart).
+    pub pay_code: String,
+    /// The a-melding coding and the accounting dimensions.
+    pub reporting: LineReporting,
+    /// The a-melding earning period: the month the line pays or corrects,
+    /// the run's month for a recovery line.
+    pub earning_period: YearMonth,
+}
+
+impl LineReader {
+    /// The run's municipality.
+    pub fn municipality_id(&self) -> &str {
+        &self.municipality_id
+    }
+
+    /// The run's month.
+    pub fn run_month(&self) -> YearMonth {
+        self.run_month
+    }
+
+    /// A line as the payroll system imports it.
+    pub fn read<'a>(&self, line: &'a PayLine) -> HandedOffLine<'a> {
+        HandedOffLine {
+            line,
+            employee_number: line_employee_number(line, &self.employee_numbers),
+            pay_code: line_pay_code(line, &self.pay_codes),
+            reporting: line
+                .reporting
+                .clone()
+                .unwrap_or_else(|| self.reporting.clone()),
+            earning_period: line.attributed_month.map_or(self.run_month, YearMonth::of),
+        }
+    }
+}
+
+/// The participants' lines of a run, grouped: one group per participant as
+/// the pages arrive in participant order (a group may span two pages).
+#[derive(Debug, Default)]
+pub struct ParticipantGroups {
+    open: Vec<PayLine>,
+}
+
+impl ParticipantGroups {
+    /// Adds a page; answers the groups it completed.
+    pub fn add(&mut self, page: Vec<PayLine>) -> Vec<Vec<PayLine>> {
+        let mut done = Vec::new();
+        for line in page {
+            if self
+                .open
+                .first()
+                .is_some_and(|first| first.participant_id != line.participant_id)
+            {
+                done.push(std::mem::take(&mut self.open));
+            }
+            self.open.push(line);
+        }
+        done
+    }
+
+    /// The last group, at the end of the pages.
+    pub fn finish(self) -> Option<Vec<PayLine>> {
+        (!self.open.is_empty()).then_some(self.open)
+    }
 }
 
 /// A run with the participants it held.
@@ -88,10 +158,8 @@ pub struct MonthStatement {
 pub struct PayLinePages {
     /// The run.
     pub run: PayRun,
-    /// The municipality's pay codes (line code → lønnsart).
-    pub pay_codes: serde_json::Value,
-    /// The participants' employee numbers, where registered.
-    pub employee_numbers: HashMap<Uuid, String>,
+    /// How its lines are read for the payroll system.
+    pub reader: LineReader,
     store: Arc<dyn Repository>,
     after: Option<(Uuid, i32)>,
 }
@@ -137,26 +205,6 @@ impl Payroll {
         Ok(self.store.list_held(run.id).await?)
     }
 
-    /// A run's lines with the municipality's pay codes, for a file export.
-    pub async fn run_export(&self, run_id: Uuid) -> Result<RunExport, ServiceError> {
-        let run = self.store.get_run(run_id).await?;
-        let pay_codes = self
-            .store
-            .get_municipality(&run.municipality_id)
-            .await?
-            .pay_codes;
-        let lines = self.store.list_pay_lines(run_id).await?;
-        let held = self.held(&run).await?;
-        let employee_numbers = self.employee_numbers(&run.municipality_id).await?;
-        Ok(RunExport {
-            run,
-            pay_codes,
-            employee_numbers,
-            lines,
-            held,
-        })
-    }
-
     /// A run's lines a page at a time, if `scope` reaches the run's municipality.
     pub async fn pay_lines(
         &self,
@@ -165,19 +213,45 @@ impl Payroll {
     ) -> Result<PayLinePages, ServiceError> {
         let run = self.store.get_run(run_id).await?;
         scope.permit(&run.municipality_id)?;
-        let pay_codes = self
-            .store
-            .get_municipality(&run.municipality_id)
-            .await?
-            .pay_codes;
-        let employee_numbers = self.employee_numbers(&run.municipality_id).await?;
+        let municipality = self.store.get_municipality(&run.municipality_id).await?;
+        let month = YearMonth::of(run.month);
+        let codes = IncomeCodes::shipped().map_err(ServiceError::internal)?;
+        let income =
+            codes
+                .at(run.month)
+                .cloned()
+                .ok_or_else(|| ServiceError::FailedPrecondition {
+                    what: format!("no a-melding coding is in force for {month}"),
+                })?;
+        let reader = LineReader {
+            municipality_id: run.municipality_id.clone(),
+            run_month: month,
+            employee_numbers: self.employee_numbers(&run.municipality_id).await?,
+            reporting: LineReporting {
+                income,
+                employer_contribution: municipality.handoff.employer_contribution,
+                accounting: municipality.handoff.accounting,
+            },
+            pay_codes: municipality.pay_codes,
+        };
         Ok(PayLinePages {
             run,
-            pay_codes,
-            employee_numbers,
+            reader,
             store: self.store.clone(),
             after: None,
         })
+    }
+
+    /// The participants a run held and those it paid without an employee
+    /// number, for its JSON export.
+    pub async fn run_exceptions(
+        &self,
+        run: &PayRun,
+    ) -> Result<(Vec<HeldParticipant>, Vec<Uuid>), ServiceError> {
+        Ok((
+            self.held(run).await?,
+            self.store.without_employee_number(run.id).await?,
+        ))
     }
 
     /// Closes a municipality's month ([`Payroll::close_period`]) and sums the
@@ -240,7 +314,7 @@ impl Payroll {
 
 /// The pay code a line is imported by: as frozen at close, or (on lines
 /// closed before codes were kept) the municipality's now, else the line code.
-pub fn line_pay_code(line: &PayLine, pay_codes: &serde_json::Value) -> String {
+fn line_pay_code(line: &PayLine, pay_codes: &serde_json::Value) -> String {
     line.pay_code.clone().unwrap_or_else(|| {
         pay_codes[line.line_code.as_str()]
             .as_str()
@@ -252,7 +326,7 @@ pub fn line_pay_code(line: &PayLine, pay_codes: &serde_json::Value) -> String {
 /// The employee number a line is imported by: as frozen at close, or (on
 /// lines closed before numbers were kept) the one registered now; empty
 /// when there is none.
-pub fn line_employee_number(line: &PayLine, employee_numbers: &HashMap<Uuid, String>) -> String {
+fn line_employee_number(line: &PayLine, employee_numbers: &HashMap<Uuid, String>) -> String {
     line.employee_number
         .clone()
         .or_else(|| {

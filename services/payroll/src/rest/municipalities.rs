@@ -1,4 +1,5 @@
-//! Municipalities: their name, policy overrides and pay codes.
+//! Municipalities: their name, policy overrides, pay codes and the rest of
+//! their handoff settings (employer's contribution, accounting dimensions).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -25,10 +26,40 @@ pub struct MunicipalityBody {
     #[serde(default)]
     #[schema(value_type = Option<PolicyOverridesSchema>)]
     pub policy_overrides: Option<serde_json::Value>,
-    /// Product line code → the municipality's pay code (lønnsart).
+    /// Product line code (`KVP_BASE`, …, `KVP_RECOVERY_CARRIED`) → the
+    /// municipality's pay code (lønnsart), 1–20 characters. A close freezes
+    /// them into the run's lines, and stops (409, failed precondition)
+    /// naming any line code without one, unless `use_product_codes`.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<std::collections::HashMap<String, String>>, example = json!({"KVP_BASE": "1130"}))]
     pub pay_codes: Option<serde_json::Value>,
+    /// Import lines by the product's line code where `pay_codes` names no
+    /// pay code of the municipality's own (default false).
+    #[serde(default)]
+    pub use_product_codes: bool,
+    /// Whether the stipend triggers employer's contribution (a-melding
+    /// `utloeserArbeidsgiveravgift`; default false, as RULES.md says).
+    #[serde(default)]
+    pub employer_contribution: bool,
+    /// The accounting dimensions the run's lines are booked to.
+    #[serde(default)]
+    pub accounting: Option<AccountingBody>,
+}
+
+/// Accounting dimensions (konteringsstreng), frozen into a run's lines at close.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountingBody {
+    /// Responsibility (ansvar), 1–32 characters; none when not booked by it.
+    #[serde(default)]
+    pub ansvar: Option<String>,
+    /// Service (tjeneste), 1–32 characters; none when not booked by it.
+    #[serde(default)]
+    pub tjeneste: Option<String>,
+    /// KOSTRA function, three digits (default `276`, kvalifiseringsordningen).
+    #[serde(default)]
+    #[schema(pattern = "^[0-9]{3}$", example = "276")]
+    pub function: Option<String>,
 }
 
 /// The policy values a municipality may override, each within its bound of
@@ -79,6 +110,13 @@ impl From<Municipality> for MunicipalityBody {
             name: m.name,
             policy_overrides: Some(m.policy_overrides),
             pay_codes: Some(m.pay_codes),
+            use_product_codes: m.handoff.use_product_codes,
+            employer_contribution: m.handoff.employer_contribution,
+            accounting: Some(AccountingBody {
+                ansvar: m.handoff.accounting.ansvar,
+                tjeneste: m.handoff.accounting.tjeneste,
+                function: Some(m.handoff.accounting.function),
+            }),
         }
     }
 }
@@ -111,6 +149,13 @@ pub async fn put_municipality(
         name: body.name,
         policy_overrides: body.policy_overrides,
         pay_codes: body.pay_codes,
+        use_product_codes: body.use_product_codes,
+        employer_contribution: body.employer_contribution,
+        accounting: body.accounting.map(|a| crate::payroll::AccountingSettings {
+            ansvar: a.ansvar,
+            tjeneste: a.tjeneste,
+            function: a.function,
+        }),
     };
     let municipality = payroll
         .upsert_municipality(&id, settings, precondition, &caller.actor())

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kvp_rules::YearMonth;
-use kvp_store::{HeldParticipant, PayLine};
+use kvp_store::HeldParticipant;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
@@ -20,6 +20,7 @@ use super::run_files::RunFile;
 use super::{ApiResult, AppState};
 use crate::client_identity::Scope;
 use crate::error::{Problem, ServiceError};
+use crate::payroll::HandedOffLine;
 
 /// A grunnbeløp to register.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -166,13 +167,15 @@ pub async fn list_runs(
 /// The export format.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ExportFormat {
-    /// `csv` (default), `jsonl` or `json`.
+    /// `csv` (default), `jsonl`, `json` or `a-melding`.
     pub format: Option<String>,
     /// For `csv`: `point` (default) or `comma`, the decimal separator.
     pub decimal: Option<String>,
 }
 
-/// One exported line: the product's code and the municipality's pay code.
+/// One exported line as the payroll system imports it: the product's code
+/// and the municipality's pay code, the quantity, the a-melding fields and
+/// the accounting dimensions, all as frozen when the run closed.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExportLine {
     /// Run.
@@ -189,63 +192,109 @@ pub struct ExportLine {
     pub pay_code: String,
     /// The month the line pays or corrects (`YYYY-MM`), empty for recovery lines.
     pub attributed_month: String,
-    /// Quantity.
-    #[schema(value_type = String)]
-    pub quantity: Decimal,
-    /// Rate, two decimals.
-    #[schema(value_type = String, example = "988.00")]
-    #[serde(serialize_with = "super::two_decimals")]
-    pub rate: Decimal,
+    /// The quantity in `quantity_unit`, at most four decimals (`"21"`,
+    /// `"7.5"`, `"20.4667"`); on a correction the difference to what was
+    /// paid. Null for lines without a unit (other benefits, recovery).
+    #[schema(value_type = Option<String>, example = "21")]
+    pub quantity: Option<String>,
+    /// What the quantity counts: `DAYS`, `HOURS` or `CHILD_DAYS`; null with
+    /// the quantity.
+    #[schema(value_type = Option<String>, example = "DAYS")]
+    pub quantity_unit: Option<&'static str>,
+    /// Display rate, two decimals, with the amount's sign: the amount before
+    /// its one rounding over the quantity, rounded to øre. Null when the
+    /// quantity is null or zero. `quantity × rate` is close to `amount`, not
+    /// always equal: `amount` is what is paid.
+    #[schema(value_type = Option<String>, example = "988.00")]
+    pub rate: Option<String>,
     /// Amount in kroner, two decimals.
     #[schema(value_type = String, example = "988.00")]
     #[serde(serialize_with = "super::two_decimals")]
     pub amount: Decimal,
     /// Always true: the stipend is taxable income.
     pub taxable: bool,
-    /// A-melding income type.
-    pub income_type: &'static str,
-    /// A-melding income description.
-    pub income_description: &'static str,
+    /// A-melding income type (`pensjonEllerTrygd`).
+    pub income_type: String,
+    /// A-melding income description (`kvalifiseringstoenad`).
+    pub income_description: String,
+    /// A-melding benefit kind (fordel: `kontantytelse`).
+    pub benefit_kind: String,
+    /// A-melding `utloeserArbeidsgiveravgift`.
+    pub employer_contribution: bool,
+    /// A-melding `inngaarIGrunnlagForTrekk`.
+    pub withholding_basis: bool,
+    /// A-melding earning period (`YYYY-MM`): the month the line pays or
+    /// corrects, the run's month for a recovery line.
+    pub earning_period: String,
+    /// Accounting: responsibility (ansvar); null when not booked by it.
+    pub ansvar: Option<String>,
+    /// Accounting: service (tjeneste); null when not booked by it.
+    pub tjeneste: Option<String>,
+    /// Accounting: KOSTRA function (`276`).
+    pub kostra_function: String,
     /// How the amount was reached.
     pub explanation: String,
 }
 
-pub(super) fn export_line(
-    line: &PayLine,
-    pay_codes: &serde_json::Value,
-    employee_numbers: &std::collections::HashMap<Uuid, String>,
-) -> ExportLine {
+pub(super) fn export_line(handed: &HandedOffLine<'_>) -> ExportLine {
+    let line = handed.line;
+    let reporting = &handed.reporting;
     ExportLine {
         run_id: line.run_id,
         participant_id: line.participant_id,
-        employee_number: crate::payroll::line_employee_number(line, employee_numbers),
+        employee_number: handed.employee_number.clone(),
         line_code: line.line_code.as_str().to_owned(),
-        pay_code: crate::payroll::line_pay_code(line, pay_codes),
+        pay_code: handed.pay_code.clone(),
         attributed_month: line
             .attributed_month
             .map(|m| YearMonth::of(m).to_string())
             .unwrap_or_default(),
-        quantity: line.quantity,
-        rate: line.rate,
+        quantity: line.quantity.map(|q| q.value.normalize().to_string()),
+        quantity_unit: line.quantity.map(|q| q.unit.as_str()),
+        rate: line
+            .quantity
+            .and_then(|q| q.rate)
+            .map(kvp_rules::format_amount),
         amount: line.amount,
         taxable: true,
-        income_type: "pensjonEllerTrygd",
-        income_description: "kvalifiseringstoenad",
+        income_type: reporting.income.income_type.clone(),
+        income_description: reporting.income.description.clone(),
+        benefit_kind: reporting.income.benefit_kind.clone(),
+        employer_contribution: reporting.employer_contribution,
+        withholding_basis: reporting.income.withholding_basis,
+        earning_period: handed.earning_period.to_string(),
+        ansvar: reporting.accounting.ansvar.clone(),
+        tjeneste: reporting.accounting.tjeneste.clone(),
+        kostra_function: reporting.accounting.function.clone(),
         explanation: line.explanation.clone(),
     }
 }
 
-/// A run's export as JSON: the run (with the participants it held), and its lines.
+/// A run's export as JSON: the run (with the participants it held), and its
+/// lines. Only the OpenAPI document reads this type: the export is streamed
+/// in this shape by `run_files`, the lines last.
 #[derive(Debug, Serialize, ToSchema)]
+#[allow(
+    dead_code,
+    reason = "describes the OpenAPI schema of a streamed answer"
+)]
 pub struct RunExportView {
     /// The run, with `held_count` and `held`.
     pub run: RunView,
-    /// Every line, by participant and position; held participants have none.
-    pub lines: Vec<ExportLine>,
     /// The participants the run held, paid nothing in it (as `run.held`).
     pub held: Vec<HeldView>,
     /// The participants with lines in the run and no employee number
     /// registered: their lines carry an empty `employee_number`.
+    pub without_employee_number: Vec<Uuid>,
+    /// Every line, by participant and position; held participants have none.
+    pub lines: Vec<ExportLine>,
+}
+
+/// The head of a run's JSON export: everything but the lines, which follow.
+#[derive(Debug, Serialize)]
+pub(super) struct RunExportHead {
+    pub run: RunView,
+    pub held: Vec<HeldView>,
     pub without_employee_number: Vec<Uuid>,
 }
 
@@ -254,21 +303,26 @@ pub struct RunExportView {
 /// run that held someone says so here too.
 pub const HELD_COUNT_HEADER: &str = "kvp-held-count";
 
-/// A run's lines as a file for payroll systems that import files.
+/// A run's lines as a file for payroll systems that import files, streamed
+/// a page of lines at a time whatever the run's size.
 ///
 /// `csv` (the default): one row per pay line, nothing else — the file a
 /// payroll system imports — in the profile of `run_files.rs`: UTF-8 with a
 /// byte order mark, `;`, CRLF, a header row, `decimal=comma` for a decimal
 /// comma, text cells that would read as formulas prefixed with `'`.
-/// `jsonl`: the same lines as JSON Lines. Both are streamed. `json`: the run
-/// with the participants it held, its lines, and the participants without an
-/// employee number. Every answer carries the `kvp-held-count` header:
-/// participants held, paid nothing in this run.
+/// `jsonl`: the same lines as JSON Lines. `json`: the run with the
+/// participants it held and those without an employee number, then its
+/// lines. `a-melding`: JSON Lines, one object per participant paid, ready
+/// for the municipality's a-melding (described by the JSON Schema
+/// `services/payroll/schemas/a-melding-participant.v1.schema.json`). Every
+/// answer carries the `kvp-held-count` header: participants held, paid
+/// nothing in this run.
 #[utoipa::path(get, path = "/v1/runs/{id}/export", params(ExportFormat, ("id" = String, Path)),
     responses(
-        (status = 200, description = "`format=json`: the run, its lines and its held participants; \
+        (status = 200, description = "`format=json`: the run, its held participants and its lines; \
             `format=csv` (the default): text/csv, one row per pay line; `format=jsonl`: \
-            application/jsonl, one line object per row",
+            application/jsonl, one line object per row; `format=a-melding`: application/jsonl, \
+            one object per participant (schema a-melding-participant.v1)",
             body = RunExportView,
             headers(("kvp-held-count" = i32, description = "participants the run held (paid nothing)"))),
         (status = 400, body = Problem),
@@ -278,59 +332,40 @@ pub async fn export_run(
     Params(Id(id)): Params<Id>,
     Query(q): Query<ExportFormat>,
 ) -> ApiResult<Response> {
-    let held_count = |count: i32| {
-        (
-            axum::http::HeaderName::from_static(HELD_COUNT_HEADER),
-            count.to_string(),
-        )
-    };
     let format = q.format.as_deref().unwrap_or("csv");
-    if let Some(file) = RunFile::named(format, q.decimal.as_deref())? {
-        // The route's access rule has let the caller read this run's
-        // municipality (REST has no client-certificate scope).
-        let pages = payroll.pay_lines(id, &Scope::Unrestricted).await?;
-        let run = pages.run.clone();
-        let name = format!(
-            "attachment; filename=\"kvp-{}-{}.{}\"",
-            run.municipality_id,
-            YearMonth::of(run.month),
-            file.extension()
-        );
-        return Ok((
-            [
-                (header::CONTENT_TYPE, file.content_type().to_owned()),
-                (header::CONTENT_DISPOSITION, name),
-                held_count(run.held_count),
-            ],
-            super::run_files::stream(pages, file),
-        )
-            .into_response());
-    }
-    if format != "json" {
-        return Err(ServiceError::field("format", "must be csv, jsonl or json"));
-    }
-    let export = payroll.run_export(id).await?;
-    let run = &export.run;
-    let lines: Vec<ExportLine> = export
-        .lines
-        .iter()
-        .map(|l| export_line(l, &export.pay_codes, &export.employee_numbers))
-        .collect();
-    let without_employee_number: Vec<Uuid> = lines
-        .iter()
-        .filter(|l| l.employee_number.is_empty())
-        .map(|l| l.participant_id)
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let file = RunFile::named(format, q.decimal.as_deref())?;
+    // The route's access rule has let the caller read this run's
+    // municipality (REST has no client-certificate scope).
+    let pages = payroll.pay_lines(id, &Scope::Unrestricted).await?;
+    let run = pages.run.clone();
+    let head = match file {
+        RunFile::Json => {
+            let (held, without_employee_number) = payroll.run_exceptions(&run).await?;
+            let head = RunExportHead {
+                run: run_view(&run, &held, without_employee_number.clone()),
+                held: held.iter().map(held_view).collect(),
+                without_employee_number,
+            };
+            Some(serde_json::to_vec(&head).map_err(ServiceError::internal)?)
+        }
+        _ => None,
+    };
+    let name = format!(
+        "attachment; filename=\"kvp-{}-{}{}\"",
+        run.municipality_id,
+        YearMonth::of(run.month),
+        file.file_suffix()
+    );
     Ok((
-        [held_count(run.held_count)],
-        Json(RunExportView {
-            run: run_view(run, &export.held, without_employee_number.clone()),
-            without_employee_number,
-            lines,
-            held: export.held.iter().map(held_view).collect(),
-        }),
+        [
+            (header::CONTENT_TYPE, file.content_type().to_owned()),
+            (header::CONTENT_DISPOSITION, name),
+            (
+                axum::http::HeaderName::from_static(HELD_COUNT_HEADER),
+                run.held_count.to_string(),
+            ),
+        ],
+        super::run_files::stream(pages, file, head),
     )
         .into_response())
 }
