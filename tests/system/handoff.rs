@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use kvp_proto::kvp::payroll::v1 as pb;
-use kvp_system_tests::{Fixture, TestApp, TestBackend, national_id, two_decimals};
+use kvp_system_tests::{Fixture, Reply, TestApp, TestBackend, national_id, two_decimals};
 use reqwest::Method;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -48,9 +48,8 @@ fn pay_codes(prefix: &str) -> Value {
 }
 
 /// A `PUT` of Oslo's settings over whatever is stored.
-async fn put_oslo(app: &TestApp, settings: Value) {
-    let reply = app
-        .rest()
+async fn put_oslo(app: &TestApp, settings: Value) -> Reply {
+    app.rest()
         .call_as_with(
             None,
             Method::PUT,
@@ -58,8 +57,7 @@ async fn put_oslo(app: &TestApp, settings: Value) {
             Some(settings),
             &[("x-kvp-actor", "admin-1"), ("if-match", "*")],
         )
-        .await;
-    assert_eq!(reply.status, 200, "{reply:?}");
+        .await
 }
 
 /// A run's export in `format`, as text, checked to be served whole.
@@ -130,7 +128,8 @@ async fn payroll_system(backend: TestBackend) {
 
     // A municipality that chose neither its own codes nor the product's:
     // the close stops before anything is written, naming every code missing.
-    put_oslo(&app, json!({"name": "Oslo"})).await;
+    let reply = put_oslo(&app, json!({"name": "Oslo"})).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
     let refused = app
         .grpc
         .close_period(pb::ClosePeriodRequest {
@@ -152,19 +151,12 @@ async fn payroll_system(backend: TestBackend) {
     }
     assert_eq!(app.get("/v1/municipalities/0301/runs").await, json!([]));
     // Codes must be known line codes, and short; a KOSTRA function three digits.
-    let reply = app
-        .rest()
-        .call_as_with(
-            None,
-            Method::PUT,
-            "/v1/municipalities/0301",
-            Some(
-                json!({"name": "Oslo", "pay_codes": {"KVP_BONUS": "1", "KVP_BASE": ""},
+    let reply = put_oslo(
+        &app,
+        json!({"name": "Oslo", "pay_codes": {"KVP_BONUS": "1", "KVP_BASE": ""},
                         "accounting": {"function": "27"}}),
-            ),
-            &[("x-kvp-actor", "admin-1"), ("if-match", "*")],
-        )
-        .await;
+    )
+    .await;
     let mut fields: Vec<&str> = reply.body["errors"]
         .as_array()
         .unwrap()
@@ -174,16 +166,24 @@ async fn payroll_system(backend: TestBackend) {
     fields.sort_unstable();
     assert_eq!(
         (reply.status, fields),
-        (400, vec!["pay_codes.KVP_BASE", "pay_codes.KVP_BONUS"]),
+        (
+            400,
+            vec![
+                "accounting.function",
+                "pay_codes.KVP_BASE",
+                "pay_codes.KVP_BONUS"
+            ]
+        ),
         "{:?}",
         reply.body
     );
-    put_oslo(
+    let reply = put_oslo(
         &app,
         json!({"name": "Oslo", "pay_codes": pay_codes("11"),
                "accounting": {"ansvar": "1400", "tjeneste": "2760"}}),
     )
     .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
     let settings = app.get("/v1/municipalities/0301").await;
     assert_eq!(
         (&settings["accounting"], &settings["employer_contribution"]),
@@ -258,12 +258,13 @@ async fn payroll_system(backend: TestBackend) {
     for format in formats {
         before.push(export(&app, &october.run_id, format).await);
     }
-    put_oslo(
+    let reply = put_oslo(
         &app,
         json!({"name": "Oslo", "pay_codes": pay_codes("22"), "employer_contribution": true,
                "accounting": {"ansvar": "1500", "function": "275"}}),
     )
     .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
     for (format, before) in formats.iter().zip(&before) {
         assert_eq!(
             &export(&app, &october.run_id, format).await,
@@ -518,16 +519,11 @@ async fn employee_numbers(backend: TestBackend) {
     // both, the closed run's files are the same bytes.
     let (_, before) = file("?format=csv").await;
     let (_, before_jsonl) = file("?format=jsonl").await;
-    let reply = app
-        .rest()
-        .call_as_with(
-            None,
-            Method::PUT,
-            "/v1/municipalities/0301",
-            Some(json!({"name": "Oslo", "pay_codes": {"KVP_BASE": "=1101"}, "use_product_codes": true})),
-            &[("x-kvp-actor", "admin-1"), ("if-match", "*")],
-        )
-        .await;
+    let reply = put_oslo(
+        &app,
+        json!({"name": "Oslo", "pay_codes": {"KVP_BASE": "=1101"}, "use_product_codes": true}),
+    )
+    .await;
     assert_eq!(reply.status, 200, "{reply:?}");
     let (status, _, _) = put(&app, &kari, "100236", Some("\"2\"")).await;
     assert_eq!(status, 200);

@@ -45,13 +45,14 @@ const PAY_CODE_MAX_CHARS: usize = 20;
 /// Longest accounting dimension accepted.
 const DIMENSION_MAX_CHARS: usize = 32;
 
-/// The pay codes as given: an object of known line code to a short code.
-fn check_pay_codes(pay_codes: &serde_json::Value) -> Result<(), ServiceError> {
+/// What is wrong with the pay codes given: they must be an object of known
+/// line code to a short code.
+fn pay_code_violations(pay_codes: &serde_json::Value) -> Vec<FieldViolation> {
     let Some(codes) = pay_codes.as_object() else {
-        return Err(ServiceError::field(
+        return vec![FieldViolation::new(
             "pay_codes",
             "must be an object of line code to pay code",
-        ));
+        )];
     };
     let known: Vec<&str> = pay_line_codes().map(|c| c.as_str()).collect();
     let mut violations = Vec::new();
@@ -78,15 +79,12 @@ fn check_pay_codes(pay_codes: &serde_json::Value) -> Result<(), ServiceError> {
             )),
         }
     }
-    if violations.is_empty() {
-        Ok(())
-    } else {
-        Err(ServiceError::InvalidArgument(violations))
-    }
+    violations
 }
 
-/// Accounting dimensions as given, with the default function.
-fn accounting(given: Option<AccountingSettings>) -> Result<Accounting, ServiceError> {
+/// Accounting dimensions as given, with the default function; or what is
+/// wrong with them.
+fn accounting(given: Option<AccountingSettings>) -> Result<Accounting, Vec<FieldViolation>> {
     let Some(given) = given else {
         return Ok(Accounting::default());
     };
@@ -116,7 +114,7 @@ fn accounting(given: Option<AccountingSettings>) -> Result<Accounting, ServiceEr
         ));
     }
     if !violations.is_empty() {
-        return Err(ServiceError::InvalidArgument(violations));
+        return Err(violations);
     }
     Ok(Accounting {
         ansvar: given.ansvar,
@@ -176,7 +174,14 @@ impl Payroll {
             return Err(ServiceError::InvalidArgument(out_of_range));
         }
         let pay_codes = settings.pay_codes.clone().unwrap_or_else(|| json!({}));
-        check_pay_codes(&pay_codes)?;
+        let mut violations = pay_code_violations(&pay_codes);
+        let accounting = accounting(settings.accounting.clone()).unwrap_or_else(|wrong| {
+            violations.extend(wrong);
+            Accounting::default()
+        });
+        if !violations.is_empty() {
+            return Err(ServiceError::InvalidArgument(violations));
+        }
         let mut municipality = Municipality {
             id: id.to_owned(),
             name: settings.name.clone(),
@@ -185,7 +190,7 @@ impl Payroll {
             handoff: HandoffSettings {
                 use_product_codes: settings.use_product_codes,
                 employer_contribution: settings.employer_contribution,
-                accounting: accounting(settings.accounting.clone())?,
+                accounting,
             },
             version: 0,
         };
