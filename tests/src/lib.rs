@@ -346,6 +346,7 @@ impl TestApp {
             .grpc
             .stream_pay_lines(pb::StreamPayLinesRequest {
                 run_id: run_id.into(),
+                after_line_id: String::new(),
             })
             .await
             .unwrap()

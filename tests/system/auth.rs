@@ -131,6 +131,8 @@ fn routes(ids: &Ids) -> Vec<Route> {
             (PAYROLL, Home), (200, Field("/0/id", json!(ids.run)))),
         route(&get, "/v1/municipalities/{id}/worklist", format!("/v1/municipalities/{HOME}/worklist"), None,
             (EVERYONE, Home), (200, Field("/municipality_id", json!(HOME)))),
+        route(&get, "/v1/runs/{id}", format!("/v1/runs/{}", ids.run), None,
+            (PAYROLL, Home), (200, Field("/id", json!(ids.run)))),
         route(&get, "/v1/runs/{id}/export", format!("/v1/runs/{}/export?format=json", ids.run), None,
             (PAYROLL, Home), (200, Field("/lines/0/run_id", json!(ids.run)))),
         route(&post, "/v1/participants", "/v1/participants".into(),

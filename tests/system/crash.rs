@@ -485,6 +485,7 @@ async fn a_close_killed_midway_leaves_no_partial_run_and_the_next_close_pays_exa
         .await
         .stream_pay_lines(pb::StreamPayLinesRequest {
             run_id: run.run_id.clone(),
+            after_line_id: String::new(),
         })
         .await
         .unwrap()

@@ -25,6 +25,7 @@ mod periods;
 mod personal_data;
 mod rest;
 mod retries;
+mod runs;
 mod simulate;
 mod tls;
 mod versions;

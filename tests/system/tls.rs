@@ -136,6 +136,7 @@ async fn every_rpc(
     let stream = client
         .stream_pay_lines(pb::StreamPayLinesRequest {
             run_id: run_id.to_owned(),
+            after_line_id: String::new(),
         })
         .await;
     let streamed = match stream {
@@ -166,6 +167,50 @@ async fn every_rpc(
                     outcome: pb::PaymentOutcome::Paid as i32,
                     failure_reason: String::new(),
                     payment_date: "2025-11-12".into(),
+                })
+                .await
+                .map(|_| Code::Ok),
+        ),
+    ));
+    codes.push((
+        "GetPayRun",
+        code(
+            client
+                .get_pay_run(pb::GetPayRunRequest {
+                    run_id: run_id.to_owned(),
+                })
+                .await
+                .map(|_| Code::Ok),
+        ),
+    ));
+    codes.push((
+        "ListPayRuns",
+        code(
+            client
+                .list_pay_runs(pb::ListPayRunsRequest {
+                    municipality_id: "0301".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| Code::Ok),
+        ),
+    ));
+    // The confirmation above again, in a batch: a duplicate.
+    codes.push((
+        "BatchConfirmPayments",
+        code(
+            client
+                .batch_confirm_payments(pb::BatchConfirmPaymentsRequest {
+                    run_id: run_id.to_owned(),
+                    payments: vec![pb::PayslipPayment {
+                        participant_id: fixture.participant_id.clone(),
+                        gross: run.total_amount.clone(),
+                        tax_withheld: "0.00".into(),
+                        net_paid: run.total_amount.clone(),
+                        outcome: pb::PaymentOutcome::Paid as i32,
+                        failure_reason: String::new(),
+                        payment_date: "2025-11-12".into(),
+                    }],
                 })
                 .await
                 .map(|_| Code::Ok),
@@ -214,6 +259,9 @@ async fn every_rpc_requires_a_certificate_of_the_right_kind_and_municipality() {
             ("ClosePeriod", code),
             ("StreamPayLines", code),
             ("ConfirmPayment", code),
+            ("GetPayRun", code),
+            ("ListPayRuns", code),
+            ("BatchConfirmPayments", code),
         ]
     };
     let cases: Vec<Case> = vec![
@@ -257,6 +305,9 @@ async fn every_rpc_requires_a_certificate_of_the_right_kind_and_municipality() {
                 ("ClosePeriod", Code::PermissionDenied),
                 ("StreamPayLines", Code::PermissionDenied),
                 ("ConfirmPayment", Code::PermissionDenied),
+                ("GetPayRun", Code::PermissionDenied),
+                ("ListPayRuns", Code::PermissionDenied),
+                ("BatchConfirmPayments", Code::PermissionDenied),
             ],
         ),
         (
@@ -267,6 +318,9 @@ async fn every_rpc_requires_a_certificate_of_the_right_kind_and_municipality() {
                 ("ClosePeriod", Code::Ok),
                 ("StreamPayLines", Code::Ok),
                 ("ConfirmPayment", Code::Ok),
+                ("GetPayRun", Code::Ok),
+                ("ListPayRuns", Code::Ok),
+                ("BatchConfirmPayments", Code::Ok),
             ],
         ),
     ];

@@ -455,7 +455,10 @@ async fn close_and_stream(
     memory(server_pid, "after close");
     let started = Instant::now();
     let mut stream = client
-        .stream_pay_lines(pb::StreamPayLinesRequest { run_id: run.run_id })
+        .stream_pay_lines(pb::StreamPayLinesRequest {
+            run_id: run.run_id,
+            after_line_id: String::new(),
+        })
         .await?
         .into_inner();
     let mut lines = 0usize;

@@ -30,7 +30,7 @@ pub mod kvp {
 
     /// The top-up service (`kvp.topup.*`).
     pub mod topup {
-        /// `kvp.topup.v1`: the `EventSink` client and server through which
+        /// `kvp.topup.v1`: the `EventSinkService` client and server through which
         /// the payroll service delivers its events.
         #[allow(
             missing_docs,
@@ -206,7 +206,7 @@ mod tests {
             })
             .collect();
         assert!(services.contains(&"kvp.payroll.v1.PayrollService".to_owned()));
-        assert!(services.contains(&"kvp.topup.v1.EventSink".to_owned()));
+        assert!(services.contains(&"kvp.topup.v1.EventSinkService".to_owned()));
 
         let payroll_rpcs: Vec<&str> = files
             .iter()
@@ -220,7 +220,10 @@ mod tests {
                 "SubmitTimesheet",
                 "ClosePeriod",
                 "StreamPayLines",
+                "GetPayRun",
+                "ListPayRuns",
                 "ConfirmPayment",
+                "BatchConfirmPayments",
                 "Simulate"
             ]
         );

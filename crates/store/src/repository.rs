@@ -6,6 +6,7 @@
 use std::fmt;
 
 use async_trait::async_trait;
+use rust_decimal::Decimal;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
@@ -17,8 +18,8 @@ use crate::records::{
     FactVersion, FinishClose, HeldParticipant, IdempotencyClaim, IdempotencyRecord,
     IdempotentAnswer, LedgerEntry, LineTotal, Municipality, NewAuditEntry, NewOutboxEvent,
     NewTimesheet, OpenRun, OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun,
-    Programme, ProgrammeExtension, ProgrammeWithPauses, RegisteredG, SanctionAppeal,
-    SanctionDecision, SanctionWarning, SignerKey, SoleCarerPeriod, Timesheet,
+    PaymentToConfirm, Programme, ProgrammeExtension, ProgrammeWithPauses, RegisteredG,
+    SanctionAppeal, SanctionDecision, SanctionWarning, SignerKey, SoleCarerPeriod, Timesheet,
 };
 
 /// Which database a store runs on.
@@ -505,8 +506,37 @@ pub trait PayRunStore: Send + Sync {
         audit: &NewAuditEntry,
     ) -> Result<ConfirmOutcome, StoreError>;
 
+    /// Records up to a batch of one run's payslip confirmations at once, all
+    /// or nothing, as [`PayRunStore::confirm_payment`] records one: a
+    /// confirmation recorded before with the same values is a duplicate
+    /// (`true` in the answer, in the order given) and writes nothing; the
+    /// others are recorded with their events and audit entries. Any
+    /// confirmation recorded before with other values (or twice in the batch
+    /// with different ones) fails the whole batch with a
+    /// [`StoreError::Conflict`] naming every such participant, and nothing is
+    /// written; so does a participant without lines in the run
+    /// ([`StoreError::InvalidState`]). An unknown run is
+    /// [`StoreError::NotFound`].
+    async fn confirm_payments(
+        &self,
+        run_id: Uuid,
+        batch: &[PaymentToConfirm],
+    ) -> Result<(PayRun, Vec<bool>), StoreError>;
+
     /// The confirmations of a run, by participant.
     async fn list_confirmations(&self, run_id: Uuid) -> Result<Vec<Confirmation>, StoreError>;
+
+    /// A run's line with this id, if the run has one (where a stream of the
+    /// run's lines resumes).
+    async fn find_pay_line(
+        &self,
+        run_id: Uuid,
+        line_id: Uuid,
+    ) -> Result<Option<PayLine>, StoreError>;
+
+    /// Each participant's payslip gross in a run: their lines summed, by
+    /// participant; one query, however many lines the run has.
+    async fn payslip_grosses(&self, run_id: Uuid) -> Result<Vec<(Uuid, Decimal)>, StoreError>;
 }
 
 /// Parameters registered at run time (the G).

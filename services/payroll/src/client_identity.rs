@@ -7,7 +7,8 @@
 //! - exactly one `urn:kvp:municipality:<number>`: the municipality the client
 //!   acts for (kommunenummer, four digits);
 //! - one or more `urn:kvp:client:<kind>`: `payroll-system` (ClosePeriod,
-//!   StreamPayLines, ConfirmPayment) or `timesheet-client` (SubmitTimesheet).
+//!   GetPayRun, ListPayRuns, StreamPayLines, ConfirmPayment,
+//!   BatchConfirmPayments) or `timesheet-client` (SubmitTimesheet).
 //!
 //! A certificate that does not follow the profile is refused as
 //! unauthenticated; a valid one asking for another municipality's data, or for

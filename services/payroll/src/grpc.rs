@@ -18,8 +18,9 @@ use crate::client_identity::{ClientKind, Gate};
 use crate::error::{FieldViolation, ServiceError};
 use crate::events::timestamp;
 use crate::ingest::Assessment;
+use crate::payroll::periods::CONFIRM_BATCH_MAX;
 use crate::payroll::periods::PaymentReport;
-use crate::payroll::{Actor, HandedOffLine, Payroll};
+use crate::payroll::{Actor, ClosedPeriod, HandedOffLine, Payroll};
 
 /// The gRPC service over the payroll core.
 pub struct PayrollGrpc {
@@ -107,6 +108,140 @@ pub fn run_to_proto(
     }
 }
 
+/// The wire form of a run with its totals and exceptions.
+fn summary_to_proto(closed: &ClosedPeriod) -> pb::PayRun {
+    run_to_proto(
+        &closed.run,
+        &closed.totals,
+        (&closed.held, &closed.without_employee_number),
+    )
+}
+
+/// A payslip's figures as the wire gives them: a `ConfirmPaymentRequest`
+/// or one `PayslipPayment` of a batch.
+struct WirePayment<'a> {
+    participant_id: &'a str,
+    gross: &'a str,
+    tax_withheld: &'a str,
+    net_paid: &'a str,
+    outcome: i32,
+    failure_reason: &'a str,
+    payment_date: &'a str,
+}
+
+impl WirePayment<'_> {
+    /// The payslip's report of `run_id`, or its field violations (named
+    /// after `prefix`) added to `violations`.
+    fn report(
+        &self,
+        run_id: Option<Uuid>,
+        prefix: &str,
+        violations: &mut Vec<FieldViolation>,
+    ) -> Option<PaymentReport> {
+        let field = |name: &str| format!("{prefix}{name}");
+        let participant_id = Uuid::parse_str(self.participant_id)
+            .map_err(|_| {
+                violations.push(FieldViolation::new(
+                    field("participant_id"),
+                    "must be a UUID",
+                ))
+            })
+            .ok();
+        // Whole øre within the bound of sense of a payslip's figures.
+        let max = kvp_rules::bounds::PAYMENT_MAX;
+        let mut amount = |text: &str, name: &str| match Decimal::from_str_exact(text) {
+            Ok(d) if d.round_dp(2) == d && d.abs() <= max => Some(d),
+            Ok(d) if d.round_dp(2) == d => {
+                violations.push(FieldViolation::new(
+                    field(name),
+                    format!("must lie within ±{max} kroner, the largest payslip of sense"),
+                ));
+                None
+            }
+            _ => {
+                violations.push(FieldViolation::new(
+                    field(name),
+                    "must be an amount in kroner, e.g. 1234.56",
+                ));
+                None
+            }
+        };
+        let gross = amount(self.gross, "gross");
+        let tax = amount(self.tax_withheld, "tax_withheld");
+        let net = amount(self.net_paid, "net_paid");
+        let outcome = match pb::PaymentOutcome::try_from(self.outcome) {
+            Ok(pb::PaymentOutcome::Paid) => Some(PaymentOutcome::Paid),
+            Ok(pb::PaymentOutcome::Failed) => Some(PaymentOutcome::Failed),
+            _ => {
+                violations.push(FieldViolation::new(
+                    field("outcome"),
+                    "must be PAID or FAILED",
+                ));
+                None
+            }
+        };
+        let payment_date = if self.payment_date.is_empty() {
+            None
+        } else {
+            let date = crate::ingest::parse_date(self.payment_date);
+            if date.is_none() {
+                violations.push(FieldViolation::new(
+                    field("payment_date"),
+                    "must be a date YYYY-MM-DD",
+                ));
+            }
+            date
+        };
+        let (Some(run_id), Some(participant_id), Some(gross), Some(tax), Some(net), Some(outcome)) =
+            (run_id, participant_id, gross, tax, net, outcome)
+        else {
+            return None;
+        };
+        Some(PaymentReport {
+            run_id,
+            participant_id,
+            gross,
+            tax_withheld: tax,
+            net_paid: net,
+            outcome,
+            failure_reason: (!self.failure_reason.is_empty())
+                .then(|| self.failure_reason.to_owned()),
+            payment_date,
+        })
+    }
+}
+
+/// `ListPayRuns` page tokens: opaque to callers, the month of the last run
+/// of the page before.
+mod page_token {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use kvp_rules::YearMonth;
+
+    use crate::error::ServiceError;
+
+    const PREFIX: &str = "runs-after:";
+
+    /// The token of a page that ends at `month`.
+    pub fn encode(month: YearMonth) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{PREFIX}{month}"))
+    }
+
+    /// The month a token continues after; none for an empty token.
+    pub fn decode(token: &str) -> Result<Option<YearMonth>, ServiceError> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        let invalid = || ServiceError::field("page_token", "is not a token this service gave");
+        let text = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+        let text = String::from_utf8(text).map_err(|_| invalid())?;
+        text.strip_prefix(PREFIX)
+            .and_then(|month| month.parse().ok())
+            .map(Some)
+            .ok_or_else(invalid)
+    }
+}
+
 /// The wire form of a pay line as the payroll system imports it.
 pub fn line_to_proto(handed: &HandedOffLine<'_>) -> pb::PayLine {
     let line = handed.line;
@@ -124,7 +259,7 @@ pub fn line_to_proto(handed: &HandedOffLine<'_>) -> pb::PayLine {
             .map(|m| YearMonth::of(m).to_string())
             .unwrap_or_default(),
         quantity: quantity.map(|q| q.value.to_string()).unwrap_or_default(),
-        quantity_unit: quantity.map_or(pb::QuantityUnit::Unspecified, |q| match q.unit {
+        quantity_unit: quantity.map_or(pb::QuantityUnit::None, |q| match q.unit {
             QuantityUnit::Days => pb::QuantityUnit::Days,
             QuantityUnit::Hours => pb::QuantityUnit::Hours,
             QuantityUnit::ChildDays => pb::QuantityUnit::ChildDays,
@@ -247,11 +382,7 @@ impl PayrollService for PayrollGrpc {
             )
             .await?;
         Ok(Response::new(pb::ClosePeriodResponse {
-            run: Some(run_to_proto(
-                &closed.run,
-                &closed.totals,
-                (&closed.held, &closed.without_employee_number),
-            )),
+            run: Some(summary_to_proto(&closed)),
             created: closed.created,
         }))
     }
@@ -263,8 +394,17 @@ impl PayrollService for PayrollGrpc {
         request: Request<pb::StreamPayLinesRequest>,
     ) -> Result<Response<Self::StreamPayLinesStream>, Status> {
         let caller = self.gate.admit(&request, &[ClientKind::PayrollSystem])?;
-        let run_id = uuid(&request.into_inner().run_id, "run_id")?;
-        let mut pages = self.payroll.pay_lines(run_id, &caller.scope).await?;
+        let request = request.into_inner();
+        let run_id = uuid(&request.run_id, "run_id")?;
+        let after = if request.after_line_id.is_empty() {
+            None
+        } else {
+            Some((
+                uuid(&request.after_line_id, "after_line_id")?,
+                "after_line_id",
+            ))
+        };
+        let mut pages = self.payroll.pay_lines(run_id, &caller.scope, after).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         tokio::spawn(async move {
             loop {
@@ -298,69 +438,21 @@ impl PayrollService for PayrollGrpc {
         let caller = self.gate.admit(&request, &[ClientKind::PayrollSystem])?;
         let r = request.into_inner();
         let mut violations = Vec::new();
-        let uuid = |text: &str, field: &str, violations: &mut Vec<FieldViolation>| {
-            Uuid::parse_str(text)
-                .map_err(|_| violations.push(FieldViolation::new(field, "must be a UUID")))
-                .ok()
+        let run_id = Uuid::parse_str(&r.run_id)
+            .map_err(|_| violations.push(FieldViolation::new("run_id", "must be a UUID")))
+            .ok();
+        let payment = WirePayment {
+            participant_id: &r.participant_id,
+            gross: &r.gross,
+            tax_withheld: &r.tax_withheld,
+            net_paid: &r.net_paid,
+            outcome: r.outcome,
+            failure_reason: &r.failure_reason,
+            payment_date: &r.payment_date,
         };
-        let run_id = uuid(&r.run_id, "run_id", &mut violations);
-        let participant_id = uuid(&r.participant_id, "participant_id", &mut violations);
-        // Whole øre within the bound of sense of a payslip's figures.
-        let max = kvp_rules::bounds::PAYMENT_MAX;
-        let mut amount = |text: &str, field: &str| match Decimal::from_str_exact(text) {
-            Ok(d) if d.round_dp(2) == d && d.abs() <= max => Some(d),
-            Ok(d) if d.round_dp(2) == d => {
-                violations.push(FieldViolation::new(
-                    field,
-                    format!("must lie within ±{max} kroner, the largest payslip of sense"),
-                ));
-                None
-            }
-            _ => {
-                violations.push(FieldViolation::new(
-                    field,
-                    "must be an amount in kroner, e.g. 1234.56",
-                ));
-                None
-            }
-        };
-        let gross = amount(&r.gross, "gross");
-        let tax = amount(&r.tax_withheld, "tax_withheld");
-        let net = amount(&r.net_paid, "net_paid");
-        let outcome = match pb::PaymentOutcome::try_from(r.outcome) {
-            Ok(pb::PaymentOutcome::Paid) => Some(PaymentOutcome::Paid),
-            Ok(pb::PaymentOutcome::Failed) => Some(PaymentOutcome::Failed),
-            _ => {
-                violations.push(FieldViolation::new("outcome", "must be PAID or FAILED"));
-                None
-            }
-        };
-        let payment_date = if r.payment_date.is_empty() {
-            None
-        } else {
-            let date = crate::ingest::parse_date(&r.payment_date);
-            if date.is_none() {
-                violations.push(FieldViolation::new(
-                    "payment_date",
-                    "must be a date YYYY-MM-DD",
-                ));
-            }
-            date
-        };
-        let (Some(run_id), Some(participant_id), Some(gross), Some(tax), Some(net), Some(outcome)) =
-            (run_id, participant_id, gross, tax, net, outcome)
-        else {
+        let report = payment.report(run_id, "", &mut violations);
+        let (Some(report), true) = (report, violations.is_empty()) else {
             return Err(ServiceError::InvalidArgument(violations).into());
-        };
-        let report = PaymentReport {
-            run_id,
-            participant_id,
-            gross,
-            tax_withheld: tax,
-            net_paid: net,
-            outcome,
-            failure_reason: (!r.failure_reason.is_empty()).then_some(r.failure_reason),
-            payment_date,
         };
         let actor = Actor::named(caller.actor);
         let (run, duplicate) = self
@@ -371,6 +463,111 @@ impl PayrollService for PayrollGrpc {
             duplicate,
             run_state: run_state(run.state) as i32,
             confirmed_at: Some(timestamp(OffsetDateTime::now_utc())),
+        }))
+    }
+
+    async fn batch_confirm_payments(
+        &self,
+        request: Request<pb::BatchConfirmPaymentsRequest>,
+    ) -> Result<Response<pb::BatchConfirmPaymentsResponse>, Status> {
+        let caller = self.gate.admit(&request, &[ClientKind::PayrollSystem])?;
+        let r = request.into_inner();
+        let run_id = uuid(&r.run_id, "run_id")?;
+        if r.payments.is_empty() || r.payments.len() > CONFIRM_BATCH_MAX {
+            return Err(ServiceError::field(
+                "payments",
+                format!("must hold 1 to {CONFIRM_BATCH_MAX} payslips"),
+            )
+            .into());
+        }
+        let mut violations = Vec::new();
+        let mut reports = Vec::with_capacity(r.payments.len());
+        for (i, p) in r.payments.iter().enumerate() {
+            let payment = WirePayment {
+                participant_id: &p.participant_id,
+                gross: &p.gross,
+                tax_withheld: &p.tax_withheld,
+                net_paid: &p.net_paid,
+                outcome: p.outcome,
+                failure_reason: &p.failure_reason,
+                payment_date: &p.payment_date,
+            };
+            let prefix = format!("payments[{i}].");
+            reports.extend(payment.report(Some(run_id), &prefix, &mut violations));
+        }
+        if !violations.is_empty() {
+            return Err(ServiceError::InvalidArgument(violations).into());
+        }
+        let actor = Actor::named(caller.actor);
+        let participants: Vec<String> = reports
+            .iter()
+            .map(|r| r.participant_id.to_string())
+            .collect();
+        let (run, duplicates) = self
+            .payroll
+            .confirm_payments(run_id, reports, &caller.scope, &actor)
+            .await?;
+        Ok(Response::new(pb::BatchConfirmPaymentsResponse {
+            confirmations: participants
+                .into_iter()
+                .zip(duplicates)
+                .map(|(participant_id, duplicate)| pb::PayslipConfirmation {
+                    participant_id,
+                    duplicate,
+                })
+                .collect(),
+            run_state: run_state(run.state) as i32,
+        }))
+    }
+
+    async fn get_pay_run(
+        &self,
+        request: Request<pb::GetPayRunRequest>,
+    ) -> Result<Response<pb::GetPayRunResponse>, Status> {
+        let caller = self.gate.admit(&request, &[ClientKind::PayrollSystem])?;
+        let run_id = uuid(&request.into_inner().run_id, "run_id")?;
+        let run = self.payroll.run_with_totals(run_id, &caller.scope).await?;
+        Ok(Response::new(pb::GetPayRunResponse {
+            run: Some(summary_to_proto(&run)),
+        }))
+    }
+
+    async fn list_pay_runs(
+        &self,
+        request: Request<pb::ListPayRunsRequest>,
+    ) -> Result<Response<pb::ListPayRunsResponse>, Status> {
+        let caller = self.gate.admit(&request, &[ClientKind::PayrollSystem])?;
+        let r = request.into_inner();
+        if r.municipality_id.is_empty() {
+            return Err(ServiceError::field("municipality_id", "is required").into());
+        }
+        let month = if r.month.is_empty() {
+            None
+        } else {
+            Some(
+                r.month
+                    .parse::<YearMonth>()
+                    .map_err(|_| ServiceError::field("month", "must be YYYY-MM"))?,
+            )
+        };
+        let limit = match r.page_size {
+            0 => 50,
+            size @ 1..=100 => size as usize,
+            _ => return Err(ServiceError::field("page_size", "must be 0 to 100").into()),
+        };
+        let after = page_token::decode(&r.page_token)?;
+        caller.scope.permit(&r.municipality_id)?;
+        let (runs, more) = self
+            .payroll
+            .runs_with_totals(&r.municipality_id, month, after, limit)
+            .await?;
+        let next_page_token = match runs.last() {
+            Some(last) if more => page_token::encode(YearMonth::of(last.run.month)),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListPayRunsResponse {
+            runs: runs.iter().map(summary_to_proto).collect(),
+            next_page_token,
         }))
     }
 

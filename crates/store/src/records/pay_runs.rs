@@ -324,6 +324,18 @@ pub enum ConfirmOutcome {
     Duplicate(PayRun),
 }
 
+/// One payslip's confirmation of a batch, with what recording it writes
+/// beside it (nothing of which is written for a duplicate).
+#[derive(Debug, Clone)]
+pub struct PaymentToConfirm {
+    /// The confirmation; its run is the batch's.
+    pub confirmation: Confirmation,
+    /// Its events (e.g. "stipend paid").
+    pub events: Vec<NewOutboxEvent>,
+    /// Its audit entry.
+    pub audit: NewAuditEntry,
+}
+
 impl ConfirmOutcome {
     /// The run, as it stands after the call.
     pub fn run(&self) -> &PayRun {

@@ -172,94 +172,101 @@ impl PayRunStore for Store {
         events: &[NewOutboxEvent],
         audit: &NewAuditEntry,
     ) -> Result<ConfirmOutcome, StoreError> {
-        let c = confirmation;
         let mut tx = self.begin_write().await?;
-        // Lock the run (PostgreSQL; SQLite's write transaction holds the
-        // database): confirmations of one run queue here, so a retry finds
-        // the confirmation before it, and the count below is final.
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            pay_run_columns!(),
-            " FROM pay_runs WHERE id = $1",
-            for_update!()
-        ))
-        .bind(c.run_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            return Err(StoreError::not_found("pay run", c.run_id));
-        };
-        let mut run = rows::pay_run(&row)?;
-        let stored = sqlx::query(concat!(
-            "SELECT ",
-            confirmation_columns!(),
-            " FROM payment_confirmations WHERE run_id = $1 AND participant_id = $2"
-        ))
-        .bind(c.run_id)
-        .bind(c.participant_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = stored {
-            let stored = rows::confirmation(&row)?;
-            tx.rollback().await?;
-            return if stored.same_payment(c) {
+        let mut run = lock_run(&mut tx, confirmation.run_id).await?;
+        match record_confirmation(&mut tx, confirmation).await? {
+            Recorded::Before => {
+                tx.rollback().await?;
                 Ok(ConfirmOutcome::Duplicate(run))
-            } else {
-                Err(StoreError::conflict(
-                    "the payslip is confirmed already, with other values",
-                ))
-            };
+            }
+            Recorded::OtherValues => Err(StoreError::conflict(
+                "the payslip is confirmed already, with other values",
+            )),
+            Recorded::Now => {
+                update_run_state(&mut tx, &mut run).await?;
+                commit_with(tx, events, audit).await?;
+                Ok(ConfirmOutcome::Recorded(run))
+            }
         }
-        let has_lines: Option<Uuid> = sqlx::query_scalar(
-            "SELECT participant_id FROM pay_lines WHERE run_id = $1 AND participant_id = $2 LIMIT 1",
-        )
-        .bind(c.run_id)
-        .bind(c.participant_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if has_lines.is_none() {
-            return Err(StoreError::invalid_state(
-                "the participant has no lines in the run",
-            ));
-        }
+    }
 
-        sqlx::query(concat!(
-            "INSERT INTO payment_confirmations (",
-            confirmation_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    async fn confirm_payments(
+        &self,
+        run_id: Uuid,
+        batch: &[PaymentToConfirm],
+    ) -> Result<(PayRun, Vec<bool>), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut run = lock_run(&mut tx, run_id).await?;
+        let mut duplicates = Vec::with_capacity(batch.len());
+        let mut conflicts = Vec::new();
+        for item in batch {
+            let c = &item.confirmation;
+            if c.run_id != run_id {
+                return Err(StoreError::invalid_input(
+                    "a confirmation of a batch names another run",
+                ));
+            }
+            match record_confirmation(&mut tx, c).await? {
+                Recorded::Now => duplicates.push(false),
+                Recorded::Before => duplicates.push(true),
+                Recorded::OtherValues => conflicts.push(c.participant_id.to_string()),
+            }
+        }
+        if !conflicts.is_empty() {
+            // Dropping the transaction writes nothing of the batch.
+            return Err(StoreError::conflict(format!(
+                "payslips confirmed already with other values (participants {}): \
+                 nothing of the batch was recorded",
+                conflicts.join(", ")
+            )));
+        }
+        if duplicates.iter().all(|d| *d) {
+            tx.rollback().await?;
+            return Ok((run, duplicates));
+        }
+        update_run_state(&mut tx, &mut run).await?;
+        for (item, duplicate) in batch.iter().zip(&duplicates) {
+            if !duplicate {
+                insert_events(&mut tx, &item.events).await?;
+                insert_audit(&mut tx, &item.audit).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok((run, duplicates))
+    }
+
+    async fn find_pay_line(
+        &self,
+        run_id: Uuid,
+        line_id: Uuid,
+    ) -> Result<Option<PayLine>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            pay_line_columns!(),
+            " FROM pay_lines WHERE id = $1 AND run_id = $2"
         ))
-        .bind(c.run_id)
-        .bind(c.participant_id)
-        .bind(decimal(c.gross))
-        .bind(decimal(c.tax_withheld))
-        .bind(decimal(c.net_paid))
-        .bind(c.outcome.as_str())
-        .bind(&c.failure_reason)
-        .bind(c.payment_date)
-        .bind(instant(c.confirmed_at)?)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            on_violation(e, |violation| match violation {
-                Violation::Unique(constraint::PAYMENT_CONFIRMATIONS_PKEY) => {
-                    Some(StoreError::conflict("the payslip is confirmed already"))
-                }
-                _ => None,
-            })
-        })?;
-        let confirmed: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM payment_confirmations WHERE run_id = $1")
-                .bind(c.run_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        run.state = run_state(i64::from(run.participant_count), confirmed);
-        sqlx::query("UPDATE pay_runs SET state = $1 WHERE id = $2")
-            .bind(run.state.as_str())
-            .bind(run.id)
-            .execute(&mut *tx)
-            .await?;
-        commit_with(tx, events, audit).await?;
-        Ok(ConfirmOutcome::Recorded(run))
+        .bind(line_id)
+        .bind(run_id)
+        .fetch_optional(self.read_pool())
+        .await?;
+        found.as_ref().map(rows::pay_line).transpose()
+    }
+
+    async fn payslip_grosses(
+        &self,
+        run_id: Uuid,
+    ) -> Result<Vec<(Uuid, rust_decimal::Decimal)>, StoreError> {
+        // The sum to the øre (`sum_of_amounts!`), read by the backend's mapper.
+        let found = sqlx::query(concat!(
+            "SELECT l.participant_id, ",
+            sum_of_amounts!(),
+            " FROM pay_lines l WHERE l.run_id = $1 \
+             GROUP BY l.participant_id ORDER BY l.participant_id"
+        ))
+        .bind(run_id)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows::all(found, rows::payslip_gross)
     }
 
     async fn list_confirmations(&self, run_id: Uuid) -> Result<Vec<Confirmation>, StoreError> {
@@ -273,4 +280,109 @@ impl PayRunStore for Store {
         .await?;
         rows::all(found, rows::confirmation)
     }
+}
+
+/// What recording a confirmation found.
+enum Recorded {
+    /// It is recorded now (not committed yet).
+    Now,
+    /// The same confirmation was recorded before.
+    Before,
+    /// Another confirmation of the payslip was recorded before.
+    OtherValues,
+}
+
+/// The run, locked (PostgreSQL; SQLite's write transaction holds the
+/// database): confirmations of one run queue here, so a retry finds the
+/// confirmation before it, and the count that sets the state is final.
+async fn lock_run(tx: &mut WriteTx, run_id: Uuid) -> Result<PayRun, StoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        pay_run_columns!(),
+        " FROM pay_runs WHERE id = $1",
+        for_update!()
+    ))
+    .bind(run_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else {
+        return Err(StoreError::not_found("pay run", run_id));
+    };
+    rows::pay_run(&row)
+}
+
+/// Records one payslip's confirmation in a transaction holding its run's
+/// lock, unless one was recorded before. A participant without lines in the
+/// run is [`StoreError::InvalidState`].
+async fn record_confirmation(tx: &mut WriteTx, c: &Confirmation) -> Result<Recorded, StoreError> {
+    let stored = sqlx::query(concat!(
+        "SELECT ",
+        confirmation_columns!(),
+        " FROM payment_confirmations WHERE run_id = $1 AND participant_id = $2"
+    ))
+    .bind(c.run_id)
+    .bind(c.participant_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(row) = stored {
+        return Ok(if rows::confirmation(&row)?.same_payment(c) {
+            Recorded::Before
+        } else {
+            Recorded::OtherValues
+        });
+    }
+    let has_lines: Option<Uuid> = sqlx::query_scalar(
+        "SELECT participant_id FROM pay_lines WHERE run_id = $1 AND participant_id = $2 LIMIT 1",
+    )
+    .bind(c.run_id)
+    .bind(c.participant_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if has_lines.is_none() {
+        return Err(StoreError::invalid_state(format!(
+            "participant {} has no lines in the run",
+            c.participant_id
+        )));
+    }
+    sqlx::query(concat!(
+        "INSERT INTO payment_confirmations (",
+        confirmation_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ))
+    .bind(c.run_id)
+    .bind(c.participant_id)
+    .bind(decimal(c.gross))
+    .bind(decimal(c.tax_withheld))
+    .bind(decimal(c.net_paid))
+    .bind(c.outcome.as_str())
+    .bind(&c.failure_reason)
+    .bind(c.payment_date)
+    .bind(instant(c.confirmed_at)?)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| {
+        on_violation(e, |violation| match violation {
+            Violation::Unique(constraint::PAYMENT_CONFIRMATIONS_PKEY) => {
+                Some(StoreError::conflict("the payslip is confirmed already"))
+            }
+            _ => None,
+        })
+    })?;
+    Ok(Recorded::Now)
+}
+
+/// Moves a run's state on by the confirmations it has now.
+async fn update_run_state(tx: &mut WriteTx, run: &mut PayRun) -> Result<(), StoreError> {
+    let confirmed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM payment_confirmations WHERE run_id = $1")
+            .bind(run.id)
+            .fetch_one(&mut **tx)
+            .await?;
+    run.state = run_state(i64::from(run.participant_count), confirmed);
+    sqlx::query("UPDATE pay_runs SET state = $1 WHERE id = $2")
+        .bind(run.state.as_str())
+        .bind(run.id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

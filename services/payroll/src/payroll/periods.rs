@@ -39,7 +39,7 @@ use kvp_rules::ledger::{self, LedgerEntry, Paid};
 use kvp_rules::{Parameters, Policy, YearMonth, compute_month};
 use kvp_store::{
     BeginClose, CloseParticipant, ConfirmOutcome, Confirmation, FinishClose, HeldParticipant, Hold,
-    OpenRun, PayLine, PayRun, PaymentOutcome, RECOMPUTE_EVERYTHING, RegisteredG,
+    OpenRun, PayLine, PayRun, PaymentOutcome, PaymentToConfirm, RECOMPUTE_EVERYTHING, RegisteredG,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -628,97 +628,183 @@ impl Payroll {
         let store = self.store();
         let run = store.get_run(report.run_id).await?;
         scope.permit(&run.municipality_id)?;
-        let confirmation = Confirmation {
-            run_id: report.run_id,
-            participant_id: report.participant_id,
-            gross: report.gross,
-            tax_withheld: report.tax_withheld,
-            net_paid: report.net_paid,
-            outcome: report.outcome,
-            failure_reason: report.failure_reason,
-            payment_date: report.payment_date,
-            confirmed_at: OffsetDateTime::now_utc(),
-        };
-        let gross: Decimal = store
-            .list_pay_lines(run.id)
-            .await?
-            .iter()
-            .filter(|l| l.participant_id == confirmation.participant_id)
-            .map(|l| l.amount)
-            .sum();
+        let grosses = self.payslip_grosses(&run).await?;
+        let item = payment_to_confirm(&run, report, &grosses, "", actor)
+            .map_err(ServiceError::InvalidArgument)?;
+        match store
+            .confirm_payment(&item.confirmation, &item.events, &item.audit)
+            .await
+            .map_err(confirmation_error)?
+        {
+            ConfirmOutcome::Recorded(run) => Ok((run, false)),
+            ConfirmOutcome::Duplicate(run) => Ok((run, true)),
+        }
+    }
+
+    /// Records the outcomes of up to [`CONFIRM_BATCH_MAX`] payslips of one
+    /// run, all or nothing (see [`kvp_store::PayRunStore::confirm_payments`]),
+    /// each checked as [`Payroll::confirm_payment`] checks one; answers the
+    /// run and, per payslip in order, whether it was a duplicate.
+    #[instrument(skip_all, fields(run_id = %run_id, payslips = reports.len()))]
+    pub async fn confirm_payments(
+        &self,
+        run_id: Uuid,
+        reports: Vec<PaymentReport>,
+        scope: &Scope,
+        actor: &Actor,
+    ) -> Result<(PayRun, Vec<bool>), ServiceError> {
+        if reports.is_empty() || reports.len() > CONFIRM_BATCH_MAX {
+            return Err(ServiceError::field(
+                "payments",
+                format!("must hold 1 to {CONFIRM_BATCH_MAX} payslips"),
+            ));
+        }
+        let store = self.store();
+        let run = store.get_run(run_id).await?;
+        scope.permit(&run.municipality_id)?;
+        let grosses = self.payslip_grosses(&run).await?;
+        let mut seen = std::collections::HashSet::new();
         let mut violations = Vec::new();
-        if confirmation.gross != gross {
-            violations.push(crate::error::FieldViolation::new(
-                "gross",
-                format!("must be the payslip's gross {gross}"),
-            ));
-        }
-        if confirmation.tax_withheld.is_sign_negative()
-            || confirmation.tax_withheld > confirmation.gross
-        {
-            violations.push(crate::error::FieldViolation::new(
-                "tax_withheld",
-                "must lie between 0 and the gross",
-            ));
-        }
-        if confirmation.outcome == PaymentOutcome::Paid
-            && confirmation.net_paid != confirmation.gross - confirmation.tax_withheld
-        {
-            violations.push(crate::error::FieldViolation::new(
-                "net_paid",
-                "must be gross minus tax withheld",
-            ));
+        let mut batch = Vec::with_capacity(reports.len());
+        for (i, report) in reports.into_iter().enumerate() {
+            let prefix = format!("payments[{i}].");
+            if !seen.insert(report.participant_id) {
+                violations.push(crate::error::FieldViolation::new(
+                    format!("{prefix}participant_id"),
+                    "is in the batch twice",
+                ));
+                continue;
+            }
+            match payment_to_confirm(&run, report, &grosses, &prefix, actor) {
+                Ok(item) => batch.push(item),
+                Err(wrong) => violations.extend(wrong),
+            }
         }
         if !violations.is_empty() {
             return Err(ServiceError::InvalidArgument(violations));
         }
-        let mut events = Vec::new();
-        if confirmation.outcome == PaymentOutcome::Paid {
-            events.push(outbox_event(
-                kvp_proto::event_types::STIPEND_PAID,
-                &run.municipality_id,
-                confirmation.participant_id.to_string(),
-                &ev::StipendPaid {
-                    participant_id: confirmation.participant_id.to_string(),
-                    municipality_id: run.municipality_id.clone(),
-                    month: YearMonth::of(run.month).to_string(),
-                    gross: confirmation.gross.to_string(),
-                    tax_withheld: confirmation.tax_withheld.to_string(),
-                    net_paid: confirmation.net_paid.to_string(),
-                    run_id: run.id.to_string(),
-                    payment_date: confirmation
-                        .payment_date
-                        .map(|d| d.to_string())
-                        .unwrap_or_default(),
-                    confirmed_at: Some(timestamp(confirmation.confirmed_at)),
-                },
-                confirmation.confirmed_at,
-            ));
-        }
-        let entry = audit(
-            actor,
-            "payment.confirmed",
-            "pay_run",
-            &run.id.to_string(),
-            json!({
-                "participant_id": confirmation.participant_id, "outcome": confirmation.outcome.as_str(),
-                "gross": confirmation.gross, "tax_withheld": confirmation.tax_withheld, "net_paid": confirmation.net_paid,
-            }),
-        );
-        match store
-            .confirm_payment(&confirmation, &events, &entry)
+        store
+            .confirm_payments(run_id, &batch)
             .await
-            .map_err(|e| match e {
-                kvp_store::StoreError::Conflict { .. } => ServiceError::AlreadyExists {
-                    what: "this payslip was confirmed with other figures".into(),
-                },
-                kvp_store::StoreError::InvalidState { .. } => ServiceError::FailedPrecondition {
-                    what: "the participant has no lines in this run".into(),
-                },
-                other => other.into(),
-            })? {
-            ConfirmOutcome::Recorded(run) => Ok((run, false)),
-            ConfirmOutcome::Duplicate(run) => Ok((run, true)),
-        }
+            .map_err(confirmation_error)
+    }
+
+    /// Each participant's payslip gross in a run.
+    async fn payslip_grosses(
+        &self,
+        run: &PayRun,
+    ) -> Result<std::collections::HashMap<Uuid, Decimal>, ServiceError> {
+        Ok(self
+            .store()
+            .payslip_grosses(run.id)
+            .await?
+            .into_iter()
+            .collect())
+    }
+}
+
+/// The most payslips one batch confirms.
+pub const CONFIRM_BATCH_MAX: usize = 1_000;
+
+/// A payslip's confirmation checked against the run's figures (`prefix`
+/// names its place in a batch in the field violations), with the events and
+/// audit entry recording it writes. A paid payslip publishes `StipendPaid`.
+fn payment_to_confirm(
+    run: &PayRun,
+    report: PaymentReport,
+    grosses: &std::collections::HashMap<Uuid, Decimal>,
+    prefix: &str,
+    actor: &Actor,
+) -> Result<PaymentToConfirm, Vec<crate::error::FieldViolation>> {
+    let confirmation = Confirmation {
+        run_id: run.id,
+        participant_id: report.participant_id,
+        gross: report.gross,
+        tax_withheld: report.tax_withheld,
+        net_paid: report.net_paid,
+        outcome: report.outcome,
+        failure_reason: report.failure_reason,
+        payment_date: report.payment_date,
+        confirmed_at: OffsetDateTime::now_utc(),
+    };
+    let field = |name: &str| format!("{prefix}{name}");
+    let gross = grosses
+        .get(&confirmation.participant_id)
+        .copied()
+        .unwrap_or_default();
+    let mut violations = Vec::new();
+    if confirmation.gross != gross {
+        violations.push(crate::error::FieldViolation::new(
+            field("gross"),
+            format!("must be the payslip's gross {gross}"),
+        ));
+    }
+    if confirmation.tax_withheld.is_sign_negative()
+        || confirmation.tax_withheld > confirmation.gross
+    {
+        violations.push(crate::error::FieldViolation::new(
+            field("tax_withheld"),
+            "must lie between 0 and the gross",
+        ));
+    }
+    if confirmation.outcome == PaymentOutcome::Paid
+        && confirmation.net_paid != confirmation.gross - confirmation.tax_withheld
+    {
+        violations.push(crate::error::FieldViolation::new(
+            field("net_paid"),
+            "must be gross minus tax withheld",
+        ));
+    }
+    if !violations.is_empty() {
+        return Err(violations);
+    }
+    let mut events = Vec::new();
+    if confirmation.outcome == PaymentOutcome::Paid {
+        events.push(outbox_event(
+            kvp_proto::event_types::STIPEND_PAID,
+            &run.municipality_id,
+            confirmation.participant_id.to_string(),
+            &ev::StipendPaid {
+                participant_id: confirmation.participant_id.to_string(),
+                municipality_id: run.municipality_id.clone(),
+                month: YearMonth::of(run.month).to_string(),
+                gross: confirmation.gross.to_string(),
+                tax_withheld: confirmation.tax_withheld.to_string(),
+                net_paid: confirmation.net_paid.to_string(),
+                run_id: run.id.to_string(),
+                payment_date: confirmation
+                    .payment_date
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+                confirmed_at: Some(timestamp(confirmation.confirmed_at)),
+            },
+            confirmation.confirmed_at,
+        ));
+    }
+    let audit = audit(
+        actor,
+        "payment.confirmed",
+        "pay_run",
+        &run.id.to_string(),
+        json!({
+            "participant_id": confirmation.participant_id, "outcome": confirmation.outcome.as_str(),
+            "gross": confirmation.gross, "tax_withheld": confirmation.tax_withheld, "net_paid": confirmation.net_paid,
+        }),
+    );
+    Ok(PaymentToConfirm {
+        confirmation,
+        events,
+        audit,
+    })
+}
+
+/// A confirmation the store refused, in the service's words.
+fn confirmation_error(error: kvp_store::StoreError) -> ServiceError {
+    match error {
+        kvp_store::StoreError::Conflict { what } => ServiceError::AlreadyExists {
+            what: format!("confirmed with other figures: {what}"),
+        },
+        kvp_store::StoreError::InvalidState { what } => ServiceError::FailedPrecondition { what },
+        other => other.into(),
     }
 }

@@ -205,14 +205,29 @@ impl Payroll {
         Ok(self.store.list_held(run.id).await?)
     }
 
-    /// A run's lines a page at a time, if `scope` reaches the run's municipality.
+    /// A run's lines a page at a time, if `scope` reaches the run's
+    /// municipality: from the first, or after the line `after` (where a
+    /// stream broken off resumes; a line not of the run is a field violation
+    /// of `after_field`).
     pub async fn pay_lines(
         &self,
         run_id: Uuid,
         scope: &Scope,
+        after: Option<(Uuid, &str)>,
     ) -> Result<PayLinePages, ServiceError> {
         let run = self.store.get_run(run_id).await?;
         scope.permit(&run.municipality_id)?;
+        let after = match after {
+            None => None,
+            Some((line_id, field)) => {
+                let line = self
+                    .store
+                    .find_pay_line(run_id, line_id)
+                    .await?
+                    .ok_or_else(|| ServiceError::field(field, "is not a line of this run"))?;
+                Some((line.participant_id, line.seq))
+            }
+        };
         let municipality = self.store.get_municipality(&run.municipality_id).await?;
         let month = YearMonth::of(run.month);
         let codes = IncomeCodes::shipped().map_err(ServiceError::internal)?;
@@ -238,7 +253,7 @@ impl Payroll {
             run,
             reader,
             store: self.store.clone(),
-            after: None,
+            after,
         })
     }
 
@@ -254,6 +269,59 @@ impl Payroll {
         ))
     }
 
+    /// A run with its totals and the participants it held or paid without
+    /// an employee number, if `scope` reaches its municipality.
+    pub async fn run_with_totals(
+        &self,
+        run_id: Uuid,
+        scope: &Scope,
+    ) -> Result<ClosedPeriod, ServiceError> {
+        let run = self.store.get_run(run_id).await?;
+        scope.permit(&run.municipality_id)?;
+        self.with_totals(run, false).await
+    }
+
+    /// A page of a municipality's runs with their totals, oldest month
+    /// first: at most `limit` after the month `after` (or from the first);
+    /// only `month`'s run when it is given. Answers whether more follow.
+    pub async fn runs_with_totals(
+        &self,
+        municipality_id: &str,
+        month: Option<YearMonth>,
+        after: Option<YearMonth>,
+        limit: usize,
+    ) -> Result<(Vec<ClosedPeriod>, bool), ServiceError> {
+        let mut runs = self.store.list_runs(municipality_id).await?;
+        runs.sort_by_key(|r| r.month);
+        let mut page = runs
+            .into_iter()
+            .filter(|r| month.is_none_or(|m| r.month == m.first_day()))
+            .filter(|r| after.is_none_or(|a| r.month > a.first_day()))
+            .take(limit + 1)
+            .collect::<Vec<_>>();
+        let more = page.len() > limit;
+        page.truncate(limit);
+        let mut out = Vec::with_capacity(page.len());
+        for run in page {
+            out.push(self.with_totals(run, false).await?);
+        }
+        Ok((out, more))
+    }
+
+    /// A run with what its summary needs beside it.
+    async fn with_totals(&self, run: PayRun, created: bool) -> Result<ClosedPeriod, ServiceError> {
+        let totals = self.store.run_totals(run.id).await?;
+        let held = self.held(&run).await?;
+        let without_employee_number = self.store.without_employee_number(run.id).await?;
+        Ok(ClosedPeriod {
+            run,
+            created,
+            totals,
+            held,
+            without_employee_number,
+        })
+    }
+
     /// Closes a municipality's month ([`Payroll::close_period`]) and sums the
     /// run's lines by the database: a run may hold hundreds of thousands.
     pub async fn close_period_with_totals(
@@ -266,16 +334,7 @@ impl Payroll {
         let (run, created) = self
             .close_period(municipality_id, month, actor, now)
             .await?;
-        let totals = self.store.run_totals(run.id).await?;
-        let held = self.held(&run).await?;
-        let without_employee_number = self.store.without_employee_number(run.id).await?;
-        Ok(ClosedPeriod {
-            run,
-            created,
-            totals,
-            held,
-            without_employee_number,
-        })
+        self.with_totals(run, created).await
     }
 
     /// What closed runs paid for a participant's month, line by line, and

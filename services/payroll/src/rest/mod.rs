@@ -168,6 +168,7 @@ pub fn router(payroll: Arc<Payroll>, auth: auth::Authenticator) -> Router {
             "/v1/municipalities/{id}/worklist",
             get(worklist::get_worklist),
         )
+        .route("/v1/runs/{id}", get(periods::get_run))
         .route("/v1/runs/{id}/export", get(periods::export_run))
         .route(
             "/v1/participants/{id}/payslips/{month}",

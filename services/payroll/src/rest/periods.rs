@@ -173,6 +173,23 @@ pub struct ExportFormat {
     pub decimal: Option<String>,
 }
 
+/// A pay run, with the participants it held and those it paid without an
+/// employee number. Reading it changes nothing.
+#[utoipa::path(get, path = "/v1/runs/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = RunView), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_run(
+    State(payroll): AppState,
+    Params(Id(id)): Params<Id>,
+) -> ApiResult<Json<RunView>> {
+    // The route's access rule has let the caller read this run's municipality.
+    let run = payroll.run_with_totals(id, &Scope::Unrestricted).await?;
+    Ok(Json(run_view(
+        &run.run,
+        &run.held,
+        run.without_employee_number,
+    )))
+}
+
 /// One exported line as the payroll system imports it: the product's code
 /// and the municipality's pay code, the quantity, the a-melding fields and
 /// the accounting dimensions, all as frozen when the run closed.
@@ -336,7 +353,7 @@ pub async fn export_run(
     let file = RunFile::named(format, q.decimal.as_deref())?;
     // The route's access rule has let the caller read this run's
     // municipality (REST has no client-certificate scope).
-    let pages = payroll.pay_lines(id, &Scope::Unrestricted).await?;
+    let pages = payroll.pay_lines(id, &Scope::Unrestricted, None).await?;
     let run = pages.run.clone();
     let head = match file {
         RunFile::Json => {
