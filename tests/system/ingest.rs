@@ -94,6 +94,9 @@ async fn a_signed_timesheet_is_accepted_with_its_assessment_and_a_retry_is_idemp
     assert_eq!(again.timesheet_id, first.timesheet_id);
     assert_eq!(again.digest, first.digest);
     assert_eq!(again.assessment, first.assessment);
+    // The instant read back is the one answered first, to the microsecond.
+    assert_eq!(again.accepted_at, first.accepted_at);
+    assert_eq!(first.accepted_at.unwrap().nanos % 1_000, 0);
     assert_eq!(stored_count(&app, &fixture).await, before);
     assert_eq!(before, (1, 1), "one timesheet and its one outbox event");
     app.stop().await;
@@ -127,7 +130,8 @@ async fn tampered_unsigned_and_wrongly_signed_timesheets_are_refused_without_tra
         .submit_timesheet(only_participant)
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    // A timesheet without all its required signatures is not authenticated.
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
     assert!(
         status.message().contains("supervisor")
             || status.message().to_lowercase().contains("supervisor"),
@@ -155,7 +159,7 @@ async fn tampered_unsigned_and_wrongly_signed_timesheets_are_refused_without_tra
         ],
     );
     let status = app.grpc.submit_timesheet(impostor).await.unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
 
     let revoked = app
         .rest()

@@ -8,6 +8,47 @@ use serde_json::json;
 use kvp_system_tests::{Fixture, TestApp, national_id, postgres_url};
 
 #[tokio::test]
+async fn every_error_answer_is_declared_and_served_as_problem_details() {
+    let app = TestApp::spawn().await;
+    let doc = app.get("/openapi.json").await;
+    let mut declared = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(responses) = operation["responses"].as_object() else {
+                continue;
+            };
+            for (status, response) in responses {
+                let Some(content) = response["content"].as_object() else {
+                    continue;
+                };
+                if status.starts_with('4') || status.starts_with('5') {
+                    let types: Vec<&String> = content.keys().collect();
+                    assert_eq!(
+                        types,
+                        ["application/problem+json"],
+                        "{method} {path} {status}"
+                    );
+                    declared += 1;
+                }
+            }
+        }
+    }
+    assert!(declared > 100, "{declared} error answers declared");
+    let response = app
+        .client
+        .get(format!("{}/v1/runs/not-a-run", app.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_service_runs_on_the_configured_backend() {
     let app = TestApp::spawn().await;
     let expected = if postgres_url().is_some() {

@@ -169,7 +169,7 @@ fn month_case(input: &Value) -> pb::MonthCase {
                     kind: enum_value("DAY_KIND", &d["kind"], day_kind),
                     hours: text(&d["hours"]),
                     decision: if d["decision"].is_null() {
-                        pb::SanctionDecision::Unspecified as i32
+                        pb::SanctionDecision::Pending as i32
                     } else {
                         enum_value("SANCTION_DECISION", &d["decision"], decision)
                     },

@@ -212,7 +212,9 @@ pub enum VerifyError {
         /// The key that signed in it.
         keyid: String,
     },
-    /// No valid signature in a required role. Class: [`ErrorClass::InvalidArgument`].
+    /// No valid signature in a required role: the document is not
+    /// authenticated by everyone who must sign it.
+    /// Class: [`ErrorClass::Unauthenticated`].
     #[error("the envelope has no {role} signature")]
     MissingRole {
         /// The missing role.
@@ -227,11 +229,10 @@ impl VerifyError {
             VerifyError::WrongPayloadType { .. }
             | VerifyError::NoSignatures
             | VerifyError::MissingKeyId { .. }
-            | VerifyError::MalformedSignature { .. }
-            | VerifyError::MissingRole { .. } => ErrorClass::InvalidArgument,
-            VerifyError::UnknownKey { .. } | VerifyError::BadSignature { .. } => {
-                ErrorClass::Unauthenticated
-            }
+            | VerifyError::MalformedSignature { .. } => ErrorClass::InvalidArgument,
+            VerifyError::UnknownKey { .. }
+            | VerifyError::BadSignature { .. }
+            | VerifyError::MissingRole { .. } => ErrorClass::Unauthenticated,
             VerifyError::KeyNotUsable { .. } | VerifyError::UnexpectedSigner { .. } => {
                 ErrorClass::PermissionDenied
             }
@@ -254,7 +255,8 @@ impl VerifyError {
 ///    one was altered or forged.
 /// 3. **Authorisation**: each key is usable at `at` (`PERMISSION_DENIED`), signatures in a
 ///    role with an expected person come from that person's keys (`PERMISSION_DENIED`), and
-///    every required role has signed (`INVALID_ARGUMENT`).
+///    every required role has signed (`UNAUTHENTICATED`: a document without all its
+///    signatures is not authenticated).
 ///
 /// Several signatures by the same keyid count as one signer (each must still verify).
 pub fn verify(

@@ -493,7 +493,7 @@ fn a_missing_supervisor_signature_is_rejected() {
             role: Role::Supervisor
         }
     );
-    assert_eq!(error.class(), ErrorClass::InvalidArgument);
+    assert_eq!(error.class(), ErrorClass::Unauthenticated);
     assert_eq!(
         error.to_string(),
         "the envelope has no supervisor signature"
@@ -593,7 +593,7 @@ fn every_error_has_the_class_the_service_maps_to_a_status_code() {
             VerifyError::MissingRole {
                 role: Role::Supervisor,
             },
-            ErrorClass::InvalidArgument,
+            ErrorClass::Unauthenticated,
         ),
         (
             VerifyError::UnknownKey { keyid: keyid() },

@@ -47,10 +47,13 @@ pub fn outbox_event(
 }
 
 /// The protobuf timestamp of an instant.
+///
+/// To the microsecond, as the store keeps instants: an answer made now and
+/// the same answer read back later (a duplicate) give the same instant.
 pub fn timestamp(at: OffsetDateTime) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: at.unix_timestamp(),
-        nanos: i32::try_from(at.nanosecond()).unwrap_or_default(),
+        nanos: i32::try_from(at.nanosecond() / 1_000 * 1_000).unwrap_or_default(),
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kvp_proto::kvp::topup::v1::DeliverRequest;
-use kvp_proto::kvp::topup::v1::event_sink_client::EventSinkClient;
+use kvp_proto::kvp::topup::v1::event_sink_service_client::EventSinkServiceClient;
 use kvp_store::Repository;
 use time::OffsetDateTime;
 use tonic::transport::{Channel, Endpoint};
@@ -38,7 +38,7 @@ pub async fn run(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let lease = time::Duration::try_from(settings.lease).unwrap_or(time::Duration::seconds(30));
-    let mut client: Option<EventSinkClient<Channel>> = None;
+    let mut client: Option<EventSinkServiceClient<Channel>> = None;
     while !*stop.borrow() {
         let now = OffsetDateTime::now_utc();
         let events = match store.claim_outbox(now, now + lease, settings.batch).await {
@@ -76,7 +76,7 @@ pub async fn run(
                         .await
                     {
                         Ok(channel) => {
-                            let mut c = EventSinkClient::new(channel);
+                            let mut c = EventSinkServiceClient::new(channel);
                             let r = c
                                 .deliver(DeliverRequest {
                                     event: Some(cloud_event(&event)),

@@ -370,13 +370,18 @@ fn offset_kind(value: i32) -> Result<&'static str, String> {
     Ok(kind.as_str())
 }
 
-/// A sanction decision; unset is no decision yet (pending), not an error.
+/// A sanction decision; `PENDING` is none yet. Unset is refused, as every
+/// enum's zero value is: it means only "not given".
 fn decision(value: i32) -> Result<Option<&'static str>, String> {
     match pb::SanctionDecision::try_from(value) {
-        Ok(pb::SanctionDecision::Unspecified) => Ok(None),
+        Ok(pb::SanctionDecision::Pending) => Ok(None),
         Ok(pb::SanctionDecision::Approved) => Ok(Some("APPROVED")),
         Ok(pb::SanctionDecision::Rejected) => Ok(Some("REJECTED")),
-        Err(_) => Err(format!("{value} is not a known SanctionDecision")),
+        Ok(pb::SanctionDecision::Unspecified) | Err(_) => Err(unnamed(
+            value,
+            "SANCTION_DECISION_UNSPECIFIED",
+            "SanctionDecision",
+        )),
     }
 }
 

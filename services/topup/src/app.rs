@@ -9,19 +9,19 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
-use kvp_proto::kvp::topup::v1::event_sink_server::EventSinkServer;
+use kvp_proto::kvp::topup::v1::event_sink_service_server::EventSinkServiceServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
 
 use crate::config::Config;
-use crate::grpc::EventSinkService;
+use crate::grpc::DeliverySink;
 use crate::norms::{Norms, NormsError};
 use crate::service::Topup;
 use crate::store::{self, Backend, StoreError};
 
 /// The gRPC service name of the event sink, as health and reflection report it.
-pub const EVENT_SINK_SERVICE: &str = "kvp.topup.v1.EventSink";
+pub const EVENT_SINK_SERVICE: &str = "kvp.topup.v1.EventSinkService";
 
 /// The service cannot start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -135,7 +135,7 @@ impl Application {
 
         let (health, health_service) = tonic_health::server::health_reporter();
         health
-            .set_serving::<EventSinkServer<EventSinkService>>()
+            .set_serving::<EventSinkServiceServer<DeliverySink>>()
             .await;
         let reflection = || {
             tonic_reflection::server::Builder::configure()
@@ -160,7 +160,7 @@ impl Application {
                 shutdown.await;
                 tracing::info!("shutdown requested: finishing requests in flight");
                 health
-                    .set_not_serving::<EventSinkServer<EventSinkService>>()
+                    .set_not_serving::<EventSinkServiceServer<DeliverySink>>()
                     .await;
                 let _receivers_gone = stop_tx.send(true);
             }
@@ -172,7 +172,9 @@ impl Application {
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(EventSinkServer::new(EventSinkService::new(topup.clone())))
+            .add_service(EventSinkServiceServer::new(DeliverySink::new(
+                topup.clone(),
+            )))
             .serve_with_incoming_shutdown(
                 // Without TCP_NODELAY an answer waits for the delayed ACK.
                 TcpIncoming::from(grpc).with_nodelay(Some(true)),

@@ -1,10 +1,10 @@
-//! The gRPC surface: `kvp.topup.v1.EventSink`, delegating to
+//! The gRPC surface: `kvp.topup.v1.EventSinkService`, delegating to
 //! [`Topup::deliver`](crate::service::Topup::deliver). Errors become
 //! `tonic::Status` in `error` (INVALID_ARGUMENT with `google.rpc.BadRequest`
 //! field violations for a malformed event; UNAVAILABLE or INTERNAL, which the
 //! sender retries, for a storage failure).
 
-use kvp_proto::kvp::topup::v1::event_sink_server::EventSink;
+use kvp_proto::kvp::topup::v1::event_sink_service_server::EventSinkService;
 use kvp_proto::kvp::topup::v1::{DeliverRequest, DeliverResponse};
 use tonic::{Request, Response, Status};
 
@@ -13,11 +13,11 @@ use crate::store::Received;
 
 /// The event sink.
 #[derive(Clone)]
-pub struct EventSinkService {
+pub struct DeliverySink {
     topup: Topup,
 }
 
-impl EventSinkService {
+impl DeliverySink {
     /// The sink over the service's operations.
     pub fn new(topup: Topup) -> Self {
         Self { topup }
@@ -25,7 +25,7 @@ impl EventSinkService {
 }
 
 #[tonic::async_trait]
-impl EventSink for EventSinkService {
+impl EventSinkService for DeliverySink {
     async fn deliver(
         &self,
         request: Request<DeliverRequest>,

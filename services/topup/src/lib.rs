@@ -3,7 +3,7 @@
 //! stipend falls short of the state guideline norm.
 //!
 //! It receives the payroll service's events as CloudEvents over gRPC
-//! (`kvp.topup.v1.EventSink`) into an idempotent inbox; keeps a household
+//! (`kvp.topup.v1.EventSinkService`) into an idempotent inbox; keeps a household
 //! register over REST; and, for each month a stipend is paid, proposes
 //! norm for the household + housing cost − (net stipend + other income),
 //! floored at zero, with a line-by-line explanation, into a worklist where

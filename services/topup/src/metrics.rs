@@ -150,12 +150,12 @@ mod tests {
     #[test]
     fn grpc_methods_are_labelled_only_when_served() {
         assert_eq!(
-            GRPC_METHODS.label("/kvp.topup.v1.EventSink/Deliver"),
+            GRPC_METHODS.label("/kvp.topup.v1.EventSinkService/Deliver"),
             "Deliver"
         );
         assert_eq!(GRPC_METHODS.label("/grpc.health.v1.Health/Check"), "Check");
         assert_eq!(
-            GRPC_METHODS.label("/kvp.topup.v1.EventSink/x-123"),
+            GRPC_METHODS.label("/kvp.topup.v1.EventSinkService/x-123"),
             "unknown"
         );
     }
@@ -218,11 +218,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(missing.status(), 404);
-        let mut sink = kvp_proto::kvp::topup::v1::event_sink_client::EventSinkClient::connect(
-            format!("http://{grpc}"),
-        )
-        .await
-        .unwrap();
+        let mut sink =
+            kvp_proto::kvp::topup::v1::event_sink_service_client::EventSinkServiceClient::connect(
+                format!("http://{grpc}"),
+            )
+            .await
+            .unwrap();
         let refused = sink
             .deliver(kvp_proto::kvp::topup::v1::DeliverRequest { event: None })
             .await

@@ -83,6 +83,7 @@ const PROBLEM_WORDS: SchemaWords = SchemaWords {
         crate::rest::periods::register_g,
         crate::rest::periods::list_g,
         crate::rest::periods::list_runs,
+        crate::rest::periods::get_run,
         crate::rest::periods::export_run,
         crate::rest::periods::payslip,
         get_worklist,
@@ -92,9 +93,103 @@ const PROBLEM_WORDS: SchemaWords = SchemaWords {
         openapi
     ),
     components(schemas(Problem, FieldViolation, ExistingResource, ProgrammeView, Assessment, QuotaSummary)),
-    modifiers(&BearerSecurity, &IdempotencyKeyHeader, &PROBLEM_WORDS)
+    modifiers(&BearerSecurity, &IdempotencyKeyHeader, &PROBLEM_WORDS, &ProblemContentType, &PathIds)
 )]
 pub struct ApiDoc;
+
+/// Every `{id}` in a path, declared as the service reads it: a
+/// municipality's four-digit number under `/v1/municipalities/`, a UUID
+/// everywhere else (anything else is 400 before any lookup).
+struct PathIds;
+
+impl utoipa::Modify for PathIds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::{KnownFormat, ObjectBuilder, RefOr, Required, SchemaFormat, Type};
+
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.contains("{id}") {
+                continue;
+            }
+            let municipality = path.starts_with("/v1/municipalities/");
+            let schema = || {
+                if municipality {
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some("^[0-9]{4}$"))
+                        .description(Some("The municipality's number (kommunenummer)."))
+                } else {
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+                }
+            };
+            let operations = [
+                item.get.as_mut(),
+                item.put.as_mut(),
+                item.post.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                let parameters = operation.parameters.get_or_insert_with(Vec::new);
+                parameters.retain(|p| {
+                    !matches!(p, RefOr::T(p) if p.name == "id" && p.parameter_in == ParameterIn::Path)
+                });
+                parameters.insert(
+                    0,
+                    RefOr::T(
+                        ParameterBuilder::new()
+                            .name("id")
+                            .parameter_in(ParameterIn::Path)
+                            .required(Required::True)
+                            .schema(Some(schema()))
+                            .build(),
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// Errors are answered as `application/problem+json` (RFC 9457): every
+/// answer whose body is `Problem` is declared with that media type, whatever
+/// an operation's annotation defaulted it to.
+struct ProblemContentType;
+
+impl utoipa::Modify for ProblemContentType {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+
+        const JSON: &str = "application/json";
+        let problem = format!("#/components/schemas/{}", "Problem");
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                item.get.as_mut(),
+                item.put.as_mut(),
+                item.post.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                for response in operation.responses.responses.values_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    let is_problem = response.content.get(JSON).is_some_and(|content| {
+                        matches!(content, RefOr::T(content)
+                            if matches!(&content.schema, Some(RefOr::Ref(r)) if r.ref_location == problem))
+                    });
+                    if is_problem && let Some(content) = response.content.shift_remove(JSON) {
+                        response
+                            .content
+                            .insert(kvp_problem::PROBLEM_JSON.to_owned(), content);
+                    }
+                }
+            }
+        }
+    }
+}
 
 /// A documented answer of problem details (`Problem`), for the modifiers that
 /// add answers to many operations.

@@ -28,7 +28,7 @@ pub async fn grpc_health_and_reflection_serve_the_event_sink(app: TestApp) {
     let mut health = HealthClient::new(channel.clone());
     let status = health
         .check(HealthCheckRequest {
-            service: "kvp.topup.v1.EventSink".into(),
+            service: "kvp.topup.v1.EventSinkService".into(),
         })
         .await
         .unwrap()
@@ -60,7 +60,7 @@ pub async fn grpc_health_and_reflection_serve_the_event_sink(app: TestApp) {
             "grpc.health.v1.Health",
             "grpc.reflection.v1.ServerReflection",
             "grpc.reflection.v1alpha.ServerReflection",
-            "kvp.topup.v1.EventSink",
+            "kvp.topup.v1.EventSinkService",
         ]
     );
 }

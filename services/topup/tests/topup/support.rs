@@ -10,7 +10,7 @@ use kvp_proto::kvp::events::v1::{
     CloudEvent, CloudEventAttributeValue, StipendPaid, cloud_event_attribute_value::Attr,
 };
 use kvp_proto::kvp::topup::v1::DeliverRequest;
-use kvp_proto::kvp::topup::v1::event_sink_client::EventSinkClient;
+use kvp_proto::kvp::topup::v1::event_sink_service_client::EventSinkServiceClient;
 use kvp_topup::config::DatabaseUrl;
 use kvp_topup::{Application, Config};
 use prost::Message;
@@ -30,7 +30,7 @@ pub struct TestApp {
     /// The gRPC address.
     pub grpc_addr: std::net::SocketAddr,
     /// The event sink client.
-    pub sink: EventSinkClient<Channel>,
+    pub sink: EventSinkServiceClient<Channel>,
     /// The HTTP client.
     pub http: reqwest::Client,
     /// `http://127.0.0.1:PORT`.
@@ -239,7 +239,7 @@ where
         let _ = stopped.await;
     }));
 
-    let sink = EventSinkClient::connect(format!("http://{grpc_addr}"))
+    let sink = EventSinkServiceClient::connect(format!("http://{grpc_addr}"))
         .await
         .expect("the gRPC client connects");
     let test_app = TestApp {
