@@ -13,6 +13,7 @@ use kvp_system_tests::{Fixture, Reply, TestApp, TestBackend, national_id, two_de
 use reqwest::Method;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
+use tonic_types::StatusExt;
 
 #[tokio::test]
 async fn pay_lines_and_exports_carry_the_employee_number_registered() {
@@ -142,6 +143,11 @@ async fn payroll_system(backend: TestBackend) {
         refused.code(),
         tonic::Code::FailedPrecondition,
         "{refused:?}"
+    );
+    let info = refused.get_error_details().error_info().cloned().unwrap();
+    assert_eq!(
+        (info.reason.as_str(), info.domain.as_str()),
+        ("PAY_CODES_MISSING", "payroll.kvp")
     );
     for code in pay_codes("").as_object().unwrap().keys() {
         assert!(

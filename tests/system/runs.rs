@@ -11,6 +11,7 @@ use kvp_system_tests::{Fixture, TestApp, TestBackend, national_id, sign};
 use prost::Message;
 use rust_decimal::Decimal;
 use serde_json::json;
+use tonic_types::StatusExt;
 
 #[tokio::test]
 async fn a_payroll_system_lists_gets_resumes_and_batch_confirms_runs() {
@@ -224,6 +225,10 @@ async fn runs_as_resources(backend: TestBackend) {
         .await
         .unwrap_err();
     assert_eq!(conflict.code(), tonic::Code::AlreadyExists, "{conflict:?}");
+    assert_eq!(
+        conflict.get_error_details().error_info().unwrap().reason,
+        "ALREADY_EXISTS"
+    );
     assert!(conflict.message().contains(&kari), "{conflict:?}");
     assert!(!conflict.message().contains(&ola), "{conflict:?}");
     let state = |app: &TestApp| {

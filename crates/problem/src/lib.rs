@@ -7,8 +7,8 @@
 //! - [`Problem`]: the RFC 9457 problem details body ([`PROBLEM_JSON`]), with
 //!   the fields at fault as the extension member `errors`; as an axum
 //!   response it carries its own status and media type.
-//! - [`invalid_argument`]: field violations as a gRPC `INVALID_ARGUMENT`
-//!   status with `google.rpc.BadRequest` details.
+//! - [`status`]: a gRPC status with its stable reason as
+//!   `google.rpc.ErrorInfo` and the fields at fault as `google.rpc.BadRequest`.
 //! - [`SchemaWords`]: how a service's OpenAPI document describes the two
 //!   schemas.
 //!
@@ -121,21 +121,27 @@ impl IntoResponse for Problem {
     }
 }
 
-/// An `INVALID_ARGUMENT` status with `message` and the fields at fault as
-/// `google.rpc.BadRequest` details.
-pub fn invalid_argument(
+/// A status of `code` with `message`, a stable machine-readable `reason` of
+/// `domain` as `google.rpc.ErrorInfo`, and the fields at fault (when there
+/// are any) as `google.rpc.BadRequest`.
+pub fn status(
+    code: tonic::Code,
     message: impl Into<String>,
+    reason: &str,
+    domain: &str,
     violations: Vec<FieldViolation>,
 ) -> tonic::Status {
-    let violations = violations
-        .into_iter()
-        .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
-        .collect::<Vec<_>>();
-    tonic::Status::with_error_details(
-        tonic::Code::InvalidArgument,
-        message,
-        ErrorDetails::with_bad_request(violations),
-    )
+    let mut details = ErrorDetails::new();
+    details.set_error_info(reason, domain, std::collections::HashMap::new());
+    if !violations.is_empty() {
+        details.set_bad_request(
+            violations
+                .into_iter()
+                .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
+                .collect::<Vec<_>>(),
+        );
+    }
+    tonic::Status::with_error_details(code, message, details)
 }
 
 /// How a service's OpenAPI document describes the [`Problem`] and
@@ -238,13 +244,21 @@ mod tests {
     }
 
     #[test]
-    fn field_violations_become_bad_request_details() {
-        let status = invalid_argument(
+    fn a_status_carries_its_reason_and_the_fields_at_fault() {
+        let status = status(
+            tonic::Code::InvalidArgument,
             "invalid",
+            "INVALID_FIELDS",
+            "test.kvp",
             vec![FieldViolation::new("a", "x"), FieldViolation::new("b", "y")],
         );
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
         assert_eq!(status.message(), "invalid");
+        let info = status.get_details_error_info().unwrap();
+        assert_eq!(
+            (info.reason.as_str(), info.domain.as_str()),
+            ("INVALID_FIELDS", "test.kvp")
+        );
         let bad_request = status.get_details_bad_request().unwrap();
         let fields: Vec<_> = bad_request
             .field_violations
@@ -252,6 +266,16 @@ mod tests {
             .map(|v| (v.field.as_str(), v.description.as_str()))
             .collect();
         assert_eq!(fields, [("a", "x"), ("b", "y")]);
+
+        let plain = super::status(
+            tonic::Code::NotFound,
+            "gone",
+            "NOT_FOUND",
+            "test.kvp",
+            Vec::new(),
+        );
+        assert!(plain.get_details_bad_request().is_none());
+        assert_eq!(plain.get_details_error_info().unwrap().reason, "NOT_FOUND");
     }
 
     #[test]

@@ -66,7 +66,9 @@ pub enum ServiceError {
     /// The request is valid but the state does not allow it.
     #[error("{what}")]
     FailedPrecondition {
-        /// Which condition failed.
+        /// Which condition failed, as one of [`reason`]'s stable names.
+        reason: &'static str,
+        /// Which condition failed, in words.
         what: String,
     },
     /// A signature could not be verified or its key is unknown.
@@ -147,7 +149,10 @@ impl From<StoreError> for ServiceError {
                     "the period overlaps accepted timesheet {existing}; a correction must supersede it"
                 ),
             },
-            StoreError::InvalidState { what } => Self::FailedPrecondition { what },
+            StoreError::InvalidState { what } => Self::FailedPrecondition {
+                reason: reason::STATE_DOES_NOT_ALLOW,
+                what,
+            },
             other => Self::internal(other),
         }
     }
@@ -166,27 +171,108 @@ impl From<VerifyError> for ServiceError {
 
 impl From<ServiceError> for tonic::Status {
     fn from(error: ServiceError) -> Self {
+        use tonic::Code;
         error.log_if_internal();
         let message = error.to_string();
-        match error {
-            ServiceError::InvalidArgument(violations) => {
-                kvp_problem::invalid_argument(message, violations)
-            }
-            ServiceError::NotFound { .. } => tonic::Status::not_found(message),
+        let reason = error.reason();
+        let (code, violations) = match error {
+            ServiceError::InvalidArgument(violations) => (Code::InvalidArgument, violations),
+            ServiceError::NotFound { .. } => (Code::NotFound, Vec::new()),
             ServiceError::AlreadyExists { .. } | ServiceError::Duplicate { .. } => {
-                tonic::Status::already_exists(message)
+                (Code::AlreadyExists, Vec::new())
             }
-            ServiceError::IdempotencyKeyReused => tonic::Status::invalid_argument(message),
-            ServiceError::IdempotencyKeyInUse { .. } => tonic::Status::aborted(message),
-            ServiceError::PreconditionRequired { .. } | ServiceError::PreconditionFailed { .. } => {
-                tonic::Status::failed_precondition(message)
-            }
-            ServiceError::FailedPrecondition { .. } => tonic::Status::failed_precondition(message),
-            ServiceError::Unauthenticated { .. } => tonic::Status::unauthenticated(message),
-            ServiceError::PermissionDenied { .. } => tonic::Status::permission_denied(message),
-            ServiceError::TooLarge { .. } => tonic::Status::out_of_range(message),
-            ServiceError::Timeout { .. } => tonic::Status::deadline_exceeded(message),
-            ServiceError::Internal(_) => tonic::Status::internal(message),
+            ServiceError::IdempotencyKeyReused => (Code::InvalidArgument, Vec::new()),
+            ServiceError::IdempotencyKeyInUse { .. } => (Code::Aborted, Vec::new()),
+            ServiceError::PreconditionRequired { .. }
+            | ServiceError::PreconditionFailed { .. }
+            | ServiceError::FailedPrecondition { .. } => (Code::FailedPrecondition, Vec::new()),
+            ServiceError::Unauthenticated { .. } => (Code::Unauthenticated, Vec::new()),
+            ServiceError::PermissionDenied { .. } => (Code::PermissionDenied, Vec::new()),
+            ServiceError::TooLarge { .. } => (Code::OutOfRange, Vec::new()),
+            ServiceError::Timeout { .. } => (Code::DeadlineExceeded, Vec::new()),
+            ServiceError::Internal(_) => (Code::Internal, Vec::new()),
+        };
+        kvp_problem::status(code, message, reason, ERROR_DOMAIN, violations)
+    }
+}
+
+/// The `google.rpc.ErrorInfo` domain of this service's errors.
+pub const ERROR_DOMAIN: &str = "payroll.kvp";
+
+/// The stable, machine-readable reasons an error carries
+/// (`google.rpc.ErrorInfo.reason` over gRPC, `reason` in problem details);
+/// the README lists them. A reason, once given, keeps its name and meaning.
+pub mod reason {
+    /// A field is missing or wrong; the field violations name them.
+    pub const INVALID_FIELDS: &str = "INVALID_FIELDS";
+    /// What the request names does not exist.
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    /// It exists already, or overlaps or conflicts with what does.
+    pub const ALREADY_EXISTS: &str = "ALREADY_EXISTS";
+    /// A second of a fact that exists (a retry without an idempotency key).
+    pub const DUPLICATE: &str = "DUPLICATE";
+    /// An idempotency key used again with another request.
+    pub const IDEMPOTENCY_KEY_REUSED: &str = "IDEMPOTENCY_KEY_REUSED";
+    /// An idempotency key whose request is in progress or lost its answer.
+    pub const IDEMPOTENCY_KEY_IN_USE: &str = "IDEMPOTENCY_KEY_IN_USE";
+    /// A change of an existing resource without `If-Match`.
+    pub const IF_MATCH_REQUIRED: &str = "IF_MATCH_REQUIRED";
+    /// The resource is not at the version the change names.
+    pub const VERSION_MISMATCH: &str = "VERSION_MISMATCH";
+    /// The month to close has not ended (the stipend is paid in arrears).
+    pub const MONTH_NOT_ENDED: &str = "MONTH_NOT_ENDED";
+    /// A later month of the municipality is closed already.
+    pub const LATER_MONTH_CLOSED: &str = "LATER_MONTH_CLOSED";
+    /// Line codes without a pay code, and the municipality did not choose
+    /// the product's codes.
+    pub const PAY_CODES_MISSING: &str = "PAY_CODES_MISSING";
+    /// No a-melding coding is in force for the month.
+    pub const A_MELDING_CODING_MISSING: &str = "A_MELDING_CODING_MISSING";
+    /// The participant has no programme decision (in force on the day).
+    pub const NO_PROGRAMME: &str = "NO_PROGRAMME";
+    /// The month cannot be computed from the stored facts.
+    pub const MONTH_NOT_COMPUTABLE: &str = "MONTH_NOT_COMPUTABLE";
+    /// The timesheet named to supersede is unknown or not the current one.
+    pub const TIMESHEET_NOT_CURRENT: &str = "TIMESHEET_NOT_CURRENT";
+    /// The sanction procedure does not allow the step (a decision without
+    /// its warning, an appeal of a decision deducting nothing or decided
+    /// already, a day without the entry decided on).
+    pub const SANCTION_PROCEDURE: &str = "SANCTION_PROCEDURE";
+    /// The fact cannot be corrected or voided in its state.
+    pub const FACT_NOT_CORRECTABLE: &str = "FACT_NOT_CORRECTABLE";
+    /// Any other state that does not allow the request.
+    pub const STATE_DOES_NOT_ALLOW: &str = "STATE_DOES_NOT_ALLOW";
+    /// A signature is missing, unknown or does not verify; or the caller is
+    /// not authenticated.
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    /// The caller, or a key, may not do this.
+    pub const PERMISSION_DENIED: &str = "PERMISSION_DENIED";
+    /// The request is larger than the service accepts.
+    pub const TOO_LARGE: &str = "TOO_LARGE";
+    /// The request did not complete in time; nothing was stored.
+    pub const TIMEOUT: &str = "TIMEOUT";
+    /// A fault of the service's.
+    pub const INTERNAL: &str = "INTERNAL";
+}
+
+impl ServiceError {
+    /// The error's stable, machine-readable reason (see [`reason`]).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ServiceError::InvalidArgument(_) => reason::INVALID_FIELDS,
+            ServiceError::NotFound { .. } => reason::NOT_FOUND,
+            ServiceError::AlreadyExists { .. } => reason::ALREADY_EXISTS,
+            ServiceError::Duplicate { .. } => reason::DUPLICATE,
+            ServiceError::IdempotencyKeyReused => reason::IDEMPOTENCY_KEY_REUSED,
+            ServiceError::IdempotencyKeyInUse { .. } => reason::IDEMPOTENCY_KEY_IN_USE,
+            ServiceError::PreconditionRequired { .. } => reason::IF_MATCH_REQUIRED,
+            ServiceError::PreconditionFailed { .. } => reason::VERSION_MISMATCH,
+            ServiceError::FailedPrecondition { reason, .. } => reason,
+            ServiceError::Unauthenticated { .. } => reason::UNAUTHENTICATED,
+            ServiceError::PermissionDenied { .. } => reason::PERMISSION_DENIED,
+            ServiceError::TooLarge { .. } => reason::TOO_LARGE,
+            ServiceError::Timeout { .. } => reason::TIMEOUT,
+            ServiceError::Internal(_) => reason::INTERNAL,
         }
     }
 }

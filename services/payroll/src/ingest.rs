@@ -349,6 +349,7 @@ pub fn assess(
     }
     let quota = quota_summary(facts, &days, to, parameters, policy)?.ok_or_else(|| {
         ServiceError::FailedPrecondition {
+            reason: crate::error::reason::NO_PROGRAMME,
             what: "the participant has no programme decision".into(),
         }
     })?;

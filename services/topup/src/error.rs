@@ -164,12 +164,39 @@ impl From<ServiceError> for tonic::Status {
             ServiceError::Store(s) if s.is_unavailable() => Code::Unavailable,
             ServiceError::Store(_) => Code::Internal,
         };
+        let reason = e.reason();
         match e {
             ServiceError::InvalidInput {
                 message,
                 violations,
-            } => kvp_problem::invalid_argument(message, violations),
-            other => tonic::Status::new(code, other.public_detail()),
+            } => kvp_problem::status(code, message, reason, ERROR_DOMAIN, violations),
+            other => kvp_problem::status(
+                code,
+                other.public_detail(),
+                reason,
+                ERROR_DOMAIN,
+                Vec::new(),
+            ),
+        }
+    }
+}
+
+/// The `google.rpc.ErrorInfo` domain of this service's errors.
+pub const ERROR_DOMAIN: &str = "topup.kvp";
+
+impl ServiceError {
+    /// The error's stable, machine-readable reason (`google.rpc.ErrorInfo`):
+    /// `INVALID_FIELDS`, `UNSUPPORTED_MEDIA_TYPE`, `METHOD_NOT_ALLOWED`,
+    /// `NOT_FOUND`, `ALREADY_DECIDED`, `UNAVAILABLE` or `INTERNAL`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ServiceError::InvalidInput { .. } => "INVALID_FIELDS",
+            ServiceError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ServiceError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ServiceError::NotFound { .. } => "NOT_FOUND",
+            ServiceError::AlreadyDecided { .. } => "ALREADY_DECIDED",
+            ServiceError::Store(s) if s.is_unavailable() => "UNAVAILABLE",
+            ServiceError::Store(_) => "INTERNAL",
         }
     }
 }

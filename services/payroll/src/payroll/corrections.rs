@@ -201,6 +201,7 @@ impl Payroll {
             .any(|a| a.decision_id.to_string() == decision_id);
         if appealed {
             return Err(ServiceError::FailedPrecondition {
+                reason: crate::error::reason::FACT_NOT_CORRECTABLE,
                 what: format!(
                     "sanction decision {decision_id} is appealed: its outcome changes through \
                      the appeal (/v1/sanction-decisions/{decision_id}/appeal)"

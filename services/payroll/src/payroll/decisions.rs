@@ -171,6 +171,7 @@ impl Payroll {
 /// A deduction refused for want of a warning (§ 36).
 pub(super) fn no_warning(date: Date, kind: kvp_rules::AbsenceKind) -> ServiceError {
     ServiceError::FailedPrecondition {
+        reason: crate::error::reason::SANCTION_PROCEDURE,
         what: format!(
             "no warning (varsel) given by the decision date covers the {} hours of {date}: \
              give and record the warning first ({LEGAL_BASIS})",

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use kvp_rules::YearMonth;
 use kvp_rules::ledger::PayLineCode;
-use kvp_rules::reporting::IncomeCodes;
+use kvp_rules::reporting::{IncomeCodes, IncomeCoding};
 use kvp_rules::{LineCode, ledger};
 use kvp_store::{LineReporting, Municipality};
 
@@ -52,6 +52,7 @@ impl FrozenHandoff {
         }
         if !missing.is_empty() {
             return Err(ServiceError::FailedPrecondition {
+                reason: crate::error::reason::PAY_CODES_MISSING,
                 what: format!(
                     "municipality {} has no pay code for {}: register them in its pay_codes, \
                      or set use_product_codes to import lines by the product's codes",
@@ -60,12 +61,7 @@ impl FrozenHandoff {
                 ),
             });
         }
-        let codes = IncomeCodes::shipped().map_err(ServiceError::internal)?;
-        let income = codes.at(month.first_day()).cloned().ok_or_else(|| {
-            ServiceError::FailedPrecondition {
-                what: format!("no a-melding coding is in force for {month}"),
-            }
-        })?;
+        let income = income_coding(month)?;
         Ok(Self {
             pay_codes,
             reporting: LineReporting {
@@ -83,4 +79,17 @@ impl FrozenHandoff {
             .cloned()
             .unwrap_or_else(|| code.as_str().to_owned())
     }
+}
+
+/// The a-melding coding in force for `month` (on its first day), from the
+/// shipped code file.
+pub fn income_coding(month: YearMonth) -> Result<IncomeCoding, ServiceError> {
+    let codes = IncomeCodes::shipped().map_err(ServiceError::internal)?;
+    codes
+        .at(month.first_day())
+        .cloned()
+        .ok_or_else(|| ServiceError::FailedPrecondition {
+            reason: crate::error::reason::A_MELDING_CODING_MISSING,
+            what: format!("no a-melding coding is in force for {month}"),
+        })
 }

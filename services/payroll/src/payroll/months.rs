@@ -21,12 +21,14 @@ impl Payroll {
         let month_facts =
             crate::facts::month_facts(&facts, YearMonth::of(as_of))?.ok_or_else(|| {
                 ServiceError::FailedPrecondition {
+                    reason: crate::error::reason::NO_PROGRAMME,
                     what: "the participant has no programme decision".into(),
                 }
             })?;
         let parameters = self.effective_parameters().await?;
         ingest::quota_summary(&facts, &month_facts.days, as_of, &parameters, &policy)?.ok_or_else(
             || ServiceError::FailedPrecondition {
+                reason: crate::error::reason::NO_PROGRAMME,
                 what: "no programme decision is in force on that date".into(),
             },
         )
@@ -42,6 +44,7 @@ impl Payroll {
         let policy = self.policy_for(&facts.participant.municipality_id).await?;
         let month_facts = crate::facts::month_facts(&facts, month)?.ok_or_else(|| {
             ServiceError::FailedPrecondition {
+                reason: crate::error::reason::NO_PROGRAMME,
                 what: "the participant has no programme decision".into(),
             }
         })?;
@@ -51,6 +54,7 @@ impl Payroll {
         // participant with, for the caseworker the worklist sends here.
         compute_month(&month_facts, &parameters, &policy).map_err(|e| {
             ServiceError::FailedPrecondition {
+                reason: crate::error::reason::MONTH_NOT_COMPUTABLE,
                 what: format!("{month} cannot be computed from the stored facts: {e}"),
             }
         })

@@ -477,6 +477,7 @@ impl Payroll {
         }
         if now.date() <= month.last_day() {
             return Err(ServiceError::FailedPrecondition {
+                reason: crate::error::reason::MONTH_NOT_ENDED,
                 what: format!("{month} has not ended: the stipend is paid in arrears"),
             });
         }
@@ -499,6 +500,7 @@ impl Payroll {
         let context = session.context();
         if let Some(later) = context.runs.iter().find(|r| r.month > month.first_day()) {
             return Err(ServiceError::FailedPrecondition {
+                reason: crate::error::reason::LATER_MONTH_CLOSED,
                 what: format!(
                     "a later month ({}) is already closed",
                     YearMonth::of(later.month)
@@ -804,7 +806,10 @@ fn confirmation_error(error: kvp_store::StoreError) -> ServiceError {
         kvp_store::StoreError::Conflict { what } => ServiceError::AlreadyExists {
             what: format!("confirmed with other figures: {what}"),
         },
-        kvp_store::StoreError::InvalidState { what } => ServiceError::FailedPrecondition { what },
+        kvp_store::StoreError::InvalidState { what } => ServiceError::FailedPrecondition {
+            reason: crate::error::reason::STATE_DOES_NOT_ALLOW,
+            what,
+        },
         other => other.into(),
     }
 }

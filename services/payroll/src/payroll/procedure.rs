@@ -20,6 +20,9 @@ use super::{Actor, Payroll, audit};
 use crate::error::ServiceError;
 use crate::ingest::sanction_id;
 
+/// Why the sanction procedure refuses a step.
+const REASON: &str = crate::error::reason::SANCTION_PROCEDURE;
+
 /// The most days one warning names.
 const MAX_WARNED_DAYS: usize = 62;
 
@@ -195,6 +198,7 @@ impl Payroll {
         };
         if outcome != DecisionOutcome::Approved {
             return Err(ServiceError::FailedPrecondition {
+                reason: REASON,
                 what: "only a decision to deduct is appealed; this one deducts nothing".into(),
             });
         }
@@ -280,6 +284,7 @@ impl Payroll {
         let appeal = self.appeal_of(decision_id).await?;
         if appeal.outcome.is_some() {
             return Err(ServiceError::FailedPrecondition {
+                reason: REASON,
                 what: format!("the appeal against decision {decision_id} is decided already"),
             });
         }
@@ -309,6 +314,7 @@ impl Payroll {
                 // beyond the quota, and so deducted, is the rules' to say;
                 // a cap on the entry would be taken by the quota first.
                 return Err(ServiceError::FailedPrecondition {
+                    reason: REASON,
                     what: format!(
                         "a partly upheld appeal on {} hours is not kept as such: decide it \
                          UPHELD or DISMISSED, or correct the timesheet's hours",
@@ -430,6 +436,7 @@ impl Payroll {
             .await
             .map_err(|e| match e {
                 kvp_store::StoreError::VersionMismatch { .. } => ServiceError::FailedPrecondition {
+                    reason: crate::error::reason::VERSION_MISMATCH,
                     what: format!(
                         "decision {decision_id} changed while its appeal was decided: decide again"
                     ),
@@ -479,6 +486,7 @@ pub(super) fn entry_hours(
         .peekable();
     if entries.peek().is_none() {
         return Err(ServiceError::FailedPrecondition {
+            reason: REASON,
             what: format!(
                 "{what}no {} entry on {date} in an accepted timesheet",
                 kind.as_str()

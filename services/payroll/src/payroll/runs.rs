@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use kvp_rules::reporting::IncomeCodes;
 use kvp_rules::{MonthResult, YearMonth};
 use kvp_store::{HeldParticipant, LineReporting, LineTotal, PayLine, PayRun, Repository};
 use rust_decimal::Decimal;
@@ -230,14 +229,7 @@ impl Payroll {
         };
         let municipality = self.store.get_municipality(&run.municipality_id).await?;
         let month = YearMonth::of(run.month);
-        let codes = IncomeCodes::shipped().map_err(ServiceError::internal)?;
-        let income =
-            codes
-                .at(run.month)
-                .cloned()
-                .ok_or_else(|| ServiceError::FailedPrecondition {
-                    what: format!("no a-melding coding is in force for {month}"),
-                })?;
+        let income = super::handoff::income_coding(month)?;
         let reader = LineReader {
             municipality_id: run.municipality_id.clone(),
             run_month: month,

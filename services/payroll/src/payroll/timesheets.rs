@@ -98,12 +98,14 @@ impl Payroll {
             Some(old) => {
                 let old = self.store.get_timesheet(old).await.map_err(|e| match e {
                     kvp_store::StoreError::NotFound { .. } => ServiceError::FailedPrecondition {
+                        reason: crate::error::reason::TIMESHEET_NOT_CURRENT,
                         what: "the timesheet to supersede does not exist".into(),
                     },
                     other => other.into(),
                 })?;
                 if old.participant_id != participant_id || old.status != TimesheetStatus::Accepted {
                     return Err(ServiceError::FailedPrecondition {
+                        reason: crate::error::reason::TIMESHEET_NOT_CURRENT,
                         what: "only the participant's current timesheet can be superseded".into(),
                     });
                 }
