@@ -2,7 +2,8 @@
 //! at a time and read by id without changing anything, their lines streamed
 //! and resumed after a broken connection without a gap or a duplicate, and
 //! payslips confirmed in batches — a repeat answered as a duplicate, a
-//! conflicting one failing the whole batch. On both backends.
+//! conflicting one failing the whole batch; over REST, listed a page at a
+//! time. On both backends.
 
 use std::collections::BTreeMap;
 
@@ -279,5 +280,33 @@ async fn runs_as_resources(backend: TestBackend) {
     );
     assert_eq!(batch.run_state(), pb::PayRunState::Confirmed);
     assert_eq!(state(&app).await, pb::PayRunState::Confirmed);
+
+    // REST lists come a page at a time, the next named by the Link header.
+    let get = |path: String| {
+        let client = app.client.clone();
+        let url = format!("{}{path}", app.http);
+        async move { client.get(url).send().await.unwrap() }
+    };
+    let first = get("/v1/municipalities/0301/runs?limit=1".into()).await;
+    assert_eq!(first.status(), 200);
+    let link = first.headers()["link"].to_str().unwrap().to_owned();
+    let body: serde_json::Value = first.json().await.unwrap();
+    assert_eq!(body, json!([body[0].clone()]));
+    assert_eq!(body[0]["id"], json!(october.run_id));
+    let next = link
+        .strip_prefix('<')
+        .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+        .unwrap();
+    assert!(
+        next.starts_with("/v1/municipalities/0301/runs?limit=1&after="),
+        "{link}"
+    );
+    let second = get(next.to_owned()).await;
+    assert!(second.headers().get("link").is_none(), "the last page");
+    let body: serde_json::Value = second.json().await.unwrap();
+    assert_eq!(body.as_array().unwrap().len(), 1);
+    assert_eq!(body[0]["id"], json!(november.run_id));
+    let wrong = get("/v1/municipalities/0301/runs?after=bm90LWEtcnVu".into()).await;
+    assert_eq!(wrong.status(), 400);
     app.stop().await;
 }

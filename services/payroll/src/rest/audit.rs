@@ -1,12 +1,14 @@
 //! The audit trail, one subject at a time (auditors only).
 
-use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::response::Response;
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
+use super::pages::PageQuery;
 use super::{ApiResult, AppState};
+use crate::error::Problem;
 
 /// An audit entry.
 #[derive(Debug, Serialize, ToSchema)]
@@ -23,22 +25,36 @@ pub struct AuditView {
     pub details: serde_json::Value,
 }
 
-/// The audit trail of one subject (participant, programme, signer_key, timesheet, municipality).
-#[utoipa::path(get, path = "/v1/audit/{subject_type}/{subject_id}", responses((status = 200, body = [AuditView])))]
+/// The audit trail of one subject (participant, programme, signer_key,
+/// timesheet, municipality), oldest first. Paged by `limit` and `after`; the next page is in the `Link` header.
+#[utoipa::path(get, path = "/v1/audit/{subject_type}/{subject_id}", params(PageQuery),
+    responses((status = 200, body = [AuditView], headers(("Link" = String, description = "The next page, rel=\"next\"; absent on the last."))), (status = 400, body = Problem)))]
 pub async fn audit_trail(
     State(payroll): AppState,
     Path((subject_type, subject_id)): Path<(String, String)>,
-) -> ApiResult<Json<Vec<AuditView>>> {
+    Query(page): Query<PageQuery>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Response> {
     let entries = payroll.audit_trail(&subject_type, &subject_id).await?;
-    Ok(Json(
-        entries
-            .into_iter()
-            .map(|e| AuditView {
-                at: e.at,
-                actor: e.actor,
-                action: e.action,
-                details: e.details,
-            })
-            .collect(),
-    ))
+    // The trail only grows at its end: an entry's position names it.
+    let views: Vec<(usize, AuditView)> = entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            (
+                i,
+                AuditView {
+                    at: e.at,
+                    actor: e.actor,
+                    action: e.action,
+                    details: e.details,
+                },
+            )
+        })
+        .collect();
+    let limit = page.limit;
+    Ok(page
+        .page(views, |(i, _)| i.to_string())?
+        .map(|(_, view)| view)
+        .answer(&uri, limit))
 }

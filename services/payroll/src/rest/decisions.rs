@@ -2,7 +2,7 @@
 //! (varsel), decisions (vedtak om trekk) and appeals (klage).
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{OriginalUri, Query, State};
 use axum::response::Response;
 use kvp_store::{SanctionAppeal, SanctionDecision, SanctionWarning};
 use rust_decimal::Decimal;
@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::auth::Caller;
 use super::extract::{Body, Id, Params};
+use super::pages::PageQuery;
 use super::{ApiResult, AppState, created};
 use crate::error::Problem;
 use crate::payroll::{AppealDecision, NewDecision, NewWarning};
@@ -110,19 +111,23 @@ pub async fn decide(
 }
 
 /// Lists a participant's sanction decisions.
-#[utoipa::path(get, path = "/v1/participants/{id}/sanction-decisions", params(("id" = String, Path)), responses((status = 200, body = [DecisionView]), (status = 404, body = Problem)))]
+/// Paged by `limit` and `after`; the next page is in the `Link` header.
+#[utoipa::path(get, path = "/v1/participants/{id}/sanction-decisions", params(("id" = String, Path), PageQuery),
+    responses((status = 200, body = [DecisionView], headers(("Link" = String, description = "The next page, rel=\"next\"; absent on the last."))), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn list_decisions(
     State(payroll): AppState,
     Params(Id(id)): Params<Id>,
-) -> ApiResult<Json<Vec<DecisionView>>> {
-    Ok(Json(
-        payroll
-            .decisions(id)
-            .await?
-            .iter()
-            .map(decision_view)
-            .collect(),
-    ))
+    Query(page): Query<PageQuery>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Response> {
+    let views: Vec<DecisionView> = payroll
+        .decisions(id)
+        .await?
+        .iter()
+        .map(decision_view)
+        .collect();
+    let limit = page.limit;
+    Ok(page.page(views, |d| d.id.to_string())?.answer(&uri, limit))
 }
 
 /// A warning (varsel) before a deduction, as given.
@@ -233,19 +238,23 @@ pub async fn warn(
 }
 
 /// Lists a participant's warnings.
-#[utoipa::path(get, path = "/v1/participants/{id}/sanction-warnings", params(("id" = String, Path)), responses((status = 200, body = [WarningView]), (status = 404, body = Problem)))]
+/// Paged by `limit` and `after`; the next page is in the `Link` header.
+#[utoipa::path(get, path = "/v1/participants/{id}/sanction-warnings", params(("id" = String, Path), PageQuery),
+    responses((status = 200, body = [WarningView], headers(("Link" = String, description = "The next page, rel=\"next\"; absent on the last."))), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn list_warnings(
     State(payroll): AppState,
     Params(Id(id)): Params<Id>,
-) -> ApiResult<Json<Vec<WarningView>>> {
-    Ok(Json(
-        payroll
-            .warnings(id)
-            .await?
-            .iter()
-            .map(warning_view)
-            .collect(),
-    ))
+    Query(page): Query<PageQuery>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Response> {
+    let views: Vec<WarningView> = payroll
+        .warnings(id)
+        .await?
+        .iter()
+        .map(warning_view)
+        .collect();
+    let limit = page.limit;
+    Ok(page.page(views, |w| w.id.to_string())?.answer(&uri, limit))
 }
 
 /// An appeal (klage), as received.

@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod limits;
 mod municipalities;
 mod openapi;
+mod pages;
 mod participants;
 mod periods;
 mod programmes;

@@ -3,7 +3,7 @@
 //! payslip explanation.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kvp_rules::YearMonth;
@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::auth::Caller;
 use super::extract::{Body, Id, Month, Params};
+use super::pages::PageQuery;
 use super::run_files::RunFile;
 use super::{ApiResult, AppState};
 use crate::client_identity::Scope;
@@ -143,25 +144,29 @@ fn run_view(
 }
 
 /// A municipality's pay runs, by month, each with the participants it held.
-#[utoipa::path(get, path = "/v1/municipalities/{id}/runs", responses((status = 200, body = [RunView])))]
+/// Paged by `limit` and `after`; the next page is in the `Link` header.
+#[utoipa::path(get, path = "/v1/municipalities/{id}/runs", params(PageQuery),
+    responses((status = 200, body = [RunView], headers(("Link" = String, description = "The next page, rel=\"next\"; absent on the last."))), (status = 400, body = Problem)))]
 pub async fn list_runs(
     State(payroll): AppState,
     Path(id): Path<String>,
-) -> ApiResult<Json<Vec<RunView>>> {
-    Ok(Json(
-        payroll
-            .runs(&id)
-            .await?
-            .iter()
-            .map(|summary| {
-                run_view(
-                    &summary.run,
-                    &summary.held,
-                    summary.without_employee_number.clone(),
-                )
-            })
-            .collect(),
-    ))
+    Query(page): Query<PageQuery>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Response> {
+    let views: Vec<RunView> = payroll
+        .runs(&id)
+        .await?
+        .iter()
+        .map(|summary| {
+            run_view(
+                &summary.run,
+                &summary.held,
+                summary.without_employee_number.clone(),
+            )
+        })
+        .collect();
+    let limit = page.limit;
+    Ok(page.page(views, |r| r.id.to_string())?.answer(&uri, limit))
 }
 
 /// The export format.
