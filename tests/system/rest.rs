@@ -34,17 +34,24 @@ async fn every_error_answer_is_declared_and_served_as_problem_details() {
         }
     }
     assert!(declared > 100, "{declared} error answers declared");
-    let response = app
-        .client
-        .get(format!("{}/v1/runs/not-a-run", app.http))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
+    // A path or a query that does not parse is problem details too.
+    for path in [
+        "/v1/runs/not-a-run",
+        "/v1/municipalities/0301/runs?limit=many",
+    ] {
+        let response = app
+            .client
+            .get(format!("{}{path}", app.http))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
+    }
     app.stop().await;
 }
 

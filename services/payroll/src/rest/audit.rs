@@ -1,11 +1,12 @@
 //! The audit trail, one subject at a time (auditors only).
 
-use axum::extract::{OriginalUri, Path, Query, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::response::Response;
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
+use super::extract::QueryParams;
 use super::pages::PageQuery;
 use super::{ApiResult, AppState};
 use crate::error::Problem;
@@ -32,7 +33,7 @@ pub struct AuditView {
 pub async fn audit_trail(
     State(payroll): AppState,
     Path((subject_type, subject_id)): Path<(String, String)>,
-    Query(page): Query<PageQuery>,
+    QueryParams(page): QueryParams<PageQuery>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
     let entries = payroll.audit_trail(&subject_type, &subject_id).await?;

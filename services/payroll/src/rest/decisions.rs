@@ -2,7 +2,7 @@
 //! (varsel), decisions (vedtak om trekk) and appeals (klage).
 
 use axum::Json;
-use axum::extract::{OriginalUri, Query, State};
+use axum::extract::{OriginalUri, State};
 use axum::response::Response;
 use kvp_store::{SanctionAppeal, SanctionDecision, SanctionWarning};
 use rust_decimal::Decimal;
@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::Caller;
-use super::extract::{Body, Id, Params};
+use super::extract::{Body, Id, Params, QueryParams};
 use super::pages::PageQuery;
 use super::{ApiResult, AppState, created};
 use crate::error::Problem;
@@ -117,7 +117,7 @@ pub async fn decide(
 pub async fn list_decisions(
     State(payroll): AppState,
     Params(Id(id)): Params<Id>,
-    Query(page): Query<PageQuery>,
+    QueryParams(page): QueryParams<PageQuery>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
     let views: Vec<DecisionView> = payroll
@@ -244,7 +244,7 @@ pub async fn warn(
 pub async fn list_warnings(
     State(payroll): AppState,
     Params(Id(id)): Params<Id>,
-    Query(page): Query<PageQuery>,
+    QueryParams(page): QueryParams<PageQuery>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
     let views: Vec<WarningView> = payroll

@@ -75,6 +75,24 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Params<
     }
 }
 
+/// Typed query parameters: like `axum::extract::Query`, but a query that
+/// does not parse is a field violation (400, problem details) rather than
+/// axum's plain-text answer.
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                Err(ServiceError::field("query", rejection.body_text()).into_response())
+            }
+        }
+    }
+}
+
 /// A UUID path parameter (`{id}`); any other text "must be a UUID".
 #[derive(Debug, Clone, Copy)]
 pub struct Id(pub Uuid);

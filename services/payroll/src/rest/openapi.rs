@@ -132,6 +132,12 @@ impl utoipa::Modify for PathIds {
                 item.patch.as_mut(),
             ];
             for operation in operations.into_iter().flatten() {
+                // An id that is not one is refused before any lookup.
+                operation
+                    .responses
+                    .responses
+                    .entry("400".to_owned())
+                    .or_insert_with(|| RefOr::T(problem_response("the id is not one")));
                 let parameters = operation.parameters.get_or_insert_with(Vec::new);
                 parameters.retain(|p| {
                     !matches!(p, RefOr::T(p) if p.name == "id" && p.parameter_in == ParameterIn::Path)

@@ -3,7 +3,7 @@
 //! the quota overview and a month.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use kvp_rules::{OffsetKind, YearMonth};
 use kvp_store::{ParticipantFacts, ProgrammeWithPauses};
@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::auth::Caller;
-use super::extract::{Body, Id, Month, Params};
+use super::extract::{Body, Id, Month, Params, QueryParams};
 use super::{ApiResult, AppState, created};
 use crate::error::{Problem, ServiceError};
 use crate::ingest::QuotaSummary;
@@ -323,7 +323,7 @@ pub struct AsOf {
 pub async fn absence_overview(
     State(payroll): AppState,
     Params(Id(id)): Params<Id>,
-    Query(q): Query<AsOf>,
+    QueryParams(q): QueryParams<AsOf>,
 ) -> ApiResult<Json<QuotaSummary>> {
     let as_of = match q.as_of {
         Some(text) => crate::ingest::parse_date(&text)

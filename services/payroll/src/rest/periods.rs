@@ -3,7 +3,7 @@
 //! payslip explanation.
 
 use axum::Json;
-use axum::extract::{OriginalUri, Path, Query, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kvp_rules::YearMonth;
@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::auth::Caller;
-use super::extract::{Body, Id, Month, Params};
+use super::extract::{Body, Id, Month, Params, QueryParams};
 use super::pages::PageQuery;
 use super::run_files::RunFile;
 use super::{ApiResult, AppState};
@@ -150,7 +150,7 @@ fn run_view(
 pub async fn list_runs(
     State(payroll): AppState,
     Path(id): Path<String>,
-    Query(page): Query<PageQuery>,
+    QueryParams(page): QueryParams<PageQuery>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
     let views: Vec<RunView> = payroll
@@ -352,7 +352,7 @@ pub const HELD_COUNT_HEADER: &str = "kvp-held-count";
 pub async fn export_run(
     State(payroll): AppState,
     Params(Id(id)): Params<Id>,
-    Query(q): Query<ExportFormat>,
+    QueryParams(q): QueryParams<ExportFormat>,
 ) -> ApiResult<Response> {
     let format = q.format.as_deref().unwrap_or("csv");
     let file = RunFile::named(format, q.decimal.as_deref())?;

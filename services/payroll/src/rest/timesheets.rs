@@ -1,14 +1,14 @@
 //! A participant's timesheets as accepted, with their assessments (they are
 //! submitted over gRPC, signed).
 
-use axum::extract::{OriginalUri, Query, State};
+use axum::extract::{OriginalUri, State};
 use axum::response::Response;
 use serde::Serialize;
 use time::Date;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::extract::{Id, Params};
+use super::extract::{Id, Params, QueryParams};
 use super::pages::PageQuery;
 use super::{ApiResult, AppState};
 use crate::error::Problem;
@@ -38,7 +38,7 @@ pub struct TimesheetView {
 pub async fn list_timesheets(
     State(payroll): AppState,
     Params(Id(id)): Params<Id>,
-    Query(page): Query<PageQuery>,
+    QueryParams(page): QueryParams<PageQuery>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
     let views: Vec<TimesheetView> = payroll

@@ -3,12 +3,13 @@
 //! the month and a link.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::extract::QueryParams;
 use super::participants::AsOf;
 use super::{ApiResult, AppState};
 use crate::error::{Problem, ServiceError};
@@ -114,7 +115,7 @@ pub struct Worklist {
 pub async fn get_worklist(
     State(payroll): AppState,
     Path(id): Path<String>,
-    Query(q): Query<AsOf>,
+    QueryParams(q): QueryParams<AsOf>,
 ) -> ApiResult<Json<Worklist>> {
     let as_of = match q.as_of {
         Some(text) => crate::ingest::parse_date(&text)
