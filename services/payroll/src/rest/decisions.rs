@@ -26,10 +26,16 @@ pub struct DecisionBody {
     pub date: Date,
     /// The kind of the entry decided on: UNEXCUSED, or SICK_SELF, LEAVE or
     /// CHILD_SICK for hours a quota turned unexcused.
+    #[schema(
+        pattern = "^(UNEXCUSED|SICK_SELF|LEAVE|CHILD_SICK)$",
+        example = "UNEXCUSED"
+    )]
     pub entry_kind: String,
     /// APPROVED (deduct) or REJECTED (pay).
+    #[schema(pattern = "^(APPROVED|REJECTED)$", example = "APPROVED")]
     pub outcome: String,
     /// The decision's reference.
+    #[schema(min_length = 1)]
     pub reference: String,
     /// The reasoning given to the participant.
     #[serde(default)]
@@ -137,8 +143,10 @@ pub struct WarningBody {
     /// The day it was given.
     pub given_on: Date,
     /// How: IN_PERSON, LETTER or DIGITAL.
+    #[schema(pattern = "^(IN_PERSON|LETTER|DIGITAL)$", example = "LETTER")]
     pub channel: String,
     /// The case system's reference.
+    #[schema(min_length = 1)]
     pub reference: String,
     /// The days and entry kinds it concerns (1–62).
     pub days: Vec<WarnedDayBody>,
@@ -152,6 +160,10 @@ pub struct WarnedDayBody {
     pub date: Date,
     /// UNEXCUSED, or SICK_SELF, LEAVE or CHILD_SICK for hours a quota
     /// turned unexcused.
+    #[schema(
+        pattern = "^(UNEXCUSED|SICK_SELF|LEAVE|CHILD_SICK)$",
+        example = "UNEXCUSED"
+    )]
     pub entry_kind: String,
 }
 
@@ -264,6 +276,7 @@ pub struct AppealBody {
     /// The day it was received.
     pub received_on: Date,
     /// The case system's reference.
+    #[schema(min_length = 1)]
     pub reference: String,
 }
 
@@ -273,10 +286,12 @@ pub struct AppealBody {
 pub struct AppealOutcomeBody {
     /// UPHELD (the deduction is reversed), PARTLY_UPHELD (fewer hours are
     /// deducted) or DISMISSED (the decision stands).
+    #[schema(pattern = "^(UPHELD|PARTLY_UPHELD|DISMISSED)$", example = "DISMISSED")]
     pub outcome: String,
     /// The day it was decided.
     pub decided_on: Date,
     /// The outcome decision's reference.
+    #[schema(min_length = 1)]
     pub reference: String,
     /// For PARTLY_UPHELD only: the hours still deducted, fewer than now.
     #[serde(default)]

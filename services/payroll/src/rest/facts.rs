@@ -85,6 +85,7 @@ pub struct FactHistory {
 pub struct CorrectionBody {
     /// Why (1–1000 characters; kept in the fact's history and the audit
     /// trail, never sent in an event).
+    #[schema(min_length = 1, max_length = 1000)]
     pub reason: String,
     /// The fact's fields, as its kind takes them: children `{birth_date,
     /// reference}`, sole-carer periods `{from, to}`, benefit offsets
@@ -102,6 +103,7 @@ pub struct CorrectionBody {
 #[serde(deny_unknown_fields)]
 pub struct VoidBody {
     /// Why (1–1000 characters).
+    #[schema(min_length = 1, max_length = 1000)]
     pub reason: String,
 }
 

@@ -279,7 +279,8 @@ impl utoipa::Modify for IdempotencyKeyHeader {
                     ObjectBuilder::new()
                         .schema_type(Type::String)
                         .min_length(Some(1))
-                        .max_length(Some(MAX_KEY_LENGTH)),
+                        .max_length(Some(MAX_KEY_LENGTH))
+                        .pattern(Some("^[ -~]+$")),
                 ))
                 .build();
             operation

@@ -21,6 +21,7 @@ use crate::payroll::MunicipalitySettings;
 #[serde(deny_unknown_fields)]
 pub struct MunicipalityBody {
     /// Name.
+    #[schema(min_length = 1)]
     pub name: String,
     /// Policy values overriding the national defaults (RULES.md R5–R9).
     #[serde(default)]

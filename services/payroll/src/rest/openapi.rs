@@ -99,7 +99,8 @@ pub struct ApiDoc;
 
 /// Every `{id}` in a path, declared as the service reads it: a
 /// municipality's four-digit number under `/v1/municipalities/`, a UUID
-/// everywhere else (anything else is 400 before any lookup).
+/// everywhere else (anything else is 400 before any lookup); and every
+/// `{month}` (`YYYY-MM`) and `{effective_date}` (a date).
 struct PathIds;
 
 impl utoipa::Modify for PathIds {
@@ -153,6 +154,36 @@ impl utoipa::Modify for PathIds {
                             .build(),
                     ),
                 );
+            }
+        }
+        // A month and a date in a path, as the service reads them.
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                item.get.as_mut(),
+                item.put.as_mut(),
+                item.post.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    let RefOr::T(parameter) = parameter else {
+                        continue;
+                    };
+                    if parameter.parameter_in != ParameterIn::Path {
+                        continue;
+                    }
+                    let schema = match parameter.name.as_str() {
+                        "month" => ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .pattern(Some("^[0-9]{4}-(0[1-9]|1[0-2])$")),
+                        "effective_date" => ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
+                        _ => continue,
+                    };
+                    parameter.schema = Some(schema.into());
+                }
             }
         }
     }

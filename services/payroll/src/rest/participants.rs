@@ -26,10 +26,13 @@ use crate::payroll;
 #[serde(deny_unknown_fields)]
 pub struct NewParticipant {
     /// The municipality (four digits).
+    #[schema(pattern = "^[0-9]{4}$", example = "0301")]
     pub municipality_id: String,
     /// National identity number or D-number (11 digits); stored only protected.
+    #[schema(pattern = "^[0-9]{11}$")]
     pub national_id: String,
     /// Name shown to caseworkers.
+    #[schema(min_length = 1)]
     pub display_name: String,
     /// Children's birth dates.
     #[serde(default)]
@@ -351,6 +354,7 @@ pub async fn month(
 pub struct EmployeeNumberBody {
     /// The payroll system's employee number (ansattnummer): 1–32 letters,
     /// digits, `-`, `_`, `.` or `/`, unique in the municipality.
+    #[schema(pattern = "^[A-Za-z0-9._/-]{1,32}$", example = "100234")]
     pub employee_number: String,
 }
 

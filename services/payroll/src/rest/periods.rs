@@ -34,6 +34,7 @@ pub struct GBody {
     #[schema(value_type = String, pattern = r"^[0-9]+(\.[0-9]{1,2})?$", example = "130160")]
     pub value: Decimal,
     /// The decision it comes from.
+    #[schema(min_length = 1)]
     pub reference: String,
 }
 

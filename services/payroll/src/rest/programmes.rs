@@ -29,6 +29,7 @@ pub struct ProgrammeBody {
     #[serde(default)]
     pub end: Option<Date>,
     /// The decision's reference (vedtak).
+    #[schema(min_length = 1)]
     pub decision_reference: String,
 }
 
@@ -116,8 +117,10 @@ pub struct PauseBody {
     #[serde(default)]
     pub to: Option<Date>,
     /// INTERRUPTED (midlertidig avbrudd) or STOPPED (stans, § 34).
+    #[schema(pattern = "^(INTERRUPTED|STOPPED)$", example = "INTERRUPTED")]
     pub kind: String,
     /// The decision's reference.
+    #[schema(min_length = 1)]
     pub reference: String,
 }
 
@@ -152,6 +155,7 @@ pub struct ExtensionBody {
     #[serde(default)]
     pub exception: bool,
     /// The decision's reference.
+    #[schema(min_length = 1)]
     pub reference: String,
 }
 

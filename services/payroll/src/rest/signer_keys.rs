@@ -25,6 +25,10 @@ pub struct KeyBody {
     /// The person the key belongs to (a participant id for participant keys).
     pub person_id: String,
     /// PARTICIPANT, SUPERVISOR or PROVIDER.
+    #[schema(
+        pattern = "^(PARTICIPANT|SUPERVISOR|PROVIDER)$",
+        example = "PARTICIPANT"
+    )]
     pub role: String,
     /// Ed25519 public key: base64 of 32 bytes, or a PEM public key.
     pub public_key: String,
@@ -107,6 +111,7 @@ pub async fn get_key(
 #[serde(deny_unknown_fields)]
 pub struct RevocationBody {
     /// Why the key is revoked.
+    #[schema(min_length = 1)]
     pub reason: String,
 }
 
