@@ -51,6 +51,8 @@ async fn every_error_answer_is_declared_and_served_as_problem_details() {
             "application/problem+json",
             "{path}"
         );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["reason"], "INVALID_FIELDS", "{path}: {body}");
     }
     app.stop().await;
 }

@@ -65,6 +65,10 @@ pub struct Problem {
     /// extension member).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub existing: Option<ExistingResource>,
+    /// The stable, machine-readable reason of the problem (an extension
+    /// member; the same as gRPC's `google.rpc.ErrorInfo.reason`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A resource that exists already, named in a duplicate's problem.
@@ -91,7 +95,15 @@ impl Problem {
             detail: detail.into(),
             errors: Vec::new(),
             existing: None,
+            reason: None,
         }
+    }
+
+    /// The same problem, with its stable reason.
+    #[must_use]
+    pub fn with_reason(mut self, reason: &str) -> Self {
+        self.reason = Some(reason.to_owned());
+        self
     }
 
     /// The same problem, naming the resource that exists already.

@@ -281,6 +281,7 @@ impl IntoResponse for ServiceError {
     fn into_response(self) -> Response {
         self.log_if_internal();
         let detail = self.to_string();
+        let reason = self.reason();
         let (status, slug, title, errors) = match self {
             ServiceError::Duplicate { existing, href, .. } => {
                 return Problem::new(
@@ -290,6 +291,7 @@ impl IntoResponse for ServiceError {
                     detail,
                 )
                 .with_existing(ExistingResource { id: existing, href })
+                .with_reason(reason)
                 .into_response();
             }
             ServiceError::IdempotencyKeyReused => (
@@ -368,7 +370,10 @@ impl IntoResponse for ServiceError {
                 Vec::new(),
             ),
         };
-        problem(status, slug, title, detail, errors)
+        Problem::new(status, problem_type(slug), title, detail)
+            .with_errors(errors)
+            .with_reason(reason)
+            .into_response()
     }
 }
 

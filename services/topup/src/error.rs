@@ -136,7 +136,8 @@ impl ServiceError {
     /// The problem details document.
     pub fn problem(&self) -> Problem {
         let (kind, title, status) = self.problem_kind();
-        let problem = Problem::new(status, kind, title, self.public_detail());
+        let problem =
+            Problem::new(status, kind, title, self.public_detail()).with_reason(self.reason());
         match self {
             Self::InvalidInput { violations, .. } => problem.with_errors(violations.clone()),
             _ => problem,
