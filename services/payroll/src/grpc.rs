@@ -455,14 +455,14 @@ impl PayrollService for PayrollGrpc {
             return Err(ServiceError::InvalidArgument(violations).into());
         };
         let actor = Actor::named(caller.actor);
-        let (run, duplicate) = self
+        let (run, duplicate, confirmed_at) = self
             .payroll
             .confirm_payment(report, &caller.scope, &actor)
             .await?;
         Ok(Response::new(pb::ConfirmPaymentResponse {
             duplicate,
             run_state: run_state(run.state) as i32,
-            confirmed_at: Some(timestamp(OffsetDateTime::now_utc())),
+            confirmed_at: Some(timestamp(confirmed_at)),
         }))
     }
 

@@ -620,26 +620,37 @@ impl Payroll {
     /// Records the outcome of one payslip (idempotent on run and participant),
     /// if `scope` reaches the run's municipality. The figures must be the
     /// payslip's. A paid payslip publishes `StipendPaid` for the top-up service.
+    /// Answers the run, whether it was a duplicate, and when the payslip's
+    /// confirmation was (first) recorded.
     #[instrument(skip_all, fields(run_id = %report.run_id, participant_id = %report.participant_id))]
     pub async fn confirm_payment(
         &self,
         report: PaymentReport,
         scope: &Scope,
         actor: &Actor,
-    ) -> Result<(PayRun, bool), ServiceError> {
+    ) -> Result<(PayRun, bool, OffsetDateTime), ServiceError> {
         let store = self.store();
         let run = store.get_run(report.run_id).await?;
         scope.permit(&run.municipality_id)?;
         let grosses = self.payslip_grosses(&run).await?;
         let item = payment_to_confirm(&run, report, &grosses, "", actor)
             .map_err(ServiceError::InvalidArgument)?;
+        let c = &item.confirmation;
         match store
-            .confirm_payment(&item.confirmation, &item.events, &item.audit)
+            .confirm_payment(c, &item.events, &item.audit)
             .await
             .map_err(confirmation_error)?
         {
-            ConfirmOutcome::Recorded(run) => Ok((run, false)),
-            ConfirmOutcome::Duplicate(run) => Ok((run, true)),
+            ConfirmOutcome::Recorded(run) => Ok((run, false, c.confirmed_at)),
+            ConfirmOutcome::Duplicate(run) => {
+                let stored = store
+                    .list_confirmations(run.id)
+                    .await?
+                    .into_iter()
+                    .find(|s| s.participant_id == c.participant_id)
+                    .map_or(c.confirmed_at, |s| s.confirmed_at);
+                Ok((run, true, stored))
+            }
         }
     }
 
