@@ -125,14 +125,7 @@ impl utoipa::Modify for PathIds {
                         .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
                 }
             };
-            let operations = [
-                item.get.as_mut(),
-                item.put.as_mut(),
-                item.post.as_mut(),
-                item.delete.as_mut(),
-                item.patch.as_mut(),
-            ];
-            for operation in operations.into_iter().flatten() {
+            for operation in operations(item) {
                 // An id that is not one is refused before any lookup.
                 operation
                     .responses
@@ -158,14 +151,7 @@ impl utoipa::Modify for PathIds {
         }
         // A month and a date in a path, as the service reads them.
         for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                item.get.as_mut(),
-                item.put.as_mut(),
-                item.post.as_mut(),
-                item.delete.as_mut(),
-                item.patch.as_mut(),
-            ];
-            for operation in operations.into_iter().flatten() {
+            for operation in operations(item) {
                 for parameter in operation.parameters.iter_mut().flatten() {
                     let RefOr::T(parameter) = parameter else {
                         continue;
@@ -201,14 +187,7 @@ impl utoipa::Modify for ProblemContentType {
         const JSON: &str = "application/json";
         let problem = format!("#/components/schemas/{}", "Problem");
         for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                item.get.as_mut(),
-                item.put.as_mut(),
-                item.post.as_mut(),
-                item.delete.as_mut(),
-                item.patch.as_mut(),
-            ];
-            for operation in operations.into_iter().flatten() {
+            for operation in operations(item) {
                 for response in operation.responses.responses.values_mut() {
                     let RefOr::T(response) = response else {
                         continue;
@@ -226,6 +205,21 @@ impl utoipa::Modify for ProblemContentType {
             }
         }
     }
+}
+
+/// The operations of a path, for the modifiers that change every one.
+fn operations(
+    item: &mut utoipa::openapi::path::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.patch.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// A documented answer of problem details (`Problem`), for the modifiers that
