@@ -333,6 +333,49 @@ async fn timesheet_hours_and_periods_beyond_their_bounds_are_invalid_arguments()
 }
 
 #[tokio::test]
+async fn every_golden_vector_is_a_case_the_openapi_document_describes() {
+    let app = TestApp::spawn().await;
+    let doc = app.get("/openapi.json").await;
+    assert_eq!(
+        doc["paths"]["/v1/simulations"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/CaseSchema"
+    );
+    // The document's components as a JSON Schema, rooted at the case.
+    let root = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": "#/components/schemas/CaseSchema",
+        "components": doc["components"],
+    });
+    let validator = jsonschema::validator_for(&root).unwrap();
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crates/rules/tests/vectors/public"
+    );
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let vector: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&vector["input"])
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+        checked += 1;
+    }
+    assert_eq!(checked, 44);
+    // And the schema is not a mere object: a case without its month is not one.
+    let mut without_month = serde_json::from_str::<Value>(include_str!(
+        "../../crates/rules/tests/vectors/public/03-turns-25-mid-month.json"
+    ))
+    .unwrap()["input"]
+        .clone();
+    without_month.as_object_mut().unwrap().remove("month");
+    assert!(!validator.is_valid(&without_month));
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_openapi_document_states_the_bounds_of_its_schemas() {
     let app = TestApp::spawn().await;
     let doc = app.get("/openapi.json").await;

@@ -81,14 +81,14 @@ pub struct PolicyOverridesSchema {
     #[schema(minimum = 0, maximum = 366)]
     self_cert_max_occurrences: Option<u32>,
     /// R7: leave days per calendar year, 0 to 366.
-    #[schema(value_type = Option<String>, pattern = r"^[0-9]+(\.[0-9]+)?$", example = "25")]
-    leave_days_per_year: Option<String>,
+    #[schema(schema_with = non_negative_decimal)]
+    leave_days_per_year: Option<()>,
     /// R8: child's-sickness days per calendar year, 0 to 366.
-    #[schema(value_type = Option<String>, pattern = r"^[0-9]+(\.[0-9]+)?$", example = "10")]
-    child_sick_days_per_year: Option<String>,
+    #[schema(schema_with = non_negative_decimal)]
+    child_sick_days_per_year: Option<()>,
     /// R8: child's-sickness days with many young children, 0 to 366.
-    #[schema(value_type = Option<String>, pattern = r"^[0-9]+(\.[0-9]+)?$", example = "15")]
-    child_sick_days_many_children: Option<String>,
+    #[schema(schema_with = non_negative_decimal)]
+    child_sick_days_many_children: Option<()>,
     /// R8: "many" means more than this many young children.
     #[schema(minimum = 0, maximum = 20)]
     child_sick_many_children_more_than: Option<u32>,
@@ -96,13 +96,36 @@ pub struct PolicyOverridesSchema {
     #[schema(minimum = 0, maximum = 18)]
     child_sick_young_child_age: Option<i32>,
     /// R8: a sole carer's quota is multiplied by this, 1 to 10.
-    #[schema(value_type = Option<String>, pattern = r"^[0-9]+(\.[0-9]+)?$", example = "2")]
-    sole_carer_quota_multiplier: Option<String>,
+    #[schema(schema_with = non_negative_decimal)]
+    sole_carer_quota_multiplier: Option<()>,
     /// R9: a run of more certified sick dates than this raises LONG_SICKNESS.
     #[schema(minimum = 1, maximum = 366)]
     long_sickness_days: Option<u32>,
     /// R5: deduct pending unexcused hours without waiting for a decision.
     auto_apply_unexcused: Option<bool>,
+}
+
+/// A decimal read exactly from a JSON number or a decimal string, not
+/// negative (a policy's day counts, a case's hours and amounts).
+pub(crate) fn non_negative_decimal() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(RefOr::T(Schema::Object(
+                ObjectBuilder::new()
+                    .schema_type(Type::Number)
+                    .minimum(Some(0))
+                    .build(),
+            )))
+            .item(RefOr::T(Schema::Object(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(r"^[0-9]+(\.[0-9]+)?$"))
+                    .build(),
+            )))
+            .build(),
+    )
 }
 
 impl From<Municipality> for MunicipalityBody {
