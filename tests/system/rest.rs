@@ -17,6 +17,11 @@ async fn every_error_answer_is_declared_and_served_as_problem_details() {
             let Some(responses) = operation["responses"].as_object() else {
                 continue;
             };
+            // The request bounds answer on every operation.
+            assert!(responses.contains_key("503"), "{method} {path}");
+            if !operation["requestBody"].is_null() {
+                assert!(responses.contains_key("413"), "{method} {path}");
+            }
             for (status, response) in responses {
                 let Some(content) = response["content"].as_object() else {
                     continue;

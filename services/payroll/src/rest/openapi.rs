@@ -93,9 +93,36 @@ const PROBLEM_WORDS: SchemaWords = SchemaWords {
         openapi
     ),
     components(schemas(Problem, FieldViolation, ExistingResource, ProgrammeView, Assessment, QuotaSummary)),
-    modifiers(&BearerSecurity, &IdempotencyKeyHeader, &PROBLEM_WORDS, &ProblemContentType, &PathIds)
+    modifiers(&BearerSecurity, &IdempotencyKeyHeader, &PROBLEM_WORDS, &ProblemContentType, &PathIds, &BoundedRequests)
 )]
 pub struct ApiDoc;
+
+/// What the request bounds (`rest/limits.rs`) answer on every operation: 413
+/// for a body beyond the limit (operations that take one), 503 for a request
+/// cut off at the time limit, nothing of it stored.
+struct BoundedRequests;
+
+impl utoipa::Modify for BoundedRequests {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                let answers = &mut operation.responses.responses;
+                if operation.request_body.is_some() {
+                    answers.entry("413".to_owned()).or_insert_with(|| {
+                        RefOr::T(problem_response("the body exceeds the service's limit"))
+                    });
+                }
+                answers.entry("503".to_owned()).or_insert_with(|| {
+                    RefOr::T(problem_response(
+                        "the request did not complete in time; nothing of it was stored",
+                    ))
+                });
+            }
+        }
+    }
+}
 
 /// Every `{id}` in a path, declared as the service reads it: a
 /// municipality's four-digit number under `/v1/municipalities/`, a UUID
