@@ -390,7 +390,8 @@ async fn the_openapi_document_states_the_bounds_of_its_schemas() {
         "{amount}"
     );
     let g = &schemas["GBody"]["properties"]["value"];
-    assert_eq!(g["pattern"], r"^[0-9]+(\.[0-9]{1,2})?$", "{g}");
+    // A G is above 0: the pattern admits no zero.
+    assert_eq!(g["pattern"], r"^[1-9][0-9]*(\.[0-9]{1,2})?$", "{g}");
     let policy = &schemas["PolicyOverridesSchema"]["properties"];
     for (field, minimum, maximum) in [
         ("self_cert_min_weeks", 0, 52),

@@ -149,6 +149,7 @@ pub struct WarningBody {
     #[schema(min_length = 1)]
     pub reference: String,
     /// The days and entry kinds it concerns (1–62).
+    #[schema(min_items = 1, max_items = 62)]
     pub days: Vec<WarnedDayBody>,
 }
 

@@ -153,7 +153,7 @@ impl From<Municipality> for MunicipalityBody {
     params(
         ("id" = String, Path),
         ("If-Match" = Option<String>, Header, description = "The ETag read: required to change an existing municipality."),
-        ("If-None-Match" = Option<String>, Header, description = "`*`: create only."),
+        ("If-None-Match" = Option<String>, Header, description = "`*`: create only.", pattern = r"^\*$"),
     ),
     responses(
         (status = 200, body = MunicipalityBody, headers(("ETag" = String, description = "The stored version."))),

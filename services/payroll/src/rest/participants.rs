@@ -286,10 +286,14 @@ pub async fn add_sole_carer_period(
 #[serde(deny_unknown_fields)]
 pub struct OffsetBody {
     /// The month, `YYYY-MM`.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2025-03")]
     pub month: YearMonth,
     /// SYKEPENGER, DAGPENGER, FORELDREPENGER or OTHER_LIVELIHOOD.
-    #[schema(value_type = String)]
+    #[schema(
+        value_type = String,
+        pattern = "^(SYKEPENGER|DAGPENGER|FORELDREPENGER|OTHER_LIVELIHOOD)$",
+        example = "DAGPENGER"
+    )]
     pub kind: OffsetKind,
     /// Amount in kroner and øre, from 0 to 10 000 000 (the largest monthly
     /// benefit of sense, `kvp_rules::bounds::OFFSET_MAX`).

@@ -31,7 +31,11 @@ pub struct GBody {
     pub effective_date: Date,
     /// The amount in kroner and øre, above 0 and at most 10 000 000 (the
     /// largest G of sense, `kvp_rules::bounds::G_MAX`).
-    #[schema(value_type = String, pattern = r"^[0-9]+(\.[0-9]{1,2})?$", example = "130160")]
+    #[schema(
+        value_type = String,
+        pattern = r"^[1-9][0-9]*(\.[0-9]{1,2})?$",
+        example = "130160"
+    )]
     pub value: Decimal,
     /// The decision it comes from.
     #[schema(min_length = 1)]

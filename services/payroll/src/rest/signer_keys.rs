@@ -30,7 +30,11 @@ pub struct KeyBody {
         example = "PARTICIPANT"
     )]
     pub role: String,
-    /// Ed25519 public key: base64 of 32 bytes, or a PEM public key.
+    /// Ed25519 public key: base64 of 32 bytes (44 characters), or a PEM
+    /// public key.
+    #[schema(
+        pattern = "^([A-Za-z0-9+/]{43}=|-----BEGIN PUBLIC KEY-----[\\s\\S]+-----END PUBLIC KEY-----\\s*)$"
+    )]
     pub public_key: String,
     /// Start of validity.
     #[serde(with = "time::serde::rfc3339")]
