@@ -291,7 +291,7 @@ async fn runs_as_resources(backend: TestBackend) {
     assert_eq!(first.status(), 200);
     let link = first.headers()["link"].to_str().unwrap().to_owned();
     let body: serde_json::Value = first.json().await.unwrap();
-    assert_eq!(body, json!([body[0].clone()]));
+    assert_eq!(body.as_array().unwrap().len(), 1, "{body}");
     assert_eq!(body[0]["id"], json!(october.run_id));
     let next = link
         .strip_prefix('<')

@@ -18,7 +18,6 @@ use crate::client_identity::{ClientKind, Gate};
 use crate::error::{FieldViolation, ServiceError};
 use crate::events::timestamp;
 use crate::ingest::Assessment;
-use crate::payroll::periods::CONFIRM_BATCH_MAX;
 use crate::payroll::periods::PaymentReport;
 use crate::payroll::{Actor, ClosedPeriod, HandedOffLine, Payroll};
 
@@ -473,13 +472,6 @@ impl PayrollService for PayrollGrpc {
         let caller = self.gate.admit(&request, &[ClientKind::PayrollSystem])?;
         let r = request.into_inner();
         let run_id = uuid(&r.run_id, "run_id")?;
-        if r.payments.is_empty() || r.payments.len() > CONFIRM_BATCH_MAX {
-            return Err(ServiceError::field(
-                "payments",
-                format!("must hold 1 to {CONFIRM_BATCH_MAX} payslips"),
-            )
-            .into());
-        }
         let mut violations = Vec::new();
         let mut reports = Vec::with_capacity(r.payments.len());
         for (i, p) in r.payments.iter().enumerate() {
