@@ -75,6 +75,47 @@ async fn the_service_runs_on_the_configured_backend() {
 }
 
 #[tokio::test]
+async fn an_object_given_as_an_array_of_its_fields_is_refused_at_any_depth() {
+    let app = TestApp::spawn().await;
+    Fixture::new(&app).await;
+    // serde would read these as the fields in order; the contract says object.
+    let whole = app
+        .post(
+            "/v1/participants",
+            json!(["0301", national_id("150190", 300), "Ola"]),
+            400,
+        )
+        .await;
+    assert_eq!(whole["errors"][0]["field"], "body", "{whole}");
+    let nested = app
+        .post(
+            "/v1/simulations",
+            json!({
+                "month": "2025-03", "participant": ["1990-01-15"],
+                "programme": {"start": "2025-01-01"},
+            }),
+            400,
+        )
+        .await;
+    assert_eq!(nested["errors"][0]["field"], "participant", "{nested}");
+    let (status, problem) = app
+        .call(
+            reqwest::Method::PUT,
+            "/v1/municipalities/4601",
+            Some(json!({"name": "Bergen", "policy_overrides": [null, 3]})),
+        )
+        .await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "policy_overrides");
+    // Nothing of the refused municipality was stored.
+    let (status, _) = app
+        .call(reqwest::Method::GET, "/v1/municipalities/4601", None)
+        .await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn invalid_identity_numbers_and_duplicates_are_problems_naming_the_field() {
     let app = TestApp::spawn().await;
     Fixture::new(&app).await;

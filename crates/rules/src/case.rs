@@ -209,7 +209,7 @@ fn day_total_beyond_bound(days: &[DayEntry]) -> Option<(String, String)> {
 
 fn parse<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, CaseError> {
     let mut de = serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    serde_path_to_error::deserialize(crate::json::Strict(&mut de)).map_err(|e| {
         let path = e.path().to_string();
         CaseError {
             field: if path == "." { String::new() } else { path },

@@ -16,6 +16,7 @@ pub mod calendar;
 pub mod case;
 mod decimal;
 pub mod facts;
+pub mod json;
 pub mod ledger;
 pub mod month;
 pub mod parameters;

@@ -5,7 +5,7 @@ use kvp_rules::PolicyOverrides;
 use kvp_store::{
     Accounting, Expected, HandoffSettings, KOSTRA_FUNCTION_KVP, Municipality, StoreError,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::handoff::pay_line_codes;
@@ -163,7 +163,8 @@ impl Payroll {
             .policy_overrides
             .clone()
             .unwrap_or_else(|| json!({}));
-        let parsed = serde_json::from_value::<PolicyOverrides>(overrides.clone())
+        // Strictly: an object of the overrides, never an array of them.
+        let parsed = PolicyOverrides::deserialize(kvp_rules::json::Strict(overrides.clone()))
             .map_err(|e| ServiceError::field("policy_overrides", without_values(&e)))?;
         let out_of_range: Vec<_> = parsed
             .out_of_range()

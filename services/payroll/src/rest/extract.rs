@@ -145,7 +145,7 @@ impl<T> Visitor<'_> for Text<T> {
 /// Deserializes JSON, naming the path of the first field that does not fit.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ServiceError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    serde_path_to_error::deserialize(kvp_rules::json::Strict(&mut de)).map_err(|e| {
         let mut path = e.path().to_string();
         // An unknown field's path ends in the client's key: name its parent.
         if let Some(serde_path_to_error::Segment::Map { key }) = e.path().iter().next_back()
