@@ -608,6 +608,33 @@ async fn the_route_table_covers_every_operation_in_the_openapi_document() {
 }
 
 #[tokio::test]
+async fn a_method_no_route_serves_is_405_with_allow_with_or_without_a_token() {
+    let issuer = TokenIssuer::generate("test-key");
+    let app = TestApp::spawn_authenticated(&issuer).await;
+    let admin = issuer.sign_claims(&TokenIssuer::claims("administrator", None));
+    for path in ["/healthz", "/v1/parameters/g"] {
+        for token in [None, Some(&admin)] {
+            let mut request = app
+                .client
+                .request(Method::DELETE, format!("{}{path}", app.http));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status().as_u16(), 405, "DELETE {path}");
+            let allow = response.headers()["allow"].to_str().unwrap().to_owned();
+            assert!(allow.contains("GET"), "DELETE {path}: Allow {allow}");
+        }
+    }
+    // A method a route serves still needs its token.
+    let reply = app
+        .call_as(None, Method::GET, "/v1/parameters/g", None)
+        .await;
+    assert_eq!(reply.status, 401);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn forged_and_malformed_tokens_are_refused_as_invalid() {
     let issuer = TokenIssuer::generate("test-key");
     let app = TestApp::spawn_authenticated(&issuer).await;

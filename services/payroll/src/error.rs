@@ -253,6 +253,20 @@ pub mod reason {
     pub const TIMEOUT: &str = "TIMEOUT";
     /// A fault of the service's.
     pub const INTERNAL: &str = "INTERNAL";
+    /// The route is not served with the request's method (REST: 405, with
+    /// `Allow`).
+    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+}
+
+/// The problem answered for a method a route is not served with.
+pub fn method_not_allowed(allow: &str) -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        problem_type("method-not-allowed"),
+        "Method not allowed",
+        format!("this resource is served with {allow}"),
+    )
+    .with_reason(reason::METHOD_NOT_ALLOWED)
 }
 
 impl ServiceError {

@@ -54,7 +54,7 @@ use kvp_store::IdempotencyClaim;
 
 use crate::payroll::{Actor, Payroll};
 
-pub use policy::{Access, BearerSecurity, Owner, POLICY, Rule, Verb, rule_for};
+pub use policy::{Access, BearerSecurity, Owner, POLICY, Rule, Verb, methods_of, rule_for};
 pub use token::{Authenticator, LEEWAY_SECONDS};
 
 /// The realm named in `WWW-Authenticate` challenges.
@@ -185,6 +185,8 @@ enum Refusal {
     Forbidden(String),
     /// Resolving the owner failed (a bad id, a missing resource): as the handler would answer.
     Service(ServiceError),
+    /// A method the route is not served with: 405 with the `Allow` given.
+    MethodNotAllowed(String),
 }
 
 impl From<ServiceError> for Refusal {
@@ -213,6 +215,13 @@ impl IntoResponse for Refusal {
                 format!("Bearer realm=\"{REALM}\", error=\"insufficient_scope\""),
             ),
             Self::Service(error) => return error.into_response(),
+            Self::MethodNotAllowed(allow) => {
+                let mut response = crate::error::method_not_allowed(&allow).into_response();
+                if let Ok(value) = HeaderValue::from_str(&allow) {
+                    response.headers_mut().insert(header::ALLOW, value);
+                }
+                return response;
+            }
         };
         let mut response = error.into_response();
         if let Ok(value) = HeaderValue::from_str(&challenge) {
@@ -267,6 +276,11 @@ async fn admit(guard: &Guard, mut request: Request) -> Result<Request, Refusal> 
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
     let Some(rule) = rule_for(request.method(), &template) else {
+        // A route known with other methods: 405, whoever asks.
+        let allowed = methods_of(&template);
+        if !allowed.is_empty() {
+            return Err(Refusal::MethodNotAllowed(allowed.join(", ")));
+        }
         tracing::error!(route = %template, "no access rule for this route: refused");
         return Err(Refusal::Forbidden(
             "no access rule covers this route".into(),

@@ -67,6 +67,25 @@ pub enum Owner {
 }
 
 impl Owner {
+    /// The scope's name in the OpenAPI document (`x-kvp-scope`), for clients
+    /// that pick their token by machine.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Nobody => "any-municipality",
+            Self::Nation => "national",
+            Self::Municipality => "municipality",
+            Self::Participant => "participant",
+            Self::Programme => "programme",
+            Self::Fact => "fact",
+            Self::Decision => "decision",
+            Self::Run => "run",
+            Self::SignerKey => "signer-key",
+            Self::AuditSubject => "audit-subject",
+            Self::NewParticipant => "new-participant",
+            Self::NewSignerKey => "new-signer-key",
+        }
+    }
+
     fn describe(self) -> &'static str {
         match self {
             Self::Nobody => "any municipality",
@@ -191,6 +210,20 @@ pub fn rule_for(method: &Method, path: &str) -> Option<&'static Rule> {
         .find(|r| r.path == path && r.verb.matches(method))
 }
 
+/// The methods a route template is served with (GET with HEAD), for the
+/// `Allow` of a 405; empty for a template the policy does not know.
+pub fn methods_of(path: &str) -> Vec<&'static str> {
+    let mut methods = Vec::new();
+    for rule in POLICY.iter().filter(|r| r.path == path) {
+        match rule.verb {
+            Verb::Get => methods.extend(["GET", "HEAD"]),
+            Verb::Post => methods.push("POST"),
+            Verb::Put => methods.push("PUT"),
+        }
+    }
+    methods
+}
+
 /// Adds the bearer scheme to the OpenAPI document and, from [`POLICY`], each
 /// operation's security, roles and scope (and its 401 and 403 answers).
 pub struct BearerSecurity;
@@ -240,6 +273,9 @@ impl utoipa::Modify for BearerSecurity {
                             Some(text) if !text.is_empty() => format!("{text}\n\n{access}"),
                             _ => access,
                         });
+                        let extensions = operation.extensions.get_or_insert_with(Default::default);
+                        extensions.insert("x-kvp-roles".into(), names.into());
+                        extensions.insert("x-kvp-scope".into(), owner.name().into());
                         let responses = &mut operation.responses.responses;
                         responses.insert(
                             "401".into(),
@@ -288,11 +324,13 @@ mod tests {
                         .count();
                     assert_eq!(matching, 1, "{verb} {path}");
                     let public = operation["security"] == json!([]);
-                    assert_eq!(
-                        public,
-                        matches!(rule_for(&method, path).unwrap().access, Access::Public),
-                        "{verb} {path}"
-                    );
+                    let access = rule_for(&method, path).unwrap().access;
+                    assert_eq!(public, matches!(access, Access::Public), "{verb} {path}");
+                    if let Access::Roles(roles, owner) = access {
+                        let names: Vec<_> = roles.iter().map(|r| r.as_str()).collect();
+                        assert_eq!(operation["x-kvp-roles"], json!(names), "{verb} {path}");
+                        assert_eq!(operation["x-kvp-scope"], owner.name(), "{verb} {path}");
+                    }
                 }
             }
         }
