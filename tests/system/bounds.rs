@@ -339,15 +339,20 @@ async fn every_golden_vector_is_a_case_the_openapi_document_describes() {
     assert_eq!(
         doc["paths"]["/v1/simulations"]["post"]["requestBody"]["content"]["application/json"]["schema"]
             ["$ref"],
-        "#/components/schemas/CaseSchema"
+        "#/components/schemas/SimulationRequest"
     );
-    // The document's components as a JSON Schema, rooted at the case.
-    let root = serde_json::json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$ref": "#/components/schemas/CaseSchema",
-        "components": doc["components"],
-    });
-    let validator = jsonschema::validator_for(&root).unwrap();
+    // The document's components as a JSON Schema, rooted at the case, and at
+    // what the operation takes: a case or a whole case file.
+    let rooted_at = |name: &str| {
+        let root = serde_json::json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$ref": format!("#/components/schemas/{name}"),
+            "components": doc["components"],
+        });
+        jsonschema::validator_for(&root).unwrap()
+    };
+    let validator = rooted_at("CaseSchema");
+    let request = rooted_at("SimulationRequest");
     let dir = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../crates/rules/tests/vectors/public"
@@ -361,6 +366,8 @@ async fn every_golden_vector_is_a_case_the_openapi_document_describes() {
             .map(|e| format!("{} at {}", e, e.instance_path()))
             .collect();
         assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+        assert!(request.is_valid(&vector), "{}", path.display());
+        assert!(request.is_valid(&vector["input"]), "{}", path.display());
         checked += 1;
     }
     assert_eq!(checked, 44);
@@ -370,8 +377,12 @@ async fn every_golden_vector_is_a_case_the_openapi_document_describes() {
     ))
     .unwrap()["input"]
         .clone();
+    let mut with_unknown_field = without_month.clone();
     without_month.as_object_mut().unwrap().remove("month");
     assert!(!validator.is_valid(&without_month));
+    // Nor one with a field the service does not know (it refuses those).
+    with_unknown_field["mnoth"] = serde_json::json!("2025-03");
+    assert!(!request.is_valid(&with_unknown_field));
     app.stop().await;
 }
 
@@ -380,8 +391,16 @@ async fn the_openapi_document_states_the_bounds_of_its_schemas() {
     let app = TestApp::spawn().await;
     let doc = app.get("/openapi.json").await;
     let schemas = &doc["components"]["schemas"];
+    // What a schema admits, of the texts and numbers given.
+    let admitted = |schema: &Value, values: &[Value]| -> Vec<Value> {
+        let validator = jsonschema::validator_for(schema).unwrap();
+        values
+            .iter()
+            .filter(|v| validator.is_valid(v))
+            .cloned()
+            .collect()
+    };
     let amount = &schemas["OffsetBody"]["properties"]["amount"];
-    assert_eq!(amount["pattern"], r"^[0-9]+(\.[0-9]{1,2})?$", "{amount}");
     assert!(
         amount["description"]
             .as_str()
@@ -389,10 +408,60 @@ async fn the_openapi_document_states_the_bounds_of_its_schemas() {
             .contains("10 000 000"),
         "{amount}"
     );
+    let texts = serde_json::json!([
+        "0",
+        "0.5",
+        "4500.00",
+        "007",
+        "9999999.99",
+        "10000000",
+        "10000000.00",
+        "10000000.01",
+        "10000001",
+        "99999999",
+        "1.234",
+        "-1",
+        ""
+    ]);
+    let texts = texts.as_array().unwrap();
+    assert_eq!(
+        admitted(amount, texts),
+        serde_json::json!([
+            "0",
+            "0.5",
+            "4500.00",
+            "007",
+            "9999999.99",
+            "10000000",
+            "10000000.00"
+        ])
+        .as_array()
+        .unwrap()
+        .clone(),
+        "{amount}"
+    );
+    // A G is above 0, at most 10 000 000.
     let g = &schemas["GBody"]["properties"]["value"];
-    // A G is above 0: the pattern admits no zero.
-    assert_eq!(g["pattern"], r"^[1-9][0-9]*(\.[0-9]{1,2})?$", "{g}");
+    assert_eq!(
+        admitted(g, texts),
+        serde_json::json!(["4500.00", "007", "9999999.99", "10000000", "10000000.00"])
+            .as_array()
+            .unwrap()
+            .clone(),
+        "{g}"
+    );
     let policy = &schemas["PolicyOverridesSchema"]["properties"];
+    // Day counts: a number or a decimal text, 0 to 366, or null.
+    let days = serde_json::json!([
+        0, 366, 367, -1, "366", "366.0", "366.5", "365.75", "12", null
+    ]);
+    assert_eq!(
+        admitted(&policy["leave_days_per_year"], days.as_array().unwrap()),
+        serde_json::json!([0, 366, "366", "366.0", "365.75", "12", null])
+            .as_array()
+            .unwrap()
+            .clone()
+    );
     for (field, minimum, maximum) in [
         ("self_cert_min_weeks", 0, 52),
         ("self_cert_max_days", 0, 366),

@@ -70,7 +70,7 @@ impl Payroll {
         })?;
         let public_key = kvp_signing::parse_public_key(&new.public_key)
             .map_err(|e| ServiceError::field("public_key", e.to_string()))?;
-        if new.keyid.trim().is_empty() || new.keyid.len() > 200 {
+        if new.keyid.trim().is_empty() || new.keyid.chars().count() > 200 {
             return Err(ServiceError::field("keyid", "must be 1–200 characters"));
         }
         if new.valid_until.is_some_and(|u| u <= new.valid_from) {

@@ -35,7 +35,7 @@ pub struct DecisionBody {
     #[schema(pattern = "^(APPROVED|REJECTED)$", example = "APPROVED")]
     pub outcome: String,
     /// The decision's reference.
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = r"\S")]
     pub reference: String,
     /// The reasoning given to the participant.
     #[serde(default)]
@@ -146,7 +146,7 @@ pub struct WarningBody {
     #[schema(pattern = "^(IN_PERSON|LETTER|DIGITAL)$", example = "LETTER")]
     pub channel: String,
     /// The case system's reference.
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = r"\S")]
     pub reference: String,
     /// The days and entry kinds it concerns (1–62).
     #[schema(min_items = 1, max_items = 62)]
@@ -277,7 +277,7 @@ pub struct AppealBody {
     /// The day it was received.
     pub received_on: Date,
     /// The case system's reference.
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = r"\S")]
     pub reference: String,
 }
 
@@ -292,7 +292,7 @@ pub struct AppealOutcomeBody {
     /// The day it was decided.
     pub decided_on: Date,
     /// The outcome decision's reference.
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = r"\S")]
     pub reference: String,
     /// For PARTLY_UPHELD only: the hours still deducted, fewer than now.
     #[serde(default)]

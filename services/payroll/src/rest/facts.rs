@@ -93,9 +93,41 @@ pub struct CorrectionBody {
     /// decision_reference}`, pauses `{from, to, kind, reference}`, sanction
     /// decisions `{date, entry_kind, outcome, reference, reason,
     /// deducted_hours}` (the day and entry kind never change; hours deducted
-    /// of the day, null for all), a G `{value, reference}`.
-    #[schema(value_type = Object)]
+    /// of the day, null for all).
+    #[schema(value_type = ParticipantFact)]
     pub fact: Value,
+}
+
+/// A correction of a G: the G as it should be, and why.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GCorrectionBody {
+    /// Why (1–1000 characters; kept in the G's history and the audit trail).
+    #[schema(min_length = 1, max_length = 1000)]
+    pub reason: String,
+    /// The G's fields.
+    #[schema(value_type = GFact)]
+    pub fact: Value,
+}
+
+/// A participant's fact as a correction takes it: the shape of the path's
+/// kind (a shape of another kind is 400).
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "describes the OpenAPI schema only")]
+#[serde(untagged)]
+enum ParticipantFact {
+    /// `children`.
+    Child(ChildFact),
+    /// `sole-carer-periods`.
+    Period(PeriodFact),
+    /// `benefit-offsets`.
+    Offset(OffsetFact),
+    /// `programmes`.
+    Programme(ProgrammeFact),
+    /// `pauses`.
+    Pause(PauseFact),
+    /// `sanction-decisions`.
+    Decision(DecisionFact),
 }
 
 /// A void: why.
@@ -105,6 +137,24 @@ pub struct VoidBody {
     /// Why (1–1000 characters).
     #[schema(min_length = 1, max_length = 1000)]
     pub reason: String,
+}
+
+/// A fact kind as a path names it under `/v1/facts` (another is 404).
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "describes the OpenAPI schema only")]
+pub enum FactKindSegment {
+    #[schema(rename = "children")]
+    Children,
+    #[schema(rename = "sole-carer-periods")]
+    SoleCarerPeriods,
+    #[schema(rename = "benefit-offsets")]
+    BenefitOffsets,
+    #[schema(rename = "programmes")]
+    Programmes,
+    #[schema(rename = "pauses")]
+    Pauses,
+    #[schema(rename = "sanction-decisions")]
+    SanctionDecisions,
 }
 
 /// The fact kinds under `/v1/facts` (a G is under `/v1/parameters/g`).
@@ -132,7 +182,7 @@ fn answer(version: FactVersion) -> impl IntoResponse {
 
 /// Reads a fact's latest version, with its `ETag`.
 #[utoipa::path(get, path = "/v1/facts/{kind}/{id}",
-    params(("kind" = String, Path, description = "children, sole-carer-periods, benefit-offsets, programmes, pauses or sanction-decisions"), ("id" = String, Path)),
+    params(("kind" = FactKindSegment, Path), ("id" = String, Path)),
     responses((status = 200, body = FactView, headers(("ETag" = String, description = "The latest version: If-Match of a correction or void."))), (status = 404, body = Problem)))]
 pub async fn get_fact(
     State(payroll): AppState,
@@ -144,7 +194,7 @@ pub async fn get_fact(
 
 /// Lists a fact's versions: who recorded each, when and why.
 #[utoipa::path(get, path = "/v1/facts/{kind}/{id}/versions",
-    params(("kind" = String, Path), ("id" = String, Path)),
+    params(("kind" = FactKindSegment, Path), ("id" = String, Path)),
     responses((status = 200, body = FactHistory), (status = 404, body = Problem)))]
 pub async fn fact_versions(
     State(payroll): AppState,
@@ -164,7 +214,7 @@ fn history(versions: Vec<FactVersion>) -> ApiResult<Json<FactHistory>> {
 /// (`If-Match`: 428 without, 412 when stale), with a reason. The next close
 /// pays or recovers the difference, attributed to the months corrected.
 #[utoipa::path(put, path = "/v1/facts/{kind}/{id}",
-    params(("kind" = String, Path), ("id" = String, Path), ("If-Match" = String, Header, description = "The ETag read (required).")),
+    params(("kind" = FactKindSegment, Path), ("id" = String, Path), ("If-Match" = String, Header, description = "The ETag read (required).")),
     request_body = CorrectionBody,
     responses(
         (status = 200, body = FactView, headers(("ETag" = String, description = "The version recorded."))),
@@ -195,7 +245,7 @@ pub async fn correct_fact(
 /// Voids a fact from the version read (`If-Match`), with a reason: it no
 /// longer counts, from the first month it reached; its versions stay.
 #[utoipa::path(post, path = "/v1/facts/{kind}/{id}/void",
-    params(("kind" = String, Path), ("id" = String, Path), ("If-Match" = String, Header, description = "The ETag read (required).")),
+    params(("kind" = FactKindSegment, Path), ("id" = String, Path), ("If-Match" = String, Header, description = "The ETag read (required).")),
     request_body = VoidBody,
     responses(
         (status = 200, body = FactView, headers(("ETag" = String, description = "The version recorded."))),
@@ -247,7 +297,7 @@ pub async fn g_versions(
 /// the next close recomputes every month from its effective date.
 #[utoipa::path(put, path = "/v1/parameters/g/{effective_date}",
     params(("effective_date" = String, Path, description = "YYYY-MM-DD"), ("If-Match" = String, Header, description = "The ETag read (required).")),
-    request_body = CorrectionBody,
+    request_body = GCorrectionBody,
     responses(
         (status = 200, body = FactView, headers(("ETag" = String, description = "The version recorded."))),
         (status = 400, body = Problem), (status = 404, body = Problem),
@@ -260,7 +310,7 @@ pub async fn correct_g(
     Params(date): Params<String>,
     headers: HeaderMap,
     caller: Caller,
-    Body(body): Body<CorrectionBody>,
+    Body(body): Body<GCorrectionBody>,
 ) -> ApiResult<impl IntoResponse> {
     let id = g_id(&date)?;
     let fact = Some(body.fact);
@@ -465,71 +515,138 @@ fn fact_content(kind: FactKind, fact: Value) -> Result<FactContent, ServiceError
 }
 
 /// A child, as corrected.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ChildFact {
+    /// Birth date.
     birth_date: Date,
+    /// The case system's reference, 1–100 characters.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     reference: Option<String>,
 }
 
 /// A sole-carer period, as corrected.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PeriodFact {
+    /// First day.
     from: Date,
+    /// Last day (not before `from`); null while open-ended.
     #[serde(default)]
     to: Option<Date>,
 }
 
 /// Another benefit, as corrected.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OffsetFact {
+    /// The month, `YYYY-MM`.
+    #[schema(value_type = String, pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     month: YearMonth,
+    /// SYKEPENGER, DAGPENGER, FORELDREPENGER or OTHER_LIVELIHOOD.
+    #[schema(
+        value_type = String,
+        pattern = "^(SYKEPENGER|DAGPENGER|FORELDREPENGER|OTHER_LIVELIHOOD)$"
+    )]
     kind: OffsetKind,
+    /// Kroner and øre, 0 to 10 000 000.
+    #[schema(
+        value_type = String,
+        pattern = r"^0*([0-9]{1,7}(\.[0-9]{1,2})?|10000000(\.0{1,2})?)$"
+    )]
     amount: Decimal,
 }
 
 /// A programme, as corrected.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ProgrammeFact {
+    /// First day.
     start: Date,
+    /// Last day (not before `start`); null while undecided.
     #[serde(default)]
     end: Option<Date>,
+    /// The decision's reference.
+    #[schema(min_length = 1, pattern = r"\S")]
     decision_reference: String,
 }
 
 /// A pause, as corrected.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PauseFact {
+    /// First day.
     from: Date,
+    /// Last day (not before `from`); null while open-ended.
     #[serde(default)]
     to: Option<Date>,
+    /// INTERRUPTED or STOPPED.
+    #[schema(pattern = "^(INTERRUPTED|STOPPED)$")]
     kind: String,
+    /// The decision's reference.
+    #[schema(min_length = 1)]
     reference: String,
 }
 
 /// A sanction decision, as corrected.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DecisionFact {
+    /// The day (never changes).
     date: Date,
+    /// The entry kind decided on (never changes).
+    #[schema(pattern = "^(UNEXCUSED|SICK_SELF|LEAVE|CHILD_SICK)$")]
     entry_kind: String,
+    /// APPROVED or REJECTED.
+    #[schema(pattern = "^(APPROVED|REJECTED)$")]
     outcome: String,
+    /// The decision's reference.
+    #[schema(min_length = 1, pattern = r"\S")]
     reference: String,
+    /// The grounds.
     #[serde(default)]
+    #[schema(nullable = false)]
     reason: String,
+    /// Hours of the day deducted; null for all.
     #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]+(\.[0-9]{1,2})?$")]
     deducted_hours: Option<Decimal>,
 }
 
 /// A G, as corrected.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct GFact {
+    /// Kroner and øre, above 0 and at most 10 000 000.
+    #[schema(
+        value_type = String,
+        pattern = r"^0*([1-9][0-9]{0,6}(\.[0-9]{1,2})?|10000000(\.0{1,2})?)$"
+    )]
     value: Decimal,
+    /// The decision it comes from.
+    #[schema(min_length = 1, pattern = r"\S")]
     reference: String,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use kvp_store::FactKind;
+    use utoipa::OpenApi;
+
+    #[test]
+    fn the_documented_fact_kinds_are_the_paths_kinds() {
+        let doc = serde_json::to_value(crate::rest::ApiDoc::openapi()).unwrap();
+        let documented: Vec<String> =
+            serde_json::from_value(doc["components"]["schemas"]["FactKindSegment"]["enum"].clone())
+                .unwrap();
+        let served: Vec<&str> = FactKind::ALL
+            .into_iter()
+            .filter(|kind| *kind != FactKind::RegisteredG)
+            .map(crate::payroll::path_segment)
+            .collect();
+        assert_eq!(documented, served);
+    }
 }

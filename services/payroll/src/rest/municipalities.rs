@@ -21,7 +21,7 @@ use crate::payroll::MunicipalitySettings;
 #[serde(deny_unknown_fields)]
 pub struct MunicipalityBody {
     /// Name.
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = r"\S")]
     pub name: String,
     /// Policy values overriding the national defaults (RULES.md R5–R9).
     #[serde(default)]
@@ -32,7 +32,7 @@ pub struct MunicipalityBody {
     /// them into the run's lines, and stops (409, failed precondition)
     /// naming any line code without one, unless `use_product_codes`.
     #[serde(default)]
-    #[schema(value_type = Option<std::collections::HashMap<String, String>>, example = json!({"KVP_BASE": "1130"}))]
+    #[schema(value_type = Option<PayCodesSchema>, example = json!({"KVP_BASE": "1130"}))]
     pub pay_codes: Option<serde_json::Value>,
     /// Import lines by the product's line code where `pay_codes` names no
     /// pay code of the municipality's own (default false).
@@ -47,15 +47,87 @@ pub struct MunicipalityBody {
     pub accounting: Option<AccountingBody>,
 }
 
+/// The municipality's pay code (lønnsart) of each line code it names, 1–20
+/// characters, not blank and without control characters; a line code it
+/// leaves out has none.
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    non_snake_case,
+    reason = "describes the OpenAPI schema only"
+)]
+#[serde(deny_unknown_fields)]
+pub struct PayCodesSchema {
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 20,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    KVP_BASE: Option<String>,
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 20,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    KVP_DEDUCTION_WAGE: Option<String>,
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 20,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    KVP_DEDUCTION_UNPAID_LEAVE: Option<String>,
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 20,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    KVP_DEDUCTION_ABSENCE: Option<String>,
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 20,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    KVP_CHILD_SUPPLEMENT: Option<String>,
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 20,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    KVP_DEDUCTION_OTHER_BENEFITS: Option<String>,
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 20,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    KVP_RECOVERY_CARRIED: Option<String>,
+}
+
 /// Accounting dimensions (konteringsstreng), frozen into a run's lines at close.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountingBody {
     /// Responsibility (ansvar), 1–32 characters; none when not booked by it.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub ansvar: Option<String>,
     /// Service (tjeneste), 1–32 characters; none when not booked by it.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub tjeneste: Option<String>,
     /// KOSTRA function, three digits (default `276`, kvalifiseringsordningen).
     #[serde(default)]
@@ -70,6 +142,7 @@ pub struct AccountingBody {
 /// reads this type: the body is checked by `kvp_rules::PolicyOverrides`.
 #[derive(ToSchema)]
 #[allow(dead_code, reason = "describes the OpenAPI schema only")]
+#[serde(deny_unknown_fields)]
 pub struct PolicyOverridesSchema {
     /// R6: no self-certification in the first this many weeks.
     #[schema(minimum = 0, maximum = 52)]
@@ -81,13 +154,13 @@ pub struct PolicyOverridesSchema {
     #[schema(minimum = 0, maximum = 366)]
     self_cert_max_occurrences: Option<u32>,
     /// R7: leave days per calendar year, 0 to 366.
-    #[schema(schema_with = non_negative_decimal)]
+    #[schema(schema_with = days_per_year)]
     leave_days_per_year: Option<()>,
     /// R8: child's-sickness days per calendar year, 0 to 366.
-    #[schema(schema_with = non_negative_decimal)]
+    #[schema(schema_with = days_per_year)]
     child_sick_days_per_year: Option<()>,
     /// R8: child's-sickness days with many young children, 0 to 366.
-    #[schema(schema_with = non_negative_decimal)]
+    #[schema(schema_with = days_per_year)]
     child_sick_days_many_children: Option<()>,
     /// R8: "many" means more than this many young children.
     #[schema(minimum = 0, maximum = 20)]
@@ -96,7 +169,7 @@ pub struct PolicyOverridesSchema {
     #[schema(minimum = 0, maximum = 18)]
     child_sick_young_child_age: Option<i32>,
     /// R8: a sole carer's quota is multiplied by this, 1 to 10.
-    #[schema(schema_with = non_negative_decimal)]
+    #[schema(schema_with = quota_multiplier)]
     sole_carer_quota_multiplier: Option<()>,
     /// R9: a run of more certified sick dates than this raises LONG_SICKNESS.
     #[schema(minimum = 1, maximum = 366)]
@@ -105,26 +178,71 @@ pub struct PolicyOverridesSchema {
     auto_apply_unexcused: Option<bool>,
 }
 
-/// A decimal read exactly from a JSON number or a decimal string, not
-/// negative (a policy's day counts, a case's hours and amounts).
-pub(crate) fn non_negative_decimal() -> utoipa::openapi::schema::Schema {
+/// A decimal read exactly from a JSON number or a decimal string (plain or
+/// scientific notation, at most 28 significant digits), from `min` to `max`;
+/// `pattern` spells the same range for the string; `null` where `nullable`.
+fn exact_decimal(
+    min: u32,
+    max: u32,
+    pattern: &str,
+    nullable: bool,
+) -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::RefOr;
     use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
-    Schema::OneOf(
-        OneOfBuilder::new()
-            .item(RefOr::T(Schema::Object(
-                ObjectBuilder::new()
-                    .schema_type(Type::Number)
-                    .minimum(Some(0))
-                    .build(),
-            )))
-            .item(RefOr::T(Schema::Object(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .pattern(Some(r"^[0-9]+(\.[0-9]+)?$"))
-                    .build(),
-            )))
-            .build(),
+    let mut forms = OneOfBuilder::new()
+        .item(RefOr::T(Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(Type::Number)
+                .minimum(Some(min))
+                .maximum(Some(max))
+                .build(),
+        )))
+        .item(RefOr::T(Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(pattern))
+                .build(),
+        )));
+    if nullable {
+        forms = forms.item(RefOr::T(Schema::Object(
+            ObjectBuilder::new().schema_type(Type::Null).build(),
+        )));
+    }
+    Schema::OneOf(forms.build())
+}
+
+/// Days per year in a policy, 0 to 366; `null` keeps the default.
+fn days_per_year() -> utoipa::openapi::schema::Schema {
+    exact_decimal(
+        0,
+        366,
+        r"^0*(36[0-5]|3[0-5][0-9]|[12][0-9]{2}|[0-9]{1,2})(\.[0-9]+)?$|^0*366(\.0+)?$",
+        true,
+    )
+}
+
+/// A sole carer's quota multiplier, 1 to 10; `null` keeps the default.
+fn quota_multiplier() -> utoipa::openapi::schema::Schema {
+    exact_decimal(1, 10, r"^0*[1-9](\.[0-9]+)?$|^0*10(\.0+)?$", true)
+}
+
+/// A day entry's hours, 0 to 24.
+pub(crate) fn entry_hours() -> utoipa::openapi::schema::Schema {
+    exact_decimal(
+        0,
+        24,
+        r"^0*(2[0-3]|1?[0-9])(\.[0-9]+)?$|^0*24(\.0+)?$",
+        false,
+    )
+}
+
+/// A month's benefit in kroner, 0 to 10 000 000.
+pub(crate) fn benefit_amount() -> utoipa::openapi::schema::Schema {
+    exact_decimal(
+        0,
+        10_000_000,
+        r"^0*[0-9]{1,7}(\.[0-9]+)?$|^0*10000000(\.0+)?$",
+        false,
     )
 }
 
@@ -145,6 +263,15 @@ impl From<Municipality> for MunicipalityBody {
     }
 }
 
+/// `If-None-Match` as a change understands it: `*`, create only.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "describes the OpenAPI schema only")]
+pub enum CreateOnly {
+    /// Only if no municipality has the number.
+    #[schema(rename = "*")]
+    Any,
+}
+
 /// Registers or updates a municipality and its policy. Creating needs no
 /// precondition (or `If-None-Match: *`); changing one that exists needs
 /// `If-Match` with the `ETag` read: 428 without it, 412 when another change
@@ -153,7 +280,7 @@ impl From<Municipality> for MunicipalityBody {
     params(
         ("id" = String, Path),
         ("If-Match" = Option<String>, Header, description = "The ETag read: required to change an existing municipality."),
-        ("If-None-Match" = Option<String>, Header, description = "`*`: create only.", pattern = r"^\*$"),
+        ("If-None-Match" = Option<CreateOnly>, Header, description = "`*`: create only (never with If-Match)."),
     ),
     responses(
         (status = 200, body = MunicipalityBody, headers(("ETag" = String, description = "The stored version."))),

@@ -38,7 +38,9 @@ const PROBLEM_WORDS: SchemaWords = SchemaWords {
         description = "Caseworker and payroll REST API of the KVP stipend payroll. Every \
             operation needs a bearer token (JWT) whose role and municipality it allows, except \
             the public /healthz, /readyz, /metrics and /openapi.json; each operation's \
-            description names its roles and scope. Without configured keys (development \
+            description names its roles and scope, and so do its x-kvp-roles (the roles' \
+            names) and x-kvp-scope (whose municipality the token must be for: \
+            any-municipality, national, or the resource the name gives). Without configured keys (development \
             mode, loopback only) nothing is checked and x-kvp-actor names the caller."
     ),
     paths(
@@ -92,10 +94,137 @@ const PROBLEM_WORDS: SchemaWords = SchemaWords {
         metrics,
         openapi
     ),
-    components(schemas(Problem, FieldViolation, ExistingResource, ProgrammeView, Assessment, QuotaSummary)),
-    modifiers(&BearerSecurity, &IdempotencyKeyHeader, &PROBLEM_WORDS, &ProblemContentType, &PathIds, &BoundedRequests)
+    components(schemas(Problem, FieldViolation, ExistingResource, ProgrammeView, Assessment, QuotaSummary, CreateOnly, crate::rest::facts::FactKindSegment)),
+    modifiers(&BearerSecurity, &IdempotencyKeyHeader, &PROBLEM_WORDS, &ProblemContentType, &ParametersAsRead, &BoundedRequests, &OneProgrammeForm, &DatesSpelledOut)
 )]
 pub struct ApiDoc;
+
+/// Dates and instants as the service reads them: `format` is only an
+/// annotation in JSON Schema 2020-12, so every `date` and `date-time` string
+/// also carries the pattern of its RFC 3339 form (a day the calendar lacks,
+/// `2025-02-30`, is still 400).
+struct DatesSpelledOut;
+
+/// `full-date` of RFC 3339.
+const DATE_PATTERN: &str = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
+/// `date-time` of RFC 3339.
+const DATE_TIME_PATTERN: &str = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]\
+    ([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$";
+
+impl utoipa::Modify for DatesSpelledOut {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+
+        fn spell(schema: &mut utoipa::openapi::schema::Schema) {
+            use utoipa::openapi::schema::{ArrayItems, Schema};
+            use utoipa::openapi::{KnownFormat, SchemaFormat};
+            let within = |items: &mut Vec<RefOr<Schema>>| {
+                for item in items {
+                    if let RefOr::T(schema) = item {
+                        spell(schema);
+                    }
+                }
+            };
+            match schema {
+                Schema::Object(object) => {
+                    match &object.format {
+                        Some(SchemaFormat::KnownFormat(KnownFormat::Date)) => {
+                            object
+                                .pattern
+                                .get_or_insert_with(|| DATE_PATTERN.to_owned());
+                        }
+                        Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)) => {
+                            object
+                                .pattern
+                                .get_or_insert_with(|| DATE_TIME_PATTERN.to_owned());
+                        }
+                        _ => {}
+                    }
+                    for property in object.properties.values_mut() {
+                        if let RefOr::T(schema) = property {
+                            spell(schema);
+                        }
+                    }
+                }
+                Schema::Array(array) => {
+                    if let ArrayItems::RefOrSchema(item) = &mut array.items
+                        && let RefOr::T(schema) = item.as_mut()
+                    {
+                        spell(schema);
+                    }
+                }
+                Schema::OneOf(one_of) => within(&mut one_of.items),
+                Schema::AllOf(all_of) => within(&mut all_of.items),
+                Schema::AnyOf(any_of) => within(&mut any_of.items),
+                _ => {}
+            }
+        }
+
+        if let Some(components) = openapi.components.as_mut() {
+            for schema in components.schemas.values_mut() {
+                if let RefOr::T(schema) = schema {
+                    spell(schema);
+                }
+            }
+        }
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if let RefOr::T(parameter) = parameter
+                        && let Some(RefOr::T(schema)) = &mut parameter.schema
+                    {
+                        spell(schema);
+                    }
+                }
+                if let Some(RefOr::T(body)) = &mut operation.request_body {
+                    for content in body.content.values_mut() {
+                        if let RefOr::T(content) = content
+                            && let Some(RefOr::T(schema)) = &mut content.schema
+                        {
+                            spell(schema);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A case gives its programme periods one way: `programme` (one period) or
+/// `programmes` (several, possibly none), never both; `null` counts as
+/// absent. The case schema says so with a `oneOf` beside its properties.
+struct OneProgrammeForm;
+
+impl utoipa::Modify for OneProgrammeForm {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+        use utoipa::openapi::{Ref, RefOr};
+
+        let Some(schemas) = openapi.components.as_mut().map(|c| &mut c.schemas) else {
+            return;
+        };
+        let Some(case) = schemas.remove("CaseSchema") else {
+            return;
+        };
+        let given = |field: &str, shape: RefOr<Schema>| {
+            ObjectBuilder::new()
+                .required(field)
+                .property(field, shape)
+                .build()
+        };
+        let one_form = OneOfBuilder::new()
+            .item(given(
+                "programme",
+                Ref::from_schema_name("CaseProgrammeSchema").into(),
+            ))
+            .item(given(
+                "programmes",
+                ObjectBuilder::new().schema_type(Type::Array).into(),
+            ));
+        let whole = AllOfBuilder::new().item(case).item(one_form).build();
+        schemas.insert("CaseSchema".to_owned(), Schema::AllOf(whole).into());
+    }
+}
 
 /// What the request bounds (`rest/limits.rs`) answer on every operation: 413
 /// for a body beyond the limit (operations that take one), 503 for a request
@@ -124,15 +253,17 @@ impl utoipa::Modify for BoundedRequests {
     }
 }
 
-/// Every `{id}` in a path, declared as the service reads it: a
+/// Parameters declared as the service reads them: every `{id}` in a path a
 /// municipality's four-digit number under `/v1/municipalities/`, a UUID
-/// everywhere else (anything else is 400 before any lookup); and every
-/// `{month}` (`YYYY-MM`) and `{effective_date}` (a date).
-struct PathIds;
+/// everywhere else (anything else is 400 before any lookup); every
+/// `{month}` (`YYYY-MM`) and `{effective_date}` (a date); every header
+/// present or absent, never `null`; and every `after` a cursor of the list.
+struct ParametersAsRead;
 
-impl utoipa::Modify for PathIds {
+impl utoipa::Modify for ParametersAsRead {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::schema::{Schema, SchemaType};
         use utoipa::openapi::{KnownFormat, ObjectBuilder, RefOr, Required, SchemaFormat, Type};
 
         for (path, item) in openapi.paths.paths.iter_mut() {
@@ -183,16 +314,45 @@ impl utoipa::Modify for PathIds {
                     let RefOr::T(parameter) = parameter else {
                         continue;
                     };
-                    if parameter.parameter_in != ParameterIn::Path {
-                        continue;
-                    }
-                    let schema = match parameter.name.as_str() {
-                        "month" => ObjectBuilder::new()
+                    let schema = match (&parameter.parameter_in, parameter.name.as_str()) {
+                        (ParameterIn::Path, "month") => ObjectBuilder::new()
                             .schema_type(Type::String)
                             .pattern(Some("^[0-9]{4}-(0[1-9]|1[0-2])$")),
-                        "effective_date" => ObjectBuilder::new()
+                        (ParameterIn::Path, "effective_date") => ObjectBuilder::new()
                             .schema_type(Type::String)
                             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
+                        // Issued by the service only (a page's `Link:
+                        // rel="next"`): base64url naming the last item read.
+                        (ParameterIn::Query, "after") => ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(SchemaFormat::Custom("kvp-cursor".to_owned())))
+                            .pattern(Some("^[A-Za-z0-9_-]+$")),
+                        (ParameterIn::Header, _) => {
+                            // A header has no null: it is sent or not.
+                            let is_null = |item: &RefOr<Schema>| {
+                                matches!(item, RefOr::T(Schema::Object(o))
+                                    if o.schema_type == SchemaType::Type(Type::Null))
+                            };
+                            if let Some(RefOr::T(Schema::OneOf(one_of))) = &parameter.schema
+                                && let [only] = one_of
+                                    .items
+                                    .iter()
+                                    .filter(|item| !is_null(item))
+                                    .collect::<Vec<_>>()[..]
+                            {
+                                parameter.schema = Some(only.clone());
+                            }
+                            if let Some(RefOr::T(Schema::Object(object))) = &mut parameter.schema
+                                && let SchemaType::Array(types) = &object.schema_type
+                                && let [only] = types
+                                    .iter()
+                                    .filter(|t| **t != Type::Null)
+                                    .collect::<Vec<_>>()[..]
+                            {
+                                object.schema_type = SchemaType::Type(only.clone());
+                            }
+                            continue;
+                        }
                         _ => continue,
                     };
                     parameter.schema = Some(schema.into());

@@ -27,8 +27,9 @@ pub struct PageQuery {
     /// Items per page, 1 to 500 (default 100).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
-    /// The cursor of the page before (from its `Link: rel="next"` header);
-    /// absent for the first page.
+    /// The cursor of the page before, as its `Link: rel="next"` header
+    /// gives it (format `kvp-cursor`: only the service issues cursors; one
+    /// this list did not issue is 400); absent for the first page.
     pub after: Option<String>,
 }
 

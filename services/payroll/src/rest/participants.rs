@@ -28,11 +28,13 @@ pub struct NewParticipant {
     /// The municipality (four digits).
     #[schema(pattern = "^[0-9]{4}$", example = "0301")]
     pub municipality_id: String,
-    /// National identity number or D-number (11 digits); stored only protected.
-    #[schema(pattern = "^[0-9]{11}$")]
+    /// National identity number or D-number (11 digits: a real birth date,
+    /// day + 40 for a D-number, and both modulus-11 check digits; format
+    /// `no-national-id`); stored only protected.
+    #[schema(pattern = "^[0-9]{11}$", format = "no-national-id")]
     pub national_id: String,
     /// Name shown to caseworkers.
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = r"\S")]
     pub display_name: String,
     /// Children's birth dates.
     #[serde(default)]
@@ -228,6 +230,7 @@ pub struct ChildBody {
     /// The case system's reference for the child (1–100 characters): tells
     /// twins apart, and a reference registered already is a duplicate.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub reference: Option<String>,
     /// Confirms a child born the same day as one registered (twins) when no
     /// reference is given.
@@ -297,7 +300,11 @@ pub struct OffsetBody {
     pub kind: OffsetKind,
     /// Amount in kroner and øre, from 0 to 10 000 000 (the largest monthly
     /// benefit of sense, `kvp_rules::bounds::OFFSET_MAX`).
-    #[schema(value_type = String, pattern = r"^[0-9]+(\.[0-9]{1,2})?$", example = "4500.00")]
+    #[schema(
+        value_type = String,
+        pattern = r"^0*([0-9]{1,7}(\.[0-9]{1,2})?|10000000(\.0{1,2})?)$",
+        example = "4500.00"
+    )]
     pub amount: Decimal,
 }
 
@@ -326,7 +333,8 @@ pub struct AsOf {
 
 /// The quotas used and left on a date: the count caseworkers keep by hand today.
 #[utoipa::path(get, path = "/v1/participants/{id}/absence-overview", params(AsOf, ("id" = String, Path)),
-    responses((status = 200, body = QuotaSummary), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = QuotaSummary), (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "the participant has no programme decision (reason NO_PROGRAMME)", body = Problem)))]
 pub async fn absence_overview(
     State(payroll): AppState,
     Params(Id(id)): Params<Id>,

@@ -33,12 +33,12 @@ pub struct GBody {
     /// largest G of sense, `kvp_rules::bounds::G_MAX`).
     #[schema(
         value_type = String,
-        pattern = r"^[1-9][0-9]*(\.[0-9]{1,2})?$",
+        pattern = r"^0*([1-9][0-9]{0,6}(\.[0-9]{1,2})?|10000000(\.0{1,2})?)$",
         example = "130160"
     )]
     pub value: Decimal,
     /// The decision it comes from.
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = r"\S")]
     pub reference: String,
 }
 
@@ -433,7 +433,8 @@ pub struct PaidLine {
 
 /// The payslip explanation of a participant's month.
 #[utoipa::path(get, path = "/v1/participants/{id}/payslips/{month}", params(("id" = String, Path), ("month" = String, Path)),
-    responses((status = 200, body = Payslip), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Payslip), (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "no programme decision, or a stored fact the rules refuse", body = Problem)))]
 pub async fn payslip(
     State(payroll): AppState,
     Params(path): Params<(Id, Month)>,

@@ -29,7 +29,7 @@ pub struct ProgrammeBody {
     #[serde(default)]
     pub end: Option<Date>,
     /// The decision's reference (vedtak).
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = r"\S")]
     pub decision_reference: String,
 }
 
@@ -155,7 +155,7 @@ pub struct ExtensionBody {
     #[serde(default)]
     pub exception: bool,
     /// The decision's reference.
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = r"\S")]
     pub reference: String,
 }
 

@@ -20,7 +20,8 @@ use crate::payroll::{NewSignerKey, key_version};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyBody {
-    /// The key id signatures name.
+    /// The key id signatures name (1 to 200 characters, not only spaces).
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub keyid: String,
     /// The person the key belongs to (a participant id for participant keys).
     pub person_id: String,
@@ -30,9 +31,10 @@ pub struct KeyBody {
         example = "PARTICIPANT"
     )]
     pub role: String,
-    /// Ed25519 public key: base64 of 32 bytes (44 characters), or a PEM
-    /// public key.
+    /// Ed25519 public key (format `ed25519-public-key`): base64 of the 32
+    /// bytes of a point on the curve (44 characters), or a PEM public key.
     #[schema(
+        format = "ed25519-public-key",
         pattern = "^([A-Za-z0-9+/]{43}=|-----BEGIN PUBLIC KEY-----[\\s\\S]+-----END PUBLIC KEY-----\\s*)$"
     )]
     pub public_key: String,
@@ -115,7 +117,7 @@ pub async fn get_key(
 #[serde(deny_unknown_fields)]
 pub struct RevocationBody {
     /// Why the key is revoked.
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = r"\S")]
     pub reason: String,
 }
 
