@@ -35,6 +35,31 @@ pub(crate) fn exact_opt<'de, D: Deserializer<'de>>(
         .map_err(serde::de::Error::custom)
 }
 
+/// Like [`exact_opt`], for a whole number: `3` and `3.0` alike, as JSON
+/// Schema's `integer` reads them, never `3.5` or text.
+pub(crate) fn whole_opt<'de, D: Deserializer<'de>, T: TryFrom<i64>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(deserializer)?;
+    value
+        .map(|value| {
+            // Refused values are not quoted: a client may have put anything
+            // there, an identity number included.
+            let serde_json::Value::Number(number) = &value else {
+                return Err("expected a whole number");
+            };
+            let exact = parse_exact(&number.to_string())
+                .filter(|d| d.fract().is_zero())
+                .ok_or("expected a whole number")?;
+            i64::try_from(exact)
+                .ok()
+                .and_then(|whole| T::try_from(whole).ok())
+                .ok_or("is out of range")
+        })
+        .transpose()
+        .map_err(serde::de::Error::custom)
+}
+
 /// Converts a JSON number or numeric string into a decimal, naming what was wrong.
 pub(crate) fn from_value(value: &serde_json::Value) -> Result<Decimal, String> {
     let text = match value {

@@ -154,13 +154,25 @@ impl Policy {
 #[serde(deny_unknown_fields)]
 pub struct PolicyOverrides {
     /// See [`Policy::self_cert_min_weeks`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::decimal::whole_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub self_cert_min_weeks: Option<u32>,
     /// See [`Policy::self_cert_max_days`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::decimal::whole_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub self_cert_max_days: Option<u32>,
     /// See [`Policy::self_cert_max_occurrences`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::decimal::whole_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub self_cert_max_occurrences: Option<u32>,
     /// See [`Policy::leave_days_per_year`].
     #[serde(
@@ -184,10 +196,18 @@ pub struct PolicyOverrides {
     )]
     pub child_sick_days_many_children: Option<Decimal>,
     /// See [`Policy::child_sick_many_children_more_than`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::decimal::whole_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub child_sick_many_children_more_than: Option<u32>,
     /// See [`Policy::child_sick_young_child_age`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::decimal::whole_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub child_sick_young_child_age: Option<i32>,
     /// See [`Policy::sole_carer_quota_multiplier`].
     #[serde(
@@ -197,22 +217,42 @@ pub struct PolicyOverrides {
     )]
     pub sole_carer_quota_multiplier: Option<Decimal>,
     /// See [`Policy::long_sickness_days`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::decimal::whole_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub long_sickness_days: Option<u32>,
     /// See [`Policy::auto_apply_unexcused`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_apply_unexcused: Option<bool>,
     /// See [`Policy::timesheet_deadline_day`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::decimal::whole_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub timesheet_deadline_day: Option<u32>,
     /// See [`Policy::programme_approved_months`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::decimal::whole_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub programme_approved_months: Option<u32>,
     /// See [`Policy::programme_years_without_exception`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::decimal::whole_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub programme_years_without_exception: Option<u32>,
     /// See [`Policy::programme_years_max`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::decimal::whole_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub programme_years_max: Option<u32>,
 }
 
@@ -341,6 +381,27 @@ impl PolicyOverrides {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_are_read_as_json_schema_reads_integers() {
+        let read = |text: &str| serde_json::from_str::<PolicyOverrides>(text);
+        let overrides =
+            read(r#"{"self_cert_max_days": 10.0, "child_sick_young_child_age": 12}"#).unwrap();
+        assert_eq!(overrides.self_cert_max_days, Some(10));
+        assert_eq!(overrides.child_sick_young_child_age, Some(12));
+        assert_eq!(
+            read(r#"{"long_sickness_days": null}"#).unwrap(),
+            PolicyOverrides::default()
+        );
+        for wrong in [
+            r#"{"self_cert_max_days": 10.5}"#,
+            r#"{"self_cert_max_days": "10"}"#,
+            r#"{"self_cert_max_days": -1}"#,
+            r#"{"self_cert_max_days": 1e40}"#,
+        ] {
+            assert!(read(wrong).is_err(), "{wrong}");
+        }
+    }
 
     #[test]
     fn the_shipped_defaults_are_those_of_rules_md() {

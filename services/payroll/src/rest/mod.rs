@@ -20,6 +20,7 @@ mod participants;
 mod periods;
 mod programmes;
 mod run_files;
+mod schemas;
 mod signer_keys;
 mod simulations;
 mod timesheets;

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::extract::Body;
+use super::schemas::{Lower, exact_decimal, or_null};
 use super::versions::{etag, precondition};
 use super::{ApiResult, AppState};
 use crate::error::Problem;
@@ -32,7 +33,7 @@ pub struct MunicipalityBody {
     /// them into the run's lines, and stops (409, failed precondition)
     /// naming any line code without one, unless `use_product_codes`.
     #[serde(default)]
-    #[schema(value_type = Option<PayCodesSchema>, example = json!({"KVP_BASE": "1130"}))]
+    #[schema(schema_with = super::schemas::pay_codes, example = json!({"KVP_BASE": "1130"}))]
     pub pay_codes: Option<serde_json::Value>,
     /// Import lines by the product's line code where `pay_codes` names no
     /// pay code of the municipality's own (default false).
@@ -47,87 +48,17 @@ pub struct MunicipalityBody {
     pub accounting: Option<AccountingBody>,
 }
 
-/// The municipality's pay code (lønnsart) of each line code it names, 1–20
-/// characters, not blank and without control characters; a line code it
-/// leaves out has none.
-#[derive(ToSchema)]
-#[allow(
-    dead_code,
-    non_snake_case,
-    reason = "describes the OpenAPI schema only"
-)]
-#[serde(deny_unknown_fields)]
-pub struct PayCodesSchema {
-    #[schema(
-        nullable = false,
-        min_length = 1,
-        max_length = 20,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
-    )]
-    KVP_BASE: Option<String>,
-    #[schema(
-        nullable = false,
-        min_length = 1,
-        max_length = 20,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
-    )]
-    KVP_DEDUCTION_WAGE: Option<String>,
-    #[schema(
-        nullable = false,
-        min_length = 1,
-        max_length = 20,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
-    )]
-    KVP_DEDUCTION_UNPAID_LEAVE: Option<String>,
-    #[schema(
-        nullable = false,
-        min_length = 1,
-        max_length = 20,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
-    )]
-    KVP_DEDUCTION_ABSENCE: Option<String>,
-    #[schema(
-        nullable = false,
-        min_length = 1,
-        max_length = 20,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
-    )]
-    KVP_CHILD_SUPPLEMENT: Option<String>,
-    #[schema(
-        nullable = false,
-        min_length = 1,
-        max_length = 20,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
-    )]
-    KVP_DEDUCTION_OTHER_BENEFITS: Option<String>,
-    #[schema(
-        nullable = false,
-        min_length = 1,
-        max_length = 20,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
-    )]
-    KVP_RECOVERY_CARRIED: Option<String>,
-}
-
 /// Accounting dimensions (konteringsstreng), frozen into a run's lines at close.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountingBody {
     /// Responsibility (ansvar), 1–32 characters; none when not booked by it.
     #[serde(default)]
-    #[schema(
-        min_length = 1,
-        max_length = 32,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
-    )]
+    #[schema(schema_with = super::schemas::dimension)]
     pub ansvar: Option<String>,
     /// Service (tjeneste), 1–32 characters; none when not booked by it.
     #[serde(default)]
-    #[schema(
-        min_length = 1,
-        max_length = 32,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
-    )]
+    #[schema(schema_with = super::schemas::dimension)]
     pub tjeneste: Option<String>,
     /// KOSTRA function, three digits (default `276`, kvalifiseringsordningen).
     #[serde(default)]
@@ -176,73 +107,53 @@ pub struct PolicyOverridesSchema {
     long_sickness_days: Option<u32>,
     /// R5: deduct pending unexcused hours without waiting for a decision.
     auto_apply_unexcused: Option<bool>,
-}
-
-/// A decimal read exactly from a JSON number or a decimal string (plain or
-/// scientific notation, at most 28 significant digits), from `min` to `max`;
-/// `pattern` spells the same range for the string; `null` where `nullable`.
-fn exact_decimal(
-    min: u32,
-    max: u32,
-    pattern: &str,
-    nullable: bool,
-) -> utoipa::openapi::schema::Schema {
-    use utoipa::openapi::RefOr;
-    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
-    let mut forms = OneOfBuilder::new()
-        .item(RefOr::T(Schema::Object(
-            ObjectBuilder::new()
-                .schema_type(Type::Number)
-                .minimum(Some(min))
-                .maximum(Some(max))
-                .build(),
-        )))
-        .item(RefOr::T(Schema::Object(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .pattern(Some(pattern))
-                .build(),
-        )));
-    if nullable {
-        forms = forms.item(RefOr::T(Schema::Object(
-            ObjectBuilder::new().schema_type(Type::Null).build(),
-        )));
-    }
-    Schema::OneOf(forms.build())
+    /// A month's timesheets are due by this day of the next month, 1 to 28.
+    #[schema(minimum = 1, maximum = 28)]
+    timesheet_deadline_day: Option<u32>,
+    /// R3 (§ 30): months a programme is approved for at a time, 1 to 60.
+    #[schema(minimum = 1, maximum = 60)]
+    programme_approved_months: Option<u32>,
+    /// R3 (§ 30): years a programme may run without an exception, 1 to 10.
+    #[schema(minimum = 1, maximum = 10)]
+    programme_years_without_exception: Option<u32>,
+    /// R3 (§ 30): years a programme may run at most, 1 to 10.
+    #[schema(minimum = 1, maximum = 10)]
+    programme_years_max: Option<u32>,
 }
 
 /// Days per year in a policy, 0 to 366; `null` keeps the default.
 fn days_per_year() -> utoipa::openapi::schema::Schema {
-    exact_decimal(
-        0,
+    or_null(exact_decimal(
+        Lower::At(0),
         366,
         r"^0*(36[0-5]|3[0-5][0-9]|[12][0-9]{2}|[0-9]{1,2})(\.[0-9]+)?$|^0*366(\.0+)?$",
-        true,
-    )
+    ))
 }
 
 /// A sole carer's quota multiplier, 1 to 10; `null` keeps the default.
 fn quota_multiplier() -> utoipa::openapi::schema::Schema {
-    exact_decimal(1, 10, r"^0*[1-9](\.[0-9]+)?$|^0*10(\.0+)?$", true)
+    or_null(exact_decimal(
+        Lower::At(1),
+        10,
+        r"^0*[1-9](\.[0-9]+)?$|^0*10(\.0+)?$",
+    ))
 }
 
 /// A day entry's hours, 0 to 24.
 pub(crate) fn entry_hours() -> utoipa::openapi::schema::Schema {
     exact_decimal(
-        0,
+        Lower::At(0),
         24,
         r"^0*(2[0-3]|1?[0-9])(\.[0-9]+)?$|^0*24(\.0+)?$",
-        false,
     )
 }
 
 /// A month's benefit in kroner, 0 to 10 000 000.
 pub(crate) fn benefit_amount() -> utoipa::openapi::schema::Schema {
     exact_decimal(
-        0,
+        Lower::At(0),
         10_000_000,
         r"^0*[0-9]{1,7}(\.[0-9]+)?$|^0*10000000(\.0+)?$",
-        false,
     )
 }
 

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 
 use super::municipalities::{PolicyOverridesSchema, benefit_amount, entry_hours};
+use super::schemas::{Lower, exact_decimal, or_null};
 use super::{ApiResult, AppState};
 use crate::error::{Problem, ServiceError};
 
@@ -114,7 +115,7 @@ fn dated_table(value: Schema) -> Schema {
         .schema_type(Type::Object)
         .property_names(Some(dates()))
         .additional_properties(Some(value.clone()));
-    nullable(
+    or_null(
         ObjectBuilder::new()
             .schema_type(Type::Object)
             .property("source", ObjectBuilder::new().schema_type(Type::String))
@@ -131,7 +132,7 @@ fn dated_table(value: Schema) -> Schema {
 
 /// The form of a single value: the value, or `{source, value}`.
 fn single(value: Schema) -> Schema {
-    nullable(
+    or_null(
         OneOfBuilder::new()
             .item(value.clone())
             .item(
@@ -145,55 +146,31 @@ fn single(value: Schema) -> Schema {
     )
 }
 
-fn nullable(schema: Schema) -> Schema {
-    OneOfBuilder::new()
-        .item(schema)
-        .item(ObjectBuilder::new().schema_type(Type::Null))
-        .into()
-}
-
-/// A decimal from 0 (above it where `positive`) to `max`: a JSON number,
-/// or its text matching `pattern`.
-fn bounded(max: u32, positive: bool, pattern: &str) -> Schema {
-    let number = ObjectBuilder::new()
-        .schema_type(Type::Number)
-        .maximum(Some(max));
-    let number = if positive {
-        number.exclusive_minimum(Some(0))
-    } else {
-        number.minimum(Some(0))
-    };
-    OneOfBuilder::new()
-        .item(number)
-        .item(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .pattern(Some(pattern)),
-        )
-        .into()
-}
-
 /// A table's date key.
 const DATE_KEY: &str = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
 /// A table's keys: its dates, `source` and `values`.
 const TABLE_KEY: &str = "^(source|values|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]))$";
 
 fn g_table() -> Schema {
-    dated_table(bounded(
+    dated_table(exact_decimal(
+        Lower::At(0),
         10_000_000,
-        false,
         r"^0*([0-9]{1,7}(\.[0-9]+)?|10000000(\.0+)?)$",
     ))
 }
 
 fn annual_g_factor_table() -> Schema {
-    dated_table(bounded(10, false, r"^0*([0-9](\.[0-9]+)?|10(\.0+)?)$"))
+    dated_table(exact_decimal(
+        Lower::At(0),
+        10,
+        r"^0*([0-9](\.[0-9]+)?|10(\.0+)?)$",
+    ))
 }
 
 fn child_supplement_table() -> Schema {
-    dated_table(bounded(
+    dated_table(exact_decimal(
+        Lower::At(0),
         10_000,
-        false,
         r"^0*([0-9]{1,4}(\.[0-9]+)?|10000(\.0+)?)$",
     ))
 }
@@ -217,9 +194,9 @@ fn under_25_factor() -> Schema {
 }
 
 fn hours_per_day() -> Schema {
-    single(bounded(
+    single(exact_decimal(
+        Lower::AboveZero,
         24,
-        true,
         r"^0*((2[0-3]|1[0-9]|[1-9])(\.[0-9]+)?|0?\.[0-9]*[1-9][0-9]*|24(\.0+)?)$",
     ))
 }
