@@ -156,14 +156,20 @@ def _instant(text):
     return day * 86400 + hours * 3600 + minutes * 60 + seconds + fraction - offset
 
 
-def _reported(path):
-    """A resource as the service reports it to a caseworker."""
+def _reported(path, role="CASEWORKER"):
+    """A resource as the service reports it (to a caseworker of the seeded
+    municipality, or a national administrator); None when there is none."""
     request = urllib.request.Request(
         f"{BASE_URL}{path}",
-        headers={"Authorization": f"Bearer {os.environ['KVP_FUZZ_TOKEN_CASEWORKER']}"},
+        headers={"Authorization": f"Bearer {os.environ['KVP_FUZZ_TOKEN_' + role]}"},
     )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.load(answer)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return json.load(answer)
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return None
+        raise
 
 
 def _birth_date_of(national_id):
@@ -324,6 +330,15 @@ def _breaks_documented_rule(case, field, body):
         # A change is conditional on the version read or on absence, not both.
         headers = {name.lower() for name in (case.headers or {})}
         return {"if-match", "if-none-match"} <= headers
+    if field == "municipality_id" and path == "/v1/signer-keys":
+        # A supervisor's key names a registered municipality; no other key
+        # names one.
+        municipality = body.get("municipality_id")
+        if body.get("role") != "SUPERVISOR":
+            return municipality is not None
+        return municipality is None or _reported(
+            f"/v1/municipalities/{municipality}", "ADMINISTRATOR"
+        ) is None
     if field == "person_id" and path == "/v1/signer-keys":
         # A participant's key names the participant: a registered one's id.
         return body.get("role") == "PARTICIPANT" and not _is_participant(body.get("person_id"))
@@ -383,17 +398,7 @@ def _is_participant(text):
         participant = uuid.UUID(text)
     except (TypeError, ValueError):
         return False
-    request = urllib.request.Request(
-        f"{BASE_URL}/v1/participants/{participant}",
-        headers={"Authorization": f"Bearer {os.environ['KVP_FUZZ_TOKEN_CASEWORKER']}"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10):
-            return True
-    except urllib.error.HTTPError as error:
-        if error.code == 404:
-            return False
-        raise
+    return _reported(f"/v1/participants/{participant}") is not None
 
 
 @schemathesis.hook

@@ -760,12 +760,15 @@ impl Fixture {
                 &fixture.provider_key,
             ),
         ] {
+            // A supervisor approves for their municipality, the fixture's.
+            let municipality = (role == "SUPERVISOR").then_some("0301");
             app.post(
                 "/v1/signer-keys",
                 json!({
                     "keyid": keyid, "person_id": person, "role": role,
                     "public_key": public_key_to_base64(&key.verifying_key()),
                     "valid_from": "2025-01-01T00:00:00Z",
+                    "municipality_id": municipality,
                 }),
                 201,
             )

@@ -65,6 +65,7 @@ const PAYROLL: &[&str] = &["payroll_operator", "auditor", "administrator"];
 const CASEWORKER: &[&str] = &["caseworker"];
 const ADMINISTRATOR: &[&str] = &["administrator"];
 const AUDITOR: &[&str] = &["auditor"];
+const KEY_AUDIT: &[&str] = &["administrator", "auditor"];
 const NOBODY: &[&str] = &[];
 
 /// The ids the requests need.
@@ -214,6 +215,11 @@ fn routes(ids: &Ids) -> Vec<Route> {
         route(&post, "/v1/signer-keys/{keyid}/revocation", "/v1/signer-keys/participant-key-old/revocation".into(),
             Some(json!({"reason": "phone lost"})),
             (ADMINISTRATOR, Home), (200, Present("/revoked_at"))),
+        route(&get, "/v1/unassigned-supervisor-keys", "/v1/unassigned-supervisor-keys".into(), None,
+            (KEY_AUDIT, Open), (200, Field("/0/keyid", json!("supervisor-legacy")))),
+        route(&put, "/v1/signer-keys/{keyid}/municipality", "/v1/signer-keys/supervisor-legacy/municipality".into(),
+            Some(json!({"municipality_id": HOME})),
+            (ADMINISTRATOR, National), (200, Field("/municipality_id", json!(HOME)))),
         route(&get, "/v1/audit/{subject_type}/{subject_id}", format!("/v1/audit/participant/{p}"), None,
             (AUDITOR, Home), (200, Field("/0/actor", json!("caseworker:kari")))),
         route(&post, "/v1/simulations", "/v1/simulations".into(), Some(ids.simulation.clone()),
@@ -320,11 +326,44 @@ async fn world(issuer: &TokenIssuer) -> (TestApp, Ids) {
                     "keyid": keyid, "person_id": person, "role": role,
                     "public_key": public_key_to_base64(&key.verifying_key()),
                     "valid_from": "2025-01-01T00:00:00Z",
+                    "municipality_id": (role == "SUPERVISOR").then_some(HOME),
                 })),
             )
             .await;
         assert_eq!(reply.status, 201, "{reply:?}");
     }
+    // A supervisor's key from before keys had a municipality: national
+    // until an administrator assigns it.
+    let legacy = kvp_store::SignerKey {
+        keyid: "supervisor-legacy".into(),
+        person_id: "supervisor-legacy".into(),
+        participant_id: None,
+        role: kvp_store::SignerRole::Supervisor,
+        public_key: SigningKey::from_bytes(&[6; 32])
+            .verifying_key()
+            .to_bytes()
+            .to_vec(),
+        valid_from: time::macros::datetime!(2025-01-01 00:00 UTC),
+        valid_until: None,
+        revoked_at: None,
+        revocation_reason: None,
+        registered_at: time::OffsetDateTime::now_utc(),
+        municipality_id: None,
+    };
+    let registered = kvp_store::NewAuditEntry {
+        at: legacy.registered_at,
+        actor: "administrator:earlier".into(),
+        action: "signer_key.registered".into(),
+        subject_type: "signer_key".into(),
+        subject_id: legacy.keyid.clone(),
+        details: json!({}),
+        idempotency: None,
+    };
+    app.payroll
+        .store()
+        .register_signer_key(&legacy, &registered)
+        .await
+        .unwrap();
     let body = fixture.body(
         "2025-10-01",
         "2025-10-31",
@@ -832,11 +871,12 @@ async fn national_tokens_reach_every_municipality_and_only_they_change_national_
         .await;
     assert_eq!(trail.body[0]["actor"], "caseworker:kari", "{trail:?}");
 
-    // Supervisor keys sign for any municipality: a national concern.
+    // A supervisor's key approves for its municipality: that municipality's
+    // administrators register it, another's may not.
     let key = json!({
         "keyid": "supervisor-9", "person_id": "supervisor-9", "role": "SUPERVISOR",
         "public_key": public_key_to_base64(&SigningKey::from_bytes(&[5; 32]).verifying_key()),
-        "valid_from": "2025-01-01T00:00:00Z",
+        "valid_from": "2025-01-01T00:00:00Z", "municipality_id": OTHER,
     });
     let refused = app
         .call_as(
@@ -847,18 +887,31 @@ async fn national_tokens_reach_every_municipality_and_only_they_change_national_
         )
         .await;
     assert_eq!(refused.status, 403, "{refused:?}");
+    let bergen_admin = issuer.token("administrator", Some(OTHER));
     let registered = app
         .call_as(
-            Some(&national_admin),
+            Some(&bergen_admin),
             Method::POST,
             "/v1/signer-keys",
             Some(key),
         )
         .await;
     assert_eq!(registered.status, 201, "{registered:?}");
-    // Anyone may read it; only a national token may revoke it.
+    assert_eq!(registered.body["municipality_id"], OTHER);
+    // Its municipality reads it, another does not; only its municipality's
+    // or a national token may revoke it.
     let caseworker = issuer.token("caseworker", Some(HOME));
+    let bergen_caseworker = issuer.token("caseworker", Some(OTHER));
     let read = app
+        .call_as(
+            Some(&bergen_caseworker),
+            Method::GET,
+            "/v1/signer-keys/supervisor-9",
+            None,
+        )
+        .await;
+    assert_eq!(read.body["role"], "SUPERVISOR", "{read:?}");
+    let unread = app
         .call_as(
             Some(&caseworker),
             Method::GET,
@@ -866,7 +919,7 @@ async fn national_tokens_reach_every_municipality_and_only_they_change_national_
             None,
         )
         .await;
-    assert_eq!(read.body["role"], "SUPERVISOR", "{read:?}");
+    assert_eq!(unread.status, 403, "{unread:?}");
     let revocation = json!({"reason": "left the job"});
     let refused = app
         .call_as(

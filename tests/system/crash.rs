@@ -69,6 +69,7 @@ async fn seed_municipality(rest: &Rest) {
         "/v1/signer-keys",
         json!({
             "keyid": "supervisor-key", "person_id": "supervisor-7", "role": "SUPERVISOR",
+            "municipality_id": "0301",
             "public_key": public_key_to_base64(&SigningKey::from_bytes(&[2; 32]).verifying_key()),
             "valid_from": "2025-01-01T00:00:00Z",
         }),

@@ -290,3 +290,137 @@ async fn an_overlapping_timesheet_is_refused_unless_it_supersedes() {
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_supervisor_approves_for_their_municipality_only() {
+    let mut app = TestApp::spawn().await;
+    let fixture = Fixture::new(&app).await;
+    let (status, _) = app
+        .call(
+            reqwest::Method::PUT,
+            "/v1/municipalities/4601",
+            Some(serde_json::json!({"name": "Bergen", "use_product_codes": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let bergen_supervisor = kvp_signing::SigningKey::from_bytes(&[11; 32]);
+    let legacy_supervisor = kvp_signing::SigningKey::from_bytes(&[12; 32]);
+    app.post(
+        "/v1/signer-keys",
+        serde_json::json!({
+            "keyid": "bergen-supervisor", "person_id": "supervisor-46", "role": "SUPERVISOR",
+            "public_key": kvp_signing::public_key_to_base64(&bergen_supervisor.verifying_key()),
+            "valid_from": "2025-01-01T00:00:00Z", "municipality_id": "4601",
+        }),
+        201,
+    )
+    .await;
+    // A supervisor's key without a municipality is refused at registration.
+    let refused = app
+        .post(
+            "/v1/signer-keys",
+            serde_json::json!({
+                "keyid": "no-municipality", "person_id": "supervisor-0", "role": "SUPERVISOR",
+                "public_key": kvp_signing::public_key_to_base64(&legacy_supervisor.verifying_key()),
+                "valid_from": "2025-01-01T00:00:00Z",
+            }),
+            400,
+        )
+        .await;
+    assert_eq!(
+        refused["errors"][0]["field"], "municipality_id",
+        "{refused}"
+    );
+    let body = fixture.body("2025-10-01", "2025-10-31", &[]);
+    let before = stored_count(&app, &fixture).await;
+
+    // Bergen's supervisor approving an Oslo participant's timesheet.
+    let across = sign(
+        body.encode_to_vec(),
+        &[
+            ("participant-key", &fixture.participant_key),
+            ("bergen-supervisor", &bergen_supervisor),
+        ],
+    );
+    let status = app.grpc.submit_timesheet(across).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    assert!(
+        status.message().contains("another municipality"),
+        "{}",
+        status.message()
+    );
+    assert_eq!(stored_count(&app, &fixture).await, before);
+
+    // A key from before keys had a municipality approves anywhere until it
+    // is assigned one; assigned to Bergen, it no longer approves for Oslo.
+    let legacy = kvp_store::SignerKey {
+        keyid: "legacy-supervisor".into(),
+        person_id: "supervisor-old".into(),
+        participant_id: None,
+        role: kvp_store::SignerRole::Supervisor,
+        public_key: legacy_supervisor.verifying_key().to_bytes().to_vec(),
+        valid_from: time::macros::datetime!(2025-01-01 00:00 UTC),
+        valid_until: None,
+        revoked_at: None,
+        revocation_reason: None,
+        registered_at: time::OffsetDateTime::now_utc(),
+        municipality_id: None,
+    };
+    let entry = kvp_store::NewAuditEntry {
+        at: legacy.registered_at,
+        actor: "administrator:earlier".into(),
+        action: "signer_key.registered".into(),
+        subject_type: "signer_key".into(),
+        subject_id: legacy.keyid.clone(),
+        details: serde_json::json!({}),
+        idempotency: None,
+    };
+    app.payroll
+        .store()
+        .register_signer_key(&legacy, &entry)
+        .await
+        .unwrap();
+    let unassigned = app.get("/v1/unassigned-supervisor-keys").await;
+    assert_eq!(unassigned[0]["keyid"], "legacy-supervisor", "{unassigned}");
+    assert_eq!(unassigned.as_array().unwrap().len(), 1, "{unassigned}");
+    let by_legacy = |body: &pb::TimesheetBody| {
+        sign(
+            body.encode_to_vec(),
+            &[
+                ("participant-key", &fixture.participant_key),
+                ("legacy-supervisor", &legacy_supervisor),
+            ],
+        )
+    };
+    app.grpc.submit_timesheet(by_legacy(&body)).await.unwrap();
+    let (status, assigned) = app
+        .call(
+            reqwest::Method::PUT,
+            "/v1/signer-keys/legacy-supervisor/municipality",
+            Some(serde_json::json!({"municipality_id": "4601"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{assigned}");
+    assert_eq!(assigned["municipality_id"], "4601");
+    assert_eq!(
+        app.get("/v1/unassigned-supervisor-keys").await,
+        serde_json::json!([])
+    );
+    let november = fixture.body("2025-11-01", "2025-11-30", &[]);
+    let status = app
+        .grpc
+        .submit_timesheet(by_legacy(&november))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    // Assigned once: a second assignment is a conflict.
+    let (status, _) = app
+        .call(
+            reqwest::Method::PUT,
+            "/v1/signer-keys/legacy-supervisor/municipality",
+            Some(serde_json::json!({"municipality_id": "0301"})),
+        )
+        .await;
+    assert_eq!(status, 409);
+    app.stop().await;
+}

@@ -212,6 +212,7 @@ async fn setup(
     post(&client, format!("{http}/v1/signer-keys"), json!({
         "keyid": format!("load-supervisor-{tag}"), "person_id": "load-supervisor", "role": "SUPERVISOR",
         "public_key": public_key_to_base64(&supervisor.verifying_key()), "valid_from": "2020-01-01T00:00:00Z",
+        "municipality_id": municipality,
     })).await?;
     let offset: usize = tag.parse::<usize>().unwrap_or(0) % 1_000_000 * 7919;
     let next = Arc::new(AtomicUsize::new(0));

@@ -299,6 +299,17 @@ pub trait SignerKeyStore: Send + Sync {
     /// All keys, by registration time.
     async fn list_signer_keys(&self) -> Result<Vec<SignerKey>, StoreError>;
 
+    /// Assigns a supervisor key registered without a municipality (a
+    /// national key of before) to `municipality_id`, once; answers the key as
+    /// stored. Another role's key, or one assigned already, is
+    /// [`StoreError::InvalidState`].
+    async fn assign_signer_key(
+        &self,
+        keyid: &str,
+        municipality_id: &str,
+        audit: &NewAuditEntry,
+    ) -> Result<SignerKey, StoreError>;
+
     /// Revokes a key from `revoked_at` on and answers the key as stored.
     /// Revoking a revoked key is [`StoreError::InvalidState`]. Timesheets
     /// accepted before are not touched.

@@ -285,7 +285,6 @@ pub(super) mod constraint {
         "sanction_appeals_decision_key";
     pub(in super::super) const REGISTERED_G_PKEY: &str = "registered_g_pkey";
     pub(in super::super) const SIGNER_KEYS_PKEY: &str = "signer_keys_pkey";
-    pub(in super::super) const SIGNER_KEYS_PARTICIPANT_FKEY: &str = "signer_keys_participant_fkey";
     pub(in super::super) const PARTICIPANTS_NIN_LOOKUP_KEY: &str = "participants_nin_lookup_key";
     pub(in super::super) const PARTICIPANTS_PKEY: &str = "participants_pkey";
     pub(in super::super) const PARTICIPANTS_MUNICIPALITY_FKEY: &str =

@@ -272,6 +272,10 @@ pub struct SignerKey {
     pub revocation_reason: Option<String>,
     /// When the key was registered.
     pub registered_at: OffsetDateTime,
+    /// The municipality whose participants a supervisor key approves for;
+    /// `None` for providers' keys and for supervisors' keys registered
+    /// before keys had one (national until assigned).
+    pub municipality_id: Option<String>,
 }
 
 /// Whether a timesheet is the one in force for its period.

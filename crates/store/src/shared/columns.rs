@@ -15,7 +15,7 @@ macro_rules! programme_columns {
 macro_rules! signer_key_columns {
     () => {
         "keyid, person_id, participant_id, role, public_key, valid_from, valid_until, \
-         revoked_at, revocation_reason, registered_at"
+         revoked_at, revocation_reason, registered_at, municipality_id"
     };
 }
 macro_rules! timesheet_columns {

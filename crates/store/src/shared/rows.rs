@@ -105,6 +105,7 @@ pub(super) fn signer_key(row: &DbRow) -> Result<SignerKey, StoreError> {
         revoked_at: read_instant_opt(row, "revoked_at")?,
         revocation_reason: row.try_get("revocation_reason")?,
         registered_at: read_instant(row, "registered_at")?,
+        municipality_id: row.try_get("municipality_id")?,
     })
 }
 

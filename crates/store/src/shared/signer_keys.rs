@@ -18,7 +18,7 @@ impl SignerKeyStore for Store {
         sqlx::query(concat!(
             "INSERT INTO signer_keys (",
             signer_key_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
         .bind(&key.keyid)
         .bind(&key.person_id)
@@ -30,6 +30,7 @@ impl SignerKeyStore for Store {
         .bind(instant_opt(key.revoked_at)?)
         .bind(&key.revocation_reason)
         .bind(instant(key.registered_at)?)
+        .bind(&key.municipality_id)
         .execute(&mut *tx)
         .await
         .map_err(|e| {
@@ -37,9 +38,13 @@ impl SignerKeyStore for Store {
                 Violation::Unique(constraint::SIGNER_KEYS_PKEY) => Some(StoreError::conflict(
                     format!("signer key {} is registered already", key.keyid),
                 )),
-                Violation::ForeignKey(constraint::SIGNER_KEYS_PARTICIPANT_FKEY) => key
-                    .participant_id
-                    .map(|id| StoreError::not_found("participant", id)),
+                // The key's participant or municipality (SQLite names no
+                // constraint; a key has one or the other).
+                Violation::ForeignKey(_) => match (&key.participant_id, &key.municipality_id) {
+                    (Some(id), _) => Some(StoreError::not_found("participant", id)),
+                    (None, Some(id)) => Some(StoreError::not_found("municipality", id)),
+                    (None, None) => None,
+                },
                 _ => None,
             })
         })?;
@@ -96,6 +101,47 @@ impl SignerKeyStore for Store {
         tx.commit().await?;
         key.revoked_at = Some(revoked_at);
         key.revocation_reason = Some(reason.to_owned());
+        Ok(key)
+    }
+
+    async fn assign_signer_key(
+        &self,
+        keyid: &str,
+        municipality_id: &str,
+        audit: &NewAuditEntry,
+    ) -> Result<SignerKey, StoreError> {
+        let mut tx = self.begin_write().await?;
+        lock_signer_key(&mut tx, keyid).await?;
+        let mut key = select_signer_key(&mut tx, keyid).await?;
+        if key.role != SignerRole::Supervisor {
+            return Err(StoreError::invalid_state(format!(
+                "signer key {keyid} is not a supervisor's"
+            )));
+        }
+        if let Some(assigned) = &key.municipality_id {
+            return Err(StoreError::invalid_state(format!(
+                "signer key {keyid} belongs to municipality {assigned} already"
+            )));
+        }
+        sqlx::query(
+            "UPDATE signer_keys SET municipality_id = $1 \
+             WHERE keyid = $2 AND municipality_id IS NULL",
+        )
+        .bind(municipality_id)
+        .bind(keyid)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            on_violation(e, |violation| match violation {
+                Violation::ForeignKey(_) => {
+                    Some(StoreError::not_found("municipality", municipality_id))
+                }
+                _ => None,
+            })
+        })?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        key.municipality_id = Some(municipality_id.to_owned());
         Ok(key)
     }
 }

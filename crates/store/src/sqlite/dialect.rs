@@ -237,7 +237,6 @@ pub(super) mod constraint {
     pub(in super::super) const SANCTION_APPEALS_DECISION_KEY: &str = "sanction_appeals.decision_id";
     pub(in super::super) const REGISTERED_G_PKEY: &str = "registered_g.effective_date";
     pub(in super::super) const SIGNER_KEYS_PKEY: &str = "signer_keys.keyid";
-    pub(in super::super) const SIGNER_KEYS_PARTICIPANT_FKEY: &str = "";
     pub(in super::super) const PARTICIPANTS_NIN_LOOKUP_KEY: &str =
         "participants.municipality_id, participants.nin_lookup";
     pub(in super::super) const PARTICIPANTS_PKEY: &str = "participants.id";

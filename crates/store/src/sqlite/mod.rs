@@ -46,9 +46,9 @@ use crate::records::{
     IdempotentAnswer, LedgerEntry, LineTotal, Municipality, NewAuditEntry, NewOutboxEvent,
     NewTimesheet, OpenRun, OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun,
     PaymentToConfirm, Programme, ProgrammeExtension, ProgrammeWithPauses, RegisteredG,
-    SanctionDecision, SignerKey, SoleCarerPeriod, Timesheet, TimesheetStatus, check_new_timesheet,
-    check_offset, check_range, check_signer_key, current_entries, group_pauses, run_state,
-    scaled_quantity, whole_ore,
+    SanctionDecision, SignerKey, SignerRole, SoleCarerPeriod, Timesheet, TimesheetStatus,
+    check_new_timesheet, check_offset, check_range, check_signer_key, current_entries,
+    group_pauses, run_state, scaled_quantity, whole_ore,
 };
 use crate::schema::{self, APPLIED_MIGRATIONS, AppliedMigration};
 use crate::{Backend, Repository, StoreError};

@@ -89,6 +89,7 @@ conformance! {
     programmes::ending_or_pausing_an_unknown_programme_is_not_found,
     signer_keys::a_signer_key_is_registered_and_read_back,
     signer_keys::registering_a_taken_keyid_is_a_conflict,
+    signer_keys::a_national_supervisor_key_is_assigned_to_a_municipality_once,
     signer_keys::a_key_of_an_unknown_participant_is_not_found,
     signer_keys::a_public_key_must_be_32_bytes,
     signer_keys::revoking_a_key_records_when_and_why_and_leaves_timesheets_alone,

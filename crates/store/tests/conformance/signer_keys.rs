@@ -47,6 +47,72 @@ pub async fn a_signer_key_is_registered_and_read_back(store: Arc<dyn Repository>
     );
 }
 
+pub async fn a_national_supervisor_key_is_assigned_to_a_municipality_once(
+    store: Arc<dyn Repository>,
+) {
+    let participant = given_participant(&store).await;
+    let oslo = participant.municipality_id.clone();
+    let national = supervisor_key("k-sup-national");
+    let own = SignerKey {
+        keyid: "k-part-1".into(),
+        person_id: participant.id.to_string(),
+        participant_id: Some(participant.id),
+        role: SignerRole::Participant,
+        ..supervisor_key("k-part-1")
+    };
+    for key in [&national, &own] {
+        store
+            .register_signer_key(key, &audit("key.registered", "signer_key", &key.keyid))
+            .await
+            .unwrap();
+    }
+    let assign = |keyid: &'static str, municipality: &str| {
+        let store = store.clone();
+        let municipality = municipality.to_owned();
+        async move {
+            store
+                .assign_signer_key(
+                    keyid,
+                    &municipality,
+                    &audit("key.assigned", "signer_key", keyid),
+                )
+                .await
+        }
+    };
+    // A municipality nobody registered is not found, and nothing changes.
+    assert!(matches!(
+        assign("k-sup-national", "9999").await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(
+        store
+            .get_signer_key("k-sup-national")
+            .await
+            .unwrap()
+            .municipality_id,
+        None
+    );
+    let assigned = assign("k-sup-national", &oslo).await.unwrap();
+    assert_eq!(assigned.municipality_id.as_deref(), Some(oslo.as_str()));
+    assert_eq!(
+        store.get_signer_key("k-sup-national").await.unwrap(),
+        assigned
+    );
+    // Once: a second assignment, or a participant's key, is refused.
+    assert!(matches!(
+        assign("k-sup-national", &oslo).await,
+        Err(StoreError::InvalidState { .. })
+    ));
+    assert!(matches!(
+        assign("k-part-1", &oslo).await,
+        Err(StoreError::InvalidState { .. })
+    ));
+    assert!(matches!(
+        assign("k-unknown", &oslo).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
 pub async fn registering_a_taken_keyid_is_a_conflict(store: Arc<dyn Repository>) {
     given_oslo(&store).await;
     let first = supervisor_key("k-sup-1");

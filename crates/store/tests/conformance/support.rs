@@ -285,6 +285,7 @@ pub fn supervisor_key(keyid: &str) -> SignerKey {
         revoked_at: None,
         revocation_reason: None,
         registered_at: AT,
+        municipality_id: None,
     }
 }
 

@@ -193,6 +193,8 @@ async fn main() -> anyhow::Result<()> {
                 "keyid": keyid, "person_id": person, "role": role,
                 "public_key": public_key_to_base64(&key.verifying_key()),
                 "valid_from": "2025-01-01T00:00:00Z",
+                // A supervisor approves for their municipality's participants.
+                "municipality_id": (role == "SUPERVISOR").then_some("0301"),
             }),
         )
         .await?;

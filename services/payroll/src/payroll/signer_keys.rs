@@ -55,6 +55,9 @@ pub struct NewSignerKey {
     pub valid_from: OffsetDateTime,
     /// End of validity, if any.
     pub valid_until: Option<OffsetDateTime>,
+    /// The municipality a supervisor's key approves for (required for
+    /// supervisors; none for other keys).
+    pub municipality_id: Option<String>,
 }
 
 impl Payroll {
@@ -79,6 +82,32 @@ impl Payroll {
                 "must be after valid_from",
             ));
         }
+        let municipality_id = match (role, new.municipality_id.as_deref()) {
+            (SignerRole::Supervisor, Some(municipality)) => {
+                self.store
+                    .get_municipality(municipality)
+                    .await
+                    .map_err(|_| {
+                        ServiceError::field("municipality_id", "is not a registered municipality")
+                    })?;
+                Some(municipality.to_owned())
+            }
+            (SignerRole::Supervisor, None) => {
+                return Err(ServiceError::field(
+                    "municipality_id",
+                    "is required for a supervisor's key: it approves that municipality's \
+                     participants only",
+                ));
+            }
+            (_, Some(_)) => {
+                return Err(ServiceError::field(
+                    "municipality_id",
+                    "is a supervisor key's only (a participant's key is the participant's \
+                     municipality's; a provider's is national)",
+                ));
+            }
+            (_, None) => None,
+        };
         let participant_id = if role == SignerRole::Participant {
             let id = Uuid::parse_str(&new.person_id)
                 .map_err(|_| ServiceError::field("person_id", "must be a UUID"))?;
@@ -101,6 +130,7 @@ impl Payroll {
             revoked_at: None,
             revocation_reason: None,
             registered_at: OffsetDateTime::now_utc(),
+            municipality_id,
         };
         registered_key(&key)?;
         let audit = audit(
@@ -111,6 +141,7 @@ impl Payroll {
             json!({
                 "role": key.role.as_str(), "person_id": key.person_id,
                 "valid_from": key.valid_from, "valid_until": key.valid_until,
+                "municipality_id": key.municipality_id,
             }),
         );
         self.store.register_signer_key(&key, &audit).await.map_err(
@@ -127,6 +158,39 @@ impl Payroll {
     /// A signer key.
     pub async fn signer_key(&self, keyid: &str) -> Result<SignerKey, ServiceError> {
         Ok(self.store.get_signer_key(keyid).await?)
+    }
+
+    /// The supervisors' keys registered before keys had a municipality and
+    /// not revoked: national until an administrator assigns each one.
+    pub async fn unassigned_supervisor_keys(&self) -> Result<Vec<SignerKey>, ServiceError> {
+        let mut keys = self.store.list_signer_keys().await?;
+        keys.retain(|key| {
+            key.role == SignerRole::Supervisor
+                && key.municipality_id.is_none()
+                && key.revoked_at.is_none()
+        });
+        Ok(keys)
+    }
+
+    /// Assigns an unassigned supervisor key to a municipality, once: from
+    /// then on it approves that municipality's participants only.
+    pub async fn assign_key(
+        &self,
+        keyid: &str,
+        municipality_id: &str,
+        actor: &Actor,
+    ) -> Result<SignerKey, ServiceError> {
+        let entry = audit(
+            actor,
+            "signer_key.assigned",
+            "signer_key",
+            keyid,
+            json!({"municipality_id": municipality_id}),
+        );
+        Ok(self
+            .store
+            .assign_signer_key(keyid, municipality_id, &entry)
+            .await?)
     }
 
     /// Revokes a key from now on, for a reason; timesheets it signed before

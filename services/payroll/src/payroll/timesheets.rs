@@ -87,10 +87,31 @@ impl Payroll {
         let stored = self.store.participant_facts(participant_id).await?;
         scope.permit(&stored.participant.municipality_id)?;
 
-        let keys = self.key_ring(&envelope).await?;
+        let keys = self.store.find_signer_keys(&envelope.keyids()).await?;
+        let mut ring = KeyRing::new();
+        for key in &keys {
+            ring.insert(registered_key(key)?);
+        }
         let requirement =
             Requirement::timesheet().with_person(Role::Participant, participant_id.to_string());
-        kvp_signing::verify(&envelope, TIMESHEET_PAYLOAD_TYPE, &keys, now, &requirement)?;
+        let verified =
+            kvp_signing::verify(&envelope, TIMESHEET_PAYLOAD_TYPE, &ring, now, &requirement)?;
+        // A supervisor approves for the municipality their key belongs to;
+        // a key from before keys had one is national until assigned.
+        for signer in verified.signers_in_role(Role::Supervisor) {
+            let belongs_to = keys
+                .iter()
+                .find(|key| key.keyid == signer.keyid)
+                .and_then(|key| key.municipality_id.as_deref());
+            if belongs_to.is_some_and(|m| m != stored.participant.municipality_id) {
+                return Err(ServiceError::PermissionDenied {
+                    what: format!(
+                        "supervisor key {:?} approves for another municipality's participants",
+                        signer.keyid
+                    ),
+                });
+            }
+        }
 
         let timesheet = ingest::validate(&body, &stored)?;
         let version = match timesheet.supersedes {
@@ -196,14 +217,6 @@ impl Payroll {
             // A concurrent submission of the same payload won the race.
             AcceptOutcome::Duplicate(existing) => stored_answer(existing, true),
         }
-    }
-
-    async fn key_ring(&self, envelope: &kvp_signing::Envelope) -> Result<KeyRing, ServiceError> {
-        let mut ring = KeyRing::new();
-        for key in self.store.find_signer_keys(&envelope.keyids()).await? {
-            ring.insert(registered_key(&key)?);
-        }
-        Ok(ring)
     }
 
     /// A stored timesheet.

@@ -157,6 +157,14 @@ pub fn router(payroll: Arc<Payroll>, auth: auth::Authenticator) -> Router {
             post(signer_keys::revoke_key),
         )
         .route(
+            "/v1/signer-keys/{keyid}/municipality",
+            put(signer_keys::assign_key),
+        )
+        .route(
+            "/v1/unassigned-supervisor-keys",
+            get(signer_keys::unassigned_keys),
+        )
+        .route(
             "/v1/audit/{subject_type}/{subject_id}",
             get(audit::audit_trail),
         )

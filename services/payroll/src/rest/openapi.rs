@@ -80,6 +80,8 @@ const PROBLEM_WORDS: SchemaWords = SchemaWords {
         register_key,
         get_key,
         revoke_key,
+        assign_key,
+        unassigned_keys,
         audit_trail,
         simulate,
         crate::rest::periods::register_g,

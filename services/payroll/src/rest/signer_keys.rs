@@ -1,7 +1,7 @@
 //! Signer keys: the registry timesheet signatures are verified against.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use kvp_store::SignerKey;
@@ -10,7 +10,8 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use super::auth::Caller;
-use super::extract::Body;
+use super::extract::{Body, QueryParams};
+use super::pages::PageQuery;
 use super::versions::{etag, precondition};
 use super::{ApiResult, AppState, created};
 use crate::error::Problem;
@@ -44,6 +45,11 @@ pub struct KeyBody {
     /// End of validity, if any.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub valid_until: Option<OffsetDateTime>,
+    /// The municipality whose participants a supervisor's key approves for
+    /// (four digits): required for a SUPERVISOR key, absent for the others.
+    #[serde(default)]
+    #[schema(pattern = "^[0-9]{4}$", example = "0301")]
+    pub municipality_id: Option<String>,
 }
 
 /// A registered key.
@@ -66,6 +72,10 @@ pub struct KeyView {
     /// When revoked.
     #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
+    /// A supervisor's key: the municipality it approves for; null for
+    /// other keys, and for a supervisor's key from before keys had one
+    /// (national until assigned).
+    pub municipality_id: Option<String>,
 }
 
 fn key_view(k: &SignerKey) -> KeyView {
@@ -78,6 +88,7 @@ fn key_view(k: &SignerKey) -> KeyView {
         valid_from: k.valid_from,
         valid_until: k.valid_until,
         revoked_at: k.revoked_at,
+        municipality_id: k.municipality_id.clone(),
     }
 }
 
@@ -96,6 +107,7 @@ pub async fn register_key(
         public_key: body.public_key,
         valid_from: body.valid_from,
         valid_until: body.valid_until,
+        municipality_id: body.municipality_id,
     };
     let key = payroll.register_key(new, &caller.actor()).await?;
     Ok(created(key_view(&key)))
@@ -145,4 +157,53 @@ pub async fn revoke_key(
         .revoke_key(&keyid, &body.reason, precondition, &caller.actor())
         .await?;
     Ok(([etag(key_version(&key))], Json(key_view(&key))))
+}
+
+/// The supervisors' keys from before keys had a municipality, not revoked:
+/// each approves for any municipality until it is assigned one.
+#[utoipa::path(get, path = "/v1/unassigned-supervisor-keys", params(PageQuery),
+    responses((status = 200, body = [KeyView], headers(("Link" = String, description = "The next page, rel=\"next\"; absent on the last."))), (status = 400, body = Problem)))]
+pub async fn unassigned_keys(
+    State(payroll): AppState,
+    QueryParams(page): QueryParams<PageQuery>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Response> {
+    let views: Vec<KeyView> = payroll
+        .unassigned_supervisor_keys()
+        .await?
+        .iter()
+        .map(key_view)
+        .collect();
+    let limit = page.limit;
+    Ok(page.page(views, |k| k.keyid.clone())?.answer(&uri, limit))
+}
+
+/// The municipality an unassigned supervisor key is to approve for.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignmentBody {
+    /// The municipality (four digits).
+    #[schema(pattern = "^[0-9]{4}$", example = "0301")]
+    pub municipality_id: String,
+}
+
+/// Assigns a supervisor key from before keys had a municipality to one,
+/// once: from then on it approves that municipality's participants only.
+#[utoipa::path(put, path = "/v1/signer-keys/{keyid}/municipality",
+    request_body = AssignmentBody,
+    responses(
+        (status = 200, body = KeyView),
+        (status = 400, body = Problem), (status = 404, body = Problem, description = "no such key or municipality"),
+        (status = 409, body = Problem, description = "not a supervisor's key, or assigned already"),
+    ))]
+pub async fn assign_key(
+    State(payroll): AppState,
+    Path(keyid): Path<String>,
+    caller: Caller,
+    Body(body): Body<AssignmentBody>,
+) -> ApiResult<Json<KeyView>> {
+    let key = payroll
+        .assign_key(&keyid, &body.municipality_id, &caller.actor())
+        .await?;
+    Ok(Json(key_view(&key)))
 }

@@ -155,9 +155,10 @@ async fn of_programme(payroll: &Payroll, id: Uuid) -> Result<Jurisdiction, Refus
 }
 
 async fn of_key(payroll: &Payroll, key: &SignerKey) -> Result<Jurisdiction, Refusal> {
-    match key.participant_id {
-        Some(participant) => of_participant(payroll, participant).await,
-        None => Ok(Jurisdiction::National),
+    match (key.participant_id, &key.municipality_id) {
+        (Some(participant), _) => of_participant(payroll, participant).await,
+        (None, Some(municipality)) => Ok(Jurisdiction::Municipal(municipality.clone())),
+        (None, None) => Ok(Jurisdiction::National),
     }
 }
 
@@ -166,6 +167,8 @@ async fn of_key(payroll: &Payroll, key: &SignerKey) -> Result<Jurisdiction, Refu
 struct NewKey {
     role: String,
     person_id: String,
+    #[serde(default)]
+    municipality_id: Option<String>,
 }
 
 async fn of_new_key(payroll: &Payroll, key: &NewKey) -> Result<Jurisdiction, Refusal> {
@@ -173,8 +176,14 @@ async fn of_new_key(payroll: &Payroll, key: &NewKey) -> Result<Jurisdiction, Ref
         .role
         .parse()
         .map_err(|_| ServiceError::field("role", "must be PARTICIPANT, SUPERVISOR or PROVIDER"))?;
-    if role != SignerRole::Participant {
-        return Ok(Jurisdiction::National);
+    match (role, &key.municipality_id) {
+        (SignerRole::Participant, _) => {}
+        // A supervisor's key approves for its municipality: that
+        // municipality's administrators register it.
+        (SignerRole::Supervisor, Some(municipality)) => {
+            return Ok(Jurisdiction::Municipal(municipality.clone()));
+        }
+        _ => return Ok(Jurisdiction::National),
     }
     let participant = payroll
         .participant(uuid(&key.person_id, "person_id")?)

@@ -97,12 +97,14 @@ impl Owner {
             Self::Decision => "the decision's participant's municipality",
             Self::Run => "the run's municipality",
             Self::SignerKey => {
-                "a participant key's municipality; supervisor and provider keys: national to change"
+                "a participant key's or supervisor key's municipality; provider keys and \
+                 unassigned supervisor keys: national to change"
             }
             Self::AuditSubject => "the subject's municipality",
             Self::NewParticipant => "the body's municipality_id",
             Self::NewSignerKey => {
-                "a participant key's municipality; supervisor and provider keys: national tokens only"
+                "a participant key's municipality, a supervisor key's body municipality_id; \
+                 provider keys: national tokens only"
             }
         }
     }
@@ -148,6 +150,9 @@ const ADMINISTRATOR: &[Role] = &[Administrator];
 /// The audit trail is the check on every other role, administrators
 /// included: only auditors read it.
 const AUDITOR: &[Role] = &[Auditor];
+/// The keys still to be assigned: the administrators who assign them, and
+/// auditors.
+const KEY_AUDIT: &[Role] = &[Administrator, Auditor];
 
 /// Every REST route: who may call it and whose data it touches.
 #[rustfmt::skip]
@@ -191,6 +196,8 @@ pub const POLICY: &[Rule] = &[
     rule(Post, "/v1/signer-keys",                            Roles(ADMINISTRATOR, Owner::NewSignerKey)),
     rule(Get,  "/v1/signer-keys/{keyid}",                    Roles(EVERYONE,      Owner::SignerKey)),
     rule(Post, "/v1/signer-keys/{keyid}/revocation",         Roles(ADMINISTRATOR, Owner::SignerKey)),
+    rule(Put,  "/v1/signer-keys/{keyid}/municipality",       Roles(ADMINISTRATOR, Owner::Nation)),
+    rule(Get,  "/v1/unassigned-supervisor-keys",             Roles(KEY_AUDIT,     Owner::Nation)),
     rule(Get,  "/v1/audit/{subject_type}/{subject_id}",      Roles(AUDITOR,       Owner::AuditSubject)),
     rule(Post, "/v1/simulations",                            Roles(EVERYONE,      Owner::Nobody)),
     rule(Get,  "/v1/parameters/g",                           Roles(EVERYONE,      Owner::Nobody)),
