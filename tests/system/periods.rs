@@ -560,3 +560,42 @@ async fn a_changed_municipal_policy_reaches_months_closed_before() {
     assert!(dec(&deduction.amount) < Decimal::ZERO);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_top_up_service_that_accepts_and_never_answers_does_not_hold_the_outbox_up() {
+    // In front of the top-up service: a peer that takes the relay's first
+    // connection and never answers on it, then passes later ones through. A
+    // relay without a deadline would wait on the first forever.
+    let topup = TopupApp::spawn("127.0.0.1:0".parse().unwrap()).await;
+    let upstream = topup.grpc_url.trim_start_matches("http://").to_owned();
+    let front = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = front.local_addr().unwrap();
+    let proxy = tokio::spawn(async move {
+        let Ok((_silent, _)) = front.accept().await else {
+            return;
+        };
+        while let Ok((mut inbound, _)) = front.accept().await {
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    let mut app = TestApp::spawn_with(Some(format!("http://{addr}"))).await;
+    let fixture = Fixture::new(&app).await;
+    app.grpc
+        .submit_timesheet(fixture.signed(&fixture.body("2025-10-01", "2025-10-31", &[])))
+        .await
+        .unwrap();
+    // The call on the silent connection times out (10 s), the relay connects
+    // anew and the event arrives.
+    eventually(40, || async {
+        (app.payroll.store().outbox_backlog().await.unwrap() == 0).then_some(())
+    })
+    .await;
+    proxy.abort();
+    app.stop().await;
+    topup.stop().await;
+}

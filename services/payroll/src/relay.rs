@@ -12,6 +12,7 @@ use kvp_proto::kvp::topup::v1::event_sink_service_client::EventSinkServiceClient
 use kvp_store::Repository;
 use time::OffsetDateTime;
 use tonic::transport::{Channel, Endpoint};
+use tracing::Instrument as _;
 
 use crate::events::cloud_event;
 
@@ -29,6 +30,41 @@ pub struct RelaySettings {
     pub lease: Duration,
     /// Events claimed at a time.
     pub batch: u32,
+}
+
+/// How long the relay waits for the top-up service to connect, and to
+/// answer one delivery: a peer that accepts and never answers does not hold
+/// the outbox up (the event is retried later).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One event to the top-up service, connecting first when there is no
+/// connection yet.
+async fn deliver(
+    client: &mut Option<EventSinkServiceClient<Channel>>,
+    endpoint: &str,
+    event: &kvp_store::OutboxEvent,
+) -> Result<(), tonic::Status> {
+    if client.is_none() {
+        let endpoint = Endpoint::from_shared(endpoint.to_owned())
+            .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(CALL_TIMEOUT);
+        let channel = tokio::time::timeout(CALL_TIMEOUT, endpoint.connect())
+            .await
+            .map_err(|_| tonic::Status::deadline_exceeded("connecting timed out"))?
+            .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        *client = Some(EventSinkServiceClient::new(channel));
+    }
+    let Some(connected) = client.as_mut() else {
+        return Err(tonic::Status::unavailable("not connected"));
+    };
+    connected
+        .deliver(DeliverRequest {
+            event: Some(cloud_event(event)),
+        })
+        .await
+        .map(|_| ())
 }
 
 /// Delivers outbox events until `stop` turns true.
@@ -61,64 +97,54 @@ pub async fn run(
         }
         for event in events {
             let span = tracing::info_span!("outbox_delivery", event_id = %event.id, event_type = %event.event_type);
-            let _guard = span.enter();
-            let result = match client.as_mut() {
-                Some(c) => c
-                    .deliver(DeliverRequest {
-                        event: Some(cloud_event(&event)),
-                    })
-                    .await
-                    .map(|_| ()),
-                None => match Endpoint::from_shared(settings.endpoint.clone()) {
-                    Ok(endpoint) => match endpoint
-                        .connect_timeout(Duration::from_secs(2))
-                        .connect()
-                        .await
-                    {
-                        Ok(channel) => {
-                            let mut c = EventSinkServiceClient::new(channel);
-                            let r = c
-                                .deliver(DeliverRequest {
-                                    event: Some(cloud_event(&event)),
-                                })
-                                .await
-                                .map(|_| ());
-                            client = Some(c);
-                            r
-                        }
-                        Err(e) => Err(tonic::Status::unavailable(e.to_string())),
-                    },
-                    Err(e) => Err(tonic::Status::invalid_argument(e.to_string())),
-                },
-            };
-            let now = OffsetDateTime::now_utc();
-            match result {
-                Ok(()) => {
-                    crate::metrics::record_outbox_delivered();
-                    if let Err(e) = store.mark_delivered(event.id, now).await {
-                        tracing::warn!(error = %e, "marking an event delivered failed; it will be delivered again and deduplicated");
-                    }
-                }
-                Err(status) => {
-                    crate::metrics::record_outbox_delivery_failure();
-                    if status.code() == tonic::Code::Unavailable {
-                        client = None;
-                    }
-                    let shift = u32::try_from(event.attempts.clamp(0, 16)).unwrap_or(16);
-                    let delay = settings
-                        .retry_base
-                        .saturating_mul(1 << shift)
-                        .min(Duration::from_secs(300));
-                    let retry_at =
-                        now + time::Duration::try_from(delay).unwrap_or(time::Duration::minutes(5));
-                    tracing::warn!(code = ?status.code(), attempts = event.attempts + 1, "event delivery failed; will retry");
-                    if let Err(e) = store
-                        .mark_failed(event.id, status.message(), retry_at)
-                        .await
-                    {
-                        tracing::warn!(error = %e, "recording a failed delivery failed");
-                    }
-                }
+            // The span covers the delivery's awaits by instrumenting them,
+            // never by a guard held across them.
+            relay_one(store.as_ref(), &settings, &mut client, &event)
+                .instrument(span)
+                .await;
+        }
+    }
+}
+
+/// Delivers one event and records the outcome: delivered, or failed with
+/// the time of its next attempt (exponential backoff, at most five minutes).
+async fn relay_one(
+    store: &dyn Repository,
+    settings: &RelaySettings,
+    client: &mut Option<EventSinkServiceClient<Channel>>,
+    event: &kvp_store::OutboxEvent,
+) {
+    let result = deliver(client, &settings.endpoint, event).await;
+    let now = OffsetDateTime::now_utc();
+    match result {
+        Ok(()) => {
+            crate::metrics::record_outbox_delivered();
+            if let Err(e) = store.mark_delivered(event.id, now).await {
+                tracing::warn!(error = %e, "marking an event delivered failed; it will be delivered again and deduplicated");
+            }
+        }
+        Err(status) => {
+            crate::metrics::record_outbox_delivery_failure();
+            // A peer gone, or one that did not answer in time: connect anew.
+            if matches!(
+                status.code(),
+                tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::DeadlineExceeded
+            ) {
+                *client = None;
+            }
+            let shift = u32::try_from(event.attempts.clamp(0, 16)).unwrap_or(16);
+            let delay = settings
+                .retry_base
+                .saturating_mul(1 << shift)
+                .min(Duration::from_secs(300));
+            let retry_at =
+                now + time::Duration::try_from(delay).unwrap_or(time::Duration::minutes(5));
+            tracing::warn!(code = ?status.code(), attempts = event.attempts + 1, "event delivery failed; will retry");
+            if let Err(e) = store
+                .mark_failed(event.id, status.message(), retry_at)
+                .await
+            {
+                tracing::warn!(error = %e, "recording a failed delivery failed");
             }
         }
     }

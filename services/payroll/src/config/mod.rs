@@ -288,6 +288,32 @@ impl AuthConfig {
     }
 }
 
+/// The top-up service is reached over plain gRPC on this host only: a
+/// remote one is reached through the mutual-TLS sidecar of `deploy/`, which
+/// listens on loopback, so an event never crosses a network in clear.
+fn check_topup_url(url: &str) -> Result<(), ConfigError> {
+    let refused = || {
+        ConfigError::Unsafe(
+            "topup_url must be http:// to a loopback address (127.0.0.1, ::1 or localhost): \
+             a remote top-up service is reached through the mutual-TLS sidecar, which \
+             listens there (deploy/README.md)"
+                .into(),
+        )
+    };
+    let uri: axum::http::Uri = url.parse().map_err(|_| refused())?;
+    let host = uri.host().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if uri.scheme_str() == Some("http") && loopback {
+        Ok(())
+    } else {
+        Err(refused())
+    }
+}
+
 /// The token keys file named by `KVP_AUTH_KEYS_FILE`: TOML with one
 /// `[[keys]]` table per key (`kid`, `algorithm`, `public_key_pem`).
 #[derive(Deserialize)]
@@ -477,6 +503,9 @@ impl Config {
                 }
             }
         }
+        if let Some(url) = &self.topup_url {
+            check_topup_url(url)?;
+        }
         self.identity_secret().map(|_| ())
     }
 
@@ -556,6 +585,35 @@ mod tests {
         );
         assert!(Config::default().check().is_ok());
         assert!(Config::default().development_mode());
+    }
+
+    #[test]
+    fn the_top_up_service_is_reached_in_clear_on_this_host_only() {
+        let with = |url: &str| Config {
+            topup_url: Some(url.to_owned()),
+            ..Config::default()
+        };
+        for local in [
+            "http://127.0.0.1:50061",
+            "http://127.0.0.1:15061",
+            "http://[::1]:50061",
+            "http://localhost:50061",
+        ] {
+            assert!(with(local).check().is_ok(), "{local}");
+        }
+        for remote in [
+            "http://kvp-topup:50061",
+            "http://10.0.0.7:50061",
+            "https://topup.example:443",
+            "127.0.0.1:50061",
+            "",
+        ] {
+            let err = with(remote).check().unwrap_err().to_string();
+            assert!(
+                err.contains("topup_url") && err.contains("loopback"),
+                "{remote}: {err}"
+            );
+        }
     }
 
     #[test]
