@@ -139,6 +139,25 @@ async fn tampered_unsigned_and_wrongly_signed_timesheets_are_refused_without_tra
         status.message()
     );
 
+    // Thousands of tiny keyids: refused by the envelope's form, before any
+    // key is looked up.
+    let mut flood = fixture.signed(&body);
+    let envelope = flood.envelope.as_mut().unwrap();
+    let sig = envelope.signatures[0].sig.clone();
+    envelope.signatures.extend((0..5000).map(|i| pb::Signature {
+        keyid: format!("k{i}"),
+        sig: sig.clone(),
+    }));
+    let status = app.grpc.submit_timesheet(flood).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(
+        violations(&status),
+        vec![(
+            "envelope".to_owned(),
+            "the envelope carries 5002 signatures; at most 8 are read".to_owned()
+        )]
+    );
+
     let stranger = kvp_signing::SigningKey::from_bytes(&[9; 32]);
     let unknown = sign(
         body.encode_to_vec(),

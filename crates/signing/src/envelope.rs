@@ -106,13 +106,12 @@ impl Envelope {
     /// The distinct keyids the envelope names, in order of first appearance: what a
     /// caller must load from its key store before calling [`verify`](crate::verify).
     pub fn keyids(&self) -> Vec<&str> {
-        let mut keyids: Vec<&str> = Vec::with_capacity(self.signatures.len());
-        for signature in &self.signatures {
-            if !keyids.contains(&signature.keyid.as_str()) {
-                keyids.push(&signature.keyid);
-            }
-        }
-        keyids
+        let mut seen = std::collections::HashSet::with_capacity(self.signatures.len());
+        self.signatures
+            .iter()
+            .map(|signature| signature.keyid.as_str())
+            .filter(|keyid| seen.insert(*keyid))
+            .collect()
     }
 }
 

@@ -71,7 +71,10 @@ pub use public_key::{
     PublicKeyError, parse_public_key, public_key_to_base64, public_key_to_pem, serde_public_key,
 };
 pub use registry::{KeyLookup, KeyRing, KeyUnusable, RegisteredKey, Role, UnknownRole};
-pub use verify::{ErrorClass, Requirement, Signer, VerifiedEnvelope, VerifyError, verify};
+pub use verify::{
+    ErrorClass, MAX_KEYID_BYTES, MAX_SIGNATURES, Requirement, Signer, VerifiedEnvelope,
+    VerifyError, check_form, verify,
+};
 
 /// The Ed25519 types of the signing API, re-exported so that callers need no direct
 /// dependency on `ed25519-dalek` (and cannot drift to another major version of it).

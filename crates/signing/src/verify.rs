@@ -160,6 +160,20 @@ pub enum VerifyError {
     /// The envelope carries no signature at all. Class: [`ErrorClass::InvalidArgument`].
     #[error("the envelope carries no signatures")]
     NoSignatures,
+    /// More signatures than any document needs ([`MAX_SIGNATURES`]): refused
+    /// before any key is looked up. Class: [`ErrorClass::InvalidArgument`].
+    #[error("the envelope carries {count} signatures; at most {MAX_SIGNATURES} are read")]
+    TooManySignatures {
+        /// How many it carries.
+        count: usize,
+    },
+    /// A keyid longer than any registered one can be ([`MAX_KEYID_BYTES`]).
+    /// Class: [`ErrorClass::InvalidArgument`].
+    #[error("signature number {index} names a keyid longer than {MAX_KEYID_BYTES} bytes")]
+    KeyIdTooLong {
+        /// Zero-based position of the signature in the envelope.
+        index: usize,
+    },
     /// A signature has an empty keyid (DSSE allows it; this registry does not).
     /// Class: [`ErrorClass::InvalidArgument`].
     #[error("signature number {index} has no keyid")]
@@ -228,6 +242,8 @@ impl VerifyError {
         match self {
             VerifyError::WrongPayloadType { .. }
             | VerifyError::NoSignatures
+            | VerifyError::TooManySignatures { .. }
+            | VerifyError::KeyIdTooLong { .. }
             | VerifyError::MissingKeyId { .. }
             | VerifyError::MalformedSignature { .. } => ErrorClass::InvalidArgument,
             VerifyError::UnknownKey { .. }
@@ -238,6 +254,50 @@ impl VerifyError {
             }
         }
     }
+}
+
+/// The most signatures an envelope may carry: a timesheet has two or three
+/// signers, and a key may sign more than once; anything far beyond is an
+/// attempt to make verification expensive.
+pub const MAX_SIGNATURES: usize = 8;
+
+/// The longest keyid read (a registered keyid is at most 200 characters).
+pub const MAX_KEYID_BYTES: usize = 800;
+
+/// The envelope's form, checked before any key is looked up: the expected
+/// payload type, 1 to [`MAX_SIGNATURES`] signatures, each naming a keyid of
+/// at most [`MAX_KEYID_BYTES`] and 64 bytes long. [`verify`] checks it first;
+/// a caller loading keys before verifying calls it before the lookup.
+pub fn check_form(envelope: &Envelope, expected_payload_type: &str) -> Result<(), VerifyError> {
+    if envelope.payload_type != expected_payload_type {
+        return Err(VerifyError::WrongPayloadType {
+            expected: expected_payload_type.to_owned(),
+            actual: envelope.payload_type.clone(),
+        });
+    }
+    if envelope.signatures.is_empty() {
+        return Err(VerifyError::NoSignatures);
+    }
+    if envelope.signatures.len() > MAX_SIGNATURES {
+        return Err(VerifyError::TooManySignatures {
+            count: envelope.signatures.len(),
+        });
+    }
+    for (index, signature) in envelope.signatures.iter().enumerate() {
+        if signature.keyid.is_empty() {
+            return Err(VerifyError::MissingKeyId { index });
+        }
+        if signature.keyid.len() > MAX_KEYID_BYTES {
+            return Err(VerifyError::KeyIdTooLong { index });
+        }
+        if signature.sig.len() != SIGNATURE_LENGTH {
+            return Err(VerifyError::MalformedSignature {
+                keyid: signature.keyid.clone(),
+                len: signature.sig.len(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Verifies `envelope` as a document of `expected_payload_type`, signed under the keys
@@ -267,20 +327,9 @@ pub fn verify(
     requirement: &Requirement,
 ) -> Result<VerifiedEnvelope, VerifyError> {
     // 1. Form.
-    if envelope.payload_type != expected_payload_type {
-        return Err(VerifyError::WrongPayloadType {
-            expected: expected_payload_type.to_owned(),
-            actual: envelope.payload_type.clone(),
-        });
-    }
-    if envelope.signatures.is_empty() {
-        return Err(VerifyError::NoSignatures);
-    }
+    check_form(envelope, expected_payload_type)?;
     let mut signatures = Vec::with_capacity(envelope.signatures.len());
-    for (index, signature) in envelope.signatures.iter().enumerate() {
-        if signature.keyid.is_empty() {
-            return Err(VerifyError::MissingKeyId { index });
-        }
+    for signature in &envelope.signatures {
         let bytes: [u8; SIGNATURE_LENGTH] =
             signature
                 .sig

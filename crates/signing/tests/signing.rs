@@ -542,6 +542,41 @@ fn an_envelope_without_signatures_is_rejected() {
 }
 
 #[test]
+fn a_flood_of_signatures_or_a_huge_keyid_is_refused_by_its_form_before_any_lookup() {
+    let mut flood = timesheet();
+    let extra = flood.signatures[0].clone();
+    while flood.signatures.len() <= kvp_signing::MAX_SIGNATURES {
+        flood.signatures.push(extra.clone());
+    }
+    let error = kvp_signing::check_form(&flood, TIMESHEET_PAYLOAD_TYPE).unwrap_err();
+    assert_eq!(error, VerifyError::TooManySignatures { count: 9 });
+    assert_eq!(error.class(), ErrorClass::InvalidArgument);
+    // verify refuses it alike, whatever keys there are.
+    assert_eq!(
+        verify_timesheet(&flood, &registry(), RECEIVED).unwrap_err(),
+        error
+    );
+    // Eight is the most read.
+    flood.signatures.truncate(kvp_signing::MAX_SIGNATURES);
+    assert!(kvp_signing::check_form(&flood, TIMESHEET_PAYLOAD_TYPE).is_ok());
+
+    let mut long = timesheet();
+    long.signatures[1].keyid = "k".repeat(kvp_signing::MAX_KEYID_BYTES + 1);
+    assert_eq!(
+        kvp_signing::check_form(&long, TIMESHEET_PAYLOAD_TYPE).unwrap_err(),
+        VerifyError::KeyIdTooLong { index: 1 }
+    );
+    long.signatures[1].keyid = "k".repeat(kvp_signing::MAX_KEYID_BYTES);
+    assert!(kvp_signing::check_form(&long, TIMESHEET_PAYLOAD_TYPE).is_ok());
+
+    // The keys to load are the distinct keyids, in order of first appearance.
+    let mut repeated = timesheet();
+    let first = repeated.signatures[0].clone();
+    repeated.signatures.push(first);
+    assert_eq!(repeated.keyids(), vec!["p-1", "s-1"]);
+}
+
+#[test]
 fn a_truncated_signature_is_malformed() {
     let mut envelope = timesheet();
     envelope.signatures[1].sig.pop();
@@ -578,6 +613,14 @@ fn every_error_has_the_class_the_service_maps_to_a_status_code() {
             ErrorClass::InvalidArgument,
         ),
         (VerifyError::NoSignatures, ErrorClass::InvalidArgument),
+        (
+            VerifyError::TooManySignatures { count: 9 },
+            ErrorClass::InvalidArgument,
+        ),
+        (
+            VerifyError::KeyIdTooLong { index: 0 },
+            ErrorClass::InvalidArgument,
+        ),
         (
             VerifyError::MissingKeyId { index: 0 },
             ErrorClass::InvalidArgument,

@@ -70,6 +70,9 @@ impl Payroll {
                 format!("must be {TIMESHEET_PAYLOAD_TYPE}"),
             ));
         }
+        // The envelope's form before any lookup: a flood of signatures or
+        // huge keyids costs nothing but this check.
+        kvp_signing::check_form(&envelope, TIMESHEET_PAYLOAD_TYPE)?;
         let digest = envelope.digest().to_string();
         tracing::Span::current().record("digest", digest.as_str());
 
