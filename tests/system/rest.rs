@@ -116,6 +116,31 @@ async fn an_object_given_as_an_array_of_its_fields_is_refused_at_any_depth() {
 }
 
 #[tokio::test]
+async fn text_with_a_nul_character_is_a_field_violation_naming_the_field() {
+    let app = TestApp::spawn().await;
+    Fixture::new(&app).await;
+    let problem = app
+        .post(
+            "/v1/participants",
+            json!({
+                "municipality_id": "0301", "national_id": national_id("150190", 301),
+                "display_name": "Ola\u{0}Nordmann",
+            }),
+            400,
+        )
+        .await;
+    assert_eq!(problem["errors"][0]["field"], "display_name", "{problem}");
+    assert!(
+        problem["errors"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("NUL"),
+        "{problem}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn invalid_identity_numbers_and_duplicates_are_problems_naming_the_field() {
     let app = TestApp::spawn().await;
     Fixture::new(&app).await;

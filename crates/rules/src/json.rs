@@ -3,8 +3,10 @@
 //! serde lets a struct be read from an array of its fields in order
 //! (`["0301", "Oslo"]` for `{municipality_id, name}`, `[null, null]` for a
 //! policy). No contract of ours offers that form and no client means it, so
-//! [`Strict`] refuses it wherever a struct is read, at any depth, and passes
-//! everything else through to the wrapped deserializer unchanged.
+//! [`Strict`] refuses it wherever a struct is read, at any depth. It refuses
+//! text with a NUL character too (PostgreSQL cannot store one: it was a 500
+//! there, and an event that could never be stored was retried for ever), and
+//! passes everything else through to the wrapped deserializer unchanged.
 
 use std::fmt;
 
@@ -113,8 +115,22 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
         visit_bool: bool; visit_i8: i8; visit_i16: i16; visit_i32: i32; visit_i64: i64;
         visit_i128: i128; visit_u8: u8; visit_u16: u16; visit_u32: u32; visit_u64: u64;
         visit_u128: u128; visit_f32: f32; visit_f64: f64; visit_char: char;
-        visit_str: &str; visit_borrowed_str: &'de str; visit_string: String;
         visit_bytes: &[u8]; visit_borrowed_bytes: &'de [u8]; visit_byte_buf: Vec<u8>;
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<V::Value, E> {
+        no_nul(value, &self.inner)?;
+        self.inner.visit_str(value)
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<V::Value, E> {
+        no_nul(value, &self.inner)?;
+        self.inner.visit_borrowed_str(value)
+    }
+
+    fn visit_string<E: de::Error>(self, value: String) -> Result<V::Value, E> {
+        no_nul(&value, &self.inner)?;
+        self.inner.visit_string(value)
     }
 
     fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
@@ -150,6 +166,18 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<V::Value, A::Error> {
         self.inner.visit_enum(Enum(data))
     }
+}
+
+/// Text carries no NUL character: PostgreSQL cannot store one, and no
+/// field of ours means one.
+fn no_nul<E: de::Error>(text: &str, expected: &dyn de::Expected) -> Result<(), E> {
+    if text.contains('\0') {
+        return Err(E::invalid_value(
+            Unexpected::Other("text with a NUL character"),
+            expected,
+        ));
+    }
+    Ok(())
 }
 
 struct Seq<A>(A);
@@ -264,6 +292,17 @@ mod tests {
     fn read<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, String> {
         let mut de = serde_json::Deserializer::from_str(text);
         T::deserialize(Strict(&mut de)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn text_with_a_nul_character_is_refused_at_any_depth() {
+        let error = read::<Body>(r#"{"name": "Os\u0000lo"}"#).unwrap_err();
+        assert!(error.contains("NUL"), "{error}");
+        let nested = read::<Body>(r#"{"name": "Oslo", "policy": {"names": ["a\u0000"]}}"#);
+        assert!(nested.unwrap_err().contains("NUL"));
+        let any = read::<serde_json::Value>(r#"{"free": {"text": "\u0000"}}"#);
+        assert!(any.unwrap_err().contains("NUL"));
+        assert!(read::<Body>(r#"{"name": "Oslo\nwest\t"}"#).is_ok());
     }
 
     #[test]

@@ -40,7 +40,8 @@ const PROBLEM_WORDS: SchemaWords = SchemaWords {
             the public /healthz, /readyz, /metrics and /openapi.json; each operation's \
             description names its roles and scope, and so do its x-kvp-roles (the roles' \
             names) and x-kvp-scope (whose municipality the token must be for: \
-            any-municipality, national, or the resource the name gives). Without configured keys (development \
+            any-municipality, national, or the resource the name gives). No text \
+            in a request carries a NUL character (U+0000): it is a field violation. Without configured keys (development \
             mode, loopback only) nothing is checked and x-kvp-actor names the caller."
     ),
     paths(
