@@ -230,6 +230,12 @@ def _age_on(birth, day):
 ORDERED = {"to": ("from", False), "end": ("start", False), "valid_until": ("valid_from", True)}
 
 
+def _is_refused_control(c):
+    """C0 and C1 controls and DEL, but tab, line feed and carriage return."""
+    code = ord(c)
+    return (code < 0x20 or 0x7F <= code <= 0x9F) and c not in "\t\n\r"
+
+
 def _value_at(body, field):
     """The value a field path (`input.programmes[0].end`) names in the body."""
     value = body
@@ -300,8 +306,9 @@ def _breaks_documented_rule(case, field, body):
     value = _value_at(body, field)
     if _unrepresentable(value):
         return True
-    if isinstance(value, str) and "\x00" in value:
-        # No text carries a NUL character (the document's description).
+    if isinstance(value, str) and any(_is_refused_control(c) for c in value):
+        # No text carries a control character but tab and line breaks (the
+        # document's description).
         return True
     if field.rsplit(".", 1)[-1] == "national_id":
         return not _is_national_id(value)

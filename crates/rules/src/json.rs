@@ -4,9 +4,10 @@
 //! (`["0301", "Oslo"]` for `{municipality_id, name}`, `[null, null]` for a
 //! policy). No contract of ours offers that form and no client means it, so
 //! [`Strict`] refuses it wherever a struct is read, at any depth. It refuses
-//! text with a NUL character too (PostgreSQL cannot store one: it was a 500
-//! there, and an event that could never be stored was retried for ever), and
-//! passes everything else through to the wrapped deserializer unchanged.
+//! text with a control character too, but tab and line breaks (PostgreSQL
+//! cannot store NUL: it was a 500 there, and an event that could never be
+//! stored was retried for ever), and passes everything else through to the
+//! wrapped deserializer unchanged.
 
 use std::fmt;
 
@@ -119,17 +120,17 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
     }
 
     fn visit_str<E: de::Error>(self, value: &str) -> Result<V::Value, E> {
-        no_nul(value, &self.inner)?;
+        no_control(value, &self.inner)?;
         self.inner.visit_str(value)
     }
 
     fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<V::Value, E> {
-        no_nul(value, &self.inner)?;
+        no_control(value, &self.inner)?;
         self.inner.visit_borrowed_str(value)
     }
 
     fn visit_string<E: de::Error>(self, value: String) -> Result<V::Value, E> {
-        no_nul(&value, &self.inner)?;
+        no_control(&value, &self.inner)?;
         self.inner.visit_string(value)
     }
 
@@ -168,12 +169,19 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
     }
 }
 
-/// Text carries no NUL character: PostgreSQL cannot store one, and no
-/// field of ours means one.
-fn no_nul<E: de::Error>(text: &str, expected: &dyn de::Expected) -> Result<(), E> {
-    if text.contains('\0') {
+/// Whether a character is a control character no text of ours carries:
+/// every C0 and C1 control but tab, line feed and carriage return.
+fn is_refused_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// Text carries no control character but tab and line breaks: NUL cannot
+/// be stored in PostgreSQL, and the others only garble what a caseworker
+/// or a payroll file shows.
+fn no_control<E: de::Error>(text: &str, expected: &dyn de::Expected) -> Result<(), E> {
+    if text.chars().any(is_refused_control) {
         return Err(E::invalid_value(
-            Unexpected::Other("text with a NUL character"),
+            Unexpected::Other("text with a control character"),
             expected,
         ));
     }
@@ -295,14 +303,21 @@ mod tests {
     }
 
     #[test]
-    fn text_with_a_nul_character_is_refused_at_any_depth() {
-        let error = read::<Body>(r#"{"name": "Os\u0000lo"}"#).unwrap_err();
-        assert!(error.contains("NUL"), "{error}");
-        let nested = read::<Body>(r#"{"name": "Oslo", "policy": {"names": ["a\u0000"]}}"#);
-        assert!(nested.unwrap_err().contains("NUL"));
-        let any = read::<serde_json::Value>(r#"{"free": {"text": "\u0000"}}"#);
-        assert!(any.unwrap_err().contains("NUL"));
-        assert!(read::<Body>(r#"{"name": "Oslo\nwest\t"}"#).is_ok());
+    fn text_with_a_control_character_is_refused_at_any_depth() {
+        for text in [
+            r#"{"name": "Os\u0000lo"}"#,
+            r#"{"name": "Os\u001blo"}"#,
+            r#"{"name": "Os\u007flo"}"#,
+            r#"{"name": "Os\u0085lo"}"#,
+            r#"{"name": "Oslo", "policy": {"names": ["a\u0000"]}}"#,
+        ] {
+            let error = read::<Body>(text).unwrap_err();
+            assert!(error.contains("control character"), "{text}: {error}");
+        }
+        let any = read::<serde_json::Value>(r#"{"free": {"text": "\u0007"}}"#);
+        assert!(any.unwrap_err().contains("control character"));
+        // Tab and line breaks are text.
+        assert!(read::<Body>(r#"{"name": "Oslo\nwest\t\r"}"#).is_ok());
     }
 
     #[test]

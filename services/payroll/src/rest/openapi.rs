@@ -41,7 +41,8 @@ const PROBLEM_WORDS: SchemaWords = SchemaWords {
             description names its roles and scope, and so do its x-kvp-roles (the roles' \
             names) and x-kvp-scope (whose municipality the token must be for: \
             any-municipality, national, or the resource the name gives). No text \
-            in a request carries a NUL character (U+0000): it is a field violation. Without configured keys (development \
+            in a request carries a control character but tab, line feed and carriage \
+            return (C0 and C1 controls, U+007F): it is a field violation. Without configured keys (development \
             mode, loopback only) nothing is checked and x-kvp-actor names the caller."
     ),
     paths(
