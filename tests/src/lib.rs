@@ -363,6 +363,39 @@ impl TestApp {
         self.rest().post(path, body, expected).await
     }
 
+    /// Stores a supervisor's key as one registered before keys had a
+    /// municipality (which the API no longer registers): national until
+    /// an administrator assigns it.
+    pub async fn seed_unassigned_supervisor_key(&self, keyid: &str, key: &SigningKey) {
+        let legacy = kvp_store::SignerKey {
+            keyid: keyid.into(),
+            person_id: format!("{keyid}-holder"),
+            participant_id: None,
+            role: kvp_store::SignerRole::Supervisor,
+            public_key: key.verifying_key().to_bytes().to_vec(),
+            valid_from: time::macros::datetime!(2025-01-01 00:00 UTC),
+            valid_until: None,
+            revoked_at: None,
+            revocation_reason: None,
+            registered_at: time::OffsetDateTime::now_utc(),
+            municipality_id: None,
+        };
+        let registered = kvp_store::NewAuditEntry {
+            at: legacy.registered_at,
+            actor: "administrator:earlier".into(),
+            action: "signer_key.registered".into(),
+            subject_type: "signer_key".into(),
+            subject_id: legacy.keyid.clone(),
+            details: json!({}),
+            idempotency: None,
+        };
+        self.payroll
+            .store()
+            .register_signer_key(&legacy, &registered)
+            .await
+            .unwrap();
+    }
+
     /// GET, expecting 200.
     pub async fn get(&self, path: &str) -> Value {
         self.rest().get(path).await

@@ -334,36 +334,8 @@ async fn world(issuer: &TokenIssuer) -> (TestApp, Ids) {
     }
     // A supervisor's key from before keys had a municipality: national
     // until an administrator assigns it.
-    let legacy = kvp_store::SignerKey {
-        keyid: "supervisor-legacy".into(),
-        person_id: "supervisor-legacy".into(),
-        participant_id: None,
-        role: kvp_store::SignerRole::Supervisor,
-        public_key: SigningKey::from_bytes(&[6; 32])
-            .verifying_key()
-            .to_bytes()
-            .to_vec(),
-        valid_from: time::macros::datetime!(2025-01-01 00:00 UTC),
-        valid_until: None,
-        revoked_at: None,
-        revocation_reason: None,
-        registered_at: time::OffsetDateTime::now_utc(),
-        municipality_id: None,
-    };
-    let registered = kvp_store::NewAuditEntry {
-        at: legacy.registered_at,
-        actor: "administrator:earlier".into(),
-        action: "signer_key.registered".into(),
-        subject_type: "signer_key".into(),
-        subject_id: legacy.keyid.clone(),
-        details: json!({}),
-        idempotency: None,
-    };
-    app.payroll
-        .store()
-        .register_signer_key(&legacy, &registered)
-        .await
-        .unwrap();
+    app.seed_unassigned_supervisor_key("supervisor-legacy", &SigningKey::from_bytes(&[6; 32]))
+        .await;
     let body = fixture.body(
         "2025-10-01",
         "2025-10-31",

@@ -372,33 +372,8 @@ async fn a_supervisor_approves_for_their_municipality_only() {
 
     // A key from before keys had a municipality approves anywhere until it
     // is assigned one; assigned to Bergen, it no longer approves for Oslo.
-    let legacy = kvp_store::SignerKey {
-        keyid: "legacy-supervisor".into(),
-        person_id: "supervisor-old".into(),
-        participant_id: None,
-        role: kvp_store::SignerRole::Supervisor,
-        public_key: legacy_supervisor.verifying_key().to_bytes().to_vec(),
-        valid_from: time::macros::datetime!(2025-01-01 00:00 UTC),
-        valid_until: None,
-        revoked_at: None,
-        revocation_reason: None,
-        registered_at: time::OffsetDateTime::now_utc(),
-        municipality_id: None,
-    };
-    let entry = kvp_store::NewAuditEntry {
-        at: legacy.registered_at,
-        actor: "administrator:earlier".into(),
-        action: "signer_key.registered".into(),
-        subject_type: "signer_key".into(),
-        subject_id: legacy.keyid.clone(),
-        details: serde_json::json!({}),
-        idempotency: None,
-    };
-    app.payroll
-        .store()
-        .register_signer_key(&legacy, &entry)
-        .await
-        .unwrap();
+    app.seed_unassigned_supervisor_key("legacy-supervisor", &legacy_supervisor)
+        .await;
     let unassigned = app.get("/v1/unassigned-supervisor-keys").await;
     assert_eq!(unassigned[0]["keyid"], "legacy-supervisor", "{unassigned}");
     assert_eq!(unassigned.as_array().unwrap().len(), 1, "{unassigned}");
