@@ -445,7 +445,7 @@ async fn a_close_killed_midway_leaves_no_partial_run_and_the_next_close_pays_exa
     // close's span (its first query). The close then still has to read and
     // compute 120 participants, and write their lines, before it commits.
     let mut committed = close_killed_when(&mut payroll, &inspect, "at its start", |line| {
-        line.contains("\"name\":\"close_period\"")
+        line.contains("\"name\":\"payroll.close_period\"")
     })
     .await;
     // Then killed inside the write transaction: right after the run's row

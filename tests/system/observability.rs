@@ -351,7 +351,7 @@ async fn spans_reach_an_otlp_collector_with_ids_and_no_identity_numbers() {
     let spans = collector.spans.lock().unwrap();
     let submit: Vec<&Span> = spans
         .iter()
-        .filter(|(_, s)| s.name == "submit_timesheet")
+        .filter(|(_, s)| s.name == "payroll.submit_timesheet")
         .map(|(_, s)| s)
         .collect();
     assert_eq!(submit.len(), 1, "{:?}", names(&spans));
@@ -367,7 +367,8 @@ async fn spans_reach_an_otlp_collector_with_ids_and_no_identity_numbers() {
     // The REST spans carry the route template.
     assert!(
         spans.iter().any(|(_, s)| {
-            attribute(&s.attributes, "route").as_deref() == Some("/v1/participants/{id}/programmes")
+            attribute(&s.attributes, "http.route").as_deref()
+                == Some("/v1/participants/{id}/programmes")
         }),
         "{:?}",
         names(&spans)
@@ -390,6 +391,92 @@ async fn spans_reach_an_otlp_collector_with_ids_and_no_identity_numbers() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn one_trace_runs_from_a_submitted_timesheet_to_the_top_up_span_of_its_event() {
+    let collector = Collector::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let receiver = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(collector.clone()))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    // One thread, one default subscriber for both services (see the test above).
+    let _idle = tracing::Dispatch::new(tracing_subscriber::registry());
+    let telemetry = TelemetryGuard::otlp(SERVICE_NAME, &endpoint).unwrap();
+    let subscriber = tracing_subscriber::registry().with(telemetry.layer());
+    let default = tracing::subscriber::set_default(subscriber);
+
+    let topup = TopupApp::spawn("127.0.0.1:0".parse().unwrap()).await;
+    let mut app = TestApp::spawn_with(Some(topup.grpc_url.clone())).await;
+    let fixture = Fixture::new(&app).await;
+    let body = fixture.body(
+        "2025-10-01",
+        "2025-10-31",
+        &[("2025-10-14", DayKind::Unexcused, "3")],
+    );
+    // The timesheet client's trace: a random trace id of its own.
+    let trace_id = uuid::Uuid::new_v4().simple().to_string();
+    let client_span = "0123456789abcdef";
+    let mut request = tonic::Request::new(fixture.signed(&body));
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{trace_id}-{client_span}-01").parse().unwrap(),
+    );
+    app.grpc.submit_timesheet(request).await.unwrap();
+    let store = app.payroll.store().clone();
+    eventually(10, || async {
+        (store.outbox_backlog().await.unwrap() == 0).then_some(())
+    })
+    .await;
+    app.stop().await;
+    topup.stop().await;
+    drop(default);
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+    receiver.abort();
+
+    let spans = collector.spans.lock().unwrap();
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let in_trace = |name: &str| -> Vec<&Span> {
+        spans
+            .iter()
+            .map(|(_, s)| s)
+            .filter(|s| s.name == name && hex(&s.trace_id) == trace_id)
+            .collect()
+    };
+    // The request's span is the client's span's child; the submission, the
+    // relay's delivery of its event and the top-up's receipt are in its trace.
+    let request = in_trace("grpc.request");
+    assert!(
+        request.iter().any(|s| hex(&s.parent_span_id) == client_span
+            && attribute(&s.attributes, "rpc.method").as_deref()
+                == Some("/kvp.payroll.v1.PayrollService/SubmitTimesheet")),
+        "{:?}",
+        names(&spans)
+    );
+    assert_eq!(
+        in_trace("payroll.submit_timesheet").len(),
+        1,
+        "{:?}",
+        names(&spans)
+    );
+    let relay = in_trace("relay.deliver");
+    assert_eq!(relay.len(), 1, "{:?}", names(&spans));
+    let received = in_trace("topup.deliver");
+    assert_eq!(received.len(), 1, "{:?}", names(&spans));
+    assert_eq!(
+        received[0].parent_span_id, relay[0].span_id,
+        "the top-up's span is the delivery's child"
+    );
+    assert_eq!(
+        attribute(&received[0].attributes, "event.kind").as_deref(),
+        Some(kvp_proto::event_types::TIMESHEET_ACCEPTED)
+    );
 }
 
 fn names(spans: &[ReceivedSpan]) -> Vec<&str> {

@@ -197,12 +197,12 @@ async fn identity_numbers_appear_in_no_log_span_metric_problem_or_status() {
     let ours: Vec<&str> = log.lines().filter(|l| l.contains(&test)).collect();
     assert!(
         ours.iter()
-            .any(|l| !l.starts_with('{') && l.contains("route=\"/v1/participants\"")),
+            .any(|l| !l.starts_with('{') && l.contains("http.route=\"/v1/participants\"")),
         "no REST span of this test was captured"
     );
     assert!(
         ours.iter()
-            .any(|l| l.starts_with('{') && l.contains("\"route\":\"/v1/participants\"")),
+            .any(|l| l.starts_with('{') && l.contains("\"http.route\":\"/v1/participants\"")),
         "no JSON record of this test was captured"
     );
     assert!(

@@ -221,6 +221,51 @@ fn describe(schema: Option<&mut RefOr<Schema>>, words: &str, members: &[(&str, &
     }
 }
 
+/// An OpenAPI response whose body is a problem document (the `Problem`
+/// schema), described by `description`.
+pub fn problem_response(description: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::{Content, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            PROBLEM_JSON,
+            Content::new(Some(Ref::from_schema_name("Problem"))),
+        )
+        .build()
+}
+
+/// What serde refused, without the value refused. serde quotes the value it
+/// could not take (``invalid type: integer `15019012345`, expected a
+/// string``, ``unknown variant `…` ``, ``unknown field `…` ``), and whatever a
+/// client sent may be an identity number, which is never put in an error.
+/// The part naming what was expected comes from the schema and is kept.
+pub fn without_values(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    if error.classify() != serde_json::error::Category::Data {
+        // Syntax and end-of-input errors name a position, never a value.
+        return message;
+    }
+    let (refused, expected) = match message.find(", expected") {
+        Some(at) => message.split_at(at),
+        None => (message.as_str(), ""),
+    };
+    if expected.is_empty() {
+        // `missing field `x``, `duplicate field `x``: names from the schema.
+        return message;
+    }
+    let mut kept = String::new();
+    let mut quote = None;
+    for c in refused.chars() {
+        match (quote, c) {
+            (None, '`' | '"') => quote = Some(c),
+            (Some(open), _) if c == open => quote = None,
+            (None, _) => kept.push(c),
+            (Some(_), _) => {}
+        }
+    }
+    format!("{}{expected}", kept.trim_end())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -37,7 +37,10 @@ pub use grpc::{GrpcMethods, GrpcMetrics, GrpcMetricsLayer, grpc_code_name};
 pub use http::track_http;
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use recorder::Recorder;
-pub use trace::{LogFormat, OtlpLayer, TelemetryError, TelemetryGuard, init_tracing};
+pub use trace::{
+    LogFormat, OtlpLayer, TRACEPARENT, TelemetryError, TelemetryGuard, adopt_request_trace,
+    adopt_traceparent, current_traceparent, grpc_request_span, http_request_span, init_tracing,
+};
 
 /// The names of the request metrics of both surfaces, as one service exports
 /// them. Build it with [`request_metric_names!`], which derives every name

@@ -3,21 +3,30 @@
 //! configured — the same spans exported over OTLP/gRPC to an OpenTelemetry
 //! collector, under the service's `service.name`.
 //!
+//! Spans carry W3C trace context whether or not they are exported: a trace
+//! begun by a caller (`traceparent`) continues through this service, its
+//! outbox and the top-up service ([`adopt_traceparent`],
+//! [`current_traceparent`]), so that a collector behind either service sees
+//! one trace.
+//!
 //! [`init_tracing`] is for a binary: it installs the global subscriber. Tests
 //! build a [`TelemetryGuard`] against an endpoint and use its
 //! [`TelemetryGuard::layer`] in a subscriber of their own
 //! (`tracing::subscriber::set_default`), so nothing global is touched.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::propagation::TextMapPropagator as _;
+use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanData, SpanExporter};
 use tracing::Subscriber;
-use tracing_opentelemetry::OpenTelemetryLayer;
+use tracing_opentelemetry::{OpenTelemetryLayer, OpenTelemetrySpanExt as _};
 use tracing_subscriber::filter::{Filtered, LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
@@ -87,30 +96,30 @@ pub fn init_tracing(
     Ok(guard)
 }
 
-/// The span export pipeline, if any; flushes and shuts down when dropped.
+/// The span pipeline: trace context always, export when configured; flushes
+/// and shuts down when dropped.
 #[must_use = "dropping the guard shuts span export down"]
 #[derive(Debug)]
 pub struct TelemetryGuard {
-    /// The pipeline behind the tracing layer; `None` when export is off.
-    export: Option<Export>,
-}
-
-/// A running span export pipeline.
-#[derive(Debug)]
-struct Export {
     /// The `service.name` spans are exported under (and the tracer's name).
     service_name: &'static str,
-    /// The provider behind the tracing layer.
-    provider: SdkTracerProvider,
+    /// The provider behind the tracing layer; taken at shutdown.
+    provider: Option<SdkTracerProvider>,
+    /// Whether spans are exported.
+    exporting: bool,
 }
 
 /// The layer [`TelemetryGuard::layer`] gives.
 pub type OtlpLayer<S> = Filtered<OpenTelemetryLayer<S, SdkTracer>, Targets, S>;
 
 impl TelemetryGuard {
-    /// No span export.
+    /// No span export; spans still carry trace context.
     pub fn disabled() -> Self {
-        Self { export: None }
+        Self {
+            service_name: "kvp",
+            provider: Some(SdkTracerProvider::builder().build()),
+            exporting: false,
+        }
     }
 
     /// Spans exported as `service_name` in batches to the OTLP/gRPC
@@ -124,22 +133,25 @@ impl TelemetryGuard {
             .with_resource(Resource::builder().with_service_name(service_name).build())
             .build();
         Ok(Self {
-            export: Some(Export {
-                service_name,
-                provider,
-            }),
+            service_name,
+            provider: Some(provider),
+            exporting: true,
         })
     }
 
-    /// The tracing layer feeding the exporter (`None`, a no-op layer, when
-    /// export is off). The transport crates' own spans are left out: they
-    /// would describe the export itself.
+    /// Whether spans are exported.
+    pub fn exporting(&self) -> bool {
+        self.exporting
+    }
+
+    /// The tracing layer giving spans their trace context and feeding the
+    /// exporter, if any (`None` once shut down). The transport crates' own
+    /// spans are left out: they would describe the export itself.
     pub fn layer<S>(&self) -> Option<OtlpLayer<S>>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        let export = self.export.as_ref()?;
-        let tracer = export.provider.tracer(export.service_name);
+        let tracer = self.provider.as_ref()?.tracer(self.service_name);
         let transport = Targets::new()
             .with_default(LevelFilter::TRACE)
             .with_target("h2", LevelFilter::OFF)
@@ -165,23 +177,88 @@ impl TelemetryGuard {
     }
 
     fn finish(&mut self) -> Result<(), TelemetryError> {
-        match self.export.take() {
-            Some(export) => export
-                .provider
+        match self.provider.take() {
+            Some(provider) if self.exporting => provider
                 .shutdown()
                 .map_err(|e| TelemetryError::Shutdown(e.to_string())),
-            None => Ok(()),
+            _ => Ok(()),
         }
     }
 }
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
-        let service_name = self.export.as_ref().map(|e| e.service_name);
-        if let (Err(e), Some(service_name)) = (self.finish(), service_name) {
+        if let Err(e) = self.finish() {
             // The subscriber may already be gone; say it where it is seen.
-            eprintln!("{service_name}: {e}");
+            eprintln!("{}: {e}", self.service_name);
         }
+    }
+}
+
+/// The span of a gRPC request, `grpc.request`, with `rpc.method` (the full
+/// path, `/package.Service/Method`), in the caller's trace when its metadata
+/// carries a `traceparent`.
+///
+/// Span names in both services follow one scheme, `<area>.<operation>` in
+/// snake case: `grpc.request` and `http.request` for what arrives,
+/// `payroll.*`, `relay.*` and `topup.*` for the work done.
+pub fn grpc_request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let span = tracing::info_span!("grpc.request", rpc.method = %request.uri().path());
+    adopt_request_trace(&span, request.headers());
+    span
+}
+
+/// The span of a REST request, `http.request`, with `http.method`,
+/// `http.route` (the route template, never the ids in the path, or
+/// `unmatched`) and `http.status` (recorded by the caller once answered), in
+/// the caller's trace when it sends a `traceparent`.
+pub fn http_request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str());
+    let span = tracing::info_span!(
+        "http.request",
+        http.method = %request.method(),
+        http.route = route,
+        http.status = tracing::field::Empty,
+    );
+    adopt_request_trace(&span, request.headers());
+    span
+}
+
+/// The W3C header and CloudEvents extension naming a span's trace.
+pub const TRACEPARENT: &str = "traceparent";
+
+/// The W3C `traceparent` of the current span, if it has a trace (it has
+/// none outside a subscriber with the [`TelemetryGuard::layer`]).
+pub fn current_traceparent() -> Option<String> {
+    let context = tracing::Span::current().context();
+    if !context.span().span_context().is_valid() {
+        return None;
+    }
+    let mut carrier = HashMap::new();
+    TraceContextPropagator::new().inject_context(&context, &mut carrier);
+    carrier.remove(TRACEPARENT)
+}
+
+/// Makes the trace a W3C `traceparent` names the parent of `span`, which
+/// must not have been entered yet. A value that is not a valid trace
+/// context is ignored: the span then begins a trace of its own.
+pub fn adopt_traceparent(span: &tracing::Span, traceparent: &str) {
+    let carrier = HashMap::from([(TRACEPARENT.to_owned(), traceparent.to_owned())]);
+    let context = TraceContextPropagator::new().extract(&carrier);
+    if context.span().span_context().is_valid() {
+        // Fails only for a span no subscriber records: nothing to join then.
+        let _unrecorded = span.set_parent(context);
+    }
+}
+
+/// [`adopt_traceparent`] from a request's `traceparent` header (HTTP) or
+/// metadata (gRPC), if it carries one.
+pub fn adopt_request_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
+    if let Some(value) = headers.get(TRACEPARENT).and_then(|v| v.to_str().ok()) {
+        adopt_traceparent(span, value);
     }
 }
 
@@ -268,10 +345,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_disabled_guard_has_no_layer_and_shuts_down_cleanly() {
+    fn a_disabled_guard_exports_nothing_and_shuts_down_cleanly() {
         let guard = TelemetryGuard::disabled();
-        assert!(guard.layer::<tracing_subscriber::Registry>().is_none());
+        assert!(!guard.exporting());
+        assert!(guard.layer::<tracing_subscriber::Registry>().is_some());
         guard.shutdown().unwrap();
+    }
+
+    #[test]
+    fn a_traceparent_is_adopted_by_a_span_and_carried_on_to_its_children() {
+        let guard = TelemetryGuard::disabled();
+        let subscriber =
+            tracing_subscriber::registry().with(guard.layer::<tracing_subscriber::Registry>());
+        let _default = tracing::subscriber::set_default(subscriber);
+        let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let span = tracing::info_span!("test.parent");
+        adopt_traceparent(&span, &format!("00-{trace_id}-00f067aa0ba902b7-01"));
+        let (parent, child) = span.in_scope(|| {
+            let parent = current_traceparent().unwrap();
+            let child = tracing::info_span!("test.child").in_scope(current_traceparent);
+            (parent, child.unwrap())
+        });
+        for traceparent in [&parent, &child] {
+            let parts: Vec<&str> = traceparent.split('-').collect();
+            assert_eq!(parts.len(), 4, "{traceparent}");
+            assert_eq!((parts[0], parts[1], parts[3]), ("00", trace_id, "01"));
+            assert_ne!(parts[2], "00f067aa0ba902b7", "a span of its own");
+        }
+        assert_ne!(parent, child);
+
+        // Garbage begins a trace of its own; outside any span there is none.
+        let fresh = tracing::info_span!("test.fresh");
+        adopt_traceparent(&fresh, "00-not-a-trace-01");
+        let own = fresh.in_scope(current_traceparent).unwrap();
+        assert!(!own.contains(trace_id), "{own}");
+        assert_eq!(current_traceparent(), None);
     }
 
     #[test]

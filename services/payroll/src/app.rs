@@ -151,7 +151,7 @@ impl Application {
             server = server.tls_config(tls)?;
         }
         let grpc = server
-            .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
+            .trace_fn(kvp_telemetry::grpc_request_span)
             .layer(crate::metrics::grpc_layer())
             .add_service(health_service)
             .add_service(reflection_v1)
@@ -178,16 +178,15 @@ impl Application {
             ))
             .layer(axum::extract::DefaultBodyLimit::max(bounds.max_body_bytes))
             .layer(
-                tower_http::trace::TraceLayer::new_for_http().make_span_with(
-                    |request: &axum::http::Request<_>| {
-                        let route = request
-                            .extensions()
-                            .get::<axum::extract::MatchedPath>()
-                            .map_or("unmatched", |p| p.as_str())
-                            .to_owned();
-                        tracing::info_span!("http", method = %request.method(), route)
-                    },
-                ),
+                tower_http::trace::TraceLayer::new_for_http()
+                    .make_span_with(kvp_telemetry::http_request_span)
+                    .on_response(
+                        |response: &axum::http::Response<_>,
+                         _latency: Duration,
+                         span: &tracing::Span| {
+                            span.record("http.status", response.status().as_u16());
+                        },
+                    ),
             );
         let idle = Duration::from_millis(limits.idle_timeout_ms);
         let http = axum::serve(IdleBounded::new(self.http, idle), router)

@@ -43,6 +43,8 @@ pub fn outbox_event(
         subject,
         payload: message.encode_to_vec(),
         created_at: now,
+        // The request's trace, continued by the relay to the top-up service.
+        traceparent: kvp_telemetry::current_traceparent(),
     }
 }
 
@@ -75,6 +77,14 @@ pub fn cloud_event(event: &OutboxEvent) -> ev::CloudEvent {
         "datacontenttype".to_owned(),
         attribute(Attr::CeString("application/protobuf".to_owned())),
     );
+    // The delivery's own span (a child of the request that wrote the event)
+    // when traced; else the writer's trace as stored.
+    if let Some(traceparent) = kvp_telemetry::current_traceparent().or(event.traceparent.clone()) {
+        attributes.insert(
+            kvp_telemetry::TRACEPARENT.to_owned(),
+            attribute(Attr::CeString(traceparent)),
+        );
+    }
     ev::CloudEvent {
         id: event.id.to_string(),
         source: event.source.clone(),

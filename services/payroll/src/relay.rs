@@ -96,7 +96,16 @@ pub async fn run(
             continue;
         }
         for event in events {
-            let span = tracing::info_span!("outbox_delivery", event_id = %event.id, event_type = %event.event_type);
+            let span = tracing::info_span!(
+                "relay.deliver",
+                event_id = %event.id,
+                event_type = %event.event_type
+            );
+            // The delivery continues the trace of the request that wrote
+            // the event, and carries it on (`events::cloud_event`).
+            if let Some(traceparent) = &event.traceparent {
+                kvp_telemetry::adopt_traceparent(&span, traceparent);
+            }
             // The span covers the delivery's awaits by instrumenting them,
             // never by a guard held across them.
             relay_one(store.as_ref(), &settings, &mut client, &event)

@@ -16,6 +16,7 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::config::Config;
 use crate::grpc::DeliverySink;
+use crate::http::auth::Authenticator;
 use crate::norms::{Norms, NormsError};
 use crate::service::Topup;
 use crate::store::{self, Backend, StoreError};
@@ -26,6 +27,9 @@ pub const EVENT_SINK_SERVICE: &str = "kvp.topup.v1.EventSinkService";
 /// The service cannot start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    /// The bearer token settings are unusable.
+    #[error(transparent)]
+    Auth(#[from] kvp_auth::SettingsError),
     /// The norm rates file is unusable.
     #[error(transparent)]
     Norms(#[from] NormsError),
@@ -54,6 +58,7 @@ pub enum StartupError {
 /// The built, bound application.
 pub struct Application {
     topup: Topup,
+    auth: Authenticator,
     grpc: TcpListener,
     http: TcpListener,
     grpc_addr: SocketAddr,
@@ -68,6 +73,7 @@ impl Application {
             Some(path) => Norms::load_file(path)?,
             None => Norms::shipped()?,
         };
+        let auth = Authenticator::new(config.auth.as_ref())?;
         let store = store::connect(config.database_url.expose()).await?;
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)
@@ -83,16 +89,15 @@ impl Application {
         };
         let grpc_addr = local(&grpc, config.grpc_addr)?;
         let http_addr = local(&http, config.http_addr)?;
-        if config.allow_insecure_remote
-            && !(grpc_addr.ip().is_loopback() && http_addr.ip().is_loopback())
-        {
+        if config.allow_insecure_remote && !grpc_addr.ip().is_loopback() {
             tracing::warn!(
-                "listening beyond loopback without TLS or authentication: a proxy in front must \
-                 provide both"
+                "the event sink listens beyond loopback without TLS: a proxy in front must \
+                 terminate mutual TLS and admit kvp-payroll alone"
             );
         }
         Ok(Self {
             topup: Topup::new(store, norms),
+            auth,
             grpc,
             http,
             grpc_addr,
@@ -127,6 +132,7 @@ impl Application {
     ) -> Result<(), StartupError> {
         let Self {
             topup,
+            auth,
             grpc,
             http,
             grpc_addr,
@@ -168,6 +174,7 @@ impl Application {
 
         tokio::spawn(crate::metrics::RECORDER.upkeep(stop_rx.clone()));
         let grpc_server = tonic::transport::Server::builder()
+            .trace_fn(kvp_telemetry::grpc_request_span)
             .layer(crate::metrics::grpc_layer())
             .add_service(health_service)
             .add_service(reflection_v1)
@@ -180,7 +187,7 @@ impl Application {
                 TcpIncoming::from(grpc).with_nodelay(Some(true)),
                 stopped(stop_rx.clone()),
             );
-        let http_server = axum::serve(http, crate::http::router(topup.clone()))
+        let http_server = axum::serve(http, crate::http::router(topup.clone(), auth))
             .with_graceful_shutdown(stopped(stop_rx));
 
         tracing::info!(

@@ -2,17 +2,18 @@
 //! `KVP_TOPUP_*` environment variables.
 //!
 //! With no configuration the service runs on an SQLite file under `./data`
-//! and listens on 127.0.0.1 only (gRPC 50061, HTTP 8081). It has no TLS and
-//! no authentication of its own yet, so binding to any other address is
-//! refused unless `allow_insecure_remote` is set (for a deployment that puts
-//! TLS and authentication in front of it). The database URL's password is
-//! never printed.
+//! and listens on 127.0.0.1 only (gRPC 50061, HTTP 8081), in development
+//! mode: REST without tokens. The REST API listens beyond loopback only with
+//! bearer tokens configured (`[auth]`, `KVP_TOPUP_AUTH_*`); the gRPC event
+//! sink only with `allow_insecure_remote`, for a deployment that puts mutual
+//! TLS in front of it. The database URL's password is never printed.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use kvp_auth::{TokenKeysFile, TokenSettings};
 use serde::Deserialize;
 
 /// The example configuration file (`kvp-topup --print-example-config`).
@@ -42,6 +43,10 @@ pub struct Config {
     /// authentication (`KVP_TOPUP_ALLOW_INSECURE_REMOTE`): only behind a
     /// proxy that provides both.
     pub allow_insecure_remote: bool,
+    /// REST bearer tokens (JWT): who issues them and the keys that verify
+    /// them (`KVP_TOPUP_AUTH_ISSUER`, `KVP_TOPUP_AUTH_AUDIENCE`,
+    /// `KVP_TOPUP_AUTH_KEYS_FILE`); unset means development mode.
+    pub auth: Option<TokenSettings>,
     /// An OpenTelemetry collector's OTLP/gRPC endpoint, e.g.
     /// `http://127.0.0.1:4317` (`KVP_TOPUP_OTLP_ENDPOINT`): spans are exported
     /// there when set, and not at all otherwise.
@@ -57,6 +62,7 @@ impl Default for Config {
             norms_file: None,
             log_format: LogFormat::Text,
             allow_insecure_remote: false,
+            auth: None,
             otlp_endpoint: None,
         }
     }
@@ -150,18 +156,23 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
-    /// A non-loopback address without TLS and authentication.
+    /// The REST API on a non-loopback address without bearer tokens.
     #[error(
-        "{which} {addr} is not a loopback address: this service has no TLS or authentication of \
-         its own, so it listens on 127.0.0.1 only unless allow_insecure_remote \
-         (KVP_TOPUP_ALLOW_INSECURE_REMOTE=true) says a proxy in front provides both"
+        "http_addr {0} is not a loopback address, but no bearer tokens are configured \
+         (KVP_TOPUP_AUTH_ISSUER, KVP_TOPUP_AUTH_AUDIENCE, KVP_TOPUP_AUTH_KEYS_FILE): \
+         refusing to expose households and proposals. Bind to 127.0.0.1 for development."
     )]
-    InsecureBind {
-        /// Which listener.
-        which: &'static str,
-        /// Its address.
-        addr: SocketAddr,
-    },
+    UnauthenticatedRest(SocketAddr),
+    /// The gRPC event sink on a non-loopback address without TLS.
+    #[error(
+        "grpc_addr {0} is not a loopback address: the event sink has no TLS of its own, so it \
+         listens on 127.0.0.1 only unless allow_insecure_remote \
+         (KVP_TOPUP_ALLOW_INSECURE_REMOTE=true) says a mutual-TLS proxy in front provides it"
+    )]
+    InsecureBind(SocketAddr),
+    /// The bearer token settings cannot be used.
+    #[error(transparent)]
+    Auth(#[from] kvp_auth::SettingsError),
 }
 
 impl Config {
@@ -232,6 +243,15 @@ impl Config {
                 "OTLP_ENDPOINT" => {
                     self.otlp_endpoint = (!value.trim().is_empty()).then(|| value.clone());
                 }
+                "AUTH_ISSUER" => auth_part(self).issuer = value.clone(),
+                "AUTH_AUDIENCE" => auth_part(self).audience = value.clone(),
+                "AUTH_KEYS_FILE" => {
+                    let text = std::fs::read_to_string(value)
+                        .map_err(|e| bad(format!("cannot read {value}: {e}")))?;
+                    let file: TokenKeysFile = toml::from_str(&text)
+                        .map_err(|e| bad(format!("{value} is not a keys file: {e}")))?;
+                    auth_part(self).keys = file.keys;
+                }
                 "ALLOW_INSECURE_REMOTE" => {
                     self.allow_insecure_remote = match value.as_str() {
                         "true" | "1" => true,
@@ -245,15 +265,24 @@ impl Config {
         Ok(())
     }
 
-    /// Refuses a non-loopback listener unless explicitly allowed.
+    /// Refuses unusable token settings, REST beyond loopback without
+    /// tokens, and gRPC beyond loopback unless explicitly allowed.
     pub fn check(&self) -> Result<(), ConfigError> {
-        for (which, addr) in [("grpc_addr", self.grpc_addr), ("http_addr", self.http_addr)] {
-            if !addr.ip().is_loopback() && !self.allow_insecure_remote {
-                return Err(ConfigError::InsecureBind { which, addr });
-            }
+        if let Some(auth) = &self.auth {
+            auth.check("auth")?;
+        } else if !self.http_addr.ip().is_loopback() {
+            return Err(ConfigError::UnauthenticatedRest(self.http_addr));
+        }
+        if !self.grpc_addr.ip().is_loopback() && !self.allow_insecure_remote {
+            return Err(ConfigError::InsecureBind(self.grpc_addr));
         }
         Ok(())
     }
+}
+
+/// The token settings being assembled from environment variables.
+fn auth_part(config: &mut Config) -> &mut TokenSettings {
+    config.auth.get_or_insert_with(TokenSettings::default)
 }
 
 #[cfg(test)]
@@ -318,19 +347,78 @@ mod tests {
     }
 
     #[test]
+    fn tokens_come_from_variables_and_a_keys_file_and_open_rest_beyond_loopback() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys.toml");
+        std::fs::write(
+            &keys,
+            format!(
+                "[[keys]]\nkid = \"2026-01\"\nalgorithm = \"EdDSA\"\npublic_key_pem = \"\"\"\n{ED_PUBLIC}\"\"\"\n"
+            ),
+        )
+        .unwrap();
+        let keys = keys.display().to_string();
+        let config = Config::load(
+            None,
+            &env(&[
+                ("KVP_TOPUP_AUTH_ISSUER", "https://login.test"),
+                ("KVP_TOPUP_AUTH_AUDIENCE", "kvp-topup"),
+                ("KVP_TOPUP_AUTH_KEYS_FILE", &keys),
+                ("KVP_TOPUP_HTTP_ADDR", "0.0.0.0:8081"),
+            ]),
+        )
+        .unwrap();
+        let auth = config.auth.as_ref().unwrap();
+        assert_eq!(
+            (
+                auth.issuer.as_str(),
+                auth.audience.as_str(),
+                auth.keys[0].kid.as_str()
+            ),
+            ("https://login.test", "kvp-topup", "2026-01")
+        );
+        assert!(!format!("{config:?}").contains("BEGIN PUBLIC KEY"));
+        let e = Config::load(None, &env(&[("KVP_TOPUP_AUTH_KEYS_FILE", &keys)])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "auth.issuer is required when auth is configured"
+        );
+        let e = Config::load(
+            None,
+            &env(&[("KVP_TOPUP_AUTH_KEYS_FILE", "/nonexistent/keys.toml")]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("KVP_TOPUP_AUTH_KEYS_FILE"), "{e}");
+    }
+
+    #[test]
     fn the_example_file_is_valid_and_says_the_defaults() {
         let config: Config = toml::from_str(EXAMPLE).unwrap();
         assert_eq!(config, Config::default());
     }
 
+    const ED_PUBLIC: &str = include_str!("../../../crates/auth/testdata/eddsa-public.pem");
+
     #[test]
     fn remote_binding_and_unknown_variables_are_refused() {
         let e = Config::load(None, &env(&[("KVP_TOPUP_HTTP_ADDR", "0.0.0.0:8081")])).unwrap_err();
-        assert!(matches!(e, ConfigError::InsecureBind { .. }), "{e}");
-        let config = Config::load(
+        assert!(matches!(e, ConfigError::UnauthenticatedRest(_)), "{e}");
+        // A proxy in front does not stand in for tokens on REST.
+        let e = Config::load(
             None,
             &env(&[
                 ("KVP_TOPUP_HTTP_ADDR", "0.0.0.0:8081"),
+                ("KVP_TOPUP_ALLOW_INSECURE_REMOTE", "true"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(matches!(e, ConfigError::UnauthenticatedRest(_)), "{e}");
+        let e = Config::load(None, &env(&[("KVP_TOPUP_GRPC_ADDR", "0.0.0.0:50061")])).unwrap_err();
+        assert!(matches!(e, ConfigError::InsecureBind(_)), "{e}");
+        let config = Config::load(
+            None,
+            &env(&[
+                ("KVP_TOPUP_GRPC_ADDR", "0.0.0.0:50061"),
                 ("KVP_TOPUP_ALLOW_INSECURE_REMOTE", "true"),
             ]),
         )

@@ -35,6 +35,21 @@ pub enum ServiceError {
     #[error("the request body must be application/json")]
     UnsupportedMediaType,
 
+    /// No bearer token, or one that fails a check; the reason says which.
+    #[error("{what}")]
+    Unauthenticated {
+        /// What is missing or wrong, in words (never the token).
+        what: &'static str,
+    },
+
+    /// The caller's role may not do this, or the resource belongs to another
+    /// municipality.
+    #[error("{what}")]
+    PermissionDenied {
+        /// Why, in words (roles and municipality numbers, no personal data).
+        what: String,
+    },
+
     /// The path exists, but not with this HTTP method.
     #[error("this method is not allowed here")]
     MethodNotAllowed,
@@ -67,12 +82,20 @@ impl From<StoreError> for ServiceError {
         match e {
             StoreError::NotFound { entity, id } => Self::NotFound { entity, id },
             StoreError::AlreadyDecided { id, state } => Self::AlreadyDecided { id, state },
+            StoreError::OtherMunicipality => Self::other_municipality(),
             other => Self::Store(other),
         }
     }
 }
 
 impl ServiceError {
+    /// The resource belongs to a municipality the caller does not act for.
+    pub fn other_municipality() -> Self {
+        Self::PermissionDenied {
+            what: "this belongs to another municipality than the token's".into(),
+        }
+    }
+
     /// Bad input with its field violations.
     pub fn invalid(message: impl Into<String>, violations: Vec<FieldViolation>) -> Self {
         Self::InvalidInput {
@@ -94,6 +117,16 @@ impl ServiceError {
                 "/problems/unsupported-media-type",
                 "The request body must be JSON",
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ),
+            Self::Unauthenticated { .. } => (
+                "/problems/unauthenticated",
+                "Authentication required",
+                StatusCode::UNAUTHORIZED,
+            ),
+            Self::PermissionDenied { .. } => (
+                "/problems/permission-denied",
+                "Permission denied",
+                StatusCode::FORBIDDEN,
             ),
             Self::MethodNotAllowed => (
                 "/problems/method-not-allowed",
@@ -159,6 +192,8 @@ impl From<ServiceError> for tonic::Status {
             ServiceError::InvalidInput { .. } | ServiceError::UnsupportedMediaType => {
                 Code::InvalidArgument
             }
+            ServiceError::Unauthenticated { .. } => Code::Unauthenticated,
+            ServiceError::PermissionDenied { .. } => Code::PermissionDenied,
             ServiceError::MethodNotAllowed => Code::Unimplemented,
             ServiceError::NotFound { .. } => Code::NotFound,
             ServiceError::AlreadyDecided { .. } => Code::FailedPrecondition,
@@ -187,12 +222,15 @@ pub const ERROR_DOMAIN: &str = "topup.kvp";
 
 impl ServiceError {
     /// The error's stable, machine-readable reason (`google.rpc.ErrorInfo`):
-    /// `INVALID_FIELDS`, `UNSUPPORTED_MEDIA_TYPE`, `METHOD_NOT_ALLOWED`,
-    /// `NOT_FOUND`, `ALREADY_DECIDED`, `UNAVAILABLE` or `INTERNAL`.
+    /// `INVALID_FIELDS`, `UNSUPPORTED_MEDIA_TYPE`, `UNAUTHENTICATED`,
+    /// `PERMISSION_DENIED`, `METHOD_NOT_ALLOWED`, `NOT_FOUND`,
+    /// `ALREADY_DECIDED`, `UNAVAILABLE` or `INTERNAL`.
     pub fn reason(&self) -> &'static str {
         match self {
             ServiceError::InvalidInput { .. } => "INVALID_FIELDS",
             ServiceError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ServiceError::Unauthenticated { .. } => "UNAUTHENTICATED",
+            ServiceError::PermissionDenied { .. } => "PERMISSION_DENIED",
             ServiceError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ServiceError::NotFound { .. } => "NOT_FOUND",
             ServiceError::AlreadyDecided { .. } => "ALREADY_DECIDED",

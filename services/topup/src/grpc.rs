@@ -4,11 +4,27 @@
 //! field violations for a malformed event; UNAVAILABLE or INTERNAL, which the
 //! sender retries, for a storage failure).
 
+use kvp_proto::kvp::events::v1::CloudEvent;
+use kvp_proto::kvp::events::v1::cloud_event_attribute_value::Attr;
 use kvp_proto::kvp::topup::v1::event_sink_service_server::EventSinkService;
 use kvp_proto::kvp::topup::v1::{DeliverRequest, DeliverResponse};
 use tonic::{Request, Response, Status};
+use tracing::Instrument as _;
 
 use crate::service::Topup;
+
+/// The CloudEvents extension `traceparent`, if the event carries one as text.
+fn traceparent(event: &CloudEvent) -> Option<&str> {
+    match event
+        .attributes
+        .get(kvp_telemetry::TRACEPARENT)?
+        .attr
+        .as_ref()?
+    {
+        Attr::CeString(text) => Some(text),
+        _ => None,
+    }
+}
 use crate::store::Received;
 
 /// The event sink.
@@ -31,8 +47,19 @@ impl EventSinkService for DeliverySink {
         request: Request<DeliverRequest>,
     ) -> Result<Response<DeliverResponse>, Status> {
         let request = request.into_inner();
-        let event_type = crate::metrics::event_type_label(request.event.as_ref());
-        let received = self.topup.deliver(request.event.as_ref()).await;
+        let event = request.event.as_ref();
+        let event_type = crate::metrics::event_type_label(event);
+        let span = tracing::info_span!(
+            "topup.deliver",
+            event.source = event.map_or("", |e| e.source.as_str()),
+            event.id = event.map_or("", |e| e.id.as_str()),
+            event.kind = event.map_or("", |e| e.r#type.as_str()),
+        );
+        // The sender's trace: the request that wrote the event, through the relay.
+        if let Some(traceparent) = event.and_then(traceparent) {
+            kvp_telemetry::adopt_traceparent(&span, traceparent);
+        }
+        let received = self.topup.deliver(event).instrument(span).await;
         crate::metrics::record_delivery(event_type, &received);
         let received = received?;
         Ok(Response::new(DeliverResponse {

@@ -30,10 +30,10 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref(), &env)?;
     // Flushes buffered spans when main returns.
     let _telemetry = telemetry::init(config.log_format, config.otlp_endpoint.as_deref())?;
-    if config.database_url.expose().starts_with("sqlite:") {
+    if config.auth.is_none() {
         tracing::warn!(
             database = %config.database_url,
-            "development mode: SQLite, no TLS, no authentication (loopback only)"
+            "development mode: REST without bearer tokens, every caller national (loopback only)"
         );
     }
     let app = Application::build(&config)

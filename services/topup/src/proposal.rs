@@ -400,6 +400,9 @@ pub struct Proposal {
     pub decided_by: Option<String>,
     /// The decision's reason.
     pub decision_reason: Option<String>,
+    /// The municipality that paid the month (`None` only for a proposal made
+    /// before proposals were scoped whose payment cannot be found).
+    pub municipality_id: Option<String>,
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use crate::norms::Norms;
 use crate::proposal::{Decision, Proposal, ProposalState};
 use crate::store::{
     Backend, DecideProposal, Effect, HouseholdRecord, HouseholdSaved, PendingMonth, ProposalFilter,
-    Received, Store,
+    Received, Scope, Store,
 };
 
 /// The most proposals one list returns.
@@ -59,12 +59,8 @@ impl Topup {
         self.store.backend()
     }
 
-    /// Receives a delivered event into the inbox and applies it.
-    #[instrument(skip_all, fields(
-        event.source = event.map_or("", |e| e.source.as_str()),
-        event.id = event.map_or("", |e| e.id.as_str()),
-        event.kind = event.map_or("", |e| e.r#type.as_str()),
-    ))]
+    /// Receives a delivered event into the inbox and applies it (in the
+    /// gRPC surface's `topup.deliver` span, which joins the sender's trace).
     pub async fn deliver(&self, event: Option<&CloudEvent>) -> Result<Received, ServiceError> {
         let incoming = events::check(event, OffsetDateTime::now_utc())
             .map_err(|v| ServiceError::invalid("the event is malformed; nothing was stored", v))?;
@@ -87,10 +83,12 @@ impl Topup {
         Ok(received)
     }
 
-    /// Registers or replaces a household.
-    #[instrument(skip_all, fields(participant.id = participant_id))]
+    /// Registers or replaces a household, for a participant the scope
+    /// reaches (or nobody owns yet).
+    #[instrument(name = "topup.put_household", skip_all, fields(participant.id = participant_id))]
     pub async fn put_household(
         &self,
+        scope: &Scope,
         participant_id: &str,
         input: &HouseholdInput,
     ) -> Result<HouseholdSaved, ServiceError> {
@@ -109,7 +107,12 @@ impl Topup {
         };
         let saved = self
             .store
-            .put_household(&household, OffsetDateTime::now_utc(), self.norms.as_ref())
+            .put_household(
+                &household,
+                scope,
+                OffsetDateTime::now_utc(),
+                self.norms.as_ref(),
+            )
             .await?;
         tracing::info!(
             created = saved.created,
@@ -119,21 +122,37 @@ impl Topup {
         Ok(saved)
     }
 
-    /// A participant's household.
-    pub async fn household(&self, participant_id: &str) -> Result<HouseholdRecord, ServiceError> {
+    /// A participant's household, if the scope reaches it: registered by
+    /// the scope's municipality, or of a participant it paid last.
+    pub async fn household(
+        &self,
+        scope: &Scope,
+        participant_id: &str,
+    ) -> Result<HouseholdRecord, ServiceError> {
         let id = parse_id("participant_id", participant_id).map_err(invalid_id)?;
-        self.store
+        let record = self
+            .store
             .household(id)
             .await?
             .ok_or_else(|| ServiceError::NotFound {
                 entity: "household",
                 id: id.to_string(),
-            })
+            })?;
+        if scope.reaches(&[record.municipality_id.as_deref()]) {
+            return Ok(record);
+        }
+        let paid_by = self.store.paying_municipality(id).await?;
+        if scope.reaches(&[paid_by.as_deref()]) {
+            Ok(record)
+        } else {
+            Err(ServiceError::other_municipality())
+        }
     }
 
-    /// Proposals for the worklist.
+    /// Proposals for the worklist, of the scope's municipality.
     pub async fn proposals(
         &self,
+        scope: &Scope,
         state: Option<&str>,
         participant_id: Option<&str>,
         limit: Option<u32>,
@@ -169,27 +188,39 @@ impl Topup {
             .proposals(&ProposalFilter {
                 state,
                 participant_id,
+                municipality_id: scope.municipality().map(str::to_owned),
                 limit,
             })
             .await?)
     }
 
-    /// One proposal.
-    pub async fn proposal(&self, id: &str) -> Result<Proposal, ServiceError> {
+    /// One proposal, if the scope reaches its municipality.
+    pub async fn proposal(&self, scope: &Scope, id: &str) -> Result<Proposal, ServiceError> {
         let id = parse_id("id", id).map_err(invalid_id)?;
-        self.store
+        self.scoped_proposal(scope, id).await
+    }
+
+    async fn scoped_proposal(&self, scope: &Scope, id: Uuid) -> Result<Proposal, ServiceError> {
+        let proposal = self
+            .store
             .proposal(id)
             .await?
             .ok_or_else(|| ServiceError::NotFound {
                 entity: "proposal",
                 id: id.to_string(),
-            })
+            })?;
+        if scope.reaches(&[proposal.municipality_id.as_deref()]) {
+            Ok(proposal)
+        } else {
+            Err(ServiceError::other_municipality())
+        }
     }
 
-    /// Accepts or rejects an open proposal, once.
-    #[instrument(skip_all, fields(proposal.id = id, decision = ?decision))]
+    /// Accepts or rejects an open proposal of the scope's municipality, once.
+    #[instrument(name = "topup.decide", skip_all, fields(proposal.id = id, decision = ?decision))]
     pub async fn decide(
         &self,
+        scope: &Scope,
         id: &str,
         decision: Decision,
         input: &DecisionInput,
@@ -222,6 +253,9 @@ impl Topup {
                 violations,
             ));
         };
+        // A proposal's municipality never changes: checked once, before the
+        // conditional update that records the decision.
+        self.scoped_proposal(scope, id).await?;
         let decided = self
             .store
             .decide(&DecideProposal {
@@ -236,9 +270,9 @@ impl Topup {
         Ok(decided)
     }
 
-    /// Paid months without a proposal.
-    pub async fn pending_months(&self) -> Result<Vec<PendingMonth>, ServiceError> {
-        Ok(self.store.pending_months().await?)
+    /// Paid months without a proposal, of the scope's municipality.
+    pub async fn pending_months(&self, scope: &Scope) -> Result<Vec<PendingMonth>, ServiceError> {
+        Ok(self.store.pending_months(scope.municipality()).await?)
     }
 
     /// Closes the store.

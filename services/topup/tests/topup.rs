@@ -16,19 +16,27 @@
 #[path = "topup/support.rs"]
 mod support;
 
-/// Declares a module named after a scenario with one test per backend.
+/// Declares a module named after a scenario with one test per backend; the
+/// application runs in development mode unless the list starts with
+/// `tokens:`.
 macro_rules! on_both_backends {
+    (tokens: $($scenario:ident),+ $(,)?) => {
+        on_both_backends!(@mode crate::support::Mode::Tokens, $($scenario),+);
+    };
     ($($scenario:ident),+ $(,)?) => {
+        on_both_backends!(@mode crate::support::Mode::Development, $($scenario),+);
+    };
+    (@mode $mode:expr, $($scenario:ident),+) => {
         $(
             mod $scenario {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    crate::support::on_sqlite(super::scenarios::$scenario).await;
+                    crate::support::on_sqlite($mode, super::scenarios::$scenario).await;
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    crate::support::on_postgres(super::scenarios::$scenario).await;
+                    crate::support::on_postgres($mode, super::scenarios::$scenario).await;
                 }
             }
         )+
@@ -36,12 +44,15 @@ macro_rules! on_both_backends {
 }
 
 mod scenarios {
+    pub use super::access::*;
     pub use super::events::*;
     pub use super::households::*;
     pub use super::service::*;
     pub use super::worklist::*;
 }
 
+#[path = "topup/access.rs"]
+mod access;
 #[path = "topup/events.rs"]
 mod events;
 #[path = "topup/households.rs"]
@@ -73,4 +84,12 @@ on_both_backends!(
     the_backend_that_ran_is_the_one_configured,
     grpc_health_and_reflection_serve_the_event_sink,
     the_openapi_document_describes_the_routes,
+);
+
+on_both_backends!(
+    tokens:
+    every_operation_admits_exactly_the_roles_of_the_policy,
+    a_caseworker_reaches_only_the_municipality_of_the_token,
+    decisions_are_recorded_under_the_token_subject,
+    refusals_name_no_refused_value,
 );

@@ -238,13 +238,14 @@ async fn insert_events(
         let subjects: Vec<&str> = chunk.iter().map(|e| e.subject.as_str()).collect();
         let payloads: Vec<&[u8]> = chunk.iter().map(|e| e.payload.as_slice()).collect();
         let created: Vec<OffsetDateTime> = chunk.iter().map(|e| e.created_at).collect();
+        let traces: Vec<Option<&str>> = chunk.iter().map(|e| e.traceparent.as_deref()).collect();
         sqlx::query(
             "INSERT INTO outbox_events \
-             (id, event_type, source, subject, payload, created_at, available_at) \
-             SELECT id, event_type, source, subject, payload, created_at, created_at \
+             (id, event_type, source, subject, payload, created_at, available_at, traceparent) \
+             SELECT id, event_type, source, subject, payload, created_at, created_at, traceparent \
              FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], \
-                         $6::timestamptz[]) \
-                  AS e (id, event_type, source, subject, payload, created_at)",
+                         $6::timestamptz[], $7::text[]) \
+                  AS e (id, event_type, source, subject, payload, created_at, traceparent)",
         )
         .bind(&ids)
         .bind(&types)
@@ -252,6 +253,7 @@ async fn insert_events(
         .bind(&subjects)
         .bind(&payloads)
         .bind(&created)
+        .bind(&traces)
         .execute(&mut *conn)
         .await
         .map_err(|e| {

@@ -377,6 +377,8 @@ pub struct NewOutboxEvent {
     pub payload: Vec<u8>,
     /// When the event was created; it is deliverable from then on.
     pub created_at: OffsetDateTime,
+    /// The W3C trace context of the request that wrote it, if it was traced.
+    pub traceparent: Option<String>,
 }
 
 /// An event in the outbox, with its delivery state.
@@ -403,4 +405,6 @@ pub struct OutboxEvent {
     pub delivered_at: Option<OffsetDateTime>,
     /// The error of the last failed attempt.
     pub last_error: Option<String>,
+    /// The W3C trace context of the request that wrote it, if it was traced.
+    pub traceparent: Option<String>,
 }

@@ -62,6 +62,6 @@ macro_rules! confirmation_columns {
 macro_rules! outbox_columns {
     () => {
         "id, event_type, source, subject, payload, created_at, attempts, available_at, \
-         delivered_at, last_error"
+         delivered_at, last_error, traceparent"
     };
 }

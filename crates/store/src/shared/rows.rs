@@ -385,6 +385,7 @@ pub(super) fn outbox_event(row: &DbRow) -> Result<OutboxEvent, StoreError> {
         available_at: read_instant(row, "available_at")?,
         delivered_at: read_instant_opt(row, "delivered_at")?,
         last_error: row.try_get("last_error")?,
+        traceparent: row.try_get("traceparent")?,
     })
 }
 

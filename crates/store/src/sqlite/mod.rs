@@ -252,7 +252,7 @@ async fn insert_events(
         }
         let mut insert = QueryBuilder::<Sqlite>::new(
             "INSERT INTO outbox_events \
-             (id, event_type, source, subject, payload, created_at, available_at) ",
+             (id, event_type, source, subject, payload, created_at, available_at, traceparent) ",
         );
         insert.push_values(chunk.iter().zip(texts), |mut row, (event, created_at)| {
             row.push_bind(event.id)
@@ -261,7 +261,8 @@ async fn insert_events(
                 .push_bind(event.subject.clone())
                 .push_bind(event.payload.clone())
                 .push_bind(created_at.clone())
-                .push_bind(created_at);
+                .push_bind(created_at)
+                .push_bind(event.traceparent.clone());
         });
         insert.build().execute(&mut *conn).await.map_err(|e| {
             on_violation(e, |violation| match violation {

@@ -123,6 +123,7 @@ pub async fn claimed_events_come_in_creation_order_with_their_fields(store: Arc<
         assert_eq!(claimed.source, new.source);
         assert_eq!(claimed.subject, new.subject);
         assert_eq!(claimed.payload, new.payload);
+        assert_eq!(claimed.traceparent, new.traceparent);
         assert_eq!(claimed.created_at, new.created_at);
         assert_eq!(claimed.available_at, lease);
         assert_eq!(claimed.attempts, 0);

@@ -368,7 +368,8 @@ pub fn correction_of(
     new
 }
 
-/// A domain event created at `created_at`, with a payload that is not text.
+/// A domain event created at `created_at`, with a payload that is not text
+/// and the trace context of a request that wrote it.
 pub fn event_at(
     event_type: &str,
     subject: impl ToString,
@@ -384,6 +385,11 @@ pub fn event_at(
         subject: subject.to_string(),
         payload,
         created_at,
+        traceparent: Some(format!(
+            "00-{}-{}-01",
+            id.simple(),
+            &id.simple().to_string()[16..]
+        )),
     }
 }
 

@@ -4,7 +4,9 @@
 
 use std::fmt;
 
-use super::{Config, LogFormat, TokenKeysFile, auth_part, tls_part};
+use kvp_auth::TokenKeysFile;
+
+use super::{Config, LogFormat, auth_part, tls_part};
 
 /// One setting that an environment variable sets.
 pub struct EnvSetting {

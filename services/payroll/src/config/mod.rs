@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 
 mod env;
 
+/// REST bearer tokens (JWT): who issues them and the keys that verify them.
+pub use kvp_auth::{TokenKey, TokenSettings as AuthConfig};
+
 pub use env::{CONFIG_FILE_VARIABLE, ENV_SETTINGS, EnvSetting, unrecognised_variables};
 use env::{Variable, classify};
 
@@ -103,43 +106,6 @@ pub struct TlsConfig {
     pub client_ca: PathBuf,
 }
 
-/// REST bearer tokens (JWT): who issues them and the keys that verify them.
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuthConfig {
-    /// The required `iss` claim.
-    pub issuer: String,
-    /// The required `aud` claim.
-    pub audience: String,
-    /// Verification keys; a token names its key with the `kid` header.
-    pub keys: Vec<TokenKey>,
-}
-
-/// One token verification key.
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokenKey {
-    /// The key id tokens carry in their `kid` header.
-    pub kid: String,
-    /// `EdDSA`, `ES256` or `RS256`.
-    pub algorithm: String,
-    /// The public key, PEM (SubjectPublicKeyInfo).
-    pub public_key_pem: String,
-}
-
-impl fmt::Debug for AuthConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthConfig")
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
-            .field(
-                "keys",
-                &self.keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
-            )
-            .finish()
-    }
-}
-
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -193,101 +159,6 @@ impl fmt::Debug for Config {
     }
 }
 
-/// The algorithms a token key may be configured with. HMAC is not offered:
-/// a shared secret would let this service mint tokens it accepts.
-const TOKEN_ALGORITHMS: [(&str, jsonwebtoken::Algorithm); 3] = [
-    ("EdDSA", jsonwebtoken::Algorithm::EdDSA),
-    ("ES256", jsonwebtoken::Algorithm::ES256),
-    ("RS256", jsonwebtoken::Algorithm::RS256),
-];
-
-impl TokenKey {
-    /// The key's algorithm and verification key, checked now so that a bad key
-    /// stops the service at start-up rather than failing every request: the
-    /// algorithm must be one of `EdDSA`, `ES256`, `RS256` and the PEM a public
-    /// key of that kind (Ed25519 and P-256 points are decoded; an RSA key is
-    /// checked for its shape, as the verifier decodes it per use).
-    pub fn verification_key(
-        &self,
-    ) -> Result<(jsonwebtoken::Algorithm, jsonwebtoken::DecodingKey), ConfigError> {
-        let bad = |message: String| ConfigError::AuthKey {
-            kid: self.kid.clone(),
-            message,
-        };
-        let algorithm = TOKEN_ALGORITHMS
-            .iter()
-            .find(|(name, _)| *name == self.algorithm)
-            .map(|(_, algorithm)| *algorithm)
-            .ok_or_else(|| {
-                bad(format!(
-                    "algorithm {:?} is not one of EdDSA, ES256, RS256",
-                    self.algorithm
-                ))
-            })?;
-        let pem = self.public_key_pem.as_bytes();
-        let key = match algorithm {
-            jsonwebtoken::Algorithm::EdDSA => jsonwebtoken::DecodingKey::from_ed_pem(pem),
-            jsonwebtoken::Algorithm::ES256 => jsonwebtoken::DecodingKey::from_ec_pem(pem),
-            _ => jsonwebtoken::DecodingKey::from_rsa_pem(pem),
-        }
-        .map_err(|e| {
-            bad(format!(
-                "public_key_pem is not a PEM {} public key ({e})",
-                self.algorithm
-            ))
-        })?;
-        // The EdDSA verifier slices 32 bytes without checking the length.
-        let length = key.try_get_as_bytes().map_or(0, <[u8]>::len);
-        if algorithm == jsonwebtoken::Algorithm::EdDSA && length != 32 {
-            return Err(bad(format!(
-                "public_key_pem holds {length} key bytes, an Ed25519 key has 32"
-            )));
-        }
-        // Building a verifier decodes the point (Ed25519, P-256); a dummy
-        // signature then merely fails to verify.
-        jsonwebtoken::crypto::verify("AA", b"", &key, algorithm)
-            .map_err(|e| bad(format!("public_key_pem is not a usable key ({e})")))?;
-        Ok((algorithm, key))
-    }
-}
-
-impl AuthConfig {
-    /// Refuses incomplete settings and unusable keys, naming the key at fault.
-    pub fn check(&self) -> Result<(), ConfigError> {
-        for (what, value) in [
-            ("auth.issuer", &self.issuer),
-            ("auth.audience", &self.audience),
-        ] {
-            if value.trim().is_empty() {
-                return Err(ConfigError::Unsafe(format!(
-                    "{what} is required when auth is configured"
-                )));
-            }
-        }
-        if self.keys.is_empty() {
-            return Err(ConfigError::Unsafe(
-                "auth.keys must hold at least one key (KVP_AUTH_KEYS_FILE)".into(),
-            ));
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        for key in &self.keys {
-            if key.kid.trim().is_empty() {
-                return Err(ConfigError::Unsafe(
-                    "auth.keys: a key has an empty kid".into(),
-                ));
-            }
-            if !seen.insert(key.kid.as_str()) {
-                return Err(ConfigError::AuthKey {
-                    kid: key.kid.clone(),
-                    message: "the kid is given twice".into(),
-                });
-            }
-            key.verification_key()?;
-        }
-        Ok(())
-    }
-}
-
 /// The top-up service is reached over plain gRPC on this host only: a
 /// remote one is reached through the mutual-TLS sidecar of `deploy/`, which
 /// listens on loopback, so an event never crosses a network in clear.
@@ -314,21 +185,9 @@ fn check_topup_url(url: &str) -> Result<(), ConfigError> {
     }
 }
 
-/// The token keys file named by `KVP_AUTH_KEYS_FILE`: TOML with one
-/// `[[keys]]` table per key (`kid`, `algorithm`, `public_key_pem`).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TokenKeysFile {
-    keys: Vec<TokenKey>,
-}
-
 /// The REST token settings being assembled from environment variables.
 fn auth_part(config: &mut Config) -> &mut AuthConfig {
-    config.auth.get_or_insert_with(|| AuthConfig {
-        issuer: String::new(),
-        audience: String::new(),
-        keys: Vec::new(),
-    })
+    config.auth.get_or_insert_with(AuthConfig::default)
 }
 
 /// The TLS settings being assembled from environment variables.
@@ -388,14 +247,9 @@ pub enum ConfigError {
     /// The combination is not safe to run.
     #[error("{0}")]
     Unsafe(String),
-    /// A REST token verification key cannot be used.
-    #[error("auth key {kid}: {message}")]
-    AuthKey {
-        /// The key's id.
-        kid: String,
-        /// What is wrong with it.
-        message: String,
-    },
+    /// The REST token settings cannot be used.
+    #[error(transparent)]
+    Auth(#[from] kvp_auth::SettingsError),
 }
 
 /// The commented `[auth]` section of the example configuration.
@@ -489,7 +343,7 @@ impl Config {
             }
         }
         if let Some(auth) = &self.auth {
-            auth.check()?;
+            auth.check("auth")?;
         }
         let missing: Vec<_> = self.missing_protection().collect();
         if !missing.is_empty() {
@@ -634,23 +488,7 @@ mod tests {
         assert_eq!(file.otlp_endpoint.as_deref(), Some("http://otel:4317"));
     }
 
-    const ED_PUBLIC: &str = include_str!("../../testdata/auth/eddsa-public.pem");
-    const EC_PUBLIC: &str = include_str!("../../testdata/auth/es256-public.pem");
-
-    fn auth_with(keys: Vec<(&str, &str, &str)>) -> AuthConfig {
-        AuthConfig {
-            issuer: "https://login.test".into(),
-            audience: "kvp-payroll".into(),
-            keys: keys
-                .into_iter()
-                .map(|(kid, algorithm, pem)| TokenKey {
-                    kid: kid.into(),
-                    algorithm: algorithm.into(),
-                    public_key_pem: pem.into(),
-                })
-                .collect(),
-        }
-    }
+    const ED_PUBLIC: &str = include_str!("../../../../crates/auth/testdata/eddsa-public.pem");
 
     #[test]
     fn token_settings_come_from_variables_and_a_keys_file() {
@@ -692,49 +530,6 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("auth.issuer is required"), "{err}");
-    }
-
-    #[test]
-    fn an_unusable_token_key_is_refused_at_start_up_naming_its_kid() {
-        assert!(
-            auth_with(vec![("ed", "EdDSA", ED_PUBLIC), ("ec", "ES256", EC_PUBLIC)])
-                .check()
-                .is_ok()
-        );
-        for (keys, expected) in [
-            (
-                vec![("k1", "HS256", ED_PUBLIC)],
-                "auth key k1: algorithm \"HS256\" is not one of",
-            ),
-            (
-                vec![("k2", "EdDSA", "not a pem")],
-                "auth key k2: public_key_pem is not a PEM EdDSA",
-            ),
-            (
-                vec![("k3", "EdDSA", EC_PUBLIC)],
-                "auth key k3: public_key_pem is not a PEM EdDSA",
-            ),
-            (
-                vec![("k4", "RS256", EC_PUBLIC)],
-                "auth key k4: public_key_pem is not a PEM RS256",
-            ),
-            (
-                vec![("k5", "ES256", ED_PUBLIC)],
-                "auth key k5: public_key_pem is not a PEM ES256",
-            ),
-            (
-                vec![("k6", "EdDSA", ED_PUBLIC), ("k6", "EdDSA", ED_PUBLIC)],
-                "auth key k6: the kid is given twice",
-            ),
-            (vec![], "auth.keys must hold at least one key"),
-        ] {
-            let config = Config {
-                auth: Some(auth_with(keys)),
-                ..Config::default()
-            };
-            let err = config.check().unwrap_err().to_string();
-            assert!(err.starts_with(expected), "{err}");
-        }
     }
 
     #[test]

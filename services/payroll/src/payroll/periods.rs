@@ -460,7 +460,11 @@ impl Payroll {
     /// recomputed from the first month that may have changed since the last
     /// close (see [`recompute_floor`] and [`kvp_store::RecomputeMark`]); the
     /// months before it pay what the engine gives already.
-    #[instrument(skip_all, fields(municipality_id, month = %month, run_id))]
+    #[instrument(
+        name = "payroll.close_period",
+        skip_all,
+        fields(municipality_id, month = %month, run_id)
+    )]
     pub async fn close_period(
         &self,
         municipality_id: &str,
@@ -622,7 +626,11 @@ impl Payroll {
     /// payslip's. A paid payslip publishes `StipendPaid` for the top-up service.
     /// Answers the run, whether it was a duplicate, and when the payslip's
     /// confirmation was (first) recorded.
-    #[instrument(skip_all, fields(run_id = %report.run_id, participant_id = %report.participant_id))]
+    #[instrument(
+        name = "payroll.confirm_payment",
+        skip_all,
+        fields(run_id = %report.run_id, participant_id = %report.participant_id)
+    )]
     pub async fn confirm_payment(
         &self,
         report: PaymentReport,
@@ -658,7 +666,11 @@ impl Payroll {
     /// run, all or nothing (see [`kvp_store::PayRunStore::confirm_payments`]),
     /// each checked as [`Payroll::confirm_payment`] checks one; answers the
     /// run and, per payslip in order, whether it was a duplicate.
-    #[instrument(skip_all, fields(run_id = %run_id, payslips = reports.len()))]
+    #[instrument(
+        name = "payroll.confirm_payments",
+        skip_all,
+        fields(run_id = %run_id, payslips = reports.len())
+    )]
     pub async fn confirm_payments(
         &self,
         run_id: Uuid,

@@ -32,7 +32,11 @@ impl Payroll {
     /// against the signer registry at receipt, checked, assessed and stored in one
     /// transaction with its audit entry. Nothing is stored on any error.
     /// Counted in `kvp_timesheets_accepted_total` / `…_rejected_total{reason}`.
-    #[instrument(skip_all, fields(participant_id, timesheet_id, digest))]
+    #[instrument(
+        name = "payroll.submit_timesheet",
+        skip_all,
+        fields(participant_id, timesheet_id, digest)
+    )]
     pub async fn submit_timesheet(
         &self,
         envelope: pb::Envelope,

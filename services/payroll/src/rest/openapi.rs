@@ -413,15 +413,4 @@ fn operations(
     .flatten()
 }
 
-/// A documented answer of problem details (`Problem`), for the modifiers that
-/// add answers to many operations.
-pub(crate) fn problem_response(description: &str) -> utoipa::openapi::Response {
-    use utoipa::openapi::{Content, Ref, ResponseBuilder};
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            kvp_problem::PROBLEM_JSON,
-            Content::new(Some(Ref::from_schema_name("Problem"))),
-        )
-        .build()
-}
+pub(crate) use kvp_problem::problem_response;

@@ -7,12 +7,13 @@
 //! request runs in a span named by its route template (never by the ids in
 //! the path).
 
+pub mod auth;
 pub mod openapi;
 pub mod routes;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, MatchedPath, Request};
+use axum::extract::{FromRequest, Request};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -23,8 +24,9 @@ use tracing::Instrument;
 use crate::error::{FieldViolation, ServiceError};
 use crate::service::Topup;
 
-/// The REST router over the service's operations.
-pub fn router(topup: Topup) -> Router {
+/// The REST router over the service's operations, every route behind the
+/// [`auth::guard`].
+pub fn router(topup: Topup, auth: auth::Authenticator) -> Router {
     Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/openapi.json", get(routes::openapi_document))
@@ -41,6 +43,7 @@ pub fn router(topup: Topup) -> Router {
         .route("/proposals/{id}/accept", post(routes::accept_proposal))
         .route("/proposals/{id}/reject", post(routes::reject_proposal))
         .route("/pending-months", get(routes::pending_months))
+        .route_layer(middleware::from_fn_with_state(auth, auth::guard))
         .route_layer(middleware::from_fn(trace))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
@@ -52,14 +55,9 @@ pub fn router(topup: Topup) -> Router {
         .with_state(topup)
 }
 
-/// Runs a request in a span named by its route template and records the status.
-async fn trace(route: Option<MatchedPath>, request: Request, next: Next) -> Response {
-    let span = tracing::info_span!(
-        "http.request",
-        http.method = %request.method(),
-        http.route = route.as_ref().map_or("", MatchedPath::as_str),
-        http.status = tracing::field::Empty,
-    );
+/// Runs a request in its `http.request` span and records the status.
+async fn trace(request: Request, next: Next) -> Response {
+    let span = kvp_telemetry::http_request_span(&request);
     async move {
         let response = next.run(request).await;
         tracing::Span::current().record("http.status", response.status().as_u16());
@@ -104,8 +102,22 @@ where
         serde_path_to_error::deserialize(deserializer)
             .map(JsonBody)
             .map_err(|e| {
-                let path = e.path().to_string();
-                let message = e.into_inner().to_string();
+                let mut path = e.path().to_string();
+                // An unknown field's path ends in the client's key, which is
+                // never echoed: name its parent.
+                if let Some(serde_path_to_error::Segment::Map { key }) = e.path().iter().next_back()
+                    && e.inner().to_string().starts_with("unknown field")
+                {
+                    path = path.strip_suffix(key.as_str()).map_or_else(
+                        || ".".to_owned(),
+                        |parent| match parent.trim_end_matches('.') {
+                            "" => ".".to_owned(),
+                            parent => parent.to_owned(),
+                        },
+                    );
+                }
+                // serde quotes what it refused; a refused value is never echoed.
+                let message = kvp_problem::without_values(e.inner());
                 ServiceError::invalid(
                     "the request body is malformed; nothing was stored",
                     vec![field_violation(&path, &message)],
@@ -116,7 +128,7 @@ where
 
 /// Names the field a deserialization error is about: serde reports a missing
 /// field at its parent's path, with the name only in the message (an
-/// unknown field's path already ends with its name).
+/// unknown field is named by its parent's path).
 fn field_violation(path: &str, message: &str) -> FieldViolation {
     let message = message
         .split_once(" at line ")
@@ -148,11 +160,8 @@ mod tests {
         let v = field_violation(".", "missing field `housing_cost` at line 1 column 2");
         assert_eq!(v.field, "housing_cost");
         assert_eq!(v.description, "missing field `housing_cost`");
-        let v = field_violation(
-            "children[0].name",
-            "unknown field `name`, expected `birth_date`",
-        );
-        assert_eq!(v.field, "children[0].name");
+        let v = field_violation("children[0]", "unknown field, expected `birth_date`");
+        assert_eq!(v.field, "children[0]");
         let v = field_violation("children[0]", "missing field `birth_date`");
         assert_eq!(v.field, "children[0].birth_date");
         let v = field_violation(

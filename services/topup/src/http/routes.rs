@@ -12,6 +12,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
 use super::JsonBody;
+use super::auth::Identity;
 use super::openapi::ApiDoc;
 use crate::error::{FieldViolation, Problem, ServiceError};
 use crate::household::{Adults, HouseholdInput};
@@ -192,6 +193,8 @@ pub struct DecisionRequest {
     /// Why (required).
     pub reason: String,
     /// The caseworker's id (optional; never a national identity number).
+    /// With bearer tokens the decision is recorded under the token's `sub`,
+    /// and another name here is refused.
     #[serde(default)]
     pub decided_by: Option<String>,
 }
@@ -262,10 +265,13 @@ pub async fn openapi_document() -> Json<utoipa::openapi::OpenApi> {
     ))]
 pub async fn put_household(
     State(topup): State<Topup>,
+    identity: Identity,
     Path(participant_id): Path<String>,
     JsonBody(input): JsonBody<HouseholdInput>,
 ) -> Result<impl IntoResponse, ServiceError> {
-    let saved = topup.put_household(&participant_id, &input).await?;
+    let saved = topup
+        .put_household(&identity.scope(), &participant_id, &input)
+        .await?;
     for _ in &saved.proposals {
         crate::metrics::record_proposal(ProposalState::Proposed);
     }
@@ -286,9 +292,10 @@ pub async fn put_household(
     ))]
 pub async fn get_household(
     State(topup): State<Topup>,
+    identity: Identity,
     Path(participant_id): Path<String>,
 ) -> Result<Json<HouseholdView>, ServiceError> {
-    let record = topup.household(&participant_id).await?;
+    let record = topup.household(&identity.scope(), &participant_id).await?;
     Ok(Json((&record).into()))
 }
 
@@ -302,12 +309,17 @@ pub async fn get_household(
     ))]
 pub async fn list_proposals(
     State(topup): State<Topup>,
+    identity: Identity,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<ProposalList>, ServiceError> {
-    let Query(query) = query.map_err(|e| {
+    // The parser's words would quote the refused text: name the field only.
+    let Query(query) = query.map_err(|_| {
         ServiceError::invalid(
             "the query is invalid",
-            vec![FieldViolation::new("query", e.body_text())],
+            vec![FieldViolation::new(
+                "query",
+                "is not a query string of state, participant_id and limit",
+            )],
         )
     })?;
     let limit = match query.limit.as_deref().map(str::parse::<u32>) {
@@ -322,6 +334,7 @@ pub async fn list_proposals(
     };
     let proposals = topup
         .proposals(
+            &identity.scope(),
             query.state.as_deref(),
             query.participant_id.as_deref(),
             limit,
@@ -344,9 +357,10 @@ pub async fn list_proposals(
     ))]
 pub async fn get_proposal(
     State(topup): State<Topup>,
+    identity: Identity,
     Path(id): Path<String>,
 ) -> Result<Json<ProposalView>, ServiceError> {
-    let proposal = topup.proposal(&id).await?;
+    let proposal = topup.proposal(&identity.scope(), &id).await?;
     Ok(Json(ProposalView::new(&proposal, true)))
 }
 
@@ -363,10 +377,11 @@ pub async fn get_proposal(
     ))]
 pub async fn accept_proposal(
     State(topup): State<Topup>,
+    identity: Identity,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<DecisionRequest>,
 ) -> Result<Json<ProposalView>, ServiceError> {
-    decide(&topup, &id, Decision::Accept, body).await
+    decide(&topup, &identity, &id, Decision::Accept, body).await
 }
 
 /// Rejects an open proposal, once.
@@ -381,23 +396,27 @@ pub async fn accept_proposal(
     ))]
 pub async fn reject_proposal(
     State(topup): State<Topup>,
+    identity: Identity,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<DecisionRequest>,
 ) -> Result<Json<ProposalView>, ServiceError> {
-    decide(&topup, &id, Decision::Reject, body).await
+    decide(&topup, &identity, &id, Decision::Reject, body).await
 }
 
 async fn decide(
     topup: &Topup,
+    identity: &Identity,
     id: &str,
     decision: Decision,
     body: DecisionRequest,
 ) -> Result<Json<ProposalView>, ServiceError> {
     let input = DecisionInput {
         reason: body.reason,
-        decided_by: body.decided_by,
+        decided_by: identity.decided_by(body.decided_by)?,
     };
-    let proposal = topup.decide(id, decision, &input).await?;
+    let proposal = topup
+        .decide(&identity.scope(), id, decision, &input)
+        .await?;
     crate::metrics::record_proposal(proposal.state);
     Ok(Json(ProposalView::new(&proposal, true)))
 }
@@ -408,8 +427,9 @@ async fn decide(
     responses((status = 200, description = "The paid months waiting", body = PendingMonthList)))]
 pub async fn pending_months(
     State(topup): State<Topup>,
+    identity: Identity,
 ) -> Result<Json<PendingMonthList>, ServiceError> {
-    let pending = topup.pending_months().await?;
+    let pending = topup.pending_months(&identity.scope()).await?;
     Ok(Json(PendingMonthList {
         pending: pending.iter().map(PendingMonthView::from).collect(),
     }))

@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    Effect, HouseholdRecord, HouseholdSaved, InboxEvent, InboxOutcome, Received, StipendPayment,
-    StoreError, total,
+    Effect, HouseholdRecord, HouseholdSaved, InboxEvent, InboxOutcome, Received, Scope,
+    StipendPayment, StoreError, total,
 };
 use crate::household::Household;
 use crate::money::Kroner;
@@ -48,6 +48,14 @@ pub trait WriteTx: Send {
         payment: &StipendPayment,
         event: &InboxEvent,
     ) -> Result<bool, StoreError>;
+
+    /// The municipality of the latest payment recorded for a participant,
+    /// for `month` or, without one, for any month.
+    async fn paying_municipality(
+        &mut self,
+        participant_id: Uuid,
+        month: Option<Month>,
+    ) -> Result<Option<String>, StoreError>;
 
     /// The participant's household, if registered.
     async fn household(
@@ -160,18 +168,33 @@ pub async fn receive<T: WriteTx>(
 pub async fn put_household<T: WriteTx>(
     tx: &mut T,
     household: &Household,
+    scope: &Scope,
     at: OffsetDateTime,
     proposer: &dyn Proposer,
 ) -> Result<HouseholdSaved, StoreError> {
     let participant_id = household.participant_id;
     tx.lock_participant(participant_id).await?;
     let existing = tx.household(participant_id).await?;
+    let paid_by = tx.paying_municipality(participant_id, None).await?;
+    let registered_by = existing.as_ref().and_then(|e| e.municipality_id.clone());
+    // A participant nobody owns yet is the caller's; one a municipality
+    // registered or paid is reached by that municipality (the paying one
+    // takes over when a participant moves).
+    let owners = [registered_by.as_deref(), paid_by.as_deref()];
+    if owners.iter().any(Option::is_some) && !scope.reaches(&owners) {
+        return Err(StoreError::OtherMunicipality);
+    }
     let created = existing.is_none();
     let record = HouseholdRecord {
         household: household.clone(),
         registered_at: existing.as_ref().map_or(at, |e| e.registered_at),
         updated_at: at,
         revision: existing.as_ref().map_or(1, |e| e.revision + 1),
+        municipality_id: scope
+            .municipality()
+            .map(str::to_owned)
+            .or(registered_by)
+            .or(paid_by),
     };
     tx.save_household(&record, created).await?;
 
@@ -234,6 +257,7 @@ async fn refresh_month<T: WriteTx>(
         return Ok(Refreshed::Unchanged);
     }
 
+    let municipality_id = tx.paying_municipality(participant_id, Some(month)).await?;
     let id = Uuid::now_v7();
     // The open proposal leaves the PROPOSED state before the new one enters
     // it: at most one open proposal per participant and month (a unique
@@ -259,6 +283,7 @@ async fn refresh_month<T: WriteTx>(
             decided_at: None,
             decided_by: None,
             decision_reason: None,
+            municipality_id,
         },
         event,
     )

@@ -57,6 +57,10 @@ pub enum StoreError {
         state: ProposalState,
     },
 
+    /// The participant belongs to another municipality than the caller's.
+    #[error("the participant belongs to another municipality")]
+    OtherMunicipality,
+
     /// A stored value cannot be read back.
     #[error("stored data cannot be read: {what}")]
     Corrupt {
@@ -123,6 +127,35 @@ impl Backend {
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Whose data a caller reaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every municipality: development mode, and national auditors and
+    /// administrators.
+    National,
+    /// One municipality, by its four-digit number.
+    Municipality(String),
+}
+
+impl Scope {
+    /// The one municipality, if the scope is one.
+    pub fn municipality(&self) -> Option<&str> {
+        match self {
+            Self::National => None,
+            Self::Municipality(m) => Some(m),
+        }
+    }
+
+    /// Whether the scope reaches data owned by any of `owners` (`None`: an
+    /// owner not known, which only a national scope reaches).
+    pub fn reaches(&self, owners: &[Option<&str>]) -> bool {
+        match self {
+            Self::National => true,
+            Self::Municipality(m) => owners.contains(&Some(m.as_str())),
+        }
     }
 }
 
@@ -238,6 +271,9 @@ pub struct HouseholdRecord {
     pub updated_at: OffsetDateTime,
     /// 1 when registered, one more with each change.
     pub revision: i64,
+    /// The municipality whose caseworker registered it last (`None` for a
+    /// household registered before scoping that no payment names).
+    pub municipality_id: Option<String>,
 }
 
 /// The result of registering or changing a household.
@@ -259,6 +295,8 @@ pub struct ProposalFilter {
     pub state: Option<ProposalState>,
     /// Only proposals of this participant.
     pub participant_id: Option<Uuid>,
+    /// Only proposals of this municipality.
+    pub municipality_id: Option<String>,
     /// At most this many (oldest month first).
     pub limit: u32,
 }
@@ -314,16 +352,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// Registers or replaces a participant's household and, in the same
     /// transaction, proposes for paid months that have no proposal and
-    /// refreshes open proposals whose figures change.
+    /// refreshes open proposals whose figures change. A participant whose
+    /// household or payments name other municipalities than a local
+    /// `scope`'s gives [`StoreError::OtherMunicipality`] and changes nothing.
     async fn put_household(
         &self,
         household: &Household,
+        scope: &Scope,
         at: OffsetDateTime,
         proposer: &dyn Proposer,
     ) -> Result<HouseholdSaved, StoreError>;
 
     /// A participant's household, if registered.
     async fn household(&self, participant_id: Uuid) -> Result<Option<HouseholdRecord>, StoreError>;
+
+    /// The municipality of the latest stipend payment recorded for a
+    /// participant, if any.
+    async fn paying_municipality(&self, participant_id: Uuid)
+    -> Result<Option<String>, StoreError>;
 
     /// Proposals, oldest month first.
     async fn proposals(&self, filter: &ProposalFilter) -> Result<Vec<Proposal>, StoreError>;
@@ -335,8 +381,12 @@ pub trait Store: Send + Sync + 'static {
     /// any more gives [`StoreError::AlreadyDecided`] and changes nothing.
     async fn decide(&self, decision: &DecideProposal) -> Result<Proposal, StoreError>;
 
-    /// Paid months that have no proposal, oldest first.
-    async fn pending_months(&self) -> Result<Vec<PendingMonth>, StoreError>;
+    /// Paid months that have no proposal, oldest first; of one
+    /// municipality's payments when `municipality_id` is given.
+    async fn pending_months(
+        &self,
+        municipality_id: Option<&str>,
+    ) -> Result<Vec<PendingMonth>, StoreError>;
 
     /// Closes the connections.
     async fn close(&self);

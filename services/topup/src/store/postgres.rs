@@ -25,7 +25,8 @@ use uuid::Uuid;
 use super::flows::{self, WriteTx};
 use super::{
     Backend, DecideProposal, Effect, HouseholdRecord, HouseholdSaved, InboxEvent, InboxOutcome,
-    PendingMonth, PendingReason, ProposalFilter, Received, StipendPayment, Store, StoreError,
+    PendingMonth, PendingReason, ProposalFilter, Received, Scope, StipendPayment, Store,
+    StoreError,
 };
 use crate::household::{Adults, Child, Household};
 use crate::money::Kroner;
@@ -40,7 +41,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 const PARTICIPANT_LOCK_SPACE: i32 = 0x4B56_5054; // "KVPT"
 
 const PROPOSAL_COLUMNS: &str = "id, participant_id, month, state, amount, explanation, cause, \
-     supersedes, superseded_by, created_at, decided_at, decided_by, decision_reason";
+     supersedes, superseded_by, created_at, decided_at, decided_by, decision_reason, \
+     municipality_id";
 
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]
@@ -106,6 +108,7 @@ fn proposal(row: &PgRow) -> Result<Proposal, StoreError> {
         decided_at: row.try_get("decided_at")?,
         decided_by: row.try_get("decided_by")?,
         decision_reason: row.try_get("decision_reason")?,
+        municipality_id: row.try_get("municipality_id")?,
     })
 }
 
@@ -115,7 +118,7 @@ async fn load_household(
 ) -> Result<Option<HouseholdRecord>, StoreError> {
     let Some(row) = sqlx::query(
         "SELECT participant_id, adults, housing_cost, other_income, registered_at, updated_at, \
-         revision FROM households WHERE participant_id = $1",
+         revision, municipality_id FROM households WHERE participant_id = $1",
     )
     .bind(participant_id)
     .fetch_optional(&mut *conn)
@@ -147,7 +150,25 @@ async fn load_household(
         registered_at: row.try_get("registered_at")?,
         updated_at: row.try_get("updated_at")?,
         revision: row.try_get("revision")?,
+        municipality_id: row.try_get("municipality_id")?,
     }))
+}
+
+/// The municipality of the latest payment for a participant (for a month, if given).
+async fn paying_municipality(
+    conn: &mut PgConnection,
+    participant_id: Uuid,
+    month: Option<Month>,
+) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT municipality_id FROM stipend_payments \
+         WHERE participant_id = $1 AND ($2::text IS NULL OR month = $2) \
+         ORDER BY month DESC, recorded_at DESC, run_id DESC LIMIT 1",
+    )
+    .bind(participant_id)
+    .bind(month.map(|m| m.to_string()))
+    .fetch_optional(&mut *conn)
+    .await?)
 }
 
 #[async_trait]
@@ -234,6 +255,14 @@ impl WriteTx for PgTx {
         load_household(&mut self.0, participant_id).await
     }
 
+    async fn paying_municipality(
+        &mut self,
+        participant_id: Uuid,
+        month: Option<Month>,
+    ) -> Result<Option<String>, StoreError> {
+        paying_municipality(&mut self.0, participant_id, month).await
+    }
+
     async fn save_household(
         &mut self,
         record: &HouseholdRecord,
@@ -242,10 +271,12 @@ impl WriteTx for PgTx {
         let h = &record.household;
         let sql = if created {
             "INSERT INTO households (adults, housing_cost, other_income, registered_at, \
-             updated_at, revision, participant_id) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+             updated_at, revision, municipality_id, participant_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         } else {
             "UPDATE households SET adults = $1, housing_cost = $2, other_income = $3, \
-             registered_at = $4, updated_at = $5, revision = $6 WHERE participant_id = $7"
+             registered_at = $4, updated_at = $5, revision = $6, municipality_id = $7 \
+             WHERE participant_id = $8"
         };
         sqlx::query(sql)
             .bind(h.adults.as_str())
@@ -254,6 +285,7 @@ impl WriteTx for PgTx {
             .bind(record.registered_at)
             .bind(record.updated_at)
             .bind(record.revision)
+            .bind(&record.municipality_id)
             .bind(h.participant_id)
             .execute(&mut *self.0)
             .await?;
@@ -343,7 +375,7 @@ impl WriteTx for PgTx {
     ) -> Result<(), StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO proposals ({PROPOSAL_COLUMNS}, event_source, event_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         )))
         .bind(p.id)
         .bind(p.participant_id)
@@ -358,6 +390,7 @@ impl WriteTx for PgTx {
         .bind(p.decided_at)
         .bind(&p.decided_by)
         .bind(&p.decision_reason)
+        .bind(&p.municipality_id)
         .bind(event.map(|e| e.source.clone()))
         .bind(event.map(|e| e.id.clone()))
         .execute(&mut *self.0)
@@ -389,11 +422,12 @@ impl Store for PostgresStore {
     async fn put_household(
         &self,
         household: &Household,
+        scope: &Scope,
         at: OffsetDateTime,
         proposer: &dyn Proposer,
     ) -> Result<HouseholdSaved, StoreError> {
         let mut tx = self.begin_write().await?;
-        let saved = flows::put_household(&mut tx, household, at, proposer).await?;
+        let saved = flows::put_household(&mut tx, household, scope, at, proposer).await?;
         tx.0.commit().await?;
         Ok(saved)
     }
@@ -409,6 +443,14 @@ impl Store for PostgresStore {
         found
     }
 
+    async fn paying_municipality(
+        &self,
+        participant_id: Uuid,
+    ) -> Result<Option<String>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        paying_municipality(&mut conn, participant_id, None).await
+    }
+
     async fn proposals(&self, filter: &ProposalFilter) -> Result<Vec<Proposal>, StoreError> {
         let mut query = QueryBuilder::<Postgres>::new(format!(
             "SELECT {PROPOSAL_COLUMNS} FROM proposals WHERE TRUE"
@@ -420,6 +462,11 @@ impl Store for PostgresStore {
             query
                 .push(" AND participant_id = ")
                 .push_bind(participant_id);
+        }
+        if let Some(municipality_id) = &filter.municipality_id {
+            query
+                .push(" AND municipality_id = ")
+                .push_bind(municipality_id.clone());
         }
         query
             .push(" ORDER BY month, created_at, id LIMIT ")
@@ -473,7 +520,10 @@ impl Store for PostgresStore {
         }
     }
 
-    async fn pending_months(&self) -> Result<Vec<PendingMonth>, StoreError> {
+    async fn pending_months(
+        &self,
+        municipality_id: Option<&str>,
+    ) -> Result<Vec<PendingMonth>, StoreError> {
         let rows = sqlx::query(
             "SELECT s.participant_id, s.month, SUM(s.net_paid) AS net_paid, \
              EXISTS (SELECT 1 FROM households h WHERE h.participant_id = s.participant_id) \
@@ -481,9 +531,11 @@ impl Store for PostgresStore {
              FROM stipend_payments s \
              WHERE NOT EXISTS (SELECT 1 FROM proposals p \
                                WHERE p.participant_id = s.participant_id AND p.month = s.month) \
+               AND ($1::text IS NULL OR s.municipality_id = $1) \
              GROUP BY s.participant_id, s.month \
              ORDER BY s.month, s.participant_id",
         )
+        .bind(municipality_id)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

@@ -31,7 +31,8 @@ use uuid::Uuid;
 use super::flows::{self, WriteTx};
 use super::{
     Backend, DecideProposal, Effect, HouseholdRecord, HouseholdSaved, InboxEvent, InboxOutcome,
-    PendingMonth, PendingReason, ProposalFilter, Received, StipendPayment, Store, StoreError,
+    PendingMonth, PendingReason, ProposalFilter, Received, Scope, StipendPayment, Store,
+    StoreError,
 };
 use crate::household::{Adults, Child, Household, parse_date};
 use crate::money::Kroner;
@@ -48,7 +49,8 @@ const INSTANT: &[BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
 const PROPOSAL_COLUMNS: &str = "id, participant_id, month, state, amount, explanation, cause, \
-     supersedes, superseded_by, created_at, decided_at, decided_by, decision_reason";
+     supersedes, superseded_by, created_at, decided_at, decided_by, decision_reason, \
+     municipality_id";
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
@@ -193,6 +195,7 @@ fn proposal(row: &SqliteRow) -> Result<Proposal, StoreError> {
         decided_at: instant_opt(row, "decided_at")?,
         decided_by: text_opt(row, "decided_by")?,
         decision_reason: text_opt(row, "decision_reason")?,
+        municipality_id: text_opt(row, "municipality_id")?,
     })
 }
 
@@ -209,6 +212,7 @@ fn household_record(row: &SqliteRow, children: Vec<Child>) -> Result<HouseholdRe
         registered_at: instant(row, "registered_at")?,
         updated_at: instant(row, "updated_at")?,
         revision: row.try_get("revision")?,
+        municipality_id: text_opt(row, "municipality_id")?,
     })
 }
 
@@ -219,7 +223,7 @@ async fn load_household(
     let id = participant_id.to_string();
     let Some(row) = sqlx::query(
         "SELECT participant_id, adults, housing_cost, other_income, registered_at, updated_at, \
-         revision FROM households WHERE participant_id = ?",
+         revision, municipality_id FROM households WHERE participant_id = ?",
     )
     .bind(&id)
     .fetch_optional(&mut *conn)
@@ -237,6 +241,24 @@ async fn load_household(
     .map(|r| date(r, "birth_date").map(|birth_date| Child { birth_date }))
     .collect::<Result<Vec<_>, _>>()?;
     household_record(&row, children).map(Some)
+}
+
+/// The municipality of the latest payment for a participant (for a month, if given).
+async fn paying_municipality(
+    conn: &mut SqliteConnection,
+    participant_id: Uuid,
+    month: Option<Month>,
+) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT municipality_id FROM stipend_payments \
+         WHERE participant_id = ? AND (? IS NULL OR month = ?) \
+         ORDER BY month DESC, recorded_at DESC, run_id DESC LIMIT 1",
+    )
+    .bind(participant_id.to_string())
+    .bind(month.map(|m| m.to_string()))
+    .bind(month.map(|m| m.to_string()))
+    .fetch_optional(&mut *conn)
+    .await?)
 }
 
 #[async_trait]
@@ -319,6 +341,14 @@ impl WriteTx for SqliteTx {
         load_household(&mut self.0, participant_id).await
     }
 
+    async fn paying_municipality(
+        &mut self,
+        participant_id: Uuid,
+        month: Option<Month>,
+    ) -> Result<Option<String>, StoreError> {
+        paying_municipality(&mut self.0, participant_id, month).await
+    }
+
     async fn save_household(
         &mut self,
         record: &HouseholdRecord,
@@ -328,10 +358,12 @@ impl WriteTx for SqliteTx {
         let id = h.participant_id.to_string();
         let sql = if created {
             "INSERT INTO households (adults, housing_cost, other_income, registered_at, \
-             updated_at, revision, participant_id) VALUES (?, ?, ?, ?, ?, ?, ?)"
+             updated_at, revision, municipality_id, participant_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         } else {
             "UPDATE households SET adults = ?, housing_cost = ?, other_income = ?, \
-             registered_at = ?, updated_at = ?, revision = ? WHERE participant_id = ?"
+             registered_at = ?, updated_at = ?, revision = ?, municipality_id = ? \
+             WHERE participant_id = ?"
         };
         sqlx::query(sql)
             .bind(h.adults.as_str())
@@ -340,6 +372,7 @@ impl WriteTx for SqliteTx {
             .bind(instant_text(record.registered_at)?)
             .bind(instant_text(record.updated_at)?)
             .bind(record.revision)
+            .bind(&record.municipality_id)
             .bind(&id)
             .execute(&mut *self.0)
             .await?;
@@ -431,7 +464,7 @@ impl WriteTx for SqliteTx {
             .map_err(|_| StoreError::corrupt("an explanation that cannot be written as JSON"))?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO proposals ({PROPOSAL_COLUMNS}, event_source, event_id) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )))
         .bind(p.id.to_string())
         .bind(p.participant_id.to_string())
@@ -446,6 +479,7 @@ impl WriteTx for SqliteTx {
         .bind(p.decided_at.map(instant_text).transpose()?)
         .bind(&p.decided_by)
         .bind(&p.decision_reason)
+        .bind(&p.municipality_id)
         .bind(event.map(|e| e.source.clone()))
         .bind(event.map(|e| e.id.clone()))
         .execute(&mut *self.0)
@@ -477,11 +511,12 @@ impl Store for SqliteStore {
     async fn put_household(
         &self,
         household: &Household,
+        scope: &Scope,
         at: OffsetDateTime,
         proposer: &dyn Proposer,
     ) -> Result<HouseholdSaved, StoreError> {
         let mut tx = self.begin_write().await?;
-        let saved = flows::put_household(&mut tx, household, at, proposer).await?;
+        let saved = flows::put_household(&mut tx, household, scope, at, proposer).await?;
         tx.0.commit().await?;
         Ok(saved)
     }
@@ -495,6 +530,14 @@ impl Store for SqliteStore {
         found
     }
 
+    async fn paying_municipality(
+        &self,
+        participant_id: Uuid,
+    ) -> Result<Option<String>, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        paying_municipality(&mut conn, participant_id, None).await
+    }
+
     async fn proposals(&self, filter: &ProposalFilter) -> Result<Vec<Proposal>, StoreError> {
         let mut query = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {PROPOSAL_COLUMNS} FROM proposals WHERE 1 = 1"
@@ -506,6 +549,11 @@ impl Store for SqliteStore {
             query
                 .push(" AND participant_id = ")
                 .push_bind(participant_id.to_string());
+        }
+        if let Some(municipality_id) = &filter.municipality_id {
+            query
+                .push(" AND municipality_id = ")
+                .push_bind(municipality_id.clone());
         }
         query
             .push(" ORDER BY month, created_at, id LIMIT ")
@@ -569,7 +617,10 @@ impl Store for SqliteStore {
         Ok(found)
     }
 
-    async fn pending_months(&self) -> Result<Vec<PendingMonth>, StoreError> {
+    async fn pending_months(
+        &self,
+        municipality_id: Option<&str>,
+    ) -> Result<Vec<PendingMonth>, StoreError> {
         let rows = sqlx::query(
             "SELECT s.participant_id, s.month, s.net_paid, \
              EXISTS (SELECT 1 FROM households h WHERE h.participant_id = s.participant_id) \
@@ -577,8 +628,11 @@ impl Store for SqliteStore {
              FROM stipend_payments s \
              WHERE NOT EXISTS (SELECT 1 FROM proposals p \
                                WHERE p.participant_id = s.participant_id AND p.month = s.month) \
+               AND (? IS NULL OR s.municipality_id = ?) \
              ORDER BY s.month, s.participant_id, s.run_id",
         )
+        .bind(municipality_id)
+        .bind(municipality_id)
         .fetch_all(&self.reader)
         .await?;
         let mut pending: Vec<PendingMonth> = Vec::new();

@@ -24,6 +24,7 @@ use uuid::Uuid;
 pub const DATABASE_URL_VAR: &str = "KVP_TEST_DATABASE_URL";
 
 /// A started application and clients for it.
+#[derive(Clone)]
 pub struct TestApp {
     /// The backend this run is on: `sqlite` or `postgres`.
     pub expected_backend: &'static str,
@@ -35,6 +36,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    /// The bearer token sent with every REST call, if any.
+    pub bearer: Option<String>,
 }
 
 /// A response's status, content type and JSON body.
@@ -42,42 +45,44 @@ pub struct Answer {
     pub status: u16,
     pub content_type: String,
     pub body: Value,
+    /// The `WWW-Authenticate` header, if any.
+    pub challenge: Option<String>,
 }
 
 impl TestApp {
+    /// The same application called with `token` (`None`: without one).
+    pub fn calling_as(&self, token: Option<String>) -> Self {
+        Self {
+            bearer: token,
+            ..self.clone()
+        }
+    }
+
+    /// A request with the bearer token, if any; the answer.
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Answer {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        answer(request.send().await.expect("the HTTP request is sent")).await
+    }
+
     /// `PUT` a JSON body.
     pub async fn put(&self, path: &str, body: &Value) -> Answer {
-        let response = self
-            .http
-            .put(format!("{}{path}", self.base))
-            .json(body)
-            .send()
-            .await
-            .expect("the HTTP request is sent");
-        answer(response).await
+        self.send(reqwest::Method::PUT, path, Some(body)).await
     }
 
     /// `POST` a JSON body.
     pub async fn post(&self, path: &str, body: &Value) -> Answer {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(body)
-            .send()
-            .await
-            .expect("the HTTP request is sent");
-        answer(response).await
+        self.send(reqwest::Method::POST, path, Some(body)).await
     }
 
     /// `GET`.
     pub async fn get(&self, path: &str) -> Answer {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("the HTTP request is sent");
-        answer(response).await
+        self.send(reqwest::Method::GET, path, None).await
     }
 
     /// Delivers an event; the receipt's `duplicate` flag, or the status.
@@ -128,6 +133,11 @@ async fn answer(response: reqwest::Response) -> Answer {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
+    let challenge = response
+        .headers()
+        .get(reqwest::header::WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let text = response.text().await.expect("the body is read");
     let body = if text.is_empty() {
         Value::Null
@@ -138,11 +148,21 @@ async fn answer(response: reqwest::Response) -> Answer {
         status,
         content_type,
         body,
+        challenge,
     }
 }
 
+/// Whether the application runs in development mode or checks tokens.
+#[derive(Clone, Copy)]
+pub enum Mode {
+    /// No `auth` configured: no tokens.
+    Development,
+    /// Tokens of [`Tokens`] checked.
+    Tokens,
+}
+
 /// Runs a scenario against the application on a fresh SQLite file.
-pub async fn on_sqlite<F, Fut>(scenario: F)
+pub async fn on_sqlite<F, Fut>(mode: Mode, scenario: F)
 where
     F: FnOnce(TestApp) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -150,7 +170,7 @@ where
     let dir = tempfile::tempdir().expect("a temporary directory");
     // A directory that does not exist yet: the service creates it.
     let url = format!("sqlite://{}/data/topup.db?mode=rwc", dir.path().display());
-    let outcome = run(&url, "sqlite", scenario).await;
+    let outcome = run(&url, "sqlite", mode, scenario).await;
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }
@@ -159,7 +179,7 @@ where
 /// Runs a scenario against the application on a fresh, uniquely named
 /// PostgreSQL database, dropped afterwards. Without `KVP_TEST_DATABASE_URL`
 /// it does nothing; with it, an unreachable server fails the test.
-pub async fn on_postgres<F, Fut>(scenario: F)
+pub async fn on_postgres<F, Fut>(mode: Mode, scenario: F)
 where
     F: FnOnce(TestApp) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -180,7 +200,7 @@ where
         .await
         .expect("the test database is created");
 
-    let outcome = run(&database_url(&server, &name), "postgres", scenario).await;
+    let outcome = run(&database_url(&server, &name), "postgres", mode, scenario).await;
 
     sqlx::query(AssertSqlSafe(format!(
         "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
@@ -217,6 +237,7 @@ fn database_url(server: &str, name: &str) -> String {
 async fn run<F, Fut>(
     url: &str,
     backend: &'static str,
+    mode: Mode,
     scenario: F,
 ) -> Result<(), Box<dyn std::any::Any + Send>>
 where
@@ -227,6 +248,10 @@ where
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
         http_addr: "127.0.0.1:0".parse().unwrap(),
         database_url: DatabaseUrl::new(url),
+        auth: match mode {
+            Mode::Development => None,
+            Mode::Tokens => Some(Tokens::settings()),
+        },
         ..Config::default()
     };
     let app = Application::build(&config)
@@ -248,6 +273,7 @@ where
         sink,
         http: reqwest::Client::new(),
         base,
+        bearer: None,
     };
     let joined = tokio::spawn(scenario(test_app)).await;
 
@@ -263,16 +289,71 @@ where
     }
 }
 
+// --- tokens ---
+
+/// Mints bearer tokens the application in [`Mode::Tokens`] accepts (EdDSA,
+/// with the test-only key of `crates/auth/testdata`).
+pub struct Tokens;
+
+impl Tokens {
+    const ISSUER: &str = "https://login.test";
+    const AUDIENCE: &str = "kvp-topup";
+    const KID: &str = "test-2026";
+
+    /// The `auth` settings trusting the key.
+    pub fn settings() -> kvp_auth::TokenSettings {
+        kvp_auth::TokenSettings {
+            issuer: Self::ISSUER.into(),
+            audience: Self::AUDIENCE.into(),
+            keys: vec![kvp_auth::TokenKey {
+                kid: Self::KID.into(),
+                algorithm: "EdDSA".into(),
+                public_key_pem: include_str!("../../../../crates/auth/testdata/eddsa-public.pem")
+                    .into(),
+            }],
+        }
+    }
+
+    /// A token of `sub` with `role` in `municipality` (`None`: national),
+    /// valid for five minutes.
+    pub fn token(sub: &str, role: &str, municipality: Option<&str>) -> String {
+        let now = jsonwebtoken::get_current_timestamp();
+        let mut claims = json!({
+            "iss": Self::ISSUER, "aud": Self::AUDIENCE, "sub": sub, "exp": now + 300,
+            "role": role,
+        });
+        if let Some(municipality) = municipality {
+            claims["municipality"] = json!(municipality);
+        }
+        Self::sign(&claims)
+    }
+
+    /// `claims` signed with the trusted key under its kid.
+    pub fn sign(claims: &Value) -> String {
+        let key = jsonwebtoken::EncodingKey::from_ed_pem(include_bytes!(
+            "../../../../crates/auth/testdata/eddsa-private.pem"
+        ))
+        .expect("the test key is a PEM Ed25519 key");
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        header.kid = Some(Self::KID.into());
+        jsonwebtoken::encode(&header, claims, &key).expect("the token is signed")
+    }
+}
+
 // --- fixtures ---
+
+/// Oslo's municipality number.
+pub const OSLO: &str = "0301";
 
 /// The source the payroll service sends from (Oslo).
 pub const SOURCE: &str = "/kvp/payroll/0301";
 
-/// A StipendPaid payload for a participant's month with a net amount.
+/// A StipendPaid payload for a participant's month with a net amount, paid
+/// by Oslo (0301).
 pub fn stipend_paid(participant: Uuid, month: &str, net: &str) -> StipendPaid {
     StipendPaid {
         participant_id: participant.to_string(),
-        municipality_id: "0301".into(),
+        municipality_id: OSLO.into(),
         month: month.into(),
         gross: "18000.00".into(),
         tax_withheld: "4000.00".into(),

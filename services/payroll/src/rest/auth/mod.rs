@@ -54,13 +54,13 @@ use kvp_store::IdempotencyClaim;
 
 use crate::payroll::{Actor, Payroll};
 
+pub use kvp_auth::LEEWAY_SECONDS;
+use kvp_auth::{Claims, MAX_SUBJECT, TokenRefusal};
 pub use policy::{Access, BearerSecurity, Owner, POLICY, Rule, Verb, methods_of, rule_for};
-pub use token::{Authenticator, LEEWAY_SECONDS};
+pub use token::Authenticator;
 
 /// The realm named in `WWW-Authenticate` challenges.
 const REALM: &str = "kvp-payroll";
-/// The longest `sub` accepted (it is written into the audit log).
-const MAX_SUBJECT: usize = 100;
 
 /// What a caller may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -177,10 +177,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 /// Why a request was refused before its handler.
 #[derive(Debug)]
 enum Refusal {
-    /// No bearer credentials at all: 401 with a bare challenge.
-    NoToken,
-    /// A token that fails a check: 401 `invalid_token`.
-    InvalidToken(&'static str),
+    /// No token, or one that fails a check: 401 with a challenge.
+    Token(TokenRefusal),
     /// Role or municipality not allowed: 403.
     Forbidden(String),
     /// Resolving the owner failed (a bad id, a missing resource): as the handler would answer.
@@ -198,21 +196,15 @@ impl From<ServiceError> for Refusal {
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let (error, challenge) = match self {
-            Self::NoToken => (
+            Self::Token(refusal) => (
                 ServiceError::Unauthenticated {
-                    what: "a bearer token is required".into(),
+                    what: refusal.reason().into(),
                 },
-                format!("Bearer realm=\"{REALM}\""),
-            ),
-            Self::InvalidToken(why) => (
-                ServiceError::Unauthenticated { what: why.into() },
-                format!(
-                    "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{why}\""
-                ),
+                refusal.challenge(REALM),
             ),
             Self::Forbidden(what) => (
                 ServiceError::PermissionDenied { what },
-                format!("Bearer realm=\"{REALM}\", error=\"insufficient_scope\""),
+                kvp_auth::insufficient_scope(REALM),
             ),
             Self::Service(error) => return error.into_response(),
             Self::MethodNotAllowed(allow) => {
@@ -289,14 +281,14 @@ async fn admit(guard: &Guard, mut request: Request) -> Result<Request, Refusal> 
     let Access::Roles(roles, owner) = rule.access else {
         return Ok(request);
     };
-    let caller = verifier.authenticate(request.headers())?;
-    let Identity::Token {
-        role, municipality, ..
-    } = &caller
-    else {
-        return Err(Refusal::NoToken);
-    };
-    if !roles.contains(role) {
+    let Claims {
+        subject,
+        role,
+        municipality,
+    } = verifier
+        .authenticate(request.headers())
+        .map_err(Refusal::Token)?;
+    if !roles.contains(&role) {
         return Err(Refusal::Forbidden(format!(
             "the {} role may not call {} {template}",
             role.as_str(),
@@ -304,14 +296,18 @@ async fn admit(guard: &Guard, mut request: Request) -> Result<Request, Refusal> 
         )));
     }
     // National tokens reach every municipality: nothing to look up.
-    if let Some(municipality) = municipality {
+    if let Some(municipality) = &municipality {
         let changes = !matches!(rule.verb, Verb::Get);
         let (jurisdiction, back) =
             jurisdiction::jurisdiction(owner, &guard.payroll, request).await?;
         request = back;
         jurisdiction.admits(municipality, changes)?;
     }
-    request.extensions_mut().insert(caller);
+    request.extensions_mut().insert(Identity::Token {
+        subject,
+        role,
+        municipality,
+    });
     Ok(request)
 }
 

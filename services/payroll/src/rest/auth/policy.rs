@@ -6,35 +6,7 @@ use axum::http::Method;
 
 use super::Role;
 
-/// An HTTP method as the policy names it (GET also covers HEAD).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verb {
-    /// GET (and HEAD).
-    Get,
-    /// POST.
-    Post,
-    /// PUT.
-    Put,
-}
-
-impl Verb {
-    fn matches(self, method: &Method) -> bool {
-        match self {
-            Self::Get => method == Method::GET || method == Method::HEAD,
-            Self::Post => method == Method::POST,
-            Self::Put => method == Method::PUT,
-        }
-    }
-
-    /// The method's name, lower case (as OpenAPI keys operations).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Get => "get",
-            Self::Post => "post",
-            Self::Put => "put",
-        }
-    }
-}
+pub use kvp_auth::Verb;
 
 /// Whose data a route touches: how the municipality a token must be for is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,15 +192,7 @@ pub fn rule_for(method: &Method, path: &str) -> Option<&'static Rule> {
 /// The methods a route template is served with (GET with HEAD), for the
 /// `Allow` of a 405; empty for a template the policy does not know.
 pub fn methods_of(path: &str) -> Vec<&'static str> {
-    let mut methods = Vec::new();
-    for rule in POLICY.iter().filter(|r| r.path == path) {
-        match rule.verb {
-            Verb::Get => methods.extend(["GET", "HEAD"]),
-            Verb::Post => methods.push("POST"),
-            Verb::Put => methods.push("PUT"),
-        }
-    }
-    methods
+    Verb::allow(POLICY.iter().filter(|r| r.path == path).map(|r| r.verb))
 }
 
 /// Adds the bearer scheme to the OpenAPI document and, from [`POLICY`], each
