@@ -4,13 +4,16 @@
 # committed (deploy/.gitignore lists the directory).
 #
 #   deploy/compose/dev-pki.sh                         create what is missing
-#   deploy/compose/dev-pki.sh token ROLE [MUNICIPALITY] [SUBJECT]
+#   deploy/compose/dev-pki.sh token [--topup] ROLE [MUNICIPALITY] [SUBJECT]
 #                                                     print a bearer token for
-#                                                     kvp-payroll's REST API, 1 h
+#                                                     kvp-payroll's REST API
+#                                                     (kvp-topup's with
+#                                                     --topup), 1 h
 #
 # ROLE is caseworker, payroll_operator (both need a MUNICIPALITY, four digits),
-# auditor or administrator (national without one). Needs OpenSSL 3 (Ed25519
-# signing with `pkeyutl -rawin`).
+# auditor or administrator (national without one); for kvp-topup,
+# social_assistance_caseworker (needs a MUNICIPALITY; implies --topup), auditor
+# or administrator. Needs OpenSSL 3 (Ed25519 signing with `pkeyutl -rawin`).
 #
 # The files go to deploy/compose/dev-pki/, or to $KVP_DEV_PKI:
 #
@@ -23,6 +26,18 @@
 #   payroll/tls/client-ca.crt  the dev municipal client CA (KVP_TLS_CLIENT_CA)
 #   payroll/auth/keys.toml     the token verification key (KVP_AUTH_KEYS_FILE),
 #                              mounted at /etc/kvp/auth
+#   payroll/relay-tls/tls.crt, tls.key
+#                              the outbox relay's client certificate (URI name
+#                              urn:kvp:service:payroll), issued by the dev
+#                              services CA; ca.crt beside them is the server
+#                              CA (KVP_RELAY_TLS_*)
+#   topup/tls/tls.crt, tls.key kvp-topup's server certificate (localhost,
+#                              127.0.0.1, edge, topup): gRPC in the service,
+#                              REST in the edge
+#   topup/tls/client-ca.crt    the dev services CA, which issues the relay's
+#                              certificate (KVP_TOPUP_TLS_CLIENT_CA)
+#   topup/auth/keys.toml       the same token key for kvp-topup
+#                              (KVP_TOPUP_AUTH_KEYS_FILE)
 #   payroll.env                KVP_IDENTITY_KEY, read by compose (env_file)
 #   clients/0301.crt, .key     municipal client certificates for Oslo (0301)
 #   clients/4601.crt, .key     and Bergen (4601): URI names
@@ -44,9 +59,11 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 pki="${KVP_DEV_PKI:-$here/dev-pki}"
 
-# Must match KVP_AUTH_ISSUER and KVP_AUTH_AUDIENCE in deploy/compose.yaml.
+# Must match KVP_AUTH_ISSUER, KVP_AUTH_AUDIENCE and KVP_TOPUP_AUTH_AUDIENCE in
+# deploy/compose.yaml.
 issuer="https://issuer.kvp-compose.invalid"
 audience="kvp-payroll"
+topup_audience="kvp-topup"
 kid="compose-dev"
 days=365
 municipalities=(0301 4601)
@@ -62,17 +79,27 @@ base64url() {
     openssl base64 -A | tr '+/' '-_' | tr -d '='
 }
 
-# token ROLE [MUNICIPALITY] [SUBJECT]: a JWT signed with the dev token key.
+# token [--topup] ROLE [MUNICIPALITY] [SUBJECT]: a JWT signed with the dev token key.
 token() {
+    local aud="$audience"
+    if [[ "${1:-}" == --topup ]]; then
+        aud="$topup_audience"
+        shift
+    fi
     local role="${1:-}" municipality="${2:-}" subject="${3:-}"
     case "$role" in
+        social_assistance_caseworker)
+            [[ "$municipality" =~ ^[0-9]{4}$ ]] || die "a $role token needs a four-digit municipality"
+            aud="$topup_audience"
+            ;;
         caseworker | payroll_operator)
+            [[ "$aud" == "$audience" ]] || die "kvp-topup has no $role role"
             [[ "$municipality" =~ ^[0-9]{4}$ ]] || die "a $role token needs a four-digit municipality"
             ;;
         auditor | administrator)
             [[ -z "$municipality" || "$municipality" =~ ^[0-9]{4}$ ]] || die "the municipality must be four digits"
             ;;
-        *) die "ROLE must be caseworker, payroll_operator, auditor or administrator" ;;
+        *) die "ROLE must be caseworker, payroll_operator, social_assistance_caseworker, auditor or administrator" ;;
     esac
     [[ -r "$pki/private/token-signing.key" ]] || die "no token key in $pki: run $0 first"
     subject="${subject:-dev-$role${municipality:+-$municipality}}"
@@ -80,7 +107,7 @@ token() {
     now="$(date +%s)"
     header="$(printf '{"alg":"EdDSA","typ":"JWT","kid":"%s"}' "$kid" | base64url)"
     claims="$(printf '{"iss":"%s","aud":"%s","sub":"%s","role":"%s",%s"iat":%d,"nbf":%d,"exp":%d}' \
-        "$issuer" "$audience" "$subject" "$role" \
+        "$issuer" "$aud" "$subject" "$role" \
         "${municipality:+\"municipality\":\"$municipality\",}" "$now" "$now" "$((now + 3600))" |
         base64url)"
     signing_input="$header.$claims"
@@ -116,16 +143,20 @@ leaf() {
 
 generate() {
     command -v openssl >/dev/null 2>&1 || die "openssl is not installed"
-    mkdir -p "$pki/payroll/tls" "$pki/payroll/auth" "$pki/clients" "$pki/private"
+    mkdir -p "$pki/payroll/tls" "$pki/payroll/auth" "$pki/payroll/relay-tls" \
+        "$pki/topup/tls" "$pki/topup/auth" "$pki/clients" "$pki/private"
     chmod 700 "$pki/private"
-    chmod 755 "$pki" "$pki/payroll" "$pki/payroll/tls" "$pki/payroll/auth"
+    chmod 755 "$pki" "$pki/payroll" "$pki/payroll/tls" "$pki/payroll/auth" \
+        "$pki/payroll/relay-tls" "$pki/topup" "$pki/topup/tls" "$pki/topup/auth"
 
     # The server CA and kvp-payroll's server certificate.
     if [[ ! -s "$pki/ca.crt" || ! -s "$pki/private/ca.key" ]]; then
         ca "KVP dev server CA" "$pki/private/ca.key" "$pki/ca.crt"
-        rm -f "$pki/payroll/tls/tls.crt" "$pki/payroll/tls/tls.key"
+        rm -f "$pki/payroll/tls/tls.crt" "$pki/payroll/tls/tls.key" \
+            "$pki/topup/tls/tls.crt" "$pki/topup/tls/tls.key"
         echo "made the server CA: $pki/ca.crt"
     fi
+    cp "$pki/ca.crt" "$pki/payroll/relay-tls/ca.crt"
     if [[ ! -s "$pki/payroll/tls/tls.crt" || ! -s "$pki/payroll/tls/tls.key" ]]; then
         leaf "$pki/ca.crt" "$pki/private/ca.key" "/O=KVP compose (development only)/CN=kvp-payroll" \
             "$(printf '%s\n' \
@@ -136,6 +167,39 @@ generate() {
             "$pki/payroll/tls/tls.key" "$pki/payroll/tls/tls.crt"
         chmod 644 "$pki/payroll/tls/tls.key"
         echo "made kvp-payroll's server certificate: $pki/payroll/tls/tls.crt"
+    fi
+
+    # kvp-topup's server certificate, from the same server CA.
+    if [[ ! -s "$pki/topup/tls/tls.crt" || ! -s "$pki/topup/tls/tls.key" ]]; then
+        leaf "$pki/ca.crt" "$pki/private/ca.key" "/O=KVP compose (development only)/CN=kvp-topup" \
+            "$(printf '%s\n' \
+                "basicConstraints=critical,CA:FALSE" \
+                "keyUsage=critical,digitalSignature" \
+                "extendedKeyUsage=serverAuth" \
+                "subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:edge,DNS:topup,DNS:kvp-topup")" \
+            "$pki/topup/tls/tls.key" "$pki/topup/tls/tls.crt"
+        chmod 644 "$pki/topup/tls/tls.key"
+        echo "made kvp-topup's server certificate: $pki/topup/tls/tls.crt"
+    fi
+
+    # The services CA and the outbox relay's certificate, the one sender
+    # kvp-topup admits.
+    if [[ ! -s "$pki/topup/tls/client-ca.crt" || ! -s "$pki/private/services-ca.key" ]]; then
+        ca "KVP dev services CA" "$pki/private/services-ca.key" "$pki/topup/tls/client-ca.crt"
+        rm -f "$pki/payroll/relay-tls/tls.crt" "$pki/payroll/relay-tls/tls.key"
+        echo "made the services CA: $pki/topup/tls/client-ca.crt"
+    fi
+    if [[ ! -s "$pki/payroll/relay-tls/tls.crt" || ! -s "$pki/payroll/relay-tls/tls.key" ]]; then
+        leaf "$pki/topup/tls/client-ca.crt" "$pki/private/services-ca.key" \
+            "/O=KVP compose (development only)/CN=kvp-payroll" \
+            "$(printf '%s\n' \
+                "basicConstraints=critical,CA:FALSE" \
+                "keyUsage=critical,digitalSignature" \
+                "extendedKeyUsage=clientAuth" \
+                "subjectAltName=URI:urn:kvp:service:payroll")" \
+            "$pki/payroll/relay-tls/tls.key" "$pki/payroll/relay-tls/tls.crt"
+        chmod 644 "$pki/payroll/relay-tls/tls.key"
+        echo "made the relay's client certificate: $pki/payroll/relay-tls/tls.crt"
     fi
 
     # The municipal client CA and one client certificate per municipality.
@@ -176,6 +240,9 @@ generate() {
         } >"$pki/payroll/auth/keys.toml"
         echo "made the token key: $pki/payroll/auth/keys.toml"
     fi
+    # kvp-topup trusts the same token key.
+    sed "s/kvp-payroll's REST token verification keys (KVP_AUTH_KEYS_FILE)/kvp-topup's REST token verification keys (KVP_TOPUP_AUTH_KEYS_FILE)/" \
+        "$pki/payroll/auth/keys.toml" >"$pki/topup/auth/keys.toml"
 
     # The identity key: made once, never replaced (see above).
     if [[ ! -s "$pki/payroll.env" ]]; then

@@ -918,16 +918,30 @@ impl TopupApp {
     /// Starts the top-up service over a fresh database, on `grpc_addr` (port 0
     /// for any free port).
     pub async fn spawn(grpc_addr: std::net::SocketAddr) -> Self {
+        Self::spawn_configured(grpc_addr, |_| {}).await
+    }
+
+    /// Starts the top-up service as [`TopupApp::spawn`] does, with its
+    /// configuration changed by `configure` (with `tls`, `grpc_url` is
+    /// `https://localhost:PORT`).
+    pub async fn spawn_configured(
+        grpc_addr: std::net::SocketAddr,
+        configure: impl FnOnce(&mut kvp_topup::Config),
+    ) -> Self {
         capture::install();
         let (db, url) = TestDb::create().await;
-        let config = kvp_topup::Config {
+        let mut config = kvp_topup::Config {
             grpc_addr,
             http_addr: "127.0.0.1:0".parse().unwrap(),
             database_url: kvp_topup::config::DatabaseUrl::new(url.clone()),
             ..kvp_topup::Config::default()
         };
+        configure(&mut config);
         let app = kvp_topup::Application::build(&config).await.unwrap();
-        let grpc_url = format!("http://{}", app.grpc_addr());
+        let grpc_url = match config.tls {
+            Some(_) => format!("https://localhost:{}", app.grpc_addr().port()),
+            None => format!("http://{}", app.grpc_addr()),
+        };
         let http = format!("http://{}", app.http_addr());
         let backend = match app.backend() {
             kvp_topup::store::Backend::Sqlite => kvp_store::Backend::Sqlite,

@@ -1,6 +1,6 @@
 //! The deployment files against the services: every metric the Grafana
 //! dashboard queries is one the services export, every Kubernetes probe asks
-//! for a health path the probed service serves, and kvp-payroll's settings in
+//! for a health path the probed service serves, and both services' settings in
 //! the manifests and the compose file are ones `Config::check` accepts beyond
 //! loopback once the secrets are filled in (and refuses as committed). Files
 //! only: no network, no database. `deploy/validate.sh` checks the files'
@@ -463,4 +463,180 @@ fn compose_settings_expose_kvp_payroll_only_with_every_protection() {
         config.http_addr
     );
     assert!(load(&env).unwrap_err().contains("refusing"));
+}
+
+fn load_topup(env: &[(String, String)]) -> Result<kvp_topup::Config, String> {
+    let env: std::collections::HashMap<String, String> = env.iter().cloned().collect();
+    kvp_topup::Config::load(None, &env).map_err(|e| e.to_string())
+}
+
+/// The `keys.toml` of a keys ConfigMap, written to `dir`.
+fn committed_keys_file(config_text: &str, configmap: &str, dir: &Path) -> PathBuf {
+    let keys_toml: String = manifest_document(config_text, configmap)
+        .lines()
+        .skip_while(|l| *l != "  keys.toml: |")
+        .skip(1)
+        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l.trim())))
+        .collect();
+    let path = dir.join(format!("{configmap}.toml"));
+    std::fs::write(&path, keys_toml).unwrap();
+    path
+}
+
+#[test]
+fn kubernetes_settings_expose_kvp_topup_only_with_mutual_tls_and_tokens() {
+    let k8s = deploy_dir().join("k8s");
+    let config_text = read(&k8s.join("11-topup-config.yaml"));
+    let env = flat_mapping(manifest_document(&config_text, "kvp-topup-env"), "data:");
+    let setting = |name: &str| {
+        env.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("kvp-topup-env has no {name}"))
+    };
+    let secrets = read(&k8s.join("secrets/secrets.example.yaml"));
+    for name in [
+        "KVP_TOPUP_TLS_CERT",
+        "KVP_TOPUP_TLS_KEY",
+        "KVP_TOPUP_TLS_CLIENT_CA",
+    ] {
+        let file = setting(name);
+        let file = file
+            .strip_prefix("/etc/kvp/tls/")
+            .unwrap_or_else(|| panic!("{name} {file}"));
+        assert!(
+            manifest_document(&secrets, "kvp-topup-tls").contains(&format!("\n  {file}: ")),
+            "{name}: the kvp-topup-tls Secret has no key {file}"
+        );
+    }
+    let deployment = read(&k8s.join("30-topup.yaml"));
+    let service_container = deployment.split("        - name: proxy\n").next().unwrap();
+    for mount in ["mountPath: /etc/kvp/tls\n", "mountPath: /etc/kvp/auth\n"] {
+        assert!(
+            service_container.contains(mount),
+            "30-topup.yaml does not mount {mount} in the service's container"
+        );
+    }
+    // The proxy leaves gRPC to the service and forwards REST to its loopback port.
+    let proxy = manifest_document(&config_text, "kvp-topup-proxy");
+    let http_addr = setting("KVP_TOPUP_HTTP_ADDR");
+    assert!(
+        proxy.contains(&format!("server topup {http_addr}\n")),
+        "{proxy}"
+    );
+    let grpc_lines: Vec<&str> = proxy
+        .lines()
+        .map(str::trim)
+        .filter(|l| (l.starts_with("bind ") || l.starts_with("server ")) && l.contains("5061"))
+        .collect();
+    assert!(
+        grpc_lines.is_empty(),
+        "the proxy must leave gRPC to the service: {grpc_lines:?}"
+    );
+
+    // As committed, the placeholders stop the service at start-up.
+    let dir = tempfile::tempdir().unwrap();
+    let placeholder = committed_keys_file(&config_text, "kvp-topup-auth-keys", dir.path());
+    let env = with(
+        env,
+        "KVP_TOPUP_AUTH_KEYS_FILE",
+        placeholder.to_str().unwrap(),
+    );
+    let err = load_topup(&env).unwrap_err();
+    assert!(err.contains("auth.issuer is required"), "{err}");
+    let env = with(env, "KVP_TOPUP_AUTH_ISSUER", "https://login.example.test");
+    let err = load_topup(&env).unwrap_err();
+    assert!(err.starts_with("auth key REPLACE-ME:"), "{err}");
+
+    // Filled in, the event sink takes mutual TLS on the pod's address.
+    let usable = usable_keys_file(dir.path());
+    let env = with(env, "KVP_TOPUP_AUTH_KEYS_FILE", usable.to_str().unwrap());
+    let config = load_topup(&env).unwrap();
+    assert!(
+        config.grpc_addr.ip().is_unspecified(),
+        "{:?}",
+        config.grpc_addr
+    );
+    assert!(
+        config.http_addr.ip().is_loopback(),
+        "{:?}",
+        config.http_addr
+    );
+    assert!(!config.development_mode());
+    let without_tls: Vec<_> = env
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("KVP_TOPUP_TLS_"))
+        .collect();
+    let err = load_topup(&without_tls).unwrap_err();
+    assert!(
+        err.contains("grpc_addr") && err.contains("refusing"),
+        "{err}"
+    );
+
+    // kvp-payroll's relay reaches it over mutual TLS, with its own files mounted.
+    let payroll_text = read(&k8s.join("10-payroll-config.yaml"));
+    let payroll = flat_mapping(manifest_document(&payroll_text, "kvp-payroll-env"), "data:");
+    let payroll_setting = |name: &str| {
+        payroll
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("kvp-payroll-env has no {name}"))
+    };
+    assert!(payroll_setting("KVP_TOPUP_URL").starts_with("https://kvp-topup.kvp.svc"));
+    for name in [
+        "KVP_RELAY_TLS_CA",
+        "KVP_RELAY_TLS_CERT",
+        "KVP_RELAY_TLS_KEY",
+    ] {
+        let file = payroll_setting(name);
+        let file = file
+            .strip_prefix("/etc/kvp/relay-tls/")
+            .unwrap_or_else(|| panic!("{name} {file}"));
+        assert!(
+            manifest_document(&secrets, "kvp-payroll-relay-tls").contains(&format!("\n  {file}: ")),
+            "{name}: the kvp-payroll-relay-tls Secret has no key {file}"
+        );
+    }
+    let payroll_container = read(&k8s.join("20-payroll.yaml"));
+    let payroll_container = payroll_container
+        .split("        - name: proxy\n")
+        .next()
+        .unwrap();
+    assert!(payroll_container.contains("mountPath: /etc/kvp/relay-tls\n"));
+}
+
+#[test]
+fn compose_settings_expose_kvp_topup_only_with_mutual_tls_and_tokens() {
+    let compose = read(&deploy_dir().join("compose.yaml"));
+    let topup = compose
+        .split_once("\n  topup:\n")
+        .map(|(_, rest)| rest)
+        .expect("compose.yaml has no topup service");
+    let env = flat_mapping(topup, "    environment:");
+    let dir = tempfile::tempdir().unwrap();
+    let usable = usable_keys_file(dir.path());
+    let env = with(env, "KVP_TOPUP_AUTH_KEYS_FILE", usable.to_str().unwrap());
+    let config = load_topup(&env).unwrap();
+    assert!(
+        config.grpc_addr.ip().is_unspecified(),
+        "{:?}",
+        config.grpc_addr
+    );
+    assert!(
+        config.http_addr.ip().is_loopback(),
+        "{:?}",
+        config.http_addr
+    );
+    assert!(config.tls.is_some() && config.auth.is_some());
+    let payroll = compose
+        .split_once("\n  payroll:\n")
+        .map(|(_, rest)| rest)
+        .unwrap();
+    let payroll_env = flat_mapping(payroll, "    environment:");
+    let url = payroll_env
+        .iter()
+        .find(|(k, _)| k == "KVP_TOPUP_URL")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(url, Some("https://localhost:50061"));
 }

@@ -2,10 +2,14 @@
 //! without a certificate (UNAUTHENTICATED), with a certificate outside the
 //! profile (UNAUTHENTICATED), of the wrong client kind or of another
 //! municipality (PERMISSION_DENIED), and serves the right one; a certificate
-//! from another CA does not get through the handshake.
+//! from another CA does not get through the handshake. The outbox relay
+//! reaches a top-up service with TLS of its own over mutual TLS, and that
+//! service takes events from the payroll service's certificate alone.
 
 use kvp_proto::kvp::payroll::v1 as pb;
-use kvp_system_tests::{Fixture, TestApp};
+use kvp_proto::kvp::topup::v1::DeliverRequest;
+use kvp_proto::kvp::topup::v1::event_sink_service_client::EventSinkServiceClient;
+use kvp_system_tests::{Fixture, TestApp, TopupApp, eventually};
 use pb::payroll_service_client::PayrollServiceClient;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -420,4 +424,176 @@ async fn a_certificate_from_another_authority_or_plain_tcp_does_not_connect() {
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
     app.stop().await;
+}
+
+/// The payroll service's certificate, as the top-up service admits it.
+const PAYROLL_SERVICE: &str = "urn:kvp:service:payroll";
+
+#[tokio::test]
+async fn the_relay_delivers_over_mutual_tls_and_the_top_up_service_admits_only_payroll() {
+    let ca = Authority::new("KVP services");
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let write = |name: &str, text: &str| std::fs::write(path(name), text).unwrap();
+    let (cert, key) = ca.server();
+    write("topup.pem", &cert);
+    write("topup.key", &key);
+    write("ca.pem", &ca.pem);
+    let relay = {
+        let mut params = CertificateParams::new(Vec::new()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "kvp-payroll");
+        params.subject_alt_names = vec![SanType::URI(PAYROLL_SERVICE.try_into().unwrap())];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        ca.issue(params)
+    };
+    write("relay.pem", &relay.0);
+    write("relay.key", &relay.1);
+
+    let topup = TopupApp::spawn_configured("127.0.0.1:0".parse().unwrap(), |config| {
+        config.tls = Some(kvp_topup::config::TlsConfig {
+            cert: path("topup.pem"),
+            key: path("topup.key"),
+            client_ca: path("ca.pem"),
+        });
+    })
+    .await;
+    assert!(
+        topup.grpc_url.starts_with("https://localhost:"),
+        "{}",
+        topup.grpc_url
+    );
+    let mut app = TestApp::spawn_configured(|config| {
+        config.topup_url = Some(topup.grpc_url.clone());
+        config.relay_tls = Some(kvp_payroll::config::RelayTlsConfig {
+            ca: path("ca.pem"),
+            cert: path("relay.pem"),
+            key: path("relay.key"),
+        });
+    })
+    .await;
+    submit_and_see_it_delivered(&mut app).await;
+
+    // Anyone else the CA certified, or no certificate at all, delivers nothing.
+    let sink = |identity: Option<Identity>| {
+        let url = topup.grpc_url.clone();
+        let mut tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(&ca.pem))
+            .domain_name("localhost");
+        if let Some(identity) = identity {
+            tls = tls.identity(identity);
+        }
+        async move {
+            let channel = Channel::from_shared(url)
+                .unwrap()
+                .tls_config(tls)
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            EventSinkServiceClient::new(channel)
+                .deliver(DeliverRequest { event: None })
+                .await
+                .unwrap_err()
+        }
+    };
+    let stranger = sink(Some(ca.client(&[OSLO, PAYROLL_SYSTEM]))).await;
+    assert_eq!(stranger.code(), Code::PermissionDenied, "{stranger:?}");
+    assert!(stranger.message().contains(PAYROLL_SERVICE), "{stranger:?}");
+    let anonymous = sink(None).await;
+    assert_eq!(anonymous.code(), Code::Unauthenticated, "{anonymous:?}");
+    // The payroll service's certificate passes the gate (and the empty
+    // event is then refused as malformed).
+    let payroll = sink(Some(Identity::from_pem(&relay.0, &relay.1))).await;
+    assert_eq!(payroll.code(), Code::InvalidArgument, "{payroll:?}");
+
+    app.stop().await;
+    topup.stop().await;
+}
+
+/// Submits a timesheet and waits until its event is delivered (a delivery is
+/// marked only when the top-up service answered).
+async fn submit_and_see_it_delivered(app: &mut TestApp) {
+    let fixture = Fixture::new(app).await;
+    let body = fixture.body(
+        "2025-10-01",
+        "2025-10-31",
+        &[("2025-10-14", pb::DayKind::Unexcused, "3")],
+    );
+    app.grpc
+        .submit_timesheet(fixture.signed(&body))
+        .await
+        .unwrap();
+    let store = app.payroll.store().clone();
+    eventually(10, || async {
+        (store.outbox_backlog().await.unwrap() == 0).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_compose_dev_pki_connects_the_relay_to_kvp_topup_and_signs_its_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/compose/dev-pki.sh");
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new("bash")
+            .arg(&script)
+            .args(args)
+            .env("KVP_DEV_PKI", pki)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    run(&[]);
+
+    // Settings as compose.yaml gives them, the paths in the folder made.
+    let topup = TopupApp::spawn_configured("127.0.0.1:0".parse().unwrap(), |config| {
+        config.tls = Some(kvp_topup::config::TlsConfig {
+            cert: pki.join("topup/tls/tls.crt"),
+            key: pki.join("topup/tls/tls.key"),
+            client_ca: pki.join("topup/tls/client-ca.crt"),
+        });
+        let keys = std::fs::read_to_string(pki.join("topup/auth/keys.toml")).unwrap();
+        let keys: kvp_auth::TokenKeysFile = toml::from_str(&keys).unwrap();
+        config.auth = Some(kvp_auth::TokenSettings {
+            issuer: "https://issuer.kvp-compose.invalid".into(),
+            audience: "kvp-topup".into(),
+            keys: keys.keys,
+        });
+    })
+    .await;
+    let mut app = TestApp::spawn_configured(|config| {
+        config.topup_url = Some(topup.grpc_url.clone());
+        config.relay_tls = Some(kvp_payroll::config::RelayTlsConfig {
+            ca: pki.join("payroll/relay-tls/ca.crt"),
+            cert: pki.join("payroll/relay-tls/tls.crt"),
+            key: pki.join("payroll/relay-tls/tls.key"),
+        });
+    })
+    .await;
+    submit_and_see_it_delivered(&mut app).await;
+
+    let token = run(&["token", "social_assistance_caseworker", "0301"]);
+    let answer = reqwest::Client::new()
+        .get(format!("{}/proposals", topup.http))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let payroll_token = run(&["token", "auditor"]);
+    let refused = reqwest::Client::new()
+        .get(format!("{}/proposals", topup.http))
+        .bearer_auth(payroll_token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401, "a token for kvp-payroll's audience");
+
+    app.stop().await;
+    topup.stop().await;
 }

@@ -1,6 +1,8 @@
-//! Bearer tokens (JWT) as both KVP services verify them: the settings (who
-//! issues tokens, the keys that verify them), and a verifier generic over a
-//! service's own roles.
+//! Who is calling, as both KVP services establish it: bearer tokens (JWT) —
+//! the settings (who issues tokens, the keys that verify them) and a verifier
+//! generic over a service's own roles — and the URI names of a TLS client
+//! certificate ([`certificate_uris`]), which say what a certificate's holder
+//! is (`urn:kvp:…`).
 //!
 //! - A token is signed by a configured key named by its `kid` header; the
 //!   header's `alg` must be that key's configured algorithm (EdDSA, ES256 or
@@ -67,6 +69,28 @@ impl Verb {
         }
         methods
     }
+}
+
+/// The URI subject alternative names of a DER certificate (the TLS handshake
+/// already proved its chain and key), or why they cannot be read.
+pub fn certificate_uris(der: &[u8]) -> Result<Vec<String>, &'static str> {
+    use x509_parser::extensions::GeneralName;
+    use x509_parser::prelude::{FromDer, X509Certificate};
+
+    let (_, certificate) =
+        X509Certificate::from_der(der).map_err(|_| "the client certificate cannot be parsed")?;
+    let names = certificate
+        .subject_alternative_name()
+        .map_err(|_| "the client certificate's alternative names are malformed")?
+        .map(|extension| extension.value.general_names.clone())
+        .unwrap_or_default();
+    Ok(names
+        .into_iter()
+        .filter_map(|name| match name {
+            GeneralName::URI(uri) => Some(uri.to_owned()),
+            _ => None,
+        })
+        .collect())
 }
 
 /// Seconds of clock skew tolerated on `exp` and `nbf`.

@@ -10,10 +10,10 @@ use anyhow::Context;
 use kvp_proto::kvp::payroll::v1::payroll_service_server::PayrollServiceServer;
 use kvp_rules::{Parameters, Policy};
 use tokio::net::TcpListener;
-use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 
 use crate::client_identity::Gate;
-use crate::config::{Config, Limits, TlsConfig, redact_url};
+use crate::config::{Config, Limits, RelayTlsConfig, TlsConfig, redact_url};
 use crate::grpc::PayrollGrpc;
 use crate::identity::IdentityVault;
 use crate::payroll::Payroll;
@@ -64,8 +64,10 @@ impl Application {
         let http = TcpListener::bind(config.http_addr)
             .await
             .with_context(|| format!("binding HTTP to {}", config.http_addr))?;
+        let relay_tls = config.relay_tls.as_ref().map(relay_tls).transpose()?;
         let relay = config.topup_url.clone().map(|endpoint| RelaySettings {
             endpoint,
+            tls: relay_tls,
             poll_interval: std::time::Duration::from_millis(config.relay_poll_ms),
             retry_base: std::time::Duration::from_millis(config.relay_retry_base_ms),
             lease: std::time::Duration::from_millis(config.relay_lease_ms),
@@ -217,6 +219,20 @@ fn server_tls(tls: &TlsConfig, limits: &Limits) -> anyhow::Result<ServerTlsConfi
         .client_ca_root(Certificate::from_pem(read("client_ca", &tls.client_ca)?))
         .client_auth_optional(true)
         .timeout(Duration::from_millis(limits.tls_handshake_timeout_ms)))
+}
+
+/// The outbox relay's TLS: the top-up service's certificate verified
+/// against `ca`, the relay's own certificate presented (mutual TLS).
+fn relay_tls(tls: &RelayTlsConfig) -> anyhow::Result<ClientTlsConfig> {
+    let read = |what: &str, path: &std::path::Path| {
+        std::fs::read(path).with_context(|| format!("relay_tls.{what} {}", path.display()))
+    };
+    Ok(ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(read("ca", &tls.ca)?))
+        .identity(Identity::from_pem(
+            read("cert", &tls.cert)?,
+            read("key", &tls.key)?,
+        )))
 }
 
 /// The HTTP listener, closing connections on which the client sends or

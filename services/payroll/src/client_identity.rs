@@ -17,8 +17,6 @@
 use std::collections::BTreeSet;
 
 use tonic::Request;
-use x509_parser::extensions::GeneralName;
-use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::error::ServiceError;
 
@@ -64,19 +62,9 @@ pub struct ClientIdentity {
 impl ClientIdentity {
     /// Reads the identity from a DER certificate following the profile above.
     pub fn from_certificate(der: &[u8]) -> Result<Self, String> {
-        let (_, certificate) = X509Certificate::from_der(der)
-            .map_err(|_| "the client certificate cannot be parsed".to_owned())?;
-        let names = certificate
-            .subject_alternative_name()
-            .map_err(|_| "the client certificate's alternative names are malformed".to_owned())?
-            .map(|extension| extension.value.general_names.clone())
-            .unwrap_or_default();
         let mut municipalities = Vec::new();
         let mut kinds = BTreeSet::new();
-        for name in names {
-            let GeneralName::URI(uri) = name else {
-                continue;
-            };
+        for uri in kvp_auth::certificate_uris(der)? {
             if let Some(number) = uri.strip_prefix(MUNICIPALITY_URI) {
                 municipalities.push(number.to_owned());
             } else if let Some(kind) = uri.strip_prefix(CLIENT_KIND_URI) {

@@ -11,7 +11,7 @@ use kvp_proto::kvp::topup::v1::DeliverRequest;
 use kvp_proto::kvp::topup::v1::event_sink_service_client::EventSinkServiceClient;
 use kvp_store::Repository;
 use time::OffsetDateTime;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tracing::Instrument as _;
 
 use crate::events::cloud_event;
@@ -19,8 +19,12 @@ use crate::events::cloud_event;
 /// How the relay paces itself.
 #[derive(Debug, Clone)]
 pub struct RelaySettings {
-    /// The top-up service's gRPC endpoint, e.g. `http://127.0.0.1:50061`.
+    /// The top-up service's gRPC endpoint, e.g. `http://127.0.0.1:50061`,
+    /// or `https://kvp-topup.kvp.svc:50061` with `tls`.
     pub endpoint: String,
+    /// Mutual TLS for an `https://` endpoint: the CA that issued the top-up
+    /// service's certificate and the relay's own.
+    pub tls: Option<ClientTlsConfig>,
     /// Pause between polls when the outbox is empty.
     pub poll_interval: Duration,
     /// The first retry delay; doubled per failed attempt, at most five minutes.
@@ -42,14 +46,19 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// connection yet.
 async fn deliver(
     client: &mut Option<EventSinkServiceClient<Channel>>,
-    endpoint: &str,
+    settings: &RelaySettings,
     event: &kvp_store::OutboxEvent,
 ) -> Result<(), tonic::Status> {
     if client.is_none() {
-        let endpoint = Endpoint::from_shared(endpoint.to_owned())
+        let mut endpoint = Endpoint::from_shared(settings.endpoint.clone())
             .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(CALL_TIMEOUT);
+        if let Some(tls) = &settings.tls {
+            endpoint = endpoint
+                .tls_config(tls.clone())
+                .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
+        }
         let channel = tokio::time::timeout(CALL_TIMEOUT, endpoint.connect())
             .await
             .map_err(|_| tonic::Status::deadline_exceeded("connecting timed out"))?
@@ -123,7 +132,7 @@ async fn relay_one(
     client: &mut Option<EventSinkServiceClient<Channel>>,
     event: &kvp_store::OutboxEvent,
 ) {
-    let result = deliver(client, &settings.endpoint, event).await;
+    let result = deliver(client, settings, event).await;
     let now = OffsetDateTime::now_utc();
     match result {
         Ok(()) => {

@@ -13,8 +13,9 @@ use kvp_proto::kvp::topup::v1::event_sink_service_server::EventSinkServiceServer
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
-use crate::config::Config;
+use crate::config::{Config, TlsConfig};
 use crate::grpc::DeliverySink;
 use crate::http::auth::Authenticator;
 use crate::norms::{Norms, NormsError};
@@ -53,11 +54,48 @@ pub enum StartupError {
     /// The HTTP server failed.
     #[error("HTTP server: {0}")]
     Http(#[source] std::io::Error),
+    /// A TLS file cannot be read.
+    #[error("tls.{what} {path}: {source}")]
+    TlsFile {
+        /// Which setting.
+        what: &'static str,
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
+
+/// The event sink's TLS: this service's certificate, and client certificates
+/// verified against `client_ca`. A client may connect without one (health
+/// checks; a refusal then carries a gRPC status), but `Deliver` needs the
+/// payroll service's (`grpc::DeliverySink`); a certificate the CA did not
+/// issue fails the handshake.
+fn server_tls(tls: &TlsConfig) -> Result<ServerTlsConfig, StartupError> {
+    let read = |what: &'static str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|source| StartupError::TlsFile {
+            what,
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    Ok(ServerTlsConfig::new()
+        .identity(Identity::from_pem(
+            read("cert", &tls.cert)?,
+            read("key", &tls.key)?,
+        ))
+        .client_ca_root(Certificate::from_pem(read("client_ca", &tls.client_ca)?))
+        .client_auth_optional(true)
+        .timeout(TLS_HANDSHAKE_TIMEOUT))
+}
+
+/// Longest a TLS handshake may take.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The built, bound application.
 pub struct Application {
     topup: Topup,
+    tls: Option<ServerTlsConfig>,
     auth: Authenticator,
     grpc: TcpListener,
     http: TcpListener,
@@ -89,13 +127,9 @@ impl Application {
         };
         let grpc_addr = local(&grpc, config.grpc_addr)?;
         let http_addr = local(&http, config.http_addr)?;
-        if config.allow_insecure_remote && !grpc_addr.ip().is_loopback() {
-            tracing::warn!(
-                "the event sink listens beyond loopback without TLS: a proxy in front must \
-                 terminate mutual TLS and admit kvp-payroll alone"
-            );
-        }
+        let tls = config.tls.as_ref().map(server_tls).transpose()?;
         Ok(Self {
+            tls,
             topup: Topup::new(store, norms),
             auth,
             grpc,
@@ -132,6 +166,7 @@ impl Application {
     ) -> Result<(), StartupError> {
         let Self {
             topup,
+            tls,
             auth,
             grpc,
             http,
@@ -173,15 +208,18 @@ impl Application {
         });
 
         tokio::spawn(crate::metrics::RECORDER.upkeep(stop_rx.clone()));
-        let grpc_server = tonic::transport::Server::builder()
+        let sink = DeliverySink::new(topup.clone(), tls.is_some());
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = tls {
+            builder = builder.tls_config(tls)?;
+        }
+        let grpc_server = builder
             .trace_fn(kvp_telemetry::grpc_request_span)
             .layer(crate::metrics::grpc_layer())
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(EventSinkServiceServer::new(DeliverySink::new(
-                topup.clone(),
-            )))
+            .add_service(EventSinkServiceServer::new(sink))
             .serve_with_incoming_shutdown(
                 // Without TCP_NODELAY an answer waits for the delayed ACK.
                 TcpIncoming::from(grpc).with_nodelay(Some(true)),

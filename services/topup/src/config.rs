@@ -3,10 +3,11 @@
 //!
 //! With no configuration the service runs on an SQLite file under `./data`
 //! and listens on 127.0.0.1 only (gRPC 50061, HTTP 8081), in development
-//! mode: REST without tokens. The REST API listens beyond loopback only with
-//! bearer tokens configured (`[auth]`, `KVP_TOPUP_AUTH_*`); the gRPC event
-//! sink only with `allow_insecure_remote`, for a deployment that puts mutual
-//! TLS in front of it. The database URL's password is never printed.
+//! mode: REST without tokens, the event sink without TLS. The REST API
+//! listens beyond loopback only with bearer tokens configured (`[auth]`,
+//! `KVP_TOPUP_AUTH_*`); the gRPC event sink only with mutual TLS (`[tls]`,
+//! `KVP_TOPUP_TLS_*`), which admits the payroll service's certificate alone.
+//! The database URL's password is never printed.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -39,10 +40,10 @@ pub struct Config {
     pub norms_file: Option<PathBuf>,
     /// Log lines as `text` or `json` (`KVP_TOPUP_LOG_FORMAT`).
     pub log_format: LogFormat,
-    /// Allow listening on a non-loopback address without TLS or
-    /// authentication (`KVP_TOPUP_ALLOW_INSECURE_REMOTE`): only behind a
-    /// proxy that provides both.
-    pub allow_insecure_remote: bool,
+    /// Mutual TLS for the gRPC event sink: only the payroll service's
+    /// certificate may deliver (`KVP_TOPUP_TLS_CERT`, `KVP_TOPUP_TLS_KEY`,
+    /// `KVP_TOPUP_TLS_CLIENT_CA`); unset means plain TCP on loopback only.
+    pub tls: Option<TlsConfig>,
     /// REST bearer tokens (JWT): who issues them and the keys that verify
     /// them (`KVP_TOPUP_AUTH_ISSUER`, `KVP_TOPUP_AUTH_AUDIENCE`,
     /// `KVP_TOPUP_AUTH_KEYS_FILE`); unset means development mode.
@@ -61,11 +62,24 @@ impl Default for Config {
             database_url: DatabaseUrl("sqlite://data/kvp-topup.db?mode=rwc".into()),
             norms_file: None,
             log_format: LogFormat::Text,
-            allow_insecure_remote: false,
+            tls: None,
             auth: None,
             otlp_endpoint: None,
         }
     }
+}
+
+/// The event sink's TLS: this service's certificate, and the CA that issues
+/// the payroll service's relay certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain presented by the service.
+    pub cert: PathBuf,
+    /// PEM private key of that certificate.
+    pub key: PathBuf,
+    /// PEM certificate(s) of the CA issuing the payroll service's certificate.
+    pub client_ca: PathBuf,
 }
 
 /// How log lines are written.
@@ -165,11 +179,14 @@ pub enum ConfigError {
     UnauthenticatedRest(SocketAddr),
     /// The gRPC event sink on a non-loopback address without TLS.
     #[error(
-        "grpc_addr {0} is not a loopback address: the event sink has no TLS of its own, so it \
-         listens on 127.0.0.1 only unless allow_insecure_remote \
-         (KVP_TOPUP_ALLOW_INSECURE_REMOTE=true) says a mutual-TLS proxy in front provides it"
+        "grpc_addr {0} is not a loopback address, but no TLS is configured \
+         (KVP_TOPUP_TLS_CERT, KVP_TOPUP_TLS_KEY, KVP_TOPUP_TLS_CLIENT_CA): refusing to take \
+         events in clear. Bind to 127.0.0.1 for development."
     )]
     InsecureBind(SocketAddr),
+    /// A TLS setting is missing.
+    #[error("{0} is required when TLS is configured")]
+    IncompleteTls(&'static str),
     /// The bearer token settings cannot be used.
     #[error(transparent)]
     Auth(#[from] kvp_auth::SettingsError),
@@ -252,32 +269,52 @@ impl Config {
                         .map_err(|e| bad(format!("{value} is not a keys file: {e}")))?;
                     auth_part(self).keys = file.keys;
                 }
-                "ALLOW_INSECURE_REMOTE" => {
-                    self.allow_insecure_remote = match value.as_str() {
-                        "true" | "1" => true,
-                        "false" | "0" | "" => false,
-                        _ => return Err(bad("must be `true` or `false`".into())),
-                    };
-                }
+                "TLS_CERT" => tls_part(self).cert = PathBuf::from(value),
+                "TLS_KEY" => tls_part(self).key = PathBuf::from(value),
+                "TLS_CLIENT_CA" => tls_part(self).client_ca = PathBuf::from(value),
                 _ => return Err(bad("is not a setting of this service".into())),
             }
         }
         Ok(())
     }
 
-    /// Refuses unusable token settings, REST beyond loopback without
-    /// tokens, and gRPC beyond loopback unless explicitly allowed.
+    /// Refuses unusable token and TLS settings, REST beyond loopback
+    /// without tokens, and gRPC beyond loopback without TLS.
     pub fn check(&self) -> Result<(), ConfigError> {
         if let Some(auth) = &self.auth {
             auth.check("auth")?;
         } else if !self.http_addr.ip().is_loopback() {
             return Err(ConfigError::UnauthenticatedRest(self.http_addr));
         }
-        if !self.grpc_addr.ip().is_loopback() && !self.allow_insecure_remote {
+        if let Some(tls) = &self.tls {
+            for (what, path) in [
+                ("tls.cert", &tls.cert),
+                ("tls.key", &tls.key),
+                ("tls.client_ca", &tls.client_ca),
+            ] {
+                if path.as_os_str().is_empty() {
+                    return Err(ConfigError::IncompleteTls(what));
+                }
+            }
+        } else if !self.grpc_addr.ip().is_loopback() {
             return Err(ConfigError::InsecureBind(self.grpc_addr));
         }
         Ok(())
     }
+
+    /// True when nothing protects the service: no tokens, no TLS.
+    pub fn development_mode(&self) -> bool {
+        self.auth.is_none() && self.tls.is_none()
+    }
+}
+
+/// The TLS settings being assembled from environment variables.
+fn tls_part(config: &mut Config) -> &mut TlsConfig {
+    config.tls.get_or_insert_with(|| TlsConfig {
+        cert: PathBuf::new(),
+        key: PathBuf::new(),
+        client_ca: PathBuf::new(),
+    })
 }
 
 /// The token settings being assembled from environment variables.
@@ -403,27 +440,49 @@ mod tests {
     fn remote_binding_and_unknown_variables_are_refused() {
         let e = Config::load(None, &env(&[("KVP_TOPUP_HTTP_ADDR", "0.0.0.0:8081")])).unwrap_err();
         assert!(matches!(e, ConfigError::UnauthenticatedRest(_)), "{e}");
-        // A proxy in front does not stand in for tokens on REST.
+        // TLS on gRPC does not stand in for tokens on REST.
         let e = Config::load(
             None,
             &env(&[
                 ("KVP_TOPUP_HTTP_ADDR", "0.0.0.0:8081"),
-                ("KVP_TOPUP_ALLOW_INSECURE_REMOTE", "true"),
+                ("KVP_TOPUP_TLS_CERT", "server.pem"),
+                ("KVP_TOPUP_TLS_KEY", "server.key"),
+                ("KVP_TOPUP_TLS_CLIENT_CA", "ca.pem"),
             ]),
         )
         .unwrap_err();
         assert!(matches!(e, ConfigError::UnauthenticatedRest(_)), "{e}");
         let e = Config::load(None, &env(&[("KVP_TOPUP_GRPC_ADDR", "0.0.0.0:50061")])).unwrap_err();
         assert!(matches!(e, ConfigError::InsecureBind(_)), "{e}");
+        let e = Config::load(
+            None,
+            &env(&[
+                ("KVP_TOPUP_GRPC_ADDR", "0.0.0.0:50061"),
+                ("KVP_TOPUP_TLS_CERT", "server.pem"),
+                ("KVP_TOPUP_TLS_KEY", "server.key"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "tls.client_ca is required when TLS is configured"
+        );
         let config = Config::load(
             None,
             &env(&[
                 ("KVP_TOPUP_GRPC_ADDR", "0.0.0.0:50061"),
-                ("KVP_TOPUP_ALLOW_INSECURE_REMOTE", "true"),
+                ("KVP_TOPUP_TLS_CERT", "server.pem"),
+                ("KVP_TOPUP_TLS_KEY", "server.key"),
+                ("KVP_TOPUP_TLS_CLIENT_CA", "ca.pem"),
             ]),
         )
         .unwrap();
-        assert!(config.allow_insecure_remote);
+        assert_eq!(
+            config.tls.as_ref().map(|t| t.client_ca.clone()),
+            Some(PathBuf::from("ca.pem"))
+        );
+        assert!(!config.development_mode());
+        assert!(Config::default().development_mode());
         let e = Config::load(None, &env(&[("KVP_TOPUP_DATABSE_URL", "x")])).unwrap_err();
         assert!(e.to_string().contains("KVP_TOPUP_DATABSE_URL"), "{e}");
         let beside_payroll = env(&[("KVP_TOPUP_URL", "http://127.0.0.1:50061")]);

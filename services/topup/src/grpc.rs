@@ -11,6 +11,7 @@ use kvp_proto::kvp::topup::v1::{DeliverRequest, DeliverResponse};
 use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 
+use crate::error::ServiceError;
 use crate::service::Topup;
 
 /// The CloudEvents extension `traceparent`, if the event carries one as text.
@@ -27,16 +28,45 @@ fn traceparent(event: &CloudEvent) -> Option<&str> {
 }
 use crate::store::Received;
 
+/// The URI name of the payroll service's certificate: the one sender of events.
+pub const PAYROLL_SERVICE_URI: &str = "urn:kvp:service:payroll";
+
 /// The event sink.
 #[derive(Clone)]
 pub struct DeliverySink {
     topup: Topup,
+    require_payroll_certificate: bool,
 }
 
 impl DeliverySink {
-    /// The sink over the service's operations.
-    pub fn new(topup: Topup) -> Self {
-        Self { topup }
+    /// The sink over the service's operations; with `tls`, only a client
+    /// certificate naming [`PAYROLL_SERVICE_URI`] may deliver.
+    pub fn new(topup: Topup, tls: bool) -> Self {
+        Self {
+            topup,
+            require_payroll_certificate: tls,
+        }
+    }
+
+    /// Refuses a sender that is not the payroll service (with TLS on).
+    fn admit<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        if !self.require_payroll_certificate {
+            return Ok(());
+        }
+        let unauthenticated = |what| Status::from(ServiceError::Unauthenticated { what });
+        let leaf = request
+            .peer_certs()
+            .and_then(|certs| certs.first().cloned())
+            .ok_or_else(|| unauthenticated("a client certificate is required"))?;
+        let uris = kvp_auth::certificate_uris(&leaf).map_err(unauthenticated)?;
+        if uris.iter().any(|uri| uri == PAYROLL_SERVICE_URI) {
+            Ok(())
+        } else {
+            Err(ServiceError::PermissionDenied {
+                what: format!("only a certificate naming {PAYROLL_SERVICE_URI} delivers events"),
+            }
+            .into())
+        }
     }
 }
 
@@ -46,6 +76,7 @@ impl EventSinkService for DeliverySink {
         &self,
         request: Request<DeliverRequest>,
     ) -> Result<Response<DeliverResponse>, Status> {
+        self.admit(&request)?;
         let request = request.into_inner();
         let event = request.event.as_ref();
         let event_type = crate::metrics::event_type_label(event);

@@ -6,7 +6,7 @@ use std::fmt;
 
 use kvp_auth::TokenKeysFile;
 
-use super::{Config, LogFormat, auth_part, tls_part};
+use super::{Config, LogFormat, auth_part, relay_tls_part, tls_part};
 
 /// One setting that an environment variable sets.
 pub struct EnvSetting {
@@ -82,6 +82,30 @@ pub const ENV_SETTINGS: &[EnvSetting] = &[
         setting: "topup_url",
         apply: |c, v| {
             c.topup_url = Some(v);
+            Ok(())
+        },
+    },
+    EnvSetting {
+        variable: "KVP_RELAY_TLS_CA",
+        setting: "relay_tls.ca",
+        apply: |c, v| {
+            relay_tls_part(c).ca = v.into();
+            Ok(())
+        },
+    },
+    EnvSetting {
+        variable: "KVP_RELAY_TLS_CERT",
+        setting: "relay_tls.cert",
+        apply: |c, v| {
+            relay_tls_part(c).cert = v.into();
+            Ok(())
+        },
+    },
+    EnvSetting {
+        variable: "KVP_RELAY_TLS_KEY",
+        setting: "relay_tls.key",
+        apply: |c, v| {
+            relay_tls_part(c).key = v.into();
             Ok(())
         },
     },
@@ -295,7 +319,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::config::{AuthConfig, TlsConfig};
+    use crate::config::{AuthConfig, RelayTlsConfig, TlsConfig};
 
     #[test]
     fn a_mistyped_variable_stops_start_up_naming_the_setting_it_resembles() {
@@ -367,6 +391,11 @@ mod tests {
         let everything = Config {
             identity_key: Some(String::new()),
             topup_url: Some(String::new()),
+            relay_tls: Some(RelayTlsConfig {
+                ca: PathBuf::new(),
+                cert: PathBuf::new(),
+                key: PathBuf::new(),
+            }),
             otlp_endpoint: Some(String::new()),
             tls: Some(TlsConfig {
                 cert: PathBuf::new(),

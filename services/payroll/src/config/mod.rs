@@ -10,6 +10,21 @@ use serde::{Deserialize, Serialize};
 
 mod env;
 
+/// The outbox relay's mutual TLS to the top-up service: the CA that issued
+/// the top-up service's certificate, and the relay's own certificate, which
+/// names this service (`urn:kvp:service:payroll`) for the top-up service to
+/// admit it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayTlsConfig {
+    /// PEM certificate(s) of the CA that issued the top-up service's certificate.
+    pub ca: PathBuf,
+    /// PEM certificate chain the relay presents.
+    pub cert: PathBuf,
+    /// PEM private key of that certificate.
+    pub key: PathBuf,
+}
+
 /// REST bearer tokens (JWT): who issues them and the keys that verify them.
 pub use kvp_auth::{TokenKey, TokenSettings as AuthConfig};
 
@@ -36,7 +51,11 @@ pub struct Config {
     /// `text` or `json` logs.
     pub log_format: LogFormat,
     /// The top-up service's gRPC endpoint; unset keeps events in the outbox.
+    /// `http://` to a loopback address, or `https://` with `relay_tls`.
     pub topup_url: Option<String>,
+    /// Mutual TLS for the outbox relay's calls to a top-up service on
+    /// another host (`https://` `topup_url`).
+    pub relay_tls: Option<RelayTlsConfig>,
     /// Milliseconds between outbox polls when it is empty.
     pub relay_poll_ms: u64,
     /// Milliseconds before the first retry of a failed delivery (doubling).
@@ -125,6 +144,7 @@ impl Default for Config {
             identity_key: None,
             log_format: LogFormat::Text,
             topup_url: None,
+            relay_tls: None,
             relay_poll_ms: 500,
             relay_retry_base_ms: 1000,
             relay_lease_ms: 30_000,
@@ -148,6 +168,7 @@ impl fmt::Debug for Config {
             )
             .field("log_format", &self.log_format)
             .field("topup_url", &self.topup_url)
+            .field("relay_tls", &self.relay_tls)
             .field(
                 "otlp_endpoint",
                 &self.otlp_endpoint.as_deref().map(redact_url),
@@ -159,35 +180,59 @@ impl fmt::Debug for Config {
     }
 }
 
-/// The top-up service is reached over plain gRPC on this host only: a
-/// remote one is reached through the mutual-TLS sidecar of `deploy/`, which
-/// listens on loopback, so an event never crosses a network in clear.
-fn check_topup_url(url: &str) -> Result<(), ConfigError> {
-    let refused = || {
-        ConfigError::Unsafe(
-            "topup_url must be http:// to a loopback address (127.0.0.1, ::1 or localhost): \
-             a remote top-up service is reached through the mutual-TLS sidecar, which \
-             listens there (deploy/README.md)"
-                .into(),
-        )
+/// An event never crosses a network in clear: the top-up service is reached
+/// over plain gRPC on this host only, and anywhere with mutual TLS
+/// (`https://` and `relay_tls`).
+fn check_topup_url(url: &str, relay_tls: Option<&RelayTlsConfig>) -> Result<(), ConfigError> {
+    let refused = |why: &str| {
+        ConfigError::Unsafe(format!(
+            "topup_url must be http:// to a loopback address (127.0.0.1, ::1 or localhost), \
+             or https:// with relay_tls (KVP_RELAY_TLS_CA, KVP_RELAY_TLS_CERT, \
+             KVP_RELAY_TLS_KEY): {why}"
+        ))
     };
-    let uri: axum::http::Uri = url.parse().map_err(|_| refused())?;
+    let uri: axum::http::Uri = url.parse().map_err(|_| refused("it is not a URL"))?;
     let host = uri.host().unwrap_or_default();
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let loopback = host == "localhost"
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback());
-    if uri.scheme_str() == Some("http") && loopback {
-        Ok(())
-    } else {
-        Err(refused())
+    match (uri.scheme_str(), relay_tls) {
+        (Some("http"), None) if loopback => Ok(()),
+        (Some("http"), None) => Err(refused("a remote top-up service needs mutual TLS")),
+        (Some("http"), Some(_)) => Err(refused("relay_tls is set, but the URL is plain http://")),
+        (Some("https"), Some(tls)) => {
+            for (what, path) in [
+                ("relay_tls.ca", &tls.ca),
+                ("relay_tls.cert", &tls.cert),
+                ("relay_tls.key", &tls.key),
+            ] {
+                if path.as_os_str().is_empty() {
+                    return Err(ConfigError::Unsafe(format!(
+                        "{what} is required when relay_tls is configured"
+                    )));
+                }
+            }
+            Ok(())
+        }
+        (Some("https"), None) => Err(refused("https:// needs relay_tls")),
+        _ => Err(refused("the scheme is neither http nor https")),
     }
 }
 
 /// The REST token settings being assembled from environment variables.
 fn auth_part(config: &mut Config) -> &mut AuthConfig {
     config.auth.get_or_insert_with(AuthConfig::default)
+}
+
+/// The relay's TLS settings being assembled from environment variables.
+fn relay_tls_part(config: &mut Config) -> &mut RelayTlsConfig {
+    config.relay_tls.get_or_insert_with(|| RelayTlsConfig {
+        ca: PathBuf::new(),
+        cert: PathBuf::new(),
+        key: PathBuf::new(),
+    })
 }
 
 /// The TLS settings being assembled from environment variables.
@@ -357,8 +402,14 @@ impl Config {
                 }
             }
         }
-        if let Some(url) = &self.topup_url {
-            check_topup_url(url)?;
+        match (&self.topup_url, &self.relay_tls) {
+            (Some(url), tls) => check_topup_url(url, tls.as_ref())?,
+            (None, Some(_)) => {
+                return Err(ConfigError::Unsafe(
+                    "relay_tls is set, but no topup_url to use it for".into(),
+                ));
+            }
+            (None, None) => {}
         }
         self.identity_secret().map(|_| ())
     }
@@ -447,6 +498,33 @@ mod tests {
             topup_url: Some(url.to_owned()),
             ..Config::default()
         };
+        let tls = RelayTlsConfig {
+            ca: "ca.pem".into(),
+            cert: "relay.pem".into(),
+            key: "relay.key".into(),
+        };
+        let with_tls = |url: &str| Config {
+            relay_tls: Some(tls.clone()),
+            ..with(url)
+        };
+        for remote in ["https://kvp-topup.kvp.svc:50061", "https://127.0.0.1:50061"] {
+            assert!(with_tls(remote).check().is_ok(), "{remote}");
+        }
+        for (config, why) in [
+            (with_tls("http://127.0.0.1:50061"), "plain http://"),
+            (with_tls("http://kvp-topup:50061"), "plain http://"),
+            (with("https://topup.example:443"), "needs relay_tls"),
+            (
+                Config {
+                    topup_url: None,
+                    ..with_tls("")
+                },
+                "no topup_url",
+            ),
+        ] {
+            let err = config.check().unwrap_err().to_string();
+            assert!(err.contains(why), "{err}");
+        }
         for local in [
             "http://127.0.0.1:50061",
             "http://127.0.0.1:15061",
@@ -458,7 +536,6 @@ mod tests {
         for remote in [
             "http://kvp-topup:50061",
             "http://10.0.0.7:50061",
-            "https://topup.example:443",
             "127.0.0.1:50061",
             "",
         ] {
