@@ -206,6 +206,11 @@ impl TestApp {
             grpc_addr: "127.0.0.1:0".parse().unwrap(),
             http_addr: "127.0.0.1:0".parse().unwrap(),
             database_url: url,
+            // The test database has a key of its own (the development key
+            // never protects PostgreSQL); tests configure TLS and tokens
+            // where they test them, in development mode otherwise.
+            identity_key: Some(TEST_IDENTITY_KEY.into()),
+            dev: true,
             relay_poll_ms: 20,
             relay_retry_base_ms: 50,
             ..Config::default()
@@ -898,6 +903,10 @@ pub fn check_status(status: &tonic::Status) {
         ),
     );
 }
+
+/// The identity key of the test kit's databases (base64 of 32 bytes; it
+/// protects nothing real).
+pub const TEST_IDENTITY_KEY: &str = "a3ZwLXRlc3Qta2l0LWlkZW50aXR5LWtleS0zMi1ieXQ=";
 
 /// A running top-up service.
 pub struct TopupApp {

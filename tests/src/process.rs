@@ -96,7 +96,12 @@ impl PayrollProcess {
             "relay_retry_base_ms = 50\n",
             "relay_lease_ms = 1000\n",
             "log_format = \"json\"\n",
+            // A configuration file and (maybe) PostgreSQL are production
+            // settings: development mode is asked for, and the database has
+            // a key of its own.
+            "dev = true\n",
         ));
+        config.push_str(&format!("identity_key = {:?}\n", crate::TEST_IDENTITY_KEY));
         if let Some(url) = topup_url {
             config.push_str(&format!("topup_url = {url:?}\n"));
         }

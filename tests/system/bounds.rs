@@ -482,3 +482,65 @@ async fn the_openapi_document_states_the_bounds_of_its_schemas() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn control_characters_and_overlong_free_text_in_grpc_messages_are_invalid_arguments() {
+    let mut app = TestApp::spawn().await;
+    let fixture = Fixture::new(&app).await;
+    let mut body = fixture.body(
+        "2025-10-01",
+        "2025-10-31",
+        &[
+            ("2025-10-06", DayKind::Unexcused, "2"),
+            ("2025-10-07", DayKind::Unexcused, "2"),
+        ],
+    );
+    // NUL cannot be stored by PostgreSQL; an escape sequence garbles a screen.
+    body.entries[0].note = "sick\u{0}".into();
+    body.entries[1].note = "x".repeat(1001);
+    body.client_reference = "ref\u{1b}[2J".into();
+    let status = app
+        .grpc
+        .submit_timesheet(fixture.signed(&body))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let control = "must not contain control characters but tab and line breaks";
+    assert_eq!(
+        violations(&status),
+        vec![
+            ("client_reference".to_owned(), control.to_owned()),
+            ("entries[0].note".to_owned(), control.to_owned()),
+            (
+                "entries[1].note".to_owned(),
+                "must be at most 1000 characters".to_owned()
+            ),
+        ]
+    );
+    // Tabs and line breaks are text; the same timesheet with them is taken.
+    body.entries[0].note = "sick,\tback\r\non Wednesday".into();
+    body.entries[1].note = "x".repeat(1000);
+    body.client_reference = "ref-1".into();
+    app.grpc
+        .submit_timesheet(fixture.signed(&body))
+        .await
+        .unwrap();
+
+    let status = app
+        .grpc
+        .confirm_payment(pb::ConfirmPaymentRequest {
+            run_id: "0192f3c4-0000-7000-8000-000000000001".into(),
+            participant_id: "0192f3c4-0000-7000-8000-000000000002".into(),
+            gross: "100.00".into(),
+            tax_withheld: "0.00".into(),
+            net_paid: "100.00".into(),
+            outcome: pb::PaymentOutcome::Failed as i32,
+            failure_reason: "closed\u{0}account".into(),
+            payment_date: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(violations(&status), one("failure_reason", control));
+    app.stop().await;
+}

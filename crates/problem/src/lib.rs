@@ -234,6 +234,33 @@ pub fn problem_response(description: &str) -> utoipa::openapi::Response {
         .build()
 }
 
+/// Whether a character is a control character no text of ours carries:
+/// every C0 and C1 control but tab, line feed and carriage return (they
+/// garble what a caseworker or a payroll file shows, and PostgreSQL cannot
+/// store NUL at all).
+pub fn is_refused_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// The violation of free text at `field` with a refused control character
+/// or more than `max_chars` characters, if it has one (the text is never
+/// quoted).
+pub fn text_violation(field: &str, text: &str, max_chars: usize) -> Option<FieldViolation> {
+    if text.chars().any(is_refused_control) {
+        Some(FieldViolation::new(
+            field,
+            "must not contain control characters but tab and line breaks",
+        ))
+    } else if text.chars().count() > max_chars {
+        Some(FieldViolation::new(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ))
+    } else {
+        None
+    }
+}
+
 /// What serde refused, without the value refused. serde quotes the value it
 /// could not take (``invalid type: integer `15019012345`, expected a
 /// string``, ``unknown variant `…` ``, ``unknown field `…` ``), and whatever a
@@ -271,6 +298,21 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+
+    #[test]
+    fn free_text_is_refused_for_control_characters_and_length_only() {
+        use super::text_violation;
+        assert_eq!(text_violation("note", "sick\tday\r\nback", 20), None);
+        assert_eq!(text_violation("note", "æøå", 3), None);
+        for text in ["a\u{0}b", "bell\u{7}", "esc\u{1b}[31m", "c1\u{85}"] {
+            let violation = text_violation("note", text, 100).unwrap();
+            assert_eq!(violation.field, "note");
+            assert!(violation.description.contains("control"), "{text:?}");
+            assert!(!violation.description.contains(text));
+        }
+        let long = text_violation("reason", "æøåæ", 3).unwrap();
+        assert_eq!(long.description, "must be at most 3 characters");
+    }
     use utoipa::OpenApi as _;
 
     #[test]

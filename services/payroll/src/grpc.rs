@@ -116,6 +116,9 @@ fn summary_to_proto(closed: &ClosedPeriod) -> pb::PayRun {
     )
 }
 
+/// The longest failure reason of a payment, in characters (stored and shown).
+const MAX_FAILURE_REASON_CHARS: usize = 1000;
+
 /// A payslip's figures as the wire gives them: a `ConfirmPaymentRequest`
 /// or one `PayslipPayment` of a batch.
 struct WirePayment<'a> {
@@ -179,6 +182,13 @@ impl WirePayment<'_> {
                 None
             }
         };
+        if let Some(v) = kvp_problem::text_violation(
+            &field("failure_reason"),
+            self.failure_reason,
+            MAX_FAILURE_REASON_CHARS,
+        ) {
+            violations.push(v);
+        }
         let payment_date = if self.payment_date.is_empty() {
             None
         } else {

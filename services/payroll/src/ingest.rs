@@ -18,6 +18,10 @@ use crate::facts::{month_facts, participant, programmes, started_by};
 
 /// The longest period one timesheet may cover.
 const MAX_PERIOD_DAYS: i64 = kvp_rules::bounds::TIMESHEET_PERIOD_DAYS_MAX;
+/// The longest note of an entry, in characters (it is stored and shown).
+pub const MAX_NOTE_CHARS: usize = 1000;
+/// The longest client reference, in characters.
+pub const MAX_CLIENT_REFERENCE_CHARS: usize = 200;
 
 /// A timesheet body that passed every content check.
 #[derive(Debug, Clone)]
@@ -116,6 +120,14 @@ pub fn validate(
         parsed
     };
 
+    if let Some(v) = kvp_problem::text_violation(
+        "client_reference",
+        &body.client_reference,
+        MAX_CLIENT_REFERENCE_CHARS,
+    ) {
+        violate(v.field, &v.description);
+    }
+
     let day_limit = kvp_rules::bounds::ENTRY_HOURS_MAX;
     let mut per_day: BTreeMap<Date, Decimal> = BTreeMap::new();
     let mut entries = Vec::with_capacity(body.entries.len());
@@ -161,6 +173,11 @@ pub fn validate(
                     field("hours"),
                     "the day's entries add up to more than 24 hours",
                 );
+            }
+            if let Some(v) =
+                kvp_problem::text_violation(&field("note"), &entry.note, MAX_NOTE_CHARS)
+            {
+                violate(v.field, &v.description);
             }
             let note = (!entry.note.is_empty()).then(|| entry.note.clone());
             entries.push((date, kind, hours, note));

@@ -57,6 +57,10 @@ struct ServeArgs {
     /// Override the database URL.
     #[arg(long)]
     database_url: Option<String>,
+    /// Development mode, asked for explicitly (also `KVP_DEV=1`): missing
+    /// protections are allowed on loopback even with production settings.
+    #[arg(long)]
+    dev: bool,
 }
 
 fn main() -> ExitCode {
@@ -89,6 +93,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(url) = args.database_url {
         config.database_url = url;
     }
+    config.dev |= args.dev;
     // Flushes buffered spans when `serve` returns, after the runtime is gone.
     let _telemetry = telemetry::init(config.log_format, config.otlp_endpoint.as_deref())?;
     let ignored = config::unrecognised_variables(std::env::vars());

@@ -63,7 +63,23 @@ pub fn check(
                 field,
                 format!("is longer than {MAX_KEY_LEN} bytes"),
             ));
+        } else if let Some(violation) = kvp_problem::text_violation(field, value, MAX_KEY_LEN) {
+            violations.push(violation);
         }
+    }
+    let subject = match event
+        .attributes
+        .get("subject")
+        .and_then(|v| v.attr.as_ref())
+    {
+        Some(Attr::CeString(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    };
+    if let Some(violation) = subject
+        .as_deref()
+        .and_then(|s| kvp_problem::text_violation("event.subject", s, MAX_KEY_LEN))
+    {
+        violations.push(violation);
     }
     if event.spec_version != SPEC_VERSION {
         violations.push(FieldViolation::new(
@@ -80,15 +96,6 @@ pub fn check(
     if !violations.is_empty() {
         return Err(violations);
     }
-
-    let subject = match event
-        .attributes
-        .get("subject")
-        .and_then(|v| v.attr.as_ref())
-    {
-        Some(Attr::CeString(s)) if !s.is_empty() => Some(s.clone()),
-        _ => None,
-    };
     Ok(Incoming {
         inbox: InboxEvent {
             source: event.source.clone(),
@@ -164,8 +171,13 @@ fn stipend_paid(
 
     let participant_id = uuid("participant_id", &paid.participant_id, &mut at);
     let run_id = uuid("run_id", &paid.run_id, &mut at);
-    if paid.municipality_id.is_empty() {
-        at("municipality_id", "is required".into());
+    // The municipality decides who may see the payment's proposal.
+    if paid.municipality_id.len() != 4 || !paid.municipality_id.bytes().all(|b| b.is_ascii_digit())
+    {
+        at(
+            "municipality_id",
+            "must be a four-digit municipality number".into(),
+        );
     }
     let month = paid.month.parse::<Month>().ok();
     if month.is_none() {

@@ -247,6 +247,14 @@ impl Topup {
                 format!("is longer than {MAX_DECIDED_BY_LEN} bytes"),
             ));
         }
+        // Lengths are bounded in bytes above; the characters here.
+        for (field, text) in [("reason", Some(reason)), ("decided_by", decided_by)] {
+            if let Some(violation) =
+                text.and_then(|t| kvp_problem::text_violation(field, t, usize::MAX))
+            {
+                violations.push(violation);
+            }
+        }
         let Some(id) = id.filter(|_| violations.is_empty()) else {
             return Err(ServiceError::invalid(
                 "the decision is invalid; nothing was stored",

@@ -134,6 +134,18 @@ pub const ENV_SETTINGS: &[EnvSetting] = &[
         },
     },
     EnvSetting {
+        variable: "KVP_DEV",
+        setting: "dev",
+        apply: |c, v| {
+            c.dev = match v.as_str() {
+                "1" | "true" => true,
+                "0" | "false" | "" => false,
+                _ => return Err("must be 1 or 0 (true or false)".into()),
+            };
+            Ok(())
+        },
+    },
+    EnvSetting {
         variable: "KVP_OTLP_ENDPOINT",
         setting: "otlp_endpoint",
         apply: |c, v| {

@@ -73,9 +73,16 @@ pub struct Config {
     /// Bearer-token authentication for REST; unset means development mode
     /// (loopback only, the caller named by the `x-kvp-actor` header).
     pub auth: Option<AuthConfig>,
+    /// Development mode asked for explicitly (`--dev`, `KVP_DEV=1`): missing
+    /// protections are then allowed on loopback even though production
+    /// settings are given. Without any production setting it is implied.
+    pub dev: bool,
     /// Bounds on request size and time, so that oversized messages and slow
     /// clients cannot tie the service up.
     pub limits: Limits,
+    /// Whether a configuration file was read (a production setting in itself).
+    #[serde(skip)]
+    pub from_file: bool,
 }
 
 /// Request size and time limits.
@@ -151,7 +158,9 @@ impl Default for Config {
             otlp_endpoint: None,
             tls: None,
             auth: None,
+            dev: false,
             limits: Limits::default(),
+            from_file: false,
         }
     }
 }
@@ -176,6 +185,7 @@ impl fmt::Debug for Config {
             .field("tls", &self.tls)
             .field("limits", &self.limits)
             .field("auth", &self.auth)
+            .field("dev", &self.dev)
             .finish()
     }
 }
@@ -334,6 +344,7 @@ impl Config {
             }
             None => Config::default(),
         };
+        config.from_file = file.is_some();
         for (name, value) in env {
             match classify(&name) {
                 Variable::Setting(setting) => {
@@ -359,6 +370,25 @@ impl Config {
     /// listen on loopback only.
     pub fn development_mode(&self) -> bool {
         self.missing_protection().next().is_some()
+    }
+
+    /// The production settings given, by name: once any is, every missing
+    /// protection is an error unless development mode is asked for.
+    fn production_settings(&self) -> Vec<&'static str> {
+        [
+            ("a configuration file", self.from_file),
+            ("a PostgreSQL database", self.is_postgres()),
+            ("tls", self.tls.is_some()),
+            ("auth", self.auth.is_some()),
+            ("identity_key", self.identity_key.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, given)| given.then_some(name))
+        .collect()
+    }
+
+    fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres:") || self.database_url.starts_with("postgresql:")
     }
 
     /// The protections not configured, by setting name.
@@ -391,6 +421,25 @@ impl Config {
             auth.check("auth")?;
         }
         let missing: Vec<_> = self.missing_protection().collect();
+        let given = self.production_settings();
+        if !self.dev && !given.is_empty() && !missing.is_empty() {
+            return Err(ConfigError::Unsafe(format!(
+                "{} given, so this is not development mode, but {} not configured: refusing to \
+                 start unprotected. Configure it, or ask for development mode explicitly with \
+                 --dev or KVP_DEV=1 (loopback only).",
+                given.join(", "),
+                missing.join(", ")
+            )));
+        }
+        // Its key is in this source code: it never protects a database that
+        // outlives a developer's machine.
+        if self.is_postgres() && self.identity_key.is_none() {
+            return Err(ConfigError::Unsafe(
+                "the development identity key never protects a PostgreSQL database: set \
+                 identity_key (KVP_IDENTITY_KEY, base64 of at least 32 bytes)"
+                    .into(),
+            ));
+        }
         if !missing.is_empty() {
             for (what, addr) in [("grpc_addr", self.grpc_addr), ("http_addr", self.http_addr)] {
                 if !addr.ip().is_loopback() {
@@ -493,6 +542,89 @@ mod tests {
     }
 
     #[test]
+    fn development_mode_is_the_absence_of_production_settings_never_an_accident() {
+        let tls = TlsConfig {
+            cert: "server.pem".into(),
+            key: "server.key".into(),
+            client_ca: "ca.pem".into(),
+        };
+        let key = "a3ZwLXRlc3Qta2V5LW9mLXRoaXJ0eS10d28tYnl0ZXM=".to_owned();
+        // Each production setting alone leaves protections missing: refused.
+        for (config, given) in [
+            (
+                Config {
+                    database_url: "postgres://kvp@db/kvp".into(),
+                    identity_key: Some(key.clone()),
+                    ..Config::default()
+                },
+                "a PostgreSQL database, identity_key given",
+            ),
+            (
+                Config {
+                    tls: Some(tls.clone()),
+                    ..Config::default()
+                },
+                "tls given",
+            ),
+            (
+                Config {
+                    identity_key: Some(key.clone()),
+                    ..Config::default()
+                },
+                "identity_key given",
+            ),
+            (
+                Config {
+                    from_file: true,
+                    ..Config::default()
+                },
+                "a configuration file given",
+            ),
+        ] {
+            let err = config.check().unwrap_err().to_string();
+            assert!(err.starts_with(given), "{err}");
+            assert!(err.contains("--dev or KVP_DEV=1"), "{err}");
+            // Asked for explicitly, development mode runs (on loopback).
+            let dev = Config {
+                dev: true,
+                ..config
+            };
+            dev.check().unwrap();
+            assert!(dev.development_mode());
+        }
+        // The development key never protects PostgreSQL, --dev or not.
+        let postgres = Config {
+            database_url: "postgresql://kvp@db/kvp".into(),
+            ..Config::default()
+        };
+        let err = postgres.clone().check().unwrap_err().to_string();
+        assert!(err.contains("identity_key not configured"), "{err}");
+        let err = Config {
+            dev: true,
+            ..postgres
+        }
+        .check()
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("development identity key never protects a PostgreSQL"),
+            "{err}"
+        );
+        // Nothing at all: development mode by absence. Everything: production.
+        assert!(Config::default().check().is_ok());
+        let env = vec![("KVP_DEV".to_owned(), "yes".to_owned())];
+        let err = Config::load(None, env).err().unwrap().to_string();
+        assert!(err.contains("KVP_DEV"), "{err}");
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), "log_format = \"json\"\n").unwrap();
+        assert!(
+            Config::load(Some(file.path()), Vec::new())
+                .unwrap()
+                .from_file
+        );
+    }
+
+    #[test]
     fn the_top_up_service_is_reached_in_clear_on_this_host_only() {
         let with = |url: &str| Config {
             topup_url: Some(url.to_owned()),
@@ -585,6 +717,7 @@ mod tests {
             ),
             ("KVP_AUTH_AUDIENCE".to_owned(), "kvp-payroll".to_owned()),
             ("KVP_AUTH_KEYS_FILE".to_owned(), keys.display().to_string()),
+            ("KVP_DEV".to_owned(), "1".to_owned()),
         ];
         let config = Config::load(None, env).unwrap();
         let auth = config.auth.as_ref().unwrap();

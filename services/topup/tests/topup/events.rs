@@ -236,6 +236,37 @@ pub async fn a_malformed_envelope_names_its_fields(app: TestApp) {
     );
     let pending = app.get("/pending-months").await;
     assert_eq!(pending.body["pending"], json!([]));
+
+    // NUL cannot be stored by PostgreSQL: refused, never retried for ever;
+    // the municipality scopes who sees the proposal, so it must be one.
+    let mut paid = stipend_paid(participant, "2024-03", "14000.00");
+    paid.municipality_id = "Oslo".into();
+    let mut event = stipend_event(&paid);
+    event.source = "/kvp/payroll/0301\u{0}".into();
+    event.attributes.insert(
+        "subject".into(),
+        kvp_proto::kvp::events::v1::CloudEventAttributeValue {
+            attr: Some(
+                kvp_proto::kvp::events::v1::cloud_event_attribute_value::Attr::CeString(
+                    "run\u{7}".into(),
+                ),
+            ),
+        },
+    );
+    let status = app.deliver(event).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let control = "must not contain control characters but tab and line breaks";
+    assert_eq!(
+        violations(&status),
+        vec![
+            ("event.source".to_owned(), control.to_owned()),
+            ("event.subject".to_owned(), control.to_owned()),
+            (
+                "event.proto_data.municipality_id".to_owned(),
+                "must be a four-digit municipality number".to_owned()
+            ),
+        ]
+    );
 }
 
 pub async fn unknown_and_unused_event_types_are_stored_and_acknowledged(app: TestApp) {

@@ -80,6 +80,23 @@ pub async fn a_proposal_is_rejected_once_and_cannot_be_accepted_after(app: TestA
 
 pub async fn decisions_need_a_reason_and_an_existing_proposal(app: TestApp) {
     let id = open_proposal(&app).await;
+    let garbled = app
+        .post(
+            &format!("/proposals/{id}/accept"),
+            &json!({ "reason": "ok\u{0}", "decided_by": "kari\u{1b}[2J" }),
+        )
+        .await;
+    assert_eq!(garbled.status, 400, "{}", garbled.body);
+    let fields: Vec<&str> = garbled.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["reason", "decided_by"]);
+    assert_eq!(app.proposal(&id).await["state"], "PROPOSED");
+
+    let id = open_proposal(&app).await;
     let blank = app
         .post(
             &format!("/proposals/{id}/accept"),
