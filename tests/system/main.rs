@@ -16,6 +16,7 @@ mod deploy;
 mod handoff;
 mod held;
 mod hostile_input;
+mod identity_keys;
 mod ingest;
 mod invariant;
 mod lifecycle;

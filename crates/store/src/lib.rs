@@ -55,8 +55,9 @@ pub use audit_chain::AuditVerification;
 pub use error::StoreError;
 pub use records::*;
 pub use repository::{
-    AuditStore, Backend, CloseSession, FactStore, IdempotencyStore, OutboxStore, ParameterStore,
-    ParticipantStore, PayRunStore, Repository, SanctionStore, SignerKeyStore, TimesheetStore,
+    AuditStore, Backend, CloseSession, FactStore, IdempotencyStore, IdentityKeyStore, OutboxStore,
+    ParameterStore, ParticipantStore, PayRunStore, Repository, SanctionStore, SignerKeyStore,
+    TimesheetStore,
 };
 
 /// Opens the store a URL names, applies the migrations and returns it.

@@ -19,7 +19,8 @@ use crate::records::{
     IdempotentAnswer, LedgerEntry, LineTotal, Municipality, NewAuditEntry, NewOutboxEvent,
     NewTimesheet, OpenRun, OutboxEvent, Participant, ParticipantFacts, Pause, PayLine, PayRun,
     PaymentToConfirm, Programme, ProgrammeExtension, ProgrammeWithPauses, RegisteredG,
-    SanctionAppeal, SanctionDecision, SanctionWarning, SignerKey, SoleCarerPeriod, Timesheet,
+    ResealedIdentity, SanctionAppeal, SanctionDecision, SanctionWarning, SealedIdentity, SignerKey,
+    SoleCarerPeriod, Timesheet,
 };
 
 /// Which database a store runs on.
@@ -62,6 +63,7 @@ pub trait Repository:
     + OutboxStore
     + AuditStore
     + IdempotencyStore
+    + IdentityKeyStore
     + Send
     + Sync
 {
@@ -601,6 +603,30 @@ pub trait OutboxStore: Send + Sync {
 
     /// How many events are not delivered yet.
     async fn outbox_backlog(&self) -> Result<i64, StoreError>;
+}
+
+/// The identity key the participants' identity numbers are sealed with,
+/// known by its public id (never the key itself).
+#[async_trait]
+pub trait IdentityKeyStore: Send + Sync {
+    /// The id of the key the numbers are sealed with; `None` before the
+    /// service first adopted one.
+    async fn identity_key_id(&self) -> Result<Option<String>, StoreError>;
+
+    /// Every participant's sealed number, by participant id.
+    async fn sealed_identities(&self) -> Result<Vec<SealedIdentity>, StoreError>;
+
+    /// Replaces participants' lookups and sealed numbers and records `key_id`
+    /// as the key they are sealed with, with `audit`, in one transaction;
+    /// when the recorded key is not `expected` nothing changes
+    /// ([`StoreError::Conflict`]).
+    async fn reseal_identities(
+        &self,
+        expected: Option<&str>,
+        key_id: &str,
+        resealed: &[ResealedIdentity],
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError>;
 }
 
 /// The audit trail and its hash chain.

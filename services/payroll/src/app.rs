@@ -57,6 +57,9 @@ impl Application {
         let parameters = Parameters::shipped().context("shipped parameters")?;
         let policy = Policy::shipped().context("shipped policy")?;
         let vault = IdentityVault::new(&config.identity_secret()?);
+        crate::identity_keys::adopt(store.as_ref(), &vault)
+            .await
+            .context("identity key")?;
         let payroll = Arc::new(Payroll::new(store, parameters, policy, vault));
         let grpc = TcpListener::bind(config.grpc_addr)
             .await

@@ -4,11 +4,12 @@
 
 use std::fmt;
 
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use time::{Date, Month};
+use uuid::Uuid;
 
 /// A validated national identity number. `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -110,10 +111,30 @@ pub fn synthetic_national_id(birth: &str, first: u32) -> Option<String> {
 
 /// Keys for protecting identity numbers at rest: a keyed hash to find a person
 /// again, and authenticated encryption to read the number back for payroll.
+///
+/// A sealed number names the key that sealed it and is bound to its
+/// participant: `0x01 ‖ key id (16 bytes) ‖ nonce (12) ‖ ciphertext`, the
+/// participant id and key id as associated data, so a sealed value copied to
+/// another participant's row no longer opens. Numbers sealed before key ids
+/// (`nonce ‖ ciphertext`, no associated data) still open, and are re-sealed
+/// when the service first adopts its key (`identity_keys`).
 pub struct IdentityVault {
     lookup_key: [u8; 32],
     cipher: ChaCha20Poly1305,
+    key_id: [u8; KEY_ID_LEN],
 }
+
+/// The format byte of a sealed number with a key id and associated data.
+const SEALED_V1: u8 = 1;
+/// Bytes of a key id.
+const KEY_ID_LEN: usize = 16;
+/// Bytes of a nonce.
+const NONCE_LEN: usize = 12;
+/// Bytes of a sealed number (eleven digits and a 16-byte tag): with a key id,
+/// and from before key ids. The formats are told apart by length, never by a
+/// first byte alone (an earlier nonce may begin with any byte).
+const SEALED_V1_LEN: usize = 1 + KEY_ID_LEN + NONCE_LEN + 11 + 16;
+const UNMARKED_LEN: usize = NONCE_LEN + 11 + 16;
 
 impl IdentityVault {
     /// Derives the lookup and sealing keys from one secret of at least 32 bytes.
@@ -125,10 +146,26 @@ impl IdentityVault {
             mac.finalize().into_bytes().into()
         };
         let seal_key = derive(b"kvp identity seal v1");
+        let mut key_id = [0; KEY_ID_LEN];
+        key_id.copy_from_slice(&derive(b"kvp identity key id v1")[..KEY_ID_LEN]);
         Self {
             lookup_key: derive(b"kvp identity lookup v1"),
             cipher: ChaCha20Poly1305::new(Key::from_slice(&seal_key)),
+            key_id,
         }
+    }
+
+    /// The key's public id: a keyed hash of the secret, which names the key
+    /// in sealed numbers and in the database without revealing it.
+    pub fn key_id(&self) -> String {
+        self.key_id.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn associated_data(&self, participant_id: Uuid) -> Vec<u8> {
+        let mut aad = b"kvp identity v1".to_vec();
+        aad.extend_from_slice(participant_id.as_bytes());
+        aad.extend_from_slice(&self.key_id);
+        aad
     }
 
     /// The keyed hash under which a number is found again.
@@ -139,30 +176,58 @@ impl IdentityVault {
         mac.finalize().into_bytes().to_vec()
     }
 
-    /// The number encrypted with a fresh nonce (nonce ‖ ciphertext).
-    pub fn seal(&self, id: &NationalId) -> Vec<u8> {
+    /// A participant's number encrypted with a fresh nonce, naming this key
+    /// and bound to the participant.
+    pub fn seal(&self, id: &NationalId, participant_id: Uuid) -> Vec<u8> {
         let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let mut sealed = nonce.to_vec();
+        let mut sealed = vec![SEALED_V1];
+        sealed.extend_from_slice(&self.key_id);
+        sealed.extend_from_slice(&nonce);
+        let payload = Payload {
+            msg: id.as_bytes(),
+            aad: &self.associated_data(participant_id),
+        };
         // Encryption with a valid key and nonce cannot fail for short messages.
-        sealed.extend(
-            self.cipher
-                .encrypt(&nonce, id.as_bytes())
-                .unwrap_or_default(),
-        );
+        sealed.extend(self.cipher.encrypt(&nonce, payload).unwrap_or_default());
         sealed
     }
 
-    /// Reads a sealed number back; `None` when it was not sealed with this key.
-    pub fn open(&self, sealed: &[u8]) -> Option<NationalId> {
-        if sealed.len() < 12 {
-            return None;
-        }
-        let (nonce, ciphertext) = sealed.split_at(12);
-        let plain = self
-            .cipher
-            .decrypt(Nonce::from_slice(nonce), ciphertext)
-            .ok()?;
+    /// Reads a participant's sealed number back; `None` when it was not
+    /// sealed with this key for this participant. A number sealed before key
+    /// ids opens with its key alone.
+    pub fn open(&self, sealed: &[u8], participant_id: Uuid) -> Option<NationalId> {
+        let plain = match sealed.split_first() {
+            Some((&SEALED_V1, rest)) if sealed.len() == SEALED_V1_LEN => {
+                let (key_id, rest) = rest.split_at(KEY_ID_LEN);
+                if key_id != self.key_id {
+                    return None;
+                }
+                let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+                let payload = Payload {
+                    msg: ciphertext,
+                    aad: &self.associated_data(participant_id),
+                };
+                self.cipher
+                    .decrypt(Nonce::from_slice(nonce), payload)
+                    .ok()?
+            }
+            _ if sealed.len() == UNMARKED_LEN => {
+                let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+                self.cipher
+                    .decrypt(Nonce::from_slice(nonce), ciphertext)
+                    .ok()?
+            }
+            _ => return None,
+        };
         NationalId::parse(std::str::from_utf8(&plain).ok()?).ok()
+    }
+
+    /// Whether a sealed number names this key (numbers sealed before key
+    /// ids name none).
+    pub fn sealed_by_this_key(&self, sealed: &[u8]) -> bool {
+        sealed.len() == SEALED_V1_LEN
+            && sealed.first() == Some(&SEALED_V1)
+            && sealed.get(1..=KEY_ID_LEN) == Some(self.key_id.as_slice())
     }
 }
 
@@ -211,16 +276,47 @@ mod tests {
     }
 
     #[test]
-    fn sealed_numbers_open_only_with_their_key() {
+    fn sealed_numbers_open_only_with_their_key_for_their_participant() {
         let id = NationalId::parse(&valid("150190", 123)).unwrap();
+        let participant = Uuid::now_v7();
         let vault = IdentityVault::new(&[7; 32]);
-        let sealed = vault.seal(&id);
+        let sealed = vault.seal(&id, participant);
         assert!(!sealed.windows(11).any(|w| w == id.as_bytes()));
-        assert_eq!(vault.open(&sealed), Some(id.clone()));
-        assert_ne!(vault.seal(&id), sealed, "a fresh nonce each time");
+        assert_eq!(sealed.len(), SEALED_V1_LEN);
+        assert_eq!(sealed[0], SEALED_V1);
+        assert!(vault.sealed_by_this_key(&sealed));
+        assert_eq!(vault.open(&sealed, participant), Some(id.clone()));
+        assert_ne!(
+            vault.seal(&id, participant),
+            sealed,
+            "a fresh nonce each time"
+        );
+        // Swapped to another participant's row, it does not open.
+        assert_eq!(vault.open(&sealed, Uuid::now_v7()), None);
         assert_eq!(vault.lookup(&id), vault.lookup(&id));
         let other = IdentityVault::new(&[8; 32]);
-        assert_eq!(other.open(&sealed), None);
+        assert_eq!(other.open(&sealed, participant), None);
+        assert!(!other.sealed_by_this_key(&sealed));
         assert_ne!(other.lookup(&id), vault.lookup(&id));
+        assert_ne!(other.key_id(), vault.key_id());
+        assert_eq!(vault.key_id().len(), 32);
+        assert_eq!(IdentityVault::new(&[7; 32]).key_id(), vault.key_id());
+    }
+
+    #[test]
+    fn a_number_sealed_before_key_ids_opens_with_its_key_alone() {
+        let id = NationalId::parse(&valid("150190", 123)).unwrap();
+        let vault = IdentityVault::new(&[7; 32]);
+        // The earlier format: nonce ‖ ciphertext, no associated data.
+        let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let mut unmarked = nonce.to_vec();
+        unmarked.extend(vault.cipher.encrypt(&nonce, id.as_bytes()).unwrap());
+        assert_eq!(unmarked.len(), UNMARKED_LEN);
+        assert!(!vault.sealed_by_this_key(&unmarked));
+        assert_eq!(vault.open(&unmarked, Uuid::now_v7()), Some(id));
+        assert_eq!(
+            IdentityVault::new(&[8; 32]).open(&unmarked, Uuid::nil()),
+            None
+        );
     }
 }

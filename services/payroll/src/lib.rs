@@ -13,6 +13,7 @@ pub mod events;
 pub mod facts;
 pub mod grpc;
 pub mod identity;
+pub mod identity_keys;
 pub mod ingest;
 pub mod metrics;
 pub mod payroll;

@@ -1,6 +1,7 @@
 //! The payroll binary: `serve` (the default) runs the service; `simulate
 //! CASE.json` evaluates one participant-month; `print-config` prints an example
-//! configuration; `verify-audit` checks the audit log's hash chain.
+//! configuration; `verify-audit` checks the audit log's hash chain;
+//! `reseal-identities` moves the identity numbers to a new identity key.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,18 +28,24 @@ enum Command {
     Simulate(simulate::Args),
     /// Print an example configuration file.
     PrintConfig,
+    /// Re-seal every identity number under a new identity key, given in
+    /// `KVP_NEW_IDENTITY_KEY` (base64 of at least 32 bytes; never on the
+    /// command line), opening them with the configured `KVP_IDENTITY_KEY`.
+    /// One transaction, audited. Stop the service first; start it with the
+    /// new key after.
+    ResealIdentities(DatabaseArgs),
     /// Recompute the audit log's hash chain and print how many entries verify.
     /// Exits 0 when the chain is intact, 1 naming the first broken entry, 2 when
     /// the database cannot be read.
-    VerifyAudit(VerifyAuditArgs),
+    VerifyAudit(DatabaseArgs),
 }
 
 #[derive(Debug, clap::Args)]
-struct VerifyAuditArgs {
+struct DatabaseArgs {
     /// A TOML configuration file (also `KVP_CONFIG`) naming the database.
     #[arg(long, env = "KVP_CONFIG")]
     config: Option<PathBuf>,
-    /// The database to verify; default: the configured one.
+    /// The database; default: the configured one.
     #[arg(long)]
     database_url: Option<String>,
 }
@@ -72,6 +79,13 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::VerifyAudit(args) => verify_audit(args),
+        Command::ResealIdentities(args) => match reseal_identities(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Serve(args) => match serve(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -114,10 +128,54 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })
 }
 
+/// The variable holding the new key for `reseal-identities`.
+const NEW_IDENTITY_KEY: &str = "KVP_NEW_IDENTITY_KEY";
+
+fn reseal_identities(args: DatabaseArgs) -> anyhow::Result<()> {
+    let mut config = Config::load(args.config.as_deref(), std::env::vars())?;
+    if let Some(url) = args.database_url {
+        config.database_url = url;
+    }
+    let new_key = std::env::var(NEW_IDENTITY_KEY)
+        .map_err(|_| anyhow::anyhow!("{NEW_IDENTITY_KEY} must hold the new identity key"))?;
+    let new_secret = Config {
+        identity_key: Some(new_key),
+        ..Config::default()
+    }
+    .identity_secret()
+    .map_err(|e| anyhow::anyhow!("{NEW_IDENTITY_KEY}: {e}"))?;
+    let old = kvp_payroll::identity::IdentityVault::new(&config.identity_secret()?);
+    let new = kvp_payroll::identity::IdentityVault::new(&new_secret);
+    if old.key_id() == new.key_id() {
+        anyhow::bail!("{NEW_IDENTITY_KEY} is the configured identity key already");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let count = runtime.block_on(async {
+        let store = kvp_store::connect(&config.database_url).await?;
+        let count = kvp_payroll::identity_keys::reseal(
+            store.as_ref(),
+            &old,
+            &new,
+            "operator:reseal-identities",
+        )
+        .await;
+        store.close().await;
+        count
+    })?;
+    println!(
+        "re-sealed {count} identity numbers under identity key {}: start the service with it as \
+         KVP_IDENTITY_KEY",
+        new.key_id()
+    );
+    Ok(())
+}
+
 /// Exit status of `verify-audit` when the chain is broken (an error is 2).
 const AUDIT_CHAIN_BROKEN: u8 = 1;
 
-fn verify_audit(args: VerifyAuditArgs) -> ExitCode {
+fn verify_audit(args: DatabaseArgs) -> ExitCode {
     let verification = match read_audit_chain(args) {
         Ok(verification) => verification,
         Err(e) => {
@@ -154,7 +212,7 @@ fn verify_audit(args: VerifyAuditArgs) -> ExitCode {
 }
 
 /// Opens the configured (or given) database and verifies its audit chain.
-fn read_audit_chain(args: VerifyAuditArgs) -> anyhow::Result<kvp_store::AuditVerification> {
+fn read_audit_chain(args: DatabaseArgs) -> anyhow::Result<kvp_store::AuditVerification> {
     let mut config = Config::load(args.config.as_deref(), std::env::vars())?;
     if let Some(url) = args.database_url {
         config.database_url = url;

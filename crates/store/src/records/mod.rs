@@ -560,6 +560,46 @@ pub struct AuditEntry {
     pub details: serde_json::Value,
 }
 
+/// A participant's identity number as sealed (see [`crate::IdentityKeyStore`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedIdentity {
+    /// The participant.
+    pub participant_id: Uuid,
+    /// The sealed number.
+    pub nin_sealed: Vec<u8>,
+}
+
+/// A participant's identity number sealed anew, with its lookup hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ResealedIdentity {
+    /// The participant.
+    pub participant_id: Uuid,
+    /// The keyed hash the number is found by.
+    pub nin_lookup: Vec<u8>,
+    /// The sealed number.
+    pub nin_sealed: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedIdentity")
+            .field("participant_id", &self.participant_id)
+            .field(
+                "nin_sealed",
+                &format_args!("<{} bytes>", self.nin_sealed.len()),
+            )
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ResealedIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResealedIdentity")
+            .field("participant_id", &self.participant_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// An audit entry to write together with a state change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAuditEntry {

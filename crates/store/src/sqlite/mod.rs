@@ -114,6 +114,7 @@ mod close;
 mod dialect;
 mod facts;
 mod idempotency;
+mod identity_keys;
 mod outbox;
 mod parameters;
 mod participants;

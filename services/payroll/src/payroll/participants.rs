@@ -91,11 +91,12 @@ impl Payroll {
                 "is before the participant's birth date",
             ));
         }
+        let participant_id = Uuid::now_v7();
         let participant = Participant {
-            id: Uuid::now_v7(),
+            id: participant_id,
             municipality_id: new.municipality_id.clone(),
             nin_lookup: self.vault.lookup(&id),
-            nin_sealed: self.vault.seal(&id),
+            nin_sealed: self.vault.seal(&id, participant_id),
             birth_date,
             display_name: new.display_name.trim().to_owned(),
             created_at: OffsetDateTime::now_utc(),
