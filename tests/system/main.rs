@@ -8,6 +8,7 @@
     reason = "a failed unwrap is a failed test"
 )]
 
+mod audit_checkpoints;
 mod auth;
 mod bounds;
 mod corrections;

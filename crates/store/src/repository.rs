@@ -639,6 +639,15 @@ pub trait AuditStore: Send + Sync {
         subject_id: &str,
     ) -> Result<Vec<AuditEntry>, StoreError>;
 
+    /// The chain sequence number and stored hash of entry `seq`, or of the
+    /// last chained entry (the head) for `None`; `None` when there is no
+    /// such entry. Only [`AuditStore::verify_audit_chain`] says whether the
+    /// stored hashes are the entries' own.
+    async fn audit_chain_hash(
+        &self,
+        seq: Option<u64>,
+    ) -> Result<Option<(u64, [u8; 32])>, StoreError>;
+
     /// Recomputes the audit log's hash chain in order, in one consistent
     /// snapshot: every entry's number, link to the entry before it and hash
     /// (see [`crate::audit_chain`]). Answers how many entries verified and the

@@ -29,6 +29,8 @@ pub struct Application {
     rest_auth: crate::rest::auth::Authenticator,
     tls: Option<ServerTlsConfig>,
     limits: Limits,
+    /// The audit checkpoints' key (if any) and interval.
+    checkpoints: (Option<Vec<u8>>, Duration),
 }
 
 impl Application {
@@ -87,6 +89,10 @@ impl Application {
             tls,
             rest_auth,
             limits: config.limits.clone(),
+            checkpoints: (
+                config.audit_checkpoint_secret()?,
+                Duration::from_millis(config.audit_checkpoint_ms.max(1)),
+            ),
         })
     }
 
@@ -140,6 +146,12 @@ impl Application {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
         tokio::spawn(crate::metrics::RECORDER.upkeep(stop_rx.clone()));
+        tokio::spawn(crate::audit_checkpoint::run(
+            self.payroll.store().clone(),
+            self.checkpoints.0.clone(),
+            self.checkpoints.1,
+            stop_rx.clone(),
+        ));
         tokio::spawn(crate::rest::idempotency::purge_expired_keys(
             self.payroll.store().clone(),
             stop_rx.clone(),

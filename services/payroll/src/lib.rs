@@ -6,6 +6,7 @@
 //! tests start the same application on port 0.
 
 pub mod app;
+pub mod audit_checkpoint;
 pub mod client_identity;
 pub mod config;
 pub mod error;

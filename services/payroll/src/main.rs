@@ -37,7 +37,7 @@ enum Command {
     /// Recompute the audit log's hash chain and print how many entries verify.
     /// Exits 0 when the chain is intact, 1 naming the first broken entry, 2 when
     /// the database cannot be read.
-    VerifyAudit(DatabaseArgs),
+    VerifyAudit(VerifyAuditArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -48,6 +48,18 @@ struct DatabaseArgs {
     /// The database; default: the configured one.
     #[arg(long)]
     database_url: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct VerifyAuditArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// A checkpoint the service logged (`seq=N head=… [mac=…]`, target
+    /// `kvp::audit`): the chain must still hold that entry with that hash,
+    /// else it was cut short or rewritten. A signed one needs the configured
+    /// `audit_checkpoint_key`.
+    #[arg(long)]
+    checkpoint: Option<String>,
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -175,9 +187,9 @@ fn reseal_identities(args: DatabaseArgs) -> anyhow::Result<()> {
 /// Exit status of `verify-audit` when the chain is broken (an error is 2).
 const AUDIT_CHAIN_BROKEN: u8 = 1;
 
-fn verify_audit(args: DatabaseArgs) -> ExitCode {
-    let verification = match read_audit_chain(args) {
-        Ok(verification) => verification,
+fn verify_audit(args: VerifyAuditArgs) -> ExitCode {
+    let (verification, against) = match read_audit_chain(args) {
+        Ok(read) => read,
         Err(e) => {
             eprintln!("error: {e:#}");
             return ExitCode::from(2);
@@ -192,39 +204,81 @@ fn verify_audit(args: DatabaseArgs) -> ExitCode {
             verification.unchained
         );
     }
-    match verification.first_broken {
-        None => {
+    if let Some((seq, reason)) = verification.first_broken {
+        println!(
+            "audit chain broken at entry {seq}: {reason} (entries verified before it: {}, \
+             last intact hash {head})",
+            verification.entries
+        );
+        return ExitCode::from(AUDIT_CHAIN_BROKEN);
+    }
+    use kvp_payroll::audit_checkpoint::Against;
+    match against {
+        Some(Against::Truncated { last }) => {
             println!(
-                "audit chain intact: {} entries verified, head {head}",
-                verification.entries
-            );
-            ExitCode::SUCCESS
-        }
-        Some((seq, reason)) => {
-            println!(
-                "audit chain broken at entry {seq}: {reason} (entries verified before it: {}, \
-                 last intact hash {head})",
+                "audit chain cut short: it ends at entry {}, before the checkpoint's entry \
+                 (the {} entries left verify, head {head})",
+                last.map_or_else(|| "none".to_owned(), |l| l.to_string()),
                 verification.entries
             );
             ExitCode::from(AUDIT_CHAIN_BROKEN)
         }
+        Some(Against::Rewritten) => {
+            println!(
+                "audit chain rewritten: the checkpoint's entry has another hash now (the {} \
+                 entries verify among themselves, head {head})",
+                verification.entries
+            );
+            ExitCode::from(AUDIT_CHAIN_BROKEN)
+        }
+        Some(Against::Holds) | None => {
+            let checked = if against.is_some() {
+                ", and it holds the checkpoint"
+            } else {
+                ""
+            };
+            println!(
+                "audit chain intact: {} entries verified, head {head}{checked}",
+                verification.entries
+            );
+            ExitCode::SUCCESS
+        }
     }
 }
 
-/// Opens the configured (or given) database and verifies its audit chain.
-fn read_audit_chain(args: DatabaseArgs) -> anyhow::Result<kvp_store::AuditVerification> {
-    let mut config = Config::load(args.config.as_deref(), std::env::vars())?;
-    if let Some(url) = args.database_url {
+/// Opens the configured (or given) database, verifies its audit chain and,
+/// with a checkpoint, what the chain says against it.
+fn read_audit_chain(
+    args: VerifyAuditArgs,
+) -> anyhow::Result<(
+    kvp_store::AuditVerification,
+    Option<kvp_payroll::audit_checkpoint::Against>,
+)> {
+    let mut config = Config::load(args.database.config.as_deref(), std::env::vars())?;
+    if let Some(url) = args.database.database_url {
         config.database_url = url;
     }
+    let checkpoint = args
+        .checkpoint
+        .map(|line| {
+            let checkpoint: kvp_payroll::audit_checkpoint::Checkpoint = line.parse()?;
+            checkpoint.authenticate(config.audit_checkpoint_secret()?.as_deref())?;
+            anyhow::Ok(checkpoint)
+        })
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("the checkpoint: {e}"))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         let store = kvp_store::connect(&config.database_url).await?;
         let verification = store.verify_audit_chain().await;
+        let against = match &checkpoint {
+            Some(checkpoint) => Some(checkpoint.against(store.as_ref()).await),
+            None => None,
+        };
         store.close().await;
-        Ok(verification?)
+        Ok((verification?, against.transpose()?))
     })
 }
 

@@ -57,6 +57,9 @@ pub const OUTBOX_BACKLOG: &str = "kvp_outbox_backlog";
 pub const OUTBOX_DELIVERED: &str = "kvp_outbox_delivered_total";
 /// Failed outbox delivery attempts (each is retried with backoff).
 pub const OUTBOX_DELIVERY_FAILURES: &str = "kvp_outbox_delivery_failures_total";
+/// The audit chain's length (its head's sequence number) at the last
+/// checkpoint: a fall means the chain was cut short.
+pub const AUDIT_CHAIN_ENTRIES: &str = "kvp_audit_chain_entries";
 
 /// Every metric name this service exports, for checking a dashboard's queries.
 pub const METRIC_NAMES: &[&str] = &[
@@ -74,6 +77,7 @@ pub const METRIC_NAMES: &[&str] = &[
     OUTBOX_BACKLOG,
     OUTBOX_DELIVERED,
     OUTBOX_DELIVERY_FAILURES,
+    AUDIT_CHAIN_ENTRIES,
 ];
 
 /// Histogram bucket bounds for latencies, in milliseconds: from 1 ms (a
@@ -183,6 +187,11 @@ pub fn record_period_closed(elapsed: Duration, lines: usize, total: Decimal, hel
 /// Sets the outbox backlog gauge (clamped to the gauge's integer range).
 pub fn record_outbox_backlog(backlog: i64) {
     gauge!(OUTBOX_BACKLOG).set(u32::try_from(backlog.max(0)).unwrap_or(u32::MAX));
+}
+
+/// Records the audit chain's length at a checkpoint.
+pub fn record_audit_chain_entries(entries: u64) {
+    gauge!(AUDIT_CHAIN_ENTRIES).set(u32::try_from(entries).unwrap_or(u32::MAX));
 }
 
 /// Counts one delivered outbox event.

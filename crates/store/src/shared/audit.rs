@@ -24,6 +24,28 @@ impl AuditStore for Store {
         rows::all(found, rows::audit_entry)
     }
 
+    async fn audit_chain_hash(&self, seq: Option<u64>) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+        let row = match seq {
+            Some(seq) => sqlx::query(
+                "SELECT chain_seq, hash FROM audit_entries WHERE chain_seq = $1",
+            )
+            .bind(i64::try_from(seq).map_err(|_| StoreError::corrupt("audit chain_seq"))?),
+            None => sqlx::query(
+                "SELECT chain_seq, hash FROM audit_entries WHERE chain_seq IS NOT NULL \
+                 ORDER BY chain_seq DESC LIMIT 1",
+            ),
+        }
+        .fetch_optional(self.read_pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let seq: i64 = row.try_get("chain_seq")?;
+        let hash: Vec<u8> = row.try_get("hash")?;
+        let seq = u64::try_from(seq).map_err(|_| StoreError::corrupt("audit chain_seq"))?;
+        let hash = <[u8; 32]>::try_from(hash.as_slice())
+            .map_err(|_| StoreError::corrupt("audit hash"))?;
+        Ok(Some((seq, hash)))
+    }
+
     async fn verify_audit_chain(&self) -> Result<AuditVerification, StoreError> {
         // One snapshot for every page: entries appended meanwhile are not seen.
         let mut tx = self.begin_snapshot().await?;

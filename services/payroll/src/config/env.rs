@@ -134,6 +134,22 @@ pub const ENV_SETTINGS: &[EnvSetting] = &[
         },
     },
     EnvSetting {
+        variable: "KVP_AUDIT_CHECKPOINT_KEY",
+        setting: "audit_checkpoint_key",
+        apply: |c, v| {
+            c.audit_checkpoint_key = Some(v);
+            Ok(())
+        },
+    },
+    EnvSetting {
+        variable: "KVP_AUDIT_CHECKPOINT_MS",
+        setting: "audit_checkpoint_ms",
+        apply: |c, v| {
+            c.audit_checkpoint_ms = parsed(&v)?;
+            Ok(())
+        },
+    },
+    EnvSetting {
         variable: "KVP_DEV",
         setting: "dev",
         apply: |c, v| {
@@ -402,6 +418,7 @@ mod tests {
     fn every_setting_has_a_variable_and_print_config_lists_them_all() {
         let everything = Config {
             identity_key: Some(String::new()),
+            audit_checkpoint_key: Some(String::new()),
             topup_url: Some(String::new()),
             relay_tls: Some(RelayTlsConfig {
                 ca: PathBuf::new(),

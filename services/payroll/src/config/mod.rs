@@ -73,6 +73,12 @@ pub struct Config {
     /// Bearer-token authentication for REST; unset means development mode
     /// (loopback only, the caller named by the `x-kvp-actor` header).
     pub auth: Option<AuthConfig>,
+    /// Base64 of at least 32 secret bytes signing the audit checkpoints the
+    /// service logs (see `audit_checkpoint`); unset: unsigned checkpoints.
+    pub audit_checkpoint_key: Option<String>,
+    /// Milliseconds between audit checkpoints (each logged only when the
+    /// chain grew).
+    pub audit_checkpoint_ms: u64,
     /// Development mode asked for explicitly (`--dev`, `KVP_DEV=1`): missing
     /// protections are then allowed on loopback even though production
     /// settings are given. Without any production setting it is implied.
@@ -158,6 +164,8 @@ impl Default for Config {
             otlp_endpoint: None,
             tls: None,
             auth: None,
+            audit_checkpoint_key: None,
+            audit_checkpoint_ms: 300_000,
             dev: false,
             limits: Limits::default(),
             from_file: false,
@@ -185,6 +193,11 @@ impl fmt::Debug for Config {
             .field("tls", &self.tls)
             .field("limits", &self.limits)
             .field("auth", &self.auth)
+            .field(
+                "audit_checkpoint_key",
+                &self.audit_checkpoint_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("audit_checkpoint_ms", &self.audit_checkpoint_ms)
             .field("dev", &self.dev)
             .finish()
     }
@@ -460,7 +473,24 @@ impl Config {
             }
             (None, None) => {}
         }
+        self.audit_checkpoint_secret()?;
         self.identity_secret().map(|_| ())
+    }
+
+    /// The key signing audit checkpoints, if one is configured.
+    pub fn audit_checkpoint_secret(&self) -> Result<Option<Vec<u8>>, ConfigError> {
+        let Some(text) = &self.audit_checkpoint_key else {
+            return Ok(None);
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|_| ConfigError::Unsafe("audit_checkpoint_key must be base64".into()))?;
+        if bytes.len() < 32 {
+            return Err(ConfigError::Unsafe(
+                "audit_checkpoint_key must hold at least 32 bytes".into(),
+            ));
+        }
+        Ok(Some(bytes))
     }
 
     /// The secret protecting identity numbers.
