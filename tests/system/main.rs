@@ -22,6 +22,7 @@ mod ingest;
 mod invariant;
 mod lifecycle;
 mod limits;
+mod migration_role;
 mod observability;
 mod periods;
 mod personal_data;

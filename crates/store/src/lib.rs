@@ -60,6 +60,21 @@ pub use repository::{
     TimesheetStore,
 };
 
+/// Opens a PostgreSQL store as a service role that does not own the schema:
+/// no migrations are applied (see [`migrate`], which the owner runs).
+pub async fn connect_unmigrated(url: &str) -> Result<Arc<dyn Repository>, StoreError> {
+    Ok(Arc::new(
+        postgres::PostgresStore::connect_unmigrated(url).await?,
+    ))
+}
+
+/// Applies the migrations as the schema's owner (`owner_url`, PostgreSQL)
+/// and grants the role of `service_url` rows but no schema: see
+/// [`postgres::migrate`].
+pub async fn migrate(owner_url: &str, service_url: &str) -> Result<(), StoreError> {
+    postgres::migrate(owner_url, service_url).await
+}
+
 /// Opens the store a URL names, applies the migrations and returns it.
 ///
 /// - `sqlite://path/to/file.db?mode=rwc` (or `sqlite::memory:`): SQLite; with

@@ -52,9 +52,17 @@ impl Application {
             .map(|tls| server_tls(tls, &config.limits))
             .transpose()?;
         let rest_auth = crate::rest::auth::Authenticator::new(config.auth.as_ref())?;
-        let store = kvp_store::connect(&config.database_url)
-            .await
-            .with_context(|| format!("database {}", redact_url(&config.database_url)))?;
+        let store = match &config.migration_database_url {
+            // Migrations as the owner; the service as a role that owns nothing.
+            Some(owner) => {
+                kvp_store::migrate(owner, &config.database_url)
+                    .await
+                    .with_context(|| format!("migrating the database as {}", redact_url(owner)))?;
+                kvp_store::connect_unmigrated(&config.database_url).await
+            }
+            None => kvp_store::connect(&config.database_url).await,
+        }
+        .with_context(|| format!("database {}", redact_url(&config.database_url)))?;
         tracing::info!(backend = %store.backend(), "database ready");
         let parameters = Parameters::shipped().context("shipped parameters")?;
         let policy = Policy::shipped().context("shipped policy")?;

@@ -1,7 +1,8 @@
 //! The payroll binary: `serve` (the default) runs the service; `simulate
 //! CASE.json` evaluates one participant-month; `print-config` prints an example
 //! configuration; `verify-audit` checks the audit log's hash chain;
-//! `reseal-identities` moves the identity numbers to a new identity key.
+//! `reseal-identities` moves the identity numbers to a new identity key;
+//! `migrate` applies the database migrations.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +29,10 @@ enum Command {
     Simulate(simulate::Args),
     /// Print an example configuration file.
     PrintConfig,
+    /// Apply the database migrations and exit: as `migration_database_url`
+    /// (the schema's owner) when configured, granting `database_url`'s role
+    /// rows but no schema; else as `database_url`.
+    Migrate(DatabaseArgs),
     /// Re-seal every identity number under a new identity key, given in
     /// `KVP_NEW_IDENTITY_KEY` (base64 of at least 32 bytes; never on the
     /// command line), opening them with the configured `KVP_IDENTITY_KEY`.
@@ -91,6 +96,13 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::VerifyAudit(args) => verify_audit(args),
+        Command::Migrate(args) => match migrate(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::ResealIdentities(args) => match reseal_identities(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -138,6 +150,30 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(grpc = %app.grpc_addr()?, http = %app.http_addr()?, "kvp-payroll listening");
         app.run_until(shutdown_signal()).await
     })
+}
+
+fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
+    let mut config = Config::load(args.config.as_deref(), std::env::vars())?;
+    if let Some(url) = args.database_url {
+        config.database_url = url;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match &config.migration_database_url {
+            Some(owner) => kvp_store::migrate(owner, &config.database_url).await?,
+            None => {
+                kvp_store::connect(&config.database_url)
+                    .await?
+                    .close()
+                    .await
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    println!("migrations applied");
+    Ok(())
 }
 
 /// The variable holding the new key for `reseal-identities`.

@@ -151,15 +151,50 @@ impl PostgresStore {
     /// Connects to the database of a `postgres:` URL and applies the migrations
     /// (sqlx takes an advisory lock, so instances starting together apply them once).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let store = Self::connect_unmigrated(url).await?;
+        MIGRATOR.run(&store.pool).await?;
+        chain_unlinked_entries(&store.pool).await?;
+        Ok(store)
+    }
+
+    /// Connects without applying migrations: for a service that runs as a
+    /// role that cannot change the schema, after [`migrate`] ran as the
+    /// owner. Readiness reports migrations still missing.
+    pub async fn connect_unmigrated(url: &str) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await?;
-        MIGRATOR.run(&pool).await?;
-        chain_unlinked_entries(&pool).await?;
         Ok(Self { pool })
     }
+}
+
+/// Applies the migrations as the schema's owner (`owner_url`) and grants the
+/// role the service connects as (the user of `service_url`) what it needs to
+/// serve and no more: rows of every table read, written and deleted,
+/// sequences used, the audit log appended to only. Owning no table, the role
+/// cannot alter one, switch its triggers off or truncate it.
+pub async fn migrate(owner_url: &str, service_url: &str) -> Result<(), StoreError> {
+    let service: sqlx::postgres::PgConnectOptions = service_url.parse()?;
+    let role = format!("\"{}\"", service.get_username().replace('"', "\"\""));
+    let store = PostgresStore::connect(owner_url).await?;
+    let grants = [
+        format!("GRANT USAGE ON SCHEMA public TO {role}"),
+        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"),
+        format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"),
+        format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_entries FROM {role}"),
+        format!("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON _sqlx_migrations FROM {role}"),
+    ];
+    let mut tx = store.pool.begin().await?;
+    for grant in grants {
+        sqlx::query(sqlx::AssertSqlSafe(grant))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    store.pool.close().await;
+    Ok(())
 }
 
 /// Takes the audit chain's advisory lock until the transaction ends.

@@ -58,6 +58,14 @@ pub const ENV_SETTINGS: &[EnvSetting] = &[
         },
     },
     EnvSetting {
+        variable: "KVP_MIGRATION_DATABASE_URL",
+        setting: "migration_database_url",
+        apply: |c, v| {
+            c.migration_database_url = (!v.trim().is_empty()).then_some(v);
+            Ok(())
+        },
+    },
+    EnvSetting {
         variable: "KVP_IDENTITY_KEY",
         setting: "identity_key",
         apply: |c, v| {
@@ -418,6 +426,7 @@ mod tests {
     fn every_setting_has_a_variable_and_print_config_lists_them_all() {
         let everything = Config {
             identity_key: Some(String::new()),
+            migration_database_url: Some(String::new()),
             audit_checkpoint_key: Some(String::new()),
             topup_url: Some(String::new()),
             relay_tls: Some(RelayTlsConfig {

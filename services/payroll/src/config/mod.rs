@@ -45,6 +45,11 @@ pub struct Config {
     pub http_addr: SocketAddr,
     /// The database: `sqlite://path?mode=rwc` (default, embedded) or `postgres://…`.
     pub database_url: String,
+    /// The database as its schema's owner (`KVP_MIGRATION_DATABASE_URL`,
+    /// PostgreSQL only): migrations run with it, and the service then serves
+    /// as `database_url`'s role, which owns no table and so cannot alter one
+    /// or switch its triggers off. Unset: `database_url` does both.
+    pub migration_database_url: Option<String>,
     /// Base64 of at least 32 secret bytes protecting identity numbers at rest;
     /// unset means development mode's fixed key.
     pub identity_key: Option<String>,
@@ -154,6 +159,7 @@ impl Default for Config {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: "sqlite://data/kvp-payroll.db?mode=rwc".into(),
+            migration_database_url: None,
             identity_key: None,
             log_format: LogFormat::Text,
             topup_url: None,
@@ -179,6 +185,10 @@ impl fmt::Debug for Config {
             .field("grpc_addr", &self.grpc_addr)
             .field("http_addr", &self.http_addr)
             .field("database_url", &redact_url(&self.database_url))
+            .field(
+                "migration_database_url",
+                &self.migration_database_url.as_deref().map(redact_url),
+            )
             .field(
                 "identity_key",
                 &self.identity_key.as_ref().map(|_| "<redacted>"),
@@ -472,6 +482,16 @@ impl Config {
                 ));
             }
             (None, None) => {}
+        }
+        if let Some(url) = &self.migration_database_url {
+            let postgres = |u: &str| u.starts_with("postgres:") || u.starts_with("postgresql:");
+            if !postgres(url) || !self.is_postgres() {
+                return Err(ConfigError::Unsafe(
+                    "migration_database_url is for PostgreSQL: both it and database_url must be \
+                     postgres:// URLs"
+                        .into(),
+                ));
+            }
         }
         self.audit_checkpoint_secret()?;
         self.identity_secret().map(|_| ())
