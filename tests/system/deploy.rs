@@ -302,6 +302,36 @@ fn manifest_document<'a>(text: &'a str, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no document named {name}"))
 }
 
+/// The value of `name` in a ConfigMap's flat `env` (`configmap` names it in failures).
+fn setting_of(env: &[(String, String)], configmap: &str, name: &str) -> String {
+    env.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("{configmap} has no {name}"))
+}
+
+/// Each of the settings `names` names a file under `dir` that the Secret
+/// `secret` of the example secrets holds as a key.
+fn files_are_secret_keys(
+    env: &[(String, String)],
+    configmap: &str,
+    names: &[&str],
+    dir: &str,
+    secret: &str,
+) {
+    let secrets = read(&deploy_dir().join("k8s/secrets/secrets.example.yaml"));
+    for name in names {
+        let file = setting_of(env, configmap, name);
+        let file = file
+            .strip_prefix(dir)
+            .unwrap_or_else(|| panic!("{name} {file} is not under {dir}"));
+        assert!(
+            manifest_document(&secrets, secret).contains(&format!("\n  {file}: ")),
+            "{name}: the {secret} Secret has no key {file}"
+        );
+    }
+}
+
 /// A token keys file holding one freshly made Ed25519 public key.
 fn usable_keys_file(dir: &Path) -> PathBuf {
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
@@ -339,29 +369,17 @@ fn kubernetes_settings_expose_kvp_payroll_only_with_every_protection_filled_in()
     let k8s = deploy_dir().join("k8s");
     let config_text = read(&k8s.join("10-payroll-config.yaml"));
     let env = flat_mapping(manifest_document(&config_text, "kvp-payroll-env"), "data:");
-    let setting = |name: &str| {
-        env.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| panic!("kvp-payroll-env has no {name}"))
-    };
+    let setting = |name: &str| setting_of(&env, "kvp-payroll-env", name);
 
     // The files the settings name are where the Deployment mounts them.
     let deployment = read(&k8s.join("20-payroll.yaml"));
-    for name in ["KVP_TLS_CERT", "KVP_TLS_KEY", "KVP_TLS_CLIENT_CA"] {
-        let file = setting(name);
-        let file = file
-            .strip_prefix("/etc/kvp/tls/")
-            .unwrap_or_else(|| panic!("{name} {file}"));
-        assert!(
-            manifest_document(
-                &read(&k8s.join("secrets/secrets.example.yaml")),
-                "kvp-payroll-tls"
-            )
-            .contains(&format!("\n  {file}: ")),
-            "{name}: the kvp-payroll-tls Secret has no key {file}"
-        );
-    }
+    files_are_secret_keys(
+        &env,
+        "kvp-payroll-env",
+        &["KVP_TLS_CERT", "KVP_TLS_KEY", "KVP_TLS_CLIENT_CA"],
+        "/etc/kvp/tls/",
+        "kvp-payroll-tls",
+    );
     assert_eq!(setting("KVP_AUTH_KEYS_FILE"), "/etc/kvp/auth/keys.toml");
     for mount in ["mountPath: /etc/kvp/tls\n", "mountPath: /etc/kvp/auth\n"] {
         assert!(
@@ -488,27 +506,18 @@ fn kubernetes_settings_expose_kvp_topup_only_with_mutual_tls_and_tokens() {
     let k8s = deploy_dir().join("k8s");
     let config_text = read(&k8s.join("11-topup-config.yaml"));
     let env = flat_mapping(manifest_document(&config_text, "kvp-topup-env"), "data:");
-    let setting = |name: &str| {
-        env.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| panic!("kvp-topup-env has no {name}"))
-    };
-    let secrets = read(&k8s.join("secrets/secrets.example.yaml"));
-    for name in [
-        "KVP_TOPUP_TLS_CERT",
-        "KVP_TOPUP_TLS_KEY",
-        "KVP_TOPUP_TLS_CLIENT_CA",
-    ] {
-        let file = setting(name);
-        let file = file
-            .strip_prefix("/etc/kvp/tls/")
-            .unwrap_or_else(|| panic!("{name} {file}"));
-        assert!(
-            manifest_document(&secrets, "kvp-topup-tls").contains(&format!("\n  {file}: ")),
-            "{name}: the kvp-topup-tls Secret has no key {file}"
-        );
-    }
+    let setting = |name: &str| setting_of(&env, "kvp-topup-env", name);
+    files_are_secret_keys(
+        &env,
+        "kvp-topup-env",
+        &[
+            "KVP_TOPUP_TLS_CERT",
+            "KVP_TOPUP_TLS_KEY",
+            "KVP_TOPUP_TLS_CLIENT_CA",
+        ],
+        "/etc/kvp/tls/",
+        "kvp-topup-tls",
+    );
     let deployment = read(&k8s.join("30-topup.yaml"));
     let service_container = deployment.split("        - name: proxy\n").next().unwrap();
     for mount in ["mountPath: /etc/kvp/tls\n", "mountPath: /etc/kvp/auth\n"] {
@@ -576,28 +585,21 @@ fn kubernetes_settings_expose_kvp_topup_only_with_mutual_tls_and_tokens() {
     // kvp-payroll's relay reaches it over mutual TLS, with its own files mounted.
     let payroll_text = read(&k8s.join("10-payroll-config.yaml"));
     let payroll = flat_mapping(manifest_document(&payroll_text, "kvp-payroll-env"), "data:");
-    let payroll_setting = |name: &str| {
-        payroll
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| panic!("kvp-payroll-env has no {name}"))
-    };
-    assert!(payroll_setting("KVP_TOPUP_URL").starts_with("https://kvp-topup.kvp.svc"));
-    for name in [
-        "KVP_RELAY_TLS_CA",
-        "KVP_RELAY_TLS_CERT",
-        "KVP_RELAY_TLS_KEY",
-    ] {
-        let file = payroll_setting(name);
-        let file = file
-            .strip_prefix("/etc/kvp/relay-tls/")
-            .unwrap_or_else(|| panic!("{name} {file}"));
-        assert!(
-            manifest_document(&secrets, "kvp-payroll-relay-tls").contains(&format!("\n  {file}: ")),
-            "{name}: the kvp-payroll-relay-tls Secret has no key {file}"
-        );
-    }
+    assert!(
+        setting_of(&payroll, "kvp-payroll-env", "KVP_TOPUP_URL")
+            .starts_with("https://kvp-topup.kvp.svc")
+    );
+    files_are_secret_keys(
+        &payroll,
+        "kvp-payroll-env",
+        &[
+            "KVP_RELAY_TLS_CA",
+            "KVP_RELAY_TLS_CERT",
+            "KVP_RELAY_TLS_KEY",
+        ],
+        "/etc/kvp/relay-tls/",
+        "kvp-payroll-relay-tls",
+    );
     let payroll_container = read(&k8s.join("20-payroll.yaml"));
     let payroll_container = payroll_container
         .split("        - name: proxy\n")

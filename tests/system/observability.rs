@@ -305,28 +305,65 @@ fn looks_like_identity_number(value: &str) -> bool {
         .any(|token| token.len() == 11 && token.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// The services' spans exported to an in-process collector, through this
+/// test thread's default subscriber until [`Traced::finish`].
+struct Traced {
+    collector: Collector,
+    receiver: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+    telemetry: TelemetryGuard,
+    default: tracing::subscriber::DefaultGuard,
+    _idle: tracing::Dispatch,
+}
+
+impl Traced {
+    async fn start() -> Self {
+        let collector = Collector::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let receiver = tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(TraceServiceServer::new(collector.clone()))
+                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+        );
+        // The test's runtime has one thread: with the OTLP layer as its default
+        // subscriber, every request the services handle is traced through it.
+        // tracing caches a callsite's interest when a thread first reaches it.
+        // With one registered dispatcher it asks only the reaching thread's
+        // default, so a parallel test (no subscriber) reaching a service
+        // callsite first would cache "never" and hide it from this thread as
+        // well. A second, idle dispatcher makes tracing ask every live
+        // dispatcher instead.
+        let idle = tracing::Dispatch::new(tracing_subscriber::registry());
+        let telemetry = TelemetryGuard::otlp(SERVICE_NAME, &endpoint).unwrap();
+        let subscriber = tracing_subscriber::registry().with(telemetry.layer());
+        let default = tracing::subscriber::set_default(subscriber);
+        Self {
+            collector,
+            receiver,
+            telemetry,
+            default,
+            _idle: idle,
+        }
+    }
+
+    /// Flushes the spans and stops the collector; what it received.
+    async fn finish(self) -> Collector {
+        drop(self.default);
+        // Flushing blocks until the collector has answered: off this thread,
+        // so that the runtime keeps serving the collector meanwhile.
+        let telemetry = self.telemetry;
+        tokio::task::spawn_blocking(move || telemetry.shutdown())
+            .await
+            .unwrap()
+            .unwrap();
+        self.receiver.abort();
+        self.collector
+    }
+}
+
 #[tokio::test]
 async fn spans_reach_an_otlp_collector_with_ids_and_no_identity_numbers() {
-    let collector = Collector::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    let receiver = tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(collector.clone()))
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
-    );
-
-    // This test's runtime has one thread: with the OTLP layer as its default
-    // subscriber, every request the service handles is traced through it.
-    // tracing caches a callsite's interest when a thread first reaches it. With
-    // one registered dispatcher it asks only the reaching thread's default, so
-    // a parallel test (no subscriber) reaching a service callsite first would
-    // cache "never" and hide it from this thread as well. A second, idle
-    // dispatcher makes tracing ask every live dispatcher instead.
-    let _idle = tracing::Dispatch::new(tracing_subscriber::registry());
-    let telemetry = TelemetryGuard::otlp(SERVICE_NAME, &endpoint).unwrap();
-    let subscriber = tracing_subscriber::registry().with(telemetry.layer());
-    let default = tracing::subscriber::set_default(subscriber);
+    let traced = Traced::start().await;
     let mut app = TestApp::spawn().await;
     let fixture = Fixture::new(&app).await;
     let body = fixture.body(
@@ -339,15 +376,7 @@ async fn spans_reach_an_otlp_collector_with_ids_and_no_identity_numbers() {
         .await
         .unwrap();
     app.stop().await;
-    drop(default);
-    // Flushing blocks until the collector has answered: off this thread, so
-    // that the runtime keeps serving the collector meanwhile.
-    tokio::task::spawn_blocking(move || telemetry.shutdown())
-        .await
-        .unwrap()
-        .unwrap();
-    receiver.abort();
-
+    let collector = traced.finish().await;
     let spans = collector.spans.lock().unwrap();
     let submit: Vec<&Span> = spans
         .iter()
@@ -395,19 +424,8 @@ async fn spans_reach_an_otlp_collector_with_ids_and_no_identity_numbers() {
 
 #[tokio::test]
 async fn one_trace_runs_from_a_submitted_timesheet_to_the_top_up_span_of_its_event() {
-    let collector = Collector::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    let receiver = tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(collector.clone()))
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
-    );
-    // One thread, one default subscriber for both services (see the test above).
-    let _idle = tracing::Dispatch::new(tracing_subscriber::registry());
-    let telemetry = TelemetryGuard::otlp(SERVICE_NAME, &endpoint).unwrap();
-    let subscriber = tracing_subscriber::registry().with(telemetry.layer());
-    let default = tracing::subscriber::set_default(subscriber);
+    // One thread, one default subscriber for both services.
+    let traced = Traced::start().await;
 
     let topup = TopupApp::spawn("127.0.0.1:0".parse().unwrap()).await;
     let mut app = TestApp::spawn_with(Some(topup.grpc_url.clone())).await;
@@ -433,13 +451,7 @@ async fn one_trace_runs_from_a_submitted_timesheet_to_the_top_up_span_of_its_eve
     .await;
     app.stop().await;
     topup.stop().await;
-    drop(default);
-    tokio::task::spawn_blocking(move || telemetry.shutdown())
-        .await
-        .unwrap()
-        .unwrap();
-    receiver.abort();
-
+    let collector = traced.finish().await;
     let spans = collector.spans.lock().unwrap();
     let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
     let in_trace = |name: &str| -> Vec<&Span> {
