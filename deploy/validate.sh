@@ -297,29 +297,24 @@ fi
 if haproxy="$(debian_tool haproxy haproxy liblua5.3-0 libopentracing-c-wrapper0 libopentracing1)"; then
     echo
     echo "haproxy: $("$haproxy" -v 2>&1 | head -n 1)"
-    # Throwaway certificates stand in for the Secrets, under the names the
-    # manifests mount: kvp-payroll-tls (tls.crt, tls.key, client-ca.crt),
-    # kvp-payroll-relay-tls (ca.crt, client.pem), kvp-topup-tls (ca.crt,
-    # server.pem).
+    # Throwaway certificates stand in for the Secrets the proxies mount:
+    # kvp-payroll-tls and kvp-topup-tls (tls.crt, tls.key; the proxies read
+    # no other file since the services terminate gRPC themselves).
     tls="$work/tls"
     mkdir -p "$tls"
     (
         cd "$tls"
         openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
             -subj /CN=kvp-validate-ca -keyout ca.key -out ca.crt 2>/dev/null
-        cp ca.crt client-ca.crt
-        for name in tls server client; do
-            openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-                -subj /CN=kvp-payroll -keyout "$name.key" -out "$name.csr" 2>/dev/null
-            openssl x509 -req -days 1 -in "$name.csr" -CA ca.crt -CAkey ca.key \
-                -CAcreateserial -out "$name.crt" 2>/dev/null
-        done
-        cat server.crt server.key >server.pem
-        cat client.crt client.key >client.pem
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -subj /CN=kvp-validate -keyout tls.key -out tls.csr 2>/dev/null
+        openssl x509 -req -days 1 -in tls.csr -CA ca.crt -CAkey ca.key \
+            -CAcreateserial -out tls.crt 2>/dev/null
     )
     if [[ -s "$pki/payroll/tls/tls.crt" ]]; then
         # The edge's certificate paths point at the dev PKI made above.
-        sed "s#/etc/kvp/tls#$pki/payroll/tls#g" compose/haproxy.cfg >"$work/compose-haproxy.cfg"
+        sed -e "s#/etc/kvp/tls#$pki/payroll/tls#g" -e "s#/etc/kvp/topup-tls#$pki/topup/tls#g" \
+            compose/haproxy.cfg >"$work/compose-haproxy.cfg"
         step "haproxy -c (zero-warning): compose/haproxy.cfg with the dev PKI" \
             "$haproxy" -c -q -dW -f "$work/compose-haproxy.cfg"
     else
@@ -327,8 +322,7 @@ if haproxy="$(debian_tool haproxy haproxy liblua5.3-0 libopentracing-c-wrapper0 
     fi
     for manifest in k8s/10-payroll-config.yaml k8s/11-topup-config.yaml; do
         config="$work/$(basename "$manifest" .yaml).cfg"
-        # The certificate paths point at the throwaway ones, and the cluster's
-        # DNS name (unresolvable here) at loopback; nothing else changes.
+        # The certificate paths point at the throwaway ones; nothing else changes.
         python - "$manifest" "$tls" >"$config" <<'PY'
 import sys
 
@@ -338,8 +332,7 @@ manifest, tls = sys.argv[1], sys.argv[2]
 for document in yaml.safe_load_all(open(manifest, encoding="utf-8")):
     text = (document.get("data") or {}).get("haproxy.cfg")
     if text is not None:
-        text = text.replace("/etc/kvp/relay-tls", tls).replace("/etc/kvp/tls", tls)
-        text = text.replace("kvp-topup.kvp.svc.cluster.local:50061", "127.0.0.1:50061")
+        text = text.replace("/etc/kvp/tls", tls)
         sys.stdout.write(text)
 PY
         step "haproxy -c (zero-warning): haproxy.cfg of $manifest" \
