@@ -539,6 +539,13 @@ pub trait PayRunStore: Send + Sync {
     /// The confirmations of a run, by participant.
     async fn list_confirmations(&self, run_id: Uuid) -> Result<Vec<Confirmation>, StoreError>;
 
+    /// One payslip's confirmation, if recorded.
+    async fn find_confirmation(
+        &self,
+        run_id: Uuid,
+        participant_id: Uuid,
+    ) -> Result<Option<Confirmation>, StoreError>;
+
     /// A run's line with this id, if the run has one (where a stream of the
     /// run's lines resumes).
     async fn find_pay_line(
@@ -547,9 +554,14 @@ pub trait PayRunStore: Send + Sync {
         line_id: Uuid,
     ) -> Result<Option<PayLine>, StoreError>;
 
-    /// Each participant's payslip gross in a run: their lines summed, by
-    /// participant; one query, however many lines the run has.
-    async fn payslip_grosses(&self, run_id: Uuid) -> Result<Vec<(Uuid, Decimal)>, StoreError>;
+    /// A participant's payslip gross in a run: their lines summed in SQL
+    /// (zero when the run has no line of theirs), reading that payslip's
+    /// lines only, however large the run.
+    async fn payslip_gross(
+        &self,
+        run_id: Uuid,
+        participant_id: Uuid,
+    ) -> Result<Decimal, StoreError>;
 }
 
 /// Parameters registered at run time (the G).

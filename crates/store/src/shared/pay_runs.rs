@@ -252,21 +252,28 @@ impl PayRunStore for Store {
         found.as_ref().map(rows::pay_line).transpose()
     }
 
-    async fn payslip_grosses(
+    async fn payslip_gross(
         &self,
         run_id: Uuid,
-    ) -> Result<Vec<(Uuid, rust_decimal::Decimal)>, StoreError> {
-        // The sum to the øre (`sum_of_amounts!`), read by the backend's mapper.
+        participant_id: Uuid,
+    ) -> Result<rust_decimal::Decimal, StoreError> {
+        // The sum to the øre (`sum_of_amounts!`), read by the backend's
+        // mapper; the (run, participant, seq) key finds the payslip's lines.
         let found = sqlx::query(concat!(
             "SELECT l.participant_id, ",
             sum_of_amounts!(),
-            " FROM pay_lines l WHERE l.run_id = $1 \
-             GROUP BY l.participant_id ORDER BY l.participant_id"
+            " FROM pay_lines l WHERE l.run_id = $1 AND l.participant_id = $2 \
+             GROUP BY l.participant_id"
         ))
         .bind(run_id)
-        .fetch_all(self.read_pool())
+        .bind(participant_id)
+        .fetch_optional(self.read_pool())
         .await?;
-        rows::all(found, rows::payslip_gross)
+        Ok(found
+            .as_ref()
+            .map(rows::payslip_gross)
+            .transpose()?
+            .map_or(rust_decimal::Decimal::ZERO, |(_, gross)| gross))
     }
 
     async fn list_confirmations(&self, run_id: Uuid) -> Result<Vec<Confirmation>, StoreError> {
@@ -279,6 +286,25 @@ impl PayRunStore for Store {
         .fetch_all(self.read_pool())
         .await?;
         rows::all(found, rows::confirmation)
+    }
+
+    async fn find_confirmation(
+        &self,
+        run_id: Uuid,
+        participant_id: Uuid,
+    ) -> Result<Option<Confirmation>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            confirmation_columns!(),
+            " FROM payment_confirmations WHERE run_id = $1 AND participant_id = $2"
+        ))
+        .bind(run_id)
+        .bind(participant_id)
+        .fetch_optional(self.read_pool())
+        .await?
+        .as_ref()
+        .map(rows::confirmation)
+        .transpose()
     }
 }
 

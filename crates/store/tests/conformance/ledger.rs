@@ -232,6 +232,19 @@ pub async fn a_confirmation_moves_the_run_from_closed_to_confirmed(store: Arc<dy
         ),
     )
     .await;
+    // Each payslip's gross, from its own lines; nobody else's is zero.
+    assert_eq!(
+        store.payslip_gross(run.id, kari.id).await.unwrap(),
+        dec("20500.50")
+    );
+    assert_eq!(
+        store.payslip_gross(run.id, ola.id).await.unwrap(),
+        dec("21000.00")
+    );
+    assert_eq!(
+        store.payslip_gross(run.id, Uuid::now_v7()).await.unwrap(),
+        rust_decimal::Decimal::ZERO
+    );
     assert_eq!(run.state, RunState::Closed);
     let backlog = store.outbox_backlog().await.unwrap();
 
@@ -254,6 +267,17 @@ pub async fn a_confirmation_moves_the_run_from_closed_to_confirmed(store: Arc<dy
     );
     assert_eq!(store.get_run(run.id).await.unwrap(), after_second);
 
+    assert_eq!(
+        store.find_confirmation(run.id, kari.id).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store
+            .find_confirmation(run.id, Uuid::now_v7())
+            .await
+            .unwrap(),
+        None
+    );
     let mut expected = vec![first, second];
     expected.sort_by_key(|c| c.participant_id);
     assert_eq!(store.list_confirmations(run.id).await.unwrap(), expected);

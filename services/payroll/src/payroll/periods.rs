@@ -640,8 +640,8 @@ impl Payroll {
         let store = self.store();
         let run = store.get_run(report.run_id).await?;
         scope.permit(&run.municipality_id)?;
-        let grosses = self.payslip_grosses(&run).await?;
-        let item = payment_to_confirm(&run, report, &grosses, "", actor)
+        let gross = store.payslip_gross(run.id, report.participant_id).await?;
+        let item = payment_to_confirm(&run, report, gross, "", actor)
             .map_err(ServiceError::InvalidArgument)?;
         let c = &item.confirmation;
         match store
@@ -652,10 +652,8 @@ impl Payroll {
             ConfirmOutcome::Recorded(run) => Ok((run, false, c.confirmed_at)),
             ConfirmOutcome::Duplicate(run) => {
                 let stored = store
-                    .list_confirmations(run.id)
+                    .find_confirmation(run.id, c.participant_id)
                     .await?
-                    .into_iter()
-                    .find(|s| s.participant_id == c.participant_id)
                     .map_or(c.confirmed_at, |s| s.confirmed_at);
                 Ok((run, true, stored))
             }
@@ -687,7 +685,6 @@ impl Payroll {
         let store = self.store();
         let run = store.get_run(run_id).await?;
         scope.permit(&run.municipality_id)?;
-        let grosses = self.payslip_grosses(&run).await?;
         let mut seen = std::collections::HashSet::new();
         let mut violations = Vec::new();
         let mut batch = Vec::with_capacity(reports.len());
@@ -700,7 +697,9 @@ impl Payroll {
                 ));
                 continue;
             }
-            match payment_to_confirm(&run, report, &grosses, &prefix, actor) {
+            // One payslip's lines each: never the whole run's.
+            let gross = store.payslip_gross(run_id, report.participant_id).await?;
+            match payment_to_confirm(&run, report, gross, &prefix, actor) {
                 Ok(item) => batch.push(item),
                 Err(wrong) => violations.extend(wrong),
             }
@@ -713,31 +712,18 @@ impl Payroll {
             .await
             .map_err(confirmation_error)
     }
-
-    /// Each participant's payslip gross in a run.
-    async fn payslip_grosses(
-        &self,
-        run: &PayRun,
-    ) -> Result<std::collections::HashMap<Uuid, Decimal>, ServiceError> {
-        Ok(self
-            .store()
-            .payslip_grosses(run.id)
-            .await?
-            .into_iter()
-            .collect())
-    }
 }
 
 /// The most payslips one batch confirms.
 pub const CONFIRM_BATCH_MAX: usize = 1_000;
 
-/// A payslip's confirmation checked against the run's figures (`prefix`
+/// A payslip's confirmation checked against its `gross` in the run (`prefix`
 /// names its place in a batch in the field violations), with the events and
 /// audit entry recording it writes. A paid payslip publishes `StipendPaid`.
 fn payment_to_confirm(
     run: &PayRun,
     report: PaymentReport,
-    grosses: &std::collections::HashMap<Uuid, Decimal>,
+    gross: Decimal,
     prefix: &str,
     actor: &Actor,
 ) -> Result<PaymentToConfirm, Vec<crate::error::FieldViolation>> {
@@ -753,10 +739,6 @@ fn payment_to_confirm(
         confirmed_at: OffsetDateTime::now_utc(),
     };
     let field = |name: &str| format!("{prefix}{name}");
-    let gross = grosses
-        .get(&confirmation.participant_id)
-        .copied()
-        .unwrap_or_default();
     let mut violations = Vec::new();
     if confirmation.gross != gross {
         violations.push(crate::error::FieldViolation::new(
