@@ -459,6 +459,15 @@ pub trait PayRunStore: Send + Sync {
     /// All lines of a run, by participant and `seq` (empty for an unknown run).
     async fn list_pay_lines(&self, run_id: Uuid) -> Result<Vec<PayLine>, StoreError>;
 
+    /// The lines of every run attributed to one participant's month (the
+    /// month's first day), by run then position: that participant's lines
+    /// only, however large the runs.
+    async fn list_lines_for_month(
+        &self,
+        participant_id: Uuid,
+        month: Date,
+    ) -> Result<Vec<PayLine>, StoreError>;
+
     /// The participants a run held (see [`HeldParticipant`]), by participant;
     /// empty for an unknown run or one that held nobody.
     async fn list_held(&self, run_id: Uuid) -> Result<Vec<HeldParticipant>, StoreError>;

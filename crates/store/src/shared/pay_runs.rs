@@ -52,6 +52,25 @@ impl PayRunStore for Store {
         rows::all(found, rows::pay_line)
     }
 
+    async fn list_lines_for_month(
+        &self,
+        participant_id: Uuid,
+        month: Date,
+    ) -> Result<Vec<PayLine>, StoreError> {
+        // The (participant_id, attributed_month) index finds them.
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            pay_line_columns!(),
+            " FROM pay_lines WHERE participant_id = $1 AND attributed_month = $2 \
+             ORDER BY run_id, seq"
+        ))
+        .bind(participant_id)
+        .bind(month)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows::all(found, rows::pay_line)
+    }
+
     async fn list_held(&self, run_id: Uuid) -> Result<Vec<HeldParticipant>, StoreError> {
         let found = sqlx::query(concat!(
             "SELECT ",

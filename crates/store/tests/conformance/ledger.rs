@@ -245,6 +245,22 @@ pub async fn a_confirmation_moves_the_run_from_closed_to_confirmed(store: Arc<dy
         store.payslip_gross(run.id, Uuid::now_v7()).await.unwrap(),
         rust_decimal::Decimal::ZERO
     );
+    let march = store.list_lines_for_month(kari.id, MARCH).await.unwrap();
+    assert_eq!(
+        march
+            .iter()
+            .map(|l| (l.run_id, l.participant_id, l.amount))
+            .collect::<Vec<_>>(),
+        vec![(run.id, kari.id, dec("20500.50"))]
+    );
+    let february = MARCH.replace_month(time::Month::February).unwrap();
+    assert!(
+        store
+            .list_lines_for_month(kari.id, february)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(run.state, RunState::Closed);
     let backlog = store.outbox_backlog().await.unwrap();
 

@@ -337,22 +337,34 @@ impl Payroll {
         month: YearMonth,
     ) -> Result<MonthStatement, ServiceError> {
         let participant = self.store.get_participant(participant_id).await?;
+        // The runs' months (a municipality's few runs), and this month's
+        // lines of this participant only: never whole runs.
+        let run_months: std::collections::HashMap<Uuid, time::Date> = self
+            .store
+            .list_runs(&participant.municipality_id)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.month))
+            .collect();
         let mut paid = Vec::new();
-        let mut runs = self.store.list_runs(&participant.municipality_id).await?;
-        runs.sort_by_key(|r| r.month);
-        for run in runs.iter().filter(|r| r.month >= month.first_day()) {
-            for line in self.store.list_pay_lines(run.id).await? {
-                if line.participant_id == participant_id
-                    && line.attributed_month == Some(month.first_day())
-                {
-                    paid.push(PaidForMonth {
-                        run_id: run.id,
-                        run_month: YearMonth::of(run.month),
-                        line,
-                    });
-                }
-            }
+        for line in self
+            .store
+            .list_lines_for_month(participant_id, month.first_day())
+            .await?
+        {
+            let run_month = run_months.get(&line.run_id).copied().ok_or_else(|| {
+                ServiceError::internal(anyhow::anyhow!(
+                    "a pay line's run is not the municipality's"
+                ))
+            })?;
+            paid.push(PaidForMonth {
+                run_id: line.run_id,
+                run_month: YearMonth::of(run_month),
+                line,
+            });
         }
+        // By run month, then as each run wrote them (the sort is stable).
+        paid.sort_by_key(|p| p.run_month);
         let paid_total = paid.iter().map(|l| l.line.amount).sum();
         let current = self.month(participant_id, month).await?;
         Ok(MonthStatement {
