@@ -234,6 +234,85 @@ pub fn problem_response(description: &str) -> utoipa::openapi::Response {
         .build()
 }
 
+/// Who may call one documented operation, as [`secure_operations`] writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperationAccess {
+    /// No token needed.
+    Public,
+    /// A bearer token of one of these roles, and (for the payroll service)
+    /// the scope's machine name and words.
+    Roles {
+        /// The role claim values.
+        roles: Vec<&'static str>,
+        /// `x-kvp-scope` and its description, if the service has scopes.
+        scope: Option<(&'static str, &'static str)>,
+    },
+}
+
+/// Adds the `bearer` JWT scheme (described by `scheme_words`) to an OpenAPI
+/// document and, per operation as `access` says (`None`: a route no rule
+/// covers, listed as public for a test to catch), its security, its roles
+/// (`x-kvp-roles`, for clients that pick their token by machine), its scope
+/// (`x-kvp-scope`), the same in its description, and its 401 and 403 answers.
+pub fn secure_operations(
+    openapi: &mut OpenApi,
+    scheme_words: &str,
+    access: impl Fn(&axum::http::Method, &str) -> Option<OperationAccess>,
+) {
+    use axum::http::Method;
+    use utoipa::openapi::security::{
+        HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+    };
+
+    let components = openapi.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .description(Some(scheme_words))
+                .build(),
+        ),
+    );
+    let bearer = || vec![SecurityRequirement::new("bearer", Vec::<String>::new())];
+    openapi.security = Some(bearer());
+    for (path, item) in &mut openapi.paths.paths {
+        for (method, operation) in [
+            (Method::GET, &mut item.get),
+            (Method::POST, &mut item.post),
+            (Method::PUT, &mut item.put),
+        ] {
+            let Some(operation) = operation else { continue };
+            let Some(OperationAccess::Roles { roles, scope }) = access(&method, path) else {
+                operation.security = Some(Vec::new());
+                continue;
+            };
+            operation.security = Some(bearer());
+            let mut words = format!("Roles: {}.", roles.join(", "));
+            if let Some((_, described)) = scope {
+                words.push_str(&format!(" Scope: {described}."));
+            }
+            operation.description = Some(match operation.description.take() {
+                Some(text) if !text.is_empty() => format!("{text}\n\n{words}"),
+                _ => words,
+            });
+            let extensions = operation.extensions.get_or_insert_with(Default::default);
+            extensions.insert("x-kvp-roles".into(), roles.into());
+            if let Some((name, _)) = scope {
+                extensions.insert("x-kvp-scope".into(), name.into());
+            }
+            let responses = &mut operation.responses.responses;
+            for (status, described) in [
+                ("401", "no valid bearer token (WWW-Authenticate: Bearer)"),
+                ("403", "the role or the municipality is not allowed"),
+            ] {
+                responses.insert(status.into(), problem_response(described).into());
+            }
+        }
+    }
+}
+
 /// Whether a character is a control character no text of ours carries:
 /// every C0 and C1 control but tab, line feed and carriage return (they
 /// garble what a caseworker or a payroll file shows, and PostgreSQL cannot

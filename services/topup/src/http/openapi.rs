@@ -3,9 +3,6 @@
 
 use utoipa::OpenApi;
 
-use axum::http::Method;
-use kvp_auth::Verb;
-
 use super::auth::{Access, rule_for};
 use super::routes;
 use crate::error::{FieldViolation, Problem};
@@ -83,73 +80,21 @@ struct BearerSecurity;
 
 impl utoipa::Modify for BearerSecurity {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{
-            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
-        };
-
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some(
-                        "A JWT signed by a configured key (kid; EdDSA, ES256 or RS256) with iss, \
-                         aud, exp, sub, role (social_assistance_caseworker, auditor, \
-                         administrator) and municipality (four digits; auditors and \
-                         administrators may omit it to act nationally). Records of another \
-                         municipality are 403; lists hold the token's municipality only.",
-                    ))
-                    .build(),
-            ),
+        kvp_problem::secure_operations(
+            openapi,
+            "A JWT signed by a configured key (kid; EdDSA, ES256 or RS256) with iss, aud, exp, \
+             sub, role (social_assistance_caseworker, auditor, administrator) and municipality \
+             (four digits; auditors and administrators may omit it to act nationally). Records \
+             of another municipality are 403; lists hold the token's municipality only.",
+            |method, path| {
+                rule_for(method, path).map(|rule| match rule.access {
+                    Access::Public => kvp_problem::OperationAccess::Public,
+                    Access::Roles(roles) => kvp_problem::OperationAccess::Roles {
+                        roles: roles.iter().map(|r| r.as_str()).collect(),
+                        scope: None,
+                    },
+                })
+            },
         );
-        let bearer = || vec![SecurityRequirement::new("bearer", Vec::<String>::new())];
-        openapi.security = Some(bearer());
-        for (path, item) in &mut openapi.paths.paths {
-            for (verb, operation) in [
-                (Verb::Get, &mut item.get),
-                (Verb::Post, &mut item.post),
-                (Verb::Put, &mut item.put),
-            ] {
-                let Some(operation) = operation else { continue };
-                let method = match verb {
-                    Verb::Get => Method::GET,
-                    Verb::Post => Method::POST,
-                    Verb::Put => Method::PUT,
-                };
-                match rule_for(&method, path).map(|r| r.access) {
-                    Some(Access::Roles(roles)) => {
-                        operation.security = Some(bearer());
-                        let names: Vec<_> = roles.iter().map(|r| r.as_str()).collect();
-                        let access = format!("Roles: {}.", names.join(", "));
-                        operation.description = Some(match operation.description.take() {
-                            Some(text) if !text.is_empty() => format!("{text}\n\n{access}"),
-                            _ => access,
-                        });
-                        operation
-                            .extensions
-                            .get_or_insert_with(Default::default)
-                            .insert("x-kvp-roles".into(), names.into());
-                        let responses = &mut operation.responses.responses;
-                        for (status, description) in [
-                            ("401", "No valid bearer token (WWW-Authenticate: Bearer)"),
-                            (
-                                "403",
-                                "The role may not do this, or the record is another \
-                                 municipality's",
-                            ),
-                        ] {
-                            responses.insert(
-                                status.into(),
-                                kvp_problem::problem_response(description).into(),
-                            );
-                        }
-                    }
-                    // Public, or (a fault the tests catch) no rule: no token listed.
-                    _ => operation.security = Some(Vec::new()),
-                }
-            }
-        }
     }
 }

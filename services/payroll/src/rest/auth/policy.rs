@@ -201,73 +201,21 @@ pub struct BearerSecurity;
 
 impl utoipa::Modify for BearerSecurity {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::SecurityRequirement;
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some(
-                        "A JWT signed by a configured key (kid; EdDSA, ES256 or RS256) with iss, \
-                         aud, exp, sub, role (caseworker, payroll_operator, auditor, \
-                         administrator) and municipality (four digits; auditors and \
-                         administrators may omit it to act nationally).",
-                    ))
-                    .build(),
-            ),
+        kvp_problem::secure_operations(
+            openapi,
+            "A JWT signed by a configured key (kid; EdDSA, ES256 or RS256) with iss, aud, exp, \
+             sub, role (caseworker, payroll_operator, auditor, administrator) and municipality \
+             (four digits; auditors and administrators may omit it to act nationally).",
+            |method, path| {
+                rule_for(method, path).map(|rule| match rule.access {
+                    Access::Public => kvp_problem::OperationAccess::Public,
+                    Access::Roles(roles, owner) => kvp_problem::OperationAccess::Roles {
+                        roles: roles.iter().map(|r| r.as_str()).collect(),
+                        scope: Some((owner.name(), owner.describe())),
+                    },
+                })
+            },
         );
-        let bearer = || vec![SecurityRequirement::new("bearer", Vec::<String>::new())];
-        openapi.security = Some(bearer());
-        for (path, item) in &mut openapi.paths.paths {
-            for (verb, operation) in [
-                (Verb::Get, &mut item.get),
-                (Verb::Post, &mut item.post),
-                (Verb::Put, &mut item.put),
-            ] {
-                let Some(operation) = operation else { continue };
-                let method = match verb {
-                    Verb::Get => Method::GET,
-                    Verb::Post => Method::POST,
-                    Verb::Put => Method::PUT,
-                };
-                match rule_for(&method, path).map(|r| r.access) {
-                    Some(Access::Roles(roles, owner)) => {
-                        operation.security = Some(bearer());
-                        let names: Vec<_> = roles.iter().map(|r| r.as_str()).collect();
-                        let access =
-                            format!("Roles: {}. Scope: {}.", names.join(", "), owner.describe());
-                        operation.description = Some(match operation.description.take() {
-                            Some(text) if !text.is_empty() => format!("{text}\n\n{access}"),
-                            _ => access,
-                        });
-                        let extensions = operation.extensions.get_or_insert_with(Default::default);
-                        extensions.insert("x-kvp-roles".into(), names.into());
-                        extensions.insert("x-kvp-scope".into(), owner.name().into());
-                        let responses = &mut operation.responses.responses;
-                        responses.insert(
-                            "401".into(),
-                            crate::rest::openapi::problem_response(
-                                "no valid bearer token (WWW-Authenticate: Bearer)",
-                            )
-                            .into(),
-                        );
-                        responses.insert(
-                            "403".into(),
-                            crate::rest::openapi::problem_response(
-                                "the role or the municipality is not allowed",
-                            )
-                            .into(),
-                        );
-                    }
-                    // Public, or (a fault the tests catch) no rule: no token listed.
-                    _ => operation.security = Some(Vec::new()),
-                }
-            }
-        }
     }
 }
 
