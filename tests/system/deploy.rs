@@ -332,6 +332,20 @@ fn files_are_secret_keys(
     }
 }
 
+/// A proxy configuration binds and forwards no port matching `port` (the
+/// service terminates its gRPC TLS itself and reads the client certificate).
+fn proxy_leaves_grpc_to_the_service(proxy: &str, port: &str) {
+    let grpc_lines: Vec<&str> = proxy
+        .lines()
+        .map(str::trim)
+        .filter(|l| (l.starts_with("bind ") || l.starts_with("server ")) && l.contains(port))
+        .collect();
+    assert!(
+        grpc_lines.is_empty(),
+        "the proxy must leave gRPC to the service: {grpc_lines:?}"
+    );
+}
+
 /// A token keys file holding one freshly made Ed25519 public key.
 fn usable_keys_file(dir: &Path) -> PathBuf {
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
@@ -398,26 +412,10 @@ fn kubernetes_settings_expose_kvp_payroll_only_with_every_protection_filled_in()
         proxy.contains(&format!("server payroll {http_addr}\n")),
         "the proxy does not forward to {http_addr}"
     );
-    let grpc_lines: Vec<&str> = proxy
-        .lines()
-        .map(str::trim)
-        .filter(|l| (l.starts_with("bind ") || l.starts_with("server ")) && l.contains(":50051"))
-        .collect();
-    assert!(
-        grpc_lines.is_empty(),
-        "the proxy must leave gRPC to the service: {grpc_lines:?}"
-    );
+    proxy_leaves_grpc_to_the_service(proxy, ":50051");
 
     let dir = tempfile::tempdir().unwrap();
-    let placeholder_keys = dir.path().join("keys.toml");
-    let keys_document = manifest_document(&config_text, "kvp-payroll-auth-keys");
-    let keys_toml: String = keys_document
-        .lines()
-        .skip_while(|l| *l != "  keys.toml: |")
-        .skip(1)
-        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l.trim())))
-        .collect();
-    std::fs::write(&placeholder_keys, keys_toml).unwrap();
+    let placeholder_keys = committed_keys_file(&config_text, "kvp-payroll-auth-keys", dir.path());
     let env = with(
         env,
         "KVP_AUTH_KEYS_FILE",
@@ -533,15 +531,7 @@ fn kubernetes_settings_expose_kvp_topup_only_with_mutual_tls_and_tokens() {
         proxy.contains(&format!("server topup {http_addr}\n")),
         "{proxy}"
     );
-    let grpc_lines: Vec<&str> = proxy
-        .lines()
-        .map(str::trim)
-        .filter(|l| (l.starts_with("bind ") || l.starts_with("server ")) && l.contains("5061"))
-        .collect();
-    assert!(
-        grpc_lines.is_empty(),
-        "the proxy must leave gRPC to the service: {grpc_lines:?}"
-    );
+    proxy_leaves_grpc_to_the_service(proxy, "5061");
 
     // As committed, the placeholders stop the service at start-up.
     let dir = tempfile::tempdir().unwrap();
@@ -571,7 +561,7 @@ fn kubernetes_settings_expose_kvp_topup_only_with_mutual_tls_and_tokens() {
         "{:?}",
         config.http_addr
     );
-    assert!(!config.development_mode());
+    assert!(config.tls.is_some() && config.auth.is_some());
     let without_tls: Vec<_> = env
         .into_iter()
         .filter(|(k, _)| !k.starts_with("KVP_TOPUP_TLS_"))

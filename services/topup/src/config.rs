@@ -301,11 +301,6 @@ impl Config {
         }
         Ok(())
     }
-
-    /// True when nothing protects the service: no tokens, no TLS.
-    pub fn development_mode(&self) -> bool {
-        self.auth.is_none() && self.tls.is_none()
-    }
 }
 
 /// The TLS settings being assembled from environment variables.
@@ -481,8 +476,7 @@ mod tests {
             config.tls.as_ref().map(|t| t.client_ca.clone()),
             Some(PathBuf::from("ca.pem"))
         );
-        assert!(!config.development_mode());
-        assert!(Config::default().development_mode());
+        assert!(config.tls.is_some());
         let e = Config::load(None, &env(&[("KVP_TOPUP_DATABSE_URL", "x")])).unwrap_err();
         assert!(e.to_string().contains("KVP_TOPUP_DATABSE_URL"), "{e}");
         let beside_payroll = env(&[("KVP_TOPUP_URL", "http://127.0.0.1:50061")]);

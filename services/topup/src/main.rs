@@ -36,6 +36,9 @@ async fn main() -> anyhow::Result<()> {
             "development mode: REST without bearer tokens, every caller national (loopback only)"
         );
     }
+    if config.tls.is_none() {
+        tracing::warn!("development mode: events in plain gRPC (loopback only)");
+    }
     let app = Application::build(&config)
         .await
         .context("kvp-topup cannot start")?;
