@@ -4,7 +4,9 @@
 //! municipality (PERMISSION_DENIED), and serves the right one; a certificate
 //! from another CA does not get through the handshake. The outbox relay
 //! reaches a top-up service with TLS of its own over mutual TLS, and that
-//! service takes events from the payroll service's certificate alone.
+//! service takes events from the payroll service's certificate alone. A
+//! certificate revoked in the client CA's revocation list fails its next
+//! handshake as soon as the service has re-read the changed file.
 
 use kvp_proto::kvp::payroll::v1 as pb;
 use kvp_proto::kvp::topup::v1::DeliverRequest;
@@ -12,8 +14,9 @@ use kvp_proto::kvp::topup::v1::event_sink_service_client::EventSinkServiceClient
 use kvp_system_tests::{Fixture, TestApp, TopupApp, eventually};
 use pb::payroll_service_client::PayrollServiceClient;
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    SanType,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, RevocationReason,
+    RevokedCertParams, SanType, SerialNumber, date_time_ymd,
 };
 use tonic::Code;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
@@ -55,7 +58,13 @@ impl Authority {
 
     /// A client certificate carrying `uris` as URI alternative names.
     fn client(&self, uris: &[&str]) -> Identity {
+        self.numbered_client(rand_serial(), uris)
+    }
+
+    /// A client certificate with the serial number `serial`.
+    fn numbered_client(&self, serial: u64, uris: &[&str]) -> Identity {
         let mut params = CertificateParams::new(Vec::new()).unwrap();
+        params.serial_number = Some(SerialNumber::from(serial));
         params
             .distinguished_name
             .push(DnType::CommonName, "payroll client");
@@ -67,6 +76,37 @@ impl Authority {
         let (cert, key) = self.issue(params);
         Identity::from_pem(cert, key)
     }
+
+    /// The CA's revocation list (PEM) revoking the certificates numbered
+    /// `serials`; `number` orders successive lists.
+    fn revocation_list(&self, number: u64, serials: &[u64]) -> String {
+        CertificateRevocationListParams {
+            this_update: date_time_ymd(2025, 1, 1),
+            next_update: date_time_ymd(2099, 1, 1),
+            crl_number: SerialNumber::from(number),
+            issuing_distribution_point: None,
+            revoked_certs: serials
+                .iter()
+                .map(|serial| RevokedCertParams {
+                    serial_number: SerialNumber::from(*serial),
+                    revocation_time: date_time_ymd(2025, 6, 1),
+                    reason_code: Some(RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        }
+        .signed_by(&self.issuer)
+        .unwrap()
+        .pem()
+        .unwrap()
+    }
+}
+
+/// A serial number no other certificate of the test shares.
+fn rand_serial() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1_000);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// A service with TLS on, the directory holding its PEM files, and its CA.
@@ -82,6 +122,7 @@ async fn spawn_with_tls() -> (TestApp, tempfile::TempDir, Authority) {
         cert: path("server.pem"),
         key: path("server.key"),
         client_ca: path("clients-ca.pem"),
+        client_crl: None,
     };
     let app = TestApp::spawn_configured(|config| config.tls = Some(tls)).await;
     (app, dir, ca)
@@ -426,6 +467,98 @@ async fn a_certificate_from_another_authority_or_plain_tcp_does_not_connect() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn a_revoked_client_certificate_fails_its_next_handshake_once_the_list_changes() {
+    let ca = Authority::new("KVP municipal clients");
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let (cert, key) = ca.server();
+    std::fs::write(path("server.pem"), cert).unwrap();
+    std::fs::write(path("server.key"), key).unwrap();
+    std::fs::write(path("clients-ca.pem"), &ca.pem).unwrap();
+    std::fs::write(path("clients-ca.crl"), ca.revocation_list(1, &[])).unwrap();
+    let tls = kvp_payroll::config::TlsConfig {
+        cert: path("server.pem"),
+        key: path("server.key"),
+        client_ca: path("clients-ca.pem"),
+        client_crl: Some(path("clients-ca.crl")),
+    };
+    let app = TestApp::spawn_configured(|config| config.tls = Some(tls)).await;
+    // Oslo, registered, so that its month can be closed.
+    let _oslo = Fixture::new(&app).await;
+    let (kept, lost) = (2001, 2002);
+    let answer = |serial: u64| {
+        answer(
+            &app,
+            &ca,
+            ca.numbered_client(serial, &[OSLO, PAYROLL_SYSTEM]),
+        )
+    };
+
+    // Neither is revoked: both reach the service, which closes the month.
+    assert_eq!(answer(kept).await, Some(Code::Ok));
+    assert_eq!(answer(lost).await, Some(Code::Ok));
+    // A connection opened now outlives the revocation below.
+    let mut open = client(
+        &app,
+        &ca,
+        Some(ca.numbered_client(lost, &[OSLO, PAYROLL_SYSTEM])),
+    )
+    .await
+    .unwrap();
+    let close = pb::ClosePeriodRequest {
+        municipality_id: "0301".into(),
+        month: "2025-10".into(),
+    };
+    open.close_period(close.clone()).await.unwrap();
+
+    // The CA revokes one; the service re-reads the list without a restart.
+    std::fs::write(path("clients-ca.crl"), ca.revocation_list(2, &[lost])).unwrap();
+    eventually(10, || async { answer(lost).await.is_none().then_some(()) }).await;
+    assert_eq!(
+        answer(kept).await,
+        Some(Code::Ok),
+        "only the revoked one is refused"
+    );
+    // The connection opened before is refused at its next call.
+    let refused = open.close_period(close).await.unwrap_err();
+    assert_eq!(
+        (refused.code(), refused.message()),
+        (
+            Code::Unauthenticated,
+            "the client certificate has been revoked"
+        ),
+    );
+
+    // A list that does not parse leaves the last good one in force.
+    std::fs::write(path("clients-ca.crl"), "not a revocation list").unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    assert_eq!(answer(lost).await, None, "still revoked");
+    assert_eq!(answer(kept).await, Some(Code::Ok));
+
+    // Reinstated (a list without it): it connects again.
+    std::fs::write(path("clients-ca.crl"), ca.revocation_list(3, &[])).unwrap();
+    eventually(10, || async { answer(lost).await.map(|_| ()) }).await;
+    app.stop().await;
+}
+
+/// What a payroll system presenting `identity` gets from ClosePeriod: the
+/// service's answer, or `None` when the TLS handshake refused it.
+async fn answer(app: &TestApp, ca: &Authority, identity: Identity) -> Option<Code> {
+    let mut client = client(app, ca, Some(identity)).await.ok()?;
+    match client
+        .close_period(pb::ClosePeriodRequest {
+            municipality_id: "0301".into(),
+            month: "2025-10".into(),
+        })
+        .await
+    {
+        Ok(_) => Some(Code::Ok),
+        Err(status) if status.message() == "transport error" => None,
+        Err(status) => Some(status.code()),
+    }
+}
+
 /// The payroll service's certificate, as the top-up service admits it.
 const PAYROLL_SERVICE: &str = "urn:kvp:service:payroll";
 
@@ -456,6 +589,7 @@ async fn the_relay_delivers_over_mutual_tls_and_the_top_up_service_admits_only_p
             cert: path("topup.pem"),
             key: path("topup.key"),
             client_ca: path("ca.pem"),
+            client_crl: None,
         });
     })
     .await;
@@ -556,6 +690,7 @@ async fn the_compose_dev_pki_connects_the_relay_to_kvp_topup_and_signs_its_token
             cert: pki.join("topup/tls/tls.crt"),
             key: pki.join("topup/tls/tls.key"),
             client_ca: pki.join("topup/tls/client-ca.crt"),
+            client_crl: None,
         });
         let keys = std::fs::read_to_string(pki.join("topup/auth/keys.toml")).unwrap();
         let keys: kvp_auth::TokenKeysFile = toml::from_str(&keys).unwrap();

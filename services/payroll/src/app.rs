@@ -10,10 +10,10 @@ use anyhow::Context;
 use kvp_proto::kvp::payroll::v1::payroll_service_server::PayrollServiceServer;
 use kvp_rules::{Parameters, Policy};
 use tokio::net::TcpListener;
-use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
+use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 
 use crate::client_identity::Gate;
-use crate::config::{Config, Limits, RelayTlsConfig, TlsConfig, redact_url};
+use crate::config::{Config, Limits, RelayTlsConfig, redact_url};
 use crate::grpc::PayrollGrpc;
 use crate::identity::IdentityVault;
 use crate::payroll::Payroll;
@@ -27,7 +27,8 @@ pub struct Application {
     payroll: Arc<Payroll>,
     relay: Option<RelaySettings>,
     rest_auth: crate::rest::auth::Authenticator,
-    tls: Option<ServerTlsConfig>,
+    /// Mutual TLS on gRPC (client certificates, revocation list).
+    tls: Option<kvp_tls::Acceptor>,
     limits: Limits,
     /// The audit checkpoints' key (if any) and interval.
     checkpoints: (Option<Vec<u8>>, Duration),
@@ -49,7 +50,12 @@ impl Application {
         let tls = config
             .tls
             .as_ref()
-            .map(|tls| server_tls(tls, &config.limits))
+            .map(|tls| {
+                kvp_tls::Acceptor::new(
+                    tls,
+                    Duration::from_millis(config.limits.tls_handshake_timeout_ms),
+                )
+            })
             .transpose()?;
         let rest_auth = crate::rest::auth::Authenticator::new(config.auth.as_ref())?;
         let store = match &config.migration_database_url {
@@ -164,18 +170,14 @@ impl Application {
             self.payroll.store().clone(),
             stop_rx.clone(),
         ));
-        let gate = Gate::new(self.tls.is_some());
+        let gate = Gate::new(self.tls.as_ref().map(kvp_tls::Acceptor::revocations));
         let limits = &self.limits;
         // Slow or vanished clients: every call has a deadline, and HTTP/2
         // pings find dead connections.
-        let mut server = tonic::transport::Server::builder()
+        let grpc = tonic::transport::Server::builder()
             .timeout(Duration::from_millis(limits.request_timeout_ms))
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
-            .http2_keepalive_timeout(Some(Duration::from_secs(10)));
-        if let Some(tls) = self.tls {
-            server = server.tls_config(tls)?;
-        }
-        let grpc = server
+            .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             .trace_fn(kvp_telemetry::grpc_request_span)
             .layer(crate::metrics::grpc_layer())
             .add_service(health_service)
@@ -184,16 +186,23 @@ impl Application {
             .add_service(
                 PayrollServiceServer::new(PayrollGrpc::new(self.payroll.clone(), gate))
                     .max_decoding_message_size(limits.grpc_max_message_bytes),
-            )
-            .serve_with_incoming_shutdown(
-                // The builder's TCP settings apply only to listeners it binds
-                // itself: without TCP_NODELAY a small answer waits for the
-                // client's delayed ACK, some 40 ms a call.
-                tonic::transport::server::TcpIncoming::from(self.grpc)
-                    .with_nodelay(Some(true))
-                    .with_keepalive(Some(Duration::from_secs(60))),
-                stopped(stop_rx.clone()),
             );
+        // The builder's TCP settings apply only to listeners it binds itself:
+        // without TCP_NODELAY a small answer waits for the client's delayed
+        // ACK, some 40 ms a call.
+        let tcp = tonic::transport::server::TcpIncoming::from(self.grpc)
+            .with_nodelay(Some(true))
+            .with_keepalive(Some(Duration::from_secs(60)));
+        let grpc_stopped = stopped(stop_rx.clone());
+        let grpc = async move {
+            match self.tls {
+                Some(tls) => {
+                    grpc.serve_with_incoming_shutdown(tls.incoming(tcp), grpc_stopped)
+                        .await
+                }
+                None => grpc.serve_with_incoming_shutdown(tcp, grpc_stopped).await,
+            }
+        };
 
         let bounds = RequestBounds::from(limits);
         let router = crate::rest::router(self.payroll.clone(), self.rest_auth)
@@ -225,23 +234,6 @@ impl Application {
         self.payroll.store().close().await;
         Ok(())
     }
-}
-
-/// The gRPC server's TLS: its certificate, and client certificates verified
-/// against the municipal client CA. A client may connect without a
-/// certificate (so health checks work and refusals carry a gRPC status), but
-/// then every payroll RPC answers UNAUTHENTICATED; a certificate the CA did not
-/// issue fails the handshake.
-fn server_tls(tls: &TlsConfig, limits: &Limits) -> anyhow::Result<ServerTlsConfig> {
-    let read = |what: &str, path: &std::path::Path| {
-        std::fs::read(path).with_context(|| format!("tls.{what} {}", path.display()))
-    };
-    let identity = Identity::from_pem(read("cert", &tls.cert)?, read("key", &tls.key)?);
-    Ok(ServerTlsConfig::new()
-        .identity(identity)
-        .client_ca_root(Certificate::from_pem(read("client_ca", &tls.client_ca)?))
-        .client_auth_optional(true)
-        .timeout(Duration::from_millis(limits.tls_handshake_timeout_ms)))
 }
 
 /// The outbox relay's TLS: the top-up service's certificate verified

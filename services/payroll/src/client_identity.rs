@@ -139,17 +139,17 @@ pub struct Caller {
 /// Decides who may call what. With TLS configured every call must carry a
 /// client certificate of the right kind; without it (development mode, loopback
 /// only) every call is allowed.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Gate {
-    require_certificate: bool,
+    /// With TLS on, the client CA's revocation list in force.
+    tls: Option<kvp_tls::Revocations>,
 }
 
 impl Gate {
-    /// A gate that requires client certificates when `tls` is on.
-    pub fn new(tls: bool) -> Self {
-        Self {
-            require_certificate: tls,
-        }
+    /// A gate that requires client certificates, not revoked by the list in
+    /// force, when `tls` is on.
+    pub fn new(tls: Option<kvp_tls::Revocations>) -> Self {
+        Self { tls }
     }
 
     /// The caller of `request`, if it may call an RPC open to `allowed` kinds
@@ -159,20 +159,17 @@ impl Gate {
         request: &Request<T>,
         allowed: &[ClientKind],
     ) -> Result<Caller, ServiceError> {
-        if !self.require_certificate {
+        let Some(revocations) = &self.tls else {
             return Ok(Caller {
                 scope: Scope::Unrestricted,
                 actor: "development-mode".into(),
             });
-        }
+        };
         let unauthenticated = |what: String| ServiceError::Unauthenticated { what };
-        let certificates = request
-            .peer_certs()
-            .ok_or_else(|| unauthenticated("a client certificate is required".into()))?;
-        let leaf = certificates
-            .first()
-            .ok_or_else(|| unauthenticated("a client certificate is required".into()))?;
-        let identity = ClientIdentity::from_certificate(leaf).map_err(unauthenticated)?;
+        let leaf = revocations
+            .client_certificate(request)
+            .map_err(|why| unauthenticated(why.into()))?;
+        let identity = ClientIdentity::from_certificate(&leaf).map_err(unauthenticated)?;
         let Some(kind) = allowed.iter().find(|k| identity.kinds.contains(k)) else {
             let wanted: Vec<_> = allowed.iter().map(|k| k.name()).collect();
             return Err(ServiceError::PermissionDenied {

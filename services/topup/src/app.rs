@@ -13,9 +13,8 @@ use kvp_proto::kvp::topup::v1::event_sink_service_server::EventSinkServiceServer
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
-use crate::config::{Config, TlsConfig};
+use crate::config::Config;
 use crate::grpc::DeliverySink;
 use crate::http::auth::Authenticator;
 use crate::norms::{Norms, NormsError};
@@ -54,39 +53,9 @@ pub enum StartupError {
     /// The HTTP server failed.
     #[error("HTTP server: {0}")]
     Http(#[source] std::io::Error),
-    /// A TLS file cannot be read.
-    #[error("tls.{what} {path}: {source}")]
-    TlsFile {
-        /// Which setting.
-        what: &'static str,
-        /// The file.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
-}
-
-/// The event sink's TLS: this service's certificate, and client certificates
-/// verified against `client_ca`. A client may connect without one (health
-/// checks; a refusal then carries a gRPC status), but `Deliver` needs the
-/// payroll service's (`grpc::DeliverySink`); a certificate the CA did not
-/// issue fails the handshake.
-fn server_tls(tls: &TlsConfig) -> Result<ServerTlsConfig, StartupError> {
-    let read = |what: &'static str, path: &std::path::Path| {
-        std::fs::read(path).map_err(|source| StartupError::TlsFile {
-            what,
-            path: path.display().to_string(),
-            source,
-        })
-    };
-    Ok(ServerTlsConfig::new()
-        .identity(Identity::from_pem(
-            read("cert", &tls.cert)?,
-            read("key", &tls.key)?,
-        ))
-        .client_ca_root(Certificate::from_pem(read("client_ca", &tls.client_ca)?))
-        .client_auth_optional(true)
-        .timeout(TLS_HANDSHAKE_TIMEOUT))
+    /// The TLS settings are unusable.
+    #[error(transparent)]
+    Tls(#[from] kvp_tls::TlsError),
 }
 
 /// Longest a TLS handshake may take.
@@ -95,7 +64,10 @@ const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 /// The built, bound application.
 pub struct Application {
     topup: Topup,
-    tls: Option<ServerTlsConfig>,
+    /// Mutual TLS on the event sink: a client may connect without a
+    /// certificate (health checks; a refusal then carries a gRPC status), but
+    /// `Deliver` needs the payroll service's (`grpc::DeliverySink`).
+    tls: Option<kvp_tls::Acceptor>,
     auth: Authenticator,
     grpc: TcpListener,
     http: TcpListener,
@@ -127,7 +99,11 @@ impl Application {
         };
         let grpc_addr = local(&grpc, config.grpc_addr)?;
         let http_addr = local(&http, config.http_addr)?;
-        let tls = config.tls.as_ref().map(server_tls).transpose()?;
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|tls| kvp_tls::Acceptor::new(tls, TLS_HANDSHAKE_TIMEOUT))
+            .transpose()?;
         Ok(Self {
             tls,
             topup: Topup::new(store, norms),
@@ -208,23 +184,34 @@ impl Application {
         });
 
         tokio::spawn(crate::metrics::RECORDER.upkeep(stop_rx.clone()));
-        let sink = DeliverySink::new(topup.clone(), tls.is_some());
-        let mut builder = tonic::transport::Server::builder();
-        if let Some(tls) = tls {
-            builder = builder.tls_config(tls)?;
-        }
-        let grpc_server = builder
+        let sink = DeliverySink::new(
+            topup.clone(),
+            tls.as_ref().map(kvp_tls::Acceptor::revocations),
+        );
+        let grpc_server = tonic::transport::Server::builder()
             .trace_fn(kvp_telemetry::grpc_request_span)
             .layer(crate::metrics::grpc_layer())
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(EventSinkServiceServer::new(sink))
-            .serve_with_incoming_shutdown(
-                // Without TCP_NODELAY an answer waits for the delayed ACK.
-                TcpIncoming::from(grpc).with_nodelay(Some(true)),
-                stopped(stop_rx.clone()),
-            );
+            .add_service(EventSinkServiceServer::new(sink));
+        // Without TCP_NODELAY an answer waits for the delayed ACK.
+        let tcp = TcpIncoming::from(grpc).with_nodelay(Some(true));
+        let grpc_stopped = stopped(stop_rx.clone());
+        let grpc_server = async move {
+            match tls {
+                Some(tls) => {
+                    grpc_server
+                        .serve_with_incoming_shutdown(tls.incoming(tcp), grpc_stopped)
+                        .await
+                }
+                None => {
+                    grpc_server
+                        .serve_with_incoming_shutdown(tcp, grpc_stopped)
+                        .await
+                }
+            }
+        };
         let http_server = axum::serve(http, crate::http::router(topup.clone(), auth))
             .with_graceful_shutdown(stopped(stop_rx));
 

@@ -42,7 +42,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Mutual TLS for the gRPC event sink: only the payroll service's
     /// certificate may deliver (`KVP_TOPUP_TLS_CERT`, `KVP_TOPUP_TLS_KEY`,
-    /// `KVP_TOPUP_TLS_CLIENT_CA`); unset means plain TCP on loopback only.
+    /// `KVP_TOPUP_TLS_CLIENT_CA`, optionally a revocation list re-read when it
+    /// changes: `KVP_TOPUP_TLS_CLIENT_CRL`); unset means plain TCP on loopback
+    /// only.
     pub tls: Option<TlsConfig>,
     /// REST bearer tokens (JWT): who issues them and the keys that verify
     /// them (`KVP_TOPUP_AUTH_ISSUER`, `KVP_TOPUP_AUTH_AUDIENCE`,
@@ -69,18 +71,9 @@ impl Default for Config {
     }
 }
 
-/// The event sink's TLS: this service's certificate, and the CA that issues
-/// the payroll service's relay certificate.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    /// PEM certificate chain presented by the service.
-    pub cert: PathBuf,
-    /// PEM private key of that certificate.
-    pub key: PathBuf,
-    /// PEM certificate(s) of the CA issuing the payroll service's certificate.
-    pub client_ca: PathBuf,
-}
+/// The event sink's TLS: this service's certificate, the CA that issues the
+/// payroll service's relay certificate and optionally its revocation list.
+pub use kvp_tls::TlsConfig;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -272,6 +265,10 @@ impl Config {
                 "TLS_CERT" => tls_part(self).cert = PathBuf::from(value),
                 "TLS_KEY" => tls_part(self).key = PathBuf::from(value),
                 "TLS_CLIENT_CA" => tls_part(self).client_ca = PathBuf::from(value),
+                "TLS_CLIENT_CRL" => {
+                    tls_part(self).client_crl =
+                        (!value.trim().is_empty()).then(|| PathBuf::from(value));
+                }
                 _ => return Err(bad("is not a setting of this service".into())),
             }
         }
@@ -287,14 +284,8 @@ impl Config {
             return Err(ConfigError::UnauthenticatedRest(self.http_addr));
         }
         if let Some(tls) = &self.tls {
-            for (what, path) in [
-                ("tls.cert", &tls.cert),
-                ("tls.key", &tls.key),
-                ("tls.client_ca", &tls.client_ca),
-            ] {
-                if path.as_os_str().is_empty() {
-                    return Err(ConfigError::IncompleteTls(what));
-                }
+            if let Some(what) = tls.first_missing() {
+                return Err(ConfigError::IncompleteTls(what));
             }
         } else if !self.grpc_addr.ip().is_loopback() {
             return Err(ConfigError::InsecureBind(self.grpc_addr));
@@ -309,6 +300,7 @@ fn tls_part(config: &mut Config) -> &mut TlsConfig {
         cert: PathBuf::new(),
         key: PathBuf::new(),
         client_ca: PathBuf::new(),
+        client_crl: None,
     })
 }
 

@@ -35,29 +35,26 @@ pub const PAYROLL_SERVICE_URI: &str = "urn:kvp:service:payroll";
 #[derive(Clone)]
 pub struct DeliverySink {
     topup: Topup,
-    require_payroll_certificate: bool,
+    /// With TLS on, the client CA's revocation list in force.
+    tls: Option<kvp_tls::Revocations>,
 }
 
 impl DeliverySink {
     /// The sink over the service's operations; with `tls`, only a client
-    /// certificate naming [`PAYROLL_SERVICE_URI`] may deliver.
-    pub fn new(topup: Topup, tls: bool) -> Self {
-        Self {
-            topup,
-            require_payroll_certificate: tls,
-        }
+    /// certificate naming [`PAYROLL_SERVICE_URI`], not revoked, may deliver.
+    pub fn new(topup: Topup, tls: Option<kvp_tls::Revocations>) -> Self {
+        Self { topup, tls }
     }
 
     /// Refuses a sender that is not the payroll service (with TLS on).
     fn admit<T>(&self, request: &Request<T>) -> Result<(), Status> {
-        if !self.require_payroll_certificate {
+        let Some(revocations) = &self.tls else {
             return Ok(());
-        }
+        };
         let unauthenticated = |what| Status::from(ServiceError::Unauthenticated { what });
-        let leaf = request
-            .peer_certs()
-            .and_then(|certs| certs.first().cloned())
-            .ok_or_else(|| unauthenticated("a client certificate is required"))?;
+        let leaf = revocations
+            .client_certificate(request)
+            .map_err(unauthenticated)?;
         let uris = kvp_auth::certificate_uris(&leaf).map_err(unauthenticated)?;
         if uris.iter().any(|uri| uri == PAYROLL_SERVICE_URI) {
             Ok(())

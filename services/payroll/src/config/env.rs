@@ -202,6 +202,14 @@ pub const ENV_SETTINGS: &[EnvSetting] = &[
         },
     },
     EnvSetting {
+        variable: "KVP_TLS_CLIENT_CRL",
+        setting: "tls.client_crl",
+        apply: |c, v| {
+            tls_part(c).client_crl = (!v.trim().is_empty()).then(|| v.into());
+            Ok(())
+        },
+    },
+    EnvSetting {
         variable: "KVP_AUTH_ISSUER",
         setting: "auth.issuer",
         apply: |c, v| {
@@ -439,6 +447,7 @@ mod tests {
                 cert: PathBuf::new(),
                 key: PathBuf::new(),
                 client_ca: PathBuf::new(),
+                client_crl: Some(PathBuf::new()),
             }),
             auth: Some(AuthConfig {
                 issuer: String::new(),

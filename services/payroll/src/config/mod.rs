@@ -128,20 +128,11 @@ impl Default for Limits {
     }
 }
 
-/// gRPC TLS: the server's certificate and the CA that issues municipal client
-/// certificates. Every client must present a certificate chaining to
-/// `client_ca`; its URI names carry the municipality and the client's role
-/// (see `crate::client_identity`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    /// PEM certificate chain presented by the service.
-    pub cert: PathBuf,
-    /// PEM private key of that certificate.
-    pub key: PathBuf,
-    /// PEM certificate(s) of the CA issuing client certificates.
-    pub client_ca: PathBuf,
-}
+/// gRPC TLS: the server's certificate, the CA that issues municipal client
+/// certificates and optionally its revocation list. Every payroll RPC needs a
+/// certificate chaining to `client_ca`; its URI names carry the municipality
+/// and the client's role (see `crate::client_identity`).
+pub use kvp_tls::TlsConfig;
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -274,6 +265,7 @@ fn tls_part(config: &mut Config) -> &mut TlsConfig {
         cert: PathBuf::new(),
         key: PathBuf::new(),
         client_ca: PathBuf::new(),
+        client_crl: None,
     })
 }
 
@@ -427,18 +419,10 @@ impl Config {
 
     /// Refuses configurations that would expose an unprotected service.
     pub fn check(&self) -> Result<(), ConfigError> {
-        if let Some(tls) = &self.tls {
-            for (what, path) in [
-                ("tls.cert", &tls.cert),
-                ("tls.key", &tls.key),
-                ("tls.client_ca", &tls.client_ca),
-            ] {
-                if path.as_os_str().is_empty() {
-                    return Err(ConfigError::Unsafe(format!(
-                        "{what} is required when TLS is configured"
-                    )));
-                }
-            }
+        if let Some(what) = self.tls.as_ref().and_then(TlsConfig::first_missing) {
+            return Err(ConfigError::Unsafe(format!(
+                "{what} is required when TLS is configured"
+            )));
         }
         if let Some(auth) = &self.auth {
             auth.check("auth")?;
@@ -550,7 +534,8 @@ impl Config {
              {defaults}\n\
              # gRPC over TLS with municipal client certificates (unset: plain TCP, loopback only)\n\
              # [tls]\n# cert = \"/etc/kvp/tls/server.crt\"\n# key = \"/etc/kvp/tls/server.key\"\n\
-             # client_ca = \"/etc/kvp/tls/clients-ca.crt\"\n\n\
+             # client_ca = \"/etc/kvp/tls/clients-ca.crt\"\n\
+             # client_crl = \"/etc/kvp/tls/clients-ca.crl\"   # re-read when it changes\n\n\
              {AUTH_EXAMPLE}"
         )
     }
@@ -597,6 +582,7 @@ mod tests {
             cert: "server.pem".into(),
             key: "server.key".into(),
             client_ca: "ca.pem".into(),
+            client_crl: None,
         };
         let key = "a3ZwLXRlc3Qta2V5LW9mLXRoaXJ0eS10d28tYnl0ZXM=".to_owned();
         // Each production setting alone leaves protections missing: refused.
