@@ -224,6 +224,11 @@ fn routes(ids: &Ids) -> Vec<Route> {
             (AUDITOR, Home), (200, Field("/0/actor", json!("caseworker:kari")))),
         route(&post, "/v1/simulations", "/v1/simulations".into(), Some(ids.simulation.clone()),
             (EVERYONE, Open), (200, Field("/total", ids.simulation_total.clone()))),
+        // The sandbox's clock: outside the sandbox (here) it does not exist.
+        route(&get, "/v1/sandbox/clock", "/v1/sandbox/clock".into(), None,
+            (EVERYONE, Open), (404, Field("/status", json!(404)))),
+        route(&put, "/v1/sandbox/clock", "/v1/sandbox/clock".into(), Some(json!({"today": "2030-01-01"})),
+            (ADMINISTRATOR, National), (404, Field("/status", json!(404)))),
         route(&get, "/v1/parameters/g", "/v1/parameters/g".into(), None,
             (EVERYONE, Open), (200, Present("/0/1"))),
         route(&post, "/v1/parameters/g", "/v1/parameters/g".into(),

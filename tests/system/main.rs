@@ -29,6 +29,7 @@ mod personal_data;
 mod rest;
 mod retries;
 mod runs;
+mod sandbox;
 mod simulate;
 mod tls;
 mod versions;

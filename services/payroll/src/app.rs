@@ -32,13 +32,21 @@ pub struct Application {
     limits: Limits,
     /// The audit checkpoints' key (if any) and interval.
     checkpoints: (Option<Vec<u8>>, Duration),
+    /// The sandbox's mark on every answer, REST and gRPC alike.
+    sandbox_mark: Option<axum::http::HeaderValue>,
 }
+
+/// The header (REST) and metadata (gRPC) marking the sandbox's answers.
+pub const SANDBOX_HEADER: &str = "kvp-sandbox";
 
 impl Application {
     /// Checks the configuration, connects to the database (running its
     /// migrations) and binds both listeners.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         config.check()?;
+        if config.sandbox {
+            crate::clock::make_movable();
+        }
         if config.development_mode() {
             tracing::warn!(
                 tls = config.tls.is_some(),
@@ -107,6 +115,9 @@ impl Application {
                 config.audit_checkpoint_secret()?,
                 Duration::from_millis(config.audit_checkpoint_ms.max(1)),
             ),
+            sandbox_mark: config
+                .sandbox
+                .then(|| axum::http::HeaderValue::from_static("true")),
         })
     }
 
@@ -180,6 +191,7 @@ impl Application {
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             .trace_fn(kvp_telemetry::grpc_request_span)
             .layer(crate::metrics::grpc_layer())
+            .layer(sandbox_mark(self.sandbox_mark.clone()))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -206,6 +218,7 @@ impl Application {
 
         let bounds = RequestBounds::from(limits);
         let router = crate::rest::router(self.payroll.clone(), self.rest_auth)
+            .layer(sandbox_mark(self.sandbox_mark))
             .layer(axum::middleware::from_fn_with_state(
                 bounds,
                 crate::rest::limits::bound,
@@ -234,6 +247,17 @@ impl Application {
         self.payroll.store().close().await;
         Ok(())
     }
+}
+
+/// Marks every answer with [`SANDBOX_HEADER`] when `mark` is set (in the
+/// sandbox); leaves them alone otherwise.
+fn sandbox_mark(
+    mark: Option<axum::http::HeaderValue>,
+) -> tower_http::set_header::SetResponseHeaderLayer<Option<axum::http::HeaderValue>> {
+    tower_http::set_header::SetResponseHeaderLayer::overriding(
+        axum::http::HeaderName::from_static(SANDBOX_HEADER),
+        mark,
+    )
 }
 
 /// The outbox relay's TLS: the top-up service's certificate verified

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use kvp_proto::kvp::payroll::v1 as pb;
 use pb::payroll_service_server::PayrollService;
-use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 
 use kvp_rules::{QuantityUnit, YearMonth, format_amount};
@@ -353,7 +352,7 @@ impl PayrollService for PayrollGrpc {
             .ok_or_else(|| ServiceError::field("envelope", "is required"))?;
         let submitted = self
             .payroll
-            .submit_timesheet(envelope, &caller.scope, OffsetDateTime::now_utc())
+            .submit_timesheet(envelope, &caller.scope, crate::clock::now())
             .await?;
         let t = &submitted.timesheet;
         Ok(Response::new(pb::SubmitTimesheetResponse {
@@ -383,12 +382,7 @@ impl PayrollService for PayrollGrpc {
         let actor = Actor::named(caller.actor);
         let closed = self
             .payroll
-            .close_period_with_totals(
-                &request.municipality_id,
-                month,
-                &actor,
-                OffsetDateTime::now_utc(),
-            )
+            .close_period_with_totals(&request.municipality_id, month, &actor, crate::clock::now())
             .await?;
         Ok(Response::new(pb::ClosePeriodResponse {
             run: Some(summary_to_proto(&closed)),

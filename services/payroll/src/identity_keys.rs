@@ -17,7 +17,6 @@
 
 use anyhow::{Context, bail};
 use kvp_store::{NewAuditEntry, Repository, ResealedIdentity, StoreError};
-use time::OffsetDateTime;
 
 use crate::identity::IdentityVault;
 
@@ -37,7 +36,7 @@ pub async fn adopt(store: &dyn Repository, vault: &IdentityVault) -> anyhow::Res
             None => {
                 let resealed = resealed(store, vault, vault).await?;
                 let audit = NewAuditEntry::new(
-                    OffsetDateTime::now_utc(),
+                    crate::clock::now(),
                     "kvp-payroll:start-up",
                     "identity_key.adopted",
                     "identity_key",
@@ -87,7 +86,7 @@ pub async fn reseal(
     }
     let resealed = resealed(store, old, new).await?;
     let audit = NewAuditEntry::new(
-        OffsetDateTime::now_utc(),
+        crate::clock::now(),
         actor,
         "identity_key.replaced",
         "identity_key",

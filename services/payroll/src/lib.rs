@@ -8,6 +8,7 @@
 pub mod app;
 pub mod audit_checkpoint;
 pub mod client_identity;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod events;
@@ -20,6 +21,7 @@ pub mod metrics;
 pub mod payroll;
 pub mod relay;
 pub mod rest;
+pub mod sandbox;
 pub mod simulate;
 pub mod telemetry;
 pub mod wire_case;

@@ -2,7 +2,8 @@
 //! CASE.json` evaluates one participant-month; `print-config` prints an example
 //! configuration; `verify-audit` checks the audit log's hash chain;
 //! `reseal-identities` moves the identity numbers to a new identity key;
-//! `migrate` applies the database migrations.
+//! `migrate` applies the database migrations; `sandbox` runs a sandbox for
+//! integrators' tests.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +40,10 @@ enum Command {
     /// One transaction, audited. Stop the service first; start it with the
     /// new key after.
     ResealIdentities(DatabaseArgs),
+    /// Run a sandbox for integrators' tests: every protection on, with test
+    /// credentials, a synthetic municipality and a clock that can be moved
+    /// forward, written to a folder (see its README.txt and sandbox.json).
+    Sandbox(kvp_payroll::sandbox::Args),
     /// Recompute the audit log's hash chain and print how many entries verify.
     /// Exits 0 when the chain is intact, 1 naming the first broken entry, 2 when
     /// the database cannot be read.
@@ -96,6 +101,13 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::VerifyAudit(args) => verify_audit(args),
+        Command::Sandbox(args) => match sandbox(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Migrate(args) => match migrate(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -150,6 +162,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(grpc = %app.grpc_addr()?, http = %app.http_addr()?, "kvp-payroll listening");
         app.run_until(shutdown_signal()).await
     })
+}
+
+fn sandbox(args: kvp_payroll::sandbox::Args) -> anyhow::Result<()> {
+    let _telemetry = telemetry::init(config::LogFormat::Text, None)?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(kvp_payroll::sandbox::run(args, shutdown_signal()))
 }
 
 fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {

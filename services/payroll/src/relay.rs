@@ -10,7 +10,6 @@ use std::time::Duration;
 use kvp_proto::kvp::topup::v1::DeliverRequest;
 use kvp_proto::kvp::topup::v1::event_sink_service_client::EventSinkServiceClient;
 use kvp_store::Repository;
-use time::OffsetDateTime;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tracing::Instrument as _;
 
@@ -85,7 +84,7 @@ pub async fn run(
     let lease = time::Duration::try_from(settings.lease).unwrap_or(time::Duration::seconds(30));
     let mut client: Option<EventSinkServiceClient<Channel>> = None;
     while !*stop.borrow() {
-        let now = OffsetDateTime::now_utc();
+        let now = crate::clock::now();
         let events = match store.claim_outbox(now, now + lease, settings.batch).await {
             Ok(events) => events,
             Err(e) => {
@@ -133,7 +132,7 @@ async fn relay_one(
     event: &kvp_store::OutboxEvent,
 ) {
     let result = deliver(client, settings, event).await;
-    let now = OffsetDateTime::now_utc();
+    let now = crate::clock::now();
     match result {
         Ok(()) => {
             crate::metrics::record_outbox_delivered();

@@ -94,6 +94,10 @@ pub struct Config {
     /// Whether a configuration file was read (a production setting in itself).
     #[serde(skip)]
     pub from_file: bool,
+    /// The sandbox (`kvp-payroll sandbox`, never a setting): every answer is
+    /// marked as the sandbox's and its clock can be moved.
+    #[serde(skip)]
+    pub sandbox: bool,
 }
 
 /// Request size and time limits.
@@ -166,6 +170,7 @@ impl Default for Config {
             dev: false,
             limits: Limits::default(),
             from_file: false,
+            sandbox: false,
         }
     }
 }
@@ -192,6 +197,7 @@ impl fmt::Debug for Config {
                 &self.otlp_endpoint.as_deref().map(redact_url),
             )
             .field("tls", &self.tls)
+            .field("sandbox", &self.sandbox)
             .field("limits", &self.limits)
             .field("auth", &self.auth)
             .field(

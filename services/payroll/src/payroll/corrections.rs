@@ -9,7 +9,6 @@ use kvp_rules::YearMonth;
 use kvp_store::{Expected, FactChange, FactContent, FactKind, FactVersion};
 use rust_decimal::Decimal;
 use serde_json::json;
-use time::OffsetDateTime;
 
 use super::{Actor, Payroll, Precondition, audit};
 use crate::error::ServiceError;
@@ -106,7 +105,7 @@ impl Payroll {
         };
         let voiding = correction.content.is_none();
         let first_month = first_month(&latest.content, correction.content.as_ref());
-        let now = OffsetDateTime::now_utc();
+        let now = crate::clock::now();
         let event = crate::events::outbox_event(
             kvp_proto::event_types::FACT_CORRECTED,
             &municipality_id,
@@ -215,7 +214,7 @@ impl Payroll {
             ..
         }) = content
         {
-            let today = kvp_rules::calendar::date_in_norway(OffsetDateTime::now_utc());
+            let today = crate::clock::today();
             if self
                 .warning_covering(participant_id, (*date, *entry_kind), today)
                 .await?

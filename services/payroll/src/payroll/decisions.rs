@@ -57,7 +57,7 @@ impl Payroll {
         }
         let facts = self.facts(participant_id).await?;
         let hours = super::procedure::entry_hours(&facts, new.date, kind, "")?;
-        let decided_at = new.decided_at.unwrap_or_else(OffsetDateTime::now_utc);
+        let decided_at = new.decided_at.unwrap_or_else(crate::clock::now);
         // The decision date (vedtaksdato) is a Norwegian date.
         let decided_on = kvp_rules::calendar::date_in_norway(decided_at);
         // § 36: a deduction only after the participant was warned about
@@ -111,7 +111,7 @@ impl Payroll {
                     .map(|d| d.to_string())
                     .unwrap_or_default(),
             },
-            OffsetDateTime::now_utc(),
+            crate::clock::now(),
         );
         let entry = audit(
             actor,

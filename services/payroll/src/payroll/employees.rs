@@ -7,7 +7,6 @@ use std::collections::HashMap;
 
 use kvp_store::{EmployeeNumber, Expected};
 use serde_json::json;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Actor, Payroll, Precondition, audit};
@@ -85,7 +84,7 @@ impl Payroll {
             municipality_id: participant.municipality_id,
             employee_number: number.to_owned(),
             version: 0,
-            registered_at: OffsetDateTime::now_utc(),
+            registered_at: crate::clock::now(),
             registered_by: actor.name.clone(),
         };
         self.store

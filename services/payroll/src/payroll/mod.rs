@@ -25,7 +25,6 @@ use std::sync::Arc;
 
 use kvp_rules::{Parameters, Policy, PolicyOverrides};
 use kvp_store::{IdempotencyClaim, NewAuditEntry, Repository};
-use time::OffsetDateTime;
 
 use crate::error::ServiceError;
 use crate::identity::IdentityVault;
@@ -134,7 +133,7 @@ pub fn audit(
     details: serde_json::Value,
 ) -> NewAuditEntry {
     NewAuditEntry {
-        at: OffsetDateTime::now_utc(),
+        at: crate::clock::now(),
         actor: actor.name.clone(),
         action: action.into(),
         subject_type: subject_type.into(),

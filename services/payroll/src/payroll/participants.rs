@@ -5,7 +5,7 @@ use kvp_rules::{OffsetKind, YearMonth};
 use kvp_store::{BenefitOffset, Child, Participant, ParticipantFacts, SoleCarerPeriod};
 use rust_decimal::Decimal;
 use serde_json::json;
-use time::{Date, OffsetDateTime};
+use time::Date;
 use uuid::Uuid;
 
 use super::{Actor, Payroll, audit};
@@ -99,7 +99,7 @@ impl Payroll {
             nin_sealed: self.vault.seal(&id, participant_id),
             birth_date,
             display_name: new.display_name.trim().to_owned(),
-            created_at: OffsetDateTime::now_utc(),
+            created_at: crate::clock::now(),
         };
         let pid = participant.id.to_string();
         let entry = audit(

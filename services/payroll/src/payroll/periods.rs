@@ -429,7 +429,7 @@ impl Payroll {
             effective_date,
             value,
             reference: reference.clone(),
-            registered_at: OffsetDateTime::now_utc(),
+            registered_at: crate::clock::now(),
         };
         let entry = audit(
             actor,
@@ -736,7 +736,7 @@ fn payment_to_confirm(
         outcome: report.outcome,
         failure_reason: report.failure_reason,
         payment_date: report.payment_date,
-        confirmed_at: OffsetDateTime::now_utc(),
+        confirmed_at: crate::clock::now(),
     };
     let field = |name: &str| format!("{prefix}{name}");
     let mut violations = Vec::new();

@@ -13,7 +13,7 @@ use kvp_store::{
 };
 use rust_decimal::Decimal;
 use serde_json::json;
-use time::{Date, OffsetDateTime};
+use time::Date;
 use uuid::Uuid;
 
 use super::{Actor, Payroll, audit};
@@ -93,7 +93,7 @@ impl Payroll {
             });
         }
         days.sort_by_key(|d| (d.date, d.entry_kind.as_str()));
-        let now = OffsetDateTime::now_utc();
+        let now = crate::clock::now();
         let warning = SanctionWarning {
             id: Uuid::now_v7(),
             participant_id,
@@ -203,7 +203,7 @@ impl Payroll {
             });
         }
         let participant = self.store.get_participant(participant_id).await?;
-        let now = OffsetDateTime::now_utc();
+        let now = crate::clock::now();
         let appeal = SanctionAppeal {
             id: Uuid::now_v7(),
             decision_id,
@@ -369,7 +369,7 @@ impl Payroll {
             ),
         });
         let participant = &facts.participant;
-        let now = OffsetDateTime::now_utc();
+        let now = crate::clock::now();
         let decided_appeal = SanctionAppeal {
             outcome: Some(outcome),
             decided_on: Some(decided.decided_on),

@@ -7,7 +7,7 @@ use kvp_store::{
 };
 use serde::Serialize;
 use serde_json::json;
-use time::{Date, OffsetDateTime};
+use time::Date;
 use uuid::Uuid;
 
 use super::{Actor, FactCorrection, Payroll, Precondition, audit};
@@ -54,7 +54,7 @@ impl Payroll {
             start,
             end,
             decision_reference,
-            decided_at: OffsetDateTime::now_utc(),
+            decided_at: crate::clock::now(),
             version: 1,
         };
         let entry = audit(
@@ -127,7 +127,7 @@ impl Payroll {
             until,
             exception,
             reference: reference.trim().to_owned(),
-            decided_at: OffsetDateTime::now_utc(),
+            decided_at: crate::clock::now(),
             decided_by: actor.name.clone(),
         };
         let entry = audit(
@@ -311,7 +311,7 @@ mod tests {
             until,
             exception: false,
             reference: "F".into(),
-            decided_at: OffsetDateTime::UNIX_EPOCH,
+            decided_at: time::OffsetDateTime::UNIX_EPOCH,
             decided_by: "k".into(),
         };
         assert_eq!(

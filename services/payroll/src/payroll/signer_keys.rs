@@ -129,7 +129,7 @@ impl Payroll {
             valid_until: new.valid_until,
             revoked_at: None,
             revocation_reason: None,
-            registered_at: OffsetDateTime::now_utc(),
+            registered_at: crate::clock::now(),
             municipality_id,
         };
         registered_key(&key)?;
@@ -227,7 +227,7 @@ impl Payroll {
             }
             Precondition::Version(_) | Precondition::Existing => {}
         }
-        let now = OffsetDateTime::now_utc();
+        let now = crate::clock::now();
         let entry = audit(
             actor,
             "signer_key.revoked",

@@ -27,7 +27,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use kvp_store::{IdempotencyClaim, IdempotencyRecord, IdempotentAnswer};
 use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::auth::Identity;
@@ -215,7 +214,7 @@ async fn record(
     };
     match payroll
         .store()
-        .record_idempotent_answer(claim, &answer, OffsetDateTime::now_utc())
+        .record_idempotent_answer(claim, &answer, crate::clock::now())
         .await
     {
         Ok(true) => {}
@@ -241,7 +240,7 @@ pub async fn purge_expired_keys(
             _ = every.tick() => {}
             _ = stop.wait_for(|stop| *stop) => return,
         }
-        let before = OffsetDateTime::now_utc() - time::Duration::days(KEY_RETENTION_DAYS);
+        let before = crate::clock::now() - time::Duration::days(KEY_RETENTION_DAYS);
         match store.purge_idempotency_keys(before).await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "expired idempotency keys forgotten"),

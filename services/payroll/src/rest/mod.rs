@@ -20,6 +20,7 @@ mod participants;
 mod periods;
 mod programmes;
 mod run_files;
+pub mod sandbox;
 mod schemas;
 mod signer_keys;
 mod simulations;
@@ -89,6 +90,10 @@ pub fn router(payroll: Arc<Payroll>, auth: auth::Authenticator) -> Router {
         .route(
             "/v1/parameters/g/{effective_date}/void",
             post(facts::void_g),
+        )
+        .route(
+            "/v1/sandbox/clock",
+            get(sandbox::get_clock).put(sandbox::put_clock),
         )
         .route("/v1/participants", post(participants::create_participant))
         .route("/v1/participants/{id}", get(participants::get_participant))

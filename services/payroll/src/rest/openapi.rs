@@ -13,7 +13,7 @@ use super::idempotency::IdempotencyKeyHeader;
 )]
 use super::{
     audit::*, decisions::*, health::*, municipalities::*, participants::*, programmes::*,
-    signer_keys::*, simulations::*, timesheets::*, worklist::*,
+    sandbox::*, signer_keys::*, simulations::*, timesheets::*, worklist::*,
 };
 use crate::error::{ExistingResource, FieldViolation, Problem};
 use crate::ingest::{Assessment, QuotaSummary};
@@ -93,12 +93,14 @@ const PROBLEM_WORDS: SchemaWords = SchemaWords {
         crate::rest::periods::export_run,
         crate::rest::periods::payslip,
         get_worklist,
+        get_clock,
+        put_clock,
         healthz,
         readyz,
         metrics,
         openapi
     ),
-    components(schemas(Problem, FieldViolation, ExistingResource, ProgrammeView, Assessment, QuotaSummary, CreateOnly, crate::rest::facts::FactKindSegment)),
+    components(schemas(SandboxClock, Problem, FieldViolation, ExistingResource, ProgrammeView, Assessment, QuotaSummary, CreateOnly, crate::rest::facts::FactKindSegment)),
     modifiers(&BearerSecurity, &IdempotencyKeyHeader, &PROBLEM_WORDS, &ProblemContentType, &ParametersAsRead, &BoundedRequests, &OneProgrammeForm, &DatesSpelledOut)
 )]
 pub struct ApiDoc;

@@ -343,7 +343,7 @@ pub async fn absence_overview(
     let as_of = match q.as_of {
         Some(text) => crate::ingest::parse_date(&text)
             .ok_or_else(|| ServiceError::field("as_of", "must be a date YYYY-MM-DD"))?,
-        None => OffsetDateTime::now_utc().date(),
+        None => crate::clock::today(),
     };
     Ok(Json(payroll.absence_overview(id, as_of).await?))
 }

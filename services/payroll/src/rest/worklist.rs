@@ -5,7 +5,6 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::Serialize;
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -120,7 +119,7 @@ pub async fn get_worklist(
     let as_of = match q.as_of {
         Some(text) => crate::ingest::parse_date(&text)
             .ok_or_else(|| ServiceError::field("as_of", "must be a date YYYY-MM-DD"))?,
-        None => kvp_rules::calendar::date_in_norway(OffsetDateTime::now_utc()),
+        None => crate::clock::today(),
     };
     let items = payroll.worklist(&id, as_of).await?;
     Ok(Json(Worklist {

@@ -178,6 +178,8 @@ pub const POLICY: &[Rule] = &[
     rule(Put,  "/v1/parameters/g/{effective_date}",          Roles(ADMINISTRATOR, Owner::Nation)),
     rule(Get,  "/v1/parameters/g/{effective_date}/versions", Roles(EVERYONE,      Owner::Nobody)),
     rule(Post, "/v1/parameters/g/{effective_date}/void",     Roles(ADMINISTRATOR, Owner::Nation)),
+    rule(Get,  "/v1/sandbox/clock",                          Roles(EVERYONE,      Owner::Nobody)),
+    rule(Put,  "/v1/sandbox/clock",                          Roles(ADMINISTRATOR, Owner::Nation)),
     rule(Get,  "/v1/runs/{id}",                              Roles(PAYROLL,       Owner::Run)),
     rule(Get,  "/v1/runs/{id}/export",                       Roles(PAYROLL,       Owner::Run)),
 ];
