@@ -21,7 +21,7 @@ use kvp_payroll::app::Application;
 use kvp_payroll::config::{AuthConfig, Config, TokenKey};
 use kvp_payroll::payroll::Payroll;
 use kvp_proto::kvp::payroll::v1 as pb;
-use kvp_signing::{SigningKey, TIMESHEET_PAYLOAD_TYPE, public_key_to_base64};
+use kvp_signing::{SigningKey, public_key_to_base64};
 use pb::payroll_service_client::PayrollServiceClient;
 use prost::Message;
 use serde_json::{Value, json};
@@ -858,21 +858,7 @@ impl Fixture {
 
 /// A submit request carrying `payload` signed by `signers`.
 pub fn sign(payload: Vec<u8>, signers: &[(&str, &SigningKey)]) -> pb::SubmitTimesheetRequest {
-    let envelope = kvp_signing::sign(TIMESHEET_PAYLOAD_TYPE, payload, signers);
-    pb::SubmitTimesheetRequest {
-        envelope: Some(pb::Envelope {
-            payload: envelope.payload,
-            payload_type: envelope.payload_type,
-            signatures: envelope
-                .signatures
-                .into_iter()
-                .map(|s| pb::Signature {
-                    sig: s.sig,
-                    keyid: s.keyid,
-                })
-                .collect(),
-        }),
-    }
+    kvp_client::signed_payload(payload, signers)
 }
 
 /// The field violations of an INVALID_ARGUMENT status.

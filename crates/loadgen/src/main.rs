@@ -16,9 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use kvp_proto::kvp::payroll::v1 as pb;
-use kvp_signing::{SigningKey, TIMESHEET_PAYLOAD_TYPE, public_key_to_base64};
+use kvp_signing::{SigningKey, public_key_to_base64};
 use pb::payroll_service_client::PayrollServiceClient;
-use prost::Message;
 use serde_json::json;
 use tonic::transport::Channel;
 
@@ -339,28 +338,13 @@ fn timesheet(setup: &Setup, participant: usize, month_index: usize) -> pb::Submi
     };
     let participant_keyid = format!("load-{}-{participant}", setup.tag);
     let supervisor_keyid = format!("load-supervisor-{}", setup.tag);
-    let envelope = kvp_signing::sign(
-        TIMESHEET_PAYLOAD_TYPE,
-        body.encode_to_vec(),
+    kvp_client::signed_timesheet(
+        &body,
         &[
             (participant_keyid.as_str(), key),
             (supervisor_keyid.as_str(), &setup.supervisor),
         ],
-    );
-    pb::SubmitTimesheetRequest {
-        envelope: Some(pb::Envelope {
-            payload: envelope.payload,
-            payload_type: envelope.payload_type,
-            signatures: envelope
-                .signatures
-                .into_iter()
-                .map(|s| pb::Signature {
-                    sig: s.sig,
-                    keyid: s.keyid,
-                })
-                .collect(),
-        }),
-    }
+    )
 }
 
 /// Creates (or renames) the municipality over REST: a change names the

@@ -523,7 +523,6 @@ impl Seed {
         Fut: Future<Output = anyhow::Result<Value>>,
     {
         use kvp_proto::kvp::payroll::v1 as pb;
-        use prost::Message as _;
 
         let id = participant["id"].as_str().unwrap_or_default();
         let last = first_of_month(crate::clock::today()) - Duration::days(1);
@@ -564,28 +563,19 @@ impl Seed {
             client_reference: "sandbox-seed".into(),
         };
         let keyid = |who: &Value| who["keyid"].as_str().unwrap_or_default().to_owned();
-        let envelope = kvp_signing::sign(
-            kvp_signing::TIMESHEET_PAYLOAD_TYPE,
-            body.encode_to_vec(),
+        let request = kvp_client::signed_timesheet(
+            &body,
             &[
                 (keyid(participant).as_str(), key),
                 (keyid(supervisor).as_str(), supervisor_key),
             ],
         );
+        let Some(envelope) = request.envelope else {
+            bail!("a signed timesheet without its envelope");
+        };
         payroll
             .submit_timesheet(
-                pb::Envelope {
-                    payload: envelope.payload,
-                    payload_type: envelope.payload_type,
-                    signatures: envelope
-                        .signatures
-                        .into_iter()
-                        .map(|s| pb::Signature {
-                            sig: s.sig,
-                            keyid: s.keyid,
-                        })
-                        .collect(),
-                },
+                envelope,
                 &crate::client_identity::Scope::Municipality(MUNICIPALITY_ID.into()),
                 crate::clock::now(),
             )

@@ -12,8 +12,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use kvp_payroll::identity::synthetic_national_id;
 use kvp_proto::kvp::payroll::v1 as pb;
-use kvp_signing::{SigningKey, TIMESHEET_PAYLOAD_TYPE, public_key_to_base64};
-use prost::Message;
+use kvp_signing::{SigningKey, public_key_to_base64};
 use serde_json::{Value, json};
 
 /// Example client: registers, signs, submits and reads back.
@@ -226,28 +225,13 @@ async fn main() -> anyhow::Result<()> {
         issued_at: None,
         client_reference: format!("example-{seed}"),
     };
-    let envelope = kvp_signing::sign(
-        TIMESHEET_PAYLOAD_TYPE,
-        body.encode_to_vec(),
+    let request = kvp_client::signed_timesheet(
+        &body,
         &[
             (format!("participant-{seed}").as_str(), &participant_key),
             (format!("supervisor-{seed}").as_str(), &supervisor_key),
         ],
     );
-    let request = pb::SubmitTimesheetRequest {
-        envelope: Some(pb::Envelope {
-            payload: envelope.payload.clone(),
-            payload_type: envelope.payload_type.clone(),
-            signatures: envelope
-                .signatures
-                .iter()
-                .map(|s| pb::Signature {
-                    sig: s.sig.clone(),
-                    keyid: s.keyid.clone(),
-                })
-                .collect(),
-        }),
-    };
     let mut grpc =
         pb::payroll_service_client::PayrollServiceClient::connect(args.grpc.clone()).await?;
     let first = grpc.submit_timesheet(request.clone()).await?.into_inner();
