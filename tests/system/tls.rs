@@ -58,7 +58,7 @@ impl Authority {
 
     /// A client certificate carrying `uris` as URI alternative names.
     fn client(&self, uris: &[&str]) -> Identity {
-        self.numbered_client(rand_serial(), uris)
+        self.numbered_client(next_serial(), uris)
     }
 
     /// A client certificate with the serial number `serial`.
@@ -104,7 +104,7 @@ impl Authority {
 }
 
 /// A serial number no other certificate of the test shares.
-fn rand_serial() -> u64 {
+fn next_serial() -> u64 {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1_000);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }

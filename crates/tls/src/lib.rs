@@ -19,7 +19,7 @@
 use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -113,10 +113,10 @@ impl Revocations {
             parsed.issuer().as_raw().to_vec(),
             parsed.raw_serial().to_vec(),
         );
-        match self.0.read() {
-            Ok(set) => set.contains(&key),
-            Err(poisoned) => poisoned.into_inner().contains(&key),
-        }
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&key)
     }
 
     /// The leaf certificate `request` was made with, unless there is none
@@ -137,10 +137,7 @@ impl Revocations {
     }
 
     fn replace(&self, revoked: RevokedSet) {
-        match self.0.write() {
-            Ok(mut set) => *set = revoked,
-            Err(poisoned) => *poisoned.into_inner() = revoked,
-        }
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = revoked;
     }
 }
 
@@ -210,10 +207,11 @@ impl Acceptor {
 
     /// The configuration new connections get.
     fn config(&self) -> Arc<rustls::ServerConfig> {
-        match self.current.read() {
-            Ok(current) => current.config.clone(),
-            Err(poisoned) => poisoned.into_inner().config.clone(),
-        }
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .config
+            .clone()
     }
 
     /// Re-reads the revocation list if its file changed since it was last
@@ -225,10 +223,12 @@ impl Acceptor {
             return;
         };
         let stamp = FileStamp::of(path).ok();
-        let unchanged = match self.current.read() {
-            Ok(current) => current.crl_file == stamp,
-            Err(poisoned) => poisoned.into_inner().crl_file == stamp,
-        };
+        let unchanged = self
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .crl_file
+            == stamp;
         if unchanged {
             return;
         }
@@ -236,10 +236,7 @@ impl Acceptor {
             Ok((config, revoked)) => {
                 let count = revoked.len();
                 self.revocations.replace(revoked);
-                let mut current = match self.current.write() {
-                    Ok(current) => current,
-                    Err(poisoned) => poisoned.into_inner(),
-                };
+                let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
                 *current = Current {
                     config,
                     crl_file: stamp,
@@ -252,10 +249,7 @@ impl Acceptor {
             }
             Err(error) => {
                 // Remember the stamp so that the error is logged once per change.
-                let mut current = match self.current.write() {
-                    Ok(current) => current,
-                    Err(poisoned) => poisoned.into_inner(),
-                };
+                let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
                 current.crl_file = stamp;
                 tracing::error!(
                     %error,
