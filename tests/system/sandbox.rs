@@ -3,26 +3,21 @@
 //! gone through over mutual TLS and bearer tokens: submit a signed timesheet,
 //! move the clock past the month's end, close, stream and confirm.
 
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use kvp_proto::kvp::payroll::v1 as pb;
-use kvp_signing::SigningKey;
-use pb::payroll_service_client::PayrollServiceClient;
-use prost::Message as _;
+use kvp_client::{ClientRole, DayKind, SandboxFolder, Timesheet, pb};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tonic::Code;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
 /// The sandbox process; killed when dropped.
 struct Sandbox {
     child: Child,
-    dir: tempfile::TempDir,
-    manifest: Value,
+    folder: SandboxFolder,
+    _dir: tempfile::TempDir,
 }
 
 impl Drop for Sandbox {
@@ -34,7 +29,7 @@ impl Drop for Sandbox {
 
 impl Sandbox {
     /// Starts it on free ports and waits for its `sandbox.json`.
-    fn start(seed: u64) -> Self {
+    async fn start(seed: u64) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_kvp-payroll-under-test"))
             .args(["sandbox", "--grpc-port", "0", "--http-port", "0", "--seed"])
@@ -47,52 +42,15 @@ impl Sandbox {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let manifest = dir.path().join("sandbox.json");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !manifest.exists() {
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!("the sandbox exited: {status}");
-            }
-            assert!(Instant::now() < deadline, "no sandbox.json within 60 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let manifest = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+        let folder = match SandboxFolder::wait(dir.path(), Duration::from_secs(60)).await {
+            Ok(folder) => folder,
+            Err(e) => panic!("{e}; the process: {:?}", child.try_wait()),
+        };
         Self {
             child,
-            dir,
-            manifest,
+            folder,
+            _dir: dir,
         }
-    }
-
-    fn path(&self, pointer: &str) -> PathBuf {
-        self.dir
-            .path()
-            .join(self.manifest.pointer(pointer).unwrap().as_str().unwrap())
-    }
-
-    fn read(&self, pointer: &str) -> String {
-        std::fs::read_to_string(self.path(pointer)).unwrap()
-    }
-
-    /// A gRPC client presenting the certificate `kind` (`payroll_system`,
-    /// `timesheet_client`).
-    async fn grpc(&self, kind: &str) -> PayrollServiceClient<Channel> {
-        let tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(self.read("/ca")))
-            .identity(Identity::from_pem(
-                self.read(&format!("/certificates/{kind}/cert")),
-                self.read(&format!("/certificates/{kind}/key")),
-            ))
-            .domain_name("localhost");
-        let url = self.manifest["grpc_url"].as_str().unwrap().to_owned();
-        let channel = Channel::from_shared(url)
-            .unwrap()
-            .tls_config(tls)
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        PayrollServiceClient::new(channel)
     }
 
     /// A REST call with `role`'s token: status, the sandbox header, body.
@@ -103,11 +61,10 @@ impl Sandbox {
         role: &str,
         body: Option<Value>,
     ) -> (u16, Option<String>, Value) {
-        let url = format!("{}{path}", self.manifest["http_url"].as_str().unwrap());
-        let token = self.read(&format!("/tokens/{role}"));
+        let url = format!("{}{path}", self.folder.manifest().http_url);
         let mut request = reqwest::Client::new()
             .request(method, url)
-            .bearer_auth(token.trim());
+            .bearer_auth(self.folder.token(role).unwrap());
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -125,8 +82,8 @@ impl Sandbox {
 /// the identity numbers never leave the service).
 async fn birth_dates(sandbox: &Sandbox) -> Vec<Value> {
     let mut dates = Vec::new();
-    for participant in sandbox.manifest["participants"].as_array().unwrap() {
-        let path = format!("/v1/participants/{}", participant["id"].as_str().unwrap());
+    for participant in sandbox.folder.participants() {
+        let path = format!("/v1/participants/{}", participant.id);
         let (status, _, body) = sandbox
             .rest(reqwest::Method::GET, &path, "caseworker", None)
             .await;
@@ -142,20 +99,12 @@ fn previous_month(date: time::Date) -> String {
     format!("{}-{:02}", last.year(), u8::from(last.month()))
 }
 
-/// A signing key as the folder keeps it (base64 of the 32 private bytes).
-fn key(path: &Path) -> SigningKey {
-    let bytes = STANDARD
-        .decode(std::fs::read_to_string(path).unwrap().trim())
-        .unwrap();
-    SigningKey::from_bytes(&bytes.try_into().unwrap())
-}
-
 #[tokio::test]
 async fn an_integrator_goes_through_a_month_with_the_credentials_the_sandbox_wrote() {
-    let sandbox = Sandbox::start(7);
-    let manifest = &sandbox.manifest;
-    assert_eq!(manifest["municipality_id"], "9999");
-    let participants = manifest["participants"].as_array().unwrap();
+    let sandbox = Sandbox::start(7).await;
+    let folder = &sandbox.folder;
+    assert_eq!(folder.municipality_id(), "9999");
+    let participants = folder.participants();
     assert_eq!(participants.len(), 3);
 
     // The clock starts at today's date, and every answer is marked.
@@ -173,12 +122,12 @@ async fn an_integrator_goes_through_a_month_with_the_credentials_the_sandbox_wro
         time::macros::format_description!("[year]-[month]-[day]"),
     )
     .unwrap();
-    assert_eq!(clock["today"], manifest["today"]);
+    assert_eq!(today, folder.today());
     let month = format!("{}-{:02}", today.year(), u8::from(today.month()));
 
     // The first participant's last month holds absences: one unexcused day
     // decided (a deduction), the other awaiting its decision.
-    let first_id = participants[0]["id"].as_str().unwrap();
+    let first_id = participants[0].id.as_str();
     let (status, _, decisions) = sandbox
         .rest(
             reqwest::Method::GET,
@@ -212,40 +161,27 @@ async fn an_integrator_goes_through_a_month_with_the_credentials_the_sandbox_wro
     let next_month = (first + time::Duration::days(32)).replace_day(1).unwrap();
     let last = next_month - time::Duration::days(1);
 
-    // A timesheet for this month, signed with the keys in the folder.
+    // A timesheet for this month, signed with the keys in the folder: a day
+    // of paid work, deducted hour for hour.
     let participant = &participants[1];
-    let participant_id = participant["id"].as_str().unwrap();
-    let body = pb::TimesheetBody {
-        participant_id: participant_id.into(),
-        municipality_id: "9999".into(),
-        period: Some(pb::DateRange {
-            from_date: first.to_string(),
-            to_date: last.to_string(),
-        }),
-        supersedes_timesheet_id: String::new(),
-        entries: Vec::new(),
-        issued_at: None,
-        client_reference: "sandbox-test".into(),
-    };
-    let participant_key = key(&sandbox
-        .dir
-        .path()
-        .join(participant["private_key"].as_str().unwrap()));
-    let supervisor_key = key(&sandbox.path("/supervisor/private_key"));
-    let request = kvp_system_tests::sign(
-        body.encode_to_vec(),
-        &[
-            (participant["keyid"].as_str().unwrap(), &participant_key),
+    let participant_id = participant.id.as_str();
+    let request = Timesheet::new(participant_id, "9999", first, last)
+        .client_reference("sandbox-test")
+        .day(first, DayKind::PaidWork, Decimal::from(4))
+        .sign(&[
             (
-                manifest["supervisor"]["keyid"].as_str().unwrap(),
-                &supervisor_key,
+                participant.signer.keyid.as_str(),
+                &folder.signing_key(&participant.signer).unwrap(),
             ),
-        ],
-    );
-    let submitted = sandbox
-        .grpc("timesheet_client")
-        .await
-        .submit_timesheet(request)
+            (
+                folder.supervisor().keyid.as_str(),
+                &folder.signing_key(folder.supervisor()).unwrap(),
+            ),
+        ]);
+    let timesheets = folder.connect(ClientRole::TimesheetClient).await.unwrap();
+    let submitted = timesheets
+        .grpc()
+        .submit_timesheet(request.clone())
         .await
         .unwrap();
     assert_eq!(
@@ -255,15 +191,18 @@ async fn an_integrator_goes_through_a_month_with_the_credentials_the_sandbox_wro
             .map(|v| v.to_str().unwrap()),
         Some("true")
     );
-    assert!(!submitted.into_inner().duplicate);
+    let submitted = submitted.into_inner();
+    assert!(!submitted.duplicate);
+    // Submitted again (a retry after a lost answer): the stored answer.
+    let again = timesheets.submit(&request).await.unwrap();
+    assert_eq!(
+        (again.timesheet_id.as_str(), again.duplicate),
+        (submitted.timesheet_id.as_str(), true)
+    );
 
     // The month has not ended: it cannot be closed yet.
-    let mut payroll = sandbox.grpc("payroll_system").await;
-    let close = pb::ClosePeriodRequest {
-        municipality_id: "9999".into(),
-        month: month.clone(),
-    };
-    let early = payroll.close_period(close.clone()).await.unwrap_err();
+    let payroll = folder.connect(ClientRole::PayrollSystem).await.unwrap();
+    let early = payroll.close_period("9999", &month).await.unwrap_err();
     assert_eq!(early.code(), Code::FailedPrecondition, "{early:?}");
 
     // Only an administrator moves the clock, and only forward.
@@ -304,34 +243,36 @@ async fn an_integrator_goes_through_a_month_with_the_credentials_the_sandbox_wro
     );
 
     // Now the month closes, its lines stream, and a payslip is confirmed.
-    let run = payroll
-        .close_period(close)
-        .await
-        .unwrap()
-        .into_inner()
-        .run
-        .unwrap();
-    let mut stream = payroll
-        .stream_pay_lines(pb::StreamPayLinesRequest {
-            run_id: run.run_id.clone(),
-            after_line_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let closed = payroll.close_period("9999", &month).await.unwrap();
+    assert!(closed.created);
+    let run = closed.run.unwrap();
+    let listed = payroll.list_pay_runs("9999", None).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(),
+        [run.run_id.as_str()]
+    );
+    let mut stream = payroll.pay_lines(&run.run_id);
     let mut gross = Decimal::ZERO;
-    let mut lines = 0;
-    while let Some(message) = stream.message().await.unwrap() {
-        let line = message.pay_line.unwrap();
+    let mut wage_deduction = None;
+    while let Some(line) = stream.next().await.unwrap() {
         if line.participant_id == participant_id {
-            lines += 1;
             gross += line.amount.parse::<Decimal>().unwrap();
+            if line.line_code == pb::LineCode::KvpDeductionWage as i32 {
+                wage_deduction = Some((line.quantity, line.amount));
+            }
         }
     }
-    assert!(lines > 0 && gross > Decimal::ZERO, "{lines} lines, {gross}");
+    // The four hours of paid work on the timesheet are deducted hour for hour.
+    let (hours, amount) = wage_deduction.expect("a wage deduction line");
+    assert_eq!(hours.parse::<Decimal>().unwrap(), Decimal::from(4));
+    assert!(
+        amount.parse::<Decimal>().unwrap() < Decimal::ZERO,
+        "{amount}"
+    );
+    assert!(gross > Decimal::ZERO, "{gross}");
     let gross = format!("{gross:.2}");
     let confirmed = payroll
-        .confirm_payment(pb::ConfirmPaymentRequest {
+        .confirm_payment(&pb::ConfirmPaymentRequest {
             run_id: run.run_id.clone(),
             participant_id: participant_id.into(),
             gross: gross.clone(),
@@ -379,23 +320,27 @@ fn the_sandbox_refuses_a_database_of_its_own_choosing() {
 async fn the_same_seed_makes_the_same_municipality() {
     // What a seed decides: names, birth dates, children, signing keys (the
     // ids are the service's own, made at registration).
-    let drawn = |sandbox: &Sandbox| -> Vec<(Value, Value, Value, String)> {
-        sandbox.manifest["participants"]
-            .as_array()
-            .unwrap()
+    let drawn = |sandbox: &Sandbox| -> Vec<(String, Vec<time::Date>, String, String)> {
+        let folder = &sandbox.folder;
+        folder
+            .participants()
             .iter()
             .map(|p| {
-                let key = key(&sandbox.dir.path().join(p["private_key"].as_str().unwrap()));
+                let key = folder.signing_key(&p.signer).unwrap();
                 (
-                    p["display_name"].clone(),
-                    p["children"].clone(),
-                    p["keyid"].clone(),
+                    p.display_name.clone(),
+                    p.children.clone(),
+                    p.signer.keyid.clone(),
                     STANDARD.encode(key.verifying_key().as_bytes()),
                 )
             })
             .collect()
     };
-    let (first, second, other) = (Sandbox::start(11), Sandbox::start(11), Sandbox::start(12));
+    let (first, second, other) = (
+        Sandbox::start(11).await,
+        Sandbox::start(11).await,
+        Sandbox::start(12).await,
+    );
     assert_eq!(drawn(&first), drawn(&second));
     assert_ne!(drawn(&first), drawn(&other));
     assert_eq!(birth_dates(&first).await, birth_dates(&second).await);

@@ -1,80 +1,53 @@
 //! A client of the payroll service's gRPC contract (`kvp.payroll.v1`), for
-//! timesheet clients and payroll systems written in Rust: a timesheet body is
-//! encoded, signed as a DSSE envelope (Ed25519, the payload type the service
-//! verifies) by the participant and the supervisor, and made the request
-//! `SubmitTimesheet` takes.
+//! timesheet clients and payroll systems written in Rust.
+//!
+//! - [`Timesheet`]: a typed builder of a timesheet body (dates as dates, hours
+//!   as decimals), signed as a DSSE envelope (Ed25519, the payload type the
+//!   service verifies) by the participant and the supervisor into the request
+//!   `SubmitTimesheet` takes.
+//! - [`PayrollClient`]: a connection (mutual TLS from PEM files, or plain
+//!   HTTP/2 in development) with the calls a payroll system makes: submit,
+//!   close, list runs, stream a run's lines and confirm payments. Every call of
+//!   the contract is idempotent, so each is retried when the service is
+//!   UNAVAILABLE (a restart, a dropped connection), with growing pauses; a
+//!   broken line stream resumes after the last line received.
+//! - [`SandboxFolder`]: the credentials and synthetic municipality that
+//!   `kvp-payroll sandbox` writes, read from its folder.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use kvp_client::{ClientRole, DayKind, SandboxFolder, Timesheet};
+//! use rust_decimal::Decimal;
+//!
+//! let sandbox = SandboxFolder::open("sandbox")?;
+//! let participant = &sandbox.participants()[1];
+//! let today = sandbox.today();
+//! let request = Timesheet::for_month(&participant.id, sandbox.municipality_id(), today.year(), today.month())
+//!     .client_reference("my-first-timesheet")
+//!     .day(today.replace_day(1)?, DayKind::SickSelf, Decimal::new(75, 1))
+//!     .sign(&[
+//!         (participant.signer.keyid.as_str(), &sandbox.signing_key(&participant.signer)?),
+//!         (sandbox.supervisor().keyid.as_str(), &sandbox.signing_key(sandbox.supervisor())?),
+//!     ]);
+//! let client = sandbox.connect(ClientRole::TimesheetClient).await?;
+//! let accepted = client.submit(&request).await?;
+//! println!("timesheet {} (duplicate: {})", accepted.timesheet_id, accepted.duplicate);
+//! # Ok(())
+//! # }
+//! ```
 
-use kvp_proto::kvp::payroll::v1 as pb;
-use kvp_signing::{SigningKey, TIMESHEET_PAYLOAD_TYPE};
-use prost::Message as _;
+mod connection;
+mod retry;
+mod sandbox;
+mod timesheet;
 
-/// The `SubmitTimesheet` request for `body`, signed by each `(keyid, key)`
-/// (the participant's and the supervisor's registered keys).
-pub fn signed_timesheet(
-    body: &pb::TimesheetBody,
-    signers: &[(&str, &SigningKey)],
-) -> pb::SubmitTimesheetRequest {
-    signed_payload(body.encode_to_vec(), signers)
-}
-
-/// The `SubmitTimesheet` request carrying `payload` as it is, signed by each
-/// `(keyid, key)`: for payloads that are not a well-formed body (tests of the
-/// service's refusals).
-pub fn signed_payload(
-    payload: Vec<u8>,
-    signers: &[(&str, &SigningKey)],
-) -> pb::SubmitTimesheetRequest {
-    let envelope = kvp_signing::sign(TIMESHEET_PAYLOAD_TYPE, payload, signers);
-    pb::SubmitTimesheetRequest {
-        envelope: Some(pb::Envelope {
-            payload: envelope.payload,
-            payload_type: envelope.payload_type,
-            signatures: envelope
-                .signatures
-                .into_iter()
-                .map(|s| pb::Signature {
-                    sig: s.sig,
-                    keyid: s.keyid,
-                })
-                .collect(),
-        }),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
-    use super::*;
-
-    #[test]
-    fn the_envelope_carries_the_encoded_body_and_a_signature_per_signer() {
-        let body = pb::TimesheetBody {
-            participant_id: "p-1".into(),
-            municipality_id: "0301".into(),
-            client_reference: "ref".into(),
-            ..Default::default()
-        };
-        let participant = SigningKey::from_bytes(&[1; 32]);
-        let supervisor = SigningKey::from_bytes(&[2; 32]);
-        let request = signed_timesheet(&body, &[("p-key", &participant), ("s-key", &supervisor)]);
-        let envelope = request.envelope.unwrap();
-        assert_eq!(envelope.payload_type, TIMESHEET_PAYLOAD_TYPE);
-        assert_eq!(
-            pb::TimesheetBody::decode(envelope.payload.as_slice()).unwrap(),
-            body
-        );
-        let keyids: Vec<_> = envelope
-            .signatures
-            .iter()
-            .map(|s| s.keyid.as_str())
-            .collect();
-        assert_eq!(keyids, ["p-key", "s-key"]);
-        // Each signature verifies over the DSSE pre-authentication encoding.
-        let pae = kvp_signing::pae(&envelope.payload_type, &envelope.payload);
-        for (signature, key) in envelope.signatures.iter().zip([&participant, &supervisor]) {
-            let signature = ed25519_dalek::Signature::from_slice(&signature.sig).unwrap();
-            key.verifying_key().verify_strict(&pae, &signature).unwrap();
-        }
-    }
-}
+pub use connection::{ClientTls, ConnectError, PayLines, PayrollClient};
+pub use kvp_proto::kvp::payroll::v1 as pb;
+pub use kvp_signing::SigningKey;
+pub use pb::DayKind;
+pub use retry::Retry;
+pub use sandbox::{
+    CertificateFiles, ClientCertificates, ClientRole, MANIFEST, Manifest, Programme, SandboxError,
+    SandboxFolder, SandboxParticipant, SandboxSigner,
+};
+pub use timesheet::{Timesheet, signed_payload, signed_timesheet};

@@ -15,9 +15,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use kvp_proto::kvp::payroll::v1 as pb;
+use kvp_client::{DayKind, PayrollClient, Retry, Timesheet, pb};
 use kvp_signing::{SigningKey, public_key_to_base64};
-use pb::payroll_service_client::PayrollServiceClient;
 use serde_json::json;
 use tonic::transport::Channel;
 
@@ -307,44 +306,29 @@ fn timesheet(setup: &Setup, participant: usize, month_index: usize) -> pb::Submi
     let (id, key) = &setup.participants[participant];
     let (first, last) = month_of(month_index).unwrap_or((time::Date::MIN, time::Date::MIN));
     let kind = |name: &str| match name {
-        "SICK_SELF" => pb::DayKind::SickSelf,
-        "PAID_WORK" => pb::DayKind::PaidWork,
-        "LEAVE" => pb::DayKind::Leave,
-        "UNEXCUSED" => pb::DayKind::Unexcused,
-        "WELFARE" => pb::DayKind::Welfare,
-        _ => pb::DayKind::ChildSick,
+        "SICK_SELF" => DayKind::SickSelf,
+        "PAID_WORK" => DayKind::PaidWork,
+        "LEAVE" => DayKind::Leave,
+        "UNEXCUSED" => DayKind::Unexcused,
+        "WELFARE" => DayKind::Welfare,
+        _ => DayKind::ChildSick,
     };
-    let entries = entries(participant, month_index)
+    let timesheet = entries(participant, month_index)
         .unwrap_or_default()
         .into_iter()
-        .map(|(date, name, hours)| pb::DayEntry {
-            date: date.to_string(),
-            kind: kind(name) as i32,
-            hours: hours.into(),
-            note: String::new(),
-        })
-        .collect();
-    let body = pb::TimesheetBody {
-        participant_id: id.clone(),
-        municipality_id: setup.municipality.clone(),
-        period: Some(pb::DateRange {
-            from_date: first.to_string(),
-            to_date: last.to_string(),
-        }),
-        supersedes_timesheet_id: String::new(),
-        entries,
-        issued_at: None,
-        client_reference: format!("load-{participant}-{month_index}"),
-    };
+        .fold(
+            Timesheet::new(id, &setup.municipality, first, last)
+                .client_reference(format!("load-{participant}-{month_index}")),
+            |timesheet, (date, name, hours)| {
+                timesheet.day(date, kind(name), hours.parse().unwrap_or_default())
+            },
+        );
     let participant_keyid = format!("load-{}-{participant}", setup.tag);
     let supervisor_keyid = format!("load-supervisor-{}", setup.tag);
-    kvp_client::signed_timesheet(
-        &body,
-        &[
-            (participant_keyid.as_str(), key),
-            (supervisor_keyid.as_str(), &setup.supervisor),
-        ],
-    )
+    timesheet.sign(&[
+        (participant_keyid.as_str(), key),
+        (supervisor_keyid.as_str(), &setup.supervisor),
+    ])
 }
 
 /// Creates (or renames) the municipality over REST: a change names the
@@ -390,7 +374,7 @@ async fn put_municipality(http: &str, municipality: &str) -> anyhow::Result<()> 
 
 /// Submits every participant's timesheet of one month over gRPC.
 async fn submit_month(
-    client: &PayrollServiceClient<Channel>,
+    client: &PayrollClient,
     setup: &Arc<Setup>,
     participants: usize,
     concurrency: usize,
@@ -398,10 +382,10 @@ async fn submit_month(
 ) {
     let (client, setup) = (client.clone(), setup.clone());
     let (samples, elapsed) = drive(participants, concurrency, move |i| {
-        let (mut client, setup) = (client.clone(), setup.clone());
+        let (client, setup) = (client.clone(), setup.clone());
         async move {
             client
-                .submit_timesheet(timesheet(&setup, i, month_index))
+                .submit(&timesheet(&setup, i, month_index))
                 .await
                 .map(|_| ())
         }
@@ -413,20 +397,14 @@ async fn submit_month(
 /// Times `ClosePeriod` of a month over gRPC and the streaming of its lines,
 /// with the server's memory before and after.
 async fn close_and_stream(
-    client: &mut PayrollServiceClient<Channel>,
+    client: &PayrollClient,
     municipality: &str,
     month: &str,
     server_pid: Option<u32>,
 ) -> anyhow::Result<()> {
     memory(server_pid, "before close");
     let started = Instant::now();
-    let closed = client
-        .close_period(pb::ClosePeriodRequest {
-            municipality_id: municipality.to_owned(),
-            month: month.to_owned(),
-        })
-        .await?
-        .into_inner();
+    let closed = client.close_period(municipality, month).await?;
     let close_time = started.elapsed();
     let run = closed.run.context("run")?;
     println!(
@@ -439,15 +417,9 @@ async fn close_and_stream(
     );
     memory(server_pid, "after close");
     let started = Instant::now();
-    let mut stream = client
-        .stream_pay_lines(pb::StreamPayLinesRequest {
-            run_id: run.run_id,
-            after_line_id: String::new(),
-        })
-        .await?
-        .into_inner();
+    let mut stream = client.pay_lines(&run.run_id);
     let mut lines = 0usize;
-    while stream.message().await?.is_some() {
+    while stream.next().await?.is_some() {
         lines += 1;
     }
     println!(
@@ -544,16 +516,12 @@ async fn main() -> anyhow::Result<()> {
                     .map(|i| timesheet(&setup, i % participants, i / participants))
                     .collect(),
             );
-            let client = PayrollServiceClient::new(channel);
+            // No retries: a benchmark counts every UNAVAILABLE as a failure.
+            let client = PayrollClient::new(channel).with_retry(Retry::NONE);
             memory(cli.server_pid, "before");
             let (samples, elapsed) = drive(timesheets, cli.concurrency, move |i| {
-                let (mut client, requests) = (client.clone(), requests.clone());
-                async move {
-                    client
-                        .submit_timesheet(requests[i].clone())
-                        .await
-                        .map(|_| ())
-                }
+                let (client, requests) = (client.clone(), requests.clone());
+                async move { client.submit(&requests[i]).await.map(|_| ()) }
             })
             .await;
             samples.report("SubmitTimesheet", elapsed);
@@ -569,7 +537,7 @@ async fn main() -> anyhow::Result<()> {
         } => {
             // 2025-10 is month index 69 from 2020-01.
             const OCTOBER: usize = 69;
-            let client = PayrollServiceClient::new(channel);
+            let client = PayrollClient::new(channel).with_retry(Retry::NONE);
             let seeded = match &seed_database {
                 Some(url) => {
                     if months == 0 || months > OCTOBER {
@@ -608,8 +576,7 @@ async fn main() -> anyhow::Result<()> {
                     Some(setup)
                 }
             };
-            let mut client = client;
-            close_and_stream(&mut client, &municipality, "2025-10", cli.server_pid).await?;
+            close_and_stream(&client, &municipality, "2025-10", cli.server_pid).await?;
             if next {
                 let started = Instant::now();
                 match (&seeded, &setup) {
@@ -647,7 +614,7 @@ async fn main() -> anyhow::Result<()> {
                     }
                     (None, None) => bail!("nothing was set up"),
                 }
-                close_and_stream(&mut client, &municipality, "2025-11", cli.server_pid).await?;
+                close_and_stream(&client, &municipality, "2025-11", cli.server_pid).await?;
             }
         }
     }

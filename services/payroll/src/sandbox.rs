@@ -22,14 +22,19 @@ use axum::http::{Method, Request, header};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ed25519_dalek::Signer as _;
+use kvp_client::{
+    CertificateFiles, ClientCertificates, DayKind, MANIFEST, Manifest, Programme,
+    SandboxParticipant, SandboxSigner, Timesheet,
+};
 use kvp_signing::SigningKey;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     SanType, date_time_ymd,
 };
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use time::{Date, Duration};
+use time::{Date, Duration, Month};
 use tower::ServiceExt as _;
 
 use crate::app::Application;
@@ -95,7 +100,7 @@ pub async fn run(
     std::fs::create_dir_all(args.dir.join("keys"))
         .with_context(|| format!("creating {}", args.dir.display()))?;
     std::fs::create_dir_all(args.dir.join("tokens"))?;
-    let manifest_path = args.dir.join("sandbox.json");
+    let manifest_path = args.dir.join(MANIFEST);
     for stale in [
         "sandbox.json",
         "sandbox.db",
@@ -127,23 +132,34 @@ pub async fn run(
     let seeded = Seed::new(args.seed)
         .register(app.payroll(), &config, &files.tokens, &dir)
         .await?;
-    let manifest = json!({
-        "municipality_id": MUNICIPALITY_ID,
-        "grpc_url": format!("https://localhost:{}", grpc_addr.port()),
-        "http_url": format!("http://{}:{}", loopback_if_unspecified(http_addr.ip()), http_addr.port()),
-        "today": crate::clock::today().to_string(),
-        "ca": "ca.pem",
-        "certificates": {
-            "payroll_system": {"cert": "payroll-system.pem", "key": "payroll-system.key"},
-            "timesheet_client": {"cert": "timesheet-client.pem", "key": "timesheet-client.key"},
+    let files_of = |name: &str| CertificateFiles {
+        cert: format!("{name}.pem").into(),
+        key: format!("{name}.key").into(),
+    };
+    let manifest = Manifest {
+        municipality_id: MUNICIPALITY_ID.into(),
+        grpc_url: format!("https://localhost:{}", grpc_addr.port()),
+        http_url: format!(
+            "http://{}:{}",
+            loopback_if_unspecified(http_addr.ip()),
+            http_addr.port()
+        ),
+        today: crate::clock::today(),
+        ca: "ca.pem".into(),
+        certificates: ClientCertificates {
+            payroll_system: files_of("payroll-system"),
+            timesheet_client: files_of("timesheet-client"),
         },
-        "tokens": ROLES.iter().map(|(role, _)| ((*role).to_owned(), json!(format!("tokens/{role}.jwt")))).collect::<serde_json::Map<_, _>>(),
-        "supervisor": seeded.supervisor,
-        "participants": seeded.participants,
-    });
+        tokens: ROLES
+            .iter()
+            .map(|(role, _)| ((*role).to_owned(), format!("tokens/{role}.jwt").into()))
+            .collect(),
+        supervisor: seeded.supervisor,
+        participants: seeded.participants,
+    };
     std::fs::write(dir.join("README.txt"), README)?;
     // Written whole, then renamed: a reader sees no file or a complete one.
-    let partial = dir.join("sandbox.json.partial");
+    let partial = dir.join(format!("{MANIFEST}.partial"));
     std::fs::write(&partial, serde_json::to_vec_pretty(&manifest)?)?;
     std::fs::rename(&partial, &manifest_path)?;
     tracing::info!(
@@ -316,8 +332,8 @@ struct Seed {
 
 /// What was registered, as `sandbox.json` tells it.
 struct Seeded {
-    supervisor: Value,
-    participants: Vec<Value>,
+    supervisor: SandboxSigner,
+    participants: Vec<SandboxParticipant>,
 }
 
 const GIVEN_NAMES: [&str; 8] = [
@@ -404,11 +420,11 @@ impl Seed {
         let end = start.replace_year(start.year() + 2)? - Duration::days(1);
 
         let supervisor_key = SigningKey::from_bytes(&self.bytes("supervisor"));
-        let supervisor = json!({
-            "person_id": "sandbox-supervisor-1",
-            "keyid": "sandbox-supervisor-1-key",
-            "private_key": "keys/supervisor.ed25519",
-        });
+        let supervisor = SandboxSigner {
+            person_id: "sandbox-supervisor-1".into(),
+            keyid: "sandbox-supervisor-1-key".into(),
+            private_key: "keys/supervisor.ed25519".into(),
+        };
         self.register_key(
             &call,
             &supervisor,
@@ -418,7 +434,7 @@ impl Seed {
         )
         .await?;
         std::fs::write(
-            dir.join("keys/supervisor.ed25519"),
+            dir.join(&supervisor.private_key),
             STANDARD.encode(supervisor_key.to_bytes()),
         )?;
 
@@ -440,9 +456,16 @@ impl Seed {
                 synthetic_national_id(&birth, self.pick(&label("individual"), 500) as u32)
                     .context("a synthetic identity number")?;
             // None, one and two children.
-            let children: Vec<String> = (0..n)
-                .map(|c| format!("{}-0{}-1{}", 2014 + 3 * c, 1 + c, c))
-                .collect();
+            let children = (0..n)
+                .map(|c| {
+                    let month = Month::try_from(u8::try_from(1 + c)?)?;
+                    Ok(Date::from_calendar_date(
+                        2014 + 3 * i32::try_from(c)?,
+                        month,
+                        u8::try_from(10 + c)?,
+                    )?)
+                })
+                .collect::<anyhow::Result<Vec<Date>>>()?;
             let created = call(
                 Method::POST,
                 "/v1/participants".into(),
@@ -474,20 +497,24 @@ impl Seed {
             )
             .await?;
             let key = SigningKey::from_bytes(&self.bytes(&label("key")));
-            let file = format!("keys/participant-{}.ed25519", n + 1);
-            let participant = json!({
-                "id": id,
-                "display_name": name,
-                "employee_number": format!("S-{}", 1001 + n),
-                "children": children,
-                "programme": {"start": start.to_string(), "end": end.to_string()},
-                "person_id": id,
-                "keyid": format!("sandbox-participant-{}-key", n + 1),
-                "private_key": file,
-            });
-            self.register_key(&call, &participant, "PARTICIPANT", &key, None)
+            let participant = SandboxParticipant {
+                id: id.clone(),
+                display_name: name,
+                employee_number: format!("S-{}", 1001 + n),
+                children,
+                programme: Programme { start, end },
+                signer: SandboxSigner {
+                    person_id: id,
+                    keyid: format!("sandbox-participant-{}-key", n + 1),
+                    private_key: format!("keys/participant-{}.ed25519", n + 1).into(),
+                },
+            };
+            self.register_key(&call, &participant.signer, "PARTICIPANT", &key, None)
                 .await?;
-            std::fs::write(dir.join(&file), STANDARD.encode(key.to_bytes()))?;
+            std::fs::write(
+                dir.join(&participant.signer.private_key),
+                STANDARD.encode(key.to_bytes()),
+            )?;
             if n == 0 {
                 self.absences(
                     &payroll,
@@ -514,17 +541,15 @@ impl Seed {
         &self,
         payroll: &crate::payroll::Payroll,
         call: &F,
-        participant: &Value,
+        participant: &SandboxParticipant,
         [key, supervisor_key]: [&SigningKey; 2],
-        supervisor: &Value,
+        supervisor: &SandboxSigner,
     ) -> anyhow::Result<()>
     where
         F: Fn(Method, String, &str, Value) -> Fut,
         Fut: Future<Output = anyhow::Result<Value>>,
     {
-        use kvp_proto::kvp::payroll::v1 as pb;
-
-        let id = participant["id"].as_str().unwrap_or_default();
+        let id = participant.id.as_str();
         let last = first_of_month(crate::clock::today()) - Duration::days(1);
         let first = first_of_month(last);
         let weekdays: Vec<Date> = (0..last.day())
@@ -539,37 +564,16 @@ impl Seed {
         ) else {
             bail!("a month without nine weekdays");
         };
-        let entry = |date: Date, kind: pb::DayKind, hours: &str| pb::DayEntry {
-            date: date.to_string(),
-            kind: kind as i32,
-            hours: hours.into(),
-            note: String::new(),
-        };
-        let body = pb::TimesheetBody {
-            participant_id: id.into(),
-            municipality_id: MUNICIPALITY_ID.into(),
-            period: Some(pb::DateRange {
-                from_date: first.to_string(),
-                to_date: last.to_string(),
-            }),
-            supersedes_timesheet_id: String::new(),
-            entries: vec![
-                entry(sick_1, pb::DayKind::SickSelf, "7.5"),
-                entry(sick_2, pb::DayKind::SickSelf, "7.5"),
-                entry(unexcused_1, pb::DayKind::Unexcused, "3"),
-                entry(unexcused_2, pb::DayKind::Unexcused, "2"),
-            ],
-            issued_at: None,
-            client_reference: "sandbox-seed".into(),
-        };
-        let keyid = |who: &Value| who["keyid"].as_str().unwrap_or_default().to_owned();
-        let request = kvp_client::signed_timesheet(
-            &body,
-            &[
-                (keyid(participant).as_str(), key),
-                (keyid(supervisor).as_str(), supervisor_key),
-            ],
-        );
+        let request = Timesheet::new(id, MUNICIPALITY_ID, first, last)
+            .client_reference("sandbox-seed")
+            .day(sick_1, DayKind::SickSelf, Decimal::new(75, 1))
+            .day(sick_2, DayKind::SickSelf, Decimal::new(75, 1))
+            .day(unexcused_1, DayKind::Unexcused, Decimal::from(3))
+            .day(unexcused_2, DayKind::Unexcused, Decimal::from(2))
+            .sign(&[
+                (participant.signer.keyid.as_str(), key),
+                (supervisor.keyid.as_str(), supervisor_key),
+            ]);
         let Some(envelope) = request.envelope else {
             bail!("a signed timesheet without its envelope");
         };
@@ -609,7 +613,7 @@ impl Seed {
     async fn register_key<F, Fut>(
         &self,
         call: &F,
-        who: &Value,
+        who: &SandboxSigner,
         role: &str,
         key: &SigningKey,
         municipality: Option<&str>,
@@ -623,7 +627,7 @@ impl Seed {
             "/v1/signer-keys".into(),
             "administrator",
             json!({
-                "keyid": who["keyid"], "person_id": who["person_id"], "role": role,
+                "keyid": who.keyid, "person_id": who.person_id, "role": role,
                 "public_key": kvp_signing::public_key_to_base64(&key.verifying_key()),
                 "valid_from": "2020-01-01T00:00:00Z",
                 "municipality_id": municipality,

@@ -10,9 +10,10 @@
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use kvp_client::{DayKind, PayrollClient, Timesheet};
 use kvp_payroll::identity::synthetic_national_id;
-use kvp_proto::kvp::payroll::v1 as pb;
 use kvp_signing::{SigningKey, public_key_to_base64};
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 /// Example client: registers, signs, submits and reads back.
@@ -200,48 +201,30 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("registered participant and supervisor keys");
 
-    let entry = |date: &str, kind: pb::DayKind, hours: &str| pb::DayEntry {
-        date: date.into(),
-        kind: kind as i32,
-        hours: hours.into(),
-        note: String::new(),
-    };
-    let body = pb::TimesheetBody {
-        participant_id: participant_id.clone(),
-        municipality_id: "0301".into(),
-        period: Some(pb::DateRange {
-            from_date: "2025-10-01".into(),
-            to_date: "2025-10-31".into(),
-        }),
-        supersedes_timesheet_id: String::new(),
-        entries: vec![
-            entry("2025-10-06", pb::DayKind::SickSelf, "7.5"),
-            entry("2025-10-07", pb::DayKind::SickSelf, "7.5"),
-            entry("2025-10-08", pb::DayKind::SickSelf, "7.5"),
-            entry("2025-10-09", pb::DayKind::SickSelf, "7.5"),
-            entry("2025-10-14", pb::DayKind::Unexcused, "3"),
-            entry("2025-10-21", pb::DayKind::PaidWork, "4"),
-        ],
-        issued_at: None,
-        client_reference: format!("example-{seed}"),
-    };
-    let request = kvp_client::signed_timesheet(
-        &body,
-        &[
+    let october = |day| time::Date::from_calendar_date(2025, time::Month::October, day);
+    let mut timesheet = Timesheet::for_month(&participant_id, "0301", 2025, time::Month::October)
+        .client_reference(format!("example-{seed}"));
+    for day in 6..=9 {
+        timesheet = timesheet.day(october(day)?, DayKind::SickSelf, Decimal::new(75, 1));
+    }
+    let request = timesheet
+        .day(october(14)?, DayKind::Unexcused, Decimal::from(3))
+        .day(october(21)?, DayKind::PaidWork, Decimal::from(4))
+        .sign(&[
             (format!("participant-{seed}").as_str(), &participant_key),
             (format!("supervisor-{seed}").as_str(), &supervisor_key),
-        ],
-    );
-    let mut grpc =
-        pb::payroll_service_client::PayrollServiceClient::connect(args.grpc.clone()).await?;
-    let first = grpc.submit_timesheet(request.clone()).await?.into_inner();
+        ]);
+    // Submissions are retried while the service is unavailable (a restart):
+    // the service keys them on the payload's digest, so a retry is safe.
+    let grpc = PayrollClient::connect(&args.grpc, None).await?;
+    let first = grpc.submit(&request).await?;
     println!(
         "submitted timesheet {} (digest {}, duplicate: {})",
         first.timesheet_id, first.digest, first.duplicate
     );
     let assessment = first.assessment.context("assessment")?;
     println!("{assessment:#?}");
-    let again = grpc.submit_timesheet(request).await?.into_inner();
+    let again = grpc.submit(&request).await?;
     println!(
         "submitted again: same timesheet {} (duplicate: {})",
         again.timesheet_id == first.timesheet_id,
