@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""DSSE interoperability vectors for kvp-signing, made with an independent implementation.
+"""DSSE test vectors for timesheet signing, made with an independent implementation.
 
 The envelopes in dsse_vectors.json are signed by securesystemslib's DSSE implementation
 (securesystemslib.dsse.Envelope) with Ed25519 keys from pyca/cryptography (OpenSSL), not
-by our Rust code. The Rust tests (crates/signing/tests/signing.rs) read only the JSON
-file, so they need no Python; this script is needed only to regenerate or to
+by our Rust code. They are published for integrators: a signer in any language must
+reproduce the valid envelopes byte for byte (Ed25519 is deterministic) and its verifier
+must refuse every envelope under "failing", each of which carries the reason. The Rust
+tests (crates/signing/tests/signing.rs) and the recipes beside this file (python/,
+java/) read only the JSON file; this script is needed only to regenerate or to
 cross-check.
 
 Everything is deterministic: keys come from fixed seeds (SHA-256 of a label) and Ed25519
@@ -15,16 +18,17 @@ Regenerate (from the repository root):
 
     python3 -m venv /tmp/dsse-venv
     /tmp/dsse-venv/bin/pip install securesystemslib cryptography
-    /tmp/dsse-venv/bin/python crates/signing/tests/interop/make_vectors.py
+    /tmp/dsse-venv/bin/python tests/interop/make_vectors.py
 
 Check that securesystemslib accepts an envelope written by the Rust code (DSSE JSON,
 signed with the vector keys below):
 
-    /tmp/dsse-venv/bin/python crates/signing/tests/interop/make_vectors.py --verify FILE
+    /tmp/dsse-venv/bin/python tests/interop/make_vectors.py --verify FILE
 """
 
 import argparse
 import base64
+import copy
 import hashlib
 import json
 import sys
@@ -70,6 +74,40 @@ PAE_CASES = [
     (TIMESHEET_PAYLOAD_TYPE, b""),
     ("application/vnd.kvp.prøve+json", b"{}"),
     (TIMESHEET_PAYLOAD_TYPE, b"11 DSSEv1 0 \x00"),
+]
+
+
+# Envelopes a verifier must refuse: (name, why, payload type, how it is made). Each is
+# made from the participant's valid signature over PAYLOAD unless it says otherwise.
+FAILING = [
+    (
+        "payload_changed_after_signing",
+        "the payload's last byte was changed after the participant signed it",
+    ),
+    (
+        "payload_type_changed_after_signing",
+        "the payload type was changed to v2 after signing; PAE covers the type",
+    ),
+    (
+        "signed_without_pae",
+        "the signature is over the payload alone, not its pre-authentication encoding",
+    ),
+    (
+        "pae_counting_characters",
+        "the PAE gave the payload type's length in characters (30), not in UTF-8 bytes (31)",
+    ),
+    (
+        "keyid_of_another_key",
+        "the signature names the participant's keyid but was made with the provider's key",
+    ),
+    (
+        "signature_truncated",
+        "the signature lacks its last byte (63 bytes; Ed25519 signatures have 64)",
+    ),
+    (
+        "no_signatures",
+        "the envelope carries no signature at all",
+    ),
 ]
 
 
@@ -171,8 +209,67 @@ def generate() -> None:
             }
         )
 
+    vectors["failing"] = failing_envelopes(keys)
     OUT.write_text(json.dumps(vectors, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {OUT}")
+
+
+def failing_envelopes(keys):
+    participant, provider = keys["participant"], keys["provider"]
+    failing = []
+    for name, why in FAILING:
+        payload_type, payload = TIMESHEET_PAYLOAD_TYPE, PAYLOAD
+        keyid = participant["keyid"]
+        pae = Envelope(payload, payload_type, {}).pae()
+        signature = participant["private"].sign(pae)
+        if name == "payload_changed_after_signing":
+            payload = payload[:-1] + bytes([payload[-1] ^ 1])
+        elif name == "payload_type_changed_after_signing":
+            payload_type = "application/vnd.kvp.timesheet.v2+protobuf"
+        elif name == "signed_without_pae":
+            signature = participant["private"].sign(payload)
+        elif name == "pae_counting_characters":
+            payload_type = "application/vnd.kvp.prøve+json"
+            payload = b'{"hours":"7.5"}'
+            wrong = b"DSSEv1 %d %s %d %s" % (
+                len(payload_type),
+                payload_type.encode("utf-8"),
+                len(payload),
+                payload,
+            )
+            assert len(payload_type) + 1 == len(payload_type.encode("utf-8"))
+            signature = participant["private"].sign(wrong)
+        elif name == "keyid_of_another_key":
+            signature = provider["private"].sign(pae)
+        elif name == "signature_truncated":
+            signature = signature[:-1]
+        signatures = [] if name == "no_signatures" else [
+            {"keyid": keyid, "sig": b64(signature)}
+        ]
+        envelope = {
+            "payload": b64(payload),
+            "payloadType": payload_type,
+            "signatures": signatures,
+        }
+        # securesystemslib must refuse it too.
+        public_keys = [key["public"] for key in keys.values()]
+        try:
+            # from_dict consumes the signature dictionaries it is given.
+            Envelope.from_dict(copy.deepcopy(envelope)).verify(public_keys, threshold=1)
+        except Exception:  # noqa: BLE001 - any refusal is the expected outcome
+            pass
+        else:
+            raise AssertionError(f"securesystemslib accepted {name}")
+        failing.append(
+            {
+                "name": name,
+                "must_fail": why,
+                "signers": ["participant"],
+                "envelope": envelope,
+                "envelope_json": compact(envelope),
+            }
+        )
+    return failing
 
 
 def verify(path: Path) -> int:
