@@ -1,6 +1,7 @@
 //! The connection to the payroll service and the calls a payroll system or a
 //! timesheet client makes, each retried on UNAVAILABLE.
 
+use std::future::Future;
 use std::path::Path;
 
 use kvp_proto::kvp::payroll::v1 as pb;
@@ -158,17 +159,10 @@ impl PayrollClient {
         &self,
         request: &pb::SubmitTimesheetRequest,
     ) -> Result<pb::SubmitTimesheetResponse, Status> {
-        self.retry
-            .run(|| {
-                let mut grpc = self.grpc.clone();
-                let request = request.clone();
-                async move {
-                    grpc.submit_timesheet(request)
-                        .await
-                        .map(tonic::Response::into_inner)
-                }
-            })
-            .await
+        self.unary(request, |mut grpc, request| async move {
+            grpc.submit_timesheet(request).await
+        })
+        .await
     }
 
     /// Closes the municipality's month (`YYYY-MM`); a repeated call answers
@@ -182,17 +176,10 @@ impl PayrollClient {
             municipality_id: municipality_id.to_owned(),
             month: month.to_owned(),
         };
-        self.retry
-            .run(|| {
-                let mut grpc = self.grpc.clone();
-                let request = request.clone();
-                async move {
-                    grpc.close_period(request)
-                        .await
-                        .map(tonic::Response::into_inner)
-                }
-            })
-            .await
+        self.unary(&request, |mut grpc, request| async move {
+            grpc.close_period(request).await
+        })
+        .await
     }
 
     /// Every run of the municipality (all pages), oldest month first; with
@@ -212,15 +199,8 @@ impl PayrollClient {
                 page_token: page_token.clone(),
             };
             let page = self
-                .retry
-                .run(|| {
-                    let mut grpc = self.grpc.clone();
-                    let request = request.clone();
-                    async move {
-                        grpc.list_pay_runs(request)
-                            .await
-                            .map(tonic::Response::into_inner)
-                    }
+                .unary(&request, |mut grpc, request| async move {
+                    grpc.list_pay_runs(request).await
                 })
                 .await?;
             runs.extend(page.runs);
@@ -229,6 +209,19 @@ impl PayrollClient {
             }
             page_token = page.next_page_token;
         }
+    }
+
+    /// A unary call of `request`, retried as [`Retry`] says.
+    async fn unary<Req, Resp, F, Fut>(&self, request: &Req, call: F) -> Result<Resp, Status>
+    where
+        Req: Clone,
+        F: Fn(PayrollServiceClient<Channel>, Req) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Resp>, Status>>,
+    {
+        self.retry
+            .run(|| call(self.grpc.clone(), request.clone()))
+            .await
+            .map(tonic::Response::into_inner)
     }
 
     /// The run's pay lines, read one at a time; a stream broken off is
@@ -249,17 +242,10 @@ impl PayrollClient {
         &self,
         request: &pb::ConfirmPaymentRequest,
     ) -> Result<pb::ConfirmPaymentResponse, Status> {
-        self.retry
-            .run(|| {
-                let mut grpc = self.grpc.clone();
-                let request = request.clone();
-                async move {
-                    grpc.confirm_payment(request)
-                        .await
-                        .map(tonic::Response::into_inner)
-                }
-            })
-            .await
+        self.unary(request, |mut grpc, request| async move {
+            grpc.confirm_payment(request).await
+        })
+        .await
     }
 }
 
