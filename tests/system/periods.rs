@@ -136,7 +136,8 @@ async fn a_month_goes_from_timesheets_to_confirmed_payment_to_a_topup_proposal()
     let expected =
         (dec("7850") + dec("3850") + dec("9000") - (gross - tax + dec("500"))).max(Decimal::ZERO);
     assert_eq!(dec(proposals[0]["amount"].as_str().unwrap()), expected);
-    assert_eq!(proposals[0]["month"], "2025-10");
+    // Paid on 12 November: November's income.
+    assert_eq!(proposals[0]["month"], "2025-11");
     eventually(10, || async {
         (app.payroll.store().outbox_backlog().await.unwrap() == 0).then_some(())
     })
@@ -596,6 +597,424 @@ async fn a_top_up_service_that_accepts_and_never_answers_does_not_hold_the_outbo
     })
     .await;
     proxy.abort();
+    app.stop().await;
+    topup.stop().await;
+}
+
+#[tokio::test]
+async fn every_payment_outcome_is_published_dated_and_by_attributed_month() {
+    use kvp_proto::kvp::events::v1 as ev;
+    use prost::Message as _;
+
+    // No top-up service: the events stay in the outbox to be read.
+    let mut app = TestApp::spawn().await;
+    let fixture = Fixture::new(&app).await;
+    let october = fixture.body(
+        "2025-10-01",
+        "2025-10-31",
+        &[("2025-10-21", DayKind::PaidWork, "4")],
+    );
+    let first = app
+        .grpc
+        .submit_timesheet(fixture.signed(&october))
+        .await
+        .unwrap()
+        .into_inner();
+    let october_run = close(&mut app, "2025-10").await.run.unwrap();
+    let october_lines = lines(&mut app, &october_run.run_id).await;
+    let october_gross: Decimal = october_lines.iter().map(|l| dec(&l.amount)).sum();
+    let wage_deduction = october_lines
+        .iter()
+        .find(|l| l.line_code == pb::LineCode::KvpDeductionWage as i32)
+        .map(|l| dec(&l.amount))
+        .unwrap();
+    assert!(wage_deduction < Decimal::ZERO);
+    let confirm = |run: &pb::PayRun, gross: Decimal, outcome: pb::PaymentOutcome, date: &str| {
+        let paid = outcome == pb::PaymentOutcome::Paid;
+        pb::ConfirmPaymentRequest {
+            run_id: run.run_id.clone(),
+            participant_id: fixture.participant_id.clone(),
+            gross: format!("{gross:.2}"),
+            tax_withheld: "0.00".into(),
+            net_paid: if paid {
+                format!("{gross:.2}")
+            } else {
+                "0.00".into()
+            },
+            outcome: outcome as i32,
+            failure_reason: if paid {
+                String::new()
+            } else {
+                "closed bank account".into()
+            },
+            payment_date: date.into(),
+        }
+    };
+    app.grpc
+        .confirm_payment(confirm(
+            &october_run,
+            october_gross,
+            pb::PaymentOutcome::Paid,
+            "2025-11-01",
+        ))
+        .await
+        .unwrap();
+
+    // October is corrected (there was no paid work): November's run pays
+    // November and October's deduction back, and its payment fails.
+    let mut corrected = fixture.body("2025-10-01", "2025-10-31", &[]);
+    corrected.supersedes_timesheet_id = first.timesheet_id;
+    app.grpc
+        .submit_timesheet(fixture.signed(&corrected))
+        .await
+        .unwrap();
+    let november = fixture.body("2025-11-01", "2025-11-30", &[]);
+    app.grpc
+        .submit_timesheet(fixture.signed(&november))
+        .await
+        .unwrap();
+    let november_run = close(&mut app, "2025-11").await.run.unwrap();
+    let november_lines = lines(&mut app, &november_run.run_id).await;
+    let sum_of = |month: &str| -> Decimal {
+        november_lines
+            .iter()
+            .filter(|l| l.attributed_month == month)
+            .map(|l| dec(&l.amount))
+            .sum()
+    };
+    // October's wage deduction is paid back (with the child supplement it
+    // had reduced).
+    let wage_paid_back: Decimal = november_lines
+        .iter()
+        .filter(|l| {
+            l.attributed_month == "2025-10" && l.line_code == pb::LineCode::KvpDeductionWage as i32
+        })
+        .map(|l| dec(&l.amount))
+        .sum();
+    assert_eq!(wage_paid_back, -wage_deduction);
+    let november_gross = sum_of("2025-10") + sum_of("2025-11");
+    app.grpc
+        .confirm_payment(confirm(
+            &november_run,
+            november_gross,
+            pb::PaymentOutcome::Failed,
+            "",
+        ))
+        .await
+        .unwrap();
+
+    let far = time::OffsetDateTime::now_utc() + time::Duration::days(3650);
+    let events = app
+        .payroll
+        .store()
+        .claim_outbox(far, far + time::Duration::minutes(1), 1000)
+        .await
+        .unwrap();
+    let of_type = |event_type: &str| -> Vec<Vec<u8>> {
+        events
+            .iter()
+            .filter(|e| e.event_type == event_type)
+            .map(|e| e.payload.clone())
+            .collect()
+    };
+    let attributed = |pairs: &[(&str, Decimal)]| -> Vec<ev::AttributedAmount> {
+        pairs
+            .iter()
+            .map(|(month, gross)| ev::AttributedAmount {
+                month: (*month).into(),
+                gross: format!("{gross:.2}"),
+            })
+            .collect()
+    };
+
+    let paid = of_type(kvp_proto::event_types::STIPEND_PAID);
+    assert_eq!(paid.len(), 1);
+    let paid = ev::StipendPaid::decode(paid[0].as_slice()).unwrap();
+    assert_eq!(
+        (
+            paid.month.as_str(),
+            paid.payment_date.as_str(),
+            paid.net_paid.as_str()
+        ),
+        (
+            "2025-10",
+            "2025-11-01",
+            format!("{october_gross:.2}").as_str()
+        )
+    );
+    assert_eq!(paid.attributed, attributed(&[("2025-10", october_gross)]));
+
+    let failed = of_type(kvp_proto::event_types::STIPEND_PAYMENT_FAILED);
+    assert_eq!(failed.len(), 1);
+    let failed = ev::StipendPaymentFailed::decode(failed[0].as_slice()).unwrap();
+    assert_eq!(
+        (
+            failed.month.as_str(),
+            failed.run_id.as_str(),
+            failed.gross.as_str()
+        ),
+        (
+            "2025-11",
+            november_run.run_id.as_str(),
+            format!("{november_gross:.2}").as_str()
+        )
+    );
+    // No payment date given: the day of confirmation.
+    assert_eq!(failed.payment_date, kvp_payroll::clock::today().to_string());
+    assert_eq!(
+        failed.attributed,
+        attributed(&[
+            ("2025-10", sum_of("2025-10")),
+            ("2025-11", sum_of("2025-11"))
+        ])
+    );
+    assert_eq!(failed.participant_id, fixture.participant_id);
+}
+
+/// A second participant of the fixture's municipality, with a programme and
+/// a signing key of their own: their id and key (keyid `participant-key-2`).
+async fn second_participant(app: &TestApp) -> (String, kvp_signing::SigningKey) {
+    let id = app
+        .post(
+            "/v1/participants",
+            json!({"municipality_id": "0301", "national_id": kvp_system_tests::national_id("150190", 321),
+                   "display_name": "Ola Nordmann"}),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.post(
+        &format!("/v1/participants/{id}/programmes"),
+        json!({"start": "2025-01-06", "end": "2026-12-31", "decision_reference": "KVP-2"}),
+        201,
+    )
+    .await;
+    let key = kvp_signing::SigningKey::from_bytes(&[4; 32]);
+    app.post(
+        "/v1/signer-keys",
+        json!({
+            "keyid": "participant-key-2", "person_id": id, "role": "PARTICIPANT",
+            "public_key": kvp_signing::public_key_to_base64(&key.verifying_key()),
+            "valid_from": "2025-01-01T00:00:00Z",
+        }),
+        201,
+    )
+    .await;
+    (id, key)
+}
+
+#[tokio::test]
+async fn the_topup_counts_each_payment_in_the_month_it_was_paid_and_a_failed_one_as_nothing() {
+    use prost::Message as _;
+
+    let topup = TopupApp::spawn("127.0.0.1:0".parse().unwrap()).await;
+    let mut app = TestApp::spawn_with(Some(topup.grpc_url.clone())).await;
+    let fixture = Fixture::new(&app).await;
+    let kari = fixture.participant_id.clone();
+    let (ola, ola_key) = second_participant(&app).await;
+    // Both single, no children, housing 9 000, other income 500.
+    for participant in [&kari, &ola] {
+        let (status, _) = topup
+            .call(
+                reqwest::Method::PUT,
+                &format!("/households/{participant}"),
+                Some(json!({"adults": "SINGLE", "children": [], "housing_cost": "9000.00", "other_income": "500.00"})),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let grpc = app.grpc.clone();
+    let submit = |body: pb::TimesheetBody| {
+        let request = if body.participant_id == ola {
+            kvp_system_tests::sign(
+                body.encode_to_vec(),
+                &[
+                    ("participant-key-2", &ola_key),
+                    ("supervisor-key", &fixture.supervisor_key),
+                ],
+            )
+        } else {
+            fixture.signed(&body)
+        };
+        let mut grpc = grpc.clone();
+        async move { grpc.submit_timesheet(request).await.unwrap().into_inner() }
+    };
+    let body = |participant: &str, from: &str, to: &str, entries: &[(&str, DayKind, &str)]| {
+        let mut body = fixture.body(from, to, entries);
+        body.participant_id = participant.to_owned();
+        body
+    };
+
+    // October: Ola worked four paid hours (deducted); both are paid on
+    // 1 November.
+    submit(body(&kari, "2025-10-01", "2025-10-31", &[])).await;
+    let ola_october = submit(body(
+        &ola,
+        "2025-10-01",
+        "2025-10-31",
+        &[("2025-10-21", DayKind::PaidWork, "4")],
+    ))
+    .await;
+    let october = close(&mut app, "2025-10").await.run.unwrap();
+    let october_lines = lines(&mut app, &october.run_id).await;
+    let gross_of = |lines: &[pb::PayLine], participant: &str, month: Option<&str>| -> Decimal {
+        lines
+            .iter()
+            .filter(|l| l.participant_id == participant)
+            .filter(|l| month.is_none_or(|m| l.attributed_month == m))
+            .map(|l| dec(&l.amount))
+            .sum()
+    };
+    let tax_on = |gross: Decimal| (gross * dec("0.30")).round_dp(0);
+    let mut net = BTreeMap::new();
+    let mut confirm =
+        |run: &pb::PayRun, participant: &str, gross: Decimal, paid: bool, date: &str| {
+            let tax = if paid { tax_on(gross) } else { Decimal::ZERO };
+            let net_paid = if paid { gross - tax } else { Decimal::ZERO };
+            net.insert((participant.to_owned(), run.month.clone()), net_paid);
+            let request = pb::ConfirmPaymentRequest {
+                run_id: run.run_id.clone(),
+                participant_id: participant.to_owned(),
+                gross: format!("{gross:.2}"),
+                tax_withheld: format!("{tax:.2}"),
+                net_paid: format!("{net_paid:.2}"),
+                outcome: if paid {
+                    pb::PaymentOutcome::Paid
+                } else {
+                    pb::PaymentOutcome::Failed
+                } as i32,
+                failure_reason: if paid {
+                    String::new()
+                } else {
+                    "closed bank account".into()
+                },
+                payment_date: date.into(),
+            };
+            let mut grpc = grpc.clone();
+            async move { grpc.confirm_payment(request).await.unwrap() }
+        };
+    for participant in [&kari, &ola] {
+        let gross = gross_of(&october_lines, participant, None);
+        confirm(&october, participant, gross, true, "2025-11-01").await;
+    }
+
+    // Ola's October is corrected (the hours were not paid work after all):
+    // November's run pays November and October's deduction back. Kari's
+    // November payment fails; Ola's goes through; both on 1 December.
+    let mut corrected = body(&ola, "2025-10-01", "2025-10-31", &[]);
+    corrected.supersedes_timesheet_id = ola_october.timesheet_id;
+    submit(corrected).await;
+    submit(body(&kari, "2025-11-01", "2025-11-30", &[])).await;
+    submit(body(&ola, "2025-11-01", "2025-11-30", &[])).await;
+    let november = close(&mut app, "2025-11").await.run.unwrap();
+    let november_lines = lines(&mut app, &november.run_id).await;
+    let back_pay = gross_of(&november_lines, &ola, Some("2025-10"));
+    assert!(back_pay > Decimal::ZERO, "October's deduction is paid back");
+    let ola_november = gross_of(&november_lines, &ola, Some("2025-11"));
+    let kari_november = gross_of(&november_lines, &kari, None);
+    confirm(&november, &kari, kari_november, false, "2025-12-01").await;
+    confirm(&november, &ola, back_pay + ola_november, true, "2025-12-01").await;
+
+    // Each payment is income in the month of its payment date: October's run
+    // in November, November's (with Ola's back pay) in December; nothing was
+    // paid in October. Needs: norm 7 850 (single adult, the newest rates) +
+    // housing 9 000; income: net stipend + other income 500.
+    let proposals = eventually(20, || async {
+        let (_, value) = topup
+            .call(reqwest::Method::GET, "/proposals?state=PROPOSED", None)
+            .await;
+        let list = value["proposals"].as_array().cloned().unwrap_or_default();
+        (list.len() == 4).then_some(list)
+    })
+    .await;
+    let mut by_month: BTreeMap<(String, String), (Decimal, String)> = BTreeMap::new();
+    for p in &proposals {
+        by_month.insert(
+            (
+                p["participant_id"].as_str().unwrap().to_owned(),
+                p["month"].as_str().unwrap().to_owned(),
+            ),
+            (
+                dec(p["amount"].as_str().unwrap()),
+                p["id"].as_str().unwrap().to_owned(),
+            ),
+        );
+    }
+    let needs = dec("7850") + dec("9000") - dec("500");
+    let expected = |net: Decimal| (needs - net).max(Decimal::ZERO);
+    let net_of =
+        |participant: &str, run_month: &str| net[&(participant.to_owned(), run_month.to_owned())];
+    assert_eq!(
+        by_month
+            .iter()
+            .map(|(k, (amount, _))| (k.clone(), *amount))
+            .collect::<Vec<_>>(),
+        {
+            let mut rows = vec![
+                (
+                    (kari.clone(), "2025-11".to_owned()),
+                    expected(net_of(&kari, "2025-10")),
+                ),
+                // Kari's December: the payment failed, nothing received.
+                (
+                    (kari.clone(), "2025-12".to_owned()),
+                    expected(Decimal::ZERO),
+                ),
+                (
+                    (ola.clone(), "2025-11".to_owned()),
+                    expected(net_of(&ola, "2025-10")),
+                ),
+                (
+                    (ola.clone(), "2025-12".to_owned()),
+                    expected(net_of(&ola, "2025-11")),
+                ),
+            ];
+            rows.sort();
+            rows
+        }
+    );
+
+    // The explanations say which payment counted where.
+    let explanation = |participant: &str, month: &str| {
+        let id = by_month[&(participant.to_owned(), month.to_owned())]
+            .1
+            .clone();
+        let topup = &topup;
+        async move {
+            let (status, value) = topup
+                .call(reqwest::Method::GET, &format!("/proposals/{id}"), None)
+                .await;
+            assert_eq!(status, 200, "{value}");
+            value["explanation"].clone()
+        }
+    };
+    let ola_december = explanation(&ola, "2025-12").await;
+    let stipend: Vec<&str> = ola_december["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["code"] == "NET_STIPEND")
+        .map(|l| l["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stipend,
+        [format!(
+            "net stipend (after tax) paid on 2025-12-01 by the run for 2025-11 (gross by the \
+             month paid for: 2025-10 {back_pay:.2}, 2025-11 {ola_november:.2}), subtracted in \
+             2025-12, when it could be used"
+        )]
+    );
+    let kari_december = explanation(&kari, "2025-12").await;
+    assert_eq!(
+        kari_december["notes"],
+        json!([
+            "the payment on 2025-12-01 by the run for 2025-11 failed: nothing was received, so \
+             nothing is counted; its lines are reissued by a later run and count in the month \
+             they are paid"
+        ])
+    );
     app.stop().await;
     topup.stop().await;
 }

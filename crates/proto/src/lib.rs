@@ -83,6 +83,8 @@ pub mod event_types {
     pub const PERIOD_CLOSED: &str = "no.kvp.payroll.period.closed.v1";
     /// [`StipendPaid`](crate::kvp::events::v1::StipendPaid).
     pub const STIPEND_PAID: &str = "no.kvp.payroll.stipend.paid.v1";
+    /// [`StipendPaymentFailed`](crate::kvp::events::v1::StipendPaymentFailed).
+    pub const STIPEND_PAYMENT_FAILED: &str = "no.kvp.payroll.stipend.payment_failed.v1";
     /// [`FactCorrected`](crate::kvp::events::v1::FactCorrected).
     pub const FACT_CORRECTED: &str = "no.kvp.payroll.fact.corrected.v1";
     /// [`SanctionWarned`](crate::kvp::events::v1::SanctionWarned).

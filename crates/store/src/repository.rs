@@ -563,14 +563,16 @@ pub trait PayRunStore: Send + Sync {
         line_id: Uuid,
     ) -> Result<Option<PayLine>, StoreError>;
 
-    /// A participant's payslip gross in a run: their lines summed in SQL
-    /// (zero when the run has no line of theirs), reading that payslip's
-    /// lines only, however large the run.
-    async fn payslip_gross(
+    /// A participant's payslip in a run by the month its lines are
+    /// attributed to (`None`: a recovery carried from earlier runs), oldest
+    /// first, each summed in SQL; empty when the run has no line of theirs.
+    /// It reads that payslip's lines only, however large the run; the gross
+    /// is the sum of the amounts.
+    async fn payslip_by_month(
         &self,
         run_id: Uuid,
         participant_id: Uuid,
-    ) -> Result<Decimal, StoreError>;
+    ) -> Result<Vec<(Option<Date>, Decimal)>, StoreError>;
 }
 
 /// Parameters registered at run time (the G).

@@ -20,6 +20,7 @@ fn message_name(event_type: &str) -> &'static str {
         event_types::DEDUCTION_DECIDED => "kvp.events.v1.DeductionDecided",
         event_types::PERIOD_CLOSED => "kvp.events.v1.PeriodClosed",
         event_types::STIPEND_PAID => "kvp.events.v1.StipendPaid",
+        event_types::STIPEND_PAYMENT_FAILED => "kvp.events.v1.StipendPaymentFailed",
         event_types::FACT_CORRECTED => "kvp.events.v1.FactCorrected",
         event_types::SANCTION_WARNED => "kvp.events.v1.SanctionWarned",
         event_types::SANCTION_APPEALED => "kvp.events.v1.SanctionAppealed",

@@ -2,9 +2,11 @@
 //! consumes, turned into store records or field violations.
 //!
 //! The envelope must carry `id`, `source`, `spec_version` "1.0" and `type`.
-//! Of the payroll service's event types only
-//! [`STIPEND_PAID`](kvp_proto::event_types::STIPEND_PAID) has an effect here;
-//! its payload is checked field by field, since a malformed one must be
+//! Of the payroll service's event types two have an effect here, the
+//! outcomes of a payslip:
+//! [`STIPEND_PAID`](kvp_proto::event_types::STIPEND_PAID) and
+//! [`STIPEND_PAYMENT_FAILED`](kvp_proto::event_types::STIPEND_PAYMENT_FAILED);
+//! their payloads are checked field by field, since a malformed one must be
 //! refused before anything is stored. Every other type, known or not, is
 //! stored as received and acknowledged (forward compatibility), its payload
 //! unread.
@@ -12,7 +14,7 @@
 use kvp_proto::event_types;
 use kvp_proto::kvp::events::v1::cloud_event::Data;
 use kvp_proto::kvp::events::v1::cloud_event_attribute_value::Attr;
-use kvp_proto::kvp::events::v1::{CloudEvent, StipendPaid};
+use kvp_proto::kvp::events::v1::{AttributedAmount, CloudEvent, StipendPaid, StipendPaymentFailed};
 use prost::Message;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -21,7 +23,7 @@ use crate::error::FieldViolation;
 use crate::household::parse_date;
 use crate::money::Kroner;
 use crate::month::Month;
-use crate::store::{InboxEvent, StipendPayment};
+use crate::store::{AttributedGross, InboxEvent, PaymentOutcome, StipendPayment};
 
 /// The CloudEvents specification version accepted.
 pub const SPEC_VERSION: &str = "1.0";
@@ -32,12 +34,16 @@ pub const MAX_KEY_LEN: usize = 512;
 /// The type URL suffix of a packed [`StipendPaid`].
 const STIPEND_PAID_MESSAGE: &str = "kvp.events.v1.StipendPaid";
 
+/// The type URL suffix of a packed [`StipendPaymentFailed`].
+const STIPEND_PAYMENT_FAILED_MESSAGE: &str = "kvp.events.v1.StipendPaymentFailed";
+
 /// A checked event, ready to be stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Incoming {
     /// The inbox entry.
     pub inbox: InboxEvent,
-    /// The stipend payment it carries, for a StipendPaid event.
+    /// The payslip's outcome it carries, for a StipendPaid or
+    /// StipendPaymentFailed event.
     pub payment: Option<StipendPayment>,
 }
 
@@ -88,10 +94,48 @@ pub fn check(
         ));
     }
 
-    let payment = if event.r#type == event_types::STIPEND_PAID {
-        stipend_paid(event, &mut violations)
-    } else {
-        None
+    let payment = match event.r#type.as_str() {
+        event_types::STIPEND_PAID => {
+            unpack::<StipendPaid>(event, STIPEND_PAID_MESSAGE, &mut violations).and_then(|paid| {
+                payment(
+                    Published {
+                        participant_id: paid.participant_id,
+                        municipality_id: paid.municipality_id,
+                        month: paid.month,
+                        run_id: paid.run_id,
+                        outcome: PaymentOutcome::Paid,
+                        gross: paid.gross,
+                        tax_withheld: paid.tax_withheld,
+                        net_paid: paid.net_paid,
+                        payment_date: paid.payment_date,
+                        attributed: paid.attributed,
+                    },
+                    &mut violations,
+                )
+            })
+        }
+        event_types::STIPEND_PAYMENT_FAILED => {
+            unpack::<StipendPaymentFailed>(event, STIPEND_PAYMENT_FAILED_MESSAGE, &mut violations)
+                .and_then(|failed| {
+                    payment(
+                        Published {
+                            participant_id: failed.participant_id,
+                            municipality_id: failed.municipality_id,
+                            month: failed.month,
+                            run_id: failed.run_id,
+                            outcome: PaymentOutcome::Failed,
+                            gross: failed.gross,
+                            // Nothing reached the participant.
+                            tax_withheld: "0.00".into(),
+                            net_paid: "0.00".into(),
+                            payment_date: failed.payment_date,
+                            attributed: failed.attributed,
+                        },
+                        &mut violations,
+                    )
+                })
+        }
+        _ => None,
     };
     if !violations.is_empty() {
         return Err(violations);
@@ -110,17 +154,19 @@ pub fn check(
     })
 }
 
-/// The payment a StipendPaid event carries, or its faults in `violations`.
-fn stipend_paid(
+/// The message packed in the event's `proto_data` as `name`, or the fault in
+/// `violations`.
+fn unpack<M: Message + Default>(
     event: &CloudEvent,
+    name: &str,
     violations: &mut Vec<FieldViolation>,
-) -> Option<StipendPayment> {
+) -> Option<M> {
     let any = match &event.data {
         Some(Data::ProtoData(any)) => any,
         _ => {
             violations.push(FieldViolation::new(
                 "event.proto_data",
-                format!("must hold a packed {STIPEND_PAID_MESSAGE}"),
+                format!("must hold a packed {name}"),
             ));
             return None;
         }
@@ -128,22 +174,40 @@ fn stipend_paid(
     let named = any
         .type_url
         .rsplit_once('/')
-        .is_some_and(|(_, name)| name == STIPEND_PAID_MESSAGE);
+        .is_some_and(|(_, packed)| packed == name);
     if !named {
         violations.push(FieldViolation::new(
             "event.proto_data.type_url",
-            format!("must name {STIPEND_PAID_MESSAGE}"),
+            format!("must name {name}"),
         ));
         return None;
     }
-    let Ok(paid) = StipendPaid::decode(any.value.as_slice()) else {
+    let Ok(message) = M::decode(any.value.as_slice()) else {
         violations.push(FieldViolation::new(
             "event.proto_data.value",
-            format!("is not a {STIPEND_PAID_MESSAGE}"),
+            format!("is not a {name}"),
         ));
         return None;
     };
+    Some(message)
+}
 
+/// The fields both payment events carry, as published.
+struct Published {
+    participant_id: String,
+    municipality_id: String,
+    month: String,
+    run_id: String,
+    outcome: PaymentOutcome,
+    gross: String,
+    tax_withheld: String,
+    net_paid: String,
+    payment_date: String,
+    attributed: Vec<AttributedAmount>,
+}
+
+/// The payment an event carries, or its faults in `violations`.
+fn payment(paid: Published, violations: &mut Vec<FieldViolation>) -> Option<StipendPayment> {
     let before = violations.len();
     let mut at = |field: &str, description: String| {
         violations.push(FieldViolation::new(
@@ -195,19 +259,48 @@ fn stipend_paid(
         }
         date
     };
+    let mut attributed = Vec::with_capacity(paid.attributed.len());
+    for (i, part) in paid.attributed.iter().enumerate() {
+        let month = part.month.parse::<Month>().ok();
+        if month.is_none() {
+            at(
+                &format!("attributed[{i}].month"),
+                "is not a month \"YYYY-MM\"".into(),
+            );
+        }
+        let gross = part
+            .gross
+            .parse::<rust_decimal::Decimal>()
+            .ok()
+            .filter(|g| g.scale() <= 2);
+        if gross.is_none() {
+            at(
+                &format!("attributed[{i}].gross"),
+                "is not an amount with at most two decimals".into(),
+            );
+        }
+        if let (Some(month), Some(gross)) = (month, gross) {
+            attributed.push(AttributedGross { month, gross });
+        }
+    }
 
     if violations.len() > before {
         return None;
     }
+    let month = month?;
     Some(StipendPayment {
         participant_id: participant_id?,
         municipality_id: paid.municipality_id,
-        month: month?,
+        month,
         run_id: run_id?,
+        outcome: paid.outcome,
         gross: gross?,
         tax_withheld: tax_withheld?,
         net_paid: net_paid?,
         payment_date,
+        // Income counts when it can be used: in the month it is paid.
+        income_month: payment_date.and_then(Month::containing).unwrap_or(month),
+        attributed,
     })
 }
 
@@ -241,6 +334,16 @@ mod tests {
             run_id: Uuid::max().to_string(),
             payment_date: "2024-04-12".into(),
             confirmed_at: None,
+            attributed: vec![
+                AttributedAmount {
+                    month: "2024-02".into(),
+                    gross: "-500.00".into(),
+                },
+                AttributedAmount {
+                    month: "2024-03".into(),
+                    gross: "17500.00".into(),
+                },
+            ],
         }
     }
 
@@ -250,7 +353,56 @@ mod tests {
         let payment = incoming.payment.unwrap();
         assert_eq!(payment.net_paid.to_string(), "14000.00");
         assert_eq!(payment.month.to_string(), "2024-03");
+        assert_eq!(payment.outcome, PaymentOutcome::Paid);
+        // Paid on 12 April: April's income.
+        assert_eq!(payment.income_month.to_string(), "2024-04");
+        let attributed: Vec<String> = payment
+            .attributed
+            .iter()
+            .map(|a| format!("{} {}", a.month, a.gross))
+            .collect();
+        assert_eq!(attributed, ["2024-02 -500.00", "2024-03 17500.00"]);
         assert_eq!(incoming.inbox.source, "/kvp/payroll/0301");
+    }
+
+    #[test]
+    fn a_failed_payment_is_a_payment_of_nothing_in_the_month_it_was_due() {
+        let failed = StipendPaymentFailed {
+            participant_id: Uuid::nil().to_string(),
+            municipality_id: "0301".into(),
+            month: "2024-03".into(),
+            gross: "17000.00".into(),
+            run_id: Uuid::max().to_string(),
+            payment_date: "2024-04-01".into(),
+            confirmed_at: None,
+            attributed: Vec::new(),
+        };
+        let mut event = stipend_event(&paid());
+        event.r#type = event_types::STIPEND_PAYMENT_FAILED.into();
+        event.data = Some(Data::ProtoData(Any {
+            type_url: format!("type.googleapis.com/{STIPEND_PAYMENT_FAILED_MESSAGE}"),
+            value: failed.encode_to_vec(),
+        }));
+        let payment = check(Some(&event), OffsetDateTime::UNIX_EPOCH)
+            .unwrap()
+            .payment
+            .unwrap();
+        assert_eq!(payment.outcome, PaymentOutcome::Failed);
+        assert_eq!(
+            (payment.gross.to_string(), payment.net_paid.to_string()),
+            ("17000.00".into(), "0.00".into())
+        );
+        assert_eq!(payment.income_month.to_string(), "2024-04");
+
+        // A StipendPaid packed under the failure's type is refused.
+        let mut mislabelled = stipend_event(&paid());
+        mislabelled.r#type = event_types::STIPEND_PAYMENT_FAILED.into();
+        let fields: Vec<String> = check(Some(&mislabelled), OffsetDateTime::UNIX_EPOCH)
+            .unwrap_err()
+            .into_iter()
+            .map(|v| v.field)
+            .collect();
+        assert_eq!(fields, ["event.proto_data.type_url"]);
     }
 
     #[test]
@@ -259,6 +411,7 @@ mod tests {
         bad.participant_id = "P-1".into();
         bad.month = "2024-3".into();
         bad.net_paid = "fourteen thousand".into();
+        bad.attributed[1].gross = "17500.005".into();
         let fields: Vec<String> = check(Some(&stipend_event(&bad)), OffsetDateTime::UNIX_EPOCH)
             .unwrap_err()
             .into_iter()
@@ -269,7 +422,8 @@ mod tests {
             [
                 "event.proto_data.participant_id",
                 "event.proto_data.month",
-                "event.proto_data.net_paid"
+                "event.proto_data.net_paid",
+                "event.proto_data.attributed[1].gross"
             ]
         );
     }

@@ -27,6 +27,11 @@ impl Month {
             .then_some(Self { year, month })
     }
 
+    /// The month a date falls in; `None` outside the years 1000–9999.
+    pub fn containing(date: Date) -> Option<Self> {
+        Self::new(date.year(), date.month())
+    }
+
     /// The first day of the month.
     pub fn first_day(self) -> Date {
         // The year is in 1000–9999 and every month has a first day.

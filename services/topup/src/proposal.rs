@@ -4,6 +4,12 @@
 //! proposal = norm for the household + housing cost − (net stipend + other
 //! income), floored at zero, rounded once to øre, half away from zero.
 //!
+//! The net stipend is income in the month it is paid, when it can be used:
+//! the payments whose payment date falls in the month, each a line saying
+//! which run paid it and, for back pay, which months it pays for. A failed
+//! payment counts nothing (the notes name it); its reissue counts in the
+//! month it is paid.
+//!
 //! The norm is the sum of the state guideline rates in force on the month's
 //! first day: one rate for the adults (single, couple, or a person sharing a
 //! home) and one per child by the child's age on that day (0–5, 6–10,
@@ -23,6 +29,7 @@ use crate::household::{Adults, Household};
 use crate::money::Kroner;
 use crate::month::Month;
 use crate::norms::{Norms, Rates};
+use crate::store::{CountedPayment, PaymentOutcome};
 
 /// How the rounding of a proposal is done, as the explanation states it.
 pub const ROUNDING: &str = "rounded once, to øre, half away from zero";
@@ -45,7 +52,8 @@ pub enum LineCode {
     NormChild11To17,
     /// Housing cost including electricity, at actual cost.
     HousingCost,
-    /// The net stipend paid for the month (subtracted).
+    /// A net stipend paid in the month (subtracted), or the line saying none
+    /// was.
     NetStipend,
     /// Other income of the household (subtracted).
     OtherIncome,
@@ -129,12 +137,13 @@ pub struct NoNormRates {
 /// Computes proposals; the store calls it inside its transactions, so that a
 /// proposal is always computed from the household and payments it commits with.
 pub trait Proposer: Send + Sync {
-    /// The proposal for a household in a month with the net stipend paid for it.
+    /// The proposal for a household in a month with the payments counted as
+    /// income in it (see [`propose`]).
     fn propose(
         &self,
         household: &Household,
         month: Month,
-        net_stipend: Kroner,
+        payments: &[CountedPayment],
     ) -> Result<ProposalDraft, NoNormRates>;
 }
 
@@ -143,9 +152,9 @@ impl Proposer for Norms {
         &self,
         household: &Household,
         month: Month,
-        net_stipend: Kroner,
+        payments: &[CountedPayment],
     ) -> Result<ProposalDraft, NoNormRates> {
-        propose(self, household, month, net_stipend)
+        propose(self, household, month, payments)
     }
 }
 
@@ -172,11 +181,18 @@ pub fn age_on(birth: Date, on: Date) -> Option<u32> {
 }
 
 /// The proposal for a household in a month (see the module documentation).
+///
+/// The stipend counts as income in the month it is paid, when it can be used
+/// (`payments` are those whose payment date falls in `month`): one line per
+/// payment, saying which run paid it and which months its lines pay for (a
+/// run pays its own month in arrears, and back pay of earlier months). A
+/// failed payment counts nothing and is named in the notes; its reissue
+/// counts in the month it is paid.
 pub fn propose(
     norms: &Norms,
     household: &Household,
     month: Month,
-    net_stipend: Kroner,
+    payments: &[CountedPayment],
 ) -> Result<ProposalDraft, NoNormRates> {
     let period = norms.for_month(month).ok_or(NoNormRates { month })?;
     let rates = &period.rates;
@@ -243,13 +259,52 @@ pub fn propose(
     });
     let needs_total = norm_total + household.housing_cost;
 
-    lines.push(ExplanationLine {
-        code: LineCode::NetStipend,
-        text: format!("net stipend paid for {month} (after tax), subtracted"),
-        amount: -net_stipend,
-        child: None,
-        age: None,
-    });
+    let paid: Vec<&CountedPayment> = payments
+        .iter()
+        .filter(|p| p.outcome == PaymentOutcome::Paid)
+        .collect();
+    if paid.is_empty() {
+        lines.push(ExplanationLine {
+            code: LineCode::NetStipend,
+            text: format!("no stipend was paid in {month}"),
+            amount: Kroner::ZERO,
+            child: None,
+            age: None,
+        });
+    }
+    for payment in &paid {
+        lines.push(ExplanationLine {
+            code: LineCode::NetStipend,
+            text: format!(
+                "net stipend (after tax) paid {} by the run for {}{}, subtracted in {month}, \
+                 when it could be used",
+                payment
+                    .payment_date
+                    .map_or_else(|| "on no given date".to_owned(), |d| format!("on {d}")),
+                payment.run_month,
+                paid_for(payment),
+            ),
+            amount: -payment.net_paid,
+            child: None,
+            age: None,
+        });
+    }
+    for failed in payments
+        .iter()
+        .filter(|p| p.outcome == PaymentOutcome::Failed)
+    {
+        notes.push(format!(
+            "the payment {} by the run for {}{} failed: nothing was received, so nothing \
+             is counted; its lines are reissued by a later run and count in the month \
+             they are paid",
+            failed
+                .payment_date
+                .map_or_else(|| "on no given date".to_owned(), |d| format!("on {d}")),
+            failed.run_month,
+            paid_for(failed),
+        ));
+    }
+    let net_stipend: Kroner = paid.iter().map(|p| p.net_paid).sum();
     lines.push(ExplanationLine {
         code: LineCode::OtherIncome,
         text: "other monthly income of the household, subtracted".into(),
@@ -282,6 +337,24 @@ pub fn propose(
             amount,
         },
     })
+}
+
+/// The months a payment's lines pay for, with their gross, when it pays for
+/// more than its run's own month (back pay, recoveries, reissues).
+fn paid_for(payment: &CountedPayment) -> String {
+    if payment
+        .attributed
+        .iter()
+        .all(|part| part.month == payment.run_month)
+    {
+        return String::new();
+    }
+    let parts: Vec<String> = payment
+        .attributed
+        .iter()
+        .map(|part| format!("{} {:.2}", part.month, part.gross))
+        .collect();
+    format!(" (gross by the month paid for: {})", parts.join(", "))
 }
 
 /// Where a proposal stands in the caseworker's worklist.
@@ -432,11 +505,28 @@ mod tests {
         text.parse().unwrap()
     }
 
+    /// One payment of `net` by the run for the month before `income_month`,
+    /// paid on the 1st of `income_month` and paying for its run's month only.
+    fn paid(net: &str, income_month: &str) -> Vec<CountedPayment> {
+        let income = month(income_month);
+        let run_month = Month::containing(income.first_day() - time::Duration::days(1)).unwrap();
+        vec![CountedPayment {
+            run_month,
+            outcome: PaymentOutcome::Paid,
+            net_paid: kr(net),
+            payment_date: Some(income.first_day()),
+            attributed: vec![crate::store::AttributedGross {
+                month: run_month,
+                gross: kr(net).value(),
+            }],
+        }]
+    }
+
     #[test]
     fn a_single_adult_with_a_four_year_old_gets_the_shortfall() {
         let norms = Norms::shipped().unwrap();
         let h = household(Adults::Single, &[date!(2019 - 06 - 10)], "9000", "500");
-        let draft = propose(&norms, &h, month("2024-03"), kr("14000")).unwrap();
+        let draft = propose(&norms, &h, month("2024-03"), &paid("14000", "2024-03")).unwrap();
         // 7850 + 3850 + 9000 − (14000 + 500)
         assert_eq!(draft.amount.to_string(), "6200.00");
         let e = &draft.explanation;
@@ -464,10 +554,73 @@ mod tests {
     }
 
     #[test]
+    fn income_counts_in_the_month_paid_and_a_failed_payment_counts_nothing() {
+        let norms = Norms::shipped().unwrap();
+        let h = household(Adults::Single, &[], "9000", "500");
+        let attributed = |parts: &[(&str, &str)]| {
+            parts
+                .iter()
+                .map(|(m, gross)| crate::store::AttributedGross {
+                    month: month(m),
+                    gross: gross.parse().unwrap(),
+                })
+                .collect()
+        };
+        let payments = [
+            CountedPayment {
+                run_month: month("2024-02"),
+                outcome: PaymentOutcome::Failed,
+                net_paid: Kroner::ZERO,
+                payment_date: Some(date!(2024 - 03 - 01)),
+                attributed: attributed(&[("2024-02", "12000.00")]),
+            },
+            CountedPayment {
+                run_month: month("2024-01"),
+                outcome: PaymentOutcome::Paid,
+                net_paid: kr("1500"),
+                payment_date: Some(date!(2024 - 03 - 05)),
+                attributed: attributed(&[("2023-12", "-200.00"), ("2024-01", "2200.00")]),
+            },
+        ];
+        let draft = propose(&norms, &h, month("2024-03"), &payments).unwrap();
+        // 7850 + 9000 − (1500 + 500): the failed payment counts nothing.
+        assert_eq!(draft.amount.to_string(), "14850.00");
+        let e = &draft.explanation;
+        let stipend: Vec<_> = e
+            .lines
+            .iter()
+            .filter(|l| l.code == LineCode::NetStipend)
+            .map(|l| (l.text.as_str(), l.amount.to_string()))
+            .collect();
+        assert_eq!(
+            stipend,
+            [(
+                "net stipend (after tax) paid on 2024-03-05 by the run for 2024-01 (gross by the \
+                 month paid for: 2023-12 -200.00, 2024-01 2200.00), subtracted in 2024-03, when \
+                 it could be used",
+                "-1500.00".to_owned()
+            )]
+        );
+        assert_eq!(
+            e.notes,
+            [
+                "the payment on 2024-03-01 by the run for 2024-02 failed: nothing was received, \
+                 so nothing is counted; its lines are reissued by a later run and count in the \
+                 month they are paid"
+            ]
+        );
+
+        // Only the failed payment: nothing received, the whole shortfall.
+        let draft = propose(&norms, &h, month("2024-03"), &payments[..1]).unwrap();
+        assert_eq!(draft.amount.to_string(), "16350.00");
+        assert_eq!(draft.explanation.income_total.to_string(), "500.00");
+    }
+
+    #[test]
     fn income_above_needs_proposes_zero() {
         let norms = Norms::shipped().unwrap();
         let h = household(Adults::Sharing, &[], "3000", "0");
-        let draft = propose(&norms, &h, month("2024-05"), kr("16000.50")).unwrap();
+        let draft = propose(&norms, &h, month("2024-05"), &paid("16000.50", "2024-05")).unwrap();
         assert_eq!(draft.amount.to_string(), "0.00");
         assert!(draft.explanation.floored_at_zero);
         assert_eq!(draft.explanation.shortfall.to_string(), "-6400.50");
@@ -486,7 +639,7 @@ mod tests {
             date!(2024 - 04 - 01), // born after the month: not counted
         ];
         let h = household(Adults::Couple, &births, "0", "0");
-        let e = propose(&norms, &h, month("2024-03"), Kroner::ZERO)
+        let e = propose(&norms, &h, month("2024-03"), &[])
             .unwrap()
             .explanation;
         let lines: Vec<_> = e.lines.iter().map(|l| (l.code, l.child, l.age)).collect();
@@ -512,10 +665,10 @@ mod tests {
     fn the_2023_rates_apply_from_july_2023_and_none_before() {
         let norms = Norms::shipped().unwrap();
         let h = household(Adults::Single, &[], "0", "0");
-        let draft = propose(&norms, &h, month("2023-07"), Kroner::ZERO).unwrap();
+        let draft = propose(&norms, &h, month("2023-07"), &[]).unwrap();
         assert_eq!(draft.amount.to_string(), "7550.00");
         assert_eq!(
-            propose(&norms, &h, month("2023-06"), Kroner::ZERO),
+            propose(&norms, &h, month("2023-06"), &[]),
             Err(NoNormRates {
                 month: month("2023-06")
             })
@@ -526,7 +679,7 @@ mod tests {
     fn the_explanation_survives_json() {
         let norms = Norms::shipped().unwrap();
         let h = household(Adults::Single, &[date!(2019 - 06 - 10)], "9000", "500");
-        let e = propose(&norms, &h, month("2024-03"), kr("14000"))
+        let e = propose(&norms, &h, month("2024-03"), &paid("14000", "2024-03"))
             .unwrap()
             .explanation;
         let json = serde_json::to_string(&e).unwrap();

@@ -65,7 +65,7 @@ impl Topup {
         let incoming = events::check(event, OffsetDateTime::now_utc())
             .map_err(|v| ServiceError::invalid("the event is malformed; nothing was stored", v))?;
         let effect = match &incoming.payment {
-            Some(payment) => Effect::StipendPaid {
+            Some(payment) => Effect::Payment {
                 payment,
                 proposer: self.norms.as_ref(),
             },

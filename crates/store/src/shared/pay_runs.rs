@@ -271,28 +271,30 @@ impl PayRunStore for Store {
         found.as_ref().map(rows::pay_line).transpose()
     }
 
-    async fn payslip_gross(
+    async fn payslip_by_month(
         &self,
         run_id: Uuid,
         participant_id: Uuid,
-    ) -> Result<rust_decimal::Decimal, StoreError> {
-        // The sum to the øre (`sum_of_amounts!`), read by the backend's
+    ) -> Result<Vec<(Option<time::Date>, rust_decimal::Decimal)>, StoreError> {
+        // The sums to the øre (`sum_of_amounts!`), read by the backend's
         // mapper; the (run, participant, seq) key finds the payslip's lines.
         let found = sqlx::query(concat!(
-            "SELECT l.participant_id, ",
+            "SELECT l.attributed_month, ",
             sum_of_amounts!(),
             " FROM pay_lines l WHERE l.run_id = $1 AND l.participant_id = $2 \
-             GROUP BY l.participant_id"
+             GROUP BY l.attributed_month"
         ))
         .bind(run_id)
         .bind(participant_id)
-        .fetch_optional(self.read_pool())
+        .fetch_all(self.read_pool())
         .await?;
-        Ok(found
-            .as_ref()
-            .map(rows::payslip_gross)
-            .transpose()?
-            .map_or(rust_decimal::Decimal::ZERO, |(_, gross)| gross))
+        let mut months = found
+            .iter()
+            .map(rows::attributed_amount)
+            .collect::<Result<Vec<_>, _>>()?;
+        // The backends order NULL differently: sorted here, NULL first.
+        months.sort_by_key(|(month, _)| *month);
+        Ok(months)
     }
 
     async fn list_confirmations(&self, run_id: Uuid) -> Result<Vec<Confirmation>, StoreError> {

@@ -337,8 +337,10 @@ pub(super) fn ledger_entry(row: &DbRow) -> Result<LedgerEntry, StoreError> {
     })
 }
 
-pub(super) fn payslip_gross(row: &DbRow) -> Result<(Uuid, Decimal), StoreError> {
-    Ok((row.try_get("participant_id")?, read_summed_amount(row)?))
+pub(super) fn attributed_amount(
+    row: &DbRow,
+) -> Result<(Option<time::Date>, Decimal), StoreError> {
+    Ok((row.try_get("attributed_month")?, read_summed_amount(row)?))
 }
 
 pub(super) fn line_total(row: &DbRow) -> Result<LineTotal, StoreError> {

@@ -170,6 +170,22 @@ pub async fn the_ledger_sums_lines_over_runs_and_leaves_out_failed_payslips(
     )
     .await;
     assert_ne!(march.id, april.id);
+    // Each payslip by attributed month, the recovery (no month) first.
+    assert_eq!(
+        store.payslip_by_month(april.id, nils.id).await.unwrap(),
+        [
+            (None, dec("300.00")),
+            (Some(MARCH), dec("-400.00")),
+            (Some(APRIL), dec("100.00")),
+        ]
+    );
+    assert_eq!(
+        store.payslip_by_month(april.id, kari.id).await.unwrap(),
+        [
+            (Some(MARCH), dec("-500.25")),
+            (Some(APRIL), dec("20500.50"))
+        ]
+    );
 
     let ledger = store.ledger("0301").await.unwrap();
 
@@ -232,18 +248,21 @@ pub async fn a_confirmation_moves_the_run_from_closed_to_confirmed(store: Arc<dy
         ),
     )
     .await;
-    // Each payslip's gross, from its own lines; nobody else's is zero.
+    // Each payslip by month, from its own lines; nobody else's is empty.
     assert_eq!(
-        store.payslip_gross(run.id, kari.id).await.unwrap(),
-        dec("20500.50")
+        store.payslip_by_month(run.id, kari.id).await.unwrap(),
+        [(Some(MARCH), dec("20500.50"))]
     );
     assert_eq!(
-        store.payslip_gross(run.id, ola.id).await.unwrap(),
-        dec("21000.00")
+        store.payslip_by_month(run.id, ola.id).await.unwrap(),
+        [(Some(MARCH), dec("21000.00"))]
     );
     assert_eq!(
-        store.payslip_gross(run.id, Uuid::now_v7()).await.unwrap(),
-        rust_decimal::Decimal::ZERO
+        store
+            .payslip_by_month(run.id, Uuid::now_v7())
+            .await
+            .unwrap(),
+        []
     );
     let march = store.list_lines_for_month(kari.id, MARCH).await.unwrap();
     assert_eq!(

@@ -640,8 +640,10 @@ impl Payroll {
         let store = self.store();
         let run = store.get_run(report.run_id).await?;
         scope.permit(&run.municipality_id)?;
-        let gross = store.payslip_gross(run.id, report.participant_id).await?;
-        let item = payment_to_confirm(&run, report, gross, "", actor)
+        let payslip = store
+            .payslip_by_month(run.id, report.participant_id)
+            .await?;
+        let item = payment_to_confirm(&run, report, &payslip, "", actor)
             .map_err(ServiceError::InvalidArgument)?;
         let c = &item.confirmation;
         match store
@@ -698,8 +700,10 @@ impl Payroll {
                 continue;
             }
             // One payslip's lines each: never the whole run's.
-            let gross = store.payslip_gross(run_id, report.participant_id).await?;
-            match payment_to_confirm(&run, report, gross, &prefix, actor) {
+            let payslip = store
+                .payslip_by_month(run_id, report.participant_id)
+                .await?;
+            match payment_to_confirm(&run, report, &payslip, &prefix, actor) {
                 Ok(item) => batch.push(item),
                 Err(wrong) => violations.extend(wrong),
             }
@@ -717,16 +721,21 @@ impl Payroll {
 /// The most payslips one batch confirms.
 pub const CONFIRM_BATCH_MAX: usize = 1_000;
 
-/// A payslip's confirmation checked against its `gross` in the run (`prefix`
-/// names its place in a batch in the field violations), with the events and
-/// audit entry recording it writes. A paid payslip publishes `StipendPaid`.
+/// A payslip's confirmation checked against its gross in the run (the sum of
+/// `payslip`, its amounts by attributed month; `prefix` names its place in a
+/// batch in the field violations), with the events and audit entry recording
+/// it writes. Every outcome is published to the top-up service: a paid
+/// payslip as `StipendPaid`, a failed one as `StipendPaymentFailed`, each
+/// dated by the payment date (the day of confirmation when none was given)
+/// and broken down by attributed month.
 fn payment_to_confirm(
     run: &PayRun,
     report: PaymentReport,
-    gross: Decimal,
+    payslip: &[(Option<Date>, Decimal)],
     prefix: &str,
     actor: &Actor,
 ) -> Result<PaymentToConfirm, Vec<crate::error::FieldViolation>> {
+    let gross: Decimal = payslip.iter().map(|(_, amount)| amount).sum();
     let confirmation = Confirmation {
         run_id: run.id,
         participant_id: report.participant_id,
@@ -765,29 +774,50 @@ fn payment_to_confirm(
     if !violations.is_empty() {
         return Err(violations);
     }
-    let mut events = Vec::new();
-    if confirmation.outcome == PaymentOutcome::Paid {
-        events.push(outbox_event(
+    let month = YearMonth::of(run.month).to_string();
+    let payment_date = confirmation
+        .payment_date
+        .unwrap_or_else(crate::clock::today)
+        .to_string();
+    let attributed = attributed_amounts(run, payslip);
+    let subject = confirmation.participant_id.to_string();
+    let event = match confirmation.outcome {
+        PaymentOutcome::Paid => outbox_event(
             kvp_proto::event_types::STIPEND_PAID,
             &run.municipality_id,
-            confirmation.participant_id.to_string(),
+            subject,
             &ev::StipendPaid {
                 participant_id: confirmation.participant_id.to_string(),
                 municipality_id: run.municipality_id.clone(),
-                month: YearMonth::of(run.month).to_string(),
+                month,
                 gross: confirmation.gross.to_string(),
                 tax_withheld: confirmation.tax_withheld.to_string(),
                 net_paid: confirmation.net_paid.to_string(),
                 run_id: run.id.to_string(),
-                payment_date: confirmation
-                    .payment_date
-                    .map(|d| d.to_string())
-                    .unwrap_or_default(),
+                payment_date,
                 confirmed_at: Some(timestamp(confirmation.confirmed_at)),
+                attributed,
             },
             confirmation.confirmed_at,
-        ));
-    }
+        ),
+        PaymentOutcome::Failed => outbox_event(
+            kvp_proto::event_types::STIPEND_PAYMENT_FAILED,
+            &run.municipality_id,
+            subject,
+            &ev::StipendPaymentFailed {
+                participant_id: confirmation.participant_id.to_string(),
+                municipality_id: run.municipality_id.clone(),
+                month,
+                gross: confirmation.gross.to_string(),
+                run_id: run.id.to_string(),
+                payment_date,
+                confirmed_at: Some(timestamp(confirmation.confirmed_at)),
+                attributed,
+            },
+            confirmation.confirmed_at,
+        ),
+    };
+    let events = vec![event];
     let audit = audit(
         actor,
         "payment.confirmed",
@@ -803,6 +833,26 @@ fn payment_to_confirm(
         events,
         audit,
     })
+}
+
+/// A payslip's amounts by the month they are attributed to, oldest first, as
+/// the events carry them: a recovery carried from earlier runs (no month of
+/// its own) counts in the run's month.
+fn attributed_amounts(
+    run: &PayRun,
+    payslip: &[(Option<Date>, Decimal)],
+) -> Vec<ev::AttributedAmount> {
+    let mut by_month = std::collections::BTreeMap::<Date, Decimal>::new();
+    for (month, amount) in payslip {
+        *by_month.entry(month.unwrap_or(run.month)).or_default() += amount;
+    }
+    by_month
+        .into_iter()
+        .map(|(month, gross)| ev::AttributedAmount {
+            month: YearMonth::of(month).to_string(),
+            gross: format!("{:.2}", gross.round_dp(2)),
+        })
+        .collect()
 }
 
 /// A confirmation the store refused, in the service's words.

@@ -7,17 +7,20 @@
 //! a path takes the backend's per-participant write lock, so that a stipend
 //! payment and a household registration for the same participant never
 //! both miss each other.
+//!
+//! A payment is income in the month of its payment date (its income month),
+//! when the money can be used; a failed one is recorded with nothing paid, so
+//! that the month it was due in is proposed on what was received.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    Effect, HouseholdRecord, HouseholdSaved, InboxEvent, InboxOutcome, Received, Scope,
-    StipendPayment, StoreError, total,
+    CountedPayment, Effect, HouseholdRecord, HouseholdSaved, InboxEvent, InboxOutcome, Received,
+    Scope, StipendPayment, StoreError,
 };
 use crate::household::Household;
-use crate::money::Kroner;
 use crate::month::Month;
 use crate::proposal::{Proposal, ProposalCause, ProposalState, Proposer};
 
@@ -70,15 +73,16 @@ pub trait WriteTx: Send {
         created: bool,
     ) -> Result<(), StoreError>;
 
-    /// The net amounts paid to a participant for a month, one per run.
-    async fn net_paid(
+    /// The payments counted as a participant's income in a month (those
+    /// whose income month it is, failed ones included), by payment date.
+    async fn counted_payments(
         &mut self,
         participant_id: Uuid,
-        month: Month,
-    ) -> Result<Vec<Kroner>, StoreError>;
+        income_month: Month,
+    ) -> Result<Vec<CountedPayment>, StoreError>;
 
-    /// The months paid to a participant, oldest first.
-    async fn paid_months(&mut self, participant_id: Uuid) -> Result<Vec<Month>, StoreError>;
+    /// The income months of a participant's payments, oldest first.
+    async fn income_months(&mut self, participant_id: Uuid) -> Result<Vec<Month>, StoreError>;
 
     /// The proposals for a participant's month, any state.
     async fn month_proposals(
@@ -124,7 +128,7 @@ pub async fn receive<T: WriteTx>(
                 },
             );
         }
-        Effect::StipendPaid { payment, proposer } => (payment, proposer),
+        Effect::Payment { payment, proposer } => (payment, proposer),
     };
 
     // The inbox row first: a concurrent delivery of the same event waits on
@@ -143,7 +147,7 @@ pub async fn receive<T: WriteTx>(
         match refresh_month(
             tx,
             &record.household,
-            payment.month,
+            payment.income_month,
             proposer,
             ProposalCause::StipendPaid,
             Some(event),
@@ -199,7 +203,7 @@ pub async fn put_household<T: WriteTx>(
     tx.save_household(&record, created).await?;
 
     let mut proposals = Vec::new();
-    for month in tx.paid_months(participant_id).await? {
+    for month in tx.income_months(participant_id).await? {
         let existing = tx.month_proposals(participant_id, month).await?;
         let open = existing.iter().any(|p| p.state == ProposalState::Proposed);
         // A month a caseworker has decided is left as decided; a month
@@ -228,9 +232,9 @@ pub async fn put_household<T: WriteTx>(
     })
 }
 
-/// Computes a month's proposal from the household and every payment for the
-/// month, and stores it unless the open proposal already says the same; an
-/// open proposal that differs is superseded by the new one.
+/// Computes a month's proposal from the household and every payment counted
+/// as income in the month, and stores it unless the open proposal already
+/// says the same; an open proposal that differs is superseded by the new one.
 async fn refresh_month<T: WriteTx>(
     tx: &mut T,
     household: &Household,
@@ -241,8 +245,8 @@ async fn refresh_month<T: WriteTx>(
     at: OffsetDateTime,
 ) -> Result<Refreshed, StoreError> {
     let participant_id = household.participant_id;
-    let net = total(&tx.net_paid(participant_id, month).await?);
-    let Ok(draft) = proposer.propose(household, month, net) else {
+    let payments = tx.counted_payments(participant_id, month).await?;
+    let Ok(draft) = proposer.propose(household, month, &payments) else {
         return Ok(Refreshed::NoNormRates);
     };
     let open = tx

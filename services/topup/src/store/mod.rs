@@ -211,25 +211,90 @@ impl InboxOutcome {
     }
 }
 
-/// A participant's net stipend paid for a month by one run.
+/// A payslip's confirmation, as the payroll service published it: paid
+/// (`StipendPaid`) or failed (`StipendPaymentFailed`, nothing received).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StipendPayment {
     /// The participant.
     pub participant_id: Uuid,
     /// The municipality that paid.
     pub municipality_id: String,
-    /// The month paid.
+    /// The month of the run that paid it (its own month; its lines may pay
+    /// earlier months too, see `attributed`).
     pub month: Month,
     /// The payroll run.
     pub run_id: Uuid,
-    /// Gross paid.
+    /// Paid, or failed.
+    pub outcome: PaymentOutcome,
+    /// Gross of the payslip (paid or not).
     pub gross: Kroner,
-    /// Tax withheld.
+    /// Tax withheld (zero for a failed payment).
     pub tax_withheld: Kroner,
-    /// Net paid out: what is weighed against the norm.
+    /// Net paid out: what is weighed against the norm (zero for a failed
+    /// payment).
     pub net_paid: Kroner,
-    /// The date the money was paid, if given.
+    /// The date the money was paid or the payment attempted, if given.
     pub payment_date: Option<Date>,
+    /// The month the net counts as income in: the payment date's (the run's
+    /// month for an event without one, as events before payment dates were
+    /// published).
+    pub income_month: Month,
+    /// The payslip's gross by the month its lines pay for, oldest first.
+    pub attributed: Vec<AttributedGross>,
+}
+
+/// Whether a payslip was paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    /// The money reached the participant.
+    Paid,
+    /// Nothing reached the participant; the payroll service reissues the
+    /// lines in a later run.
+    Failed,
+}
+
+impl PaymentOutcome {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Paid => "PAID",
+            Self::Failed => "FAILED",
+        }
+    }
+
+    /// The outcome of a stored name.
+    pub fn from_stored(text: &str) -> Option<Self> {
+        match text {
+            "PAID" => Some(Self::Paid),
+            "FAILED" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// Part of a payslip's gross: the lines paying for one month.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AttributedGross {
+    /// The month the lines pay for.
+    pub month: Month,
+    /// Their sum (negative for a recovery).
+    pub gross: rust_decimal::Decimal,
+}
+
+/// A payment as a month's proposal counts it: one of the payments whose
+/// income month is that month.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountedPayment {
+    /// The month of the run that paid it.
+    pub run_month: Month,
+    /// Paid, or failed.
+    pub outcome: PaymentOutcome,
+    /// Net paid out (zero for a failed payment).
+    pub net_paid: Kroner,
+    /// The payment date, if given.
+    pub payment_date: Option<Date>,
+    /// The gross by the month its lines pay for.
+    pub attributed: Vec<AttributedGross>,
 }
 
 /// What receiving an event does besides storing it.
@@ -237,8 +302,8 @@ pub struct StipendPayment {
 pub enum Effect<'a> {
     /// Nothing: the event is stored and acknowledged.
     None,
-    /// Record a stipend payment and propose for its month.
-    StipendPaid {
+    /// Record a payslip's outcome and propose for its income month.
+    Payment {
         /// The payment.
         payment: &'a StipendPayment,
         /// Computes the proposal.
@@ -408,7 +473,13 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     }
 }
 
-/// Sums the net amounts paid for a month.
-pub(crate) fn total(amounts: &[Kroner]) -> Kroner {
-    amounts.iter().copied().sum()
+/// A payment's attributed gross as stored (JSON).
+pub(crate) fn attributed_json(attributed: &[AttributedGross]) -> Result<String, StoreError> {
+    serde_json::to_string(attributed)
+        .map_err(|_| StoreError::corrupt("attributed amounts that cannot be written as JSON"))
+}
+
+/// A payment's attributed gross read back.
+pub(crate) fn attributed_from_json(text: &str) -> Result<Vec<AttributedGross>, StoreError> {
+    serde_json::from_str(text).map_err(|_| StoreError::corrupt("attributed amounts"))
 }

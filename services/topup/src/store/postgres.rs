@@ -24,9 +24,9 @@ use uuid::Uuid;
 
 use super::flows::{self, WriteTx};
 use super::{
-    Backend, DecideProposal, Effect, HouseholdRecord, HouseholdSaved, InboxEvent, InboxOutcome,
-    PendingMonth, PendingReason, ProposalFilter, Received, Scope, StipendPayment, Store,
-    StoreError,
+    Backend, CountedPayment, DecideProposal, Effect, HouseholdRecord, HouseholdSaved, InboxEvent,
+    InboxOutcome, PaymentOutcome, PendingMonth, PendingReason, ProposalFilter, Received, Scope,
+    StipendPayment, Store, StoreError, attributed_from_json, attributed_json,
 };
 use crate::household::{Adults, Child, Household};
 use crate::money::Kroner;
@@ -162,8 +162,8 @@ async fn paying_municipality(
 ) -> Result<Option<String>, StoreError> {
     Ok(sqlx::query_scalar(
         "SELECT municipality_id FROM stipend_payments \
-         WHERE participant_id = $1 AND ($2::text IS NULL OR month = $2) \
-         ORDER BY month DESC, recorded_at DESC, run_id DESC LIMIT 1",
+         WHERE participant_id = $1 AND ($2::text IS NULL OR income_month = $2) \
+         ORDER BY income_month DESC, recorded_at DESC, run_id DESC LIMIT 1",
     )
     .bind(participant_id)
     .bind(month.map(|m| m.to_string()))
@@ -227,8 +227,9 @@ impl WriteTx for PgTx {
     ) -> Result<bool, StoreError> {
         let inserted = sqlx::query(
             "INSERT INTO stipend_payments (participant_id, month, run_id, municipality_id, gross, \
-             tax_withheld, net_paid, payment_date, event_source, event_id, recorded_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             tax_withheld, net_paid, payment_date, event_source, event_id, recorded_at, \
+             outcome, income_month, attributed) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (participant_id, month, run_id) DO NOTHING",
         )
         .bind(payment.participant_id)
@@ -242,6 +243,9 @@ impl WriteTx for PgTx {
         .bind(&event.source)
         .bind(&event.id)
         .bind(event.received_at)
+        .bind(payment.outcome.as_str())
+        .bind(payment.income_month.to_string())
+        .bind(attributed_json(&payment.attributed)?)
         .execute(&mut *self.0)
         .await?
         .rows_affected();
@@ -307,33 +311,46 @@ impl WriteTx for PgTx {
         Ok(())
     }
 
-    async fn net_paid(
+    async fn counted_payments(
         &mut self,
         participant_id: Uuid,
-        month: Month,
-    ) -> Result<Vec<Kroner>, StoreError> {
+        income_month: Month,
+    ) -> Result<Vec<CountedPayment>, StoreError> {
         sqlx::query(
-            "SELECT net_paid FROM stipend_payments WHERE participant_id = $1 AND month = $2 \
-             ORDER BY run_id",
+            "SELECT month, outcome, net_paid, payment_date, attributed FROM stipend_payments \
+             WHERE participant_id = $1 AND income_month = $2 \
+             ORDER BY payment_date, month, run_id",
         )
         .bind(participant_id)
-        .bind(month.to_string())
+        .bind(income_month.to_string())
         .fetch_all(&mut *self.0)
         .await?
         .iter()
-        .map(|r| kroner(r, "net_paid"))
+        .map(|row| {
+            let outcome: String = row.try_get("outcome")?;
+            let attributed: String = row.try_get("attributed")?;
+            Ok(CountedPayment {
+                run_month: month(row, "month")?,
+                outcome: PaymentOutcome::from_stored(&outcome)
+                    .ok_or_else(|| corrupt("outcome", "an outcome"))?,
+                net_paid: kroner(row, "net_paid")?,
+                payment_date: row.try_get("payment_date")?,
+                attributed: attributed_from_json(&attributed)?,
+            })
+        })
         .collect()
     }
 
-    async fn paid_months(&mut self, participant_id: Uuid) -> Result<Vec<Month>, StoreError> {
+    async fn income_months(&mut self, participant_id: Uuid) -> Result<Vec<Month>, StoreError> {
         sqlx::query(
-            "SELECT DISTINCT month FROM stipend_payments WHERE participant_id = $1 ORDER BY month",
+            "SELECT DISTINCT income_month FROM stipend_payments WHERE participant_id = $1 \
+             ORDER BY income_month",
         )
         .bind(participant_id)
         .fetch_all(&mut *self.0)
         .await?
         .iter()
-        .map(|r| self::month(r, "month"))
+        .map(|r| self::month(r, "income_month"))
         .collect()
     }
 
@@ -525,15 +542,16 @@ impl Store for PostgresStore {
         municipality_id: Option<&str>,
     ) -> Result<Vec<PendingMonth>, StoreError> {
         let rows = sqlx::query(
-            "SELECT s.participant_id, s.month, SUM(s.net_paid) AS net_paid, \
+            "SELECT s.participant_id, s.income_month AS month, SUM(s.net_paid) AS net_paid, \
              EXISTS (SELECT 1 FROM households h WHERE h.participant_id = s.participant_id) \
                AS has_household \
              FROM stipend_payments s \
              WHERE NOT EXISTS (SELECT 1 FROM proposals p \
-                               WHERE p.participant_id = s.participant_id AND p.month = s.month) \
+                               WHERE p.participant_id = s.participant_id \
+                                 AND p.month = s.income_month) \
                AND ($1::text IS NULL OR s.municipality_id = $1) \
-             GROUP BY s.participant_id, s.month \
-             ORDER BY s.month, s.participant_id",
+             GROUP BY s.participant_id, s.income_month \
+             ORDER BY s.income_month, s.participant_id",
         )
         .bind(municipality_id)
         .fetch_all(&self.pool)

@@ -30,9 +30,9 @@ use uuid::Uuid;
 
 use super::flows::{self, WriteTx};
 use super::{
-    Backend, DecideProposal, Effect, HouseholdRecord, HouseholdSaved, InboxEvent, InboxOutcome,
-    PendingMonth, PendingReason, ProposalFilter, Received, Scope, StipendPayment, Store,
-    StoreError,
+    Backend, CountedPayment, DecideProposal, Effect, HouseholdRecord, HouseholdSaved, InboxEvent,
+    InboxOutcome, PaymentOutcome, PendingMonth, PendingReason, ProposalFilter, Received, Scope,
+    StipendPayment, Store, StoreError, attributed_from_json, attributed_json,
 };
 use crate::household::{Adults, Child, Household, parse_date};
 use crate::money::Kroner;
@@ -251,8 +251,8 @@ async fn paying_municipality(
 ) -> Result<Option<String>, StoreError> {
     Ok(sqlx::query_scalar(
         "SELECT municipality_id FROM stipend_payments \
-         WHERE participant_id = ? AND (? IS NULL OR month = ?) \
-         ORDER BY month DESC, recorded_at DESC, run_id DESC LIMIT 1",
+         WHERE participant_id = ? AND (? IS NULL OR income_month = ?) \
+         ORDER BY income_month DESC, recorded_at DESC, run_id DESC LIMIT 1",
     )
     .bind(participant_id.to_string())
     .bind(month.map(|m| m.to_string()))
@@ -313,8 +313,9 @@ impl WriteTx for SqliteTx {
     ) -> Result<bool, StoreError> {
         let inserted = sqlx::query(
             "INSERT INTO stipend_payments (participant_id, month, run_id, municipality_id, gross, \
-             tax_withheld, net_paid, payment_date, event_source, event_id, recorded_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             tax_withheld, net_paid, payment_date, event_source, event_id, recorded_at, \
+             outcome, income_month, attributed) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (participant_id, month, run_id) DO NOTHING",
         )
         .bind(payment.participant_id.to_string())
@@ -328,6 +329,9 @@ impl WriteTx for SqliteTx {
         .bind(&event.source)
         .bind(&event.id)
         .bind(instant_text(event.received_at)?)
+        .bind(payment.outcome.as_str())
+        .bind(payment.income_month.to_string())
+        .bind(attributed_json(&payment.attributed)?)
         .execute(&mut *self.0)
         .await?
         .rows_affected();
@@ -394,33 +398,47 @@ impl WriteTx for SqliteTx {
         Ok(())
     }
 
-    async fn net_paid(
+    async fn counted_payments(
         &mut self,
         participant_id: Uuid,
-        month: Month,
-    ) -> Result<Vec<Kroner>, StoreError> {
+        income_month: Month,
+    ) -> Result<Vec<CountedPayment>, StoreError> {
         sqlx::query(
-            "SELECT net_paid FROM stipend_payments WHERE participant_id = ? AND month = ? \
-             ORDER BY run_id",
+            "SELECT month, outcome, net_paid, payment_date, attributed FROM stipend_payments \
+             WHERE participant_id = ? AND income_month = ? \
+             ORDER BY payment_date, month, run_id",
         )
         .bind(participant_id.to_string())
-        .bind(month.to_string())
+        .bind(income_month.to_string())
         .fetch_all(&mut *self.0)
         .await?
         .iter()
-        .map(|r| kroner(r, "net_paid"))
+        .map(|row| {
+            let outcome = text(row, "outcome")?;
+            Ok(CountedPayment {
+                run_month: month(row, "month")?,
+                outcome: PaymentOutcome::from_stored(&outcome)
+                    .ok_or_else(|| corrupt("outcome", "an outcome"))?,
+                net_paid: kroner(row, "net_paid")?,
+                payment_date: text_opt(row, "payment_date")?
+                    .map(|d| parse_date(&d).ok_or_else(|| corrupt("payment_date", "a date")))
+                    .transpose()?,
+                attributed: attributed_from_json(&text(row, "attributed")?)?,
+            })
+        })
         .collect()
     }
 
-    async fn paid_months(&mut self, participant_id: Uuid) -> Result<Vec<Month>, StoreError> {
+    async fn income_months(&mut self, participant_id: Uuid) -> Result<Vec<Month>, StoreError> {
         sqlx::query(
-            "SELECT DISTINCT month FROM stipend_payments WHERE participant_id = ? ORDER BY month",
+            "SELECT DISTINCT income_month FROM stipend_payments WHERE participant_id = ? \
+             ORDER BY income_month",
         )
         .bind(participant_id.to_string())
         .fetch_all(&mut *self.0)
         .await?
         .iter()
-        .map(|r| self::month(r, "month"))
+        .map(|r| self::month(r, "income_month"))
         .collect()
     }
 
@@ -622,14 +640,15 @@ impl Store for SqliteStore {
         municipality_id: Option<&str>,
     ) -> Result<Vec<PendingMonth>, StoreError> {
         let rows = sqlx::query(
-            "SELECT s.participant_id, s.month, s.net_paid, \
+            "SELECT s.participant_id, s.income_month AS month, s.net_paid, \
              EXISTS (SELECT 1 FROM households h WHERE h.participant_id = s.participant_id) \
                AS has_household \
              FROM stipend_payments s \
              WHERE NOT EXISTS (SELECT 1 FROM proposals p \
-                               WHERE p.participant_id = s.participant_id AND p.month = s.month) \
+                               WHERE p.participant_id = s.participant_id \
+                                 AND p.month = s.income_month) \
                AND (? IS NULL OR s.municipality_id = ?) \
-             ORDER BY s.month, s.participant_id, s.run_id",
+             ORDER BY s.income_month, s.participant_id, s.run_id",
         )
         .bind(municipality_id)
         .bind(municipality_id)

@@ -226,7 +226,8 @@ pub async fn a_malformed_envelope_names_its_fields(app: TestApp) {
     assert_eq!(missing.code(), Code::InvalidArgument);
     assert_eq!(violations(&missing)[0].0, "event");
 
-    let mut wrong_month = stipend_paid(participant, "2024-3", "14000.00");
+    let mut wrong_month = stipend_paid(participant, "2024-03", "14000.00");
+    wrong_month.month = "2024-3".into();
     wrong_month.participant_id = "not-a-uuid".into();
     let status = app.deliver(stipend_event(&wrong_month)).await.unwrap_err();
     let fields: Vec<String> = violations(&status).into_iter().map(|(f, _)| f).collect();

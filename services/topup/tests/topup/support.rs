@@ -7,7 +7,8 @@ use std::str::FromStr;
 use kvp_proto::event_types;
 use kvp_proto::kvp::events::v1::cloud_event::Data;
 use kvp_proto::kvp::events::v1::{
-    CloudEvent, CloudEventAttributeValue, StipendPaid, cloud_event_attribute_value::Attr,
+    AttributedAmount, CloudEvent, CloudEventAttributeValue, StipendPaid,
+    cloud_event_attribute_value::Attr,
 };
 use kvp_proto::kvp::topup::v1::DeliverRequest;
 use kvp_proto::kvp::topup::v1::event_sink_service_client::EventSinkServiceClient;
@@ -348,19 +349,31 @@ pub const OSLO: &str = "0301";
 /// The source the payroll service sends from (Oslo).
 pub const SOURCE: &str = "/kvp/payroll/0301";
 
-/// A StipendPaid payload for a participant's month with a net amount, paid
-/// by Oslo (0301).
+/// A StipendPaid payload with a net amount that is income in `month`: paid
+/// by Oslo (0301) on the 12th of `month`, by the run for the month before
+/// (the stipend is paid in arrears).
 pub fn stipend_paid(participant: Uuid, month: &str, net: &str) -> StipendPaid {
+    let first = time::Date::parse(
+        &format!("{month}-01"),
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .expect("a month YYYY-MM");
+    let before = first - time::Duration::days(1);
+    let run_month = format!("{:04}-{:02}", before.year(), u8::from(before.month()));
     StipendPaid {
         participant_id: participant.to_string(),
         municipality_id: OSLO.into(),
-        month: month.into(),
+        month: run_month.clone(),
         gross: "18000.00".into(),
         tax_withheld: "4000.00".into(),
         net_paid: net.into(),
         run_id: Uuid::now_v7().to_string(),
-        payment_date: "2024-04-12".into(),
+        payment_date: format!("{month}-12"),
         confirmed_at: None,
+        attributed: vec![AttributedAmount {
+            month: run_month,
+            gross: "18000.00".into(),
+        }],
     }
 }
 
