@@ -104,9 +104,11 @@ impl Application {
             .as_ref()
             .map(|tls| kvp_tls::Acceptor::new(tls, TLS_HANDSHAKE_TIMEOUT))
             .transpose()?;
+        let topup = Topup::new(store, norms);
+        topup.record_norm_rates();
         Ok(Self {
             tls,
-            topup: Topup::new(store, norms),
+            topup,
             auth,
             grpc,
             http,

@@ -15,7 +15,7 @@ use kvp_proto::kvp::events::v1::CloudEvent;
 use kvp_telemetry::{
     GrpcMethods, GrpcMetricsLayer, PrometheusHandle, Recorder, RequestMetricNames,
 };
-use metrics::counter;
+use metrics::{counter, gauge};
 
 use crate::error::ServiceError;
 use crate::proposal::ProposalState;
@@ -30,6 +30,10 @@ pub const EVENTS: &str = "kvp_topup_events_total";
 /// a caseworker decides. (Open proposals superseded by a newer one are not
 /// counted here: the store replaces them inside the transaction.)
 pub const PROPOSALS: &str = "kvp_topup_proposals_total";
+/// 1 while the newest norm rates are of an earlier year than today's (no
+/// newer circular is registered, so this year's proposals use old rates and
+/// carry a warning), else 0.
+pub const NORM_RATES_STALE: &str = "kvp_topup_norm_rates_stale";
 /// The request metrics of both surfaces, named with the `kvp_topup_` prefix.
 pub const REQUEST_METRICS: RequestMetricNames = kvp_telemetry::request_metric_names!("kvp_topup_");
 /// `kvp_topup_http_requests_total`: REST requests, by `route` (the
@@ -50,6 +54,7 @@ pub const GRPC_REQUEST_DURATION: &str = REQUEST_METRICS.grpc_request_duration;
 pub const METRIC_NAMES: &[&str] = &[
     EVENTS,
     PROPOSALS,
+    NORM_RATES_STALE,
     HTTP_REQUESTS,
     HTTP_REQUEST_DURATION,
     GRPC_REQUESTS,
@@ -130,6 +135,12 @@ pub fn record_delivery(event_type: &'static str, result: &Result<Received, Servi
         Err(_) => "failed",
     };
     counter!(EVENTS, "type" => event_type, "outcome" => outcome).increment(1);
+}
+
+/// Sets [`NORM_RATES_STALE`] from the newest period's first day and today.
+pub fn record_norm_rates(newest_from: Option<time::Date>, today: time::Date) {
+    let stale = newest_from.is_none_or(|from| from.year() < today.year());
+    gauge!(NORM_RATES_STALE).set(if stale { 1.0 } else { 0.0 });
 }
 
 /// Counts a proposal made (`Proposed`) or decided (`Accepted`, `Rejected`).

@@ -93,9 +93,13 @@ pub struct Explanation {
     pub norm_source: String,
     /// The lines, needs first, then income.
     pub lines: Vec<ExplanationLine>,
-    /// Household members not counted, and why.
+    /// Household members not counted, failed payments, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What the caseworker must check before deciding: norm rates older
+    /// than the month's year (no newer circular is registered).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Sum of the norm lines.
     #[schema(value_type = String)]
     pub norm_total: Kroner,
@@ -198,6 +202,10 @@ pub fn propose(
     let rates = &period.rates;
     let first = month.first_day();
     let from = period.from;
+    let mut warnings = Vec::new();
+    if let Some(stale) = stale_rates(period.from, month) {
+        warnings.push(stale);
+    }
 
     let mut lines = Vec::new();
     let mut notes = Vec::new();
@@ -328,6 +336,7 @@ pub fn propose(
             norm_source: period.source.clone(),
             lines,
             notes,
+            warnings,
             norm_total,
             needs_total,
             income_total,
@@ -336,6 +345,19 @@ pub fn propose(
             rounding: ROUNDING.into(),
             amount,
         },
+    })
+}
+
+/// The warning for a month whose newest norm rates are of an earlier year:
+/// the annual circular's rates for its year are not registered, so older
+/// rates (lower, as they are adjusted for prices every year) are applied.
+pub fn stale_rates(rates_from: Date, month: Month) -> Option<String> {
+    let year = month.first_day().year();
+    (rates_from.year() < year).then(|| {
+        format!(
+            "no norm rates for {year} are registered: the rates from {rates_from} are applied; \
+             check the state guideline rates for {year} before deciding"
+        )
     })
 }
 
@@ -614,6 +636,24 @@ mod tests {
         let draft = propose(&norms, &h, month("2024-03"), &payments[..1]).unwrap();
         assert_eq!(draft.amount.to_string(), "16350.00");
         assert_eq!(draft.explanation.income_total.to_string(), "500.00");
+    }
+
+    #[test]
+    fn a_month_of_a_year_without_its_own_rates_is_warned_about() {
+        let norms = Norms::shipped().unwrap();
+        let h = household(Adults::Single, &[], "9000", "500");
+        let current = propose(&norms, &h, month("2024-12"), &[]).unwrap();
+        assert!(current.explanation.warnings.is_empty());
+        let later = propose(&norms, &h, month("2025-01"), &[]).unwrap();
+        assert_eq!(
+            later.explanation.warnings,
+            [
+                "no norm rates for 2025 are registered: the rates from 2024-01-01 are applied; \
+                 check the state guideline rates for 2025 before deciding"
+            ]
+        );
+        // The figures are still those of the newest rates.
+        assert_eq!(later.amount, current.amount);
     }
 
     #[test]

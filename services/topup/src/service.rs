@@ -54,6 +54,15 @@ impl Topup {
         }
     }
 
+    /// Publishes whether the newest norm rates are older than this year
+    /// (checked at start and at every delivery, so a new year shows).
+    pub fn record_norm_rates(&self) {
+        crate::metrics::record_norm_rates(
+            self.norms.periods().last().map(|p| p.from),
+            OffsetDateTime::now_utc().date(),
+        );
+    }
+
     /// The store's backend.
     pub fn backend(&self) -> Backend {
         self.store.backend()
@@ -62,6 +71,7 @@ impl Topup {
     /// Receives a delivered event into the inbox and applies it (in the
     /// gRPC surface's `topup.deliver` span, which joins the sender's trace).
     pub async fn deliver(&self, event: Option<&CloudEvent>) -> Result<Received, ServiceError> {
+        self.record_norm_rates();
         let incoming = events::check(event, OffsetDateTime::now_utc())
             .map_err(|v| ServiceError::invalid("the event is malformed; nothing was stored", v))?;
         let effect = match &incoming.payment {

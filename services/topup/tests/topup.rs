@@ -80,6 +80,7 @@ on_both_backends!(
     a_proposal_is_rejected_once_and_cannot_be_accepted_after,
     decisions_need_a_reason_and_an_existing_proposal,
     the_worklist_filters_by_state_and_participant,
+    a_month_without_its_years_rates_is_on_the_worklist_with_a_warning,
     // service
     the_backend_that_ran_is_the_one_configured,
     grpc_health_and_reflection_serve_the_event_sink,

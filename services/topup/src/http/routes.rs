@@ -125,6 +125,10 @@ pub struct ProposalView {
     pub amount: String,
     /// What made the service propose.
     pub cause: ProposalCause,
+    /// What the caseworker must check before deciding (norm rates older than
+    /// the month's year); also in the explanation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// The earlier proposal for the month this one replaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supersedes: Option<Uuid>,
@@ -156,6 +160,7 @@ impl ProposalView {
             state: p.state,
             amount: p.amount.to_string(),
             cause: p.cause,
+            warnings: p.explanation.warnings.clone(),
             supersedes: p.supersedes,
             superseded_by: p.superseded_by,
             created_at: rfc3339(p.created_at),

@@ -174,3 +174,60 @@ pub async fn the_worklist_filters_by_state_and_participant(app: TestApp) {
         .collect();
     assert_eq!(fields, ["state", "limit"]);
 }
+
+pub async fn a_month_without_its_years_rates_is_on_the_worklist_with_a_warning(app: TestApp) {
+    // The process's recorder (once per process; every delivery sets the gauge).
+    kvp_topup::metrics::install();
+    let participant = Uuid::now_v7();
+    app.register(participant, &single_with_a_four_year_old())
+        .await;
+    for month in ["2024-12", "2025-01"] {
+        app.deliver(stipend_event(&stipend_paid(participant, month, "14000.00")))
+            .await
+            .unwrap();
+    }
+    let listed = app.get("/proposals?state=PROPOSED").await;
+    assert_eq!(listed.status, 200);
+    let warnings: Vec<(String, serde_json::Value)> = listed.body["proposals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["participant_id"] == participant.to_string())
+        .map(|p| {
+            (
+                p["month"].as_str().unwrap().to_owned(),
+                p["warnings"].clone(),
+            )
+        })
+        .collect();
+    let stale = "no norm rates for 2025 are registered: the rates from 2024-01-01 are applied; \
+                 check the state guideline rates for 2025 before deciding";
+    assert_eq!(
+        warnings,
+        [
+            ("2024-12".to_owned(), serde_json::Value::Null),
+            ("2025-01".to_owned(), json!([stale])),
+        ]
+    );
+    // The explanation says so too; the figures are those of the 2024 rates.
+    let january = app.proposals_of(participant).await;
+    let january = january.iter().find(|p| p["month"] == "2025-01").unwrap();
+    let explained = app.proposal(january["id"].as_str().unwrap()).await;
+    assert_eq!(explained["explanation"]["warnings"], json!([stale]));
+    assert_eq!(explained["amount"], "6200.00");
+    // Operators see it without reading proposals: the newest rates (2024)
+    // are older than this year.
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.lines().any(|l| l == "kvp_topup_norm_rates_stale 1"),
+        "{metrics}"
+    );
+}
