@@ -576,7 +576,7 @@ fn kubernetes_settings_expose_kvp_topup_only_with_mutual_tls_and_tokens() {
     let payroll_text = read(&k8s.join("10-payroll-config.yaml"));
     let payroll = flat_mapping(manifest_document(&payroll_text, "kvp-payroll-env"), "data:");
     assert!(
-        setting_of(&payroll, "kvp-payroll-env", "KVP_TOPUP_URL")
+        setting_of(&payroll, "kvp-payroll-env", "KVP_RELAY_TOPUP_URL")
             .starts_with("https://kvp-topup.kvp.svc")
     );
     files_are_secret_keys(
@@ -628,7 +628,7 @@ fn compose_settings_expose_kvp_topup_only_with_mutual_tls_and_tokens() {
     let payroll_env = flat_mapping(payroll, "    environment:");
     let url = payroll_env
         .iter()
-        .find(|(k, _)| k == "KVP_TOPUP_URL")
+        .find(|(k, _)| k == "KVP_RELAY_TOPUP_URL")
         .map(|(_, v)| v.as_str());
     assert_eq!(url, Some("https://localhost:50061"));
 }

@@ -24,6 +24,7 @@ mod lifecycle;
 mod limits;
 mod migration_role;
 mod observability;
+mod one_environment;
 mod periods;
 mod personal_data;
 mod rest;

@@ -146,6 +146,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.dev |= args.dev;
     // Flushes buffered spans when `serve` returns, after the runtime is gone.
     let _telemetry = telemetry::init(config.log_format, config.otlp_endpoint.as_deref())?;
+    for (old, new) in config::renamed_variables(std::env::vars()) {
+        tracing::warn!(
+            variable = old,
+            renamed_to = new,
+            "a setting is set by its old name: rename it (the old name is accepted until the \
+             next release; the new one wins when both are set)"
+        );
+    }
     let ignored = config::unrecognised_variables(std::env::vars());
     if !ignored.is_empty() {
         tracing::warn!(

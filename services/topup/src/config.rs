@@ -226,8 +226,9 @@ impl Config {
             };
             match &name[ENV_PREFIX.len()..] {
                 "CONFIG" => {}
-                // The payroll service's setting naming this service: both
-                // services may be started from one shell (see the README).
+                // The payroll service's old name of KVP_RELAY_TOPUP_URL, which
+                // it still accepts for a release (and warns about): left to it,
+                // so that one environment serves both services meanwhile.
                 "URL" => {}
                 "GRPC_ADDR" => {
                     self.grpc_addr = value

@@ -21,6 +21,17 @@ pub struct EnvSetting {
 /// The variable naming a configuration file (read by the command line).
 pub const CONFIG_FILE_VARIABLE: &str = "KVP_CONFIG";
 
+/// The top-up service's prefix: a variable under it is never this service's,
+/// so one environment can hold both services' settings.
+pub const TOPUP_PREFIX: &str = "KVP_TOPUP_";
+
+/// Settings renamed, `(old, new)`: the old name is still applied (the new one
+/// wins when both are set) and warned about, for one release.
+pub const RENAMED: &[(&str, &str)] = &[
+    // It lay under the top-up service's prefix.
+    ("KVP_TOPUP_URL", "KVP_RELAY_TOPUP_URL"),
+];
+
 /// Parses a value with `FromStr`, quoting its error.
 fn parsed<T: std::str::FromStr>(value: &str) -> Result<T, String>
 where
@@ -86,7 +97,7 @@ pub const ENV_SETTINGS: &[EnvSetting] = &[
         },
     },
     EnvSetting {
-        variable: "KVP_TOPUP_URL",
+        variable: "KVP_RELAY_TOPUP_URL",
         setting: "topup_url",
         apply: |c, v| {
             c.topup_url = Some(v);
@@ -283,6 +294,10 @@ pub(super) enum Variable {
     Setting(&'static EnvSetting),
     /// `KVP_CONFIG`, read by the command line.
     ConfigFile,
+    /// The old name of a renamed setting (see [`RENAMED`]).
+    Renamed(&'static EnvSetting),
+    /// A `KVP_TOPUP_…` variable: the top-up service's.
+    OtherService,
     /// A `KVP_…` variable within two edits of this known one: a typing error.
     Misspelt(&'static str),
     /// Another `KVP_…` variable (another service's, a test's, a script's).
@@ -301,6 +316,16 @@ pub(super) fn classify(name: &str) -> Variable {
     }
     if name == CONFIG_FILE_VARIABLE {
         return Variable::ConfigFile;
+    }
+    if let Some(setting) = RENAMED
+        .iter()
+        .find(|(old, _)| *old == name)
+        .and_then(|(_, new)| ENV_SETTINGS.iter().find(|s| s.variable == *new))
+    {
+        return Variable::Renamed(setting);
+    }
+    if name.starts_with(TOPUP_PREFIX) {
+        return Variable::OtherService;
     }
     if let Some(setting) = ENV_SETTINGS.iter().find(|s| s.variable == name) {
         return Variable::Setting(setting);
@@ -345,9 +370,23 @@ fn edit_distance(a: &str, b: &str) -> usize {
     rows[a.len()][b.len()]
 }
 
-/// The `KVP_…` variables in `env` that are none of this service's and not a
-/// typing error of one (`Config::load` refuses those): the top-up service's,
-/// the tests' and the deploy scripts'. Sorted, for one start-up warning.
+/// The renamed settings set by their old name in `env`, `(old, new)`, for a
+/// warning at start-up.
+pub fn renamed_variables(
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Vec<(&'static str, &'static str)> {
+    let names: Vec<String> = env.into_iter().map(|(name, _)| name).collect();
+    RENAMED
+        .iter()
+        .filter(|(old, _)| names.iter().any(|n| n == old))
+        .copied()
+        .collect()
+}
+
+/// The `KVP_…` variables in `env` that are none of this service's, not the
+/// top-up service's (`KVP_TOPUP_…`) and not a typing error of one
+/// (`Config::load` refuses those): the tests' and the deploy scripts'.
+/// Sorted, for one start-up warning.
 pub fn unrecognised_variables(env: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
     let mut names: Vec<String> = env
         .into_iter()
@@ -407,13 +446,46 @@ mod tests {
         assert_eq!(config.http_addr.port(), 9002);
         assert_eq!(
             unrecognised_variables(env),
-            [
-                "KVP_DEV_PKI",
-                "KVP_TEST_DATABASE_URL",
-                "KVP_TOPUP_DATABASE_URL",
-                "KVP_TOPUP_GRPC_ADDR"
-            ]
+            ["KVP_DEV_PKI", "KVP_TEST_DATABASE_URL"]
         );
+    }
+
+    #[test]
+    fn a_renamed_setting_is_applied_under_its_old_name_and_reported() {
+        let env = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let old = env(&[("KVP_TOPUP_URL", "http://old:50061")]);
+        assert_eq!(
+            Config::load(None, old.clone())
+                .unwrap()
+                .topup_url
+                .as_deref(),
+            Some("http://old:50061")
+        );
+        assert_eq!(
+            renamed_variables(old),
+            [("KVP_TOPUP_URL", "KVP_RELAY_TOPUP_URL")]
+        );
+        // With both, the new name wins, in whichever order they come.
+        for both in [
+            env(&[
+                ("KVP_TOPUP_URL", "http://old:50061"),
+                ("KVP_RELAY_TOPUP_URL", "http://new:50061"),
+            ]),
+            env(&[
+                ("KVP_RELAY_TOPUP_URL", "http://new:50061"),
+                ("KVP_TOPUP_URL", "http://old:50061"),
+            ]),
+        ] {
+            assert_eq!(
+                Config::load(None, both).unwrap().topup_url.as_deref(),
+                Some("http://new:50061")
+            );
+        }
     }
 
     #[test]

@@ -28,7 +28,10 @@ pub struct RelayTlsConfig {
 /// REST bearer tokens (JWT): who issues them and the keys that verify them.
 pub use kvp_auth::{TokenKey, TokenSettings as AuthConfig};
 
-pub use env::{CONFIG_FILE_VARIABLE, ENV_SETTINGS, EnvSetting, unrecognised_variables};
+pub use env::{
+    CONFIG_FILE_VARIABLE, ENV_SETTINGS, EnvSetting, RENAMED, TOPUP_PREFIX, renamed_variables,
+    unrecognised_variables,
+};
 use env::{Variable, classify};
 
 /// The development key for identity numbers: used only in development mode,
@@ -366,9 +369,18 @@ impl Config {
             None => Config::default(),
         };
         config.from_file = file.is_some();
-        for (name, value) in env {
-            match classify(&name) {
-                Variable::Setting(setting) => {
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        // Old names first, so that a setting's new name wins when both are set.
+        let renamed = env
+            .iter()
+            .filter(|(name, _)| matches!(classify(name), Variable::Renamed(_)));
+        let current = env
+            .iter()
+            .filter(|(name, _)| !matches!(classify(name), Variable::Renamed(_)));
+        for (name, value) in renamed.chain(current) {
+            let value = value.clone();
+            match classify(name) {
+                Variable::Setting(setting) | Variable::Renamed(setting) => {
                     (setting.apply)(&mut config, value).map_err(|message| ConfigError::Env {
                         name: name.clone(),
                         message,
@@ -380,7 +392,10 @@ impl Config {
                         known,
                     });
                 }
-                Variable::ConfigFile | Variable::Unrecognised | Variable::Other => {}
+                Variable::ConfigFile
+                | Variable::OtherService
+                | Variable::Unrecognised
+                | Variable::Other => {}
             }
         }
         Ok(config)
