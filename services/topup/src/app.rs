@@ -33,6 +33,9 @@ pub enum StartupError {
     /// The norm rates file is unusable.
     #[error(transparent)]
     Norms(#[from] NormsError),
+    /// The income kinds compiled in do not load.
+    #[error("{0}")]
+    IncomeKinds(String),
     /// The database cannot be opened or migrated.
     #[error("database: {0}")]
     Store(#[from] StoreError),
@@ -83,6 +86,7 @@ impl Application {
             Some(path) => Norms::load_file(path)?,
             None => Norms::shipped()?,
         };
+        crate::income::IncomeKinds::check_shipped().map_err(StartupError::IncomeKinds)?;
         let auth = Authenticator::new(config.auth.as_ref())?;
         let store = store::connect(config.database_url.expose()).await?;
         let bind = |addr: SocketAddr| async move {

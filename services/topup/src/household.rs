@@ -10,11 +10,16 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::FieldViolation;
+use crate::income::{IncomeEntry, IncomeKinds};
 use crate::money::Kroner;
+use crate::month::Month;
 
 /// The most children one household may list: a bound against runaway input,
 /// far above any real household.
 pub const MAX_CHILDREN: usize = 30;
+
+/// The most incomes a household lists.
+pub const MAX_INCOME_ENTRIES: usize = 50;
 
 /// The adults of a household, as the state guideline rates distinguish them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -67,8 +72,11 @@ pub struct Household {
     pub children: Vec<Child>,
     /// Monthly housing cost including electricity, kroner.
     pub housing_cost: Kroner,
-    /// Other monthly income besides the stipend, kroner.
+    /// Other monthly income besides the stipend, net, kroner: income of no
+    /// kind given, counted every month.
     pub other_income: Kroner,
+    /// Income by kind, net: each counted or not as its kind says.
+    pub income: Vec<IncomeEntry>,
 }
 
 /// A caseworker's input for a household, as received: every value still
@@ -85,9 +93,31 @@ pub struct HouseholdInput {
     /// Monthly housing cost including electricity, kroner as a decimal string.
     #[schema(example = "9000.00")]
     pub housing_cost: String,
-    /// Other monthly income, kroner as a decimal string (`"0.00"` if none).
+    /// Other monthly income of no kind listed, net (after tax), kroner as a
+    /// decimal string (`"0.00"` if none); counted every month.
     #[schema(example = "500.00")]
     pub other_income: String,
+    /// Income by kind, each net (after tax) per month: counted against the
+    /// need or not, as its kind says (child benefit, for one, is not).
+    #[serde(default)]
+    pub income: Vec<IncomeInput>,
+}
+
+/// An income of the household, as received.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IncomeInput {
+    /// The kind: `WAGE`, `HOUSING_BENEFIT`, `CHILD_SUPPORT`, `CHILD_BENEFIT`
+    /// or `OTHER`.
+    #[schema(example = "HOUSING_BENEFIT")]
+    pub kind: String,
+    /// Net (after tax), kroner per month as a decimal string.
+    #[schema(example = "1800.00")]
+    pub net_amount: String,
+    /// `YYYY-MM` when it is received in that month only; absent: every month.
+    #[serde(default)]
+    #[schema(example = "2024-03")]
+    pub month: Option<String>,
 }
 
 /// A child as received.
@@ -101,7 +131,11 @@ pub struct ChildInput {
 
 impl HouseholdInput {
     /// The household this input describes, or every field violation found.
-    pub fn validate(&self, participant_id: Uuid) -> Result<Household, Vec<FieldViolation>> {
+    pub fn validate(
+        &self,
+        participant_id: Uuid,
+        kinds: &IncomeKinds,
+    ) -> Result<Household, Vec<FieldViolation>> {
         let mut violations = Vec::new();
 
         let adults = Adults::parse(&self.adults);
@@ -138,6 +172,51 @@ impl HouseholdInput {
         };
         let housing_cost = amount("housing_cost", &self.housing_cost);
         let other_income = amount("other_income", &self.other_income);
+        let mut income = Vec::with_capacity(self.income.len());
+        for (i, entry) in self.income.iter().enumerate() {
+            let net_amount = match Kroner::parse_non_negative(&entry.net_amount) {
+                Ok(amount) => Some(amount),
+                Err(e) => {
+                    violations.push(FieldViolation::new(
+                        format!("income[{i}].net_amount"),
+                        e.to_string(),
+                    ));
+                    None
+                }
+            };
+            if kinds.get(&entry.kind).is_none() {
+                violations.push(FieldViolation::new(
+                    format!("income[{i}].kind"),
+                    format!("must be one of {}", kinds.codes().join(", ")),
+                ));
+            }
+            let month = match &entry.month {
+                None => Some(None),
+                Some(text) => match text.parse::<Month>() {
+                    Ok(month) => Some(Some(month)),
+                    Err(_) => {
+                        violations.push(FieldViolation::new(
+                            format!("income[{i}].month"),
+                            "is not a month \"YYYY-MM\"",
+                        ));
+                        None
+                    }
+                },
+            };
+            if let (Some(net_amount), Some(month)) = (net_amount, month) {
+                income.push(IncomeEntry {
+                    kind: entry.kind.clone(),
+                    net_amount,
+                    month,
+                });
+            }
+        }
+        if self.income.len() > MAX_INCOME_ENTRIES {
+            violations.push(FieldViolation::new(
+                "income",
+                format!("lists more than {MAX_INCOME_ENTRIES} incomes"),
+            ));
+        }
 
         match (adults, housing_cost, other_income) {
             (Some(adults), Some(housing_cost), Some(other_income)) if violations.is_empty() => {
@@ -147,6 +226,7 @@ impl HouseholdInput {
                     children,
                     housing_cost,
                     other_income,
+                    income,
                 })
             }
             _ => Err(violations),
@@ -183,13 +263,18 @@ mod tests {
             }],
             housing_cost: "9000".into(),
             other_income: "0".into(),
+            income: Vec::new(),
         }
+    }
+
+    fn kinds() -> &'static IncomeKinds {
+        IncomeKinds::shipped()
     }
 
     #[test]
     fn a_valid_input_becomes_a_household() {
         let id = Uuid::nil();
-        let household = input().validate(id).unwrap();
+        let household = input().validate(id, kinds()).unwrap();
         assert_eq!(household.adults, Adults::Couple);
         assert_eq!(household.children[0].birth_date, date!(2019 - 03 - 01));
         assert_eq!(household.housing_cost.to_string(), "9000.00");
@@ -204,8 +289,20 @@ mod tests {
         });
         bad.housing_cost = "-1".into();
         bad.other_income = "12.345".into();
+        bad.income = vec![
+            IncomeInput {
+                kind: "LOTTERY".into(),
+                net_amount: "100.00".into(),
+                month: None,
+            },
+            IncomeInput {
+                kind: "WAGE".into(),
+                net_amount: "-5".into(),
+                month: Some("2024-13".into()),
+            },
+        ];
         let fields: Vec<String> = bad
-            .validate(Uuid::nil())
+            .validate(Uuid::nil(), kinds())
             .unwrap_err()
             .into_iter()
             .map(|v| v.field)
@@ -216,7 +313,10 @@ mod tests {
                 "adults",
                 "children[1].birth_date",
                 "housing_cost",
-                "other_income"
+                "other_income",
+                "income[0].kind",
+                "income[1].net_amount",
+                "income[1].month"
             ]
         );
     }

@@ -28,6 +28,7 @@ pub mod events;
 pub mod grpc;
 pub mod household;
 pub mod http;
+pub mod income;
 pub mod metrics;
 pub mod money;
 pub mod month;

@@ -136,6 +136,10 @@ impl Sub for Kroner {
 impl Neg for Kroner {
     type Output = Self;
     fn neg(self) -> Self {
+        // Zero stays "0.00", never "-0.00" in an explanation.
+        if self.0.is_zero() {
+            return Self(self.0.abs());
+        }
         Self(-self.0)
     }
 }

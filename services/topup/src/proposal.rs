@@ -26,6 +26,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::household::{Adults, Household};
+use crate::income::IncomeKinds;
 use crate::money::Kroner;
 use crate::month::Month;
 use crate::norms::{Norms, Rates};
@@ -55,7 +56,8 @@ pub enum LineCode {
     /// A net stipend paid in the month (subtracted), or the line saying none
     /// was.
     NetStipend,
-    /// Other income of the household (subtracted).
+    /// Other income of the household (subtracted): of no kind given, or of
+    /// a kind that counts.
     OtherIncome,
 }
 
@@ -315,12 +317,41 @@ pub fn propose(
     let net_stipend: Kroner = paid.iter().map(|p| p.net_paid).sum();
     lines.push(ExplanationLine {
         code: LineCode::OtherIncome,
-        text: "other monthly income of the household, subtracted".into(),
+        text: "other monthly income of the household, net, subtracted".into(),
         amount: -household.other_income,
         child: None,
         age: None,
     });
-    let income_total = net_stipend + household.other_income;
+    let kinds = IncomeKinds::shipped();
+    let mut counted_income = household.other_income;
+    for entry in household.income.iter().filter(|e| e.received_in(month)) {
+        let Some(kind) = kinds.get(&entry.kind) else {
+            // Validated at registration; a kind since removed from the data
+            // counts, as all income does unless excepted.
+            notes.push(format!(
+                "income of the unknown kind {} is counted as other income",
+                entry.kind
+            ));
+            counted_income = counted_income + entry.net_amount;
+            continue;
+        };
+        if kind.counts_in(month) {
+            lines.push(ExplanationLine {
+                code: LineCode::OtherIncome,
+                text: format!("{}, net, subtracted", kind.name),
+                amount: -entry.net_amount,
+                child: None,
+                age: None,
+            });
+            counted_income = counted_income + entry.net_amount;
+        } else {
+            notes.push(format!(
+                "{} of {} is not counted in {month}: {}",
+                kind.name, entry.net_amount, kind.source
+            ));
+        }
+    }
+    let income_total = net_stipend + counted_income;
 
     let shortfall = needs_total - income_total;
     // Every input is whole øre, so the shortfall is exact; the one rounding
@@ -520,6 +551,7 @@ mod tests {
                 .collect(),
             housing_cost: kr(housing),
             other_income: kr(other),
+            income: Vec::new(),
         }
     }
 
@@ -654,6 +686,55 @@ mod tests {
         );
         // The figures are still those of the newest rates.
         assert_eq!(later.amount, current.amount);
+    }
+
+    #[test]
+    fn typed_income_counts_as_its_kind_says_and_only_in_its_month() {
+        use crate::income::IncomeEntry;
+
+        let norms = Norms::shipped().unwrap();
+        let mut h = household(Adults::Single, &[], "9000", "0");
+        let entry = |kind: &str, net: &str, in_month: Option<&str>| IncomeEntry {
+            kind: kind.into(),
+            net_amount: kr(net),
+            month: in_month.map(month),
+        };
+        h.income = vec![
+            entry("HOUSING_BENEFIT", "1800", None),
+            entry("CHILD_BENEFIT", "1766", None),
+            entry("WAGE", "2500", Some("2024-04")),
+        ];
+        let march = propose(&norms, &h, month("2024-03"), &[]).unwrap();
+        // 7850 + 9000 − 1800: child benefit is not counted, the wage is April's.
+        assert_eq!(march.amount.to_string(), "15050.00");
+        let income: Vec<_> = march
+            .explanation
+            .lines
+            .iter()
+            .filter(|l| l.code == LineCode::OtherIncome)
+            .map(|l| (l.text.as_str(), l.amount.to_string()))
+            .collect();
+        assert_eq!(
+            income,
+            [
+                (
+                    "other monthly income of the household, net, subtracted",
+                    "0.00".to_owned()
+                ),
+                (
+                    "housing benefit (bostøtte), net, subtracted",
+                    "-1800.00".to_owned()
+                ),
+            ]
+        );
+        assert!(
+            march.explanation.notes[0]
+                .starts_with("child benefit (barnetrygd) of 1766.00 is not counted in 2024-03: Since 1 September 2022"),
+            "{:?}",
+            march.explanation.notes
+        );
+        let april = propose(&norms, &h, month("2024-04"), &[]).unwrap();
+        assert_eq!(april.amount.to_string(), "12550.00");
     }
 
     #[test]

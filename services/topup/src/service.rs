@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::error::{FieldViolation, ServiceError};
 use crate::events;
 use crate::household::HouseholdInput;
+use crate::income::IncomeKinds;
 use crate::norms::Norms;
 use crate::proposal::{Decision, Proposal, ProposalState};
 use crate::store::{
@@ -103,7 +104,10 @@ impl Topup {
         input: &HouseholdInput,
     ) -> Result<HouseholdSaved, ServiceError> {
         let id = parse_id("participant_id", participant_id);
-        let validated = input.validate(id.as_ref().copied().unwrap_or_default());
+        let validated = input.validate(
+            id.as_ref().copied().unwrap_or_default(),
+            IncomeKinds::shipped(),
+        );
         let household = match (id, validated) {
             (Ok(_), Ok(household)) => household,
             (id, household) => {

@@ -75,6 +75,7 @@ on_both_backends!(
     a_paid_month_waits_for_the_household_and_is_proposed_when_it_is_registered,
     household_validation_errors_are_problem_details_naming_the_field,
     changing_the_household_supersedes_the_open_proposal_and_keeps_decided_ones,
+    typed_income_counts_as_its_kind_says_and_child_benefit_changes_nothing,
     // worklist
     a_proposal_is_accepted_once_and_a_second_decision_is_a_conflict,
     a_proposal_is_rejected_once_and_cannot_be_accepted_after,

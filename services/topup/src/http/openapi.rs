@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 use super::auth::{Access, rule_for};
 use super::routes;
 use crate::error::{FieldViolation, Problem};
-use crate::household::{Adults, ChildInput, HouseholdInput};
+use crate::household::{Adults, ChildInput, HouseholdInput, IncomeInput};
 use crate::proposal::{Explanation, ExplanationLine, LineCode, ProposalCause, ProposalState};
 use kvp_problem::SchemaWords;
 
@@ -49,9 +49,11 @@ const PROBLEM_WORDS: SchemaWords = SchemaWords {
         Adults,
         HouseholdInput,
         ChildInput,
+        IncomeInput,
         routes::Health,
         routes::HouseholdView,
         routes::ChildView,
+        routes::IncomeView,
         routes::HouseholdSavedView,
         routes::ProposalView,
         routes::ProposalList,

@@ -41,6 +41,20 @@ pub struct ChildView {
     pub birth_date: String,
 }
 
+/// An income of a household as registered.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct IncomeView {
+    /// The kind (`WAGE`, `HOUSING_BENEFIT`, `CHILD_SUPPORT`, `CHILD_BENEFIT`,
+    /// `OTHER`).
+    pub kind: String,
+    /// Net (after tax), kroner per month.
+    #[schema(example = "1800.00")]
+    pub net_amount: String,
+    /// `YYYY-MM` when received in that month only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub month: Option<String>,
+}
+
 /// A registered household.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct HouseholdView {
@@ -53,9 +67,11 @@ pub struct HouseholdView {
     /// Monthly housing cost including electricity, kroner.
     #[schema(example = "9000.00")]
     pub housing_cost: String,
-    /// Other monthly income, kroner.
+    /// Other monthly income of no kind listed, net, kroner.
     #[schema(example = "500.00")]
     pub other_income: String,
+    /// Income by kind, each net per month.
+    pub income: Vec<IncomeView>,
     /// When it was first registered (RFC 3339).
     pub registered_at: String,
     /// When it was last changed (RFC 3339).
@@ -79,6 +95,15 @@ impl From<&HouseholdRecord> for HouseholdView {
                 .collect(),
             housing_cost: h.housing_cost.to_string(),
             other_income: h.other_income.to_string(),
+            income: h
+                .income
+                .iter()
+                .map(|e| IncomeView {
+                    kind: e.kind.clone(),
+                    net_amount: e.net_amount.to_string(),
+                    month: e.month.map(|m| m.to_string()),
+                })
+                .collect(),
             registered_at: rfc3339(r.registered_at),
             updated_at: rfc3339(r.updated_at),
             revision: r.revision,

@@ -30,6 +30,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::household::Household;
+use crate::income::IncomeEntry;
 use crate::money::Kroner;
 use crate::month::Month;
 use crate::proposal::{Decision, Proposal, ProposalState, Proposer};
@@ -482,4 +483,15 @@ pub(crate) fn attributed_json(attributed: &[AttributedGross]) -> Result<String, 
 /// A payment's attributed gross read back.
 pub(crate) fn attributed_from_json(text: &str) -> Result<Vec<AttributedGross>, StoreError> {
     serde_json::from_str(text).map_err(|_| StoreError::corrupt("attributed amounts"))
+}
+
+/// A household's typed income as stored (JSON).
+pub(crate) fn income_json(income: &[IncomeEntry]) -> Result<String, StoreError> {
+    serde_json::to_string(income)
+        .map_err(|_| StoreError::corrupt("household income that cannot be written as JSON"))
+}
+
+/// A household's typed income read back.
+pub(crate) fn income_from_json(text: &str) -> Result<Vec<IncomeEntry>, StoreError> {
+    serde_json::from_str(text).map_err(|_| StoreError::corrupt("household income"))
 }

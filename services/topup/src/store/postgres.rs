@@ -26,7 +26,8 @@ use super::flows::{self, WriteTx};
 use super::{
     Backend, CountedPayment, DecideProposal, Effect, HouseholdRecord, HouseholdSaved, InboxEvent,
     InboxOutcome, PaymentOutcome, PendingMonth, PendingReason, ProposalFilter, Received, Scope,
-    StipendPayment, Store, StoreError, attributed_from_json, attributed_json,
+    StipendPayment, Store, StoreError, attributed_from_json, attributed_json, income_from_json,
+    income_json,
 };
 use crate::household::{Adults, Child, Household};
 use crate::money::Kroner;
@@ -117,8 +118,8 @@ async fn load_household(
     participant_id: Uuid,
 ) -> Result<Option<HouseholdRecord>, StoreError> {
     let Some(row) = sqlx::query(
-        "SELECT participant_id, adults, housing_cost, other_income, registered_at, updated_at, \
-         revision, municipality_id FROM households WHERE participant_id = $1",
+        "SELECT participant_id, adults, housing_cost, other_income, income, registered_at, \
+         updated_at, revision, municipality_id FROM households WHERE participant_id = $1",
     )
     .bind(participant_id)
     .fetch_optional(&mut *conn)
@@ -146,6 +147,7 @@ async fn load_household(
             children,
             housing_cost: kroner(&row, "housing_cost")?,
             other_income: kroner(&row, "other_income")?,
+            income: income_from_json(&row.try_get::<String, _>("income")?)?,
         },
         registered_at: row.try_get("registered_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -275,12 +277,12 @@ impl WriteTx for PgTx {
         let h = &record.household;
         let sql = if created {
             "INSERT INTO households (adults, housing_cost, other_income, registered_at, \
-             updated_at, revision, municipality_id, participant_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+             updated_at, revision, municipality_id, participant_id, income) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         } else {
             "UPDATE households SET adults = $1, housing_cost = $2, other_income = $3, \
-             registered_at = $4, updated_at = $5, revision = $6, municipality_id = $7 \
-             WHERE participant_id = $8"
+             registered_at = $4, updated_at = $5, revision = $6, municipality_id = $7, \
+             income = $9 WHERE participant_id = $8"
         };
         sqlx::query(sql)
             .bind(h.adults.as_str())
@@ -291,6 +293,7 @@ impl WriteTx for PgTx {
             .bind(record.revision)
             .bind(&record.municipality_id)
             .bind(h.participant_id)
+            .bind(income_json(&h.income)?)
             .execute(&mut *self.0)
             .await?;
         sqlx::query("DELETE FROM household_children WHERE participant_id = $1")

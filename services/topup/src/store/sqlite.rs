@@ -32,7 +32,8 @@ use super::flows::{self, WriteTx};
 use super::{
     Backend, CountedPayment, DecideProposal, Effect, HouseholdRecord, HouseholdSaved, InboxEvent,
     InboxOutcome, PaymentOutcome, PendingMonth, PendingReason, ProposalFilter, Received, Scope,
-    StipendPayment, Store, StoreError, attributed_from_json, attributed_json,
+    StipendPayment, Store, StoreError, attributed_from_json, attributed_json, income_from_json,
+    income_json,
 };
 use crate::household::{Adults, Child, Household, parse_date};
 use crate::money::Kroner;
@@ -208,6 +209,7 @@ fn household_record(row: &SqliteRow, children: Vec<Child>) -> Result<HouseholdRe
             children,
             housing_cost: kroner(row, "housing_cost")?,
             other_income: kroner(row, "other_income")?,
+            income: income_from_json(&text(row, "income")?)?,
         },
         registered_at: instant(row, "registered_at")?,
         updated_at: instant(row, "updated_at")?,
@@ -222,8 +224,8 @@ async fn load_household(
 ) -> Result<Option<HouseholdRecord>, StoreError> {
     let id = participant_id.to_string();
     let Some(row) = sqlx::query(
-        "SELECT participant_id, adults, housing_cost, other_income, registered_at, updated_at, \
-         revision, municipality_id FROM households WHERE participant_id = ?",
+        "SELECT participant_id, adults, housing_cost, other_income, income, registered_at, \
+         updated_at, revision, municipality_id FROM households WHERE participant_id = ?",
     )
     .bind(&id)
     .fetch_optional(&mut *conn)
@@ -362,12 +364,12 @@ impl WriteTx for SqliteTx {
         let id = h.participant_id.to_string();
         let sql = if created {
             "INSERT INTO households (adults, housing_cost, other_income, registered_at, \
-             updated_at, revision, municipality_id, participant_id) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+             updated_at, revision, municipality_id, participant_id, income) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         } else {
             "UPDATE households SET adults = ?, housing_cost = ?, other_income = ?, \
-             registered_at = ?, updated_at = ?, revision = ?, municipality_id = ? \
-             WHERE participant_id = ?"
+             registered_at = ?, updated_at = ?, revision = ?, municipality_id = ?, \
+             income = ?9 WHERE participant_id = ?8"
         };
         sqlx::query(sql)
             .bind(h.adults.as_str())
@@ -378,6 +380,7 @@ impl WriteTx for SqliteTx {
             .bind(record.revision)
             .bind(&record.municipality_id)
             .bind(&id)
+            .bind(income_json(&h.income)?)
             .execute(&mut *self.0)
             .await?;
         sqlx::query("DELETE FROM household_children WHERE participant_id = ?")

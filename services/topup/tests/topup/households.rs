@@ -245,3 +245,57 @@ pub async fn changing_the_household_supersedes_the_open_proposal_and_keeps_decid
         .await;
     assert_eq!(late.status, 409);
 }
+
+pub async fn typed_income_counts_as_its_kind_says_and_child_benefit_changes_nothing(app: TestApp) {
+    let (plain, with_benefits) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut household = single_with_a_four_year_old();
+    app.register(plain, &household).await;
+    household["income"] = json!([
+        {"kind": "CHILD_BENEFIT", "net_amount": "1766.00"},
+        {"kind": "HOUSING_BENEFIT", "net_amount": "1200.00", "month": "2024-03"},
+    ]);
+    let saved = app.register(with_benefits, &household).await;
+    assert_eq!(
+        saved["household"]["income"],
+        json!([
+            {"kind": "CHILD_BENEFIT", "net_amount": "1766.00"},
+            {"kind": "HOUSING_BENEFIT", "net_amount": "1200.00", "month": "2024-03"},
+        ])
+    );
+    for (participant, month) in [
+        (plain, "2024-03"),
+        (with_benefits, "2024-03"),
+        (with_benefits, "2024-04"),
+    ] {
+        app.deliver(stipend_event(&stipend_paid(participant, month, "14000.00")))
+            .await
+            .unwrap();
+    }
+    let amount = |proposals: &[serde_json::Value], month: &str| {
+        proposals
+            .iter()
+            .find(|p| p["month"] == month)
+            .map(|p| p["amount"].clone())
+            .unwrap()
+    };
+    let plain_proposals = app.proposals_of(plain).await;
+    let benefit_proposals = app.proposals_of(with_benefits).await;
+    // 7850 + 3850 + 9000 − (14000 + 500) = 6200; the housing benefit of March
+    // counts in March only; the child benefit never (not since 2022-09).
+    assert_eq!(amount(&plain_proposals, "2024-03"), "6200.00");
+    assert_eq!(amount(&benefit_proposals, "2024-03"), "5000.00");
+    assert_eq!(amount(&benefit_proposals, "2024-04"), "6200.00");
+
+    household["income"] = json!([{"kind": "LOTTERY", "net_amount": "1.00", "month": "2024-3"}]);
+    let refused = app
+        .put(&format!("/households/{}", Uuid::now_v7()), &household)
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let fields: Vec<&str> = refused.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["income[0].kind", "income[0].month"]);
+}
