@@ -59,6 +59,9 @@ impl Adults {
 pub struct Child {
     /// Date of birth; the age band is the child's age on the first day of a month.
     pub birth_date: Date,
+    /// Still in upper secondary school: counted at 18 and over too, as the
+    /// norm table's rule for young people says.
+    pub in_upper_secondary_school: bool,
 }
 
 /// A participant's registered household.
@@ -127,6 +130,11 @@ pub struct ChildInput {
     /// Date of birth, `YYYY-MM-DD`.
     #[schema(example = "2020-01-15")]
     pub birth_date: String,
+    /// True for a member of 18 or over still in upper secondary school, who
+    /// the household still supports (counted as the norm table's rule says);
+    /// absent: false.
+    #[serde(default)]
+    pub in_upper_secondary_school: bool,
 }
 
 impl HouseholdInput {
@@ -155,7 +163,10 @@ impl HouseholdInput {
         let mut children = Vec::with_capacity(self.children.len());
         for (i, child) in self.children.iter().enumerate() {
             match parse_date(&child.birth_date) {
-                Some(birth_date) => children.push(Child { birth_date }),
+                Some(birth_date) => children.push(Child {
+                    birth_date,
+                    in_upper_secondary_school: child.in_upper_secondary_school,
+                }),
                 None => violations.push(FieldViolation::new(
                     format!("children[{i}].birth_date"),
                     "is not a date \"YYYY-MM-DD\"",
@@ -260,6 +271,7 @@ mod tests {
             adults: "COUPLE".into(),
             children: vec![ChildInput {
                 birth_date: "2019-03-01".into(),
+                in_upper_secondary_school: false,
             }],
             housing_cost: "9000".into(),
             other_income: "0".into(),
@@ -286,6 +298,7 @@ mod tests {
         bad.adults = "TRIPLE".into();
         bad.children.push(ChildInput {
             birth_date: "2019-02-30".into(),
+            in_upper_secondary_school: false,
         });
         bad.housing_cost = "-1".into();
         bad.other_income = "12.345".into();

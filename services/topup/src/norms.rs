@@ -76,6 +76,31 @@ pub struct Period {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Norms {
     periods: Vec<Period>,
+    youth: Option<YouthRule>,
+}
+
+/// How a household member of 18 or over who is still in upper secondary
+/// school is counted (the guideline rates have no band of their own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YouthRule {
+    /// The child band whose rate applies.
+    pub counted_as: ChildBand,
+    /// Where the rule comes from.
+    pub source: String,
+}
+
+/// A child band of the rates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum ChildBand {
+    /// Aged 0–5.
+    #[serde(rename = "child_0_5")]
+    Child0To5,
+    /// Aged 6–10.
+    #[serde(rename = "child_6_10")]
+    Child6To10,
+    /// Aged 11–17.
+    #[serde(rename = "child_11_17")]
+    Child11To17,
 }
 
 #[derive(Deserialize)]
@@ -86,6 +111,18 @@ struct FileSpec {
     #[allow(dead_code, reason = "documentation for readers of the file")]
     verify: Option<String>,
     periods: Vec<PeriodSpec>,
+    /// Absent: such members are not counted (and the explanation says so).
+    #[serde(default)]
+    youth_in_upper_secondary_school: Option<YouthSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct YouthSpec {
+    counted_as: ChildBand,
+    source: String,
+    #[allow(dead_code, reason = "documentation for readers of the file")]
+    verify: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -195,7 +232,17 @@ impl Norms {
                 rates,
             });
         }
-        Ok(Self { periods })
+        let youth = spec.youth_in_upper_secondary_school.map(|y| YouthRule {
+            counted_as: y.counted_as,
+            source: y.source,
+        });
+        Ok(Self { periods, youth })
+    }
+
+    /// How a member of 18 or over in upper secondary school is counted, if
+    /// the table says.
+    pub fn youth_rule(&self) -> Option<&YouthRule> {
+        self.youth.as_ref()
     }
 
     /// The period in force in a month: the latest that starts on or before

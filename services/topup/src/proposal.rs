@@ -29,7 +29,7 @@ use crate::household::{Adults, Household};
 use crate::income::IncomeKinds;
 use crate::money::Kroner;
 use crate::month::Month;
-use crate::norms::{Norms, Rates};
+use crate::norms::{ChildBand, Norms, Rates};
 use crate::store::{CountedPayment, PaymentOutcome};
 
 /// How the rounding of a proposal is done, as the explanation states it.
@@ -167,10 +167,19 @@ impl Proposer for Norms {
 /// A child's age band, by age on the month's first day.
 fn child_line(rates: &Rates, age: u32) -> Option<(LineCode, Kroner, &'static str)> {
     match age {
-        0..=5 => Some((LineCode::NormChild0To5, rates.child_0_5, "0–5")),
-        6..=10 => Some((LineCode::NormChild6To10, rates.child_6_10, "6–10")),
-        11..=17 => Some((LineCode::NormChild11To17, rates.child_11_17, "11–17")),
+        0..=5 => Some(band_line(rates, ChildBand::Child0To5)),
+        6..=10 => Some(band_line(rates, ChildBand::Child6To10)),
+        11..=17 => Some(band_line(rates, ChildBand::Child11To17)),
         _ => None,
+    }
+}
+
+/// A band's line code, rate and name.
+fn band_line(rates: &Rates, band: ChildBand) -> (LineCode, Kroner, &'static str) {
+    match band {
+        ChildBand::Child0To5 => (LineCode::NormChild0To5, rates.child_0_5, "0–5"),
+        ChildBand::Child6To10 => (LineCode::NormChild6To10, rates.child_6_10, "6–10"),
+        ChildBand::Child11To17 => (LineCode::NormChild11To17, rates.child_11_17, "11–17"),
     }
 }
 
@@ -253,9 +262,31 @@ pub fn propose(
                 child: Some(position),
                 age: Some(age),
             }),
-            None => notes.push(format!(
-                "child {position} is not counted: aged {age} on {first}, 18 or older"
-            )),
+            None => match norms.youth_rule() {
+                Some(rule) if child.in_upper_secondary_school => {
+                    let (code, rate, band) = band_line(rates, rule.counted_as);
+                    lines.push(ExplanationLine {
+                        code,
+                        text: format!(
+                            "norm rate for household member {position}, aged {age} on {first} \
+                             and still in upper secondary school, counted at the {band} rate \
+                             ({}), state guideline rates from {from}",
+                            rule.source
+                        ),
+                        amount: rate,
+                        child: Some(position),
+                        age: Some(age),
+                    });
+                }
+                Some(_) | None if !child.in_upper_secondary_school => notes.push(format!(
+                    "child {position} is not counted: aged {age} on {first}, 18 or older"
+                )),
+                _ => notes.push(format!(
+                    "household member {position}, aged {age} on {first} and in upper secondary \
+                     school, is not counted: the norm table has no rule for young people in \
+                     upper secondary school"
+                )),
+            },
         }
     }
     let norm_total: Kroner = lines.iter().map(|l| l.amount).sum();
@@ -547,7 +578,10 @@ mod tests {
             adults,
             children: births
                 .iter()
-                .map(|&birth_date| Child { birth_date })
+                .map(|&birth_date| Child {
+                    birth_date,
+                    in_upper_secondary_school: false,
+                })
                 .collect(),
             housing_cost: kr(housing),
             other_income: kr(other),
@@ -735,6 +769,47 @@ mod tests {
         );
         let april = propose(&norms, &h, month("2024-04"), &[]).unwrap();
         assert_eq!(april.amount.to_string(), "12550.00");
+    }
+
+    #[test]
+    fn a_member_of_18_in_upper_secondary_school_is_counted_as_the_table_says() {
+        let norms = Norms::shipped().unwrap();
+        let mut h = household(
+            Adults::Single,
+            &[date!(2005 - 08 - 01), date!(2005 - 08 - 01)],
+            "9000",
+            "0",
+        );
+        h.children[0].in_upper_secondary_school = true;
+        let e = propose(&norms, &h, month("2024-03"), &[])
+            .unwrap()
+            .explanation;
+        let youth: Vec<_> = e
+            .lines
+            .iter()
+            .filter(|l| l.child.is_some())
+            .map(|l| (l.code, l.child, l.age, l.amount.to_string()))
+            .collect();
+        // Aged 18: the first, in school, at the 11–17 rate; the second not.
+        assert_eq!(
+            youth,
+            [(
+                LineCode::NormChild11To17,
+                Some(1),
+                Some(18),
+                "5150.00".to_owned()
+            )]
+        );
+        assert!(
+            e.lines[1].text.contains("still in upper secondary school"),
+            "{}",
+            e.lines[1].text
+        );
+        assert_eq!(
+            e.notes,
+            ["child 2 is not counted: aged 18 on 2024-03-01, 18 or older"]
+        );
+        assert_eq!(e.norm_total.to_string(), "13000.00");
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub struct Health {
 pub struct ChildView {
     /// Date of birth, `YYYY-MM-DD`.
     pub birth_date: String,
+    /// Still in upper secondary school (given for members of 18 and over).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_upper_secondary_school: bool,
 }
 
 /// An income of a household as registered.
@@ -91,6 +94,7 @@ impl From<&HouseholdRecord> for HouseholdView {
                 .iter()
                 .map(|c| ChildView {
                     birth_date: c.birth_date.to_string(),
+                    in_upper_secondary_school: c.in_upper_secondary_school,
                 })
                 .collect(),
             housing_cost: h.housing_cost.to_string(),

@@ -128,17 +128,20 @@ async fn load_household(
         return Ok(None);
     };
     let children = sqlx::query(
-        "SELECT birth_date FROM household_children WHERE participant_id = $1 ORDER BY position",
+        "SELECT birth_date, in_upper_secondary_school FROM household_children \
+         WHERE participant_id = $1 ORDER BY position",
     )
     .bind(participant_id)
     .fetch_all(&mut *conn)
     .await?
     .iter()
     .map(|r| {
-        r.try_get("birth_date")
-            .map(|birth_date| Child { birth_date })
+        Ok(Child {
+            birth_date: r.try_get("birth_date")?,
+            in_upper_secondary_school: r.try_get("in_upper_secondary_school")?,
+        })
     })
-    .collect::<Result<Vec<_>, _>>()?;
+    .collect::<Result<Vec<_>, StoreError>>()?;
     let adults: String = row.try_get("adults")?;
     Ok(Some(HouseholdRecord {
         household: Household {
@@ -302,12 +305,14 @@ impl WriteTx for PgTx {
             .await?;
         if !h.children.is_empty() {
             let mut insert = QueryBuilder::<Postgres>::new(
-                "INSERT INTO household_children (participant_id, position, birth_date) ",
+                "INSERT INTO household_children (participant_id, position, birth_date, \
+                 in_upper_secondary_school) ",
             );
             insert.push_values(h.children.iter().enumerate(), |mut row, (i, child)| {
                 row.push_bind(h.participant_id)
                     .push_bind(i32::try_from(i).unwrap_or(i32::MAX))
-                    .push_bind(child.birth_date);
+                    .push_bind(child.birth_date)
+                    .push_bind(child.in_upper_secondary_school);
             });
             insert.build().execute(&mut *self.0).await?;
         }

@@ -234,14 +234,20 @@ async fn load_household(
         return Ok(None);
     };
     let children = sqlx::query(
-        "SELECT birth_date FROM household_children WHERE participant_id = ? ORDER BY position",
+        "SELECT birth_date, in_upper_secondary_school FROM household_children \
+         WHERE participant_id = ? ORDER BY position",
     )
     .bind(&id)
     .fetch_all(&mut *conn)
     .await?
     .iter()
-    .map(|r| date(r, "birth_date").map(|birth_date| Child { birth_date }))
-    .collect::<Result<Vec<_>, _>>()?;
+    .map(|r| {
+        Ok(Child {
+            birth_date: date(r, "birth_date")?,
+            in_upper_secondary_school: r.try_get("in_upper_secondary_school")?,
+        })
+    })
+    .collect::<Result<Vec<_>, StoreError>>()?;
     household_record(&row, children).map(Some)
 }
 
@@ -389,12 +395,14 @@ impl WriteTx for SqliteTx {
             .await?;
         if !h.children.is_empty() {
             let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO household_children (participant_id, position, birth_date) ",
+                "INSERT INTO household_children (participant_id, position, birth_date, \
+                 in_upper_secondary_school) ",
             );
             insert.push_values(h.children.iter().enumerate(), |mut row, (i, child)| {
                 row.push_bind(id.clone())
                     .push_bind(i64::try_from(i).unwrap_or(i64::MAX))
-                    .push_bind(child.birth_date.to_string());
+                    .push_bind(child.birth_date.to_string())
+                    .push_bind(child.in_upper_secondary_school);
             });
             insert.build().execute(&mut *self.0).await?;
         }

@@ -139,7 +139,7 @@ pub async fn household_validation_errors_are_problem_details_naming_the_field(ap
     assert_eq!(unknown.body["errors"][0]["field"], "children[0]");
     assert_eq!(
         unknown.body["errors"][0]["description"],
-        "unknown field, expected `birth_date`"
+        "unknown field, expected `birth_date` or `in_upper_secondary_school`"
     );
 
     let number = app
@@ -250,6 +250,15 @@ pub async fn typed_income_counts_as_its_kind_says_and_child_benefit_changes_noth
     let (plain, with_benefits) = (Uuid::now_v7(), Uuid::now_v7());
     let mut household = single_with_a_four_year_old();
     app.register(plain, &household).await;
+    // A member of 18 still in upper secondary school is kept with the flag.
+    let mut with_youth = household.clone();
+    with_youth["children"] =
+        json!([{"birth_date": "2005-08-01", "in_upper_secondary_school": true}]);
+    let youth = app.register(Uuid::now_v7(), &with_youth).await;
+    assert_eq!(
+        youth["household"]["children"],
+        json!([{"birth_date": "2005-08-01", "in_upper_secondary_school": true}])
+    );
     household["income"] = json!([
         {"kind": "CHILD_BENEFIT", "net_amount": "1766.00"},
         {"kind": "HOUSING_BENEFIT", "net_amount": "1200.00", "month": "2024-03"},
