@@ -922,13 +922,21 @@ async fn the_topup_counts_each_payment_in_the_month_it_was_paid_and_a_failed_one
     // paid in October. Needs: norm 7 850 (single adult, the newest rates) +
     // housing 9 000; income: net stipend + other income 500.
     let proposals = eventually(20, || async {
-        let (_, value) = topup
-            .call(reqwest::Method::GET, "/proposals?state=PROPOSED", None)
-            .await;
+        let (_, value) = topup.call(reqwest::Method::GET, "/proposals", None).await;
         let list = value["proposals"].as_array().cloned().unwrap_or_default();
         (list.len() == 4).then_some(list)
     })
     .await;
+    // A month with a shortfall is work (PROPOSED); one without is recorded
+    // as NO_SHORTFALL, off the worklist.
+    for p in &proposals {
+        let expected_state = if p["amount"] == "0.00" {
+            "NO_SHORTFALL"
+        } else {
+            "PROPOSED"
+        };
+        assert_eq!(p["state"], expected_state, "{p}");
+    }
     let mut by_month: BTreeMap<(String, String), (Decimal, String)> = BTreeMap::new();
     for p in &proposals {
         by_month.insert(
@@ -1005,6 +1013,18 @@ async fn the_topup_counts_each_payment_in_the_month_it_was_paid_and_a_failed_one
              month paid for: 2025-10 {back_pay:.2}, 2025-11 {ola_november:.2}), subtracted in \
              2025-12, when it could be used"
         )]
+    );
+    // Kari's December, with nothing received, is on the worklist.
+    let (_, worklist) = topup
+        .call(reqwest::Method::GET, "/proposals?state=PROPOSED", None)
+        .await;
+    assert!(
+        worklist["proposals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["participant_id"] == kari.as_str() && p["month"] == "2025-12"),
+        "{worklist}"
     );
     let kari_december = explanation(&kari, "2025-12").await;
     assert_eq!(

@@ -26,8 +26,9 @@ use crate::store::Received;
 /// `invalid` (malformed, refused) or `failed` (storage failure; the sender
 /// retries).
 pub const EVENTS: &str = "kvp_topup_events_total";
-/// Proposals by `state`: `proposed` when made, `accepted` or `rejected` when
-/// a caseworker decides. (Open proposals superseded by a newer one are not
+/// Proposals by `state`: `proposed` when made (a proposal of 0.00 is made
+/// as NO_SHORTFALL and counted here too), `accepted` or `rejected` when a
+/// caseworker decides. (Open proposals superseded by a newer one are not
 /// counted here: the store replaces them inside the transaction.)
 pub const PROPOSALS: &str = "kvp_topup_proposals_total";
 /// 1 while the newest norm rates are of an earlier year than today's (no
@@ -150,6 +151,7 @@ pub fn record_proposal(state: ProposalState) {
         ProposalState::Accepted => "accepted",
         ProposalState::Rejected => "rejected",
         ProposalState::Superseded => "superseded",
+        ProposalState::NoShortfall => "no_shortfall",
     };
     counter!(PROPOSALS, "state" => state).increment(1);
 }

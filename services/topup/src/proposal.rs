@@ -455,6 +455,10 @@ pub enum ProposalState {
     /// Replaced, before any decision, by a newer proposal for the same month
     /// (the household changed or another payment for the month arrived).
     Superseded,
+    /// Recorded with 0.00, income covering the need: nothing for a
+    /// caseworker to decide, so not on the worklist. Replaced like an open
+    /// proposal when the figures change.
+    NoShortfall,
 }
 
 impl ProposalState {
@@ -465,7 +469,14 @@ impl ProposalState {
             Self::Accepted => "ACCEPTED",
             Self::Rejected => "REJECTED",
             Self::Superseded => "SUPERSEDED",
+            Self::NoShortfall => "NO_SHORTFALL",
         }
+    }
+
+    /// Open: the month's current figures, replaced when they change
+    /// (PROPOSED, or NO_SHORTFALL).
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Proposed | Self::NoShortfall)
     }
 
     /// The name back to the value.
@@ -475,6 +486,7 @@ impl ProposalState {
             "ACCEPTED" => Some(Self::Accepted),
             "REJECTED" => Some(Self::Rejected),
             "SUPERSEDED" => Some(Self::Superseded),
+            "NO_SHORTFALL" => Some(Self::NoShortfall),
             _ => None,
         }
     }
@@ -486,6 +498,8 @@ impl ProposalState {
 pub enum ProposalCause {
     /// A stipend payment for the month arrived (StipendPaid event).
     StipendPaid,
+    /// A payment due in the month failed (StipendPaymentFailed event).
+    PaymentFailed,
     /// The household was registered or changed after the month was paid.
     HouseholdChanged,
 }
@@ -495,6 +509,7 @@ impl ProposalCause {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::StipendPaid => "STIPEND_PAID",
+            Self::PaymentFailed => "PAYMENT_FAILED",
             Self::HouseholdChanged => "HOUSEHOLD_CHANGED",
         }
     }
@@ -503,6 +518,7 @@ impl ProposalCause {
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "STIPEND_PAID" => Some(Self::StipendPaid),
+            "PAYMENT_FAILED" => Some(Self::PaymentFailed),
             "HOUSEHOLD_CHANGED" => Some(Self::HouseholdChanged),
             _ => None,
         }

@@ -212,7 +212,9 @@ pub struct ProposalList {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Only proposals in this state: PROPOSED, ACCEPTED, REJECTED or SUPERSEDED.
+    /// Only proposals in this state: PROPOSED (the worklist: a decision is
+    /// due), NO_SHORTFALL (0.00, nothing to decide), ACCEPTED, REJECTED or
+    /// SUPERSEDED.
     pub state: Option<String>,
     /// Only proposals of this participant (UUID).
     pub participant_id: Option<String>,

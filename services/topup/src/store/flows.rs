@@ -17,10 +17,11 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    CountedPayment, Effect, HouseholdRecord, HouseholdSaved, InboxEvent, InboxOutcome, Received,
-    Scope, StipendPayment, StoreError,
+    CountedPayment, Effect, HouseholdRecord, HouseholdSaved, InboxEvent, InboxOutcome,
+    PaymentOutcome, Received, Scope, StipendPayment, StoreError,
 };
 use crate::household::Household;
+use crate::money::Kroner;
 use crate::month::Month;
 use crate::proposal::{Proposal, ProposalCause, ProposalState, Proposer};
 
@@ -149,7 +150,10 @@ pub async fn receive<T: WriteTx>(
             &record.household,
             payment.income_month,
             proposer,
-            ProposalCause::StipendPaid,
+            match payment.outcome {
+                PaymentOutcome::Paid => ProposalCause::StipendPaid,
+                PaymentOutcome::Failed => ProposalCause::PaymentFailed,
+            },
             Some(event),
             event.received_at,
         )
@@ -205,7 +209,7 @@ pub async fn put_household<T: WriteTx>(
     let mut proposals = Vec::new();
     for month in tx.income_months(participant_id).await? {
         let existing = tx.month_proposals(participant_id, month).await?;
-        let open = existing.iter().any(|p| p.state == ProposalState::Proposed);
+        let open = existing.iter().any(|p| p.state.is_open());
         // A month a caseworker has decided is left as decided; a month
         // with an open proposal, or none yet, follows the household.
         if !open && !existing.is_empty() {
@@ -253,7 +257,7 @@ async fn refresh_month<T: WriteTx>(
         .month_proposals(participant_id, month)
         .await?
         .into_iter()
-        .find(|p| p.state == ProposalState::Proposed);
+        .find(|p| p.state.is_open());
     if open
         .as_ref()
         .is_some_and(|p| p.amount == draft.amount && p.explanation == draft.explanation)
@@ -277,7 +281,12 @@ async fn refresh_month<T: WriteTx>(
             id,
             participant_id,
             month,
-            state: ProposalState::Proposed,
+            // Nothing to decide at 0.00: recorded, not put on the worklist.
+            state: if draft.amount == Kroner::ZERO {
+                ProposalState::NoShortfall
+            } else {
+                ProposalState::Proposed
+            },
             amount: draft.amount,
             explanation: draft.explanation,
             cause,

@@ -383,7 +383,7 @@ impl WriteTx for PgTx {
     async fn supersede(&mut self, id: Uuid, by: Uuid) -> Result<bool, StoreError> {
         let changed = sqlx::query(
             "UPDATE proposals SET state = 'SUPERSEDED', superseded_by = $1 \
-             WHERE id = $2 AND state = 'PROPOSED'",
+             WHERE id = $2 AND state IN ('PROPOSED', 'NO_SHORTFALL')",
         )
         .bind(by)
         .bind(id)

@@ -474,7 +474,7 @@ impl WriteTx for SqliteTx {
     async fn supersede(&mut self, id: Uuid, by: Uuid) -> Result<bool, StoreError> {
         let changed = sqlx::query(
             "UPDATE proposals SET state = 'SUPERSEDED', superseded_by = ? \
-             WHERE id = ? AND state = 'PROPOSED'",
+             WHERE id = ? AND state IN ('PROPOSED', 'NO_SHORTFALL')",
         )
         .bind(by.to_string())
         .bind(id.to_string())

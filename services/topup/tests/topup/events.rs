@@ -119,6 +119,42 @@ pub async fn income_above_the_norm_proposes_zero(app: TestApp) {
     assert_eq!(e["shortfall"], "-6400.50");
     assert_eq!(e["floored_at_zero"], true);
     assert_eq!(e["amount"], "0.00");
+    // Recorded, but nothing to decide: not on the worklist, and no decision
+    // is taken on it.
+    assert_eq!(proposals[0]["state"], "NO_SHORTFALL");
+    let worklist = app.get("/proposals?state=PROPOSED").await;
+    assert!(
+        worklist.body["proposals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["participant_id"] != participant.to_string()),
+        "{}",
+        worklist.body
+    );
+    let id = proposals[0]["id"].as_str().unwrap();
+    let accept = app
+        .post(
+            &format!("/proposals/{id}/accept"),
+            &json!({"reason": "nothing to grant"}),
+        )
+        .await;
+    assert_eq!(accept.status, 409, "{}", accept.body);
+
+    // A higher housing cost later makes a shortfall: the month's figures are
+    // replaced, and now there is a decision to take.
+    app.register(
+        participant,
+        &json!({ "adults": "SHARING", "housing_cost": "12000", "other_income": "0" }),
+    )
+    .await;
+    let proposals = app.proposals_of(participant).await;
+    let states: Vec<(&str, &str)> = proposals
+        .iter()
+        .map(|p| (p["state"].as_str().unwrap(), p["amount"].as_str().unwrap()))
+        .collect();
+    // 6 600 + 12 000 − 16 000.50
+    assert_eq!(states, [("SUPERSEDED", "0.00"), ("PROPOSED", "2599.50")]);
 }
 
 pub async fn the_same_event_delivered_twice_is_applied_once(app: TestApp) {
