@@ -317,13 +317,8 @@ pub fn propose(
         lines.push(ExplanationLine {
             code: LineCode::NetStipend,
             text: format!(
-                "net stipend (after tax) paid {} by the run for {}{}, subtracted in {month}, \
-                 when it could be used",
-                payment
-                    .payment_date
-                    .map_or_else(|| "on no given date".to_owned(), |d| format!("on {d}")),
-                payment.run_month,
-                paid_for(payment),
+                "net stipend (after tax) paid {}, subtracted in {month}, when it could be used",
+                which_payment(payment),
             ),
             amount: -payment.net_paid,
             child: None,
@@ -335,14 +330,9 @@ pub fn propose(
         .filter(|p| p.outcome == PaymentOutcome::Failed)
     {
         notes.push(format!(
-            "the payment {} by the run for {}{} failed: nothing was received, so nothing \
-             is counted; its lines are reissued by a later run and count in the month \
-             they are paid",
-            failed
-                .payment_date
-                .map_or_else(|| "on no given date".to_owned(), |d| format!("on {d}")),
-            failed.run_month,
-            paid_for(failed),
+            "the payment {} failed: nothing was received, so nothing is counted; its lines \
+             are reissued by a later run and count in the month they are paid",
+            which_payment(failed),
         ));
     }
     let net_stipend: Kroner = paid.iter().map(|p| p.net_paid).sum();
@@ -423,8 +413,22 @@ pub fn stale_rates(rates_from: Date, month: Month) -> Option<String> {
     })
 }
 
+/// A payment in words: its date, its run and, when it pays for more than
+/// its run's own month (back pay, recoveries, reissues), the months it pays
+/// for with their gross.
+fn which_payment(payment: &CountedPayment) -> String {
+    let date = payment
+        .payment_date
+        .map_or_else(|| "on no given date".to_owned(), |d| format!("on {d}"));
+    format!(
+        "{date} by the run for {}{}",
+        payment.run_month,
+        paid_for(payment)
+    )
+}
+
 /// The months a payment's lines pay for, with their gross, when it pays for
-/// more than its run's own month (back pay, recoveries, reissues).
+/// more than its run's own month.
 fn paid_for(payment: &CountedPayment) -> String {
     if payment
         .attributed

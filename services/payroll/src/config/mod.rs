@@ -369,28 +369,19 @@ impl Config {
             None => Config::default(),
         };
         config.from_file = file.is_some();
-        let env: Vec<(String, String)> = env.into_iter().collect();
         // Old names first, so that a setting's new name wins when both are set.
-        let renamed = env
-            .iter()
-            .filter(|(name, _)| matches!(classify(name), Variable::Renamed(_)));
-        let current = env
-            .iter()
-            .filter(|(name, _)| !matches!(classify(name), Variable::Renamed(_)));
-        for (name, value) in renamed.chain(current) {
-            let value = value.clone();
-            match classify(name) {
+        let (renamed, current): (Vec<_>, Vec<_>) = env
+            .into_iter()
+            .map(|(name, value)| (classify(&name), name, value))
+            .partition(|(variable, _, _)| matches!(variable, Variable::Renamed(_)));
+        for (variable, name, value) in renamed.into_iter().chain(current) {
+            match variable {
                 Variable::Setting(setting) | Variable::Renamed(setting) => {
-                    (setting.apply)(&mut config, value).map_err(|message| ConfigError::Env {
-                        name: name.clone(),
-                        message,
-                    })?;
+                    (setting.apply)(&mut config, value)
+                        .map_err(|message| ConfigError::Env { name, message })?;
                 }
                 Variable::Misspelt(known) => {
-                    return Err(ConfigError::Misspelt {
-                        name: name.clone(),
-                        known,
-                    });
+                    return Err(ConfigError::Misspelt { name, known });
                 }
                 Variable::ConfigFile
                 | Variable::OtherService
