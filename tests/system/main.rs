@@ -25,6 +25,7 @@ mod limits;
 mod migration_role;
 mod observability;
 mod one_environment;
+mod page;
 mod periods;
 mod personal_data;
 mod rest;

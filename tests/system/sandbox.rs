@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 use tonic::Code;
 
 /// The sandbox process; killed when dropped.
-struct Sandbox {
+pub(crate) struct Sandbox {
     child: Child,
-    folder: SandboxFolder,
+    pub(crate) folder: SandboxFolder,
     _dir: tempfile::TempDir,
 }
 
@@ -29,7 +29,7 @@ impl Drop for Sandbox {
 
 impl Sandbox {
     /// Starts it on free ports and waits for its `sandbox.json`.
-    async fn start(seed: u64) -> Self {
+    pub(crate) async fn start(seed: u64) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_kvp-payroll-under-test"))
             .args(["sandbox", "--grpc-port", "0", "--http-port", "0", "--seed"])
@@ -54,7 +54,7 @@ impl Sandbox {
     }
 
     /// A REST call with `role`'s token: status, the sandbox header, body.
-    async fn rest(
+    pub(crate) async fn rest(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -94,7 +94,7 @@ async fn birth_dates(sandbox: &Sandbox) -> Vec<Value> {
 }
 
 /// `YYYY-MM` of the month before `date`'s.
-fn previous_month(date: time::Date) -> String {
+pub(crate) fn previous_month(date: time::Date) -> String {
     let last = date.replace_day(1).unwrap() - time::Duration::days(1);
     format!("{}-{:02}", last.year(), u8::from(last.month()))
 }

@@ -452,6 +452,17 @@ pub fn quota_use(
     ctx: QuotaContext<'_>,
     as_of: Date,
 ) -> Result<QuotaUse, RulesError> {
+    quota_details(days, ctx, as_of).map(|details| details.quotas)
+}
+
+/// What is left of the quotas on `as_of` ([`quota_use`]) with what the
+/// figures are made of: each quota's size and the entries it counts, so a
+/// caseworker can check every figure; an error only as [`classify`].
+pub fn quota_details(
+    days: &[DayEntry],
+    ctx: QuotaContext<'_>,
+    as_of: Date,
+) -> Result<QuotaDetails, RulesError> {
     let policy = ctx.policy;
     let hpd = ctx.parameters.hours_per_day;
     let classified = classify(days, ctx)?;
@@ -471,11 +482,11 @@ pub fn quota_use(
 
     let occurrences = self_cert_occurrences(days);
     let year_before = calendar::anniversary(as_of, -1);
-    let started_in_year = occurrences
+    let in_year: Vec<Vec<Date>> = occurrences
         .iter()
-        .filter_map(|o| o.first())
-        .filter(|f| **f > year_before && **f <= as_of)
-        .count() as u32;
+        .filter(|o| o.first().is_some_and(|f| *f > year_before && *f <= as_of))
+        .cloned()
+        .collect();
     let running = occurrences.iter().find(|o| {
         o.first().is_some_and(|f| *f <= as_of)
             && o.last()
@@ -485,16 +496,81 @@ pub fn quota_use(
         Some(o) => policy.self_cert_max_days.saturating_sub(o.len() as u32),
         None => policy.self_cert_max_days,
     };
-    Ok(QuotaUse {
-        as_of,
-        self_cert_days_left_in_occurrence: days_left,
-        self_cert_occurrences_left: policy
-            .self_cert_max_occurrences
-            .saturating_sub(started_in_year),
-        self_cert_available_from: self_cert_available_from(ctx.programmes, as_of, policy),
-        leave_hours_used: leave_used,
-        leave_hours_left: checked::sub(leave_quota, leave_used, QUOTA)?.max(Decimal::ZERO),
-        child_sick_hours_used: child_used,
-        child_sick_hours_left: checked::sub(child_quota, child_used, QUOTA)?.max(Decimal::ZERO),
+    let counted_dates: BTreeSet<Date> = in_year.iter().flatten().copied().collect();
+    let mut entries: Vec<QuotaEntry> = days
+        .iter()
+        .zip(&classified)
+        .filter(|(e, _)| match e.kind {
+            AbsenceKind::SickSelf => counted_dates.contains(&e.date),
+            AbsenceKind::Leave | AbsenceKind::ChildSick => e.date.year() == as_of.year(),
+            _ => false,
+        })
+        .map(|(e, c)| QuotaEntry {
+            date: e.date,
+            kind: e.kind,
+            hours: e.hours,
+            kept_hours: c.kept_hours,
+            unexcused_hours: c.unexcused_hours,
+            flag: c.flag,
+        })
+        .collect();
+    entries.sort_by_key(|e| e.date);
+    Ok(QuotaDetails {
+        quotas: QuotaUse {
+            as_of,
+            self_cert_days_left_in_occurrence: days_left,
+            self_cert_occurrences_left: policy
+                .self_cert_max_occurrences
+                .saturating_sub(in_year.len() as u32),
+            self_cert_available_from: self_cert_available_from(ctx.programmes, as_of, policy),
+            leave_hours_used: leave_used,
+            leave_hours_left: checked::sub(leave_quota, leave_used, QUOTA)?.max(Decimal::ZERO),
+            child_sick_hours_used: child_used,
+            child_sick_hours_left: checked::sub(child_quota, child_used, QUOTA)?.max(Decimal::ZERO),
+        },
+        self_cert_counted_after: year_before,
+        self_cert_occurrences: in_year,
+        leave_quota_hours: leave_quota,
+        child_sick_quota_hours: child_quota,
+        child_sick_quota_doubled: ctx.participant.is_sole_carer_on(as_of),
+        entries,
     })
+}
+
+/// The quotas on a date and what they are made of ([`quota_details`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaDetails {
+    /// What is left of each quota.
+    pub quotas: QuotaUse,
+    /// Self-certification occurrences count when they start after this date
+    /// (the same date one year before `as_of`) and by `as_of`.
+    pub self_cert_counted_after: Date,
+    /// The occurrences that count, each its self-certified dates, oldest first.
+    pub self_cert_occurrences: Vec<Vec<Date>>,
+    /// The leave quota of `as_of`'s year, in hours.
+    pub leave_quota_hours: Decimal,
+    /// The child's-sickness quota in force on `as_of`, in hours.
+    pub child_sick_quota_hours: Decimal,
+    /// Whether that quota is doubled: the participant is a sole carer on `as_of`.
+    pub child_sick_quota_doubled: bool,
+    /// The entries behind the figures, by date: self-certified days of the
+    /// occurrences that count, leave and child's sickness of `as_of`'s year.
+    pub entries: Vec<QuotaEntry>,
+}
+
+/// An entry a quota counts, and what the quota made of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaEntry {
+    /// The day.
+    pub date: Date,
+    /// The kind it was given as.
+    pub kind: AbsenceKind,
+    /// Its hours.
+    pub hours: Decimal,
+    /// Hours within the quota.
+    pub kept_hours: Decimal,
+    /// Hours the quota turned unexcused.
+    pub unexcused_hours: Decimal,
+    /// The quota flag, when the entry lies beyond its quota.
+    pub flag: Option<Flag>,
 }

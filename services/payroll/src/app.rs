@@ -217,7 +217,9 @@ impl Application {
         };
 
         let bounds = RequestBounds::from(limits);
-        let router = crate::rest::router(self.payroll.clone(), self.rest_auth)
+        // REST and the caseworker's page, both behind the same tokens.
+        let router = crate::rest::router(self.payroll.clone(), self.rest_auth.clone())
+            .merge(crate::web::router(self.payroll.clone(), self.rest_auth))
             .layer(sandbox_mark(self.sandbox_mark))
             .layer(axum::middleware::from_fn_with_state(
                 bounds,

@@ -120,6 +120,7 @@ pub fn synthetic_national_id(birth: &str, first: u32) -> Option<String> {
 /// when the service first adopts its key (`identity_keys`).
 pub struct IdentityVault {
     lookup_key: [u8; 32],
+    form_key: [u8; 32],
     cipher: ChaCha20Poly1305,
     key_id: [u8; KEY_ID_LEN],
 }
@@ -150,9 +151,16 @@ impl IdentityVault {
         key_id.copy_from_slice(&derive(b"kvp identity key id v1")[..KEY_ID_LEN]);
         Self {
             lookup_key: derive(b"kvp identity lookup v1"),
+            form_key: derive(b"kvp web form token v1"),
             cipher: ChaCha20Poly1305::new(Key::from_slice(&seal_key)),
             key_id,
         }
+    }
+
+    /// The key of the caseworker's page's form tokens: derived from the same
+    /// secret, so every instance that shares it accepts the others' forms.
+    pub fn form_token_key(&self) -> [u8; 32] {
+        self.form_key
     }
 
     /// The key's public id: a keyed hash of the secret, which names the key

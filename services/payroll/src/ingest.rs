@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use kvp_proto::kvp::payroll::v1 as pb;
-use kvp_rules::quotas::{QuotaContext, quota_use};
+use kvp_rules::quotas::{QuotaContext, QuotaEntry, quota_details};
 use kvp_rules::{AbsenceKind, Parameters, Policy, YearMonth, compute_month};
 use kvp_store::{DayEntry, ParticipantFacts, TimesheetPeriod};
 use rust_decimal::Decimal;
@@ -240,6 +240,105 @@ pub struct QuotaSummary {
     /// Child's-sickness days left this calendar year.
     #[schema(value_type = String)]
     pub child_sick_days_left: Decimal,
+    /// Self-certification in the twelve months up to `as_of`, entry by entry.
+    pub self_certification: SelfCertificationUse,
+    /// Leave in `as_of`'s calendar year, entry by entry.
+    pub leave: YearlyQuotaUse,
+    /// Child's sickness in `as_of`'s calendar year, entry by entry.
+    pub child_sickness: YearlyQuotaUse,
+}
+
+/// Self-certified sickness (R6) in the twelve months up to a date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SelfCertificationUse {
+    /// Occurrences count when they start after this date (one year before
+    /// `as_of`) and by `as_of`.
+    pub counted_after: Date,
+    /// The most occurrences in twelve months (policy).
+    pub max_occurrences: u32,
+    /// The most self-certified dates in one occurrence (policy).
+    pub max_days_per_occurrence: u32,
+    /// Occurrences that count.
+    pub occurrences_used: u32,
+    /// Self-certified dates in those occurrences.
+    pub days_used: u32,
+    /// The occurrences, oldest first.
+    pub occurrences: Vec<SelfCertificationOccurrence>,
+    /// The self-certified entries of those occurrences, by date.
+    pub entries: Vec<QuotaEntryView>,
+}
+
+/// One occurrence of self-certified sickness: dates in a row, rest days
+/// between them allowed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SelfCertificationOccurrence {
+    /// The first date.
+    pub first: Date,
+    /// The last date.
+    pub last: Date,
+    /// Self-certified dates in it.
+    pub days: u32,
+}
+
+/// A quota of hours in a calendar year (leave, R7; child's sickness, R8).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct YearlyQuotaUse {
+    /// The quota in hours (for child's sickness, in force on `as_of`).
+    #[schema(value_type = String)]
+    pub quota_hours: Decimal,
+    /// The quota in days.
+    #[schema(value_type = String)]
+    pub quota_days: Decimal,
+    /// Hours used within the quota.
+    #[schema(value_type = String)]
+    pub used_hours: Decimal,
+    /// Days used within the quota.
+    #[schema(value_type = String)]
+    pub used_days: Decimal,
+    /// Hours left.
+    #[schema(value_type = String)]
+    pub left_hours: Decimal,
+    /// Days left.
+    #[schema(value_type = String)]
+    pub left_days: Decimal,
+    /// Child's sickness: the quota is doubled, the participant being a sole
+    /// carer on `as_of`; always false for leave.
+    pub doubled_for_sole_carer: bool,
+    /// The entries of the year, by date.
+    pub entries: Vec<QuotaEntryView>,
+}
+
+/// An entry a quota counts, and what the quota made of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QuotaEntryView {
+    /// The day.
+    pub date: Date,
+    /// The kind it was given as.
+    pub kind: String,
+    /// Its hours.
+    #[schema(value_type = String)]
+    pub hours: Decimal,
+    /// Hours within the quota.
+    #[schema(value_type = String)]
+    pub within_quota_hours: Decimal,
+    /// Hours the quota turned unexcused.
+    #[schema(value_type = String)]
+    pub turned_unexcused_hours: Decimal,
+    /// The quota flag, when the entry lies beyond its quota.
+    pub flag: Option<String>,
+}
+
+impl From<&QuotaEntry> for QuotaEntryView {
+    fn from(entry: &QuotaEntry) -> Self {
+        Self {
+            date: entry.date,
+            kind: entry.kind.as_str().to_owned(),
+            hours: entry.hours.normalize(),
+            within_quota_hours: entry.kept_hours.normalize(),
+            turned_unexcused_hours: entry.unexcused_hours.normalize(),
+            flag: entry.flag.map(|f| f.as_str().to_owned()),
+        }
+    }
 }
 
 /// An entry, or the part of one, that a quota turned unexcused.
@@ -398,7 +497,8 @@ pub fn quota_summary(
         policy,
         parameters,
     };
-    let q = quota_use(days, ctx, as_of).map_err(ServiceError::internal)?;
+    let details = quota_details(days, ctx, as_of).map_err(ServiceError::internal)?;
+    let q = &details.quotas;
     let hpd = parameters.hours_per_day;
     let days_of = |hours: Decimal| {
         hours
@@ -406,6 +506,37 @@ pub fn quota_summary(
             .map(|days| days.normalize())
             .ok_or_else(|| ServiceError::internal(anyhow::anyhow!("hours per day is zero")))
     };
+    let entries_of = |kind: AbsenceKind| -> Vec<QuotaEntryView> {
+        details
+            .entries
+            .iter()
+            .filter(|e| e.kind == kind)
+            .map(QuotaEntryView::from)
+            .collect()
+    };
+    let yearly = |quota: Decimal, used: Decimal, left: Decimal, doubled: bool, kind| {
+        Ok::<_, ServiceError>(YearlyQuotaUse {
+            quota_hours: quota.normalize(),
+            quota_days: days_of(quota)?,
+            used_hours: used.normalize(),
+            used_days: days_of(used)?,
+            left_hours: left.normalize(),
+            left_days: days_of(left)?,
+            doubled_for_sole_carer: doubled,
+            entries: entries_of(kind),
+        })
+    };
+    let occurrences: Vec<SelfCertificationOccurrence> = details
+        .self_cert_occurrences
+        .iter()
+        .filter_map(|dates| {
+            Some(SelfCertificationOccurrence {
+                first: *dates.first()?,
+                last: *dates.last()?,
+                days: dates.len() as u32,
+            })
+        })
+        .collect();
     Ok(Some(QuotaSummary {
         as_of,
         self_cert_days_left_in_occurrence: q.self_cert_days_left_in_occurrence,
@@ -415,5 +546,28 @@ pub fn quota_summary(
         leave_days_left: days_of(q.leave_hours_left)?,
         child_sick_hours_left: q.child_sick_hours_left.normalize(),
         child_sick_days_left: days_of(q.child_sick_hours_left)?,
+        self_certification: SelfCertificationUse {
+            counted_after: details.self_cert_counted_after,
+            max_occurrences: policy.self_cert_max_occurrences,
+            max_days_per_occurrence: policy.self_cert_max_days,
+            occurrences_used: occurrences.len() as u32,
+            days_used: occurrences.iter().map(|o| o.days).sum(),
+            occurrences,
+            entries: entries_of(AbsenceKind::SickSelf),
+        },
+        leave: yearly(
+            details.leave_quota_hours,
+            q.leave_hours_used,
+            q.leave_hours_left,
+            false,
+            AbsenceKind::Leave,
+        )?,
+        child_sickness: yearly(
+            details.child_sick_quota_hours,
+            q.child_sick_hours_used,
+            q.child_sick_hours_left,
+            details.child_sick_quota_doubled,
+            AbsenceKind::ChildSick,
+        )?,
     }))
 }

@@ -24,4 +24,5 @@ pub mod rest;
 pub mod sandbox;
 pub mod simulate;
 pub mod telemetry;
+pub mod web;
 pub mod wire_case;

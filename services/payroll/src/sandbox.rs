@@ -415,8 +415,11 @@ impl Seed {
         )
         .await?;
         let today = crate::clock::today();
-        // The programmes began two months ago and last two years.
-        let start = first_of_month(first_of_month(today) - Duration::days(1) - Duration::days(31));
+        // The programmes began three months ago (so last month is past the
+        // waiting time for self-certification) and last two years.
+        let start = first_of_month(
+            first_of_month(first_of_month(today) - Duration::days(1)) - Duration::days(32),
+        );
         let end = start.replace_year(start.year() + 2)? - Duration::days(1);
 
         let supervisor_key = SigningKey::from_bytes(&self.bytes("supervisor"));
@@ -534,9 +537,10 @@ impl Seed {
     }
 
     /// Last month's timesheet of the first participant, with absences for a
-    /// caseworker to find: two self-certified sick days, and two days of
-    /// unexcused absence, both warned about, one decided (a deduction) and
-    /// one awaiting its decision on the worklist.
+    /// caseworker to find: four self-certified sick days in a row, the last
+    /// beyond the three an occurrence allows (its hours await a warning on
+    /// the worklist), and two days of unexcused absence, both warned about,
+    /// one decided (a deduction) and one awaiting its decision.
     async fn absences<F, Fut>(
         &self,
         payroll: &crate::payroll::Payroll,
@@ -556,18 +560,16 @@ impl Seed {
             .map(|d| first + Duration::days(i64::from(d)))
             .filter(|d| d.weekday().number_from_monday() <= 5)
             .collect();
-        let (Some(&sick_1), Some(&sick_2), Some(&unexcused_1), Some(&unexcused_2)) = (
-            weekdays.get(2),
-            weekdays.get(3),
-            weekdays.get(7),
-            weekdays.get(8),
-        ) else {
-            bail!("a month without nine weekdays");
+        let (Some(sick), Some(&unexcused_1), Some(&unexcused_2)) =
+            (weekdays.get(2..6), weekdays.get(8), weekdays.get(9))
+        else {
+            bail!("a month without ten weekdays");
         };
-        let request = Timesheet::new(id, MUNICIPALITY_ID, first, last)
-            .client_reference("sandbox-seed")
-            .day(sick_1, DayKind::SickSelf, Decimal::new(75, 1))
-            .day(sick_2, DayKind::SickSelf, Decimal::new(75, 1))
+        let request = sick.iter().fold(
+            Timesheet::new(id, MUNICIPALITY_ID, first, last).client_reference("sandbox-seed"),
+            |timesheet, day| timesheet.day(*day, DayKind::SickSelf, Decimal::new(75, 1)),
+        );
+        let request = request
             .day(unexcused_1, DayKind::Unexcused, Decimal::from(3))
             .day(unexcused_2, DayKind::Unexcused, Decimal::from(2))
             .sign(&[

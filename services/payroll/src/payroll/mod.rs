@@ -32,7 +32,7 @@ use crate::identity::IdentityVault;
 pub use corrections::{FactCorrection, kind_of_segment, path_segment};
 pub use decisions::{LEGAL_BASIS, NewDecision};
 pub use municipalities::{AccountingSettings, MunicipalitySettings, Precondition};
-pub use participants::{NewChild, NewParticipant};
+pub use participants::{NewChild, NewParticipant, ParticipantListing};
 pub use procedure::{AppealDecision, NewWarning};
 pub use programmes::NewPause;
 pub use runs::{
@@ -97,6 +97,11 @@ impl Payroll {
     /// The migrations of this build the database does not hold yet (readiness).
     pub async fn pending_migrations(&self) -> Result<Vec<String>, ServiceError> {
         Ok(self.store.pending_migrations().await?)
+    }
+
+    /// The key of the caseworker's page's form tokens (from the identity secret).
+    pub fn form_token_key(&self) -> [u8; 32] {
+        self.vault.form_token_key()
     }
 
     /// The shipped parameters (see `effective_parameters` for those in force).

@@ -254,3 +254,60 @@ impl Payroll {
         Ok(offset.id)
     }
 }
+
+/// A participant as a caseworker finds them: name and employee number,
+/// never the identity number.
+#[derive(Debug, Clone)]
+pub struct ParticipantListing {
+    /// The participant.
+    pub participant: Participant,
+    /// Their employee number, when registered.
+    pub employee_number: Option<String>,
+}
+
+impl Payroll {
+    /// A municipality's participants by name, whose name contains `query`
+    /// (any case) or, for a query of digits, whose employee number ends with
+    /// it; every participant for an empty query. Identity numbers are never
+    /// searched: a caseworker finds a person without typing one.
+    pub async fn find_participants(
+        &self,
+        municipality_id: &str,
+        query: &str,
+    ) -> Result<Vec<ParticipantListing>, ServiceError> {
+        let query = query.trim().to_lowercase();
+        let digits = !query.is_empty() && query.chars().all(|c| c.is_ascii_digit());
+        let mut numbers = self.employee_numbers(municipality_id).await?;
+        let mut found: Vec<ParticipantListing> = self
+            .store
+            .list_participants(municipality_id)
+            .await?
+            .into_iter()
+            .map(|participant| ParticipantListing {
+                employee_number: numbers.remove(&participant.id),
+                participant,
+            })
+            .filter(|listing| {
+                if digits {
+                    listing
+                        .employee_number
+                        .as_deref()
+                        .is_some_and(|n| n.ends_with(&query))
+                } else {
+                    listing
+                        .participant
+                        .display_name
+                        .to_lowercase()
+                        .contains(&query)
+                }
+            })
+            .collect();
+        found.sort_by(|a, b| {
+            a.participant
+                .display_name
+                .cmp(&b.participant.display_name)
+                .then(a.participant.id.cmp(&b.participant.id))
+        });
+        Ok(found)
+    }
+}

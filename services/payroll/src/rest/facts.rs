@@ -158,7 +158,7 @@ pub enum FactKindSegment {
 }
 
 /// The fact kinds under `/v1/facts` (a G is under `/v1/parameters/g`).
-fn participant_fact(segment: &str) -> Result<FactKind, ServiceError> {
+pub(crate) fn participant_fact(segment: &str) -> Result<FactKind, ServiceError> {
     kind_of_segment(segment)
         .filter(|kind| *kind != FactKind::RegisteredG)
         .ok_or_else(|| ServiceError::NotFound {
@@ -379,7 +379,7 @@ async fn change(
 
 /// A fact's fields as the API shows them and a correction takes them:
 /// months `YYYY-MM`, amounts with two decimals.
-fn fact_json(content: &FactContent) -> Value {
+pub(crate) fn fact_json(content: &FactContent) -> Value {
     let amount = |a: Decimal| kvp_rules::format_amount(a);
     match content {
         FactContent::Child {
@@ -425,7 +425,7 @@ fn fact_json(content: &FactContent) -> Value {
 
 /// Reads a correction's `fact` as its kind takes it; a field error names
 /// the field under `fact`.
-fn fact_content(kind: FactKind, fact: Value) -> Result<FactContent, ServiceError> {
+pub(crate) fn fact_content(kind: FactKind, fact: Value) -> Result<FactContent, ServiceError> {
     fn read<T: DeserializeOwned>(fact: &Value) -> Result<T, ServiceError> {
         let bytes = serde_json::to_vec(fact).map_err(ServiceError::internal)?;
         super::extract::parse(&bytes).map_err(|e| match e {

@@ -8,8 +8,8 @@
 mod audit;
 pub mod auth;
 mod decisions;
-mod extract;
-mod facts;
+pub(crate) mod extract;
+pub(crate) mod facts;
 mod health;
 pub mod idempotency;
 pub mod limits;

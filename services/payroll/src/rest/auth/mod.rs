@@ -56,7 +56,10 @@ use crate::payroll::{Actor, Payroll};
 
 pub use kvp_auth::LEEWAY_SECONDS;
 use kvp_auth::{Claims, MAX_SUBJECT, TokenRefusal};
-pub use policy::{Access, BearerSecurity, Owner, POLICY, Rule, Verb, methods_of, rule_for};
+pub use policy::{
+    Access, BearerSecurity, CASEWORKER, EVERYONE, Owner, POLICY, Rule, Verb, methods_of, rule,
+    rule_for,
+};
 pub use token::Authenticator;
 
 /// The realm named in `WWW-Authenticate` challenges.
@@ -176,7 +179,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
 /// Why a request was refused before its handler.
 #[derive(Debug)]
-enum Refusal {
+pub enum Refusal {
     /// No token, or one that fails a check: 401 with a challenge.
     Token(TokenRefusal),
     /// Role or municipality not allowed: 403.
@@ -225,18 +228,38 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// The guard's state: the token verifier and the payroll core that tells
-/// whose a resource is.
+/// The guard's state: the token verifier, the payroll core that tells
+/// whose a resource is, and the table of rules it enforces.
 #[derive(Clone)]
 pub struct Guard {
     auth: Authenticator,
     payroll: Arc<Payroll>,
+    policy: &'static [Rule],
 }
 
 impl Guard {
-    /// A guard over `payroll`'s resources.
+    /// A guard over `payroll`'s resources by the REST table, [`POLICY`].
     pub fn new(auth: Authenticator, payroll: Arc<Payroll>) -> Self {
-        Self { auth, payroll }
+        Self::with_policy(auth, payroll, POLICY)
+    }
+
+    /// A guard by another table of rules (the caseworker's page has its own
+    /// routes, checked exactly as REST's are).
+    pub fn with_policy(
+        auth: Authenticator,
+        payroll: Arc<Payroll>,
+        policy: &'static [Rule],
+    ) -> Self {
+        Self {
+            auth,
+            payroll,
+            policy,
+        }
+    }
+
+    /// Whether tokens are checked (false in development mode).
+    pub fn checks_tokens(&self) -> bool {
+        self.auth.verifier().is_some()
     }
 }
 
@@ -254,7 +277,9 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
     }
 }
 
-async fn admit(guard: &Guard, mut request: Request) -> Result<Request, Refusal> {
+/// Authenticates a request and checks it against the guard's table: the
+/// request with its [`Identity`], or why it is refused.
+pub async fn admit(guard: &Guard, mut request: Request) -> Result<Request, Refusal> {
     let Some(verifier) = guard.auth.verifier() else {
         let actor = development_actor(request.headers());
         request
@@ -267,9 +292,9 @@ async fn admit(guard: &Guard, mut request: Request) -> Result<Request, Refusal> 
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
-    let Some(rule) = rule_for(request.method(), &template) else {
+    let Some(rule) = policy::rule_in(guard.policy, request.method(), &template) else {
         // A route known with other methods: 405, whoever asks.
-        let allowed = methods_of(&template);
+        let allowed = policy::methods_in(guard.policy, &template);
         if !allowed.is_empty() {
             return Err(Refusal::MethodNotAllowed(allowed.join(", ")));
         }

@@ -102,7 +102,8 @@ pub struct Rule {
     pub access: Access,
 }
 
-const fn rule(verb: Verb, path: &'static str, access: Access) -> Rule {
+/// A rule of a table (`POLICY`, the page's `PAGE_POLICY`).
+pub const fn rule(verb: Verb, path: &'static str, access: Access) -> Rule {
     Rule { verb, path, access }
 }
 
@@ -111,12 +112,12 @@ use Role::{Administrator, Auditor, Caseworker, PayrollOperator};
 use Verb::{Get, Post, Put};
 
 /// Every role: reads of a municipality's data, national reads, computations.
-const EVERYONE: &[Role] = &[Caseworker, PayrollOperator, Auditor, Administrator];
+pub const EVERYONE: &[Role] = &[Caseworker, PayrollOperator, Auditor, Administrator];
 /// Pay runs and their export: the payroll file of a whole municipality, not
 /// a caseworker's business (payslips of one participant are).
 const PAYROLL: &[Role] = &[PayrollOperator, Auditor, Administrator];
 /// Participants and their facts, decisions.
-const CASEWORKER: &[Role] = &[Caseworker];
+pub const CASEWORKER: &[Role] = &[Caseworker];
 /// Municipalities and their policy, signer keys, the G.
 const ADMINISTRATOR: &[Role] = &[Administrator];
 /// The audit trail is the check on every other role, administrators
@@ -186,7 +187,12 @@ pub const POLICY: &[Rule] = &[
 
 /// The rule of a route template and method, if there is one.
 pub fn rule_for(method: &Method, path: &str) -> Option<&'static Rule> {
-    POLICY
+    rule_in(POLICY, method, path)
+}
+
+/// The rule of a route template and method in a table, if there is one.
+pub fn rule_in(policy: &'static [Rule], method: &Method, path: &str) -> Option<&'static Rule> {
+    policy
         .iter()
         .find(|r| r.path == path && r.verb.matches(method))
 }
@@ -194,7 +200,12 @@ pub fn rule_for(method: &Method, path: &str) -> Option<&'static Rule> {
 /// The methods a route template is served with (GET with HEAD), for the
 /// `Allow` of a 405; empty for a template the policy does not know.
 pub fn methods_of(path: &str) -> Vec<&'static str> {
-    Verb::allow(POLICY.iter().filter(|r| r.path == path).map(|r| r.verb))
+    methods_in(POLICY, path)
+}
+
+/// [`methods_of`] in a table.
+pub fn methods_in(policy: &'static [Rule], path: &str) -> Vec<&'static str> {
+    Verb::allow(policy.iter().filter(|r| r.path == path).map(|r| r.verb))
 }
 
 /// Adds the bearer scheme to the OpenAPI document and, from [`POLICY`], each

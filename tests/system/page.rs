@@ -1,0 +1,420 @@
+//! The caseworker's page from outside, on the sandbox (every protection on):
+//! the same tokens, roles and scope as REST, a strict policy on every
+//! answer, forms refused without the caller's token, and a warning and a
+//! deduction decided through the page whose figures are the API's.
+
+use reqwest::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
+use reqwest::{Method, StatusCode, redirect};
+use serde_json::Value;
+
+use crate::sandbox::{Sandbox, previous_month};
+
+/// A page request with `role`'s token (none for `None`); redirects are not
+/// followed, so a form's 303 is seen.
+async fn page(
+    sandbox: &Sandbox,
+    method: Method,
+    path: &str,
+    role: Option<&str>,
+    form: Option<&[(&str, &str)]>,
+) -> reqwest::Response {
+    let client = reqwest::Client::builder()
+        .redirect(redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = format!("{}{path}", sandbox.folder.manifest().http_url);
+    let mut request = client.request(method, url);
+    if let Some(role) = role {
+        request = request.bearer_auth(sandbox.folder.token(role).unwrap());
+    }
+    if let Some(form) = form {
+        request = request
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(urlencoded(form));
+    }
+    request.send().await.unwrap()
+}
+
+/// A form as a browser sends it.
+fn urlencoded(fields: &[(&str, &str)]) -> String {
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    char::from(b).to_string()
+                }
+                b' ' => "+".to_owned(),
+                other => format!("%{other:02X}"),
+            })
+            .collect()
+    };
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+async fn html(sandbox: &Sandbox, path: &str, role: &str) -> String {
+    let response = page(sandbox, Method::GET, path, Some(role), None).await;
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    assert_eq!(
+        response.headers()[CONTENT_TYPE],
+        "text/html; charset=utf-8",
+        "{path}"
+    );
+    response.text().await.unwrap()
+}
+
+/// The text of the element marked `marker` (`data-figure="…"`).
+fn marked(html: &str, marker: &str) -> String {
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} is not on the page"));
+    let rest = &html[start..];
+    let open = rest.find('>').unwrap() + 1;
+    let close = rest[open..].find('<').unwrap();
+    rest[open..open + close].trim().to_owned()
+}
+
+/// The form token on a page.
+fn form_token(html: &str) -> String {
+    let start = html.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn the_page_is_guarded_as_rest_is_and_every_answer_is_strict() {
+    let sandbox = Sandbox::start(3).await;
+    let worklist = "/ui/municipalities/9999/worklist";
+
+    // No token: 401 with the bearer challenge, as a page.
+    let response = page(&sandbox, Method::GET, worklist, None, None).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        response.headers()[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    assert_eq!(response.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
+    let policy = response.headers()[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.contains("default-src 'none'"), "{policy}");
+    assert!(!policy.contains("unsafe"), "{policy}");
+    assert!(response.text().await.unwrap().contains("(401)"));
+
+    // Every role reads the worklist; only a caseworker changes anything.
+    for role in ["caseworker", "payroll_operator", "auditor", "administrator"] {
+        let response = page(&sandbox, Method::GET, worklist, Some(role), None).await;
+        assert_eq!(response.status(), StatusCode::OK, "{role}");
+        assert_eq!(
+            response.headers()["cache-control"],
+            "no-store",
+            "personal data is never cached"
+        );
+    }
+    let participant = sandbox.folder.participants()[0].id.clone();
+    let decide = format!("/ui/participants/{participant}/sanction-decisions");
+    let response = page(
+        &sandbox,
+        Method::POST,
+        &decide,
+        Some("payroll_operator"),
+        Some(&[("csrf", "x")]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // A municipality other than the token's: 403, as on REST.
+    let response = page(
+        &sandbox,
+        Method::GET,
+        "/ui/municipalities/0301/worklist",
+        Some("caseworker"),
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // The start page sends the caller to their municipality's worklist.
+    let response = page(&sandbox, Method::GET, "/ui", Some("caseworker"), None).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], worklist);
+
+    // The development role picker does not exist with tokens on.
+    let response = page(
+        &sandbox,
+        Method::POST,
+        "/ui/development-role",
+        Some("caseworker"),
+        Some(&[("role", "administrator"), ("name", "x")]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_caseworker_finds_warns_and_decides_and_the_page_shows_what_the_api_answers() {
+    let sandbox = Sandbox::start(4).await;
+    let participants = sandbox.folder.participants();
+    let first = &participants[0];
+    let id = first.id.as_str();
+    let month = previous_month(sandbox.folder.today());
+
+    // Found by the last digits of the employee number, and by a part of the name.
+    let (_, _, number) = sandbox
+        .rest(
+            Method::GET,
+            &format!("/v1/participants/{id}/employee-number"),
+            "caseworker",
+            None,
+        )
+        .await;
+    let number = number["employee_number"].as_str().unwrap().to_owned();
+    let digits: String = number
+        .chars()
+        .rev()
+        .take(3)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let found = html(
+        &sandbox,
+        &format!("/ui/municipalities/9999/participants?q={digits}"),
+        "caseworker",
+    )
+    .await;
+    assert!(
+        found.contains(&format!("/ui/participants/{id}\"")),
+        "{found}"
+    );
+    let (_, _, view) = sandbox
+        .rest(
+            Method::GET,
+            &format!("/v1/participants/{id}"),
+            "caseworker",
+            None,
+        )
+        .await;
+    let name = view["display_name"].as_str().unwrap().to_owned();
+    let part: String = name
+        .chars()
+        .skip(1)
+        .take(4)
+        .collect::<String>()
+        .to_uppercase();
+    let found = html(
+        &sandbox,
+        &format!("/ui/municipalities/9999/participants?q={part}"),
+        "caseworker",
+    )
+    .await;
+    assert!(found.contains(&name), "{found}");
+    let none = html(
+        &sandbox,
+        "/ui/municipalities/9999/participants?q=zzzz",
+        "caseworker",
+    )
+    .await;
+    assert!(!none.contains("/ui/participants/"), "{none}");
+
+    // The absence overview: the figures of the REST answer, and the
+    // self-certification quota exceeded on the fourth day in a row.
+    let overview = html(&sandbox, &format!("/ui/participants/{id}"), "caseworker").await;
+    let (status, _, api) = sandbox
+        .rest(
+            Method::GET,
+            &format!("/v1/participants/{id}/absence-overview"),
+            "caseworker",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{api}");
+    for (figure, value) in [
+        (
+            "self_cert_occurrences_left",
+            &api["self_cert_occurrences_left"],
+        ),
+        ("days_used", &api["self_certification"]["days_used"]),
+        ("leave_hours_left", &api["leave_hours_left"]),
+        ("leave_days_left", &api["leave_days_left"]),
+        ("child_sick_hours_left", &api["child_sick_hours_left"]),
+    ] {
+        let expected = match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        assert_eq!(
+            marked(&overview, &format!("data-figure=\"{figure}\"")),
+            expected,
+            "{figure}"
+        );
+    }
+    assert_eq!(api["self_certification"]["days_used"], 4, "{api}");
+    let exceeded: Vec<&Value> = api["self_certification"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["flag"] == "SELF_CERT_QUOTA_EXCEEDED")
+        .collect();
+    assert_eq!(exceeded.len(), 1, "{api}");
+    assert_eq!(exceeded[0]["turned_unexcused_hours"], "7.5");
+    let day = exceeded[0]["date"].as_str().unwrap().to_owned();
+    assert!(overview.contains("Egenmeldingskvoten er overskredet"));
+
+    // The month: awaiting a warning; a form without the caller's token is
+    // refused, and nothing is stored.
+    let month_path = format!("/ui/participants/{id}/months/{month}");
+    let before = html(&sandbox, &month_path, "caseworker").await;
+    let token = form_token(&before);
+    let warn = format!("/ui/participants/{id}/sanction-warnings");
+    let warning = |csrf: String| {
+        vec![
+            ("csrf", csrf),
+            ("month", month.clone()),
+            ("date", day.clone()),
+            ("entry_kind", "SICK_SELF".to_owned()),
+            ("given_on", sandbox.folder.today().to_string()),
+            ("channel", "LETTER".to_owned()),
+            ("reference", "PAGE-VARSEL-1".to_owned()),
+        ]
+    };
+    let forged = warning("1.00".to_owned());
+    let forged: Vec<(&str, &str)> = forged.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let response = page(
+        &sandbox,
+        Method::POST,
+        &warn,
+        Some("caseworker"),
+        Some(&forged),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let (_, _, warnings) = sandbox
+        .rest(
+            Method::GET,
+            &format!("/v1/participants/{id}/sanction-warnings"),
+            "caseworker",
+            None,
+        )
+        .await;
+    let warned_before = warnings.as_array().unwrap().len();
+
+    let fields = warning(token.clone());
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let response = page(
+        &sandbox,
+        Method::POST,
+        &warn,
+        Some("caseworker"),
+        Some(&fields),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()[LOCATION],
+        format!("{month_path}?done=warning").as_str()
+    );
+    let (_, _, warnings) = sandbox
+        .rest(
+            Method::GET,
+            &format!("/v1/participants/{id}/sanction-warnings"),
+            "caseworker",
+            None,
+        )
+        .await;
+    assert_eq!(warnings.as_array().unwrap().len(), warned_before + 1);
+
+    // The decision: a deduction of the day's hours, audited as the caseworker's.
+    let decision = [
+        ("csrf", token.as_str()),
+        ("month", month.as_str()),
+        ("date", day.as_str()),
+        ("entry_kind", "SICK_SELF"),
+        ("outcome", "APPROVED"),
+        ("reference", "PAGE-VEDTAK-1"),
+        ("reason", "more than three days in a row"),
+    ];
+    let decide = format!("/ui/participants/{id}/sanction-decisions");
+    let response = page(
+        &sandbox,
+        Method::POST,
+        &decide,
+        Some("caseworker"),
+        Some(&decision),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let after = html(
+        &sandbox,
+        &format!("{month_path}?done=decision"),
+        "caseworker",
+    )
+    .await;
+    let (status, _, api_month) = sandbox
+        .rest(
+            Method::GET,
+            &format!("/v1/participants/{id}/months/{month}"),
+            "caseworker",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{api_month}");
+    for code in ["KVP_BASE", "KVP_DEDUCTION_ABSENCE", "KVP_CHILD_SUPPLEMENT"] {
+        let row = &after[after.find(&format!("data-line=\"{code}\"")).unwrap()..];
+        assert_eq!(
+            marked(row, "data-amount"),
+            api_month["lines"][code].as_str().unwrap(),
+            "{code}"
+        );
+    }
+    assert_eq!(
+        marked(&after, "data-total"),
+        api_month["total"].as_str().unwrap()
+    );
+    let absence = &api_month["explanation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["code"] == "KVP_DEDUCTION_ABSENCE")
+        .unwrap()["details"];
+    assert!(
+        absence
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d.as_str().unwrap().starts_with(&day)),
+        "{absence}"
+    );
+    assert!(after.contains(&day));
+    assert!(after.contains("Vedtaket er registrert"));
+    let (_, _, decisions) = sandbox
+        .rest(
+            Method::GET,
+            &format!("/v1/participants/{id}/sanction-decisions"),
+            "caseworker",
+            None,
+        )
+        .await;
+    let ours = decisions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["reference"] == "PAGE-VEDTAK-1")
+        .unwrap();
+    assert_eq!(ours["decided_by"], "caseworker:sandbox-caseworker");
+    assert_eq!(ours["date"], day.as_str());
+
+    // In English on asking, with the same figures.
+    let english = html(&sandbox, &format!("{month_path}?lang=en"), "caseworker").await;
+    assert!(english.contains("<html lang=\"en\">"));
+    assert!(english.contains("Deduction for unexcused absence"));
+    assert_eq!(
+        marked(&english, "data-total"),
+        api_month["total"].as_str().unwrap()
+    );
+}
