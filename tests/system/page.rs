@@ -1,11 +1,15 @@
 //! The caseworker's page from outside, on the sandbox (every protection on):
 //! the same tokens, roles and scope as REST, a strict policy on every
 //! answer, forms refused without the caller's token, and a warning and a
-//! deduction decided through the page whose figures are the API's.
+//! deduction decided through the page whose figures are the API's; in
+//! development mode, the role picker and a correction of a fact.
 
-use reqwest::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
+use kvp_system_tests::{Fixture, TestApp};
+use reqwest::header::{
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE, WWW_AUTHENTICATE,
+};
 use reqwest::{Method, StatusCode, redirect};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::sandbox::{Sandbox, previous_month};
 
@@ -417,4 +421,149 @@ async fn a_caseworker_finds_warns_and_decides_and_the_page_shows_what_the_api_an
         marked(&english, "data-total"),
         api_month["total"].as_str().unwrap()
     );
+}
+
+/// A page request to an in-process service in development mode, with the
+/// role picker's cookie when one is given; redirects not followed.
+async fn development_page(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<&[(&str, &str)]>,
+) -> reqwest::Response {
+    let client = reqwest::Client::builder()
+        .redirect(redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut request = client.request(method, format!("{}{path}", app.http));
+    if let Some(cookie) = cookie {
+        request = request.header(COOKIE, cookie);
+    }
+    if let Some(form) = form {
+        request = request
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(urlencoded(form));
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn in_development_mode_a_role_picker_names_the_caller_who_corrects_a_fact_on_the_page() {
+    let app = TestApp::spawn().await;
+    let fixture = Fixture::new(&app).await;
+    let p = fixture.participant_id.clone();
+    let offset = app
+        .post(
+            &format!("/v1/participants/{p}/benefit-offsets"),
+            json!({"month": "2025-03", "kind": "DAGPENGER", "amount": "1000.00"}),
+            201,
+        )
+        .await;
+    let offset_id = offset["id"].as_str().unwrap().to_owned();
+
+    // No caller picked: the start page offers the picker.
+    let start = development_page(&app, Method::GET, "/ui", None, None).await;
+    assert_eq!(start.status(), StatusCode::OK);
+    assert!(
+        start
+            .text()
+            .await
+            .unwrap()
+            .contains("action=\"/ui/development-role\"")
+    );
+    let refused = development_page(
+        &app,
+        Method::POST,
+        "/ui/development-role",
+        None,
+        Some(&[("role", "root"), ("municipality", "0301"), ("name", "kari")]),
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let picked = development_page(
+        &app,
+        Method::POST,
+        "/ui/development-role",
+        None,
+        Some(&[
+            ("role", "caseworker"),
+            ("municipality", "0301"),
+            ("name", "kari"),
+        ]),
+    )
+    .await;
+    assert_eq!(picked.status(), StatusCode::SEE_OTHER);
+    let cookie = picked.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(cookie, "kvp_development_caller=caseworker/0301/kari");
+    let start = development_page(&app, Method::GET, "/ui", Some(&cookie), None).await;
+    assert_eq!(
+        start.headers()[LOCATION],
+        "/ui/municipalities/0301/worklist"
+    );
+
+    // The correction form: the fact's fields as the API writes them.
+    let fact_path = format!("/ui/facts/benefit-offsets/{offset_id}");
+    let form = development_page(&app, Method::GET, &fact_path, Some(&cookie), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        form.contains("name=\"f.amount\" value=\"1000.00\""),
+        "{form}"
+    );
+    let token = form_token(&form);
+    let correction = [
+        ("csrf", token.as_str()),
+        ("version", "1"),
+        ("f.month", "2025-03"),
+        ("f.kind", "DAGPENGER"),
+        ("f.amount", "1250.50"),
+        ("reason", "the NAV decision was for 1 250,50"),
+    ];
+    // Another caller's token does not carry the form.
+    let ola = "kvp_development_caller=caseworker/0301/ola";
+    let response =
+        development_page(&app, Method::POST, &fact_path, Some(ola), Some(&correction)).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = development_page(
+        &app,
+        Method::POST,
+        &fact_path,
+        Some(&cookie),
+        Some(&correction),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let fact = app
+        .get(&format!("/v1/facts/benefit-offsets/{offset_id}"))
+        .await;
+    assert_eq!(fact["version"], 2, "{fact}");
+    assert_eq!(fact["fact"]["amount"], "1250.50");
+    assert_eq!(fact["recorded_by"], "caseworker:kari");
+    assert_eq!(fact["reason"], "the NAV decision was for 1 250,50");
+
+    // The same form again (a stale version): 412, shown as a page.
+    let response = development_page(
+        &app,
+        Method::POST,
+        &fact_path,
+        Some(&cookie),
+        Some(&correction),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::PRECONDITION_FAILED);
+    assert_eq!(response.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
+    let fact = app
+        .get(&format!("/v1/facts/benefit-offsets/{offset_id}"))
+        .await;
+    assert_eq!(fact["version"], 2, "nothing more is stored: {fact}");
+    app.stop().await;
 }

@@ -52,6 +52,7 @@ pub const PAGE_POLICY: &[Rule] = &[
     rule(Verb::Get,  "/ui",                                       Access::Roles(EVERYONE,   Owner::Nobody)),
     rule(Verb::Post, "/ui/development-role",                      Access::Roles(EVERYONE,   Owner::Nobody)),
     rule(Verb::Get,  "/ui/static/app.css",                        Access::Public),
+    rule(Verb::Get,  "/ui/static/icon.svg",                       Access::Public),
     rule(Verb::Get,  "/ui/municipalities/{id}/worklist",          Access::Roles(EVERYONE,   Owner::Municipality)),
     rule(Verb::Get,  "/ui/municipalities/{id}/participants",      Access::Roles(EVERYONE,   Owner::Municipality)),
     rule(Verb::Get,  "/ui/participants/{id}",                     Access::Roles(EVERYONE,   Owner::Participant)),
@@ -94,6 +95,7 @@ pub fn router(payroll: Arc<Payroll>, auth: Authenticator) -> Router {
         .route("/ui", get(pages::home))
         .route("/ui/development-role", post(forms::development_role))
         .route("/ui/static/app.css", get(style_sheet))
+        .route("/ui/static/icon.svg", get(icon))
         .route("/ui/municipalities/{id}/worklist", get(pages::worklist))
         .route("/ui/municipalities/{id}/participants", get(pages::find))
         .route("/ui/participants/{id}", get(pages::participant))
@@ -264,6 +266,17 @@ async fn style_sheet() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../static/app.css"),
+    )
+}
+
+/// The page's icon (the browser asks for one; without it, a 404 a page).
+async fn icon() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_str!("../../static/icon.svg"),
     )
 }
 
@@ -493,13 +506,13 @@ mod tests {
     }
 
     #[test]
-    fn every_page_route_has_a_rule_and_only_the_style_sheet_is_public() {
+    fn every_page_route_has_a_rule_and_only_the_static_files_are_public() {
         let public: Vec<&str> = PAGE_POLICY
             .iter()
             .filter(|r| matches!(r.access, Access::Public))
             .map(|r| r.path)
             .collect();
-        assert_eq!(public, ["/ui/static/app.css"]);
+        assert_eq!(public, ["/ui/static/app.css", "/ui/static/icon.svg"]);
         // Every change is a caseworker's, as on REST (the development
         // picker changes nothing but the caller).
         for rule in PAGE_POLICY {
