@@ -13,8 +13,43 @@ use serde_json::{Value, json};
 
 use crate::sandbox::{Sandbox, previous_month};
 
-/// A page request with `role`'s token (none for `None`); redirects are not
-/// followed, so a form's 303 is seen.
+/// How a page request names its caller.
+enum Caller<'a> {
+    /// Nobody.
+    Anonymous,
+    /// A bearer token, as the OpenID Connect proxy forwards it.
+    Token(String),
+    /// The development role picker's cookie.
+    Cookie(&'a str),
+}
+
+/// A page request to `base`; redirects are not followed, so a form's 303 is seen.
+async fn send(
+    base: &str,
+    method: Method,
+    path: &str,
+    caller: Caller<'_>,
+    form: Option<&[(&str, &str)]>,
+) -> reqwest::Response {
+    let client = reqwest::Client::builder()
+        .redirect(redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut request = client.request(method, format!("{base}{path}"));
+    request = match caller {
+        Caller::Anonymous => request,
+        Caller::Token(token) => request.bearer_auth(token),
+        Caller::Cookie(cookie) => request.header(COOKIE, cookie),
+    };
+    if let Some(form) = form {
+        request = request
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(urlencoded(form));
+    }
+    request.send().await.unwrap()
+}
+
+/// A page request to the sandbox with `role`'s token (none for `None`).
 async fn page(
     sandbox: &Sandbox,
     method: Method,
@@ -22,21 +57,18 @@ async fn page(
     role: Option<&str>,
     form: Option<&[(&str, &str)]>,
 ) -> reqwest::Response {
-    let client = reqwest::Client::builder()
-        .redirect(redirect::Policy::none())
-        .build()
-        .unwrap();
-    let url = format!("{}{path}", sandbox.folder.manifest().http_url);
-    let mut request = client.request(method, url);
-    if let Some(role) = role {
-        request = request.bearer_auth(sandbox.folder.token(role).unwrap());
-    }
-    if let Some(form) = form {
-        request = request
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(urlencoded(form));
-    }
-    request.send().await.unwrap()
+    let caller = match role {
+        Some(role) => Caller::Token(sandbox.folder.token(role).unwrap()),
+        None => Caller::Anonymous,
+    };
+    send(
+        &sandbox.folder.manifest().http_url,
+        method,
+        path,
+        caller,
+        form,
+    )
+    .await
 }
 
 /// A form as a browser sends it.
@@ -424,7 +456,7 @@ async fn a_caseworker_finds_warns_and_decides_and_the_page_shows_what_the_api_an
 }
 
 /// A page request to an in-process service in development mode, with the
-/// role picker's cookie when one is given; redirects not followed.
+/// role picker's cookie when one is given.
 async fn development_page(
     app: &TestApp,
     method: Method,
@@ -432,20 +464,8 @@ async fn development_page(
     cookie: Option<&str>,
     form: Option<&[(&str, &str)]>,
 ) -> reqwest::Response {
-    let client = reqwest::Client::builder()
-        .redirect(redirect::Policy::none())
-        .build()
-        .unwrap();
-    let mut request = client.request(method, format!("{}{path}", app.http));
-    if let Some(cookie) = cookie {
-        request = request.header(COOKIE, cookie);
-    }
-    if let Some(form) = form {
-        request = request
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(urlencoded(form));
-    }
-    request.send().await.unwrap()
+    let caller = cookie.map_or(Caller::Anonymous, Caller::Cookie);
+    send(&app.http, method, path, caller, form).await
 }
 
 #[tokio::test]

@@ -1038,3 +1038,37 @@ async fn the_topup_counts_each_payment_in_the_month_it_was_paid_and_a_failed_one
     app.stop().await;
     topup.stop().await;
 }
+
+#[tokio::test]
+async fn a_month_ends_at_midnight_in_norway_not_in_utc() {
+    let app = TestApp::spawn().await;
+    Fixture::new(&app).await;
+    let march = kvp_rules::YearMonth::new(2025, time::Month::March);
+    let actor = kvp_payroll::payroll::Actor::named("payroll_operator:night");
+    // 23:30 in Oslo on 31 March (summer time: UTC+2) is 21:30 UTC: not ended.
+    let refused = app
+        .payroll
+        .close_period(
+            "0301",
+            march,
+            &actor,
+            time::macros::datetime!(2025-03-31 21:30 UTC),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.reason(), "MONTH_NOT_ENDED", "{refused}");
+    // 00:30 in Oslo on 1 April is still 31 March in UTC: ended.
+    let (run, created) = app
+        .payroll
+        .close_period(
+            "0301",
+            march,
+            &actor,
+            time::macros::datetime!(2025-03-31 22:30 UTC),
+        )
+        .await
+        .unwrap();
+    assert!(created);
+    assert_eq!(run.month, march.first_day());
+    app.stop().await;
+}

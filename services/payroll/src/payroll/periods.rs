@@ -479,7 +479,8 @@ impl Payroll {
         if let Some(run) = store.find_run(municipality_id, month.first_day()).await? {
             return Ok((run, false));
         }
-        if now.date() <= month.last_day() {
+        // The month ends at midnight in Norway, not in UTC (an hour or two later).
+        if kvp_rules::calendar::date_in_norway(now) <= month.last_day() {
             return Err(ServiceError::FailedPrecondition {
                 reason: crate::error::reason::MONTH_NOT_ENDED,
                 what: format!("{month} has not ended: the stipend is paid in arrears"),

@@ -95,13 +95,37 @@ impl Payroll {
         municipality_id: &str,
         as_of: Date,
     ) -> Result<Vec<WorkItem>, ServiceError> {
+        self.worklist_of(municipality_id, None, as_of).await
+    }
+
+    /// One participant's part of their municipality's worklist: the same
+    /// items [`Payroll::worklist`] lists for them, without computing the others'.
+    pub async fn participant_worklist(
+        &self,
+        participant_id: Uuid,
+        as_of: Date,
+    ) -> Result<Vec<WorkItem>, ServiceError> {
+        let participant = self.store.get_participant(participant_id).await?;
+        self.worklist_of(&participant.municipality_id, Some(participant_id), as_of)
+            .await
+    }
+
+    /// The worklist of a municipality, or of one participant of it.
+    async fn worklist_of(
+        &self,
+        municipality_id: &str,
+        only: Option<Uuid>,
+        as_of: Date,
+    ) -> Result<Vec<WorkItem>, ServiceError> {
         let municipality = self.store.get_municipality(municipality_id).await?;
         let policy = self.municipal_policy(municipality.policy_overrides)?;
+        let wanted = |id: Uuid| only.is_none_or(|only| only == id);
         let mut items: Vec<WorkItem> = self
             .store
             .current_holds(municipality_id)
             .await?
             .into_iter()
+            .filter(|held| wanted(held.participant_id))
             .map(|held| {
                 let month = YearMonth::of(held.month);
                 WorkItem {
@@ -116,8 +140,18 @@ impl Payroll {
             .collect();
         let runs = self.store.list_runs(municipality_id).await?;
         let parameters = self.effective_parameters().await?;
-        for participant in self.store.list_participants(municipality_id).await? {
-            let facts = self.store.participant_facts(participant.id).await?;
+        let participants = match only {
+            Some(id) => vec![id],
+            None => self
+                .store
+                .list_participants(municipality_id)
+                .await?
+                .into_iter()
+                .map(|p| p.id)
+                .collect(),
+        };
+        for participant_id in participants {
+            let facts = self.store.participant_facts(participant_id).await?;
             let deadline_day = policy.timesheet_deadline_day;
             self.timesheet_items(&facts, &runs, deadline_day, as_of, &mut items)
                 .await?;

@@ -442,7 +442,7 @@ impl DevelopmentCaller {
         let fits = (1..=64).contains(&name.chars().count())
             && name
                 .chars()
-                .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_'));
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
         fits.then(|| Self {
             role,
             municipality,

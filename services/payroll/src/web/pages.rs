@@ -404,14 +404,17 @@ pub async fn participant(
         Err(ServiceError::FailedPrecondition { what, .. }) => (None, what),
         Err(other) => return Err(other),
     };
-    let people = people(&web, &municipality, t).await?;
-    let items: Vec<WorkItem> = web
-        .payroll
-        .worklist(&municipality, as_of)
-        .await?
-        .into_iter()
-        .filter(|i| i.participant_id == id)
-        .collect();
+    let employee_number = match web.payroll.employee_number(id).await {
+        Ok(number) => number.employee_number,
+        Err(ServiceError::NotFound { .. }) => t.none.to_owned(),
+        Err(other) => return Err(other),
+    };
+    let person = Person {
+        id,
+        name: facts.participant.display_name.clone(),
+        employee_number,
+    };
+    let items = web.payroll.participant_worklist(id, as_of).await?;
     // The months to open: the last six up to the date's in a programme, and
     // any with work.
     let first = facts
@@ -431,7 +434,6 @@ pub async fn participant(
     months.sort_unstable();
     months.dedup();
     months.reverse();
-    let person = people.get(&id);
     let fact_link = |kind: &str, id: Uuid| format!("/ui/facts/{kind}/{id}");
     let fact_rows = vec![
         (
@@ -529,14 +531,12 @@ pub async fn participant(
         c: Chrome::of(&web, &viewer, Some(&municipality)),
         id,
         name: facts.participant.display_name.clone(),
-        employee_number: person
-            .map(|p| p.employee_number.clone())
-            .unwrap_or_else(|| t.none.to_owned()),
+        employee_number: person.employee_number.clone(),
         birth_date: facts.participant.birth_date,
         as_of,
         overview,
         overview_missing,
-        work: work_rows(&items, &people, t),
+        work: work_rows(&items, &BTreeMap::from([(id, person)]), t),
         months: months.iter().map(ToString::to_string).collect(),
         facts: fact_rows,
         decisions,
