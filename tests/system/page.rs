@@ -445,6 +445,97 @@ async fn a_caseworker_finds_warns_and_decides_and_the_page_shows_what_the_api_an
     assert_eq!(ours["decided_by"], "caseworker:sandbox-caseworker");
     assert_eq!(ours["date"], day.as_str());
 
+    // An appeal against the deduction, recorded and partly upheld on the page.
+    let decision_id = ours["id"].as_str().unwrap().to_owned();
+    let today = sandbox.folder.today().to_string();
+    let participant_page = html(&sandbox, &format!("/ui/participants/{id}"), "caseworker").await;
+    let appeal_path = format!("/ui/sanction-decisions/{decision_id}/appeal");
+    assert!(participant_page.contains(&format!("action=\"{appeal_path}\"")));
+    let appeal = [
+        ("csrf", token.as_str()),
+        ("received_on", today.as_str()),
+        ("reference", "PAGE-KLAGE-1"),
+    ];
+    let response = page(
+        &sandbox,
+        Method::POST,
+        &appeal_path,
+        Some("caseworker"),
+        Some(&appeal),
+    )
+    .await;
+    let status = response.status();
+    let location = response.headers().get(LOCATION).cloned();
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        response.text().await.unwrap()
+    );
+    assert_eq!(
+        location.unwrap(),
+        format!("/ui/participants/{id}?done=appeal#decisions").as_str()
+    );
+    let outcome = [
+        ("csrf", token.as_str()),
+        ("outcome", "PARTLY_UPHELD"),
+        ("deducted_hours", "3.5"),
+        ("decided_on", today.as_str()),
+        ("reference", "PAGE-KLAGE-VEDTAK-1"),
+    ];
+    let outcome_path = format!("{appeal_path}/outcome");
+    let response = page(
+        &sandbox,
+        Method::POST,
+        &outcome_path,
+        Some("caseworker"),
+        Some(&outcome),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (status, _, appealed) = sandbox
+        .rest(
+            Method::GET,
+            &format!("/v1/sanction-decisions/{decision_id}/appeal"),
+            "caseworker",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{appealed}");
+    assert_eq!(appealed["reference"], "PAGE-KLAGE-1");
+    assert_eq!(appealed["outcome"], "PARTLY_UPHELD");
+    assert_eq!(appealed["outcome_reference"], "PAGE-KLAGE-VEDTAK-1");
+    assert_eq!(appealed["recorded_by"], "caseworker:sandbox-caseworker");
+    let (_, _, api_month) = sandbox
+        .rest(
+            Method::GET,
+            &format!("/v1/participants/{id}/months/{month}"),
+            "caseworker",
+            None,
+        )
+        .await;
+    let appealed_month = html(&sandbox, &month_path, "caseworker").await;
+    let row = &appealed_month[appealed_month
+        .find("data-line=\"KVP_DEDUCTION_ABSENCE\"")
+        .unwrap()..];
+    let deduction = marked(row, "data-amount");
+    assert_eq!(
+        deduction,
+        api_month["lines"]["KVP_DEDUCTION_ABSENCE"]
+            .as_str()
+            .unwrap()
+    );
+    // 3.5 of the day's 7.5 hours are still deducted: less than before the appeal.
+    let before_appeal = marked(
+        &after[after.find("data-line=\"KVP_DEDUCTION_ABSENCE\"").unwrap()..],
+        "data-amount",
+    );
+    let amount = |text: &str| text.parse::<rust_decimal::Decimal>().unwrap();
+    assert!(
+        amount(&before_appeal) < amount(&deduction),
+        "{before_appeal} → {deduction}"
+    );
+
     // In English on asking, with the same figures.
     let english = html(&sandbox, &format!("{month_path}?lang=en"), "caseworker").await;
     assert!(english.contains("<html lang=\"en\">"));

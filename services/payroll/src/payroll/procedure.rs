@@ -253,6 +253,12 @@ impl Payroll {
         Ok(appeal)
     }
 
+    /// A participant's appeals.
+    pub async fn appeals(&self, participant_id: Uuid) -> Result<Vec<SanctionAppeal>, ServiceError> {
+        self.store.get_participant(participant_id).await?;
+        Ok(self.store.list_appeals(participant_id).await?)
+    }
+
     /// The appeal against a decision.
     pub async fn appeal_of(&self, decision_id: Uuid) -> Result<SanctionAppeal, ServiceError> {
         let (participant_id, _, _) = self.decision_content(decision_id).await?;

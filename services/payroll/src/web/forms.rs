@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::{DevelopmentCaller, Viewer, WebState, see_other};
 use crate::error::ServiceError;
-use crate::payroll::{FactCorrection, NewDecision, NewWarning, Precondition};
+use crate::payroll::{AppealDecision, FactCorrection, NewDecision, NewWarning, Precondition};
 use crate::rest::extract::{Id, Params};
 
 /// A form's fields, or a 400 naming what is wrong with them.
@@ -126,6 +126,79 @@ pub async fn decide(
     };
     web.payroll.decide(id, decision, &viewer.actor()).await?;
     Ok(back_to_month(id, &form.month, "decision"))
+}
+
+/// An appeal (klage) against a deduction decision, as received.
+#[derive(Debug, Deserialize)]
+pub struct AppealForm {
+    csrf: String,
+    received_on: String,
+    reference: String,
+}
+
+/// Records an appeal against a deduction decision (REST `POST
+/// /v1/sanction-decisions/{id}/appeal`).
+pub async fn appeal(
+    State(web): WebState,
+    viewer: Viewer,
+    Params(Id(decision_id)): Params<Id>,
+    form: Result<Form<AppealForm>, FormRejection>,
+) -> Result<Response, ServiceError> {
+    let form = fields(form)?;
+    viewer.check_form(&web, &form.csrf)?;
+    let received_on = date(&form.received_on, "received_on")?;
+    let appeal = web
+        .payroll
+        .appeal(decision_id, received_on, form.reference, &viewer.actor())
+        .await?;
+    Ok(see_other(&format!(
+        "/ui/participants/{}?done=appeal#decisions",
+        appeal.participant_id
+    )))
+}
+
+/// An appeal's outcome, as decided.
+#[derive(Debug, Deserialize)]
+pub struct AppealOutcomeForm {
+    csrf: String,
+    outcome: String,
+    decided_on: String,
+    reference: String,
+    #[serde(default)]
+    deducted_hours: String,
+}
+
+/// Decides the open appeal against a decision (REST `POST
+/// /v1/sanction-decisions/{id}/appeal/outcome`); the month is computed again.
+pub async fn decide_appeal(
+    State(web): WebState,
+    viewer: Viewer,
+    Params(Id(decision_id)): Params<Id>,
+    form: Result<Form<AppealOutcomeForm>, FormRejection>,
+) -> Result<Response, ServiceError> {
+    let form = fields(form)?;
+    viewer.check_form(&web, &form.csrf)?;
+    let deducted_hours =
+        match form.deducted_hours.trim() {
+            "" => None,
+            hours => Some(hours.parse().map_err(|_| {
+                ServiceError::field("deducted_hours", "must be hours, such as 3.5")
+            })?),
+        };
+    let decided = AppealDecision {
+        outcome: form.outcome,
+        decided_on: date(&form.decided_on, "decided_on")?,
+        reference: form.reference,
+        deducted_hours,
+    };
+    let appeal = web
+        .payroll
+        .decide_appeal(decision_id, decided, &viewer.actor())
+        .await?;
+    Ok(see_other(&format!(
+        "/ui/participants/{}?done=appeal-outcome#decisions",
+        appeal.participant_id
+    )))
 }
 
 fn back_to_month(id: uuid::Uuid, month: &str, done: &str) -> Response {

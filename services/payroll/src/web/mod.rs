@@ -59,6 +59,8 @@ pub const PAGE_POLICY: &[Rule] = &[
     rule(Verb::Get,  "/ui/participants/{id}/months/{month}",      Access::Roles(EVERYONE,   Owner::Participant)),
     rule(Verb::Post, "/ui/participants/{id}/sanction-warnings",   Access::Roles(CASEWORKER, Owner::Participant)),
     rule(Verb::Post, "/ui/participants/{id}/sanction-decisions",  Access::Roles(CASEWORKER, Owner::Participant)),
+    rule(Verb::Post, "/ui/sanction-decisions/{id}/appeal",        Access::Roles(CASEWORKER, Owner::Decision)),
+    rule(Verb::Post, "/ui/sanction-decisions/{id}/appeal/outcome", Access::Roles(CASEWORKER, Owner::Decision)),
     rule(Verb::Get,  "/ui/facts/{kind}/{id}",                     Access::Roles(EVERYONE,   Owner::Fact)),
     rule(Verb::Post, "/ui/facts/{kind}/{id}",                     Access::Roles(CASEWORKER, Owner::Fact)),
     rule(Verb::Post, "/ui/facts/{kind}/{id}/void",                Access::Roles(CASEWORKER, Owner::Fact)),
@@ -104,6 +106,11 @@ pub fn router(payroll: Arc<Payroll>, auth: Authenticator) -> Router {
         .route(
             "/ui/participants/{id}/sanction-decisions",
             post(forms::decide),
+        )
+        .route("/ui/sanction-decisions/{id}/appeal", post(forms::appeal))
+        .route(
+            "/ui/sanction-decisions/{id}/appeal/outcome",
+            post(forms::decide_appeal),
         )
         .route(
             "/ui/facts/{kind}/{id}",
@@ -303,6 +310,8 @@ pub struct Viewer {
 enum Done {
     Warning,
     Decision,
+    Appeal,
+    AppealOutcome,
     Correction,
     Void,
 }
@@ -315,6 +324,8 @@ impl Done {
         {
             "warning" => Some(Self::Warning),
             "decision" => Some(Self::Decision),
+            "appeal" => Some(Self::Appeal),
+            "appeal-outcome" => Some(Self::AppealOutcome),
             "correction" => Some(Self::Correction),
             "void" => Some(Self::Void),
             _ => None,
@@ -325,6 +336,8 @@ impl Done {
         match self {
             Self::Warning => t.saved_warning,
             Self::Decision => t.saved_decision,
+            Self::Appeal => t.saved_appeal,
+            Self::AppealOutcome => t.saved_appeal_outcome,
             Self::Correction => t.saved_correction,
             Self::Void => t.saved_void,
         }

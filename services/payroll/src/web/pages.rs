@@ -349,9 +349,11 @@ struct ParticipantPage {
     facts: Vec<(&'static str, Vec<FactRow>)>,
     decisions: Vec<DecisionRow>,
     warnings: Vec<WarningRow>,
+    today: Date,
 }
 
 struct DecisionRow {
+    id: Uuid,
     date: Date,
     kind: &'static str,
     outcome: String,
@@ -359,6 +361,19 @@ struct DecisionRow {
     decided_by: String,
     appeal_deadline: String,
     link: String,
+    appeal: AppealState,
+}
+
+/// Where an appeal against a decision stands.
+enum AppealState {
+    /// A decision not to deduct: nothing to appeal.
+    None,
+    /// A deduction no appeal was recorded against.
+    Possible,
+    /// Received, awaiting its outcome.
+    Open(String),
+    /// Decided.
+    Decided(String),
 }
 
 struct WarningRow {
@@ -495,19 +510,36 @@ pub async fn participant(
                 .collect(),
         ),
     ];
+    let appeals = web.payroll.appeals(id).await?;
     let decisions = web
         .payroll
         .decisions(id)
         .await?
         .iter()
-        .map(|d| DecisionRow {
-            date: d.date,
-            kind: t.entry_kind(d.entry_kind.as_str()),
-            outcome: d.outcome.as_str().to_owned(),
-            reference: d.reference.clone(),
-            decided_by: d.decided_by.clone(),
-            appeal_deadline: d.appeal_deadline.map(|d| d.to_string()).unwrap_or_default(),
-            link: fact_link("sanction-decisions", d.id),
+        .map(|d| {
+            let appeal = appeals.iter().find(|a| a.decision_id == d.id);
+            DecisionRow {
+                id: d.id,
+                date: d.date,
+                kind: t.entry_kind(d.entry_kind.as_str()),
+                outcome: d.outcome.as_str().to_owned(),
+                reference: d.reference.clone(),
+                decided_by: d.decided_by.clone(),
+                appeal_deadline: d.appeal_deadline.map(|d| d.to_string()).unwrap_or_default(),
+                link: fact_link("sanction-decisions", d.id),
+                appeal: match appeal {
+                    Some(a) => match (a.outcome, a.decided_on) {
+                        (Some(outcome), Some(on)) => {
+                            AppealState::Decided(format!("{} {on}", outcome.as_str()))
+                        }
+                        _ => AppealState::Open(format!("{} {}", a.received_on, a.reference)),
+                    },
+                    None if d.outcome == kvp_store::DecisionOutcome::Approved => {
+                        AppealState::Possible
+                    }
+                    None => AppealState::None,
+                },
+            }
         })
         .collect();
     let warnings = web
@@ -541,6 +573,7 @@ pub async fn participant(
         facts: fact_rows,
         decisions,
         warnings,
+        today: crate::clock::today(),
     })
 }
 
