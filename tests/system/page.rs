@@ -102,6 +102,13 @@ async fn html(sandbox: &Sandbox, path: &str, role: &str) -> String {
     response.text().await.unwrap()
 }
 
+/// A REST read as a caseworker, which must answer 200.
+async fn api(sandbox: &Sandbox, path: &str) -> Value {
+    let (status, _, body) = sandbox.rest(Method::GET, path, "caseworker", None).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    body
+}
+
 /// The text of the element marked `marker` (`data-figure="…"`).
 fn marked(html: &str, marker: &str) -> String {
     let start = html
@@ -201,14 +208,7 @@ async fn a_caseworker_finds_warns_and_decides_and_the_page_shows_what_the_api_an
     let month = previous_month(sandbox.folder.today());
 
     // Found by the last digits of the employee number, and by a part of the name.
-    let (_, _, number) = sandbox
-        .rest(
-            Method::GET,
-            &format!("/v1/participants/{id}/employee-number"),
-            "caseworker",
-            None,
-        )
-        .await;
+    let number = api(&sandbox, &format!("/v1/participants/{id}/employee-number")).await;
     let number = number["employee_number"].as_str().unwrap().to_owned();
     let digits: String = number
         .chars()
@@ -228,14 +228,7 @@ async fn a_caseworker_finds_warns_and_decides_and_the_page_shows_what_the_api_an
         found.contains(&format!("/ui/participants/{id}\"")),
         "{found}"
     );
-    let (_, _, view) = sandbox
-        .rest(
-            Method::GET,
-            &format!("/v1/participants/{id}"),
-            "caseworker",
-            None,
-        )
-        .await;
+    let view = api(&sandbox, &format!("/v1/participants/{id}")).await;
     let name = view["display_name"].as_str().unwrap().to_owned();
     let part: String = name
         .chars()
@@ -261,24 +254,22 @@ async fn a_caseworker_finds_warns_and_decides_and_the_page_shows_what_the_api_an
     // The absence overview: the figures of the REST answer, and the
     // self-certification quota exceeded on the fourth day in a row.
     let overview = html(&sandbox, &format!("/ui/participants/{id}"), "caseworker").await;
-    let (status, _, api) = sandbox
-        .rest(
-            Method::GET,
-            &format!("/v1/participants/{id}/absence-overview"),
-            "caseworker",
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{api}");
+    let overview_api = api(&sandbox, &format!("/v1/participants/{id}/absence-overview")).await;
     for (figure, value) in [
         (
             "self_cert_occurrences_left",
-            &api["self_cert_occurrences_left"],
+            &overview_api["self_cert_occurrences_left"],
         ),
-        ("days_used", &api["self_certification"]["days_used"]),
-        ("leave_hours_left", &api["leave_hours_left"]),
-        ("leave_days_left", &api["leave_days_left"]),
-        ("child_sick_hours_left", &api["child_sick_hours_left"]),
+        (
+            "days_used",
+            &overview_api["self_certification"]["days_used"],
+        ),
+        ("leave_hours_left", &overview_api["leave_hours_left"]),
+        ("leave_days_left", &overview_api["leave_days_left"]),
+        (
+            "child_sick_hours_left",
+            &overview_api["child_sick_hours_left"],
+        ),
     ] {
         let expected = match value {
             Value::String(s) => s.clone(),
@@ -290,14 +281,17 @@ async fn a_caseworker_finds_warns_and_decides_and_the_page_shows_what_the_api_an
             "{figure}"
         );
     }
-    assert_eq!(api["self_certification"]["days_used"], 4, "{api}");
-    let exceeded: Vec<&Value> = api["self_certification"]["entries"]
+    assert_eq!(
+        overview_api["self_certification"]["days_used"], 4,
+        "{overview_api}"
+    );
+    let exceeded: Vec<&Value> = overview_api["self_certification"]["entries"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|e| e["flag"] == "SELF_CERT_QUOTA_EXCEEDED")
         .collect();
-    assert_eq!(exceeded.len(), 1, "{api}");
+    assert_eq!(exceeded.len(), 1, "{overview_api}");
     assert_eq!(exceeded[0]["turned_unexcused_hours"], "7.5");
     let day = exceeded[0]["date"].as_str().unwrap().to_owned();
     assert!(overview.contains("Egenmeldingskvoten er overskredet"));
@@ -330,14 +324,11 @@ async fn a_caseworker_finds_warns_and_decides_and_the_page_shows_what_the_api_an
     )
     .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let (_, _, warnings) = sandbox
-        .rest(
-            Method::GET,
-            &format!("/v1/participants/{id}/sanction-warnings"),
-            "caseworker",
-            None,
-        )
-        .await;
+    let warnings = api(
+        &sandbox,
+        &format!("/v1/participants/{id}/sanction-warnings"),
+    )
+    .await;
     let warned_before = warnings.as_array().unwrap().len();
 
     let fields = warning(token.clone());
@@ -355,14 +346,11 @@ async fn a_caseworker_finds_warns_and_decides_and_the_page_shows_what_the_api_an
         response.headers()[LOCATION],
         format!("{month_path}?done=warning").as_str()
     );
-    let (_, _, warnings) = sandbox
-        .rest(
-            Method::GET,
-            &format!("/v1/participants/{id}/sanction-warnings"),
-            "caseworker",
-            None,
-        )
-        .await;
+    let warnings = api(
+        &sandbox,
+        &format!("/v1/participants/{id}/sanction-warnings"),
+    )
+    .await;
     assert_eq!(warnings.as_array().unwrap().len(), warned_before + 1);
 
     // The decision: a deduction of the day's hours, audited as the caseworker's.
@@ -391,15 +379,7 @@ async fn a_caseworker_finds_warns_and_decides_and_the_page_shows_what_the_api_an
         "caseworker",
     )
     .await;
-    let (status, _, api_month) = sandbox
-        .rest(
-            Method::GET,
-            &format!("/v1/participants/{id}/months/{month}"),
-            "caseworker",
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{api_month}");
+    let api_month = api(&sandbox, &format!("/v1/participants/{id}/months/{month}")).await;
     for code in ["KVP_BASE", "KVP_DEDUCTION_ABSENCE", "KVP_CHILD_SUPPLEMENT"] {
         let row = &after[after.find(&format!("data-line=\"{code}\"")).unwrap()..];
         assert_eq!(
@@ -428,14 +408,11 @@ async fn a_caseworker_finds_warns_and_decides_and_the_page_shows_what_the_api_an
     );
     assert!(after.contains(&day));
     assert!(after.contains("Vedtaket er registrert"));
-    let (_, _, decisions) = sandbox
-        .rest(
-            Method::GET,
-            &format!("/v1/participants/{id}/sanction-decisions"),
-            "caseworker",
-            None,
-        )
-        .await;
+    let decisions = api(
+        &sandbox,
+        &format!("/v1/participants/{id}/sanction-decisions"),
+    )
+    .await;
     let ours = decisions
         .as_array()
         .unwrap()
@@ -493,27 +470,16 @@ async fn a_caseworker_finds_warns_and_decides_and_the_page_shows_what_the_api_an
     )
     .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let (status, _, appealed) = sandbox
-        .rest(
-            Method::GET,
-            &format!("/v1/sanction-decisions/{decision_id}/appeal"),
-            "caseworker",
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{appealed}");
+    let appealed = api(
+        &sandbox,
+        &format!("/v1/sanction-decisions/{decision_id}/appeal"),
+    )
+    .await;
     assert_eq!(appealed["reference"], "PAGE-KLAGE-1");
     assert_eq!(appealed["outcome"], "PARTLY_UPHELD");
     assert_eq!(appealed["outcome_reference"], "PAGE-KLAGE-VEDTAK-1");
     assert_eq!(appealed["recorded_by"], "caseworker:sandbox-caseworker");
-    let (_, _, api_month) = sandbox
-        .rest(
-            Method::GET,
-            &format!("/v1/participants/{id}/months/{month}"),
-            "caseworker",
-            None,
-        )
-        .await;
+    let api_month = api(&sandbox, &format!("/v1/participants/{id}/months/{month}")).await;
     let appealed_month = html(&sandbox, &month_path, "caseworker").await;
     let row = &appealed_month[appealed_month
         .find("data-line=\"KVP_DEDUCTION_ABSENCE\"")
