@@ -102,6 +102,23 @@ async fn html(sandbox: &Sandbox, path: &str, role: &str) -> String {
     response.text().await.unwrap()
 }
 
+/// A caseworker's form the page must accept: the 303's `Location`.
+async fn submit(sandbox: &Sandbox, path: &str, form: &[(&str, &str)]) -> String {
+    let response = page(sandbox, Method::POST, path, Some("caseworker"), Some(form)).await;
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .map(|l| l.to_str().unwrap().to_owned());
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "{path}: {}",
+        response.text().await.unwrap()
+    );
+    location.unwrap()
+}
+
 /// A REST read as a caseworker, which must answer 200.
 async fn api(sandbox: &Sandbox, path: &str) -> Value {
     let (status, _, body) = sandbox.rest(Method::GET, path, "caseworker", None).await;
@@ -333,18 +350,9 @@ async fn a_caseworker_finds_warns_and_decides_and_the_page_shows_what_the_api_an
 
     let fields = warning(token.clone());
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let response = page(
-        &sandbox,
-        Method::POST,
-        &warn,
-        Some("caseworker"),
-        Some(&fields),
-    )
-    .await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        response.headers()[LOCATION],
-        format!("{month_path}?done=warning").as_str()
+        submit(&sandbox, &warn, &fields).await,
+        format!("{month_path}?done=warning")
     );
     let warnings = api(
         &sandbox,
@@ -364,15 +372,10 @@ async fn a_caseworker_finds_warns_and_decides_and_the_page_shows_what_the_api_an
         ("reason", "more than three days in a row"),
     ];
     let decide = format!("/ui/participants/{id}/sanction-decisions");
-    let response = page(
-        &sandbox,
-        Method::POST,
-        &decide,
-        Some("caseworker"),
-        Some(&decision),
-    )
-    .await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        submit(&sandbox, &decide, &decision).await,
+        format!("{month_path}?done=decision")
+    );
     let after = html(
         &sandbox,
         &format!("{month_path}?done=decision"),
@@ -433,25 +436,9 @@ async fn a_caseworker_finds_warns_and_decides_and_the_page_shows_what_the_api_an
         ("received_on", today.as_str()),
         ("reference", "PAGE-KLAGE-1"),
     ];
-    let response = page(
-        &sandbox,
-        Method::POST,
-        &appeal_path,
-        Some("caseworker"),
-        Some(&appeal),
-    )
-    .await;
-    let status = response.status();
-    let location = response.headers().get(LOCATION).cloned();
     assert_eq!(
-        status,
-        StatusCode::SEE_OTHER,
-        "{}",
-        response.text().await.unwrap()
-    );
-    assert_eq!(
-        location.unwrap(),
-        format!("/ui/participants/{id}?done=appeal#decisions").as_str()
+        submit(&sandbox, &appeal_path, &appeal).await,
+        format!("/ui/participants/{id}?done=appeal#decisions")
     );
     let outcome = [
         ("csrf", token.as_str()),
@@ -461,15 +448,10 @@ async fn a_caseworker_finds_warns_and_decides_and_the_page_shows_what_the_api_an
         ("reference", "PAGE-KLAGE-VEDTAK-1"),
     ];
     let outcome_path = format!("{appeal_path}/outcome");
-    let response = page(
-        &sandbox,
-        Method::POST,
-        &outcome_path,
-        Some("caseworker"),
-        Some(&outcome),
-    )
-    .await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        submit(&sandbox, &outcome_path, &outcome).await,
+        format!("/ui/participants/{id}?done=appeal-outcome#decisions")
+    );
     let appealed = api(
         &sandbox,
         &format!("/v1/sanction-decisions/{decision_id}/appeal"),

@@ -196,7 +196,7 @@ fn language(request: &Request) -> (Lang, bool) {
     if let Some(lang) = request
         .uri()
         .query()
-        .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("lang=")))
+        .and_then(|q| query_value(q, "lang"))
         .and_then(Lang::parse)
     {
         return (lang, true);
@@ -212,6 +212,15 @@ fn language(request: &Request) -> (Lang, bool) {
         })
         .unwrap_or(Lang::Nb);
     (lang, false)
+}
+
+/// A query parameter's value, as written (the page's own are plain words).
+fn query_value<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
 }
 
 /// A cookie's value.
@@ -318,10 +327,7 @@ enum Done {
 
 impl Done {
     fn parse(query: Option<&str>) -> Option<Self> {
-        match query?
-            .split('&')
-            .find_map(|pair| pair.strip_prefix("done="))?
-        {
+        match query_value(query?, "done")? {
             "warning" => Some(Self::Warning),
             "decision" => Some(Self::Decision),
             "appeal" => Some(Self::Appeal),
@@ -415,6 +421,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Viewer {
     }
 }
 
+/// The roles the development role picker offers, in its order.
+const ROLES: [Role; 4] = [
+    Role::Caseworker,
+    Role::PayrollOperator,
+    Role::Auditor,
+    Role::Administrator,
+];
+
 /// The caller the development role picker names.
 #[derive(Debug, Clone, PartialEq)]
 struct DevelopmentCaller {
@@ -437,14 +451,7 @@ impl DevelopmentCaller {
     /// From the picker's form: a known role, four digits or nothing, and a
     /// name of 1–64 letters, digits, `.`, `-` or `_`.
     fn new(role: &str, municipality: &str, name: &str) -> Option<Self> {
-        let role = [
-            Role::Caseworker,
-            Role::PayrollOperator,
-            Role::Auditor,
-            Role::Administrator,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == role)?;
+        let role = ROLES.into_iter().find(|r| r.as_str() == role)?;
         let municipality = municipality.trim();
         let municipality = match municipality {
             "" => None,

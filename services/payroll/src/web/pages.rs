@@ -94,9 +94,9 @@ pub async fn home(
         )));
     }
     let t = viewer.text();
-    let roles = ["caseworker", "payroll_operator", "auditor", "administrator"]
+    let roles = super::ROLES
         .into_iter()
-        .map(|r| (r, t.role_name(r), r == viewer.role.as_str()))
+        .map(|r| (r.as_str(), t.role_name(r.as_str()), r == viewer.role))
         .collect();
     let name = viewer
         .actor
