@@ -10,8 +10,8 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kvp_rules::{
-    AbsenceKind, Child, DateRange, DayEntry, Decision, MonthFacts, Offset, OffsetKind, Parameters,
-    Participant, Policy, Programme, YearMonth, compute_month,
+    AbsenceKind, Child, DateRange, DayEntry, Decision, Explain, MonthFacts, Offset, OffsetKind,
+    Parameters, Participant, Policy, Programme, YearMonth, compute_month, compute_month_explained,
 };
 use rust_decimal::Decimal;
 use time::macros::date;
@@ -108,8 +108,20 @@ fn month_calculation(c: &mut Criterion) {
     let facts = realistic_month();
     let mut group = c.benchmark_group("month");
     group.throughput(Throughput::Elements(1));
+    // As a month statement shows it: every line's details, day by day.
     group.bench_function("realistic_participant_month", |b| {
         b.iter(|| compute_month(std::hint::black_box(&facts), &parameters, &policy))
+    });
+    // As a close computes it: the lines' summaries, which the run's lines keep.
+    group.bench_function("realistic_participant_month_for_close", |b| {
+        b.iter(|| {
+            compute_month_explained(
+                std::hint::black_box(&facts),
+                &parameters,
+                &policy,
+                Explain::Summaries,
+            )
+        })
     });
     group.finish();
 }

@@ -51,6 +51,22 @@ pub const HOURS_PER_DAY_MAX: Decimal = whole(24);
 /// no day has more than 24.
 pub const ENTRY_HOURS_MAX: Decimal = whole(24);
 
+/// Whether a day entry's hours lie outside 0–[`ENTRY_HOURS_MAX`]; by the
+/// mantissa, as a history of entries is checked each month computed.
+pub fn hours_out_of_bounds(hours: Decimal) -> bool {
+    if hours.is_sign_negative() {
+        return true;
+    }
+    // The bound is whole (scale 0); times 10^28 it lies within i128.
+    let bound = 10_i128
+        .checked_pow(hours.scale())
+        .and_then(|power| power.checked_mul(ENTRY_HOURS_MAX.mantissa()));
+    match bound {
+        Some(bound) => hours.mantissa() > bound,
+        None => hours > ENTRY_HOURS_MAX,
+    }
+}
+
 /// An age in whole years that a parameter names: `full_rate_from_age` (25,
 /// R2) and `child_supplement_until_age` (18, R13). No rule ends beyond a
 /// century of life; the least is 1.
@@ -222,6 +238,26 @@ pub(crate) mod checked {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entry_hours_are_bounded_as_comparing_decimals_does() {
+        for hours in [
+            Decimal::ZERO,
+            Decimal::new(75, 1),
+            Decimal::new(24, 0),
+            Decimal::new(2400, 2),
+            Decimal::new(24_000_000_001, 9),
+            Decimal::new(25, 0),
+            Decimal::new(-1, 28),
+            Decimal::new(1, 28),
+            Decimal::MAX,
+            Decimal::from_i128_with_scale(24 * 10_i128.pow(27), 27),
+            Decimal::from_i128_with_scale(24 * 10_i128.pow(27) + 1, 27),
+        ] {
+            let expected = hours.is_sign_negative() || hours > ENTRY_HOURS_MAX;
+            assert_eq!(hours_out_of_bounds(hours), expected, "{hours}");
+        }
+    }
 
     #[test]
     fn the_readme_lists_every_bound_with_its_value() {

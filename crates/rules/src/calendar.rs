@@ -32,7 +32,13 @@ pub fn is_weekday(date: Date) -> bool {
 
 /// W(M): the number of weekdays in a calendar month (20–23).
 pub fn weekdays_in(month: YearMonth) -> u32 {
-    month.days().filter(|d| is_weekday(*d)).count() as u32
+    // Four whole weeks hold 20; the days beyond them start on the first's weekday.
+    let first = month.first_day().weekday().number_days_from_monday();
+    let beyond = u32::from(month.last_day().day()) - 28;
+    (0..beyond)
+        .filter(|offset| (u32::from(first) + offset) % 7 < 5)
+        .count() as u32
+        + 20
 }
 
 /// Easter Sunday of a Gregorian year (the anonymous Gregorian algorithm).
@@ -69,6 +75,14 @@ pub fn is_public_holiday(date: Date) -> bool {
     );
     if fixed {
         return true;
+    }
+    // The movable holidays lie from Maundy Thursday (19 March at the
+    // earliest) to Whit Monday (14 June at the latest).
+    if !matches!(
+        month,
+        Month::March | Month::April | Month::May | Month::June
+    ) {
+        return false;
     }
     let easter = easter_sunday(date.year());
     // Maundy Thursday, Good Friday, Easter Sunday and Monday, Ascension Day,
@@ -169,6 +183,28 @@ mod tests {
             assert!(is_public_holiday(holiday), "{holiday} is a holiday");
         }
         assert!(!is_public_holiday(date!(2025 - 04 - 16)));
+        // Every day of two centuries, against the list of each year's holidays.
+        for year in 1950..2150 {
+            let easter = easter_sunday(year);
+            let mut holidays: Vec<Date> = [-3, -2, 0, 1, 39, 49, 50]
+                .iter()
+                .map(|offset| easter + Duration::days(*offset))
+                .collect();
+            for (month, day) in [
+                (Month::January, 1),
+                (Month::May, 1),
+                (Month::May, 17),
+                (Month::December, 25),
+                (Month::December, 26),
+            ] {
+                holidays.push(Date::from_calendar_date(year, month, day).unwrap());
+            }
+            let mut day = Date::from_calendar_date(year, Month::January, 1).unwrap();
+            while day.year() == year {
+                assert_eq!(is_public_holiday(day), holidays.contains(&day), "{day}");
+                day = day.next_day().unwrap();
+            }
+        }
         assert!(!is_public_holiday(date!(2025 - 12 - 24)));
     }
 
@@ -178,6 +214,13 @@ mod tests {
         assert_eq!(weekdays_in(YearMonth::new(2024, Month::February)), 21);
         assert_eq!(weekdays_in(YearMonth::new(2025, Month::February)), 20);
         assert_eq!(weekdays_in(YearMonth::new(2025, Month::October)), 23);
+        // Every month of four decades, against counting its days one by one.
+        let mut month = YearMonth::new(2000, Month::January);
+        while month.year() < 2040 {
+            let counted = month.days().filter(|d| is_weekday(*d)).count() as u32;
+            assert_eq!(weekdays_in(month), counted, "{month}");
+            month = month.next();
+        }
     }
 
     #[test]

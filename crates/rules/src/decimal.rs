@@ -1,5 +1,6 @@
 //! Reading decimals exactly and writing amounts and hours in the vectors' format.
 
+use std::fmt;
 use std::str::FromStr;
 
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -78,15 +79,62 @@ pub(crate) fn round_to_ore(amount: Decimal) -> Decimal {
 /// Formats an amount in kroner with exactly two decimals (`"0.00"`, `"-251.52"`),
 /// rounded to øre half away from zero: the form of the vectors and every API.
 pub fn format_amount(amount: Decimal) -> String {
-    // A negated zero keeps its sign bit in rust_decimal; an amount of zero is "0.00".
-    let amount = if amount.is_zero() {
-        Decimal::ZERO
+    Kroner(amount).to_string()
+}
+
+/// An amount written as [`format_amount`] writes it, into any formatter.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Kroner(pub Decimal);
+
+impl fmt::Display for Kroner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rounded = if self.0.scale() > 2 {
+            round_to_ore(self.0)
+        } else {
+            self.0
+        };
+        rounded.rescale(2);
+        // Whole øre as an integer: kroner and two digits. A negated zero has
+        // mantissa 0 and reads "0.00".
+        match (rounded.scale(), i64::try_from(rounded.mantissa())) {
+            (2, Ok(ore)) => {
+                let sign = if ore < 0 { "-" } else { "" };
+                let ore = ore.unsigned_abs();
+                write!(f, "{sign}{}.{:02}", ore / 100, ore % 100)
+            }
+            // Beyond 10^16 kroner, or beyond what two decimals can hold:
+            // as rust_decimal writes it.
+            _ if rounded.is_zero() => f.write_str("0.00"),
+            _ => write!(f, "{rounded}"),
+        }
+    }
+}
+
+/// `numerator ÷ denominator` rounded to øre, half away from zero, computed
+/// exactly in integers; `None` when they cannot hold it (or the denominator
+/// is zero), for the caller to divide as decimals.
+pub(crate) fn ratio_to_ore(numerator: Decimal, denominator: Decimal) -> Option<Decimal> {
+    // n / 10^s ÷ (d / 10^t) in øre is n × 10^(t + 2) ÷ (d × 10^s).
+    let scale = |exponent: u32| 10_i128.checked_pow(exponent);
+    let n = numerator
+        .mantissa()
+        .checked_mul(scale(denominator.scale() + 2)?)?;
+    let d = denominator
+        .mantissa()
+        .checked_mul(scale(numerator.scale())?)?;
+    if d == 0 {
+        return None;
+    }
+    let (quotient, remainder) = (n / d, n % d);
+    // Half away from zero: the remainder is at least half the divisor.
+    let (remainder, divisor) = (remainder.unsigned_abs(), d.unsigned_abs());
+    let away = remainder >= divisor - remainder;
+    let ore = if away {
+        quotient + if (n < 0) == (d < 0) { 1 } else { -1 }
     } else {
-        amount
+        quotient
     };
-    let mut rounded = round_to_ore(amount);
-    rounded.rescale(2);
-    rounded.to_string()
+    Decimal::try_from_i128_with_scale(ore, 2).ok()
 }
 
 /// Formats hours in their shortest form (`"0"`, `"2.5"`, `"3.75"`).
@@ -107,6 +155,55 @@ mod tests {
         assert_eq!(format_amount(-Decimal::ZERO), "0.00");
         assert_eq!(format_amount(Decimal::new(-25152, 2)), "-251.52");
         assert_eq!(format_amount(Decimal::new(20, 0)), "20.00");
+        assert_eq!(format_amount(Decimal::new(-5, 2)), "-0.05");
+        assert_eq!(format_amount(Decimal::new(-4, 3)), "0.00");
+        assert_eq!(format_amount(Decimal::new(12345, 4)), "1.23");
+        assert_eq!(format_amount(Decimal::new(-12355, 4)), "-1.24");
+    }
+
+    #[test]
+    fn amounts_read_as_rust_decimal_writes_them_rounded_to_ore() {
+        for amount in [
+            Decimal::new(1, 28),
+            Decimal::new(-99_999_999, 3),
+            Decimal::new(987_654_321_012, 2),
+            Decimal::from(i64::MAX),
+            Decimal::MAX,
+            Decimal::MIN,
+            Decimal::new(-1, 0),
+        ] {
+            let mut expected = round_to_ore(amount);
+            expected.rescale(2);
+            let expected = if amount.is_zero() || expected.is_zero() {
+                "0.00".to_owned()
+            } else {
+                expected.to_string()
+            };
+            assert_eq!(format_amount(amount), expected, "{amount}");
+        }
+    }
+
+    #[test]
+    fn ratios_round_to_ore_as_dividing_decimals_does() {
+        let cases = [
+            (Decimal::new(682745, 3), Decimal::ONE),
+            (Decimal::new(-682745, 3), Decimal::ONE),
+            (Decimal::new(1, 0), Decimal::new(3, 0)),
+            (Decimal::new(2, 0), Decimal::new(-3, 0)),
+            (Decimal::new(39_048_000, 0), Decimal::new(15_525, 1)),
+            (Decimal::new(5, 3), Decimal::new(1, 0)),
+            (Decimal::new(-5, 3), Decimal::new(1, 0)),
+            (Decimal::new(1_234_567_891, 4), Decimal::new(7_654_321, 5)),
+        ];
+        for (numerator, denominator) in cases {
+            assert_eq!(
+                ratio_to_ore(numerator, denominator),
+                Some(round_to_ore(numerator / denominator)),
+                "{numerator} / {denominator}"
+            );
+        }
+        assert_eq!(ratio_to_ore(Decimal::ONE, Decimal::ZERO), None);
+        assert_eq!(ratio_to_ore(Decimal::MAX, Decimal::new(1, 28)), None);
     }
 
     #[test]

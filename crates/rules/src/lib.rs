@@ -31,8 +31,8 @@ pub use facts::{
     Pause, PauseKind, Programme, YearMonth, is_entitled_on,
 };
 pub use month::{
-    Flag, LineCode, LineQuantity, MonthResult, PayLine, Quantities, QuantityUnit, RulesError,
-    compute_month,
+    Explain, Flag, LineCode, LineQuantity, MonthResult, PayLine, Quantities, QuantityUnit,
+    RulesError, compute_month, compute_month_explained,
 };
 pub use parameters::{ParameterError, Parameters};
 pub use policy::{Policy, PolicyError, PolicyOverrides};

@@ -19,8 +19,8 @@ use time::{Date, Month};
 
 use crate::bounds::{self, checked};
 use crate::calendar;
-use crate::decimal::{format_amount, format_hours, round_to_ore};
-use crate::facts::{AbsenceKind, Decision, MonthFacts, Offset, YearMonth};
+use crate::decimal::{Kroner, format_amount, format_hours, ratio_to_ore, round_to_ore};
+use crate::facts::{AbsenceKind, Decision, MonthFacts, Offset, Participant, YearMonth};
 use crate::parameters::Parameters;
 use crate::policy::Policy;
 use crate::quotas::{self, QuotaContext};
@@ -329,9 +329,30 @@ impl MonthResult {
 /// Per-day hours after classification, before the R10 cap.
 #[derive(Debug, Default, Clone, Copy)]
 struct DayHours {
+    /// Whether any entry lies on the day.
+    any: bool,
     wage: Decimal,
     unpaid: Decimal,
     sanctioned: Decimal,
+}
+
+impl DayHours {
+    /// R10: at most one day's hours are deducted, in the order wage, unpaid,
+    /// absence. Checked like every sum here: `hpd` may be any value in
+    /// parameters built in code, which no loader bounded.
+    fn capped(&self, hpd: Decimal) -> Result<(Decimal, Decimal, Decimal), RulesError> {
+        if !self.any && !hpd.is_sign_negative() {
+            // Most days: no entry, nothing deducted.
+            return Ok((Decimal::ZERO, Decimal::ZERO, Decimal::ZERO));
+        }
+        let wage = self.wage.min(hpd);
+        let unpaid = self.unpaid.min(checked::sub(hpd, wage, HOURS)?);
+        let deducted_before_absence = checked::add(wage, unpaid, HOURS)?;
+        let absence = self
+            .sanctioned
+            .min(checked::sub(hpd, deducted_before_absence, HOURS)?);
+        Ok((wage, unpaid, absence))
+    }
 }
 
 /// A line's exact value before its one rounding.
@@ -350,6 +371,71 @@ impl Exact {
         }
     }
 
+    /// The value rounded once to øre: exactly, in integers, where they hold
+    /// the fraction; else the decimal quotient rounded (the same, as the
+    /// module's note shows).
+    fn rounded(&self, what: &'static str) -> Result<Decimal, RulesError> {
+        if self.numerator.is_zero() {
+            return Ok(Decimal::ZERO);
+        }
+        match ratio_to_ore(self.numerator, self.denominator) {
+            Some(amount) => Ok(amount),
+            None => Ok(round_to_ore(self.value(what)?)),
+        }
+    }
+
+    /// The line's quantity of `value` units with the display rate of the
+    /// value (negated for a deduction) per unit, as [`LineQuantity::new`].
+    fn quantity(
+        &self,
+        value: Decimal,
+        unit: QuantityUnit,
+        negated: bool,
+        what: &'static str,
+    ) -> Result<LineQuantity, RulesError> {
+        let numerator = if negated {
+            -self.numerator
+        } else {
+            self.numerator
+        };
+        self.quantity_of(
+            numerator,
+            self.denominator.checked_mul(value),
+            value,
+            unit,
+            what,
+        )
+    }
+
+    /// [`Exact::quantity`] with the rate `numerator ÷ per_unit`, when the
+    /// integers hold it.
+    fn quantity_of(
+        &self,
+        numerator: Decimal,
+        per_unit: Option<Decimal>,
+        value: Decimal,
+        unit: QuantityUnit,
+        what: &'static str,
+    ) -> Result<LineQuantity, RulesError> {
+        if !value.is_zero()
+            && !numerator.is_zero()
+            && let Some(rate) = per_unit.and_then(|d| ratio_to_ore(numerator, d))
+        {
+            return Ok(LineQuantity {
+                value: round_quantity(value),
+                unit,
+                rate: Some(rate),
+            });
+        }
+        let unrounded = self.value(what)?;
+        let unrounded = if numerator == self.numerator {
+            unrounded
+        } else {
+            -unrounded
+        };
+        LineQuantity::new(value, unit, unrounded)
+    }
+
     /// Adds `a × b` to the numerator.
     fn add_product(
         &mut self,
@@ -362,11 +448,34 @@ impl Exact {
     }
 }
 
-/// Computes one participant's month (R1–R15).
+/// How much of the explanation a computation writes. The amounts, quantities,
+/// flags and entry outcomes are the same either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Explain {
+    /// Each line's summary and its details (one per day or run of days): what
+    /// a month statement shows.
+    Full,
+    /// Each line's summary only, with no details: what a pay run keeps with a
+    /// line (a close computes every participant's months, and the details are
+    /// shown from a fresh computation when a statement is read).
+    Summaries,
+}
+
+/// Computes one participant's month (R1–R15) with its full explanation.
 pub fn compute_month(
     facts: &MonthFacts,
     parameters: &Parameters,
     policy: &Policy,
+) -> Result<MonthResult, RulesError> {
+    compute_month_explained(facts, parameters, policy, Explain::Full)
+}
+
+/// Computes one participant's month (R1–R15), explained as `explain` says.
+pub fn compute_month_explained(
+    facts: &MonthFacts,
+    parameters: &Parameters,
+    policy: &Policy,
+    explain: Explain,
 ) -> Result<MonthResult, RulesError> {
     validate(facts)?;
     let month = facts.month;
@@ -381,16 +490,22 @@ pub fn compute_month(
         policy,
         parameters,
     };
-    let classified = quotas::classify(&facts.days, ctx)?;
+    let classified =
+        quotas::classify_within(&facts.days, ctx, month.first_day()..=month.last_day())?;
 
+    // The month's days by their index (day of month − 1): no map per day.
+    let (first, last) = (month.first_day(), month.last_day());
+    let slot = |date: Date| (first <= date && date <= last).then(|| usize::from(date.day() - 1));
     let mut flags = BTreeSet::new();
-    let mut paid_days: Vec<Date> = Vec::new();
+    let mut paid_days: Vec<Date> = Vec::with_capacity(23);
     let mut withheld: Vec<Date> = Vec::new();
+    let mut is_paid = [false; 31];
     for day in month.days().filter(|d| calendar::is_weekday(*d)) {
         if !crate::facts::is_entitled_on(&facts.programmes, day) {
             continue;
         }
         if facts.covered.iter().any(|r| r.contains(day)) {
+            is_paid[usize::from(day.day() - 1)] = true;
             paid_days.push(day);
         } else {
             withheld.push(day);
@@ -401,14 +516,14 @@ pub fn compute_month(
     }
 
     // R5: what each entry on a paid day contributes.
-    let paid_set: BTreeSet<Date> = paid_days.iter().copied().collect();
-    let mut hours_by_day: BTreeMap<Date, DayHours> = BTreeMap::new();
+    let mut hours_by_day = [DayHours::default(); 31];
     let mut entries = Vec::new();
     for (entry, class) in facts.days.iter().zip(&classified) {
-        if !paid_set.contains(&entry.date) {
+        let Some(index) = slot(entry.date).filter(|i| is_paid[*i]) else {
             continue;
-        }
-        let day = hours_by_day.entry(entry.date).or_default();
+        };
+        let day = &mut hours_by_day[index];
+        day.any = true;
         match entry.kind {
             AbsenceKind::PaidWork => day.wage = checked::add(day.wage, class.kept_hours, HOURS)?,
             AbsenceKind::ApprovedUnpaid => {
@@ -426,7 +541,9 @@ pub fn compute_month(
             (Some(Decision::Rejected), _) => (Decimal::ZERO, Decimal::ZERO),
             (None, false) => (Decimal::ZERO, unexcused),
         };
-        day.sanctioned = checked::add(day.sanctioned, sanctioned, HOURS)?;
+        if !sanctioned.is_zero() {
+            day.sanctioned = checked::add(day.sanctioned, sanctioned, HOURS)?;
+        }
         // An unexcused entry (or one a quota turned unexcused) that waits for a
         // decision raises the flag whatever its hours (RULES.md "Flags").
         let is_unexcused = entry.kind == AbsenceKind::Unexcused || class.flag.is_some();
@@ -464,98 +581,91 @@ pub fn compute_month(
         u25.denominator,
         "denominator of the monthly rate",
     )?;
-    let mut base = Exact {
-        numerator: Decimal::ZERO,
-        denominator: rate_denominator,
-    };
     let hour_denominator = checked::mul(rate_denominator, hpd, "denominator of the hourly rate")?;
     let hour_exact = || Exact {
         numerator: Decimal::ZERO,
         denominator: hour_denominator,
     };
-    let (mut wage, mut unpaid, mut absence) = (hour_exact(), hour_exact(), hour_exact());
-    let mut child = Exact {
-        numerator: Decimal::ZERO,
-        denominator: hpd,
+    let mut sums = Sums {
+        base: Exact {
+            numerator: Decimal::ZERO,
+            denominator: rate_denominator,
+        },
+        wage: hour_exact(),
+        unpaid: hour_exact(),
+        absence: hour_exact(),
+        child: Exact {
+            numerator: Decimal::ZERO,
+            denominator: hpd,
+        },
+        child_hours: Decimal::ZERO,
     };
-    // Σ children × hours not deducted, over the paid days: child-days × hpd.
-    let mut child_hours = Decimal::ZERO;
     let mut quantities = Quantities {
         base_days: paid_days.len() as u32,
         ..Quantities::default()
     };
-    let mut explain = Explainer::new(month, weekdays, hpd);
+    let mut explain_days = Explainer::new(explain, month, weekdays, hpd);
 
+    // The days are summed in stretches at one rate (one annual amount, the
+    // same children and child-supplement rate): a stretch's terms share their
+    // rate, so its sums are the rate times its days or hours, exactly the sums
+    // day by day.
+    let birthdays = Birthdays::of(participant, parameters);
+    let mut stretch: Option<Stretch> = None;
     for day in &paid_days {
         let day = *day;
-        let rate = DayRate::on(day, facts, parameters)?;
-        base.add_product(rate.numerator, Decimal::ONE, "base line")?;
-
-        // R10: at most one day's hours are deducted, in the order wage, unpaid, absence.
-        // Checked like every sum here: `hpd` may be any value in parameters
-        // built in code, which no loader bounded.
-        let hours = hours_by_day.get(&day).copied().unwrap_or_default();
-        let wage_h = hours.wage.min(hpd);
-        let unpaid_h = hours.unpaid.min(checked::sub(hpd, wage_h, HOURS)?);
-        let deducted_before_absence = checked::add(wage_h, unpaid_h, HOURS)?;
-        let absence_h = hours
-            .sanctioned
-            .min(checked::sub(hpd, deducted_before_absence, HOURS)?);
-        wage.add_product(rate.numerator, wage_h, "wage deduction")?;
-        unpaid.add_product(rate.numerator, unpaid_h, "unpaid-leave deduction")?;
-        absence.add_product(rate.numerator, absence_h, "absence deduction")?;
-        quantities.wage_hours = checked::add(quantities.wage_hours, wage_h, HOURS)?;
-        quantities.unpaid_hours = checked::add(quantities.unpaid_hours, unpaid_h, HOURS)?;
-        quantities.absence_hours = checked::add(quantities.absence_hours, absence_h, HOURS)?;
-
-        // R13: the supplement shrinks with the hours deducted that day.
-        let children = participant
-            .children
-            .iter()
-            .filter(|c| {
-                c.birth_date <= day
-                    && calendar::is_under(c.birth_date, parameters.child_supplement_until_age, day)
-            })
-            .count();
-        let deducted = checked::add(deducted_before_absence, absence_h, HOURS)?;
-        let mut child_rate = Decimal::ZERO;
-        if children > 0 {
-            child_rate = parameters.child_supplement_per_day.at(day).ok_or(
-                RulesError::MissingParameter {
-                    parameter: "child_supplement_per_day",
-                    date: day,
-                },
-            )?;
-            let child_days = checked::mul(
-                Decimal::from(children),
-                checked::sub(hpd, deducted, HOURS)?,
-                CHILD,
-            )?;
-            child.add_product(child_rate, child_days, CHILD)?;
-            child_hours = checked::add(child_hours, child_days, CHILD)?;
-        }
-        explain.day(
+        // R10: at most one day's hours are deducted.
+        let hours = hours_by_day[usize::from(day.day() - 1)].capped(hpd)?;
+        let (wage_h, unpaid_h, absence_h) = hours;
+        let deducted = if wage_h.is_zero() && unpaid_h.is_zero() && absence_h.is_zero() {
+            Decimal::ZERO
+        } else {
+            checked::add(checked::add(wage_h, unpaid_h, HOURS)?, absence_h, HOURS)?
+        };
+        let mut current = match stretch.take() {
+            Some(current) if day < current.until => current,
+            finished => {
+                if let Some(finished) = finished {
+                    finished.add_to(&mut sums, &mut quantities, hpd)?;
+                }
+                Stretch::starting(day, &birthdays, parameters)?
+            }
+        };
+        current.add_day(hours, deducted)?;
+        explain_days.day(
             day,
-            &rate,
+            current.rate.annual,
             [wage_h, unpaid_h, absence_h],
-            children,
-            child_rate,
+            current.children,
+            current.child_rate,
             deducted,
         );
+        stretch = Some(current);
     }
+    if let Some(last) = stretch {
+        last.add_to(&mut sums, &mut quantities, hpd)?;
+    }
+    let Sums {
+        base,
+        wage,
+        unpaid,
+        absence,
+        child,
+        child_hours,
+    } = sums;
 
     // One rounding per line; deductions capped by what is left of the rounded base.
-    let base_amount = round_to_ore(base.value("base line")?);
+    let base_amount = base.rounded("base line")?;
     let mut left = base_amount;
     let mut capped = |exact: &Exact, what| -> Result<Decimal, RulesError> {
-        let amount = round_to_ore(exact.value(what)?).min(left);
+        let amount = exact.rounded(what)?.min(left);
         left = checked::sub(left, amount, what)?;
         Ok(amount)
     };
     let wage_amount = capped(&wage, "wage deduction")?;
     let unpaid_amount = capped(&unpaid, "unpaid-leave deduction")?;
     let absence_amount = capped(&absence, "absence deduction")?;
-    let child_amount = round_to_ore(child.value(CHILD)?);
+    let child_amount = child.rounded(CHILD)?;
 
     // R11: other benefits, krone for krone, never below a month total of zero.
     // What is left of the base after its deductions is `left`.
@@ -565,9 +675,12 @@ pub fn compute_month(
 
     // Each line's quantity, with a display rate that divides the line's
     // unrounded amount (before the cap) by it; the child supplement's
-    // `(Σ rate × child-hours / hpd) ÷ (child-hours / hpd)`.
+    // `(Σ rate × child-hours / hpd) ÷ (child-hours / hpd)`, which is
+    // `Σ rate × child-hours ÷ child-hours`.
     let hours = |value, exact: &Exact, what| {
-        LineQuantity::new(value, QuantityUnit::Hours, -exact.value(what)?).map(Some)
+        exact
+            .quantity(value, QuantityUnit::Hours, true, what)
+            .map(Some)
     };
     let child_days = Exact {
         numerator: child_hours,
@@ -578,10 +691,11 @@ pub fn compute_month(
         (
             LineCode::KvpBase,
             base_amount,
-            Some(LineQuantity::new(
+            Some(base.quantity(
                 Decimal::from(quantities.base_days),
                 QuantityUnit::Days,
-                base.value("base line")?,
+                false,
+                "base line",
             )?),
         ),
         (
@@ -602,10 +716,12 @@ pub fn compute_month(
         (
             LineCode::KvpChildSupplement,
             child_amount,
-            Some(LineQuantity::new(
+            Some(child.quantity_of(
+                child.numerator,
+                Some(child_hours),
                 child_days,
                 QuantityUnit::ChildDays,
-                child.value(CHILD)?,
+                CHILD,
             )?),
         ),
         (LineCode::KvpDeductionOtherBenefits, -offsets_amount, None),
@@ -615,7 +731,7 @@ pub fn compute_month(
         .into_iter()
         .map(|(code, amount, quantity)| {
             let (summary, details) =
-                explain.line(code, amount, &withheld, facts, offsets_sum, before_offsets);
+                explain_days.line(code, amount, &withheld, facts, offsets_sum, before_offsets);
             PayLine {
                 code,
                 amount,
@@ -636,48 +752,218 @@ pub fn compute_month(
     })
 }
 
-/// R1–R2 for one day: the annual amount as `numerator / under-25 denominator`.
-struct DayRate {
-    numerator: Decimal,
-    g: Decimal,
-    factor: Decimal,
-    under_25: bool,
+/// The line sums of the month, each exact until its one rounding.
+struct Sums {
+    base: Exact,
+    wage: Exact,
+    unpaid: Exact,
+    absence: Exact,
+    child: Exact,
+    /// Σ children × hours not deducted, over the paid days: child-days × hpd.
+    child_hours: Decimal,
 }
 
-impl DayRate {
-    fn on(day: Date, facts: &MonthFacts, parameters: &Parameters) -> Result<Self, RulesError> {
-        let g = parameters.g.at(day).ok_or(RulesError::MissingParameter {
-            parameter: "g",
+/// The days on which a participant's rates change by age: the 25th birthday
+/// (R2) and each child's birth and 18th birthday (R13).
+struct Birthdays {
+    full_rate_from: Date,
+    /// Each child's first day and the day it is no longer counted.
+    children: Vec<(Date, Date)>,
+}
+
+impl Birthdays {
+    fn of(participant: &Participant, parameters: &Parameters) -> Self {
+        Self {
+            full_rate_from: calendar::anniversary(
+                participant.birth_date,
+                parameters.full_rate_from_age,
+            ),
+            children: participant
+                .children
+                .iter()
+                .map(|c| {
+                    let until =
+                        calendar::anniversary(c.birth_date, parameters.child_supplement_until_age);
+                    (c.birth_date, until)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// R1–R2 for one day: the annual amount as `numerator / under-25 denominator`.
+#[derive(Debug, Clone, Copy)]
+struct DayRate {
+    numerator: Decimal,
+    annual: AnnualAmount,
+}
+
+/// Paid days in a row at one rate, and what they sum to so far.
+struct Stretch {
+    rate: DayRate,
+    /// Children under 18 on these days (R13).
+    children: usize,
+    /// The child supplement a day (zero without children).
+    child_rate: Decimal,
+    /// The first day at which a rate may differ.
+    until: Date,
+    days: u32,
+    /// Hours deducted on these days after the R10 cap: wage, unpaid, absence.
+    hours: [Decimal; 3],
+    /// Σ of the day's deducted hours.
+    deducted: Decimal,
+}
+
+impl Stretch {
+    /// The stretch starting on `day`: the rates in force and when the first
+    /// of them changes.
+    fn starting(
+        day: Date,
+        birthdays: &Birthdays,
+        parameters: &Parameters,
+    ) -> Result<Self, RulesError> {
+        let missing = |parameter| RulesError::MissingParameter {
+            parameter,
             date: day,
-        })?;
-        let factor = parameters
+        };
+        let (g, g_until) = parameters.g.in_force(day).ok_or_else(|| missing("g"))?;
+        let (factor, factor_until) = parameters
             .annual_g_factor
-            .at(day)
-            .ok_or(RulesError::MissingParameter {
-                parameter: "annual_g_factor",
-                date: day,
-            })?;
+            .in_force(day)
+            .ok_or_else(|| missing("annual_g_factor"))?;
+        let under_25 = day < birthdays.full_rate_from;
         let u25 = parameters.under_25_factor;
-        let under_25 = calendar::is_under(
-            facts.participant.birth_date,
-            parameters.full_rate_from_age,
-            day,
-        );
         let share = if under_25 {
             u25.numerator
         } else {
             u25.denominator
         };
+        let numerator = checked::mul(
+            checked::mul(g, factor, "annual amount")?,
+            share,
+            "annual amount",
+        )?;
+        let mut until = g_until.min(factor_until);
+        if under_25 {
+            until = until.min(birthdays.full_rate_from);
+        }
+        let mut children = 0;
+        for (born, grown) in &birthdays.children {
+            if *born <= day && day < *grown {
+                children += 1;
+                until = until.min(*grown);
+            } else if day < *born {
+                until = until.min(*born);
+            }
+        }
+        let mut child_rate = Decimal::ZERO;
+        if children > 0 {
+            let (rate, rate_until) = parameters
+                .child_supplement_per_day
+                .in_force(day)
+                .ok_or_else(|| missing("child_supplement_per_day"))?;
+            child_rate = rate;
+            until = until.min(rate_until);
+        }
         Ok(Self {
-            numerator: checked::mul(
-                checked::mul(g, factor, "annual amount")?,
-                share,
-                "annual amount",
-            )?,
-            g,
-            factor,
-            under_25,
+            rate: DayRate {
+                numerator,
+                annual: AnnualAmount {
+                    g,
+                    factor,
+                    under_25,
+                },
+            },
+            children,
+            child_rate,
+            until,
+            days: 0,
+            hours: [Decimal::ZERO; 3],
+            deducted: Decimal::ZERO,
         })
+    }
+
+    /// Adds a day with its deducted hours (wage, unpaid, absence) and their sum.
+    fn add_day(
+        &mut self,
+        (wage, unpaid, absence): (Decimal, Decimal, Decimal),
+        deducted: Decimal,
+    ) -> Result<(), RulesError> {
+        self.days += 1;
+        for (sum, hours) in self.hours.iter_mut().zip([wage, unpaid, absence]) {
+            if !hours.is_zero() {
+                *sum = checked::add(*sum, hours, HOURS)?;
+            }
+        }
+        if !deducted.is_zero() {
+            self.deducted = checked::add(self.deducted, deducted, HOURS)?;
+        }
+        Ok(())
+    }
+
+    /// Adds the stretch's terms to the month's sums: each line's rate times
+    /// the stretch's days or hours.
+    fn add_to(
+        &self,
+        sums: &mut Sums,
+        quantities: &mut Quantities,
+        hpd: Decimal,
+    ) -> Result<(), RulesError> {
+        let numerator = self.rate.numerator;
+        sums.base
+            .add_product(numerator, Decimal::from(self.days), "base line")?;
+        for ((exact, quantity, what), hours) in [
+            (&mut sums.wage, &mut quantities.wage_hours, "wage deduction"),
+            (
+                &mut sums.unpaid,
+                &mut quantities.unpaid_hours,
+                "unpaid-leave deduction",
+            ),
+            (
+                &mut sums.absence,
+                &mut quantities.absence_hours,
+                "absence deduction",
+            ),
+        ]
+        .into_iter()
+        .zip(self.hours)
+        {
+            // A zero product adds nothing: most stretches deduct nothing.
+            if !hours.is_zero() {
+                exact.add_product(numerator, hours, what)?;
+                *quantity = checked::add(*quantity, hours, HOURS)?;
+            }
+        }
+        // R13: the supplement shrinks with the hours deducted.
+        if self.children > 0 {
+            let undeducted = checked::sub(
+                checked::mul(hpd, Decimal::from(self.days), CHILD)?,
+                self.deducted,
+                CHILD,
+            )?;
+            let child_days = checked::mul(Decimal::from(self.children), undeducted, CHILD)?;
+            sums.child.add_product(self.child_rate, child_days, CHILD)?;
+            sums.child_hours = checked::add(sums.child_hours, child_days, CHILD)?;
+        }
+        Ok(())
+    }
+}
+
+/// What a day's annual amount is made of (R1–R2), as the explanation names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AnnualAmount {
+    g: Decimal,
+    factor: Decimal,
+    under_25: bool,
+}
+
+impl fmt::Display for AnnualAmount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "G {} × {}", self.g.normalize(), self.factor.normalize())?;
+        if self.under_25 {
+            f.write_str(" × under-25 fraction")?;
+        }
+        Ok(())
     }
 }
 
@@ -702,7 +988,7 @@ fn offsets_total(offsets: &[Offset]) -> Result<Decimal, RulesError> {
 pub(crate) fn out_of_bounds(facts: &MonthFacts) -> Option<(String, String)> {
     let max_hours = bounds::ENTRY_HOURS_MAX;
     for (i, entry) in facts.days.iter().enumerate() {
-        if entry.hours.is_sign_negative() || entry.hours > max_hours {
+        if bounds::hours_out_of_bounds(entry.hours) {
             return Some((
                 format!("days[{i}].hours"),
                 format!("{} is outside 0–{max_hours}", entry.hours),
@@ -743,27 +1029,78 @@ fn validate(facts: &MonthFacts) -> Result<(), RulesError> {
     }
 }
 
-/// Collects, while the days are summed, what a caseworker needs to follow each line.
+/// Collects, while the days are summed, what a caseworker needs to follow each
+/// line: values only, written out as text when the lines are explained.
 struct Explainer {
+    explain: Explain,
     month: YearMonth,
     weekdays: Decimal,
     hpd: Decimal,
-    /// Runs of consecutive paid days at one annual amount: (from, to, days, description).
-    base_runs: Vec<(Date, Date, u32, String)>,
-    /// Per line code: one detail per day with deducted hours.
-    deductions: BTreeMap<LineCode, Vec<String>>,
-    /// Runs of paid days at one child-supplement rate: (from, to, days, description).
-    child_runs: Vec<(Date, Date, u32, String)>,
+    /// Paid days summed.
+    paid_days: u32,
+    /// Days with hours deducted, per line in [`DEDUCTIONS`] order.
+    deducted_days: [u32; 3],
+    /// Paid days with a child under 18.
+    child_days: u32,
+    /// With [`Explain::Full`]: runs of paid days at one annual amount.
+    base_runs: Vec<Run<AnnualAmount>>,
+    /// With [`Explain::Full`]: days with hours deducted, the hours of the
+    /// wage, unpaid-leave and absence lines and the day's annual amount.
+    deductions: Vec<(Date, [Decimal; 3], AnnualAmount)>,
+    /// With [`Explain::Full`]: runs of paid days at one child-supplement
+    /// rate and share.
+    child_runs: Vec<Run<ChildShare>>,
+}
+
+/// The hour-based deduction lines, in the order R10 deducts them, with what
+/// their hours are.
+const DEDUCTIONS: [(LineCode, &str); 3] = [
+    (LineCode::KvpDeductionWage, "paid work"),
+    (LineCode::KvpDeductionUnpaidLeave, "approved unpaid absence"),
+    (
+        LineCode::KvpDeductionAbsence,
+        "sanctioned unexcused absence",
+    ),
+];
+
+/// Consecutive paid days that read alike in the explanation.
+struct Run<T> {
+    from: Date,
+    to: Date,
+    days: u32,
+    what: T,
+}
+
+/// A day's child supplement (R13): children under 18, the rate and the
+/// hours deducted that day. Two days read alike when their text does: the
+/// rate to øre and the hours in their shortest form.
+#[derive(Debug, Clone, Copy)]
+struct ChildShare {
+    children: usize,
+    rate: Decimal,
+    deducted: Decimal,
+}
+
+impl PartialEq for ChildShare {
+    fn eq(&self, other: &Self) -> bool {
+        self.children == other.children
+            && round_to_ore(self.rate) == round_to_ore(other.rate)
+            && self.deducted == other.deducted
+    }
 }
 
 impl Explainer {
-    fn new(month: YearMonth, weekdays: Decimal, hpd: Decimal) -> Self {
+    fn new(explain: Explain, month: YearMonth, weekdays: Decimal, hpd: Decimal) -> Self {
         Self {
+            explain,
             month,
             weekdays,
             hpd,
+            paid_days: 0,
+            deducted_days: [0; 3],
+            child_days: 0,
             base_runs: Vec::new(),
-            deductions: BTreeMap::new(),
+            deductions: Vec::new(),
             child_runs: Vec::new(),
         }
     }
@@ -771,63 +1108,43 @@ impl Explainer {
     fn day(
         &mut self,
         day: Date,
-        rate: &DayRate,
-        [wage, unpaid, absence]: [Decimal; 3],
+        annual: AnnualAmount,
+        deducted_hours: [Decimal; 3],
         children: usize,
         child_rate: Decimal,
         deducted: Decimal,
     ) {
-        let annual = if rate.under_25 {
-            format!(
-                "G {} × {} × under-25 fraction",
-                rate.g.normalize(),
-                rate.factor.normalize()
-            )
-        } else {
-            format!("G {} × {}", rate.g.normalize(), rate.factor.normalize())
-        };
-        extend_run(&mut self.base_runs, day, annual.clone());
-        for (code, hours, what) in [
-            (LineCode::KvpDeductionWage, wage, "paid work"),
-            (
-                LineCode::KvpDeductionUnpaidLeave,
-                unpaid,
-                "approved unpaid absence",
-            ),
-            (
-                LineCode::KvpDeductionAbsence,
-                absence,
-                "sanctioned unexcused absence",
-            ),
-        ] {
+        self.paid_days += 1;
+        for (days, hours) in self.deducted_days.iter_mut().zip(deducted_hours) {
             if hours > Decimal::ZERO {
-                self.deductions.entry(code).or_default().push(format!(
-                    "{day}: {} h {what} × ({annual}) ÷ (12 × {} weekdays × {} h)",
-                    format_hours(hours),
-                    self.weekdays,
-                    format_hours(self.hpd)
-                ));
+                *days += 1;
             }
         }
         if children > 0 {
-            let share = if deducted.is_zero() {
-                String::new()
-            } else {
-                format!(
-                    " × ({} − {} h deducted) ÷ {}",
-                    format_hours(self.hpd),
-                    format_hours(deducted),
-                    format_hours(self.hpd)
-                )
+            self.child_days += 1;
+        }
+        if self.explain == Explain::Summaries {
+            return;
+        }
+        extend_run(&mut self.base_runs, day, annual);
+        if deducted_hours.iter().any(|h| *h > Decimal::ZERO) {
+            self.deductions.push((day, deducted_hours, annual));
+        }
+        if children > 0 {
+            let share = ChildShare {
+                children,
+                rate: child_rate,
+                deducted,
             };
-            let what = format!(
-                "{children} child(ren) under 18 × {} kr a day{share}",
-                format_amount(child_rate)
-            );
-            extend_run(&mut self.child_runs, day, what);
+            extend_run(&mut self.child_runs, day, share);
         }
     }
 
+    /// A line's summary, and its details when `explain` asks for them.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the month's figures a line's text names"
+    )]
     fn line(
         &self,
         code: LineCode,
@@ -837,93 +1154,176 @@ impl Explainer {
         offsets_sum: Decimal,
         before_offsets: Decimal,
     ) -> (String, Vec<String>) {
-        let runs = |runs: &[(Date, Date, u32, String)]| -> Vec<String> {
-            runs.iter()
-                .map(|(from, to, days, what)| format!("{from} – {to}: {days} paid day(s), {what}"))
-                .collect()
-        };
+        let full = self.explain == Explain::Full;
         match code {
             LineCode::KvpBase => {
-                let days: u32 = self.base_runs.iter().map(|r| r.2).sum();
-                let mut details = runs(&self.base_runs);
-                if !withheld.is_empty() {
-                    let list: Vec<String> = withheld.iter().map(Date::to_string).collect();
-                    details.push(format!(
-                        "withheld, no accepted timesheet (R12): {}",
-                        list.join(", ")
-                    ));
+                let days = self.paid_days;
+                let mut details = Vec::new();
+                if full {
+                    details = runs(&self.base_runs, |what| what.to_string());
+                    if !withheld.is_empty() {
+                        let list: Vec<String> = withheld.iter().map(Date::to_string).collect();
+                        details.push(text(format_args!(
+                            "withheld, no accepted timesheet (R12): {}",
+                            list.join(", ")
+                        )));
+                    }
                 }
-                let summary = format!(
+                let summary = text(format_args!(
                     "{days} paid day(s) of {} weekdays in {}: Σ annual amount ÷ (12 × {}) = {} kr ({})",
                     self.weekdays,
                     self.month,
                     self.weekdays,
-                    format_amount(amount),
+                    Kroner(amount),
                     code.reference()
-                );
+                ));
                 (summary, details)
             }
             LineCode::KvpDeductionWage
             | LineCode::KvpDeductionUnpaidLeave
             | LineCode::KvpDeductionAbsence => {
-                let details = self.deductions.get(&code).cloned().unwrap_or_default();
-                let summary = if details.is_empty() {
-                    format!("no hours deducted ({})", code.reference())
+                let Some(index) = DEDUCTIONS.iter().position(|(c, _)| *c == code) else {
+                    return (String::new(), Vec::new());
+                };
+                let what = DEDUCTIONS[index].1;
+                let summary = if self.deducted_days[index] == 0 {
+                    text(format_args!("no hours deducted ({})", code.reference()))
                 } else {
-                    format!(
+                    text(format_args!(
                         "hour for hour, at most {} h a day in all, capped by the base: {} kr ({})",
                         format_hours(self.hpd),
-                        format_amount(amount),
+                        Kroner(amount),
                         code.reference()
-                    )
+                    ))
+                };
+                let days = self
+                    .deductions
+                    .iter()
+                    .filter(|(_, hours, _)| hours[index] > Decimal::ZERO);
+                let details = if full {
+                    days.map(|(day, hours, annual)| {
+                        text(format_args!(
+                            "{day}: {} h {what} × ({annual}) ÷ (12 × {} weekdays × {} h)",
+                            format_hours(hours[index]),
+                            self.weekdays,
+                            format_hours(self.hpd)
+                        ))
+                    })
+                    .collect()
+                } else {
+                    Vec::new()
                 };
                 (summary, details)
             }
             LineCode::KvpChildSupplement => {
-                let summary = if self.child_runs.is_empty() {
-                    format!("no child under 18 on a paid day ({})", code.reference())
-                } else {
-                    format!(
-                        "rate × children under 18 × undeducted share of each paid day = {} kr ({})",
-                        format_amount(amount),
+                let summary = if self.child_days == 0 {
+                    text(format_args!(
+                        "no child under 18 on a paid day ({})",
                         code.reference()
-                    )
+                    ))
+                } else {
+                    text(format_args!(
+                        "rate × children under 18 × undeducted share of each paid day = {} kr ({})",
+                        Kroner(amount),
+                        code.reference()
+                    ))
                 };
-                (summary, runs(&self.child_runs))
+                let details = if full {
+                    runs(&self.child_runs, |share| self.child_share(share))
+                } else {
+                    Vec::new()
+                };
+                (summary, details)
             }
             LineCode::KvpDeductionOtherBenefits => {
-                let details: Vec<String> = facts
-                    .offsets
-                    .iter()
-                    .map(|o| format!("{}: {} kr", o.kind.as_str(), format_amount(o.amount)))
-                    .collect();
-                let summary = if details.is_empty() {
-                    format!("no other livelihood benefits ({})", code.reference())
-                } else {
-                    format!(
-                        "krone for krone: {} kr of benefits, at most the {} kr left before them: {} kr ({})",
-                        format_amount(offsets_sum),
-                        format_amount(before_offsets.max(Decimal::ZERO)),
-                        format_amount(amount),
+                let summary = if facts.offsets.is_empty() {
+                    text(format_args!(
+                        "no other livelihood benefits ({})",
                         code.reference()
-                    )
+                    ))
+                } else {
+                    text(format_args!(
+                        "krone for krone: {} kr of benefits, at most the {} kr left before them: {} kr ({})",
+                        Kroner(offsets_sum),
+                        Kroner(before_offsets.max(Decimal::ZERO)),
+                        Kroner(amount),
+                        code.reference()
+                    ))
+                };
+                let details = if full {
+                    facts
+                        .offsets
+                        .iter()
+                        .map(|o| text(format_args!("{}: {} kr", o.kind.as_str(), Kroner(o.amount))))
+                        .collect()
+                } else {
+                    Vec::new()
                 };
                 (summary, details)
             }
         }
     }
+
+    /// A child-supplement run's text.
+    fn child_share(&self, share: &ChildShare) -> String {
+        let deducted = if share.deducted.is_zero() {
+            String::new()
+        } else {
+            text(format_args!(
+                " × ({} − {} h deducted) ÷ {}",
+                format_hours(self.hpd),
+                format_hours(share.deducted),
+                format_hours(self.hpd)
+            ))
+        };
+        text(format_args!(
+            "{} child(ren) under 18 × {} kr a day{deducted}",
+            share.children,
+            Kroner(share.rate)
+        ))
+    }
 }
 
-/// Extends the last run when `day` continues it with the same description.
-fn extend_run(runs: &mut Vec<(Date, Date, u32, String)>, day: Date, what: String) {
+/// A sentence of the explanation, written into one allocation of a size
+/// that holds most.
+fn text(arguments: fmt::Arguments<'_>) -> String {
+    use fmt::Write as _;
+    let mut text = String::with_capacity(160);
+    // Writing into a String cannot fail.
+    let _ = text.write_fmt(arguments);
+    text
+}
+
+/// Each run as a detail: its days and what they read.
+fn runs<T>(runs: &[Run<T>], what: impl Fn(&T) -> String) -> Vec<String> {
+    runs.iter()
+        .map(|run| {
+            format!(
+                "{} – {}: {} paid day(s), {}",
+                run.from,
+                run.to,
+                run.days,
+                what(&run.what)
+            )
+        })
+        .collect()
+}
+
+/// Extends the last run when `day` continues it reading the same.
+fn extend_run<T: PartialEq>(runs: &mut Vec<Run<T>>, day: Date, what: T) {
     if let Some(last) = runs.last_mut()
-        && last.3 == what
+        && last.what == what
     {
-        last.1 = day;
-        last.2 += 1;
+        last.to = day;
+        last.days += 1;
         return;
     }
-    runs.push((day, day, 1, what));
+    runs.push(Run {
+        from: day,
+        to: day,
+        days: 1,
+        what,
+    });
 }
 
 fn hours_str<S: Serializer>(hours: &Decimal, s: S) -> Result<S::Ok, S::Error> {

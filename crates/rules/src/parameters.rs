@@ -108,6 +108,15 @@ impl DatedTable {
         idx.checked_sub(1).map(|i| self.entries[i].1)
     }
 
+    /// The value in force on `date` and the date the next entry takes effect
+    /// (`Date::MAX` when none does): the value holds for every day before it.
+    pub fn in_force(&self, date: Date) -> Option<(Decimal, Date)> {
+        let idx = self.entries.partition_point(|(from, _)| *from <= date);
+        let value = self.entries[..idx].last()?.1;
+        let until = self.entries.get(idx).map_or(Date::MAX, |(from, _)| *from);
+        Some((value, until))
+    }
+
     /// The entries, in date order.
     pub fn entries(&self) -> &[(Date, Decimal)] {
         &self.entries

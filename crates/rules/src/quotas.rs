@@ -4,7 +4,8 @@
 //! Quotas count every entry given, from any month, in date order: the history
 //! before the computed month decides what is left of a quota within it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::ops::RangeInclusive;
 
 use rust_decimal::Decimal;
 use time::{Date, Duration};
@@ -70,80 +71,161 @@ const QUOTA: &str = "absence quota";
 /// only when a quota leaves the range of the arithmetic (a policy or hours
 /// far beyond their bounds of sense).
 pub fn classify(days: &[DayEntry], ctx: QuotaContext<'_>) -> Result<Vec<Classified>, RulesError> {
-    let mut out: Vec<Classified> = days.iter().map(Classified::kept).collect();
+    classify_within(days, ctx, Date::MIN..=Date::MAX)
+}
 
-    let over_quota = self_cert_over_quota(days, ctx.programmes, ctx.policy);
+/// As [`classify`], exact for the entries dated within `dates`; the entries
+/// those cannot depend on are left as given: those after its end (quotas are
+/// used in date order) and leave and child's sickness of earlier calendar
+/// years (their quotas are per year). What a month's calculation needs.
+pub fn classify_within(
+    days: &[DayEntry],
+    ctx: QuotaContext<'_>,
+    dates: RangeInclusive<Date>,
+) -> Result<Vec<Classified>, RulesError> {
+    let mut out: Vec<Classified> = days.iter().map(Classified::kept).collect();
+    let (first_year, last) = (dates.start().year(), *dates.end());
+
+    // One pass takes the entries each quota counts.
+    let mut self_certified: Vec<Date> = Vec::with_capacity(days.len());
+    let mut leave: Vec<(usize, &DayEntry)> = Vec::with_capacity(days.len());
+    let mut child_sick: Vec<(usize, &DayEntry)> = Vec::with_capacity(days.len());
+    for (i, entry) in days.iter().enumerate() {
+        if entry.date > last {
+            continue;
+        }
+        let this_year_or_later = entry.date.year() >= first_year;
+        match entry.kind {
+            AbsenceKind::SickSelf => self_certified.push(entry.date),
+            AbsenceKind::Leave if this_year_or_later => leave.push((i, entry)),
+            AbsenceKind::ChildSick if this_year_or_later => child_sick.push((i, entry)),
+            _ => {}
+        }
+    }
+    self_certified.sort_unstable();
+    self_certified.dedup();
+
+    let over_quota = self_cert_over_quota(&self_certified, ctx.programmes, ctx.policy);
     for (entry, classified) in days.iter().zip(out.iter_mut()) {
-        if entry.kind == AbsenceKind::SickSelf && over_quota.contains(&entry.date) {
+        if entry.kind == AbsenceKind::SickSelf && over_quota.binary_search(&entry.date).is_ok() {
             *classified =
                 Classified::split(entry, Decimal::ZERO, true, Flag::SelfCertQuotaExceeded);
         }
     }
 
     let hpd = ctx.parameters.hours_per_day;
+    // Each quota is computed when an entry first needs it, and again only
+    // when what it depends on changes: the closures answer a quota only
+    // when it is new.
+    let mut leave_quota = None;
     apply_yearly_quota(
-        days,
+        leave,
         &mut out,
-        AbsenceKind::Leave,
         Flag::LeaveQuotaExceeded,
-        |_| checked::mul(ctx.policy.leave_days_per_year, hpd, QUOTA),
+        |_| match leave_quota {
+            Some(_) => Ok(None),
+            None => {
+                let quota = checked::mul(ctx.policy.leave_days_per_year, hpd, QUOTA)?;
+                leave_quota = Some(quota);
+                Ok(Some(quota))
+            }
+        },
     )?;
-    apply_yearly_quota(
-        days,
-        &mut out,
-        AbsenceKind::ChildSick,
-        Flag::ChildSickQuotaExceeded,
-        |date| checked::mul(child_sick_quota_days(date, &ctx)?, hpd, QUOTA),
-    )?;
+    let mut child_quota: Option<ChildSickBasis> = None;
+    apply_yearly_quota(child_sick, &mut out, Flag::ChildSickQuotaExceeded, |date| {
+        let basis = ChildSickBasis::on(date, &ctx);
+        if child_quota == Some(basis) {
+            return Ok(None);
+        }
+        let quota = checked::mul(basis.days(ctx.policy)?, hpd, QUOTA)?;
+        child_quota = Some(basis);
+        Ok(Some(quota))
+    })?;
     Ok(out)
+}
+
+/// What the child's-sickness quota depends on (R8): the young children and
+/// whether the participant cares alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ChildSickBasis {
+    young_children: usize,
+    sole_carer: bool,
+}
+
+impl ChildSickBasis {
+    fn on(date: Date, ctx: &QuotaContext<'_>) -> Self {
+        let age = ctx.policy.child_sick_young_child_age;
+        Self {
+            young_children: ctx
+                .participant
+                .children
+                .iter()
+                .filter(|c| c.birth_date <= date && calendar::is_under(c.birth_date, age, date))
+                .count(),
+            sole_carer: ctx.participant.is_sole_carer_on(date),
+        }
+    }
+
+    /// The quota in days.
+    fn days(self, policy: &Policy) -> Result<Decimal, RulesError> {
+        let days = if self.young_children > policy.child_sick_many_children_more_than as usize {
+            policy.child_sick_days_many_children
+        } else {
+            policy.child_sick_days_per_year
+        };
+        if self.sole_carer {
+            checked::mul(days, policy.sole_carer_quota_multiplier, QUOTA)
+        } else {
+            Ok(days)
+        }
+    }
 }
 
 /// R8: the child's-sickness quota in days in force on `date`.
 pub fn child_sick_quota_days(date: Date, ctx: &QuotaContext<'_>) -> Result<Decimal, RulesError> {
-    let policy = ctx.policy;
-    let young = ctx
-        .participant
-        .children
-        .iter()
-        .filter(|c| {
-            c.birth_date <= date
-                && calendar::is_under(c.birth_date, policy.child_sick_young_child_age, date)
-        })
-        .count();
-    let days = if young > policy.child_sick_many_children_more_than as usize {
-        policy.child_sick_days_many_children
-    } else {
-        policy.child_sick_days_per_year
-    };
-    if ctx.participant.is_sole_carer_on(date) {
-        checked::mul(days, policy.sole_carer_quota_multiplier, QUOTA)
-    } else {
-        Ok(days)
-    }
+    ChildSickBasis::on(date, ctx).days(ctx.policy)
 }
 
 /// R7/R8: a per-calendar-year quota in hours, used up in date order by the hours
-/// within it; the part of an entry beyond the quota in force on its date is split off.
+/// within it; the part of an entry beyond the quota in force on its date is
+/// split off. `entries` are those of the quota's kind with their index in
+/// `out`; `changed_quota_on` answers the quota on a date when it differs from
+/// the one it answered before.
 fn apply_yearly_quota(
-    days: &[DayEntry],
+    mut entries: Vec<(usize, &DayEntry)>,
     out: &mut [Classified],
-    kind: AbsenceKind,
     flag: Flag,
-    quota_hours_on: impl Fn(Date) -> Result<Decimal, RulesError>,
+    mut changed_quota_on: impl FnMut(Date) -> Result<Option<Decimal>, RulesError>,
 ) -> Result<(), RulesError> {
-    let mut indices: Vec<usize> = (0..days.len()).filter(|i| days[*i].kind == kind).collect();
     // A stable sort keeps entries of one date in the order given.
-    indices.sort_by_key(|i| days[*i].date);
-    let mut used: BTreeMap<i32, Decimal> = BTreeMap::new();
-    for i in indices {
-        let entry = &days[i];
-        let used_this_year = used.entry(entry.date.year()).or_default();
-        let left =
-            checked::sub(quota_hours_on(entry.date)?, *used_this_year, QUOTA)?.max(Decimal::ZERO);
-        let within = entry.hours.min(left);
-        *used_this_year = checked::add(*used_this_year, within, QUOTA)?;
+    entries.sort_by_key(|(_, e)| e.date);
+    // In date order, so each year's use starts when the year before ends.
+    let mut year = None;
+    let (mut quota, mut used, mut left) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+    for (i, entry) in entries {
+        let mut stale = false;
+        if year != Some(entry.date.year()) {
+            year = Some(entry.date.year());
+            used = Decimal::ZERO;
+            stale = true;
+        }
+        if let Some(changed) = changed_quota_on(entry.date)? {
+            quota = changed;
+            stale = true;
+        }
+        if stale {
+            left = checked::sub(quota, used, QUOTA)?.max(Decimal::ZERO);
+        }
         // Beyond the quota: hours over what is left, or nothing left at all.
-        let beyond_quota = entry.hours > left || left.is_zero();
+        let (within, beyond_quota) = if entry.hours <= left {
+            (entry.hours, left.is_zero())
+        } else {
+            (left, true)
+        };
+        if !within.is_zero() {
+            used = checked::add(used, within, QUOTA)?;
+            left = checked::sub(left, within, QUOTA)?;
+        }
         out[i] = Classified::split(entry, within, beyond_quota, flag);
     }
     Ok(())
@@ -152,30 +234,41 @@ fn apply_yearly_quota(
 /// Groups dates into runs where only Saturdays, Sundays and public holidays lie
 /// between consecutive dates (the adjacency of R6 and R9).
 pub fn occurrences(dates: &BTreeSet<Date>) -> Vec<Vec<Date>> {
-    let mut runs: Vec<Vec<Date>> = Vec::new();
-    for date in dates {
-        match runs.last_mut() {
-            Some(run)
-                if run
-                    .last()
-                    .is_some_and(|prev| calendar::only_rest_days_between(*prev, *date)) =>
-            {
-                run.push(*date)
-            }
-            _ => runs.push(vec![*date]),
+    let dates: Vec<Date> = dates.iter().copied().collect();
+    runs(&dates).map(|run| dates[run].to_vec()).collect()
+}
+
+/// The dates of one kind, sorted, each once.
+fn dates_of(days: &[DayEntry], kind: AbsenceKind) -> Vec<Date> {
+    let mut dates: Vec<Date> = days
+        .iter()
+        .filter(|e| e.kind == kind)
+        .map(|e| e.date)
+        .collect();
+    dates.sort_unstable();
+    dates.dedup();
+    dates
+}
+
+/// The runs of [`occurrences`] over sorted, distinct `dates`, as index ranges.
+fn runs(dates: &[Date]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut start = 0;
+    (1..=dates.len()).filter_map(move |end| {
+        let continues =
+            end < dates.len() && calendar::only_rest_days_between(dates[end - 1], dates[end]);
+        if continues {
+            return None;
         }
-    }
-    runs
+        let run = start..end;
+        start = end;
+        Some(run)
+    })
 }
 
 /// The self-certified sickness occurrences (R6), from all `SICK_SELF` entries.
 pub fn self_cert_occurrences(days: &[DayEntry]) -> Vec<Vec<Date>> {
-    let dates: BTreeSet<Date> = days
-        .iter()
-        .filter(|e| e.kind == AbsenceKind::SickSelf)
-        .map(|e| e.date)
-        .collect();
-    occurrences(&dates)
+    let dates = dates_of(days, AbsenceKind::SickSelf);
+    runs(&dates).map(|run| dates[run].to_vec()).collect()
 }
 
 /// How many earlier occurrences count against an occurrence starting on `first`:
@@ -220,26 +313,27 @@ pub fn self_cert_available_from(programmes: &[Programme], as_of: Date, policy: &
         .map_or(Date::MAX, |p| self_cert_allowed_from(p, policy))
 }
 
-/// R6: the `SICK_SELF` dates over quota.
-fn self_cert_over_quota(
-    days: &[DayEntry],
-    programmes: &[Programme],
-    policy: &Policy,
-) -> BTreeSet<Date> {
-    let occurrences = self_cert_occurrences(days);
-    let mut over = BTreeSet::new();
-    for occurrence in &occurrences {
-        let Some(first) = occurrence.first() else {
-            continue;
-        };
-        let too_many_before = occurrences_in_year_before(&occurrences, *first)
-            >= policy.self_cert_max_occurrences as usize;
-        for (position, date) in occurrence.iter().enumerate() {
+/// R6: the `SICK_SELF` dates over quota, sorted, of the self-certified
+/// `dates` (sorted, each once).
+fn self_cert_over_quota(dates: &[Date], programmes: &[Programme], policy: &Policy) -> Vec<Date> {
+    let occurrences: Vec<std::ops::Range<usize>> = runs(dates).collect();
+    let mut over = Vec::new();
+    for (index, occurrence) in occurrences.iter().enumerate() {
+        let first = dates[occurrence.start];
+        // Earlier occurrences start earlier (the runs are in date order);
+        // those that started after the same date a year before count.
+        let year_before = calendar::anniversary(first, -1);
+        let before = occurrences[..index]
+            .iter()
+            .filter(|o| dates[o.start] < first && dates[o.start] > year_before)
+            .count();
+        let too_many_before = before >= policy.self_cert_max_occurrences as usize;
+        for (position, date) in dates[occurrence.clone()].iter().enumerate() {
             if too_many_before
                 || !self_cert_waited(programmes, *date, policy)
                 || position >= policy.self_cert_max_days as usize
             {
-                over.insert(*date);
+                over.push(*date);
             }
         }
     }
@@ -249,14 +343,10 @@ fn self_cert_over_quota(
 /// R9: a run of more than `long_sickness_days` certified sick dates with at least
 /// one date in `month`.
 pub fn long_sickness_in(days: &[DayEntry], month: YearMonth, policy: &Policy) -> bool {
-    let dates: BTreeSet<Date> = days
-        .iter()
-        .filter(|e| e.kind == AbsenceKind::SickCertified)
-        .map(|e| e.date)
-        .collect();
-    occurrences(&dates).iter().any(|run| {
+    let dates = dates_of(days, AbsenceKind::SickCertified);
+    runs(&dates).any(|run| {
         run.len() > policy.long_sickness_days as usize
-            && run.iter().any(|d| YearMonth::of(*d) == month)
+            && dates[run].iter().any(|d| YearMonth::of(*d) == month)
     })
 }
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kvp_proto::kvp::payroll::v1 as pb;
 use kvp_rules::quotas::{QuotaContext, QuotaEntry, quota_details};
-use kvp_rules::{AbsenceKind, Parameters, Policy, YearMonth, compute_month};
+use kvp_rules::{AbsenceKind, Explain, Parameters, Policy, YearMonth, compute_month_explained};
 use kvp_store::{DayEntry, ParticipantFacts, TimesheetPeriod};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -427,8 +427,10 @@ pub fn assess(
     let mut days = Vec::new();
     while month <= YearMonth::of(to) {
         if let Some(month_facts) = month_facts(facts, month)? {
+            // The entries' outcomes and flags are read, never the explanation.
             let result =
-                compute_month(&month_facts, parameters, policy).map_err(ServiceError::internal)?;
+                compute_month_explained(&month_facts, parameters, policy, Explain::Summaries)
+                    .map_err(ServiceError::internal)?;
             for entry in result
                 .entries
                 .iter()

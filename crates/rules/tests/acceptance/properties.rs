@@ -1,8 +1,10 @@
 //! Invariants that must hold for any participant-month.
 
 use kvp_rules::{
-    AbsenceKind, Child, DateRange, DayEntry, Decision, Flag, LineCode, MonthFacts, Offset,
+    AbsenceKind, Child, DateRange, DayEntry, Decision, Explain, Flag, LineCode, MonthFacts, Offset,
     OffsetKind, Parameters, Participant, Policy, Programme, YearMonth, compute_month,
+    compute_month_explained,
+    quotas::{self, QuotaContext},
 };
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -196,5 +198,41 @@ proptest! {
         prop_assert_eq!(with_pending.total, base.total);
         let paid_day = with_pending.entries.iter().any(|e| e.date == date);
         prop_assert_eq!(with_pending.flags.contains(&Flag::UnexcusedPendingDecision), paid_day || base.flags.contains(&Flag::UnexcusedPendingDecision));
+    }
+}
+
+proptest! {
+    /// A close keeps only the summaries: everything else is the statement's.
+    #[test]
+    fn a_close_computes_the_month_a_statement_shows(facts in facts_strategy()) {
+        let (p, policy) = defaults();
+        let statement = compute_month(&facts, &p, &policy).unwrap();
+        let close = compute_month_explained(&facts, &p, &policy, Explain::Summaries).unwrap();
+        let mut without_details = statement.clone();
+        for line in &mut without_details.lines {
+            line.details.clear();
+        }
+        prop_assert_eq!(close, without_details);
+    }
+
+    /// The month's calculation classifies only the entries its month can
+    /// depend on; its entries come out as over the whole history.
+    #[test]
+    fn a_month_classifies_its_entries_as_the_whole_history_does(facts in facts_strategy()) {
+        let (p, policy) = defaults();
+        let ctx = QuotaContext {
+            participant: &facts.participant,
+            programmes: &facts.programmes,
+            policy: &policy,
+            parameters: &p,
+        };
+        let month = facts.month.first_day()..=facts.month.last_day();
+        let whole = quotas::classify(&facts.days, ctx).unwrap();
+        let within = quotas::classify_within(&facts.days, ctx, month.clone()).unwrap();
+        for ((entry, whole), within) in facts.days.iter().zip(&whole).zip(&within) {
+            if month.contains(&entry.date) {
+                prop_assert_eq!(whole, within, "{:?}", entry);
+            }
+        }
     }
 }

@@ -36,7 +36,7 @@ use std::sync::Arc;
 
 use kvp_proto::kvp::events::v1 as ev;
 use kvp_rules::ledger::{self, LedgerEntry, Paid};
-use kvp_rules::{Parameters, Policy, YearMonth, compute_month};
+use kvp_rules::{Explain, Parameters, Policy, YearMonth, compute_month_explained};
 use kvp_store::{
     BeginClose, CloseParticipant, ConfirmOutcome, Confirmation, FinishClose, HeldParticipant, Hold,
     OpenRun, PayLine, PayRun, PaymentOutcome, PaymentToConfirm, RECOMPUTE_EVERYTHING, RegisteredG,
@@ -255,10 +255,15 @@ fn participant_lines(
         let unpayable = |reason: String| Unpayable { month: m, reason };
         let result =
             match crate::facts::month_facts(facts, m).map_err(|e| unpayable(e.to_string()))? {
-                Some(month_facts) => {
-                    compute_month(&month_facts, &computing.parameters, &computing.policy)
-                        .map_err(|e| unpayable(e.to_string()))?
-                }
+                // A run's lines keep each line's summary; a statement
+                // shows the details from a fresh computation.
+                Some(month_facts) => compute_month_explained(
+                    &month_facts,
+                    &computing.parameters,
+                    &computing.policy,
+                    Explain::Summaries,
+                )
+                .map_err(|e| unpayable(e.to_string()))?,
                 None => ledger::empty_month(m),
             };
         targets.push((m, result));
