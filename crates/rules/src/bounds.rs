@@ -49,7 +49,8 @@ pub const HOURS_PER_DAY_MAX: Decimal = whole(24);
 
 /// Hours of one day entry, and of all the entries of one day together (R5):
 /// no day has more than 24.
-pub const ENTRY_HOURS_MAX: Decimal = whole(24);
+pub const ENTRY_HOURS_MAX: Decimal = whole(ENTRY_HOURS_MAX_WHOLE);
+const ENTRY_HOURS_MAX_WHOLE: u32 = 24;
 
 /// Whether a day entry's hours lie outside 0–[`ENTRY_HOURS_MAX`]; by the
 /// mantissa, as a history of entries is checked each month computed.
@@ -57,12 +58,18 @@ pub fn hours_out_of_bounds(hours: Decimal) -> bool {
     if hours.is_sign_negative() {
         return true;
     }
-    // The bound is whole (scale 0); times 10^28 it lies within i128.
-    let bound = 10_i128
-        .checked_pow(hours.scale())
-        .and_then(|power| power.checked_mul(ENTRY_HOURS_MAX.mantissa()));
-    match bound {
-        Some(bound) => hours.mantissa() > bound,
+    // The bound at each scale a decimal has (0–28), within i128.
+    const BOUNDS: [i128; 29] = {
+        let mut bounds = [0; 29];
+        let mut scale = 0;
+        while scale < 29 {
+            bounds[scale] = ENTRY_HOURS_MAX_WHOLE as i128 * 10_i128.pow(scale as u32);
+            scale += 1;
+        }
+        bounds
+    };
+    match BOUNDS.get(hours.scale() as usize) {
+        Some(bound) => hours.mantissa() > *bound,
         None => hours > ENTRY_HOURS_MAX,
     }
 }

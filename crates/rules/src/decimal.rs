@@ -98,9 +98,26 @@ impl fmt::Display for Kroner {
         // mantissa 0 and reads "0.00".
         match (rounded.scale(), i64::try_from(rounded.mantissa())) {
             (2, Ok(ore)) => {
-                let sign = if ore < 0 { "-" } else { "" };
-                let ore = ore.unsigned_abs();
-                write!(f, "{sign}{}.{:02}", ore / 100, ore % 100)
+                // Digits from the right: two decimals, the point, the kroner.
+                let mut text = [0_u8; 24];
+                let mut at = text.len();
+                let mut rest = ore.unsigned_abs();
+                let mut digits = 0;
+                while digits < 3 || rest > 0 {
+                    if digits == 2 {
+                        at -= 1;
+                        text[at] = b'.';
+                    }
+                    at -= 1;
+                    text[at] = b'0' + (rest % 10) as u8;
+                    rest /= 10;
+                    digits += 1;
+                }
+                if ore < 0 {
+                    at -= 1;
+                    text[at] = b'-';
+                }
+                f.write_str(std::str::from_utf8(&text[at..]).map_err(|_| fmt::Error)?)
             }
             // Beyond 10^16 kroner, or beyond what two decimals can hold:
             // as rust_decimal writes it.

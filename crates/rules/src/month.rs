@@ -495,17 +495,20 @@ pub fn compute_month_explained(
 
     // The month's days by their index (day of month − 1): no map per day.
     let (first, last) = (month.first_day(), month.last_day());
-    let slot = |date: Date| (first <= date && date <= last).then(|| usize::from(date.day() - 1));
+    let index = |date: Date| usize::from(date.ordinal() - first.ordinal());
+    let slot = |date: Date| (first <= date && date <= last).then(|| index(date));
     let mut flags = BTreeSet::new();
     let mut paid_days: Vec<Date> = Vec::with_capacity(23);
     let mut withheld: Vec<Date> = Vec::new();
     let mut is_paid = [false; 31];
-    for day in month.days().filter(|d| calendar::is_weekday(*d)) {
-        if !crate::facts::is_entitled_on(&facts.programmes, day) {
+    let first_weekday = usize::from(first.weekday().number_days_from_monday());
+    for (i, day) in month.days().enumerate() {
+        // Monday to Friday: R1's weekdays.
+        if (first_weekday + i) % 7 >= 5 || !crate::facts::is_entitled_on(&facts.programmes, day) {
             continue;
         }
         if facts.covered.iter().any(|r| r.contains(day)) {
-            is_paid[usize::from(day.day() - 1)] = true;
+            is_paid[i] = true;
             paid_days.push(day);
         } else {
             withheld.push(day);
@@ -615,7 +618,7 @@ pub fn compute_month_explained(
     for day in &paid_days {
         let day = *day;
         // R10: at most one day's hours are deducted.
-        let hours = hours_by_day[usize::from(day.day() - 1)].capped(hpd)?;
+        let hours = hours_by_day[index(day)].capped(hpd)?;
         let (wage_h, unpaid_h, absence_h) = hours;
         let deducted = if wage_h.is_zero() && unpaid_h.is_zero() && absence_h.is_zero() {
             Decimal::ZERO

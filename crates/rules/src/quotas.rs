@@ -132,8 +132,13 @@ pub fn classify_within(
         },
     )?;
     let mut child_quota: Option<ChildSickBasis> = None;
+    let young_spans = if child_sick.is_empty() {
+        Vec::new()
+    } else {
+        ChildSickBasis::young_spans(&ctx)
+    };
     apply_yearly_quota(child_sick, &mut out, Flag::ChildSickQuotaExceeded, |date| {
-        let basis = ChildSickBasis::on(date, &ctx);
+        let basis = ChildSickBasis::on(date, &young_spans, &ctx);
         if child_quota == Some(basis) {
             return Ok(None);
         }
@@ -153,14 +158,21 @@ struct ChildSickBasis {
 }
 
 impl ChildSickBasis {
-    fn on(date: Date, ctx: &QuotaContext<'_>) -> Self {
+    /// Each child's span as a young child: birth and the birthday it ends on.
+    fn young_spans(ctx: &QuotaContext<'_>) -> Vec<(Date, Date)> {
         let age = ctx.policy.child_sick_young_child_age;
+        ctx.participant
+            .children
+            .iter()
+            .map(|c| (c.birth_date, calendar::anniversary(c.birth_date, age)))
+            .collect()
+    }
+
+    fn on(date: Date, young_spans: &[(Date, Date)], ctx: &QuotaContext<'_>) -> Self {
         Self {
-            young_children: ctx
-                .participant
-                .children
+            young_children: young_spans
                 .iter()
-                .filter(|c| c.birth_date <= date && calendar::is_under(c.birth_date, age, date))
+                .filter(|(born, grown)| *born <= date && date < *grown)
                 .count(),
             sole_carer: ctx.participant.is_sole_carer_on(date),
         }
@@ -183,7 +195,7 @@ impl ChildSickBasis {
 
 /// R8: the child's-sickness quota in days in force on `date`.
 pub fn child_sick_quota_days(date: Date, ctx: &QuotaContext<'_>) -> Result<Decimal, RulesError> {
-    ChildSickBasis::on(date, ctx).days(ctx.policy)
+    ChildSickBasis::on(date, &ChildSickBasis::young_spans(ctx), ctx).days(ctx.policy)
 }
 
 /// R7/R8: a per-calendar-year quota in hours, used up in date order by the hours
