@@ -20,6 +20,7 @@ use kvp_signing::{SigningKey, public_key_to_base64};
 use serde_json::json;
 use tonic::transport::Channel;
 
+mod ceiling;
 mod seed;
 
 #[derive(Debug, Parser)]
@@ -54,6 +55,25 @@ enum Command {
         /// Timesheets to submit (one per participant and month).
         #[arg(long, default_value_t = 5000)]
         timesheets: usize,
+    },
+    /// SubmitTimesheet against the storage ceiling, measured in one run:
+    /// the submissions first, then pgbench committing one INSERT of a
+    /// 600-byte row per transaction at the same concurrency against the
+    /// same PostgreSQL; prints both rates and their ratio.
+    Ingestion {
+        /// Participants to register.
+        #[arg(long, default_value_t = 100)]
+        participants: usize,
+        /// Timesheets to submit (one per participant and month).
+        #[arg(long, default_value_t = 3000)]
+        timesheets: usize,
+        /// The PostgreSQL database pgbench writes its own table in
+        /// (`kvp_load_ceiling`): the server the service's database is on.
+        #[arg(long)]
+        ceiling_database: String,
+        /// Seconds pgbench runs.
+        #[arg(long, default_value_t = 15)]
+        ceiling_seconds: u64,
     },
     /// Call the gRPC health check.
     Health {
@@ -96,8 +116,14 @@ struct Samples {
     failures: std::collections::BTreeMap<String, usize>,
 }
 
+/// A run's rate and 99th percentile, as reported.
+struct Reported {
+    per_second: u64,
+    p99_micros: u64,
+}
+
 impl Samples {
-    fn report(mut self, what: &str, elapsed: Duration) {
+    fn report(mut self, what: &str, elapsed: Duration) -> Reported {
         self.micros.sort_unstable();
         let n = self.micros.len();
         let pct = |p: usize| {
@@ -117,6 +143,10 @@ impl Samples {
             ms(self.micros.last().copied().unwrap_or(0)),
             self.failures
         );
+        Reported {
+            per_second: u64::try_from(per_second).unwrap_or(u64::MAX),
+            p99_micros: pct(99),
+        }
     }
 }
 
@@ -431,6 +461,38 @@ async fn close_and_stream(
 }
 
 /// Runs `requests` calls of `call` over `concurrency` workers sharing one channel.
+/// Registers `participants` and submits `timesheets` signed months at the
+/// chosen concurrency, reporting the rate and latencies.
+async fn submit_load(
+    cli: &Cli,
+    channel: Channel,
+    participants: usize,
+    timesheets: usize,
+) -> anyhow::Result<Reported> {
+    let setup = Arc::new(setup(&cli.http, "4602", participants, cli.concurrency).await?);
+    println!("registered {} participants", setup.participants.len());
+    let months = timesheets.div_ceil(participants.max(1));
+    if months > 72 {
+        bail!("at most 72 months per participant: use more participants");
+    }
+    let requests: Arc<Vec<pb::SubmitTimesheetRequest>> = Arc::new(
+        (0..timesheets)
+            .map(|i| timesheet(&setup, i % participants, i / participants))
+            .collect(),
+    );
+    // No retries: a benchmark counts every UNAVAILABLE as a failure.
+    let client = PayrollClient::new(channel).with_retry(Retry::NONE);
+    memory(cli.server_pid, "before");
+    let (samples, elapsed) = drive(timesheets, cli.concurrency, move |i| {
+        let (client, requests) = (client.clone(), requests.clone());
+        async move { client.submit(&requests[i]).await.map(|_| ()) }
+    })
+    .await;
+    let reported = samples.report("SubmitTimesheet", elapsed);
+    memory(cli.server_pid, "after");
+    Ok(reported)
+}
+
 async fn drive<F, Fut>(requests: usize, concurrency: usize, call: F) -> (Samples, Duration)
 where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
@@ -498,34 +560,44 @@ async fn main() -> anyhow::Result<()> {
                 }
             })
             .await;
-            samples.report("grpc health check", elapsed);
+            let _ = samples.report("grpc health check", elapsed);
             memory(cli.server_pid, "after");
         }
         Command::Submit {
             participants,
             timesheets,
         } => {
-            let setup = Arc::new(setup(&cli.http, "4602", participants, cli.concurrency).await?);
-            println!("registered {} participants", setup.participants.len());
-            let months = timesheets.div_ceil(participants.max(1));
-            if months > 72 {
-                bail!("at most 72 months per participant: use more participants");
-            }
-            let requests: Arc<Vec<pb::SubmitTimesheetRequest>> = Arc::new(
-                (0..timesheets)
-                    .map(|i| timesheet(&setup, i % participants, i / participants))
-                    .collect(),
+            submit_load(&cli, channel, participants, timesheets).await?;
+        }
+        Command::Ingestion {
+            participants,
+            timesheets,
+            ref ceiling_database,
+            ceiling_seconds,
+        } => {
+            let submitted = submit_load(&cli, channel, participants, timesheets).await?;
+            let ceiling = ceiling::measure(
+                ceiling_database,
+                cli.concurrency,
+                Duration::from_secs(ceiling_seconds),
+            )
+            .await?;
+            let ms = |us: u64| format!("{}.{:03} ms", us / 1000, us % 1000);
+            println!(
+                "pgbench, one INSERT of a 600-byte row per transaction, {} clients: {}/s, mean latency {}",
+                cli.concurrency,
+                ceiling.per_second,
+                ms(ceiling.latency_micros)
             );
-            // No retries: a benchmark counts every UNAVAILABLE as a failure.
-            let client = PayrollClient::new(channel).with_retry(Retry::NONE);
-            memory(cli.server_pid, "before");
-            let (samples, elapsed) = drive(timesheets, cli.concurrency, move |i| {
-                let (client, requests) = (client.clone(), requests.clone());
-                async move { client.submit(&requests[i]).await.map(|_| ()) }
-            })
-            .await;
-            samples.report("SubmitTimesheet", elapsed);
-            memory(cli.server_pid, "after");
+            let per_mille = submitted.per_second * 1000 / ceiling.per_second.max(1);
+            println!(
+                "ratio SubmitTimesheet / storage ceiling: {}.{} % ({}/s of {}/s; SubmitTimesheet p99 {})",
+                per_mille / 10,
+                per_mille % 10,
+                submitted.per_second,
+                ceiling.per_second,
+                ms(submitted.p99_micros)
+            );
         }
         Command::Close {
             participants,
@@ -537,7 +609,11 @@ async fn main() -> anyhow::Result<()> {
         } => {
             // 2025-10 is month index 69 from 2020-01.
             const OCTOBER: usize = 69;
-            let client = PayrollClient::new(channel).with_retry(Retry::NONE);
+            // Seeded participants have no employee number: the run's answer
+            // lists them all.
+            let client = PayrollClient::new(channel)
+                .with_retry(Retry::NONE)
+                .with_max_answer_bytes(64 << 20);
             let seeded = match &seed_database {
                 Some(url) => {
                     if months == 0 || months > OCTOBER {

@@ -112,6 +112,7 @@ conformance! {
     timesheets::concurrent_overlapping_accepts_let_exactly_one_win,
     timesheets::concurrent_submissions_of_one_timesheet_store_it_once,
     timesheets::concurrent_corrections_of_one_timesheet_let_exactly_one_win,
+    timesheets::concurrent_submissions_of_many_participants_are_each_stored_or_refused_alone,
     decisions::a_sanction_decision_is_recorded_with_its_audit_entry,
     decisions::a_second_decision_for_the_same_day_and_kind_is_a_conflict,
     decisions::a_decision_for_an_unknown_participant_is_not_found,

@@ -12,7 +12,9 @@ use time::{Date, Duration};
 use tokio::sync::Barrier;
 use uuid::Uuid;
 
-use crate::support::{correction_of, dec, given_participant, participant_of, timesheet_for};
+use crate::support::{
+    audit, correction_of, dec, given_oslo, given_participant, participant_of, timesheet_for,
+};
 
 async fn accept(store: &Arc<dyn Repository>, new: &NewTimesheet) -> Timesheet {
     match store.accept_timesheet(new).await {
@@ -623,4 +625,80 @@ pub async fn concurrent_corrections_of_one_timesheet_let_exactly_one_win(
         ids(&store.list_current_timesheets(participant.id).await.unwrap()),
         winners
     );
+}
+
+/// Submissions of many participants arriving together: each is checked on
+/// its own, a refused one leaves the others, and each accepted one is its
+/// own link of an unbroken audit chain.
+pub async fn concurrent_submissions_of_many_participants_are_each_stored_or_refused_alone(
+    store: Arc<dyn Repository>,
+) {
+    const PARTICIPANTS: usize = 8;
+    given_oslo(&store).await;
+    let mut submissions = Vec::new();
+    for _ in 0..PARTICIPANTS {
+        let participant = participant_of("0301");
+        store
+            .create_participant(
+                &participant,
+                &audit("participant.created", "participant", participant.id),
+            )
+            .await
+            .unwrap();
+        // Two overlapping periods each: exactly one of the two is stored.
+        for (from, to) in [
+            (date!(2025 - 03 - 03), date!(2025 - 03 - 14)),
+            (date!(2025 - 03 - 10), date!(2025 - 03 - 21)),
+        ] {
+            submissions.push(timesheet_for(&participant, from, to));
+        }
+    }
+    let audit_before = store.verify_audit_chain().await.unwrap().entries;
+    let start = Arc::new(Barrier::new(submissions.len()));
+    let mut tasks = Vec::new();
+    for new in submissions {
+        let (store, start) = (store.clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            let outcome = store.accept_timesheet(&new).await;
+            (new, outcome)
+        }));
+    }
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+
+    let mut accepted = 0;
+    for (new, outcome) in &results {
+        match outcome {
+            Ok(AcceptOutcome::Accepted(stored)) => {
+                accepted += 1;
+                assert_eq!(stored, &new.timesheet);
+                assert_eq!(store.get_timesheet(stored.id).await.unwrap(), new.timesheet);
+                let audit = store
+                    .list_audit("timesheet", &stored.id.to_string())
+                    .await
+                    .unwrap();
+                assert_eq!(audit.len(), 1, "{audit:?}");
+            }
+            Err(StoreError::Overlap { existing }) => {
+                let winner = results
+                    .iter()
+                    .find(|(other, _)| other.timesheet.id == *existing)
+                    .map(|(other, _)| other);
+                assert_eq!(
+                    winner.map(|w| w.timesheet.participant_id),
+                    Some(new.timesheet.participant_id),
+                    "refused for another participant's timesheet"
+                );
+                assert_not_stored(&store, new).await;
+            }
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(accepted, PARTICIPANTS, "{results:?}");
+    let verification = store.verify_audit_chain().await.unwrap();
+    assert!(verification.is_intact(), "{verification:?}");
+    assert_eq!(verification.entries, audit_before + PARTICIPANTS as u64);
 }
