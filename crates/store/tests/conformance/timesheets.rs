@@ -12,9 +12,7 @@ use time::{Date, Duration};
 use tokio::sync::Barrier;
 use uuid::Uuid;
 
-use crate::support::{
-    audit, correction_of, dec, given_oslo, given_participant, participant_of, timesheet_for,
-};
+use crate::support::{correction_of, dec, given_participant, participant_of, timesheet_for};
 
 async fn accept(store: &Arc<dyn Repository>, new: &NewTimesheet) -> Timesheet {
     match store.accept_timesheet(new).await {
@@ -487,28 +485,18 @@ pub async fn the_envelope_comes_back_byte_for_byte(store: Arc<dyn Repository>) {
 pub async fn concurrent_overlapping_accepts_let_exactly_one_win(store: Arc<dyn Repository>) {
     const CONTENDERS: usize = 6;
     let participant = given_participant(&store).await;
-    let start = Barrier::new(CONTENDERS);
-    let start = Arc::new(start);
-    let mut tasks = Vec::new();
-    for i in 0..CONTENDERS {
-        // Every pair of these periods overlaps on 2025-03-14.
-        let offset = Duration::days(i64::try_from(i).unwrap());
-        let new = timesheet_for(
-            &participant,
-            date!(2025 - 03 - 03) + offset,
-            date!(2025 - 03 - 14) + offset,
-        );
-        let (store, start) = (store.clone(), start.clone());
-        tasks.push(tokio::spawn(async move {
-            start.wait().await;
-            let outcome = store.accept_timesheet(&new).await;
-            (new, outcome)
-        }));
-    }
-    let mut results = Vec::new();
-    for task in tasks {
-        results.push(task.await.unwrap());
-    }
+    // Every pair of these periods overlaps on 2025-03-14.
+    let contenders = (0..CONTENDERS)
+        .map(|i| {
+            let offset = Duration::days(i64::try_from(i).unwrap());
+            timesheet_for(
+                &participant,
+                date!(2025 - 03 - 03) + offset,
+                date!(2025 - 03 - 14) + offset,
+            )
+        })
+        .collect();
+    let results = accept_together(&store, contenders).await;
 
     let winners: Vec<Uuid> = results
         .iter()
@@ -634,17 +622,9 @@ pub async fn concurrent_submissions_of_many_participants_are_each_stored_or_refu
     store: Arc<dyn Repository>,
 ) {
     const PARTICIPANTS: usize = 8;
-    given_oslo(&store).await;
     let mut submissions = Vec::new();
     for _ in 0..PARTICIPANTS {
-        let participant = participant_of("0301");
-        store
-            .create_participant(
-                &participant,
-                &audit("participant.created", "participant", participant.id),
-            )
-            .await
-            .unwrap();
+        let participant = given_participant(&store).await;
         // Two overlapping periods each: exactly one of the two is stored.
         for (from, to) in [
             (date!(2025 - 03 - 03), date!(2025 - 03 - 14)),
@@ -654,20 +634,7 @@ pub async fn concurrent_submissions_of_many_participants_are_each_stored_or_refu
         }
     }
     let audit_before = store.verify_audit_chain().await.unwrap().entries;
-    let start = Arc::new(Barrier::new(submissions.len()));
-    let mut tasks = Vec::new();
-    for new in submissions {
-        let (store, start) = (store.clone(), start.clone());
-        tasks.push(tokio::spawn(async move {
-            start.wait().await;
-            let outcome = store.accept_timesheet(&new).await;
-            (new, outcome)
-        }));
-    }
-    let mut results = Vec::new();
-    for task in tasks {
-        results.push(task.await.unwrap());
-    }
+    let results = accept_together(&store, submissions).await;
 
     let mut accepted = 0;
     for (new, outcome) in &results {
@@ -701,4 +668,27 @@ pub async fn concurrent_submissions_of_many_participants_are_each_stored_or_refu
     let verification = store.verify_audit_chain().await.unwrap();
     assert!(verification.is_intact(), "{verification:?}");
     assert_eq!(verification.entries, audit_before + PARTICIPANTS as u64);
+}
+
+/// Submits every timesheet at once, each from a task of its own released
+/// together, and returns each with its outcome.
+async fn accept_together(
+    store: &Arc<dyn Repository>,
+    submissions: Vec<NewTimesheet>,
+) -> Vec<(NewTimesheet, Result<AcceptOutcome, StoreError>)> {
+    let start = Arc::new(Barrier::new(submissions.len()));
+    let mut tasks = Vec::new();
+    for new in submissions {
+        let (store, start) = (store.clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            let outcome = store.accept_timesheet(&new).await;
+            (new, outcome)
+        }));
+    }
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    results
 }
