@@ -243,13 +243,6 @@ fn apply_yearly_quota(
     Ok(())
 }
 
-/// Groups dates into runs where only Saturdays, Sundays and public holidays lie
-/// between consecutive dates (the adjacency of R6 and R9).
-pub fn occurrences(dates: &BTreeSet<Date>) -> Vec<Vec<Date>> {
-    let dates: Vec<Date> = dates.iter().copied().collect();
-    runs(&dates).map(|run| dates[run].to_vec()).collect()
-}
-
 /// The dates of one kind, sorted, each once.
 fn dates_of(days: &[DayEntry], kind: AbsenceKind) -> Vec<Date> {
     let mut dates: Vec<Date> = days
@@ -283,15 +276,14 @@ pub fn self_cert_occurrences(days: &[DayEntry]) -> Vec<Vec<Date>> {
     runs(&dates).map(|run| dates[run].to_vec()).collect()
 }
 
-/// How many earlier occurrences count against an occurrence starting on `first`:
-/// those whose first date is later than the same calendar date one year before.
-pub fn occurrences_in_year_before(occurrences: &[Vec<Date>], first: Date) -> usize {
+/// How many earlier occurrences count against an occurrence starting on
+/// `first`, of the occurrences' first dates `starts` (sorted): those later
+/// than the same calendar date one year before.
+pub fn occurrences_in_year_before(starts: &[Date], first: Date) -> usize {
     let year_before = calendar::anniversary(first, -1);
-    occurrences
-        .iter()
-        .filter_map(|o| o.first())
-        .filter(|f| **f < first && **f > year_before)
-        .count()
+    let after_year_before = starts.partition_point(|start| *start <= year_before);
+    let before_first = starts.partition_point(|start| *start < first);
+    before_first.saturating_sub(after_year_before)
 }
 
 /// The first date on which self-certification is allowed in a programme
@@ -330,15 +322,9 @@ pub fn self_cert_available_from(programmes: &[Programme], as_of: Date, policy: &
 fn self_cert_over_quota(dates: &[Date], programmes: &[Programme], policy: &Policy) -> Vec<Date> {
     let occurrences: Vec<std::ops::Range<usize>> = runs(dates).collect();
     let mut over = Vec::new();
-    for (index, occurrence) in occurrences.iter().enumerate() {
-        let first = dates[occurrence.start];
-        // Earlier occurrences start earlier (the runs are in date order);
-        // those that started after the same date a year before count.
-        let year_before = calendar::anniversary(first, -1);
-        let before = occurrences[..index]
-            .iter()
-            .filter(|o| dates[o.start] < first && dates[o.start] > year_before)
-            .count();
+    let starts: Vec<Date> = occurrences.iter().map(|o| dates[o.start]).collect();
+    for (occurrence, first) in occurrences.iter().zip(&starts) {
+        let before = occurrences_in_year_before(&starts, *first);
         let too_many_before = before >= policy.self_cert_max_occurrences as usize;
         for (position, date) in dates[occurrence.clone()].iter().enumerate() {
             if too_many_before
@@ -514,13 +500,24 @@ mod tests {
 
     #[test]
     fn only_later_occurrences_than_a_year_before_count() {
-        let runs = vec![
-            vec![date!(2024 - 03 - 01)],
-            vec![date!(2024 - 03 - 02)],
-            vec![date!(2025 - 03 - 01)],
+        let starts = [
+            date!(2024 - 03 - 01),
+            date!(2024 - 03 - 02),
+            date!(2025 - 03 - 01),
         ];
         // 2024-03-01 is not later than the same date one year before.
-        assert_eq!(occurrences_in_year_before(&runs, date!(2025 - 03 - 01)), 1);
+        assert_eq!(
+            occurrences_in_year_before(&starts, date!(2025 - 03 - 01)),
+            1
+        );
+        assert_eq!(
+            occurrences_in_year_before(&starts, date!(2025 - 03 - 02)),
+            1
+        );
+        assert_eq!(
+            occurrences_in_year_before(&starts, date!(2024 - 03 - 02)),
+            1
+        );
     }
 }
 
