@@ -29,7 +29,7 @@ pub async fn measure(
 ) -> anyhow::Result<Ceiling> {
     let mut connection = sqlx::PgConnection::connect(database)
         .await
-        .with_context(|| "connecting to the ceiling's database")?;
+        .context("connecting to the ceiling's database")?;
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS kvp_load_ceiling (
              id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -43,17 +43,25 @@ pub async fn measure(
 
     let script = std::env::temp_dir().join(format!("kvp-load-ceiling-{}.sql", std::process::id()));
     std::fs::write(&script, SCRIPT)?;
-    let output = Command::new(pgbench()?)
+    // pgbench's threads: as many as the machine has cores, at most one a client.
+    let jobs = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(clients.max(1));
+    let mut pgbench = Command::new(pgbench()?);
+    pgbench
         .arg("--no-vacuum")
         .args(["--client", &clients.to_string()])
-        .args(["--jobs", &clients.min(2).to_string()])
+        .args(["--jobs", &jobs.to_string()])
         .args(["--time", &duration.as_secs().max(1).to_string()])
         .arg("--file")
         .arg(&script)
-        .arg(database)
-        .output()
-        .context("running pgbench")?;
+        .arg(database);
+    // The run takes `duration`: off the runtime's threads.
+    let output = tokio::task::spawn_blocking(move || pgbench.output())
+        .await?
+        .context("running pgbench");
     let _ = std::fs::remove_file(&script);
+    let output = output?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         bail!(

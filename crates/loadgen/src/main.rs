@@ -230,11 +230,13 @@ async fn setup(
 ) -> anyhow::Result<Setup> {
     let client = reqwest::Client::new();
     put_municipality(http, municipality).await?;
+    // Keys and identity numbers of this run, apart from those of a run a
+    // moment before (two runs within one second took the same keys).
     let tag = format!(
         "{}",
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs()
+            .as_nanos()
     );
     let supervisor = SigningKey::from_bytes(&[7; 32]);
     post(&client, format!("{http}/v1/signer-keys"), json!({
