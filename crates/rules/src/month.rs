@@ -393,30 +393,23 @@ impl Exact {
         negated: bool,
         what: &'static str,
     ) -> Result<LineQuantity, RulesError> {
-        let numerator = if negated {
-            -self.numerator
-        } else {
-            self.numerator
-        };
-        self.quantity_of(
-            numerator,
-            self.denominator.checked_mul(value),
-            value,
-            unit,
-            what,
-        )
+        let per_unit = self.denominator.checked_mul(value);
+        self.quantity_per(per_unit, value, unit, negated, what)
     }
 
-    /// [`Exact::quantity`] with the rate `numerator ÷ per_unit`, when the
-    /// integers hold it.
-    fn quantity_of(
+    /// [`Exact::quantity`] with the rate `numerator ÷ per_unit` (`per_unit`
+    /// being the denominator times `value`, or a fraction equal to it), in
+    /// integers when they hold it.
+    fn quantity_per(
         &self,
-        numerator: Decimal,
         per_unit: Option<Decimal>,
         value: Decimal,
         unit: QuantityUnit,
+        negated: bool,
         what: &'static str,
     ) -> Result<LineQuantity, RulesError> {
+        let sign = |amount: Decimal| if negated { -amount } else { amount };
+        let numerator = sign(self.numerator);
         if !value.is_zero()
             && !numerator.is_zero()
             && let Some(rate) = per_unit.and_then(|d| ratio_to_ore(numerator, d))
@@ -427,13 +420,7 @@ impl Exact {
                 rate: Some(rate),
             });
         }
-        let unrounded = self.value(what)?;
-        let unrounded = if numerator == self.numerator {
-            unrounded
-        } else {
-            -unrounded
-        };
-        LineQuantity::new(value, unit, unrounded)
+        LineQuantity::new(value, unit, sign(self.value(what)?))
     }
 
     /// Adds `a × b` to the numerator.
@@ -719,11 +706,11 @@ pub fn compute_month_explained(
         (
             LineCode::KvpChildSupplement,
             child_amount,
-            Some(child.quantity_of(
-                child.numerator,
+            Some(child.quantity_per(
                 Some(child_hours),
                 child_days,
                 QuantityUnit::ChildDays,
+                false,
                 CHILD,
             )?),
         ),

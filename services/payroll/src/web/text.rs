@@ -640,14 +640,8 @@ mod tests {
             assert_ne!(NB.work_kind(kind), EN.work_kind(kind), "{kind}");
             assert_ne!(NB.work_kind(kind), NB.work_kind("unknown"), "{kind}");
         }
-        for code in [
-            "KVP_BASE",
-            "KVP_DEDUCTION_WAGE",
-            "KVP_DEDUCTION_UNPAID_LEAVE",
-            "KVP_DEDUCTION_ABSENCE",
-            "KVP_CHILD_SUPPLEMENT",
-            "KVP_DEDUCTION_OTHER_BENEFITS",
-        ] {
+        // Every code the rules engine pays has its own words.
+        for code in kvp_rules::LineCode::ALL.map(kvp_rules::LineCode::as_str) {
             assert_ne!(NB.line(code), NB.line("OTHER"), "{code}");
         }
         assert_eq!(
